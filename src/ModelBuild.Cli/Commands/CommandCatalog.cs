@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace ModelBuild.Cli.Commands;
+
+/// <summary>The list of subcommands; one line per command so that adding one touches one place.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All()
+    {
+        yield break;
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ModelBuild.Compression.Pipeline.Contract;
+
+/// <summary>
+/// What to do to one model: the JSON recipe (<c>modelbuild compress --recipe</c>, <c>&lt;CompressModel Recipe="..."/&gt;</c>)
+/// and the normalized form of the command line options. Values use the command line's words
+/// (<c>int8-static</c>, <c>entropy</c>), case-insensitive. This file is shared, as source, with ModelBuild.Tasks
+/// (see DESIGN.md: Tasks depends on nothing of ours but this contract), so it uses only the BCL.
+/// </summary>
+public sealed class CompressionRecipe
+{
+    // Model
+    public string Teacher { get; set; } = "";
+    public string Output { get; set; } = "";
+
+    // Quantization: none | int8-dynamic | int8-static | int4-weight | fp16 | auto
+    public string Quantize { get; set; } = "none";
+    public string? CalibrationData { get; set; }
+    /// <summary>minmax | percentile | entropy</summary>
+    public string? CalibrationMethod { get; set; }
+
+    // Pruning
+    public double? Prune { get; set; }
+    /// <summary>structured | unstructured</summary>
+    public string? PruneMode { get; set; }
+    public int? PruneSteps { get; set; }
+    public List<string>? PruneExclude { get; set; }
+
+    // Distillation
+    public bool Distill { get; set; }
+    public string? Student { get; set; }
+    public double? StudentWidth { get; set; }
+    public double? StudentDepth { get; set; }
+    public string? TrainingData { get; set; }
+    public string? TrainingLabels { get; set; }
+    public int? Epochs { get; set; }
+    public int? BatchSize { get; set; }
+    public double? LearningRate { get; set; }
+    public double? Temperature { get; set; }
+    public double? Alpha { get; set; }
+    public bool Reinitialize { get; set; }
+    /// <summary>response | feature | relation</summary>
+    public string? Loss { get; set; }
+    public string? FeaturePairs { get; set; }
+    public int? Synthetic { get; set; }
+
+    // Evaluation and gates
+    public string? EvaluationData { get; set; }
+    public string? EvaluationLabels { get; set; }
+    /// <summary>Accuracy points (0-100 scale) the result may lose against the teacher.</summary>
+    public double? MaxAccuracyDrop { get; set; }
+    /// <summary>Minimum top-1 agreement with the teacher, in percent (0-100).</summary>
+    public double? MinAgreement { get; set; }
+    public double? MaxLatencyMicroseconds { get; set; }
+    /// <summary>Write the result even when it is slower than the float input.</summary>
+    public bool Force { get; set; }
+
+    public int Seed { get; set; }
+    public int? Threads { get; set; }
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        PropertyNameCaseInsensitive = true,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        WriteIndented = true,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    public static CompressionRecipe FromJson(string json) =>
+        JsonSerializer.Deserialize<CompressionRecipe>(json, JsonOptions)
+        ?? throw new JsonException("The recipe is empty.");
+}

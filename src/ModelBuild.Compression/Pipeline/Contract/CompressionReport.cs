@@ -1,0 +1,45 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace ModelBuild.Compression.Pipeline.Contract;
+
+/// <summary>
+/// The JSON report (<c>--report</c>), as DESIGN.md "Command line" specifies: teacher and result figures, one entry
+/// per stage, and the cache key. Shared as source with ModelBuild.Tasks, which reads it to print the build summary
+/// and to state the quality gate's figures; BCL only.
+/// </summary>
+public sealed class CompressionReport
+{
+    public ModelFigures Teacher { get; set; } = new();
+    public ModelFigures Result { get; set; } = new();
+    public List<StageReport> Stages { get; set; } = [];
+    public string? CacheKey { get; set; }
+    public List<string> Warnings { get; set; } = [];
+    /// <summary>Technique-specific detail (candidates tried, layers kept in float, SQNR table, pruned groups...).</summary>
+    public JsonObject? Details { get; set; }
+
+    public string ToJson() => JsonSerializer.Serialize(this, CompressionRecipe.JsonOptions);
+
+    public static CompressionReport FromJson(string json) =>
+        JsonSerializer.Deserialize<CompressionReport>(json, CompressionRecipe.JsonOptions)
+        ?? throw new JsonException("The report is empty.");
+}
+
+/// <summary>Figures of one model: size, parameters, batch-1 latency, accuracy (percent) and agreement with the teacher (percent).</summary>
+public class ModelFigures
+{
+    public string Path { get; set; } = "";
+    public long Bytes { get; set; }
+    public long Parameters { get; set; }
+    public double? LatencyMicroseconds { get; set; }
+    public double? Accuracy { get; set; }
+    public double? Agreement { get; set; }
+}
+
+/// <summary>The figures after one stage (distill, prune, quantize) and how long it took.</summary>
+public sealed class StageReport : ModelFigures
+{
+    public string Name { get; set; } = "";
+    public double Seconds { get; set; }
+    public JsonObject? Details { get; set; }
+}
