@@ -1,0 +1,173 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using ModelBuild.Onnx.Diagnostics;
+using TorchSharp;
+
+namespace ModelBuild.Compression.Native;
+
+/// <summary>
+/// Makes TorchSharp-cpu 0.107.0 load on Debian 12 without any manual step. Call <see cref="EnsureLoaded"/> before the
+/// first TorchSharp call.
+/// <para>
+/// Why: the package's <c>libLibTorchSharp.so</c> declares that it needs <c>GLIBCXX_3.4.32</c> (GCC 13's libstdc++),
+/// Debian 12 ships GCC 12's (up to 3.4.30), and glibc refuses the whole library. The only symbol of that version it
+/// names, <c>std::ios_base_library_init()</c>, is never relocated (it is a link-time marker), so the requirement is
+/// not a real one. We copy the library to a per-user cache (the NuGet cache is shared and often read-only), mark
+/// the missing versions weak in the copy (glibc then only warns), and load the copy after libtorch itself has been
+/// loaded from its package, so exactly one libtorch_cpu is in the process (a second copy aborts libtorch).
+/// TorchSharp's own probe for "LibTorchSharp" then finds the already loaded copy by its soname.
+/// Where the system libstdc++ is new enough, the original library loads and nothing is copied.
+/// </para>
+/// </summary>
+public static class LibTorchLoader
+{
+    private const string LibTorchSharpFile = "libLibTorchSharp.so";
+    private const string StdCxx = "libstdc++.so.6";
+    private static readonly object Gate = new();
+    private static bool loaded;
+
+    /// <summary>What happened on load: "original" or the path of the patched copy. For tests and diagnostics.</summary>
+    public static string? LoadedFrom { get; private set; }
+
+    public static void EnsureLoaded()
+    {
+        lock (Gate)
+        {
+            if (loaded) return;
+            if (OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64)
+            {
+                LoadOnLinux();
+            }
+            // Lets TorchSharp run its own loader now, so a failure surfaces here rather than at a random first call.
+            try
+            {
+                torch.InitializeDeviceType(DeviceType.CPU);
+            }
+            catch (Exception e) when (e is NotSupportedException or DllNotFoundException or EntryPointNotFoundException)
+            {
+                throw new ModelBuildException("MB0801",
+                    $"TorchSharp's native libraries could not be loaded: {FirstLine(e.Message)}",
+                    "Restore the solution (dotnet restore) so that TorchSharp-cpu 0.107.0 and libtorch-cpu-linux-x64 2.10.0 are in the NuGet packages folder.",
+                    LibTorchSharpFile, e);
+            }
+            loaded = true;
+        }
+    }
+
+    private static void LoadOnLinux()
+    {
+        var torchAssembly = typeof(torch).Assembly;
+        // Load libtorch the way TorchSharp itself will (same probing, same file), so only one copy is ever mapped.
+        if (!NativeLibrary.TryLoad("torch_cpu", torchAssembly, null, out _)) return; // TorchSharp will report it.
+        if (NativeLibrary.TryLoad("LibTorchSharp", torchAssembly, null, out _))
+        {
+            LoadedFrom = "original";
+            return;
+        }
+
+        var torchCpu = LoadedLibraryPath("libtorch_cpu.so")
+            ?? throw new ModelBuildException("MB0801", "libtorch_cpu.so was loaded but its path could not be read from /proc/self/maps.",
+                "Run on a Linux system with /proc mounted.", "libtorch_cpu.so");
+        var original = FindOriginal(torchAssembly)
+            ?? throw new ModelBuildException("MB0801", $"{LibTorchSharpFile} was not found next to the app or in the NuGet packages folder.",
+                "Restore the solution (dotnet restore) so that the TorchSharp 0.107.0 package is present.", LibTorchSharpFile);
+        var stdcxx = LoadedLibraryPath(StdCxx)
+            ?? throw new ModelBuildException("MB0801", $"{StdCxx} is not loaded after libtorch_cpu.so.", "Install the system C++ runtime (libstdc++6).", StdCxx);
+
+        var bytes = File.ReadAllBytes(original);
+        var provided = ElfVersionDefinitions.Read(File.ReadAllBytes(stdcxx));
+        var missing = ElfWeakVersionPatcher.RequiredVersions(bytes, StdCxx).Where(v => !provided.Contains(v)).ToList();
+        if (missing.Count == 0)
+        {
+            // Not a version problem: let TorchSharp's loader report the real cause.
+            return;
+        }
+        foreach (var version in missing)
+        {
+            if (ElfWeakVersionPatcher.RelocatesSymbolOfVersion(bytes, version))
+            {
+                throw new ModelBuildException("MB0802",
+                    $"{original} uses symbols of {version}, which the system {stdcxx} does not provide.",
+                    $"Install a libstdc++ that provides {version} (GCC 13 or newer runtime).", original);
+            }
+        }
+        ElfWeakVersionPatcher.MarkWeak(bytes, StdCxx, missing);
+
+        // libLibTorchSharp.so's DT_NEEDED entries (libtorch.so, libc10.so, libtorch_cpu.so) must resolve to the
+        // copies already loaded from the package: load libtorch.so from libtorch_cpu.so's folder by full path.
+        NativeLibrary.Load(Path.Combine(Path.GetDirectoryName(torchCpu)!, "libtorch.so"));
+        var patched = WritePatchedCopy(bytes);
+        NativeLibrary.Load(patched);
+        LoadedFrom = patched;
+    }
+
+    private static string? FindOriginal(System.Reflection.Assembly torchAssembly)
+    {
+        var directories = new List<string>();
+        if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string searchDirectories)
+        {
+            directories.AddRange(searchDirectories.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
+        }
+        var assemblyDirectory = Path.GetDirectoryName(torchAssembly.Location);
+        if (!string.IsNullOrEmpty(assemblyDirectory))
+        {
+            directories.Add(assemblyDirectory);
+            directories.Add(Path.Combine(assemblyDirectory, "runtimes", "linux-x64", "native"));
+            // NuGet layout: torchsharp/<version>/lib/net8.0/TorchSharp.dll -> torchsharp/<version>/runtimes/linux-x64/native
+            directories.Add(Path.Combine(assemblyDirectory, "..", "..", "runtimes", "linux-x64", "native"));
+        }
+        return directories.Select(d => Path.Combine(d, LibTorchSharpFile)).FirstOrDefault(File.Exists) is { } found
+            ? Path.GetFullPath(found)
+            : null;
+    }
+
+    private static string? LoadedLibraryPath(string fileName)
+    {
+        foreach (var line in File.ReadLines("/proc/self/maps"))
+        {
+            var slash = line.IndexOf('/');
+            if (slash < 0) continue;
+            var path = line[slash..];
+            // The mapped file may carry a longer version suffix than the soname (libstdc++.so.6 -> libstdc++.so.6.0.30).
+            var name = Path.GetFileName(path);
+            if (name == fileName || name.StartsWith(fileName + ".", StringComparison.Ordinal)) return path;
+        }
+        return null;
+    }
+
+    /// <summary>Writes the patched library to a per-user cache keyed by its content; temp file + rename, so concurrent processes are safe.</summary>
+    private static string WritePatchedCopy(byte[] patched)
+    {
+        var key = Convert.ToHexString(SHA256.HashData(patched))[..16].ToLowerInvariant();
+        foreach (var root in CacheRoots())
+        {
+            try
+            {
+                var directory = Path.Combine(root, "modelbuild", "native", key);
+                var target = Path.Combine(directory, LibTorchSharpFile);
+                if (File.Exists(target) && new FileInfo(target).Length == patched.Length) return target;
+                Directory.CreateDirectory(directory);
+                var temp = Path.Combine(directory, $"{LibTorchSharpFile}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+                File.WriteAllBytes(temp, patched);
+                File.Move(temp, target, overwrite: true);
+                return target;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Try the next location.
+            }
+        }
+        throw new ModelBuildException("MB0803", "No writable cache folder for the patched TorchSharp native library.",
+            "Set XDG_CACHE_HOME to a writable folder.", LibTorchSharpFile);
+    }
+
+    private static IEnumerable<string> CacheRoots()
+    {
+        if (Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg) yield return xdg;
+        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        if (!string.IsNullOrEmpty(home)) yield return Path.Combine(home, ".cache");
+        yield return Path.Combine(Path.GetTempPath(), $"modelbuild-{Environment.UserName}");
+    }
+
+    private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+}
