@@ -92,6 +92,7 @@ public static class OperatorShapeRules
                 case "Range": RangeRule(c); return true;
                 case "Resize": case "Upsample": ResizeRule(c); return true;
                 case "TopK": TopKRule(c); return true;
+                case "Crop": CropRule(c); return true;
                 case "Einsum": return false;
                 default: return false;
             }
@@ -803,7 +804,16 @@ public static class OperatorShapeRules
             if (!reduced.Contains(i)) output.Add(shape[i]);
             else if (keep) output.Add(D.Known(1));
         }
-        c.SetOutput(0, type, output.ToArray());
+        // Shape arithmetic in TF exports: ReduceProd over a slice of a Shape gives a flattened size.
+        SymbolicDim[]? values = null;
+        if (shape.Length == 1 && x.Values is { } v && c.Node.OpType is "ReduceProd" or "ReduceSum")
+        {
+            var folded = c.Node.OpType == "ReduceProd"
+                ? ShapeMath.Product(v)
+                : v.All(d => d.IsKnown) ? D.Known(v.Sum(d => d.Value)) : v.Length == 1 ? v[0] : D.Unknown;
+            values = [folded];
+        }
+        c.SetOutput(0, type, output.ToArray(), values);
     }
 
     private static void ArgRule(ShapeInferenceContext c)
@@ -882,6 +892,22 @@ public static class OperatorShapeRules
             output = Enumerable.Repeat(D.Unknown, shape.Length).ToArray();
         }
         c.SetOutput(0, type, output);
+    }
+
+    /// <summary>Crop-1 (experimental, still run by ORT): border = [left, top, right, bottom], optional scale = [h, w].</summary>
+    private static void CropRule(ShapeInferenceContext c)
+    {
+        var x = c.Input(0);
+        long[]? border = c.Node.GetInts("border");
+        long[]? scale = c.Node.GetInts("scale");
+        if (x?.Shape is not { Length: 4 } shape || border is not { Length: 4 })
+        {
+            c.SetOutput(0, x?.ElementType ?? 0, x?.Shape is null ? null : Enumerable.Repeat(D.Unknown, x.Shape.Length).ToArray());
+            return;
+        }
+        var h = scale is { Length: 2 } ? D.Known(scale[0]) : ShapeMath.Add(shape[2], -border[1] - border[3]);
+        var w = scale is { Length: 2 } ? D.Known(scale[1]) : ShapeMath.Add(shape[3], -border[0] - border[2]);
+        c.SetOutput(0, x.ElementType, [shape[0], shape[1], h, w]);
     }
 
     private static void TopKRule(ShapeInferenceContext c)
