@@ -43,6 +43,7 @@ public sealed class ShapeInferenceTests(ITestOutputHelper output)
                 o.Type = null;
             }
             var result = ShapeInference.Infer(model);
+            Assert.True(result.FailedNodes.Count == 0, name + ": " + string.Join("; ", result.FailedNodes));
             string dataSet = Path.Combine(directory, "test_data_set_0");
             for (int i = 0; i < model.GraphProto.Output.Count; i++)
             {
@@ -82,6 +83,7 @@ public sealed class ShapeInferenceTests(ITestOutputHelper output)
         {
             var model = OnnxModel.Load(file);
             var result = ShapeInference.Infer(model);
+            Assert.True(result.FailedNodes.Count == 0, file + ": " + string.Join("; ", result.FailedNodes));
             // Expose every node output as a graph output (type only) and let ORT report its actual shape.
             var probe = model.Clone();
             var graphOutputs = new HashSet<string>(probe.GraphProto.Output.Select(o => o.Name));
@@ -260,8 +262,21 @@ public sealed class ShapeInferenceTests(ITestOutputHelper output)
         model.InvalidateGraph();
         var result = ShapeInference.Infer(model);
         Assert.Contains("com.example.SomethingNew", result.UnsupportedOperators);
+        Assert.Empty(result.FailedNodes);
         Assert.Null(result.Values.GetValueOrDefault(first.Output[0])?.Shape);
         Assert.True(result.ValuesWithoutShape >= 1);
+    }
+
+    [Fact]
+    public void A_malformed_node_is_reported_not_thrown()
+    {
+        var model = OnnxModel.Load(Path.Combine(SharedMaterials.Teachers, "synthetic-intent-transformer", "teacher.onnx"));
+        var transpose = model.GraphProto.Node.First(n => n.OpType == "Transpose");
+        transpose.Attribute.Clear();
+        transpose.Attribute.Add(Graph.NodeAttributes.Ints("perm", 0, 9, 1));
+        var result = ShapeInference.Infer(model);
+        Assert.Single(result.FailedNodes);
+        Assert.Null(result.Values.GetValueOrDefault(transpose.Output[0])?.Shape);
     }
 
     private static string Describe(InferredValue? v) =>

@@ -97,10 +97,12 @@ public static class OperatorShapeRules
                 default: return false;
             }
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or OverflowException or ModelBuild.Onnx.Diagnostics.ModelBuildException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // A malformed node (bad axis, inconsistent attributes): leave its outputs unknown rather than fail.
+            // A malformed node (bad axis, inconsistent attributes): leave its outputs unknown rather than fail,
+            // and say so in the result.
             c.Outputs.Clear();
+            c.Failure = $"{(c.Node.Name.Length > 0 ? c.Node.Name : c.Node.OpType)}: {e.Message}";
             return true;
         }
     }

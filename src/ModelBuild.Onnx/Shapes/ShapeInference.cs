@@ -9,7 +9,8 @@ public sealed record ShapeInferenceResult(
     int ValuesWithShape,
     int ValuesWithoutShape,
     IReadOnlyList<string> UnsupportedOperators,
-    IReadOnlyDictionary<string, InferredValue> Values);
+    IReadOnlyDictionary<string, InferredValue> Values,
+    IReadOnlyList<string> FailedNodes);
 
 /// <summary>
 /// Infers element types and shapes of every value in the main graph and writes them to value_info (and to
@@ -51,12 +52,17 @@ public static class ShapeInference
         }
 
         var unsupported = new SortedSet<string>(StringComparer.Ordinal);
+        var failed = new List<string>();
         var inferredNames = new List<string>();
         var ordered = new OnnxGraph(graph).TopologicalOrder();
         foreach (var node in ordered)
         {
             var context = new ShapeInferenceContext(node, env, constants, opset);
             bool known = OnnxModel.NormalizeDomain(node.Domain) == "" && OperatorShapeRules.Apply(context);
+            if (context.Failure is not null)
+            {
+                failed.Add(context.Failure);
+            }
             if (!known)
             {
                 unsupported.Add(string.IsNullOrEmpty(node.Domain) ? node.OpType : $"{node.Domain}.{node.OpType}");
@@ -96,7 +102,7 @@ public static class ShapeInference
                 }
             }
         }
-        return new ShapeInferenceResult(withShape, without, unsupported.ToList(), env);
+        return new ShapeInferenceResult(withShape, without, unsupported.ToList(), env, failed);
     }
 
     /// <summary>Keeps the more specific of an existing annotation and a freshly inferred value, dim by dim.</summary>
@@ -246,6 +252,9 @@ public sealed class ShapeInferenceContext
     public long Opset { get; }
 
     public Dictionary<int, InferredValue> Outputs { get; } = new();
+
+    /// <summary>Set when the node's rule threw (malformed node); its outputs stay unknown.</summary>
+    public string? Failure { get; internal set; }
 
     public int InputCount => Node.Input.Count;
 

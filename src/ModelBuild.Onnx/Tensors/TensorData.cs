@@ -245,7 +245,7 @@ public static class TensorData
         {
             if (external is null)
             {
-                throw OnnxErrors.ExternalMalformed(null!, tensor.Name,
+                throw OnnxErrors.ExternalMalformed("<unknown model>", tensor.Name,
                     "its data is external but no model folder was given to read it from (load the model with OnnxModel.Load)");
             }
             owned = external.Read(tensor, ByteCount(tensor));
