@@ -24,6 +24,7 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly ReloadSignal _reloaded = new();
     private readonly CancellationTokenSource _disposing = new();
+    private readonly object _swapLock = new();
     private ModelGeneration<TIn, TOut>? _current;
     private IDisposable? _changeRegistration;
     private long _generationCounter;
@@ -117,7 +118,16 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
                         return false;
                     }
                     var next = CreateGeneration(bytes);
-                    var previous = Interlocked.Exchange(ref _current, next)!;
+                    ModelGeneration<TIn, TOut>? previous;
+                    lock (_swapLock)
+                    {
+                        if (_disposing.IsCancellationRequested)
+                        {
+                            next.Release(); // removed while loading: never serve it
+                            return false;
+                        }
+                        previous = Interlocked.Exchange(ref _current, next)!;
+                    }
                     previous.Release();
                     _lastError = null;
                     _pool.Metrics.RecordReload(Name);
@@ -194,10 +204,15 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
 
     public void Dispose()
     {
-        _disposing.Cancel();
+        ModelGeneration<TIn, TOut>? current;
+        lock (_swapLock)
+        {
+            _disposing.Cancel();
+            current = Interlocked.Exchange(ref _current, null);
+        }
         _changeRegistration?.Dispose();
         _loader.Dispose();
-        Interlocked.Exchange(ref _current, null)?.Release();
+        current?.Release();
         _reloaded.Dispose();
     }
 }
