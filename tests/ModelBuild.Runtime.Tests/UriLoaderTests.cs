@@ -28,8 +28,9 @@ public sealed class UriLoaderTests
 
         Assert.Equal(teacher, pool.Predict("wine", new WineInput { Features = _rows[0] }).Scores);
         Assert.Equal(server.ModelUri.ToString(), pool.GetModelInfo("wine").Source);
-        var first = server.Requests.ToArray();
+        var first = server.Requests.Take(2).ToArray();
         Assert.Equal([503, 200], first.Select(r => r.Status));
+        Assert.All(first, r => Assert.Equal((null, null), (r.IfNoneMatch, r.IfModifiedSince)));
 
         // Let a few polls happen while nothing changes.
         await WaitUntil(() => server.Requests.Count >= 5, TimeSpan.FromSeconds(10));

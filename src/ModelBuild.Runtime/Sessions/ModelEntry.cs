@@ -28,6 +28,7 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
     private ModelGeneration<TIn, TOut>? _current;
     private IDisposable? _changeRegistration;
     private long _generationCounter;
+    private int _changedDuringInitialLoad;
     private volatile string? _lastError;
     private DateTimeOffset? _lastErrorAt;
 
@@ -59,12 +60,27 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
     /// <summary>The first load: synchronous, single attempt, so configuration errors surface when the pool is created.</summary>
     public void LoadInitial()
     {
-        var bytes = _loader.ReadModelAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
-        _current = CreateGeneration(bytes);
-        _logger.LogInformation("Loaded model {Model} from {Source} (generation {Generation}, sha256 {Sha256})",
-            Name, _loader.Source, _current.Number, _current.Info.Sha256);
+        // Watch before reading, so a deploy that lands during the first load is not missed.
+        _changeRegistration = ChangeToken.OnChange(_loader.GetReloadToken, OnSourceChanged);
         _loader.Start();
-        _changeRegistration = ChangeToken.OnChange(_loader.GetReloadToken, () => _ = ReloadFromSourceAsync());
+        var bytes = _loader.ReadModelAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        var first = CreateGeneration(bytes);
+        Volatile.Write(ref _current, first);
+        _logger.LogInformation("Loaded model {Model} from {Source} (generation {Generation}, sha256 {Sha256})",
+            Name, _loader.Source, first.Number, first.Info.Sha256);
+        if (Interlocked.Exchange(ref _changedDuringInitialLoad, 0) == 1)
+        {
+            _ = ReloadFromSourceAsync();
+        }
+    }
+
+    private void OnSourceChanged()
+    {
+        Volatile.Write(ref _changedDuringInitialLoad, 1);
+        if (Volatile.Read(ref _current) is not null)
+        {
+            _ = ReloadFromSourceAsync();
+        }
     }
 
     /// <summary>Takes a reference on the current generation; retries if it was swapped out and drained meanwhile.</summary>
