@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using ModelBuild.Runtime.Tests.Support;
 
 namespace ModelBuild.Runtime.Tests;
@@ -50,5 +51,41 @@ public sealed class ZeroAllocationTests
             lease.Predict(input, output);
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Warm_predict_allocates_nothing_while_metrics_are_collected()
+    {
+        var rows = NpyReader.ReadFloat32Matrix(TestPaths.WineTestX);
+        using var metrics = new RuntimeMetrics();
+        long predictions = 0;
+        double seconds = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument.Meter, metrics.Meter))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, v, _, _) => predictions += v);
+        listener.SetMeasurementEventCallback<double>((_, v, _, _) => seconds += v);
+        listener.Start();
+        using var pool = new PredictionEnginePool<WineInput, WineScores>(new PredictionEnginePoolOptions<WineInput, WineScores>(), metrics: metrics);
+        pool.AddModelFromFile("wine", TestPaths.WineStudent);
+        var input = new WineInput { Features = rows[0] };
+        var output = new WineScores();
+        for (int i = 0; i < 100; i++)
+        {
+            pool.Predict("wine", input, output);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 2_000; i++)
+        {
+            pool.Predict("wine", input, output);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(2_100, predictions);
+        Assert.True(seconds > 0);
     }
 }

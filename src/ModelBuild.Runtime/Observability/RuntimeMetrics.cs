@@ -39,6 +39,8 @@ public sealed class RuntimeMetrics : IDisposable
         _reloadFailures = _meter.CreateCounter<long>("modelbuild.runtime.reload_failures", "{failure}", "Reloads that failed (the previous generation kept serving).");
     }
 
+    internal Meter Meter => _meter;
+
     internal bool PredictionsEnabled => _predictions.Enabled || _duration.Enabled;
 
     internal void RecordPrediction(string modelName, long startTimestamp, int rows)
