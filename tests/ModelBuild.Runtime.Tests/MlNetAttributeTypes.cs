@@ -17,3 +17,16 @@ public sealed class MlNetWineScores
     [ColumnName("logits")]
     public float[] Scores { get; set; } = [];
 }
+
+// ML.NET samples often use public fields instead of properties.
+public sealed class MlNetWineInputFields
+{
+    [ColumnName("input"), VectorType(13)]
+    public float[] Features = new float[13];
+}
+
+public sealed class MlNetWineScoresFields
+{
+    [ColumnName("logits")]
+    public float[] Scores = [];
+}

@@ -12,11 +12,11 @@ internal static class ColumnAttributeReader
     private const string MlNetVectorType = "Microsoft.ML.Data.VectorTypeAttribute";
     private const string MlNetNoColumn = "Microsoft.ML.Data.NoColumnAttribute";
 
-    public static bool IsExcluded(PropertyInfo property) =>
+    public static bool IsExcluded(MemberInfo property) =>
         property.GetCustomAttributes(inherit: true).Any(a => a is NoColumnAttribute || a.GetType().FullName == MlNetNoColumn);
 
     /// <summary>The explicit column name, or null when the property has no column-name attribute.</summary>
-    public static string? ExplicitColumnName(PropertyInfo property)
+    public static string? ExplicitColumnName(MemberInfo property)
     {
         foreach (var attribute in property.GetCustomAttributes(inherit: true))
         {
@@ -33,7 +33,7 @@ internal static class ColumnAttributeReader
     }
 
     /// <summary>The declared per-row dimensions, or null when the property has no vector-type attribute.</summary>
-    public static int[]? VectorDimensions(PropertyInfo property)
+    public static int[]? VectorDimensions(MemberInfo property)
     {
         foreach (var attribute in property.GetCustomAttributes(inherit: true))
         {

@@ -39,18 +39,16 @@ internal sealed class NumericInputColumn<TIn, T> : InputColumn<TIn> where T : un
     private readonly Func<TIn, T>? _scalar;
     private readonly Func<TIn, T[]?>? _array;
 
-    public NumericInputColumn(string modelName, System.Reflection.PropertyInfo property, string tensorName, int[] rowDims, bool hasBatchAxis)
+    public NumericInputColumn(string modelName, System.Reflection.MemberInfo property, string tensorName, int[] rowDims, bool hasBatchAxis)
         : base(modelName, property.Name, tensorName, rowDims, hasBatchAxis)
     {
-        // Open-instance delegates over the getter: compiled once, no reflection or boxing per call.
-        var getter = property.GetGetMethod()!;
-        if (property.PropertyType.IsArray)
+        if (MemberAccessors.MemberType(property).IsArray)
         {
-            _array = getter.CreateDelegate<Func<TIn, T[]?>>();
+            _array = MemberAccessors.Getter<TIn, T[]?>(property);
         }
         else
         {
-            _scalar = getter.CreateDelegate<Func<TIn, T>>();
+            _scalar = MemberAccessors.Getter<TIn, T>(property);
         }
     }
 
@@ -88,17 +86,16 @@ internal sealed class StringInputColumn<TIn> : InputColumn<TIn>
     private readonly Func<TIn, string?>? _scalar;
     private readonly Func<TIn, string?[]?>? _array;
 
-    public StringInputColumn(string modelName, System.Reflection.PropertyInfo property, string tensorName, int[] rowDims, bool hasBatchAxis)
+    public StringInputColumn(string modelName, System.Reflection.MemberInfo property, string tensorName, int[] rowDims, bool hasBatchAxis)
         : base(modelName, property.Name, tensorName, rowDims, hasBatchAxis)
     {
-        var getter = property.GetGetMethod()!;
-        if (property.PropertyType.IsArray)
+        if (MemberAccessors.MemberType(property).IsArray)
         {
-            _array = getter.CreateDelegate<Func<TIn, string?[]?>>();
+            _array = MemberAccessors.Getter<TIn, string?[]?>(property);
         }
         else
         {
-            _scalar = getter.CreateDelegate<Func<TIn, string?>>();
+            _scalar = MemberAccessors.Getter<TIn, string?>(property);
         }
     }
 

@@ -39,18 +39,17 @@ internal sealed class NumericOutputColumn<TOut, T> : OutputColumn<TOut> where T 
     private readonly Action<TOut, T[]?>? _setArray;
     private readonly Action<TOut, T>? _setScalar;
 
-    public NumericOutputColumn(System.Reflection.PropertyInfo property, string tensorName, int[]? rowDims, bool hasBatchAxis)
+    public NumericOutputColumn(System.Reflection.MemberInfo property, string tensorName, int[]? rowDims, bool hasBatchAxis)
         : base(property.Name, tensorName, rowDims, hasBatchAxis)
     {
-        var setter = property.GetSetMethod()!;
-        if (property.PropertyType.IsArray)
+        if (MemberAccessors.MemberType(property).IsArray)
         {
-            _setArray = setter.CreateDelegate<Action<TOut, T[]?>>();
-            _getArray = property.GetGetMethod()?.CreateDelegate<Func<TOut, T[]?>>();
+            _setArray = MemberAccessors.Setter<TOut, T[]?>(property);
+            _getArray = MemberAccessors.TryGetter<TOut, T[]?>(property);
         }
         else
         {
-            _setScalar = setter.CreateDelegate<Action<TOut, T>>();
+            _setScalar = MemberAccessors.Setter<TOut, T>(property);
         }
     }
 
@@ -102,17 +101,16 @@ internal sealed class StringOutputColumn<TOut> : OutputColumn<TOut>
     private readonly Action<TOut, string?[]?>? _setArray;
     private readonly Action<TOut, string?>? _setScalar;
 
-    public StringOutputColumn(System.Reflection.PropertyInfo property, string tensorName, int[]? rowDims, bool hasBatchAxis)
+    public StringOutputColumn(System.Reflection.MemberInfo property, string tensorName, int[]? rowDims, bool hasBatchAxis)
         : base(property.Name, tensorName, rowDims, hasBatchAxis)
     {
-        var setter = property.GetSetMethod()!;
-        if (property.PropertyType.IsArray)
+        if (MemberAccessors.MemberType(property).IsArray)
         {
-            _setArray = setter.CreateDelegate<Action<TOut, string?[]?>>();
+            _setArray = MemberAccessors.Setter<TOut, string?[]?>(property);
         }
         else
         {
-            _setScalar = setter.CreateDelegate<Action<TOut, string?>>();
+            _setScalar = MemberAccessors.Setter<TOut, string?>(property);
         }
     }
 

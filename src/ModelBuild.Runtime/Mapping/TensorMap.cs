@@ -27,7 +27,7 @@ internal sealed class TensorMap<TIn, TOut>
     public static TensorMap<TIn, TOut> Build(string modelName, InferenceSession session)
     {
         var inputs = new List<InputColumn<TIn>>();
-        foreach (var property in MappableProperties(typeof(TIn), needSetter: false))
+        foreach (var property in MemberAccessors.MappableMembers(typeof(TIn), needSetter: false).Where(m => !ColumnAttributeReader.IsExcluded(m)))
         {
             string? explicitName = ColumnAttributeReader.ExplicitColumnName(property);
             string tensor = explicitName ?? property.Name;
@@ -52,7 +52,7 @@ internal sealed class TensorMap<TIn, TOut>
         }
 
         var outputs = new List<OutputColumn<TOut>>();
-        foreach (var property in MappableProperties(typeof(TOut), needSetter: true))
+        foreach (var property in MemberAccessors.MappableMembers(typeof(TOut), needSetter: true).Where(m => !ColumnAttributeReader.IsExcluded(m)))
         {
             string tensor = ColumnAttributeReader.ExplicitColumnName(property) ?? property.Name;
             if (!session.OutputMetadata.TryGetValue(tensor, out var metadata))
@@ -64,37 +64,31 @@ internal sealed class TensorMap<TIn, TOut>
         return new TensorMap<TIn, TOut>([.. inputs], [.. outputs]);
     }
 
-    private static IEnumerable<PropertyInfo> MappableProperties(Type type, bool needSetter) =>
-        type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.GetIndexParameters().Length == 0 && p.GetGetMethod() is not null)
-            .Where(p => !needSetter || p.GetSetMethod() is not null)
-            .Where(p => !ColumnAttributeReader.IsExcluded(p));
-
-    private static InputColumn<TIn> CreateInput(string modelName, PropertyInfo property, string tensor, NodeMetadata metadata)
+    private static InputColumn<TIn> CreateInput(string modelName, MemberInfo property, string tensor, NodeMetadata metadata)
     {
         var element = CheckElementType(modelName, typeof(TIn), property, tensor, metadata);
         var (rowDims, hasBatch) = TensorShapeResolver.Resolve(modelName, typeof(TIn).Name, property.Name, tensor, metadata,
-            property.PropertyType.IsArray, ColumnAttributeReader.VectorDimensions(property), allowUnknown: false);
+            MemberAccessors.MemberType(property).IsArray, ColumnAttributeReader.VectorDimensions(property), allowUnknown: false);
         var columnType = element == typeof(string)
             ? typeof(StringInputColumn<>).MakeGenericType(typeof(TIn))
             : typeof(NumericInputColumn<,>).MakeGenericType(typeof(TIn), element);
         return (InputColumn<TIn>)Activator.CreateInstance(columnType, modelName, property, tensor, rowDims!, hasBatch)!;
     }
 
-    private static OutputColumn<TOut> CreateOutput(string modelName, PropertyInfo property, string tensor, NodeMetadata metadata)
+    private static OutputColumn<TOut> CreateOutput(string modelName, MemberInfo property, string tensor, NodeMetadata metadata)
     {
         var element = CheckElementType(modelName, typeof(TOut), property, tensor, metadata);
         var (rowDims, hasBatch) = TensorShapeResolver.Resolve(modelName, typeof(TOut).Name, property.Name, tensor, metadata,
-            property.PropertyType.IsArray, ColumnAttributeReader.VectorDimensions(property), allowUnknown: true);
+            MemberAccessors.MemberType(property).IsArray, ColumnAttributeReader.VectorDimensions(property), allowUnknown: true);
         var columnType = element == typeof(string)
             ? typeof(StringOutputColumn<>).MakeGenericType(typeof(TOut))
             : typeof(NumericOutputColumn<,>).MakeGenericType(typeof(TOut), element);
         return (OutputColumn<TOut>)Activator.CreateInstance(columnType, property, tensor, rowDims, hasBatch)!;
     }
 
-    private static Type CheckElementType(string modelName, Type owner, PropertyInfo property, string tensor, NodeMetadata metadata)
+    private static Type CheckElementType(string modelName, Type owner, MemberInfo property, string tensor, NodeMetadata metadata)
     {
-        var type = property.PropertyType;
+        var type = MemberAccessors.MemberType(property);
         var element = type.IsArray && type.GetArrayRank() == 1 ? type.GetElementType()! : type;
         var expected = metadata.IsTensor ? metadata.ElementDataType : TensorElementType.DataTypeMax;
         if (!metadata.IsTensor)
@@ -130,7 +124,7 @@ internal sealed class TensorMap<TIn, TOut>
         _ => $"an unsupported type ({type})",
     };
 
-    private static ModelRuntimeException UnknownColumn(string modelName, Type owner, PropertyInfo property, string tensor, string kind, IEnumerable<string> available) =>
+    private static ModelRuntimeException UnknownColumn(string modelName, Type owner, MemberInfo property, string tensor, string kind, IEnumerable<string> available) =>
         new(RuntimeErrorCodes.UnknownColumn,
             $"Property '{owner.Name}.{property.Name}' maps to {kind} tensor '{tensor}', which model '{modelName}' does not have (its {kind}s: {string.Join(", ", available)}).",
             $"Set [ColumnName(\"...\")] on '{property.Name}' to one of the model's {kind} names, or mark it [NoColumn].", modelName);
