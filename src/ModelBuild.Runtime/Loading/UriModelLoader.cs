@@ -44,10 +44,6 @@ public sealed class UriModelLoader : ModelLoader
 
     public override string Source => _uri.ToString();
 
-    /// <summary>Number of polls answered 304 Not Modified (observability and tests).</summary>
-    public int NotModifiedCount => Volatile.Read(ref _notModified);
-    private int _notModified;
-
     public override async ValueTask<byte[]> ReadModelAsync(CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _content) is null)
@@ -138,7 +134,6 @@ public sealed class UriModelLoader : ModelLoader
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotModified && _content is not null)
         {
-            Interlocked.Increment(ref _notModified);
             return false;
         }
         if (!response.IsSuccessStatusCode)
