@@ -1,0 +1,131 @@
+using System.Reflection;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace ModelBuild.Runtime.Mapping;
+
+/// <summary>
+/// The binding of <typeparamref name="TIn"/>/<typeparamref name="TOut"/> properties to one model's tensors, checked
+/// once at load: every mismatch is an MB07xx error naming property, tensor, expected and actual.
+/// </summary>
+internal sealed class TensorMap<TIn, TOut>
+{
+    private TensorMap(InputColumn<TIn>[] inputs, OutputColumn<TOut>[] outputs)
+    {
+        Inputs = inputs;
+        Outputs = outputs;
+        OutputsPreallocated = outputs.All(o => o.CanPreallocate);
+        SupportsBatch = inputs.All(i => i.HasBatchAxis) && outputs.All(o => o.HasBatchAxis);
+    }
+
+    public InputColumn<TIn>[] Inputs { get; }
+    public OutputColumn<TOut>[] Outputs { get; }
+    /// <summary>True when every output has a known shape, so outputs go into buffers allocated once per context.</summary>
+    public bool OutputsPreallocated { get; }
+    public bool SupportsBatch { get; }
+
+    public static TensorMap<TIn, TOut> Build(string modelName, InferenceSession session)
+    {
+        var inputs = new List<InputColumn<TIn>>();
+        foreach (var property in MemberAccessors.MappableMembers(typeof(TIn), needSetter: false).Where(m => !ColumnAttributeReader.IsExcluded(m)))
+        {
+            string? explicitName = ColumnAttributeReader.ExplicitColumnName(property);
+            string tensor = explicitName ?? property.Name;
+            if (!session.InputMetadata.TryGetValue(tensor, out var metadata))
+            {
+                if (explicitName is null)
+                {
+                    continue; // Like ML.NET, an unattributed input property the model does not use is ignored.
+                }
+                throw UnknownColumn(modelName, typeof(TIn), property, tensor, "input", session.InputMetadata.Keys);
+            }
+            inputs.Add(CreateInput(modelName, property, tensor, metadata));
+        }
+
+        var missing = session.InputMetadata.Keys.Where(k => inputs.All(c => c.TensorName != k)).ToList();
+        if (missing.Count > 0)
+        {
+            var name = missing[0];
+            throw new ModelRuntimeException(RuntimeErrorCodes.MissingInput,
+                $"Model '{modelName}' needs input tensor '{name}' {TensorShapeResolver.Describe(session.InputMetadata[name].Dimensions)} but no property of '{typeof(TIn).Name}' maps to it (mapped: {string.Join(", ", inputs.Select(i => $"{i.PropertyName}->{i.TensorName}"))}).",
+                $"Add a property with [ColumnName(\"{name}\")] to '{typeof(TIn).Name}'.", modelName);
+        }
+
+        var outputs = new List<OutputColumn<TOut>>();
+        foreach (var property in MemberAccessors.MappableMembers(typeof(TOut), needSetter: true).Where(m => !ColumnAttributeReader.IsExcluded(m)))
+        {
+            string tensor = ColumnAttributeReader.ExplicitColumnName(property) ?? property.Name;
+            if (!session.OutputMetadata.TryGetValue(tensor, out var metadata))
+            {
+                throw UnknownColumn(modelName, typeof(TOut), property, tensor, "output", session.OutputMetadata.Keys);
+            }
+            outputs.Add(CreateOutput(modelName, property, tensor, metadata));
+        }
+        return new TensorMap<TIn, TOut>([.. inputs], [.. outputs]);
+    }
+
+    private static InputColumn<TIn> CreateInput(string modelName, MemberInfo property, string tensor, NodeMetadata metadata)
+    {
+        var element = CheckElementType(modelName, typeof(TIn), property, tensor, metadata);
+        var (rowDims, hasBatch) = TensorShapeResolver.Resolve(modelName, typeof(TIn).Name, property.Name, tensor, metadata,
+            MemberAccessors.MemberType(property).IsArray, ColumnAttributeReader.VectorDimensions(property), allowUnknown: false);
+        var columnType = element == typeof(string)
+            ? typeof(StringInputColumn<>).MakeGenericType(typeof(TIn))
+            : typeof(NumericInputColumn<,>).MakeGenericType(typeof(TIn), element);
+        return (InputColumn<TIn>)Activator.CreateInstance(columnType, modelName, property, tensor, rowDims!, hasBatch)!;
+    }
+
+    private static OutputColumn<TOut> CreateOutput(string modelName, MemberInfo property, string tensor, NodeMetadata metadata)
+    {
+        var element = CheckElementType(modelName, typeof(TOut), property, tensor, metadata);
+        var (rowDims, hasBatch) = TensorShapeResolver.Resolve(modelName, typeof(TOut).Name, property.Name, tensor, metadata,
+            MemberAccessors.MemberType(property).IsArray, ColumnAttributeReader.VectorDimensions(property), allowUnknown: true);
+        var columnType = element == typeof(string)
+            ? typeof(StringOutputColumn<>).MakeGenericType(typeof(TOut))
+            : typeof(NumericOutputColumn<,>).MakeGenericType(typeof(TOut), element);
+        return (OutputColumn<TOut>)Activator.CreateInstance(columnType, property, tensor, rowDims, hasBatch)!;
+    }
+
+    private static Type CheckElementType(string modelName, Type owner, MemberInfo property, string tensor, NodeMetadata metadata)
+    {
+        var type = MemberAccessors.MemberType(property);
+        var element = type.IsArray && type.GetArrayRank() == 1 ? type.GetElementType()! : type;
+        var expected = metadata.IsTensor ? metadata.ElementDataType : TensorElementType.DataTypeMax;
+        if (!metadata.IsTensor)
+        {
+            throw new ModelRuntimeException(RuntimeErrorCodes.UnsupportedPropertyType,
+                $"Property '{owner.Name}.{property.Name}' maps to '{tensor}' of model '{modelName}', which is a {metadata.OnnxValueType}, not a tensor.",
+                "Map only tensor inputs/outputs; sequences and maps are not supported.", modelName);
+        }
+        var actual = TensorShapeResolver.ElementTypeOf(element);
+        if (actual == TensorElementType.DataTypeMax || (type.IsArray && type.GetArrayRank() != 1))
+        {
+            throw new ModelRuntimeException(RuntimeErrorCodes.UnsupportedPropertyType,
+                $"Property '{owner.Name}.{property.Name}' ({type.Name}) maps to tensor '{tensor}' of model '{modelName}' but its type is not supported.",
+                $"Use {ClrName(expected)} or {ClrName(expected)}[] (one-dimensional; give the shape with [VectorType(d1, d2, ...)]).", modelName);
+        }
+        if (actual != expected)
+        {
+            throw new ModelRuntimeException(RuntimeErrorCodes.ElementTypeMismatch,
+                $"Property '{owner.Name}.{property.Name}' maps to tensor '{tensor}' of model '{modelName}': expected element type {expected} ({ClrName(expected)}), actual {actual} ({element.Name}).",
+                $"Declare '{property.Name}' as {ClrName(expected)}{(type.IsArray ? "[]" : string.Empty)}.", modelName);
+        }
+        return element;
+    }
+
+    private static string ClrName(TensorElementType type) => type switch
+    {
+        TensorElementType.Float => "float",
+        TensorElementType.Double => "double",
+        TensorElementType.Int32 => "int",
+        TensorElementType.Int64 => "long",
+        TensorElementType.Bool => "bool",
+        TensorElementType.String => "string",
+        _ => $"an unsupported type ({type})",
+    };
+
+    private static ModelRuntimeException UnknownColumn(string modelName, Type owner, MemberInfo property, string tensor, string kind, IEnumerable<string> available) =>
+        new(RuntimeErrorCodes.UnknownColumn,
+            $"Property '{owner.Name}.{property.Name}' maps to {kind} tensor '{tensor}', which model '{modelName}' does not have (its {kind}s: {string.Join(", ", available)}).",
+            $"Set [ColumnName(\"...\")] on '{property.Name}' to one of the model's {kind} names, or mark it [NoColumn].", modelName);
+}

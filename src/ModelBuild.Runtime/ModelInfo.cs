@@ -1,0 +1,27 @@
+namespace ModelBuild.Runtime;
+
+/// <summary>What is currently serving under a model name.</summary>
+public sealed record ModelInfo(
+    string Name,
+    string Source,
+    long Generation,
+    string Sha256,
+    long SizeBytes,
+    DateTimeOffset LoadedAt,
+    IReadOnlyList<TensorInfo> Inputs,
+    IReadOnlyList<TensorInfo> Outputs);
+
+/// <summary>A model input or output: name, element type and shape (-1 for a dynamic dimension).</summary>
+public sealed record TensorInfo(string Name, string ElementType, IReadOnlyList<long> Shape);
+
+/// <summary>The serving state of a model, as the health check reports it.</summary>
+public enum ModelState
+{
+    /// <summary>Loaded, and the last reload (if any) succeeded.</summary>
+    Serving,
+    /// <summary>Still serving the previous generation because the last reload failed.</summary>
+    ServingStale,
+}
+
+/// <summary>A model's state and last reload error.</summary>
+public sealed record ModelStatus(string Name, ModelState State, long Generation, DateTimeOffset LoadedAt, string? LastError, DateTimeOffset? LastErrorAt);

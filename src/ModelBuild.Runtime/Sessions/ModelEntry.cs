@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
+using Microsoft.ML.OnnxRuntime;
+using ModelBuild.Runtime.Loading;
+using ModelBuild.Runtime.Mapping;
+
+namespace ModelBuild.Runtime.Sessions;
+
+/// <summary>
+/// One named model in a pool: its loader, the current generation and the reload logic. Reloads are serialized;
+/// a new generation is fully built (session + checked tensor map + a warm context) before it is swapped in with
+/// one atomic exchange, and the previous generation is released (disposed when its last lease returns).
+/// </summary>
+internal sealed class ModelEntry<TIn, TOut> : IDisposable
+    where TIn : class
+    where TOut : class, new()
+{
+    private readonly ModelLoader _loader;
+    private readonly PredictionEnginePoolOptions<TIn, TOut> _options;
+    private readonly PredictionEnginePool<TIn, TOut> _pool;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _reloadLock = new(1, 1);
+    private readonly ReloadSignal _reloaded = new();
+    private readonly CancellationTokenSource _disposing = new();
+    private readonly object _swapLock = new();
+    private ModelGeneration<TIn, TOut>? _current;
+    private IDisposable? _changeRegistration;
+    private long _generationCounter;
+    private int _changedDuringInitialLoad;
+    private volatile string? _lastError;
+    private DateTimeOffset? _lastErrorAt;
+
+    public ModelEntry(string name, ModelLoader loader, PredictionEnginePoolOptions<TIn, TOut> options, PredictionEnginePool<TIn, TOut> pool, ILogger logger)
+    {
+        Name = name;
+        _loader = loader;
+        _options = options;
+        _pool = pool;
+        _logger = logger;
+    }
+
+    public string Name { get; }
+
+    public ModelGeneration<TIn, TOut> Current => Volatile.Read(ref _current) ?? throw new ObjectDisposedException($"model '{Name}'");
+
+    /// <summary>Fires after every successful swap (like Microsoft.Extensions.ML's reload token).</summary>
+    public IChangeToken ReloadedToken => _reloaded.Token;
+
+    public ModelStatus Status
+    {
+        get
+        {
+            var info = Current.Info;
+            return new ModelStatus(Name, _lastError is null ? ModelState.Serving : ModelState.ServingStale, info.Generation, info.LoadedAt, _lastError, _lastErrorAt);
+        }
+    }
+
+    /// <summary>The first load: synchronous, single attempt, so configuration errors surface when the pool is created.</summary>
+    public void LoadInitial()
+    {
+        // Watch before reading, so a deploy that lands during the first load is not missed.
+        _changeRegistration = ChangeToken.OnChange(_loader.GetReloadToken, OnSourceChanged);
+        _loader.Start();
+        var bytes = _loader.ReadModelAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        var first = CreateGeneration(bytes);
+        Volatile.Write(ref _current, first);
+        _logger.LogInformation("Loaded model {Model} from {Source} (generation {Generation}, sha256 {Sha256})",
+            Name, _loader.Source, first.Number, first.Info.Sha256);
+        if (Interlocked.Exchange(ref _changedDuringInitialLoad, 0) == 1)
+        {
+            _ = ReloadFromSourceAsync();
+        }
+    }
+
+    private void OnSourceChanged()
+    {
+        Volatile.Write(ref _changedDuringInitialLoad, 1);
+        if (Volatile.Read(ref _current) is not null)
+        {
+            _ = ReloadFromSourceAsync();
+        }
+    }
+
+    /// <summary>Takes a reference on the current generation; retries if it was swapped out and drained meanwhile.</summary>
+    public ModelGeneration<TIn, TOut> Acquire()
+    {
+        while (true)
+        {
+            var generation = Current;
+            if (generation.TryAcquire())
+            {
+                return generation;
+            }
+        }
+    }
+
+    private async Task ReloadFromSourceAsync()
+    {
+        try
+        {
+            await ReloadAsync(_disposing.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_disposing.IsCancellationRequested)
+        {
+        }
+        catch (Exception)
+        {
+            // Already logged, counted and raised as ModelReloadFailed; the previous generation keeps serving.
+        }
+    }
+
+    /// <summary>
+    /// Reads the source and swaps in a new generation if its bytes differ from the current one. A source that does
+    /// not load (partially written file, bad model, class mismatch) is retried until the reload timeout, then the
+    /// failure is reported and thrown while the previous generation keeps serving.
+    /// </summary>
+    public async Task<bool> ReloadAsync(CancellationToken cancellationToken)
+    {
+        await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            while (true)
+            {
+                try
+                {
+                    var bytes = await _loader.ReadModelAsync(cancellationToken).ConfigureAwait(false);
+                    var current = Current;
+                    if (Hash(bytes) == current.Info.Sha256)
+                    {
+                        _lastError = null;
+                        return false;
+                    }
+                    var next = CreateGeneration(bytes);
+                    ModelGeneration<TIn, TOut>? previous;
+                    lock (_swapLock)
+                    {
+                        if (_disposing.IsCancellationRequested)
+                        {
+                            next.Release(); // removed while loading: never serve it
+                            return false;
+                        }
+                        previous = Interlocked.Exchange(ref _current, next)!;
+                    }
+                    previous.Release();
+                    _lastError = null;
+                    _pool.Metrics.RecordReload(Name);
+                    _logger.LogInformation("Reloaded model {Model} from {Source}: generation {Previous} -> {Generation} (sha256 {Sha256})",
+                        Name, _loader.Source, previous.Number, next.Number, next.Info.Sha256);
+                    _pool.RaiseReloaded(new ModelReloadedEventArgs(Name, next.Info, previous.Number));
+                    _reloaded.Fire();
+                    return true;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException && !_disposing.IsCancellationRequested)
+                {
+                    if (Stopwatch.GetElapsedTime(started) < _options.ReloadTimeout)
+                    {
+                        _logger.LogDebug("Model {Model} from {Source} does not load yet ({Error}); retrying", Name, _loader.Source, ex.Message);
+                        await Task.Delay(_options.ReloadRetryInterval, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+                    _lastError = ex.Message;
+                    _lastErrorAt = DateTimeOffset.UtcNow;
+                    _pool.Metrics.RecordReloadFailure(Name);
+                    _logger.LogWarning(ex, "Reload of model {Model} from {Source} failed; generation {Generation} keeps serving",
+                        Name, _loader.Source, Current.Number);
+                    _pool.RaiseReloadFailed(new ModelReloadFailedEventArgs(Name, ex, Current.Number));
+                    throw;
+                }
+            }
+        }
+        finally
+        {
+            _reloadLock.Release();
+        }
+    }
+
+    private ModelGeneration<TIn, TOut> CreateGeneration(byte[] bytes)
+    {
+        InferenceSession session;
+        using (var sessionOptions = _options.Session.Create(Name))
+        {
+            try
+            {
+                session = new InferenceSession(bytes, sessionOptions);
+            }
+            catch (OnnxRuntimeException ex)
+            {
+                throw new ModelRuntimeException(RuntimeErrorCodes.ModelLoadFailed,
+                    $"Model '{Name}' from '{_loader.Source}' ({bytes.Length} bytes) could not be loaded by ONNX Runtime: {ex.Message}",
+                    $"Check that '{_loader.Source}' is a complete, valid ONNX model (try it with `modelbuild inspect`).", Name, ex);
+            }
+        }
+        try
+        {
+            var map = TensorMap<TIn, TOut>.Build(Name, session);
+            var number = Interlocked.Increment(ref _generationCounter);
+            var info = new ModelInfo(Name, _loader.Source, number, Hash(bytes), bytes.Length, DateTimeOffset.UtcNow,
+                Describe(session.InputMetadata), Describe(session.OutputMetadata));
+            var generation = new ModelGeneration<TIn, TOut>(Name, number, session, map, info, _options.MaximumEnginesPerModel, _pool.LiveSessions);
+            // One context built up front, so the first call after a swap does not pay for buffers and bindings.
+            generation.Return(generation.Rent());
+            return generation;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    private static string Hash(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+
+    private static TensorInfo[] Describe(IReadOnlyDictionary<string, NodeMetadata> metadata) =>
+        [.. metadata.Select(m => new TensorInfo(m.Key,
+            m.Value.IsTensor ? m.Value.ElementDataType.ToString() : m.Value.OnnxValueType.ToString(),
+            m.Value.IsTensor ? m.Value.Dimensions.Select(d => (long)d).ToArray() : []))];
+
+    public void Dispose()
+    {
+        ModelGeneration<TIn, TOut>? current;
+        lock (_swapLock)
+        {
+            _disposing.Cancel();
+            current = Interlocked.Exchange(ref _current, null);
+        }
+        _changeRegistration?.Dispose();
+        _loader.Dispose();
+        current?.Release();
+        _reloaded.Dispose();
+    }
+}
