@@ -7,6 +7,8 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        yield return CompressCommand.Create();
+        yield return EvalCommand.Create();
+        yield return BenchCommand.Create();
     }
 }
