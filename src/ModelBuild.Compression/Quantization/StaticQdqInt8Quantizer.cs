@@ -104,7 +104,8 @@ public sealed class StaticQdqInt8Quantizer
                     var bias = writer.Initializer(q.Node.Input[bi]);
                     var inputScale = activation[q.Node.Input[q.ActivationInputs[0]]].Scales[0];
                     var (values, scales) = QuantizationMath.Int32Bias(OnnxModelAccess.ReadFloats(bias), inputScale, w.Params.Scales);
-                    q.Node.Input[bi] = writer.BiasDq(q.Node.Input[bi], values, scales, OnnxModelAccess.Dims(bias));
+                    // A [1, N] Gemm bias becomes [N]: same broadcast, and per-axis DequantizeLinear needs the channels on axis 0.
+                    q.Node.Input[bi] = writer.BiasDq(q.Node.Input[bi], values, scales, [values.Length]);
                 }
             }
             quantizedNames.Add(q.Name);
