@@ -134,6 +134,7 @@ public sealed class CompressionPipeline
     {
         if (string.IsNullOrWhiteSpace(recipe.Teacher))
             throw new ModelBuildException("MB0511", "No teacher model was given.", "Pass the model to compress: modelbuild compress <teacher.onnx> -o <out.onnx> (or \"teacher\" in the recipe).");
+        if (!File.Exists(recipe.Teacher)) throw OnnxErrors.ModelFileNotFound(recipe.Teacher);
         if (string.IsNullOrWhiteSpace(recipe.Output))
             throw new ModelBuildException("MB0511", "No output path was given.", "Pass -o <out.onnx> (or \"output\" in the recipe).", recipe.Teacher);
         if (recipe.EvaluationLabels is not null && recipe.EvaluationData is null)
