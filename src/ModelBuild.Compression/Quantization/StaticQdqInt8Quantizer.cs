@@ -38,7 +38,9 @@ public sealed class StaticQdqInt8Quantizer
 
         bool FeedsQuantized(string t) => !graphOutputs.Contains(t) && consumers.TryGetValue(t, out var cs) && cs.Count > 0
             && cs.All(c => quantizedNodes.Contains(c) || DataMovement.Contains(c.OpType));
-        foreach (var q in nodes.Where(n => n.Kind != QuantizableKind.GatherEmbedding))
+        // Weight MatMuls keep a float output: ORT runs DQ -> MatMul as MatMulIntegerToFloat with per-channel weights,
+        // while DQ -> MatMul -> Q (QLinearMatMul) only fuses with per-tensor weights and would otherwise fall back to float.
+        foreach (var q in nodes.Where(n => n.Kind is not (QuantizableKind.GatherEmbedding or QuantizableKind.MatMulWeight)))
         {
             var output = q.Node.Output[0];
             if (consumers.TryGetValue(output, out var cs) && cs.Count == 1 && cs[0].OpType == "Relu" && !graphOutputs.Contains(output))
