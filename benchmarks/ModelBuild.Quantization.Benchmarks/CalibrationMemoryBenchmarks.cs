@@ -12,7 +12,7 @@ namespace ModelBuild.Quantization.Benchmarks;
 /// per sample count, because BenchmarkDotNet has no peak-memory column.
 /// </summary>
 [MemoryDiagnoser(displayGenColumns: false)]
-[SimpleJob(launchCount: 1, warmupCount: 1, iterationCount: 3, invocationCount: 1)]
+[WarmupCount(1), IterationCount(3), InvocationCount(1)]
 public class CalibrationMemoryBenchmarks
 {
     private global::Onnx.ModelProto? _prepared;

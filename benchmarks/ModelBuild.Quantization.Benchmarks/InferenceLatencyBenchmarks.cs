@@ -9,7 +9,6 @@ namespace ModelBuild.Quantization.Benchmarks;
 /// teacher against each int8 form, at batch 1 (serving) and batch 32 (throughput).
 /// </summary>
 [MemoryDiagnoser(displayGenColumns: false)]
-[ShortRunJob]
 public class InferenceLatencyBenchmarks
 {
     private InferenceSession? _session;

@@ -75,6 +75,8 @@ public sealed class CompressionPipeline
                 for (var i = 0; i < report.Stages.Count; i++) report.Stages[i].LatencyMicroseconds = medians[i + 1];
             }
 
+            // Intermediate files live in the work folder, which is deleted; the last stage's file is the output.
+            if (report.Stages.Count > 0) report.Stages[^1].Path = Path.GetFullPath(recipe.Output);
             var final = report.Stages.Count > 0 ? report.Stages[^1] : report.Teacher;
             report.Result = new ModelFigures
             {

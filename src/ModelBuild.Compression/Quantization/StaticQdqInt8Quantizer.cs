@@ -125,10 +125,15 @@ public sealed class StaticQdqInt8Quantizer
             replace[tensor] = output;
         }
         foreach (var input in graph.Input) Emit(input.Name);
+        // Only quantized and data-movement nodes read the DQ output; other consumers (a residual Add, say) keep the
+        // float tensor, so that path stays exact.
+        var readers = nodes.Where(n => n.Kind != QuantizableKind.GatherEmbedding).Select(n => n.Node)
+            .Concat(graph.Node.Where(n => DataMovement.Contains(n.OpType))).ToHashSet(ReferenceEqualityComparer.Instance);
         foreach (var node in graph.Node.ToList())
         {
-            for (var i = 0; i < node.Input.Count; i++)
-                if (replace.TryGetValue(node.Input[i], out var r)) node.Input[i] = r;
+            if (readers.Contains(node))
+                for (var i = 0; i < node.Input.Count; i++)
+                    if (replace.TryGetValue(node.Input[i], out var r)) node.Input[i] = r;
             if (gatherRewrites.TryGetValue(node, out var dequantize))
             {
                 newNodes.Add(node); newNodes.Add(dequantize);
