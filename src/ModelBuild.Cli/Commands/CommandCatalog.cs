@@ -7,6 +7,7 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
+        yield return InspectCommand.Create();
         yield return CompressCommand.Create();
         yield return EvalCommand.Create();
         yield return BenchCommand.Create();
