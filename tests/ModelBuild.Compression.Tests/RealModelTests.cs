@@ -37,6 +37,41 @@ public class RealModelTests
         Assert.True(report.Result.Bytes < report.Teacher.Bytes, $"{report.Result.Bytes} vs {report.Teacher.Bytes}");
     }
 
+    /// <summary>auto with the MNIST gates: whichever form it keeps passes them and was not measured slower than float.</summary>
+    [Theory]
+    [MemberData(nameof(MnistModels))]
+    public void Mnist_auto_keeps_a_form_that_passes_the_gates(string name, bool rawPixels)
+    {
+        var dir = TestMaterials.TempDir();
+        Func<byte, float> scale = rawPixels ? p => p : p => (p / 255f - 0.1307f) / 0.3081f;
+        var (x, y) = TestMaterials.Mnist(0, 2000, scale);
+        var (calib, _) = TestMaterials.Mnist(5000, 256, scale);
+        var recipe = new Pipeline.Contract.CompressionRecipe
+        {
+            Teacher = TestMaterials.Model(name),
+            Output = Path.Combine(dir, "out.onnx"),
+            Quantize = "auto",
+            CalibrationData = TestMaterials.SaveNpy(dir, "calib.npy", calib, 256, 1, 28, 28),
+            EvaluationData = TestMaterials.SaveNpy(dir, "x.npy", x, 2000, 1, 28, 28),
+            EvaluationLabels = TestMaterials.SaveNpy(dir, "y.npy", y, 2000),
+            MinAgreement = 99.5,
+            MaxAccuracyDrop = 0.3,
+        };
+        var report = TestMaterials.Run(recipe, latencyRuns: 1000);
+        var details = TestMaterials.QuantizeDetails(report);
+        var candidates = details["candidates"]!.AsArray();
+        Assert.Contains(candidates, c => c!["form"]!.GetValue<string>() == "int8-static");
+        Assert.True(report.Result.Agreement >= 99.5);
+        Assert.True(report.Teacher.Accuracy - report.Result.Accuracy <= 0.3);
+        var chosen = details["chosen"]!.GetValue<string>();
+        if (chosen != "float (unchanged)")
+        {
+            var c = candidates.Single(c => c!["form"]!.GetValue<string>() == chosen)!;
+            Assert.True(c["latencyMicroseconds"]!.GetValue<double>() <= details["floatLatencyMicroseconds"]!.GetValue<double>() * 1.03 + 0.01);
+            Assert.True(report.Result.Bytes < report.Teacher.Bytes);
+        }
+    }
+
     public static TheoryData<string, long[]> ImageModels => new()
     {
         { "cifar10-cnn-pytorch", [3, 32, 32] },
