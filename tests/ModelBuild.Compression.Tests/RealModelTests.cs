@@ -72,6 +72,26 @@ public class RealModelTests
         }
     }
 
+    /// <summary>
+    /// Dynamic int8 needs no data and only opset 11: the multi-input transformer test models (opset 11) quantize
+    /// without an upgrade, the result loads in ONNX Runtime, and the report says latency was not measured.
+    /// </summary>
+    [Theory]
+    [InlineData("gpt2-past-tiny")]
+    [InlineData("bert-squad-keras2onnx-tiny")]
+    public void Multi_input_opset11_transformers_quantize_dynamically_and_load(string name)
+    {
+        var dir = TestMaterials.TempDir();
+        var recipe = new Pipeline.Contract.CompressionRecipe { Teacher = TestMaterials.Model(name), Output = Path.Combine(dir, "out.onnx"), Quantize = "int8-dynamic" };
+        var report = TestMaterials.Run(recipe, latencyRuns: 100);
+        Assert.Contains(report.Warnings, w => w.StartsWith("MB0514"));
+        var model = OnnxModelAccess.Load(recipe.Output);
+        Assert.Equal(11, OnnxModelAccess.OpsetVersion(model));
+        Assert.Contains(model.Graph.Node, n => n.OpType == "MatMulInteger");
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(recipe.Output);
+        Assert.True(report.Result.Bytes < report.Teacher.Bytes);
+    }
+
     public static TheoryData<string, long[]> ImageModels => new()
     {
         { "cifar10-cnn-pytorch", [3, 32, 32] },

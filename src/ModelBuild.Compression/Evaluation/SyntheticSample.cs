@@ -9,6 +9,13 @@ namespace ModelBuild.Compression.Evaluation;
 /// </summary>
 public static class SyntheticSample
 {
+    /// <summary>Null when the model has several inputs (timing needs one input tensor).</summary>
+    public static DataTensor? TryFor(string modelPath)
+    {
+        try { return For(modelPath); }
+        catch (ModelBuild.Onnx.Diagnostics.ModelBuildException e) when (e.Code == "MB0508") { return null; }
+    }
+
     public static DataTensor For(string modelPath)
     {
         using var runner = new ModelRunner(modelPath);

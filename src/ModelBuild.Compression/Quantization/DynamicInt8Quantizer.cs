@@ -71,7 +71,7 @@ public sealed class DynamicInt8Quantizer
         graph.Node.Clear();
         graph.Node.AddRange(newNodes);
         QdqGraphWriter.RemoveUnusedInitializers(graph);
-        OnnxModelAccess.EnsureOpset(model, "", GraphPreparation.QuantizationOpset);
+        OnnxModelAccess.EnsureOpset(model, "", GraphPreparation.DynamicQuantizationOpset);
         return new QuantizedModel(model, quantized, 0);
     }
 

@@ -27,7 +27,11 @@ public static class GraphPreparation
         "ConvTranspose", "Dropout", "PRelu", "InstanceNormalization", "LRN", "Not", "Equal", "Where",
     };
 
-    public static ModelProto Prepare(ModelProto source, string modelPath)
+    /// <summary>Opset the integer ops of dynamic int8 need (DynamicQuantizeLinear).</summary>
+    public const int DynamicQuantizationOpset = 11;
+
+    /// <param name="requiredOpset">The opset the chosen form needs: 13 for per-axis QDQ, 11 for dynamic int8, 10 otherwise.</param>
+    public static ModelProto Prepare(ModelProto source, string modelPath, int requiredOpset = QuantizationOpset)
     {
         var model = source.Clone();
         var graph = model.Graph;
@@ -38,16 +42,16 @@ public static class GraphPreparation
         graph.Input.AddRange(keptInputs);
 
         var opset = OnnxModelAccess.OpsetVersion(model);
-        if (opset < QuantizationOpset)
+        if (opset < requiredOpset)
         {
             var blocking = graph.Node.Where(n => n.Domain is "" or "ai.onnx")
                 .Where(n => !StableAcrossOpsets.Contains(n.OpType) && !IsLastAxisSoftmax(n, graph) && !(n.OpType == "Slice" && n.Input.Count == 1))
                 .Select(n => n.OpType).Distinct().ToList();
             if (blocking.Count > 0)
                 throw new ModelBuildException("MB0202",
-                    $"'{modelPath}' uses opset {opset}, and its operators {string.Join(", ", blocking)} changed meaning before opset {QuantizationOpset}, which per-channel quantization needs.",
-                    $"Re-export the model at opset {QuantizationOpset} or later (torch.onnx.export(..., opset_version=13)).", modelPath);
-            foreach (var import in model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx")) import.Version = QuantizationOpset;
+                    $"'{modelPath}' uses opset {opset}, and its operators {string.Join(", ", blocking)} changed meaning before opset {requiredOpset}, which this quantization form needs.",
+                    $"Re-export the model at opset {requiredOpset} or later (torch.onnx.export(..., opset_version={requiredOpset})), or use a form that needs a lower opset (int8-dynamic: 11, int8-weights/int4-weight/fp16: 10).", modelPath);
+            foreach (var import in model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx")) import.Version = requiredOpset;
             if (model.IrVersion < 7) model.IrVersion = 7;
             // BatchNormalization lost 'spatial' (opset 9) and 'consumed_inputs' (opset 6); Dropout 'is_test'.
             foreach (var node in graph.Node)

@@ -26,8 +26,13 @@ public static class OnnxModelAccess
 
     public static void CopyAtomic(string source, string path) => WriteAtomic(path, File.ReadAllBytes(source));
 
-    public static Dictionary<string, TensorProto> Initializers(GraphProto graph) =>
-        graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+    /// <summary>Initializers by name; the first wins if a (malformed) graph repeats a name.</summary>
+    public static Dictionary<string, TensorProto> Initializers(GraphProto graph)
+    {
+        var map = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
+        foreach (var t in graph.Initializer) map.TryAdd(t.Name, t);
+        return map;
+    }
 
     public static long[] Dims(TensorProto t) => t.Dims.ToArray();
 

@@ -31,8 +31,35 @@ public sealed class QuantizeStage : ICompressionStage
         var input = context.CurrentModel;
         var details = new JsonObject { ["mode"] = mode.Name() };
 
+        // Data problems are cheaper to find (and more useful to report) than graph ones: check the data first.
+        DataTensor? calibration = null;
+        if (recipe.CalibrationData is not null)
+        {
+            calibration = DataTensor.Load(recipe.CalibrationData);
+            calibration.EnsureFinite();
+            using var check = new Evaluation.ModelRunner(input, context.Threads);
+            check.CheckData(calibration, "calibration data");
+        }
         log.Progress("quantize: preparing graph (constant folding, BatchNorm folding)");
-        var prepared = GraphPreparation.Prepare(OnnxModelAccess.Load(input), input);
+        var source = OnnxModelAccess.Load(input);
+        var staticPossible = true;
+        ModelProto prepared;
+        try
+        {
+            prepared = GraphPreparation.Prepare(source, input, mode switch
+            {
+                QuantizationMode.Int8Static or QuantizationMode.Auto => GraphPreparation.QuantizationOpset,
+                QuantizationMode.Int8Dynamic => GraphPreparation.DynamicQuantizationOpset,
+                _ => 10,
+            });
+        }
+        catch (ModelBuildException e) when (mode == QuantizationMode.Auto && e.Code == "MB0202")
+        {
+            // auto still has forms that need no opset 13: try those, and say why static was left out.
+            prepared = GraphPreparation.Prepare(source, input, GraphPreparation.DynamicQuantizationOpset);
+            staticPossible = false;
+            details["note"] = "int8-static was not tried: " + e.Cause;
+        }
         var quantizable = QuantizableNode.Find(prepared.Graph);
         var hasMatMul = quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight);
         if (quantizable.Count == 0 && mode != QuantizationMode.Fp16)
@@ -43,14 +70,6 @@ public sealed class QuantizeStage : ICompressionStage
             return new StageOutcome(input, details);
         }
 
-        DataTensor? calibration = null;
-        if (recipe.CalibrationData is not null)
-        {
-            calibration = DataTensor.Load(recipe.CalibrationData);
-            calibration.EnsureFinite();
-            using var check = new Evaluation.ModelRunner(input, context.Threads);
-            check.CheckData(calibration, "calibration data");
-        }
         if (mode == QuantizationMode.Int8Static && calibration is null)
             throw new ModelBuildException("MB0204", "Static int8 quantization needs calibration data and none was given.",
                 "Pass --calibration-data <x.npy> (a few hundred representative inputs), or use --quantize int8-dynamic.", input);
@@ -67,12 +86,12 @@ public sealed class QuantizeStage : ICompressionStage
             log.Warning("MB0208", "The accuracy gate cannot be checked: no evaluation or calibration data was given.", "Pass --eval-data (and --eval-labels) so that quantization can measure what it costs.");
         var sqnrData = calibration ?? decisionData;
 
-        var forms = auto ? AutoQuantizer.Forms(calibration is not null, hasMatMul) : [mode];
+        var forms = auto ? AutoQuantizer.Forms(calibration is not null && staticPossible, hasMatMul) : [mode];
         if (mode == QuantizationMode.Int8Dynamic && quantizable.Any(n => n.Kind == QuantizableKind.Conv))
             details["note"] = "Convolutions are not dynamically quantized: ONNX Runtime's CPU provider has no fast ConvInteger kernel, so they stay float (use int8-static for CNNs).";
         if (mode == QuantizationMode.Fp16)
             details["note"] = "fp16 halves the file; on CPUs without native fp16 arithmetic ONNX Runtime computes in float32 behind Cast nodes, so expect size gains, not speed.";
-        if (auto && calibration is null)
+        if (auto && calibration is null && staticPossible)
             details["note"] = "int8-static was not tried: no --calibration-data.";
 
         Dictionary<string, (float, float)>? ranges = null;
@@ -88,9 +107,10 @@ public sealed class QuantizeStage : ICompressionStage
 
         // Latency: the float input and every candidate, interleaved, batch 1, one thread.
         double? floatLatency = null;
-        if (context.LatencyRuns > 0)
+        var timingSample = decisionData ?? SyntheticSample.TryFor(input);
+        if (context.LatencyRuns > 0 && timingSample is not null)
         {
-            var sample = decisionData ?? SyntheticSample.For(input);
+            var sample = timingSample;
             log.Progress($"quantize: timing float and {candidates.Count} candidate(s), {context.LatencyRuns} runs each");
             var medians = LatencyMeter.MeasureMedians([input, .. candidates.Select(c => c.Path)], sample, context.LatencyRuns);
             floatLatency = medians[0];
@@ -208,9 +228,9 @@ public sealed class QuantizeStage : ICompressionStage
     {
         if (slow.Form == QuantizationMode.Int8Weights.Name()) return null;
         var candidate = Build(QuantizationMode.Int8Weights, prepared, null, evaluator, floatResult, gate, sqnrData, context, context.Log);
-        if (context.LatencyRuns > 0)
+        var sample = evaluator.Data ?? SyntheticSample.TryFor(context.CurrentModel);
+        if (context.LatencyRuns > 0 && sample is not null)
         {
-            var sample = evaluator.Data ?? SyntheticSample.For(context.CurrentModel);
             var medians = LatencyMeter.MeasureMedians([context.CurrentModel, candidate.Path], sample, context.LatencyRuns);
             candidate.LatencyMicroseconds = medians[1];
             candidate.LatencyFailure = new LatencyGate().Check(medians[0], medians[1]);
