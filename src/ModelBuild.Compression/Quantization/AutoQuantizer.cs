@@ -18,7 +18,11 @@ public static class AutoQuantizer
             .First();
     }
 
-    /// <summary>The forms `auto` tries: every int8 form and int4 for MatMul-heavy models; fp16 is left out because CPUs gain no speed from it.</summary>
+    /// <summary>
+    /// The forms `auto` tries: the int8 forms that fit the model. fp16 is left out because CPUs gain no speed from it;
+    /// int4 because MatMulNBits measured slower than float at batch 1 on every teacher here (benchmarks/RESULTS.md)
+    /// and it is chosen for size, explicitly, with its own accuracy budget.
+    /// </summary>
     public static IReadOnlyList<QuantizationMode> Forms(bool hasCalibrationData, bool hasMatMulOrGemm)
     {
         var forms = new List<QuantizationMode>();
