@@ -38,7 +38,8 @@ public class CompressCommandTests
         var report = Path.Combine(dir, "r.json");
         var (exit, stdout, stderr) = Run("compress", Wine("teacher.onnx"), "-o", output, "--quantize", "int8-static",
             "--calibration-data", Wine("calib_x.npy"), "--eval-data", Wine("test_x.npy"), "--eval-labels", Wine("test_y.npy"),
-            "--calibration-method", "entropy", "--report", report, "--latency-runs", "200");
+            "--calibration-method", "entropy", "--report", report, "--latency-runs", "200", "--force");
+        // --force: this test is about the protocol and the report; the latency gate's choice depends on this CPU's load.
         Assert.True(exit == 0, stdout + stderr);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var kinds = lines.Select(l => WorkerProtocol.TryParse(l, out var kind, out _, out _) ? kind : "").ToList();
