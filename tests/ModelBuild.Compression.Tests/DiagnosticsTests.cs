@@ -211,8 +211,7 @@ public class DiagnosticsTests
         var details = TestMaterials.QuantizeDetails(report);
         var candidates = details["candidates"]!.AsArray();
         var s8 = candidates.Single(c => c!["form"]!.GetValue<string>() == "int8-static")!;
-        var floatUs = details["floatLatencyMicroseconds"]!.GetValue<double>();
-        if (s8["latencyMicroseconds"]!.GetValue<double>() > floatUs * 1.03)
+        if (s8["latencyRatioToFloat"]!.GetValue<double>() > 1.03)
         {
             Assert.Contains(report.Warnings, w => w.StartsWith("MB0205"));
             Assert.NotEqual("int8-static", details["chosen"]!.GetValue<string>());

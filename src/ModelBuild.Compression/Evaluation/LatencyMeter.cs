@@ -13,20 +13,38 @@ public static class LatencyMeter
     public const int DefaultRuns = 1000;
 
     /// <summary>Median batch-1 microseconds of each model, same sample for all, <paramref name="runs"/> runs each.</summary>
-    public static double[] MeasureMedians(IReadOnlyList<string> modelPaths, DataTensor sample, int runs = DefaultRuns, int batch = 1)
+    public static double[] MeasureMedians(IReadOnlyList<string> modelPaths, DataTensor sample, int runs = DefaultRuns, int batch = 1) =>
+        Compare(modelPaths, sample, runs, batch).Medians;
+
+    /// <summary>
+    /// Medians, plus each model's paired ratio to the first: the median over rounds of (its round median / the first
+    /// model's round median in the same round). Pairing by round cancels load that comes and goes on a shared machine,
+    /// which moves both models of a round alike; this is the figure the latency gate decides on.
+    /// </summary>
+    public static LatencyComparison Compare(IReadOnlyList<string> modelPaths, DataTensor sample, int runs = DefaultRuns, int batch = 1)
     {
         var timers = modelPaths.Select(p => new PreparedRun(p, sample, batch)).ToArray();
         try
         {
             foreach (var t in timers) t.Warmup(Math.Max(10, runs / 20));
             var samples = timers.Select(_ => new List<double>(runs)).ToArray();
+            var roundRatios = timers.Select(_ => new List<double>()).ToArray();
             const int round = 50;
             for (var done = 0; done < runs; done += round)
             {
                 var n = Math.Min(round, runs - done);
-                for (var i = 0; i < timers.Length; i++) timers[i].Time(n, samples[i]);
+                var roundMedians = new double[timers.Length];
+                for (var i = 0; i < timers.Length; i++)
+                {
+                    var start = samples[i].Count;
+                    timers[i].Time(n, samples[i]);
+                    roundMedians[i] = Metrics.Median(samples[i].GetRange(start, n).ToArray());
+                }
+                for (var i = 0; i < timers.Length; i++) roundRatios[i].Add(roundMedians[i] / roundMedians[0]);
             }
-            return samples.Select(s => Metrics.Median(s.ToArray())).ToArray();
+            return new LatencyComparison(
+                samples.Select(s => Metrics.Median(s.ToArray())).ToArray(),
+                roundRatios.Select(r => Metrics.Median(r.ToArray())).ToArray());
         }
         finally
         {
@@ -88,3 +106,6 @@ public static class LatencyMeter
         }
     }
 }
+
+/// <summary>Median microseconds per model, and each model's paired (per-round) ratio to the first model.</summary>
+public sealed record LatencyComparison(double[] Medians, double[] RatiosToFirst);

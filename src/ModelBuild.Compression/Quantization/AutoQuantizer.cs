@@ -10,11 +10,13 @@ public static class AutoQuantizer
     {
         var passing = candidates.Where(c => c.Passed).ToList();
         if (passing.Count == 0) return null;
-        var fastest = passing.Min(c => c.LatencyMicroseconds ?? double.MaxValue);
+        // Paired ratios to float are the steadier figure on a loaded machine; medians when no ratio was measured.
+        double Speed(QuantizationCandidate c) => c.LatencyRatioToFloat ?? c.LatencyMicroseconds ?? double.MaxValue;
+        var fastest = passing.Min(Speed);
         return passing
-            .Where(c => (c.LatencyMicroseconds ?? double.MaxValue) <= fastest * (1 + noise))
+            .Where(c => Speed(c) <= fastest * (1 + noise))
             .OrderBy(c => c.Bytes)
-            .ThenBy(c => c.LatencyMicroseconds ?? double.MaxValue)
+            .ThenBy(Speed)
             .First();
     }
 

@@ -8,11 +8,15 @@ namespace ModelBuild.Compression.Quantization;
 /// </summary>
 public sealed record LatencyGate(double Noise = 0.03)
 {
-    /// <summary>Null when the candidate is not slower than float (within the noise), else the reason.</summary>
-    public string? Check(double? floatMicroseconds, double? candidateMicroseconds)
+    /// <summary>
+    /// Null when the candidate is not slower than float (within the noise), else the reason. <paramref name="pairedRatio"/>
+    /// (candidate / float, paired by measurement round) decides when given; the medians are what the message shows.
+    /// </summary>
+    public string? Check(double? floatMicroseconds, double? candidateMicroseconds, double? pairedRatio = null)
     {
         if (floatMicroseconds is not { } f || candidateMicroseconds is not { } c) return null;
-        return c <= f * (1 + Noise) ? null
-            : string.Create(CultureInfo.InvariantCulture, $"slower than float on this CPU: {c:0.0} us vs {f:0.0} us at batch 1 ({c / f:0.00}x)");
+        var ratio = pairedRatio ?? c / f;
+        return ratio <= 1 + Noise ? null
+            : string.Create(CultureInfo.InvariantCulture, $"slower than float on this CPU: {c:0.0} us vs {f:0.0} us at batch 1 ({ratio:0.00}x, paired)");
     }
 }

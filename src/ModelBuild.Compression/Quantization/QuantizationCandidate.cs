@@ -12,6 +12,8 @@ public sealed class QuantizationCandidate
     public double? Agreement { get; set; }
     public double? OutputSqnrDb { get; set; }
     public double? LatencyMicroseconds { get; set; }
+    /// <summary>Latency relative to the float input, paired by measurement round (what the latency gate decides on).</summary>
+    public double? LatencyRatioToFloat { get; set; }
     public IReadOnlyList<string> QuantizedNodes { get; set; } = [];
     public List<string> KeptFloat { get; } = [];
     public List<(string Node, string OpType, double Db)> LayerSqnr { get; set; } = [];
@@ -24,6 +26,7 @@ public sealed class QuantizationCandidate
         ["form"] = Form,
         ["bytes"] = Bytes,
         ["latencyMicroseconds"] = LatencyMicroseconds is { } l ? Math.Round(l, 2) : null,
+        ["latencyRatioToFloat"] = LatencyRatioToFloat is { } r ? Math.Round(r, 3) : null,
         ["accuracy"] = Accuracy,
         ["agreement"] = Agreement,
         ["outputSqnrDb"] = OutputSqnrDb is { } s && double.IsFinite(s) ? Math.Round(s, 2) : null,

@@ -112,12 +112,16 @@ public sealed class QuantizeStage : ICompressionStage
         {
             var sample = timingSample;
             log.Progress($"quantize: timing float and {candidates.Count} candidate(s), {context.LatencyRuns} runs each");
-            var medians = LatencyMeter.MeasureMedians([input, .. candidates.Select(c => c.Path)], sample, context.LatencyRuns);
-            floatLatency = medians[0];
-            for (var i = 0; i < candidates.Count; i++) candidates[i].LatencyMicroseconds = medians[i + 1];
+            var timing = LatencyMeter.Compare([input, .. candidates.Select(c => c.Path)], sample, context.LatencyRuns);
+            floatLatency = timing.Medians[0];
+            for (var i = 0; i < candidates.Count; i++)
+            {
+                candidates[i].LatencyMicroseconds = timing.Medians[i + 1];
+                candidates[i].LatencyRatioToFloat = timing.RatiosToFirst[i + 1];
+            }
         }
         var latencyGate = new LatencyGate();
-        foreach (var c in candidates) c.LatencyFailure = latencyGate.Check(floatLatency, c.LatencyMicroseconds);
+        foreach (var c in candidates) c.LatencyFailure = latencyGate.Check(floatLatency, c.LatencyMicroseconds, c.LatencyRatioToFloat);
 
         QuantizationCandidate? chosen;
         if (auto)
@@ -231,9 +235,10 @@ public sealed class QuantizeStage : ICompressionStage
         var sample = evaluator.Data ?? SyntheticSample.TryFor(context.CurrentModel);
         if (context.LatencyRuns > 0 && sample is not null)
         {
-            var medians = LatencyMeter.MeasureMedians([context.CurrentModel, candidate.Path], sample, context.LatencyRuns);
-            candidate.LatencyMicroseconds = medians[1];
-            candidate.LatencyFailure = new LatencyGate().Check(medians[0], medians[1]);
+            var timing = LatencyMeter.Compare([context.CurrentModel, candidate.Path], sample, context.LatencyRuns);
+            candidate.LatencyMicroseconds = timing.Medians[1];
+            candidate.LatencyRatioToFloat = timing.RatiosToFirst[1];
+            candidate.LatencyFailure = new LatencyGate().Check(timing.Medians[0], timing.Medians[1], timing.RatiosToFirst[1]);
         }
         return candidate;
     }
