@@ -175,6 +175,16 @@ public sealed class LoadErrorTests : IDisposable
     }
 
     [Fact]
+    public void A_symlink_loop_is_MB0011_not_a_crash()
+    {
+        string folder = Path.Combine(_temp.Path, "loop");
+        string path = ModelWithExternalLocation(folder, "a.bin");
+        File.CreateSymbolicLink(Path.Combine(folder, "a.bin"), Path.Combine(folder, "b.bin"));
+        File.CreateSymbolicLink(Path.Combine(folder, "b.bin"), Path.Combine(folder, "a.bin"));
+        AssertCode("MB0011", path, () => OnnxModel.Load(path));
+    }
+
+    [Fact]
     public void A_symlink_that_stays_inside_the_folder_is_accepted()
     {
         string folder = Path.Combine(_temp.Path, "inside");
