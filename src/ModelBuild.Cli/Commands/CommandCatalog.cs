@@ -9,5 +9,8 @@ internal static class CommandCatalog
     {
         yield return DoctorCommand.Create();
         yield return InspectCommand.Create();
+        yield return CompressCommand.Create();
+        yield return EvalCommand.Create();
+        yield return BenchCommand.Create();
     }
 }
