@@ -208,7 +208,7 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
                     throw new TaskDiagnosticException(TaskCodes.WorkerCrashed,
                         $"CompressModel '{model.ItemSpec}': the worker exited 0 but wrote no {(File.Exists(workerRecipe.Output) ? "report" : "model")}. Its output is in {logFile}.",
                         "Read the log; run the same command by hand (first line of the log) to reproduce.", model.ItemSpec);
-                case 1:
+                case 1 when File.Exists(workerReport):
                     CopyReports(staging, reportPath);
                     if (workerErrors == 0)
                     {
@@ -218,6 +218,11 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
                     }
                     Log.LogMessage(MessageImportance.High, $"ModelBuild: {name}: {GateFigures(recipe, reportPath)}. Report: {reportPath}");
                     return null;
+                case 1:
+                    // Exit 1 without a report is not a gate verdict (System.CommandLine also exits 1 on a usage error).
+                    throw new TaskDiagnosticException(TaskCodes.WorkerCrashed,
+                        $"CompressModel '{model.ItemSpec}': the worker failed (exit code 1) without writing a report. Its full output is in {logFile}.",
+                        "Read the log; a usage error there means the worker and the task come from different ModelBuild versions: restore again.", model.ItemSpec);
                 case 2:
                     if (workerErrors == 0)
                     {
