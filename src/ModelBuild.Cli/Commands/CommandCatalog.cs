@@ -7,6 +7,9 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
+        yield return CompressCommand.Create();
+        yield return EvalCommand.Create();
+        yield return BenchCommand.Create();
         yield return DoctorCommand.Create();
     }
 }

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using System.Globalization;
+using ModelBuild.Compression.Evaluation;
+
+namespace ModelBuild.Cli.Commands;
+
+/// <summary><c>modelbuild bench</c>: median latency (one thread, pre-allocated OrtValues), optionally against a baseline, interleaved.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<string>("model") { Description = "The ONNX model to time." };
+        var baseline = new Option<string?>("--baseline") { Description = "Another model to time side by side (e.g. the float teacher)." };
+        var data = new Option<string?>("--data") { Description = "Inputs (.npy); the first batch is used. Default: a synthetic input from the model's signature." };
+        var runs = new Option<int?>("--runs") { Description = $"Runs per model (default {LatencyMeter.DefaultRuns})." };
+        var batch = new Option<int?>("--batch") { Description = "Batch size (default 1)." };
+        var command = new Command("bench", "Time a model at batch 1 with one thread, optionally against a baseline.");
+        command.Arguments.Add(model);
+        foreach (var o in new Option[] { baseline, data, runs, batch }) command.Options.Add(o);
+        command.SetAction(parse => CommandErrors.Run(() =>
+        {
+            var path = parse.GetValue(model)!;
+            var sample = parse.GetValue(data) is { } d ? DataTensor.Load(d) : SyntheticSample.For(path);
+            var b = parse.GetValue(batch) ?? 1;
+            if (sample.Count < b)
+                sample = new DataTensor(sample.Path, [b, .. sample.Shape.Skip(1)],
+                    sample.IsFloat ? Enumerable.Range(0, b).SelectMany(_ => sample.Floats!).ToArray() : null,
+                    sample.IsFloat ? null : Enumerable.Range(0, b).SelectMany(_ => sample.Int64s!).ToArray(), sample.SourceDtype);
+            var paths = parse.GetValue(baseline) is { } other ? new[] { path, other } : [path];
+            var n = parse.GetValue(runs) ?? LatencyMeter.DefaultRuns;
+            var medians = LatencyMeter.MeasureMedians(paths, sample, n, b);
+            var c = CultureInfo.InvariantCulture;
+            for (var i = 0; i < paths.Length; i++)
+                Console.WriteLine(string.Format(c, "{0,-10} {1:0.0} us  {2}", i == 0 ? "model" : "baseline", medians[i], paths[i]));
+            if (paths.Length == 2) Console.WriteLine(string.Format(c, "ratio      {0:0.000}x (model / baseline; batch {1}, 1 thread, median of {2} runs)", medians[0] / medians[1], b, n));
+            return 0;
+        }));
+        return command;
+    }
+}

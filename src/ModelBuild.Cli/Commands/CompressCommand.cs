@@ -1,0 +1,109 @@
+using System.CommandLine;
+using ModelBuild.Compression.Evaluation;
+using ModelBuild.Compression.Pipeline;
+using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Onnx.Diagnostics;
+
+namespace ModelBuild.Cli.Commands;
+
+/// <summary>
+/// <c>modelbuild compress</c>: the recipe from <c>--recipe</c> (JSON) and/or the options, then the pipeline.
+/// Options given on the command line override the recipe. Exit 0 success, 1 failed quality gate, 2 bad input.
+/// </summary>
+internal static class CompressCommand
+{
+    public static Command Create()
+    {
+        var teacher = new Argument<string?>("teacher") { Description = "The float ONNX model to compress.", Arity = ArgumentArity.ZeroOrOne };
+        var output = new Option<string?>("--output", "-o") { Description = "Where to write the compressed model." };
+        var recipe = new Option<string?>("--recipe") { Description = "A CompressionRecipe JSON file; command-line options override its values." };
+        var quantize = new Option<string?>("--quantize") { Description = "none | int8-dynamic | int8-static | int8-weights | int4-weight | fp16 | auto" };
+        var calibration = new Option<string?>("--calibration-data") { Description = "Calibration inputs (.npy), samples on axis 0." };
+        var method = new Option<string?>("--calibration-method") { Description = "minmax | percentile | entropy (static int8)." };
+        var prune = new Option<double?>("--prune") { Description = "Fraction of weights/channels to prune." };
+        var pruneMode = new Option<string?>("--prune-mode") { Description = "structured | unstructured" };
+        var distill = new Option<bool>("--distill") { Description = "Distill the teacher into a student." };
+        var student = new Option<string?>("--student") { Description = "Student ONNX model for distillation." };
+        var studentWidth = new Option<double?>("--student-width");
+        var studentDepth = new Option<double?>("--student-depth");
+        var trainData = new Option<string?>("--train-data");
+        var trainLabels = new Option<string?>("--train-labels");
+        var epochs = new Option<int?>("--epochs");
+        var batchSize = new Option<int?>("--batch-size");
+        var learningRate = new Option<double?>("--learning-rate");
+        var temperature = new Option<double?>("--temperature");
+        var alpha = new Option<double?>("--alpha");
+        var reinitialize = new Option<bool>("--reinitialize");
+        var loss = new Option<string?>("--loss") { Description = "response | feature | relation" };
+        var synthetic = new Option<int?>("--synthetic");
+        var evalData = new Option<string?>("--eval-data") { Description = "Evaluation inputs (.npy)." };
+        var evalLabels = new Option<string?>("--eval-labels") { Description = "Evaluation labels (.npy, int class ids)." };
+        var maxDrop = new Option<double?>("--max-accuracy-drop") { Description = "Accuracy points the result may lose against the teacher." };
+        var minAgreement = new Option<double?>("--min-agreement") { Description = "Minimum top-1 agreement with the teacher, percent." };
+        var maxLatency = new Option<double?>("--max-latency-us") { Description = "Maximum batch-1 latency of the result, microseconds." };
+        var force = new Option<bool>("--force") { Description = "Write the quantized model even when it is slower than the float input." };
+        var report = new Option<string?>("--report") { Description = "Write the JSON report here (and a Markdown report beside it)." };
+        var seed = new Option<int?>("--seed");
+        var threads = new Option<int?>("--threads") { Description = "Intra-op threads for evaluation and calibration (latency is always measured with 1)." };
+        var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs per latency median (default {LatencyMeter.DefaultRuns}; 0 skips timing and the latency gate)." };
+
+        var command = new Command("compress", "Compress an ONNX model: distill -> prune -> quantize, with evaluation, quality gates and a report.");
+        command.Arguments.Add(teacher);
+        foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, distill, student, studentWidth, studentDepth,
+                     trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss, synthetic,
+                     evalData, evalLabels, maxDrop, minAgreement, maxLatency, force, report, seed, threads, latencyRuns })
+            command.Options.Add(o);
+
+        command.SetAction(parse => CommandErrors.Run(() =>
+        {
+            var r = new CompressionRecipe();
+            if (parse.GetValue(recipe) is { } recipeFile)
+            {
+                if (!File.Exists(recipeFile))
+                    throw new ModelBuildException("MB0513", $"The recipe '{recipeFile}' does not exist.", "Check the --recipe path.", recipeFile);
+                try { r = CompressionRecipe.FromJson(File.ReadAllText(recipeFile)); }
+                catch (System.Text.Json.JsonException e)
+                {
+                    throw new ModelBuildException("MB0513", $"The recipe '{recipeFile}' is not valid recipe JSON: {e.Message}", "Fix the JSON (property names as in CompressionRecipe, camelCase).", recipeFile, e);
+                }
+            }
+            T? Pick<T>(Option<T?> o, T? current) => parse.GetResult(o) is not null ? parse.GetValue(o) : current;
+            r.Teacher = parse.GetValue(teacher) ?? r.Teacher;
+            r.Output = Pick(output, r.Output) ?? "";
+            r.Quantize = Pick(quantize, r.Quantize) ?? "none";
+            r.CalibrationData = Pick(calibration, r.CalibrationData);
+            r.CalibrationMethod = Pick(method, r.CalibrationMethod);
+            r.Prune = Pick(prune, r.Prune);
+            r.PruneMode = Pick(pruneMode, r.PruneMode);
+            r.Distill = parse.GetValue(distill) || r.Distill;
+            r.Student = Pick(student, r.Student);
+            r.StudentWidth = Pick(studentWidth, r.StudentWidth);
+            r.StudentDepth = Pick(studentDepth, r.StudentDepth);
+            r.TrainingData = Pick(trainData, r.TrainingData);
+            r.TrainingLabels = Pick(trainLabels, r.TrainingLabels);
+            r.Epochs = Pick(epochs, r.Epochs);
+            r.BatchSize = Pick(batchSize, r.BatchSize);
+            r.LearningRate = Pick(learningRate, r.LearningRate);
+            r.Temperature = Pick(temperature, r.Temperature);
+            r.Alpha = Pick(alpha, r.Alpha);
+            r.Reinitialize = parse.GetValue(reinitialize) || r.Reinitialize;
+            r.Loss = Pick(loss, r.Loss);
+            r.Synthetic = Pick(synthetic, r.Synthetic);
+            r.EvaluationData = Pick(evalData, r.EvaluationData);
+            r.EvaluationLabels = Pick(evalLabels, r.EvaluationLabels);
+            r.MaxAccuracyDrop = Pick(maxDrop, r.MaxAccuracyDrop);
+            r.MinAgreement = Pick(minAgreement, r.MinAgreement);
+            r.MaxLatencyMicroseconds = Pick(maxLatency, r.MaxLatencyMicroseconds);
+            r.Force = parse.GetValue(force) || r.Force;
+            r.Seed = parse.GetValue(seed) ?? r.Seed;
+            r.Threads = Pick(threads, r.Threads);
+            var runs = parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns;
+
+            var log = new WorkerProtocolLog();
+            var pipeline = new CompressionPipeline(StageCatalog.All()) { LatencyRuns = runs };
+            pipeline.Run(r, log, parse.GetValue(report));
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,45 @@
+using System.CommandLine;
+using System.Globalization;
+using ModelBuild.Compression.Evaluation;
+
+namespace ModelBuild.Cli.Commands;
+
+/// <summary><c>modelbuild eval</c>: accuracy on labeled data; with <c>--reference</c>, agreement and output SQNR against it.</summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<string>("model") { Description = "The ONNX model to evaluate." };
+        var data = new Option<string>("--data") { Description = "Inputs (.npy), samples on axis 0.", Required = true };
+        var labels = new Option<string?>("--labels") { Description = "Labels (.npy, int class ids)." };
+        var reference = new Option<string?>("--reference") { Description = "A reference model (the teacher) for agreement and SQNR." };
+        var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default 1)." };
+        var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs for the latency median (default {LatencyMeter.DefaultRuns}, 0 to skip)." };
+        var command = new Command("eval", "Evaluate a model: accuracy, agreement and SQNR against a reference, batch-1 latency.");
+        command.Arguments.Add(model);
+        foreach (var o in new Option[] { data, labels, reference, threads, latencyRuns }) command.Options.Add(o);
+        command.SetAction(parse => CommandErrors.Run(() =>
+        {
+            var x = DataTensor.Load(parse.GetValue(data)!);
+            x.EnsureFinite();
+            var y = parse.GetValue(labels) is { } l ? DataTensor.Load(l) : null;
+            var evaluator = new ModelEvaluator(x, y, parse.GetValue(threads) ?? 1, parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns);
+            var path = parse.GetValue(model)!;
+            evaluator.SetReference(parse.GetValue(reference) ?? path);
+            var result = evaluator.Evaluate(path);
+            var latency = evaluator.Latency(path);
+            var c = CultureInfo.InvariantCulture;
+            Console.WriteLine($"model      {path}");
+            Console.WriteLine($"samples    {x.Count}");
+            if (result.Accuracy is { } a) Console.WriteLine(string.Format(c, "accuracy   {0:0.00}%", a));
+            if (parse.GetValue(reference) is not null)
+            {
+                Console.WriteLine(string.Format(c, "agreement  {0:0.00}%", result.Agreement));
+                foreach (var (output, db) in result.Sqnr) Console.WriteLine(string.Format(c, "sqnr       {0}: {1:0.00} dB", output, db));
+            }
+            if (latency is { } us) Console.WriteLine(string.Format(c, "latency    {0:0.0} us (batch 1, 1 thread, median)", us));
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
+
+namespace ModelBuild.Compression.Evaluation;
+
+/// <summary>
+/// Batch-1 latency as a serving app sees it: one intra-op thread, input and output OrtValues allocated once,
+/// median of many runs. Several models are measured interleaved, in rounds, so that load from other processes
+/// on a shared machine falls on all of them alike rather than on whichever ran last.
+/// </summary>
+public static class LatencyMeter
+{
+    public const int DefaultRuns = 1000;
+
+    /// <summary>Median batch-1 microseconds of each model, same sample for all, <paramref name="runs"/> runs each.</summary>
+    public static double[] MeasureMedians(IReadOnlyList<string> modelPaths, DataTensor sample, int runs = DefaultRuns, int batch = 1)
+    {
+        var timers = modelPaths.Select(p => new PreparedRun(p, sample, batch)).ToArray();
+        try
+        {
+            foreach (var t in timers) t.Warmup(Math.Max(10, runs / 20));
+            var samples = timers.Select(_ => new List<double>(runs)).ToArray();
+            const int round = 50;
+            for (var done = 0; done < runs; done += round)
+            {
+                var n = Math.Min(round, runs - done);
+                for (var i = 0; i < timers.Length; i++) timers[i].Time(n, samples[i]);
+            }
+            return samples.Select(s => Metrics.Median(s.ToArray())).ToArray();
+        }
+        finally
+        {
+            foreach (var t in timers) t.Dispose();
+        }
+    }
+
+    public static double MeasureMedian(string modelPath, DataTensor sample, int runs = DefaultRuns, int batch = 1) =>
+        MeasureMedians([modelPath], sample, runs, batch)[0];
+
+    private sealed class PreparedRun : IDisposable
+    {
+        private readonly InferenceSession _session;
+        private readonly RunOptions _runOptions = new();
+        private readonly OrtValue[] _inputs;
+        private readonly OrtValue[] _outputs;
+        private readonly string[] _inputNames;
+        private readonly string[] _outputNames;
+
+        public PreparedRun(string path, DataTensor data, int batch)
+        {
+            var runner = new ModelRunner(path, intraOpThreads: 1);
+            _session = runner.Session;
+            batch = runner.BatchSize(batch);
+            var count = Math.Min(batch, data.Count);
+            _inputNames = [runner.InputName];
+            _inputs = [runner.CreateInput(data, 0, count)];
+            _outputNames = runner.OutputNames.ToArray();
+            // One run discovers the output shapes; afterwards outputs are written into buffers allocated once.
+            using var first = _session.Run(_runOptions, _inputNames, _inputs, _outputNames);
+            _outputs = first.Select(v =>
+            {
+                var info = v.GetTensorTypeAndShape();
+                return OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, info.ElementDataType, info.Shape);
+            }).ToArray();
+        }
+
+        public void Warmup(int n)
+        {
+            for (var i = 0; i < n; i++) _session.Run(_runOptions, _inputNames, _inputs, _outputNames, _outputs);
+        }
+
+        public void Time(int n, List<double> into)
+        {
+            for (var i = 0; i < n; i++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                _session.Run(_runOptions, _inputNames, _inputs, _outputNames, _outputs);
+                into.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var v in _inputs) v.Dispose();
+            foreach (var v in _outputs) v.Dispose();
+            _runOptions.Dispose();
+            _session.Dispose();
+        }
+    }
+}

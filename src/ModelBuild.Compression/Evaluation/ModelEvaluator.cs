@@ -1,0 +1,82 @@
+using ModelBuild.Onnx.Diagnostics;
+
+namespace ModelBuild.Compression.Evaluation;
+
+/// <summary>
+/// Evaluates models on one evaluation set: accuracy from labels, top-1 agreement and output SQNR against a
+/// reference (the teacher), batch-1 latency. The reference outputs are computed once and kept.
+/// </summary>
+public sealed class ModelEvaluator
+{
+    private readonly DataTensor? _data;
+    private readonly long[]? _labels;
+    private ModelOutputs? _reference;
+
+    public ModelEvaluator(DataTensor? data, DataTensor? labels, int threads = 1, int latencyRuns = LatencyMeter.DefaultRuns, int? maxSamples = null)
+    {
+        if (data is not null && maxSamples is { } max && max < data.Count) data = Truncate(data, max);
+        _data = data;
+        Threads = threads;
+        LatencyRuns = latencyRuns;
+        if (labels is not null)
+        {
+            if (labels.IsFloat)
+                throw new ModelBuildException("MB0509", $"The labels '{labels.Path}' hold {labels.SourceDtype} values; labels must be integer class ids.", "Save the labels as int64 (y.astype(np.int64)).", labels.Path);
+            if (data is not null && labels.Count < data.Count)
+                throw new ModelBuildException("MB0510", $"The labels '{labels.Path}' have {labels.Count} entries but the evaluation data has {data.Count} samples.", "Pass labels with one class id per evaluation sample.", labels.Path);
+            _labels = labels.Int64s;
+        }
+    }
+
+    public DataTensor? Data => _data;
+    public bool HasData => _data is not null;
+    public bool HasLabels => _labels is not null;
+    public int Threads { get; }
+    public int LatencyRuns { get; }
+
+    public static DataTensor Truncate(DataTensor data, int count)
+    {
+        var shape = data.Shape.ToArray();
+        shape[0] = count;
+        return new DataTensor(data.Path, shape, data.IsFloat ? data.SliceFloats(0, count) : null, data.IsFloat ? null : data.SliceInt64s(0, count), data.SourceDtype);
+    }
+
+    /// <summary>Sets the reference (teacher) whose predictions the others are compared with.</summary>
+    public ModelOutputs? SetReference(string modelPath)
+    {
+        if (_data is null) return null;
+        using var runner = new ModelRunner(modelPath, Threads);
+        runner.CheckData(_data, "evaluation data");
+        _reference = runner.RunAll(_data);
+        return _reference;
+    }
+
+    public ModelOutputs? Reference => _reference;
+
+    public EvaluationResult Evaluate(string modelPath)
+    {
+        if (_data is null) return new EvaluationResult(null, null, null, []);
+        using var runner = new ModelRunner(modelPath, Threads);
+        var outputs = runner.RunAll(_data);
+        return Compare(outputs);
+    }
+
+    public EvaluationResult Compare(ModelOutputs outputs)
+    {
+        var predictions = outputs.ArgMax();
+        double? accuracy = _labels is null ? null : Metrics.Accuracy(predictions, _labels);
+        double? agreement = _reference is null ? null : Metrics.Agreement(predictions, _reference.ArgMax());
+        var sqnr = _reference is null ? [] : outputs.Names.Select((n, i) =>
+            (n, Metrics.Sqnr(_reference.Values[Array.IndexOf(_reference.Names, n)], outputs.Values[i]))).ToArray();
+        return new EvaluationResult(accuracy, agreement, predictions, sqnr);
+    }
+
+    public double? Latency(string modelPath) =>
+        _data is null || LatencyRuns <= 0 ? null : LatencyMeter.MeasureMedian(modelPath, _data, LatencyRuns);
+}
+
+/// <summary>What one evaluation measured. SQNR is per model output, in dB, against the reference.</summary>
+public sealed record EvaluationResult(double? Accuracy, double? Agreement, int[]? Predictions, (string Output, double Db)[] Sqnr)
+{
+    public double? MinSqnr => Sqnr.Length == 0 ? null : Sqnr.Min(s => s.Db);
+}

@@ -1,0 +1,30 @@
+using System.Security.Cryptography;
+using System.Text;
+using ModelBuild.Compression.Pipeline.Contract;
+
+namespace ModelBuild.Compression.Pipeline;
+
+/// <summary>
+/// SHA-256 over everything that decides the output: the teacher's and data files' bytes, the normalized recipe
+/// (paths replaced by content), the engine and ONNX Runtime versions.
+/// </summary>
+public static class CacheKey
+{
+    public static string Compute(CompressionRecipe recipe)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        void File(string? path)
+        {
+            if (path is null || !System.IO.File.Exists(path)) { sha.AppendData([0]); return; }
+            sha.AppendData(SHA256.HashData(System.IO.File.ReadAllBytes(path)));
+        }
+        File(recipe.Teacher); File(recipe.Student); File(recipe.CalibrationData); File(recipe.TrainingData);
+        File(recipe.TrainingLabels); File(recipe.EvaluationData); File(recipe.EvaluationLabels);
+        var normalized = CompressionRecipe.FromJson(recipe.ToJson());
+        normalized.Teacher = normalized.Output = "";
+        normalized.Student = normalized.CalibrationData = normalized.TrainingData = normalized.TrainingLabels = normalized.EvaluationData = normalized.EvaluationLabels = null;
+        sha.AppendData(Encoding.UTF8.GetBytes(normalized.ToJson()));
+        sha.AppendData(Encoding.UTF8.GetBytes(typeof(CacheKey).Assembly.GetName().Version + "|ort " + typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version));
+        return Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
+    }
+}

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Globalization;
+using ModelBuild.Compression.Evaluation;
+using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Compression.Quantization;
+using ModelBuild.Onnx.Diagnostics;
+
+namespace ModelBuild.Compression.Pipeline;
+
+/// <summary>
+/// Recipe -> ordered stages -> output model + report. Measures the teacher, runs each requested stage in
+/// <see cref="ICompressionStage.Order"/> (distill, prune, quantize), measures after each, applies the quality gates
+/// and only then writes the output (temp file + rename). The report is written even when a gate fails, so the
+/// build error can point at it.
+/// </summary>
+public sealed class CompressionPipeline
+{
+    private readonly IReadOnlyList<ICompressionStage> _stages;
+
+    public CompressionPipeline(IEnumerable<ICompressionStage> stages) => _stages = stages.OrderBy(s => s.Order).ToList();
+
+    /// <summary>The stages this build knows; each technique adds itself with one line in <see cref="StageCatalog"/>.</summary>
+    public static CompressionPipeline CreateDefault() => new(StageCatalog.All());
+
+    public int LatencyRuns { get; init; } = LatencyMeter.DefaultRuns;
+
+    public CompressionReport Run(CompressionRecipe recipe, IWorkerLog log, string? reportPath = null)
+    {
+        Validate(recipe);
+        var work = Directory.CreateTempSubdirectory("modelbuild-").FullName;
+        var report = new CompressionReport();
+        try
+        {
+            var data = recipe.EvaluationData is null ? null : DataTensor.Load(recipe.EvaluationData);
+            data?.EnsureFinite();
+            var labels = recipe.EvaluationLabels is null ? null : DataTensor.Load(recipe.EvaluationLabels);
+            var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns);
+            log.Progress($"evaluating teacher {recipe.Teacher}");
+            evaluator.SetReference(recipe.Teacher);
+            var context = new CompressionContext(recipe, work, log, evaluator) { LatencyRuns = LatencyRuns };
+            var timingSample = data ?? SyntheticSample.For(recipe.Teacher);
+
+            report.Teacher = Figures(recipe.Teacher, evaluator, recipe.Teacher);
+            report.Teacher.Agreement = data is null ? null : 100;
+            context.TeacherFigures = report.Teacher;
+            context.CurrentFigures = report.Teacher;
+
+            var stageModels = new List<string>();
+            foreach (var stage in _stages.Where(s => s.IsRequested(recipe)))
+            {
+                log.Progress($"{stage.Name}: starting");
+                var clock = Stopwatch.StartNew();
+                var outcome = stage.Run(context);
+                var seconds = clock.Elapsed.TotalSeconds;
+                var figures = Figures(outcome.ModelPath, evaluator, outcome.ModelPath);
+                var stageReport = new StageReport
+                {
+                    Name = stage.Name, Seconds = seconds, Details = outcome.Details,
+                    Path = outcome.ModelPath, Bytes = figures.Bytes, Parameters = figures.Parameters,
+                    Accuracy = figures.Accuracy, Agreement = figures.Agreement,
+                };
+                report.Stages.Add(stageReport);
+                stageModels.Add(outcome.ModelPath);
+                context.CurrentModel = outcome.ModelPath;
+                context.CurrentFigures = stageReport;
+                log.Stage(stage.Name, seconds);
+            }
+
+            // Latencies of the teacher and every stage output, measured interleaved so they are comparable.
+            if (LatencyRuns > 0)
+            {
+                log.Progress($"timing {stageModels.Count + 1} model(s), batch 1, {LatencyRuns} runs each");
+                var medians = LatencyMeter.MeasureMedians([recipe.Teacher, .. stageModels], timingSample, LatencyRuns);
+                report.Teacher.LatencyMicroseconds = medians[0];
+                for (var i = 0; i < report.Stages.Count; i++) report.Stages[i].LatencyMicroseconds = medians[i + 1];
+            }
+
+            var final = report.Stages.Count > 0 ? report.Stages[^1] : report.Teacher;
+            report.Result = new ModelFigures
+            {
+                Path = Path.GetFullPath(recipe.Output), Bytes = final.Bytes, Parameters = final.Parameters,
+                LatencyMicroseconds = final.LatencyMicroseconds, Accuracy = final.Accuracy, Agreement = final.Agreement ?? (data is null ? null : 100),
+            };
+            report.CacheKey = CacheKey.Compute(recipe);
+            if (log is WorkerProtocolLog protocol) report.Warnings.AddRange(protocol.Warnings);
+
+            var gateFailure = CheckGates(recipe, report, reportPath);
+            if (reportPath is not null) ReportWriter.Write(report, reportPath);
+            if (gateFailure is not null) throw gateFailure;
+
+            OnnxModelAccess.CopyAtomic(stageModels.Count > 0 ? stageModels[^1] : recipe.Teacher, recipe.Output);
+            log.Summary(Summary(report));
+            return report;
+        }
+        finally
+        {
+            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static ModelFigures Figures(string path, ModelEvaluator evaluator, string displayPath)
+    {
+        var model = OnnxModelAccess.Load(path);
+        var evaluation = evaluator.HasData ? evaluator.Evaluate(path) : null;
+        return new ModelFigures
+        {
+            Path = Path.GetFullPath(displayPath),
+            Bytes = new FileInfo(path).Length,
+            Parameters = OnnxModelAccess.CountParameters(model),
+            Accuracy = evaluation?.Accuracy,
+            Agreement = evaluation?.Agreement,
+        };
+    }
+
+    private static QualityGateException? CheckGates(CompressionRecipe recipe, CompressionReport report, string? reportPath)
+    {
+        var where = reportPath is null ? "" : $" See {reportPath}.";
+        if (recipe.MaxAccuracyDrop is { } maxDrop && report.Teacher.Accuracy is { } ta && report.Result.Accuracy is { } ra && ta - ra > maxDrop + 1e-9)
+            return new QualityGateException("MB0520",
+                Invariant($"The compressed model loses {ta - ra:0.00} accuracy points ({ta:0.00}% -> {ra:0.00}%), more than the allowed {maxDrop:0.00}.{where}"),
+                "Raise MaxAccuracyDrop (--max-accuracy-drop), compress less (milder pruning, int8 instead of int4), or give more calibration/training data.", recipe.Teacher);
+        if (recipe.MinAgreement is { } minAgreement && report.Result.Agreement is { } agreement && agreement < minAgreement - 1e-9)
+            return new QualityGateException("MB0521",
+                Invariant($"The compressed model agrees with the teacher on {agreement:0.00}% of the evaluation samples, under the required {minAgreement:0.00}%.{where}"),
+                "Lower MinAgreement (--min-agreement) or compress less.", recipe.Teacher);
+        if (recipe.MaxLatencyMicroseconds is { } maxLatency && report.Result.LatencyMicroseconds is { } latency && latency > maxLatency)
+            return new QualityGateException("MB0522",
+                Invariant($"The compressed model takes {latency:0.0} us at batch 1, over the allowed {maxLatency:0.0} us.{where}"),
+                "Raise MaxLatencyMicroseconds or compress more (pruning, int8).", recipe.Teacher);
+        return null;
+    }
+
+    private static void Validate(CompressionRecipe recipe)
+    {
+        if (string.IsNullOrWhiteSpace(recipe.Teacher))
+            throw new ModelBuildException("MB0511", "No teacher model was given.", "Pass the model to compress: modelbuild compress <teacher.onnx> -o <out.onnx> (or \"teacher\" in the recipe).");
+        if (string.IsNullOrWhiteSpace(recipe.Output))
+            throw new ModelBuildException("MB0511", "No output path was given.", "Pass -o <out.onnx> (or \"output\" in the recipe).", recipe.Teacher);
+        if (recipe.EvaluationLabels is not null && recipe.EvaluationData is null)
+            throw new ModelBuildException("MB0512", "Evaluation labels were given without evaluation data.", "Pass --eval-data <x.npy> together with --eval-labels.", recipe.EvaluationLabels);
+        if (Path.GetFullPath(recipe.Output) == Path.GetFullPath(recipe.Teacher))
+            throw new ModelBuildException("MB0511", "The output path is the teacher itself.", "Write the compressed model to a different file.", recipe.Teacher);
+        QuantizationModes.Parse(recipe.Quantize);
+        if (recipe.CalibrationMethod is not null) CalibrationMethodNames.Parse(recipe.CalibrationMethod);
+    }
+
+    private static string Summary(CompressionReport r) => Invariant(
+        $"teacher {r.Teacher.Bytes:N0} B -> result {r.Result.Bytes:N0} B, {Us(r.Teacher.LatencyMicroseconds)} -> {Us(r.Result.LatencyMicroseconds)}, {Pct(r.Teacher.Accuracy)} -> {Pct(r.Result.Accuracy)}{(r.Result.Agreement is { } a ? Invariant($", agreement {a:0.00}%") : "")}");
+
+    private static string Us(double? v) => v is null ? "-" : Invariant($"{v:0.0} us");
+    private static string Pct(double? v) => v is null ? "-" : Invariant($"{v:0.00}%");
+    private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

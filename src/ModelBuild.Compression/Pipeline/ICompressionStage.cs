@@ -1,0 +1,27 @@
+using System.Text.Json.Nodes;
+using ModelBuild.Compression.Pipeline.Contract;
+
+namespace ModelBuild.Compression.Pipeline;
+
+/// <summary>
+/// One technique in the pipeline (distill, prune, quantize). A stage reads <see cref="CompressionContext.CurrentModel"/>,
+/// writes its result into the work folder and returns its path; the pipeline measures the figures after it.
+/// </summary>
+public interface ICompressionStage
+{
+    /// <summary>Short name used in the report and progress lines: distill, prune, quantize.</summary>
+    string Name { get; }
+
+    /// <summary>Position in the pipeline; stages run in ascending order (distill 100, prune 200, quantize 300).</summary>
+    int Order { get; }
+
+    bool IsRequested(CompressionRecipe recipe);
+
+    StageOutcome Run(CompressionContext context);
+}
+
+/// <summary>
+/// What a stage produced: the new model path (may equal the input when it changed nothing), technique details for
+/// the report, and optionally figures it already measured (so the pipeline does not measure twice).
+/// </summary>
+public sealed record StageOutcome(string ModelPath, JsonObject? Details = null, ModelFigures? Figures = null);

@@ -1,0 +1,29 @@
+using ModelBuild.Compression.Pipeline.Contract;
+
+namespace ModelBuild.Compression.Pipeline;
+
+/// <summary>Where the pipeline reports progress, stage times, warnings and the summary.</summary>
+public interface IWorkerLog
+{
+    void Progress(string text);
+    void Stage(string name, double seconds);
+    void Warning(string code, string cause, string remedy);
+    void Error(string code, string cause, string remedy);
+    void Summary(string text);
+}
+
+/// <summary>Writes <see cref="WorkerProtocol"/> lines (what the MSBuild task parses) to a text writer, stdout by default.</summary>
+public sealed class WorkerProtocolLog(TextWriter? writer = null) : IWorkerLog
+{
+    private readonly TextWriter _writer = writer ?? Console.Out;
+    private readonly object _gate = new();
+
+    public List<string> Warnings { get; } = [];
+
+    private void Write(string line) { lock (_gate) { _writer.WriteLine(line); _writer.Flush(); } }
+    public void Progress(string text) => Write(WorkerProtocol.Progress(text));
+    public void Stage(string name, double seconds) => Write(WorkerProtocol.Stage(name, seconds));
+    public void Warning(string code, string cause, string remedy) { Warnings.Add($"{code}: {cause} | {remedy}"); Write(WorkerProtocol.Warning(code, cause, remedy)); }
+    public void Error(string code, string cause, string remedy) => Write(WorkerProtocol.Error(code, cause, remedy));
+    public void Summary(string text) => Write(WorkerProtocol.Summary(text));
+}

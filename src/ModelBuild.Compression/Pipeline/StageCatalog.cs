@@ -1,0 +1,12 @@
+using ModelBuild.Compression.Quantization;
+
+namespace ModelBuild.Compression.Pipeline;
+
+/// <summary>The stages the pipeline runs, one line each (the pipeline orders them by <see cref="ICompressionStage.Order"/>).</summary>
+public static class StageCatalog
+{
+    public static IEnumerable<ICompressionStage> All()
+    {
+        yield return new QuantizeStage();
+    }
+}

@@ -1,0 +1,23 @@
+using System.Globalization;
+using ModelBuild.Compression.Evaluation;
+
+namespace ModelBuild.Compression.Quantization;
+
+/// <summary>
+/// The accuracy side of the quantizer's decision, against its float input: at most <see cref="MaxDrop"/> accuracy
+/// points lost (when labels exist) and at least <see cref="MinAgreement"/> percent top-1 agreement.
+/// </summary>
+public sealed record AccuracyGate(double? MaxDrop, double? MinAgreement)
+{
+    public bool IsActive => MaxDrop is not null || MinAgreement is not null;
+
+    /// <summary>Null when the candidate passes, else the reason in one sentence.</summary>
+    public string? Check(EvaluationResult floatResult, EvaluationResult candidate)
+    {
+        if (MaxDrop is { } max && floatResult.Accuracy is { } fa && candidate.Accuracy is { } ca && fa - ca > max + 1e-9)
+            return string.Create(CultureInfo.InvariantCulture, $"loses {fa - ca:0.00} accuracy points (allowed {max:0.00})");
+        if (MinAgreement is { } min && candidate.Agreement is { } agreement && agreement < min - 1e-9)
+            return string.Create(CultureInfo.InvariantCulture, $"agrees with the float model on {agreement:0.00}% (required {min:0.00}%)");
+        return null;
+    }
+}

@@ -1,0 +1,86 @@
+using Onnx;
+
+namespace ModelBuild.Compression.Quantization;
+
+/// <summary>
+/// Dynamic int8 for MatMul and Gemm: weights stored int8 (symmetric, per output column), activations quantized
+/// at run time. Written as the standard subgraph DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul, which ONNX
+/// Runtime fuses into its DynamicQuantizeMatMul/MatMulIntegerToFloat kernels (the fastest CPU form). Convolutions
+/// are left in float: ONNX Runtime's CPU provider has no fast ConvInteger path, so dynamic Conv would be slower.
+/// Embedding tables (Gather) are stored int8 and dequantized after the lookup, as in the static quantizer.
+/// </summary>
+public sealed class DynamicInt8Quantizer
+{
+    public IReadOnlySet<string> ExcludedNodes { get; init; } = new HashSet<string>();
+
+    public QuantizedModel Quantize(ModelProto prepared)
+    {
+        var model = prepared.Clone();
+        var graph = model.Graph;
+        var writer = new QdqGraphWriter(graph);
+        var candidates = QuantizableNode.Find(graph)
+            .Where(n => !ExcludedNodes.Contains(n.Name) && n.Kind is QuantizableKind.MatMulWeight or QuantizableKind.Gemm or QuantizableKind.GatherEmbedding)
+            .ToDictionary(n => (object)n.Node, ReferenceEqualityComparer.Instance);
+        var quantized = new List<string>();
+        var newNodes = new List<NodeProto>();
+        var weights = new Dictionary<string, (string Q, string Zero, string Scale)>(StringComparer.Ordinal);
+        foreach (var node in graph.Node.ToList())
+        {
+            if (!candidates.TryGetValue(node, out var q)) { newNodes.Add(node); continue; }
+            quantized.Add(q.Name);
+            if (q.Kind == QuantizableKind.GatherEmbedding)
+            {
+                newNodes.Add(node);
+                newNodes.Add(StaticQdqInt8Quantizer.QuantizeGather(writer, q));
+                continue;
+            }
+            var weightName = node.Input[1];
+            var transB = q.Kind == QuantizableKind.Gemm && OnnxModelAccess.GetInt(node, "transB", 0) == 1;
+            if (!weights.TryGetValue(weightName + (transB ? "/T" : ""), out var w))
+            {
+                var tensor = writer.Initializer(weightName);
+                var dims = OnnxModelAccess.Dims(tensor);
+                var values = OnnxModelAccess.ReadFloats(tensor);
+                if (transB) (values, dims) = (Transpose(values, (int)dims[0], (int)dims[1]), [dims[1], dims[0]]);
+                // MatMulInteger takes B as [K, N]; one scale per output column N.
+                var (qv, p) = QuantizationMath.Int8WeightsSymmetric(values, dims, 1);
+                w = (writer.AddInitializer(OnnxModelAccess.Int8Tensor(weightName + "_quantized", qv, dims)),
+                     writer.AddInitializer(OnnxModelAccess.Int8Tensor(weightName + "_zero_point", new sbyte[dims[1]], dims[1])),
+                     writer.AddInitializer(OnnxModelAccess.FloatTensor(weightName + "_scale", p.Scales, dims[1])));
+                weights[weightName + (transB ? "/T" : "")] = w;
+            }
+            var input = node.Input[0];
+            var output = node.Output[0];
+            var prefix = q.Name;
+            string U(string s) => writer.Unique(prefix + s);
+            var (aq, aScale, aZero) = (U("_input_quantized"), U("_input_scale"), U("_input_zero_point"));
+            var integer = U("_output_int32");
+            var asFloat = U("_output_float_unscaled");
+            var scale = U("_output_scale");
+            var product = q.Kind == QuantizableKind.Gemm && node.Input.Count > 2 ? U("_output_unbiased") : output;
+            newNodes.Add(OnnxModelAccess.Node("DynamicQuantizeLinear", U("_DynamicQuantizeLinear"), [input], [aq, aScale, aZero]));
+            newNodes.Add(OnnxModelAccess.Node("MatMulInteger", U("_MatMulInteger"), [aq, w.Q, aZero, w.Zero], [integer]));
+            var cast = OnnxModelAccess.Node("Cast", U("_Cast"), [integer], [asFloat]);
+            cast.Attribute.Add(OnnxModelAccess.IntAttribute("to", (int)TensorProto.Types.DataType.Float));
+            newNodes.Add(cast);
+            newNodes.Add(OnnxModelAccess.Node("Mul", U("_ScaleMul"), [aScale, w.Scale], [scale]));
+            newNodes.Add(OnnxModelAccess.Node("Mul", U("_OutputMul"), [asFloat, scale], [product]));
+            if (product != output)
+                newNodes.Add(OnnxModelAccess.Node("Add", U("_BiasAdd"), [product, node.Input[2]], [output]));
+        }
+        graph.Node.Clear();
+        graph.Node.AddRange(newNodes);
+        QdqGraphWriter.RemoveUnusedInitializers(graph);
+        OnnxModelAccess.EnsureOpset(model, "", GraphPreparation.QuantizationOpset);
+        return new QuantizedModel(model, quantized, 0);
+    }
+
+    internal static float[] Transpose(float[] values, int rows, int cols)
+    {
+        var t = new float[values.Length];
+        for (var r = 0; r < rows; r++)
+            for (var c = 0; c < cols; c++)
+                t[c * rows + r] = values[r * cols + c];
+        return t;
+    }
+}

@@ -1,0 +1,85 @@
+using Onnx;
+
+namespace ModelBuild.Compression.Quantization;
+
+/// <summary>
+/// float32 -> float16 for weights and compute, keeping the model's inputs and outputs float32 (a Cast at each end),
+/// so callers do not change. Inputs that ONNX requires to stay float32 (Resize/Upsample scales and roi) are kept.
+/// On CPUs without fp16 arithmetic ONNX Runtime inserts Casts around kernels it only has in float32: the file halves,
+/// the speed does not improve, and the report says so.
+/// </summary>
+public sealed class Fp16Converter
+{
+    private static readonly int Float = (int)TensorProto.Types.DataType.Float;
+    private static readonly int Float16 = (int)TensorProto.Types.DataType.Float16;
+
+    public QuantizedModel Convert(ModelProto prepared)
+    {
+        var model = prepared.Clone();
+        var graph = model.Graph;
+        var keepFloat = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in graph.Node.Where(n => n.OpType is "Resize" or "Upsample"))
+            for (var i = 1; i < node.Input.Count; i++) keepFloat.Add(node.Input[i]);
+
+        var converted = new List<string>();
+        for (var i = 0; i < graph.Initializer.Count; i++)
+        {
+            var t = graph.Initializer[i];
+            if (t.DataType != Float || keepFloat.Contains(t.Name)) continue;
+            graph.Initializer[i] = ToHalf(t);
+            converted.Add(t.Name);
+        }
+        foreach (var node in graph.Node)
+        {
+            foreach (var a in node.Attribute)
+            {
+                if (a.T is { } t && t.DataType == Float && !(node.OpType == "Constant" && node.Output.Any(keepFloat.Contains))) a.T = ToHalf(t);
+                if (node.OpType == "Cast" && a.Name == "to" && a.I == Float) a.I = Float16;
+            }
+        }
+
+        var writer = new QdqGraphWriter(graph);
+        var prologue = new List<NodeProto>();
+        foreach (var input in graph.Input.Where(i => i.Type?.TensorType?.ElemType == Float))
+        {
+            var half = writer.Unique(input.Name + "_fp16");
+            foreach (var node in graph.Node)
+                for (var i = 0; i < node.Input.Count; i++)
+                    if (node.Input[i] == input.Name) node.Input[i] = half;
+            prologue.Add(Cast(writer.Unique(input.Name + "_CastToFp16"), input.Name, half, Float16));
+        }
+        var epilogue = new List<NodeProto>();
+        foreach (var output in graph.Output.Where(o => o.Type?.TensorType?.ElemType == Float))
+        {
+            var half = writer.Unique(output.Name + "_fp16");
+            foreach (var node in graph.Node)
+                for (var i = 0; i < node.Output.Count; i++)
+                    if (node.Output[i] == output.Name) node.Output[i] = half;
+            foreach (var node in graph.Node)
+                for (var i = 0; i < node.Input.Count; i++)
+                    if (node.Input[i] == output.Name) node.Input[i] = half;
+            epilogue.Add(Cast(writer.Unique(output.Name + "_CastToFp32"), half, output.Name, Float));
+        }
+        var all = prologue.Concat(graph.Node).Concat(epilogue).ToList();
+        graph.Node.Clear();
+        graph.Node.AddRange(all);
+        // Intermediate type annotations would now be wrong; ONNX Runtime re-infers them.
+        graph.ValueInfo.Clear();
+        return new QuantizedModel(model, converted, 0);
+    }
+
+    private static NodeProto Cast(string name, string input, string output, int to)
+    {
+        var cast = OnnxModelAccess.Node("Cast", name, [input], [output]);
+        cast.Attribute.Add(OnnxModelAccess.IntAttribute("to", to));
+        return cast;
+    }
+
+    private static TensorProto ToHalf(TensorProto t)
+    {
+        var values = OnnxModelAccess.ReadFloats(t);
+        var halves = new Half[values.Length];
+        for (var i = 0; i < values.Length; i++) halves[i] = (Half)values[i];
+        return OnnxModelAccess.Float16Tensor(t.Name, halves, OnnxModelAccess.Dims(t));
+    }
+}

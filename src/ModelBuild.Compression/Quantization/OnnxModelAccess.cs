@@ -1,0 +1,119 @@
+using Google.Protobuf;
+using Onnx;
+using ModelBuild.Onnx.Diagnostics;
+
+namespace ModelBuild.Compression.Quantization;
+
+/// <summary>
+/// The few model-IO and tensor conversions the quantizers need on OnnxSharp's protobuf classes:
+/// load with a coded error, deterministic save (temp file + rename), float/int tensors to and from arrays.
+/// </summary>
+public static class OnnxModelAccess
+{
+    /// <summary>Loads through <see cref="ModelBuild.Onnx.OnnxModel"/> (MB00xx errors), external data read inline.</summary>
+    public static ModelProto Load(string path)
+    {
+        var model = ModelBuild.Onnx.OnnxModel.Load(path);
+        return ModelProto.Parser.ParseFrom(model.ToBytes());
+    }
+
+    public static byte[] Serialize(ModelProto model) => model.ToByteArray();
+
+    /// <summary>Writes the model to a temp file beside <paramref name="path"/> and renames it into place.</summary>
+    public static void SaveAtomic(ModelProto model, string path) => WriteAtomic(path, Serialize(model));
+
+    public static void WriteAtomic(string path, byte[] bytes) => ModelBuild.Onnx.AtomicFile.WriteAllBytes(System.IO.Path.GetFullPath(path), bytes);
+
+    public static void CopyAtomic(string source, string path) => WriteAtomic(path, File.ReadAllBytes(source));
+
+    public static Dictionary<string, TensorProto> Initializers(GraphProto graph) =>
+        graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+
+    public static long[] Dims(TensorProto t) => t.Dims.ToArray();
+
+    public static long ElementCount(TensorProto t) => t.Dims.Aggregate(1L, (a, b) => a * b);
+
+    public static bool IsFloat(TensorProto t) => t.DataType == (int)TensorProto.Types.DataType.Float;
+
+    public static float[] ReadFloats(TensorProto t)
+    {
+        var n = checked((int)ElementCount(t));
+        if (!IsFloat(t)) throw new InvalidOperationException($"Tensor '{t.Name}' is not float32.");
+        if (t.RawData.Length > 0)
+        {
+            var result = new float[n];
+            t.RawData.Span.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.AsSpan()));
+            return result;
+        }
+        return t.FloatData.ToArray();
+    }
+
+    public static long[] ReadInt64s(TensorProto t)
+    {
+        var n = checked((int)ElementCount(t));
+        if (t.RawData.Length > 0)
+        {
+            var result = new long[n];
+            t.RawData.Span.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.AsSpan()));
+            return result;
+        }
+        return t.Int64Data.ToArray();
+    }
+
+    public static TensorProto FloatTensor(string name, float[] values, params long[] dims) =>
+        Raw(name, TensorProto.Types.DataType.Float, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), dims);
+
+    public static TensorProto Int8Tensor(string name, sbyte[] values, params long[] dims) =>
+        Raw(name, TensorProto.Types.DataType.Int8, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), dims);
+
+    public static TensorProto UInt8Tensor(string name, byte[] values, params long[] dims) =>
+        Raw(name, TensorProto.Types.DataType.Uint8, values, dims);
+
+    public static TensorProto Int32Tensor(string name, int[] values, params long[] dims) =>
+        Raw(name, TensorProto.Types.DataType.Int32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), dims);
+
+    public static TensorProto Int64Tensor(string name, long[] values, params long[] dims) =>
+        Raw(name, TensorProto.Types.DataType.Int64, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), dims);
+
+    public static TensorProto Float16Tensor(string name, Half[] values, params long[] dims) =>
+        Raw(name, TensorProto.Types.DataType.Float16, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), dims);
+
+    private static TensorProto Raw(string name, TensorProto.Types.DataType type, ReadOnlySpan<byte> bytes, long[] dims)
+    {
+        var t = new TensorProto { Name = name, DataType = (int)type, RawData = ByteString.CopyFrom(bytes) };
+        t.Dims.AddRange(dims);
+        return t;
+    }
+
+    public static NodeProto Node(string opType, string name, IEnumerable<string> inputs, IEnumerable<string> outputs, string domain = "")
+    {
+        var node = new NodeProto { OpType = opType, Name = name, Domain = domain };
+        node.Input.AddRange(inputs);
+        node.Output.AddRange(outputs);
+        return node;
+    }
+
+    public static AttributeProto IntAttribute(string name, long value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    public static long? GetInt(NodeProto node, string name, long? fallback = null) =>
+        node.Attribute.FirstOrDefault(a => a.Name == name) is { } a ? a.I : fallback;
+
+    public static float? GetFloat(NodeProto node, string name) =>
+        node.Attribute.FirstOrDefault(a => a.Name == name) is { } a ? a.F : null;
+
+    public static long OpsetVersion(ModelProto model, string domain = "") =>
+        model.OpsetImport.Where(o => o.Domain == domain || (domain == "" && o.Domain == "ai.onnx")).Select(o => o.Version).DefaultIfEmpty(0).Max();
+
+    public static void EnsureOpset(ModelProto model, string domain, long version)
+    {
+        var existing = model.OpsetImport.FirstOrDefault(o => o.Domain == domain || (domain == "" && o.Domain == "ai.onnx"));
+        if (existing is null) model.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = version });
+        else if (existing.Version < version) existing.Version = version;
+    }
+
+    /// <summary>Number of float parameters (elements of every initializer, any type).</summary>
+    public static long CountParameters(ModelProto model) =>
+        model.Graph.Initializer.Sum(ElementCount)
+        + model.Graph.Node.Where(n => n.OpType == "Constant").Sum(n => n.Attribute.Where(a => a.T is not null).Sum(a => ElementCount(a.T)));
+}

@@ -1,0 +1,35 @@
+using System.Text.Json.Nodes;
+
+namespace ModelBuild.Compression.Quantization;
+
+/// <summary>One quantized form that was built and measured, with why it was or was not kept.</summary>
+public sealed class QuantizationCandidate
+{
+    public required string Form { get; init; }
+    public required string Path { get; init; }
+    public long Bytes { get; set; }
+    public double? Accuracy { get; set; }
+    public double? Agreement { get; set; }
+    public double? OutputSqnrDb { get; set; }
+    public double? LatencyMicroseconds { get; set; }
+    public IReadOnlyList<string> QuantizedNodes { get; set; } = [];
+    public List<string> KeptFloat { get; } = [];
+    public List<(string Node, string OpType, double Db)> LayerSqnr { get; set; } = [];
+    public string? AccuracyFailure { get; set; }
+    public string? LatencyFailure { get; set; }
+    public bool Passed => AccuracyFailure is null && LatencyFailure is null;
+
+    public JsonObject ToJson() => new()
+    {
+        ["form"] = Form,
+        ["bytes"] = Bytes,
+        ["latencyMicroseconds"] = LatencyMicroseconds is { } l ? Math.Round(l, 2) : null,
+        ["accuracy"] = Accuracy,
+        ["agreement"] = Agreement,
+        ["outputSqnrDb"] = OutputSqnrDb is { } s && double.IsFinite(s) ? Math.Round(s, 2) : null,
+        ["quantizedNodes"] = QuantizedNodes.Count,
+        ["keptFloat"] = KeptFloat.Count,
+        ["passed"] = Passed,
+        ["reason"] = AccuracyFailure ?? LatencyFailure ?? "passes the gates",
+    };
+}

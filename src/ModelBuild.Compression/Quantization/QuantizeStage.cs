@@ -1,0 +1,222 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using ModelBuild.Compression.Evaluation;
+using ModelBuild.Compression.Pipeline;
+using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Onnx.Diagnostics;
+using Onnx;
+
+namespace ModelBuild.Compression.Quantization;
+
+/// <summary>
+/// The quantize stage: prepares the graph, calibrates when a form needs it, builds the requested form (or every
+/// candidate for <c>auto</c>), repairs accuracy by keeping sensitive layers float, measures latency against the float
+/// input and applies the "do no harm" latency gate, then reports every candidate's figures.
+/// </summary>
+public sealed class QuantizeStage : ICompressionStage
+{
+    public string Name => "quantize";
+    public int Order => 300;
+    public double DefaultAutoMaxDrop { get; init; } = 0.5;
+    public double DefaultAutoMinAgreement { get; init; } = 99.0;
+
+    public bool IsRequested(CompressionRecipe recipe) => QuantizationModes.Parse(recipe.Quantize) != QuantizationMode.None;
+
+    public StageOutcome Run(CompressionContext context)
+    {
+        var recipe = context.Recipe;
+        var log = context.Log;
+        var mode = QuantizationModes.Parse(recipe.Quantize);
+        var method = CalibrationMethodNames.Parse(recipe.CalibrationMethod);
+        var input = context.CurrentModel;
+        var details = new JsonObject { ["mode"] = mode.Name() };
+
+        log.Progress("quantize: preparing graph (constant folding, BatchNorm folding)");
+        var prepared = GraphPreparation.Prepare(OnnxModelAccess.Load(input), input);
+        var quantizable = QuantizableNode.Find(prepared.Graph);
+        var hasMatMul = quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight);
+        if (quantizable.Count == 0 && mode != QuantizationMode.Fp16)
+        {
+            log.Warning("MB0203", $"'{input}' has no operator this quantizer handles (Conv, Gemm, MatMul, Gather of a float table); the output equals the input.",
+                "Nothing to do: quantization needs weight-bearing Conv/Gemm/MatMul nodes; drop --quantize for this model.");
+            details["result"] = "unchanged: nothing quantizable";
+            return new StageOutcome(input, details);
+        }
+
+        DataTensor? calibration = null;
+        if (recipe.CalibrationData is not null)
+        {
+            calibration = DataTensor.Load(recipe.CalibrationData);
+            calibration.EnsureFinite();
+            using var check = new Evaluation.ModelRunner(input, context.Threads);
+            check.CheckData(calibration, "calibration data");
+        }
+        if (mode == QuantizationMode.Int8Static && calibration is null)
+            throw new ModelBuildException("MB0204", "Static int8 quantization needs calibration data and none was given.",
+                "Pass --calibration-data <x.npy> (a few hundred representative inputs), or use --quantize int8-dynamic.", input);
+
+        // Decisions are made against the float input of this stage, on the evaluation set when there is one.
+        var decisionData = context.Evaluator.Data ?? calibration;
+        var labels = recipe.EvaluationLabels is not null && context.Evaluator.Data is not null ? DataTensor.Load(recipe.EvaluationLabels) : null;
+        var evaluator = new ModelEvaluator(decisionData, labels, context.Threads, 0);
+        evaluator.SetReference(input);
+        var floatResult = evaluator.Evaluate(input);
+        var auto = mode == QuantizationMode.Auto;
+        var gate = new AccuracyGate(recipe.MaxAccuracyDrop ?? (auto ? DefaultAutoMaxDrop : null), recipe.MinAgreement ?? (auto ? DefaultAutoMinAgreement : null));
+        if (decisionData is null && gate.IsActive)
+            log.Warning("MB0208", "The accuracy gate cannot be checked: no evaluation or calibration data was given.", "Pass --eval-data (and --eval-labels) so that quantization can measure what it costs.");
+        var sqnrData = calibration ?? decisionData;
+
+        var forms = auto ? AutoQuantizer.Forms(calibration is not null, hasMatMul) : [mode];
+        if (mode == QuantizationMode.Int8Dynamic && quantizable.Any(n => n.Kind == QuantizableKind.Conv))
+            details["note"] = "Convolutions are not dynamically quantized: ONNX Runtime's CPU provider has no fast ConvInteger kernel, so they stay float (use int8-static for CNNs).";
+        if (mode == QuantizationMode.Fp16)
+            details["note"] = "fp16 halves the file; on CPUs without native fp16 arithmetic ONNX Runtime computes in float32 behind Cast nodes, so expect size gains, not speed.";
+        if (auto && calibration is null)
+            details["note"] = "int8-static was not tried: no --calibration-data.";
+
+        Dictionary<string, (float, float)>? ranges = null;
+        var candidates = new List<QuantizationCandidate>();
+        foreach (var form in forms)
+        {
+            log.Progress($"quantize: building {form.Name()}");
+            if (form == QuantizationMode.Int8Static && ranges is null)
+                ranges = Calibrate(prepared, calibration!, method, context, log);
+            candidates.Add(Build(form, prepared, ranges, evaluator, floatResult, gate, sqnrData, context, log));
+        }
+        details["calibrationMethod"] = forms.Contains(QuantizationMode.Int8Static) ? method.Name() : null;
+
+        // Latency: the float input and every candidate, interleaved, batch 1, one thread.
+        double? floatLatency = null;
+        if (context.LatencyRuns > 0)
+        {
+            var sample = decisionData ?? SyntheticSample.For(input);
+            log.Progress($"quantize: timing float and {candidates.Count} candidate(s), {context.LatencyRuns} runs each");
+            var medians = LatencyMeter.MeasureMedians([input, .. candidates.Select(c => c.Path)], sample, context.LatencyRuns);
+            floatLatency = medians[0];
+            for (var i = 0; i < candidates.Count; i++) candidates[i].LatencyMicroseconds = medians[i + 1];
+        }
+        var latencyGate = new LatencyGate();
+        foreach (var c in candidates) c.LatencyFailure = latencyGate.Check(floatLatency, c.LatencyMicroseconds);
+
+        QuantizationCandidate? chosen;
+        if (auto)
+        {
+            chosen = AutoQuantizer.Choose(candidates);
+            if (chosen is null)
+                log.Warning("MB0205", "auto: no quantized form passed the accuracy and latency gates on this CPU; the output is the float input. " + Reasons(candidates),
+                    "Loosen --max-accuracy-drop/--min-agreement, or accept a slower model with --quantize <form> --force.");
+        }
+        else
+        {
+            chosen = candidates[0];
+            if (chosen.AccuracyFailure is not null)
+                log.Warning("MB0206", $"{chosen.Form}: {chosen.AccuracyFailure} even with {chosen.KeptFloat.Count} layer(s) kept float.",
+                    "The final gate decides; consider another form or more calibration data.");
+            if (chosen.LatencyFailure is not null && !recipe.Force)
+            {
+                var fallback = FallBack(chosen, prepared, evaluator, floatResult, gate, sqnrData, context, floatLatency);
+                if (fallback is not null) candidates.Add(fallback);
+                log.Warning("MB0205", $"{chosen.Form} is {chosen.LatencyFailure}; writing {(fallback?.Passed == true ? fallback.Form + " (int8 weights in the file, float kernels at run time)" : "the float input")} instead.",
+                    "Pass --force to write the slower quantized model anyway.");
+                chosen = fallback?.Passed == true ? fallback : null;
+            }
+            else if (chosen.LatencyFailure is not null)
+            {
+                log.Warning("MB0205", $"{chosen.Form} is {chosen.LatencyFailure}; written anyway because of --force.", "Drop --force to let the latency gate fall back to a faster form.");
+            }
+        }
+
+        details["floatLatencyMicroseconds"] = floatLatency is { } fl ? Math.Round(fl, 2) : null;
+        details["floatAccuracy"] = floatResult.Accuracy;
+        details["chosen"] = chosen?.Form ?? "float (unchanged)";
+        details["candidates"] = new JsonArray(candidates.Select(c => (JsonNode)c.ToJson()).ToArray());
+        var reported = chosen ?? candidates[0];
+        details["layersKeptFloat"] = new JsonArray(reported.KeptFloat.Select(k => (JsonNode)k).ToArray());
+        if (reported.LayerSqnr.Count > 0)
+            details["layerSqnr"] = new JsonArray(reported.LayerSqnr.Select(s => (JsonNode)new JsonObject
+            {
+                ["node"] = s.Node, ["op"] = s.OpType, ["sqnrDb"] = double.IsFinite(s.Db) ? Math.Round(s.Db, 2) : null,
+                ["float"] = reported.KeptFloat.Contains(s.Node),
+            }).ToArray());
+        if (reported.OutputSqnrDb is { } osq) details["outputSqnrDb"] = double.IsFinite(osq) ? Math.Round(osq, 2) : null;
+        return new StageOutcome(chosen?.Path ?? input, details);
+    }
+
+    private static string Reasons(IEnumerable<QuantizationCandidate> candidates) =>
+        string.Join("; ", candidates.Select(c => $"{c.Form}: {c.AccuracyFailure ?? c.LatencyFailure}"));
+
+    private static Dictionary<string, (float, float)> Calibrate(ModelProto prepared, DataTensor calibration, CalibrationMethod method, CompressionContext context, IWorkerLog log)
+    {
+        var plan = new StaticQdqInt8Quantizer().Plan(prepared.Graph);
+        // Tensors excluded later by the repair are a subset of this plan, so one calibration serves every attempt.
+        var histograms = new CalibrationCollector(context.Threads).Collect(prepared, plan.Tensors, calibration, log.Progress);
+        return histograms.ToDictionary(h => h.Key, h => HistogramCalibrator.Range(h.Value, method), StringComparer.Ordinal);
+    }
+
+    private static QuantizationCandidate Build(QuantizationMode form, ModelProto prepared, Dictionary<string, (float, float)>? ranges,
+        ModelEvaluator evaluator, EvaluationResult floatResult, AccuracyGate gate, DataTensor? sqnrData, CompressionContext context, IWorkerLog log)
+    {
+        var path = context.WorkPath($"quantize-{form.Name()}.onnx");
+        Func<IReadOnlySet<string>, QuantizedModel> build = form switch
+        {
+            QuantizationMode.Int8Static => excluded => new StaticQdqInt8Quantizer { ExcludedNodes = excluded }.Quantize(prepared, ranges!),
+            QuantizationMode.Int8Dynamic => excluded => new DynamicInt8Quantizer { ExcludedNodes = excluded }.Quantize(prepared),
+            QuantizationMode.Int8Weights => _ => new Int8WeightStorage().Quantize(prepared),
+            QuantizationMode.Int4Weight => excluded => new Int4WeightQuantizer { ExcludedNodes = excluded }.Quantize(prepared),
+            QuantizationMode.Fp16 => _ => new Fp16Converter().Convert(prepared),
+            _ => throw new InvalidOperationException(form.ToString()),
+        };
+        EvaluationResult Evaluate(QuantizedModel m)
+        {
+            OnnxModelAccess.WriteAtomic(path, OnnxModelAccess.Serialize(m.Model));
+            return evaluator.Evaluate(path);
+        }
+
+        var candidate = new QuantizationCandidate { Form = form.Name(), Path = path };
+        var repairable = form is QuantizationMode.Int8Static or QuantizationMode.Int8Dynamic or QuantizationMode.Int4Weight;
+        QuantizedModel model;
+        EvaluationResult result;
+        if (repairable && sqnrData is not null)
+        {
+            var repair = new SensitivityRepair().Run(prepared, build, Evaluate, floatResult, gate, sqnrData, context.Threads, log.Progress);
+            (model, result) = (repair.Model, repair.Evaluation);
+            candidate.KeptFloat.AddRange(repair.KeptFloat);
+            candidate.LayerSqnr = repair.LayerSqnr;
+            candidate.AccuracyFailure = repair.Failure;
+        }
+        else
+        {
+            model = build(new HashSet<string>());
+            result = Evaluate(model);
+            candidate.AccuracyFailure = gate.Check(floatResult, result);
+        }
+        OnnxModelAccess.WriteAtomic(path, OnnxModelAccess.Serialize(model.Model));
+        candidate.QuantizedNodes = model.QuantizedNodes;
+        candidate.Bytes = new FileInfo(path).Length;
+        candidate.Accuracy = result.Accuracy;
+        candidate.Agreement = result.Agreement;
+        candidate.OutputSqnrDb = result.MinSqnr;
+        log.Progress(string.Create(CultureInfo.InvariantCulture,
+            $"quantize: {candidate.Form} {candidate.Bytes:N0} B, accuracy {Fmt(result.Accuracy)}, agreement {Fmt(result.Agreement)}, SQNR {Fmt(result.MinSqnr)} dB"));
+        return candidate;
+    }
+
+    /// <summary>The faster variant when the requested form is slower than float: int8 weight storage, which runs at float speed.</summary>
+    private static QuantizationCandidate? FallBack(QuantizationCandidate slow, ModelProto prepared, ModelEvaluator evaluator, EvaluationResult floatResult,
+        AccuracyGate gate, DataTensor? sqnrData, CompressionContext context, double? floatLatency)
+    {
+        if (slow.Form == QuantizationMode.Int8Weights.Name()) return null;
+        var candidate = Build(QuantizationMode.Int8Weights, prepared, null, evaluator, floatResult, gate, sqnrData, context, context.Log);
+        if (context.LatencyRuns > 0)
+        {
+            var sample = evaluator.Data ?? SyntheticSample.For(context.CurrentModel);
+            var medians = LatencyMeter.MeasureMedians([context.CurrentModel, candidate.Path], sample, context.LatencyRuns);
+            candidate.LatencyMicroseconds = medians[1];
+            candidate.LatencyFailure = new LatencyGate().Check(medians[0], medians[1]);
+        }
+        return candidate;
+    }
+
+    private static string Fmt(double? v) => v is null ? "-" : v.Value.ToString("0.00", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,176 @@
+using Onnx;
+
+namespace ModelBuild.Compression.Quantization;
+
+/// <summary>
+/// Static int8 quantization in QDQ form, as ONNX Runtime recommends for CPU: signed int8 activations
+/// (asymmetric, calibrated ranges) and signed int8 weights (symmetric, per output channel by default),
+/// int32 biases, for Conv, Gemm and MatMul; embedding tables read by Gather are stored int8 and dequantized after
+/// the lookup. ONNX Runtime fuses the QDQ groups into QLinearConv / QGemm / QLinearMatMul / MatMulIntegerToFloat.
+/// Quantization points: every activation input of a quantized node, the output of a quantized node when it feeds
+/// only quantized or data-movement nodes (through a single ReLU, whose range then makes ORT drop it), and the
+/// outputs of data-movement nodes (MaxPool, Reshape, ...) behind a quantized tensor, with the same parameters so
+/// ORT can run them on int8 directly.
+/// </summary>
+public sealed class StaticQdqInt8Quantizer
+{
+    private static readonly HashSet<string> DataMovement = new(StringComparer.Ordinal)
+        { "MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze" };
+
+    public bool PerChannel { get; init; } = true;
+    /// <summary>Nodes (by name) to leave in float: the sensitivity repair's output, or the user's.</summary>
+    public IReadOnlySet<string> ExcludedNodes { get; init; } = new HashSet<string>();
+
+    /// <summary>The quantization plan: nodes to quantize and activation tensors that need a calibrated range.</summary>
+    public (List<QuantizableNode> Nodes, List<string> Tensors, Dictionary<string, string> SameAs) Plan(GraphProto graph)
+    {
+        var nodes = QuantizableNode.Find(graph).Where(n => !ExcludedNodes.Contains(n.Name)).ToList();
+        var consumers = Consumers(graph);
+        var graphOutputs = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        var quantizedNodes = nodes.Where(n => n.Kind != QuantizableKind.GatherEmbedding).Select(n => n.Node).ToHashSet(ReferenceEqualityComparer.Instance);
+        var tensors = new List<string>();
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        void Add(string t) { if (set.Add(t)) tensors.Add(t); }
+
+        foreach (var q in nodes)
+            foreach (var i in q.ActivationInputs)
+                Add(q.Node.Input[i]);
+
+        bool FeedsQuantized(string t) => !graphOutputs.Contains(t) && consumers.TryGetValue(t, out var cs) && cs.Count > 0
+            && cs.All(c => quantizedNodes.Contains(c) || DataMovement.Contains(c.OpType));
+        foreach (var q in nodes.Where(n => n.Kind != QuantizableKind.GatherEmbedding))
+        {
+            var output = q.Node.Output[0];
+            if (consumers.TryGetValue(output, out var cs) && cs.Count == 1 && cs[0].OpType == "Relu" && !graphOutputs.Contains(output))
+                output = cs[0].Output[0];
+            if (FeedsQuantized(output)) Add(output);
+        }
+
+        // Data-movement nodes behind a quantized tensor share its parameters (graph order is topological).
+        var sameAs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var node in graph.Node)
+        {
+            if (!DataMovement.Contains(node.OpType) || node.Input.Count == 0 || !set.Contains(node.Input[0])) continue;
+            var output = node.Output[0];
+            if (graphOutputs.Contains(output)) continue;
+            Add(output);
+            sameAs[output] = sameAs.TryGetValue(node.Input[0], out var root) ? root : node.Input[0];
+        }
+        return (nodes, tensors, sameAs);
+    }
+
+    /// <summary>Rewrites a prepared float model; <paramref name="ranges"/> holds the calibrated [min, max] of each planned tensor.</summary>
+    public QuantizedModel Quantize(ModelProto prepared, IReadOnlyDictionary<string, (float Min, float Max)> ranges)
+    {
+        var model = prepared.Clone();
+        var graph = model.Graph;
+        var (nodes, tensors, sameAs) = Plan(graph);
+        var writer = new QdqGraphWriter(graph);
+        var activation = new Dictionary<string, QuantParams>(StringComparer.Ordinal);
+        foreach (var t in tensors)
+        {
+            var source = sameAs.TryGetValue(t, out var root) ? root : t;
+            if (!ranges.TryGetValue(source, out var r)) continue;
+            activation[t] = QuantizationMath.Int8Activation(r.Min, r.Max);
+        }
+
+        var quantizedNames = new List<string>();
+        var weightCache = new Dictionary<string, (string Output, QuantParams Params)>(StringComparer.Ordinal);
+        var gatherRewrites = new Dictionary<NodeProto, NodeProto>(ReferenceEqualityComparer.Instance);
+        foreach (var q in nodes)
+        {
+            if (q.Kind == QuantizableKind.GatherEmbedding)
+            {
+                gatherRewrites[q.Node] = QuantizeGather(writer, q);
+                quantizedNames.Add(q.Name);
+                continue;
+            }
+            if (q.ActivationInputs.Any(i => !activation.ContainsKey(q.Node.Input[i]))) continue;
+            if (q.WeightInput is { } wi)
+            {
+                var weightName = q.Node.Input[wi];
+                var axis = PerChannel ? q.ChannelAxis : null;
+                if (!weightCache.TryGetValue(weightName, out var w))
+                {
+                    var tensor = writer.Initializer(weightName);
+                    var dims = OnnxModelAccess.Dims(tensor);
+                    var (values, p) = QuantizationMath.Int8WeightsSymmetric(OnnxModelAccess.ReadFloats(tensor), dims, axis);
+                    w = (writer.WeightDq(weightName, values, dims, p, axis), p);
+                    weightCache[weightName] = w;
+                }
+                q.Node.Input[wi] = w.Output;
+                if (q.BiasInput is { } bi)
+                {
+                    var bias = writer.Initializer(q.Node.Input[bi]);
+                    var inputScale = activation[q.Node.Input[q.ActivationInputs[0]]].Scales[0];
+                    var (values, scales) = QuantizationMath.Int32Bias(OnnxModelAccess.ReadFloats(bias), inputScale, w.Params.Scales);
+                    q.Node.Input[bi] = writer.BiasDq(q.Node.Input[bi], values, scales, OnnxModelAccess.Dims(bias));
+                }
+            }
+            quantizedNames.Add(q.Name);
+        }
+
+        // Activation Q/DQ pairs go right after the producer; every consumer (not graph outputs) reads the DQ output.
+        var newNodes = new List<NodeProto>(writer.Prologue);
+        var replace = new Dictionary<string, string>(StringComparer.Ordinal);
+        var pending = activation.Keys.ToHashSet(StringComparer.Ordinal);
+        void Emit(string tensor)
+        {
+            if (!pending.Remove(tensor)) return;
+            var (qn, dq, output) = writer.ActivationQdq(tensor, activation[tensor]);
+            newNodes.Add(qn); newNodes.Add(dq);
+            replace[tensor] = output;
+        }
+        foreach (var input in graph.Input) Emit(input.Name);
+        foreach (var node in graph.Node.ToList())
+        {
+            for (var i = 0; i < node.Input.Count; i++)
+                if (replace.TryGetValue(node.Input[i], out var r)) node.Input[i] = r;
+            if (gatherRewrites.TryGetValue(node, out var dequantize))
+            {
+                newNodes.Add(node); newNodes.Add(dequantize);
+                foreach (var o in dequantize.Output) Emit(o);
+                continue;
+            }
+            newNodes.Add(node);
+            foreach (var o in node.Output) Emit(o);
+        }
+        graph.Node.Clear();
+        graph.Node.AddRange(newNodes);
+        QdqGraphWriter.RemoveUnusedInitializers(graph);
+        OnnxModelAccess.EnsureOpset(model, "", GraphPreparation.QuantizationOpset);
+        return new QuantizedModel(model, quantizedNames, activation.Count);
+    }
+
+    /// <summary>Gather reads an int8 table; a per-tensor DequantizeLinear after it restores float rows.</summary>
+    internal static NodeProto QuantizeGather(QdqGraphWriter writer, QuantizableNode q)
+    {
+        var tableName = q.Node.Input[0];
+        var table = writer.Initializer(tableName);
+        var dims = OnnxModelAccess.Dims(table);
+        var (values, p) = QuantizationMath.Int8WeightsSymmetric(OnnxModelAccess.ReadFloats(table), dims, null);
+        var quantizedTable = writer.AddInitializer(OnnxModelAccess.Int8Tensor(tableName + "_quantized", values, dims));
+        var scale = writer.AddInitializer(OnnxModelAccess.FloatTensor(tableName + "_scale", [p.Scales[0]]));
+        var zero = writer.AddInitializer(OnnxModelAccess.Int8Tensor(tableName + "_zero_point", [0]));
+        var output = q.Node.Output[0];
+        var gathered = writer.Unique(output + "_quantized");
+        q.Node.Input[0] = quantizedTable;
+        q.Node.Output[0] = gathered;
+        return OnnxModelAccess.Node("DequantizeLinear", writer.Unique(q.Name + "_DequantizeLinear"), [gathered, scale, zero], [output]);
+    }
+
+    internal static Dictionary<string, List<NodeProto>> Consumers(GraphProto graph)
+    {
+        var map = new Dictionary<string, List<NodeProto>>(StringComparer.Ordinal);
+        foreach (var node in graph.Node)
+            foreach (var input in node.Input.Distinct())
+            {
+                if (!map.TryGetValue(input, out var list)) map[input] = list = [];
+                list.Add(node);
+            }
+        return map;
+    }
+}
+
+/// <summary>A quantized model and what was done to it.</summary>
+public sealed record QuantizedModel(ModelProto Model, IReadOnlyList<string> QuantizedNodes, int QuantizedActivations);
