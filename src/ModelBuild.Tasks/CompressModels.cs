@@ -190,7 +190,8 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
             int? exitCode;
             try
             {
-                exitCode = worker.Run((line, isError) => workerErrors += OnWorkerLine(model, name, line, isError, reportPath), cancellation.Token);
+                // The worker names its report in the staging folder, which is discarded: point at the copy in obj/.
+                exitCode = worker.Run((line, isError) => workerErrors += OnWorkerLine(model, name, line.Replace(workerReport, reportPath), isError, reportPath), cancellation.Token);
             }
             catch (System.ComponentModel.Win32Exception e)
             {
@@ -266,7 +267,7 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
                 Log.LogWarning("ModelBuild", code, null, model.ItemSpec, 0, 0, 0, 0, $"{name}: {message}");
                 return 0;
             case "error":
-                var gate = code is not null && code.StartsWith("MB05", StringComparison.Ordinal) ? $" Report: {reportPath}" : "";
+                var gate = code is not null && code.StartsWith("MB05", StringComparison.Ordinal) && !message.Contains(reportPath) ? $" Report: {reportPath}" : "";
                 Log.LogError("ModelBuild", code, null, model.ItemSpec, 0, 0, 0, 0, $"{name}: {message}{gate}");
                 return 1;
             case "summary":

@@ -18,7 +18,7 @@ internal sealed class RecipeFromItem
     public static readonly string[] FileMetadata =
         ["CalibrationData", "Student", "TrainingData", "TrainingLabels", "EvaluationData", "EvaluationLabels", "Recipe"];
 
-    public static readonly string[] QuantizeWords = ["none", "int8-dynamic", "int8-static", "int4-weight", "fp16", "auto"];
+    public static readonly string[] QuantizeWords = ["none", "int8-dynamic", "int8-static", "int8-weights", "int4-weight", "fp16", "auto"];
     public static readonly string[] CalibrationMethodWords = ["minmax", "percentile", "entropy"];
     public static readonly string[] PruneModeWords = ["structured", "unstructured"];
     public static readonly string[] LossWords = ["response", "feature", "relation"];
