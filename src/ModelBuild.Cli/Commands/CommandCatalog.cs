@@ -11,5 +11,6 @@ internal static class CommandCatalog
         yield return EvalCommand.Create();
         yield return BenchCommand.Create();
         yield return DoctorCommand.Create();
+        yield return InspectCommand.Create();
     }
 }

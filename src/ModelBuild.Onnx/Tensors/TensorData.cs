@@ -65,7 +65,7 @@ public static class TensorData
             }
         }
         ReadOnlySpan<byte> bytes = RawBytesSpan(tensor, external, out byte[]? _);
-        CheckLength(tensor, bytes.Length, count * Marshal.SizeOf<T>());
+        CheckLength(tensor, bytes.Length, count * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
         bytes.CopyTo(MemoryMarshal.AsBytes(result.AsSpan()));
         if (!BitConverter.IsLittleEndian)
         {
