@@ -126,6 +126,7 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
         {
             using var keyLock = AcquireLock(cache, key, name);
             if (keyLock is null) return "failed"; // cancelled
+            clock.Restart(); // time spent waiting for another build is not this step's cost
             found = cache.Find(key); // The build we waited for may have made it.
             if (found is null)
             {

@@ -163,6 +163,20 @@ public sealed partial class BuildFlowTests(PackageFixture package)
         }
     }
 
+    [Fact]
+    public void Multi_targeted_project_compresses_once()
+    {
+        using var project = new ThrowAwayProject(package, ThrowAwayProject.WineInt8Static);
+        File.WriteAllText(project.PathOf("App.csproj"), File.ReadAllText(project.PathOf("App.csproj"))
+            .Replace("<TargetFramework>net10.0</TargetFramework>", "<TargetFrameworks>net9.0;net10.0</TargetFrameworks>"));
+        var build = project.Build();
+        Assert.True(build.Succeeded, build.ToString());
+        // Inner builds run in parallel; they share obj/modelbuild/cache and its per-key lock, so one runs the worker.
+        Assert.Equal(1, Regex.Matches(build.Output, ThrowAwayProject.WorkerStarted).Count);
+        Assert.Contains("cache hit (local", build.Output);
+        Assert.Equal(File.ReadAllBytes(project.PathOf("bin/Debug/net9.0/models/wine.onnx")), File.ReadAllBytes(project.PathOf("bin/Debug/net10.0/models/wine.onnx")));
+    }
+
     [GeneratedRegex(@"ModelBuild: CompressModels took ([\d.]+) s")]
     private static partial Regex TaskTime();
 }
