@@ -127,6 +127,16 @@ public sealed class CompressModelsTests : IDisposable
     }
 
     [Fact]
+    public void Exit_2_without_a_diagnostic_is_MB0608_with_the_log_path()
+    {
+        var engine = new RecordingBuildEngine();
+        Assert.False(project.Task(engine, project.Worker("""echo "something went wrong" >&2; exit 2""")).Execute());
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal(TaskCodes.WorkerRejectedInput, error.Code);
+        Assert.Contains(Path.Combine(project.Project, "obj", "modelbuild", "logs"), error.Message);
+    }
+
+    [Fact]
     public void Worker_that_cannot_start_is_MB0606()
     {
         var engine = new RecordingBuildEngine();
