@@ -172,7 +172,7 @@ public sealed partial class BuildFlowTests(PackageFixture package)
         var build = project.Build();
         Assert.True(build.Succeeded, build.ToString());
         // Inner builds run in parallel; they share obj/modelbuild/cache and its per-key lock, so one runs the worker.
-        Assert.Equal(1, Regex.Matches(build.Output, ThrowAwayProject.WorkerStarted).Count);
+        Assert.Single(Regex.Matches(build.Output, ThrowAwayProject.WorkerStarted));
         Assert.Contains("cache hit (local", build.Output);
         Assert.Equal(File.ReadAllBytes(project.PathOf("bin/Debug/net9.0/models/wine.onnx")), File.ReadAllBytes(project.PathOf("bin/Debug/net10.0/models/wine.onnx")));
     }
