@@ -21,9 +21,18 @@ internal static class TestMaterials
         return dir?.FullName ?? throw new InvalidOperationException("ModelBuild.sln not found above " + AppContext.BaseDirectory);
     }
 
+    private static readonly List<string> TempDirs = [];
+
+    /// <summary>A fresh temp folder, deleted when the test process exits.</summary>
     public static string TempDir()
     {
         var dir = Directory.CreateTempSubdirectory("mb-quant-test-").FullName;
+        lock (TempDirs)
+        {
+            if (TempDirs.Count == 0)
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => { foreach (var d in TempDirs) try { Directory.Delete(d, true); } catch (IOException) { } };
+            TempDirs.Add(dir);
+        }
         return dir;
     }
 

@@ -75,6 +75,20 @@ public sealed class ModelRoundTripTests : IDisposable
     }
 
     [Fact]
+    public void External_data_file_names_outside_the_folder_are_refused_on_save()
+    {
+        var model = OnnxModel.Load(Wine);
+        string path = Path.Combine(_temp.Path, "inner", "m.onnx");
+        var escape = Assert.Throws<Diagnostics.ModelBuildException>(() =>
+            model.Save(path, new OnnxSaveOptions { ExternalDataThreshold = 1, ExternalDataFileName = "../m.data" }));
+        Assert.Equal("MB0011", escape.Code);
+        var absolute = Assert.Throws<Diagnostics.ModelBuildException>(() =>
+            model.Save(path, new OnnxSaveOptions { ExternalDataThreshold = 1, ExternalDataFileName = "/tmp/m.data" }));
+        Assert.Equal("MB0010", absolute.Code);
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
     public void Opsets_and_parameter_counts()
     {
         var mnist = OnnxModel.Load(Path.Combine(SharedMaterials.Models, "mnist-8", "model.onnx"));

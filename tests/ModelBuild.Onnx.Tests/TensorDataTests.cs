@@ -123,6 +123,20 @@ public sealed class TensorDataTests
     private static byte[] Bytes<T>(T[] a) where T : unmanaged => MemoryMarshal.AsBytes(a.AsSpan()).ToArray();
 
     [Fact]
+    public void Spans_view_raw_data_without_copying()
+    {
+        var model = OnnxModel.Load(Path.Combine(SharedMaterials.Teachers, "wine-mlp", "teacher.onnx"));
+        var weight = model.GraphProto.Initializer.First(t => t.Dims.Count == 2);
+        Assert.True(TensorData.TryGetSpan<float>(weight, out var span));
+        Assert.Equal(TensorData.ToArray<float>(weight), span.ToArray());
+        Assert.False(TensorData.TryGetSpan<double>(weight, out _));
+        var typed = new TensorProto { Name = "typed", DataType = (int)DataType.Float };
+        typed.Dims.Add(1);
+        typed.FloatData.Add(1f);
+        Assert.False(TensorData.TryGetSpan<float>(typed, out _));
+    }
+
+    [Fact]
     public void Conversions_to_float_double_and_int64()
     {
         var t = TensorData.Create("h", new[] { (Half)0.5f, (Half)(-3f) }, 2);

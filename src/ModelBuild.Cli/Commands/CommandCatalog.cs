@@ -7,10 +7,10 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
+        yield return InspectCommand.Create();
         yield return CompressCommand.Create();
         yield return EvalCommand.Create();
         yield return BenchCommand.Create();
         yield return DoctorCommand.Create();
-        yield return InspectCommand.Create();
     }
 }

@@ -75,6 +75,8 @@ public sealed class CompressionPipeline
                 for (var i = 0; i < report.Stages.Count; i++) report.Stages[i].LatencyMicroseconds = medians[i + 1];
             }
 
+            // Intermediate files live in the work folder, which is deleted; the last stage's file is the output.
+            if (report.Stages.Count > 0) report.Stages[^1].Path = Path.GetFullPath(recipe.Output);
             var final = report.Stages.Count > 0 ? report.Stages[^1] : report.Teacher;
             report.Result = new ModelFigures
             {
@@ -134,6 +136,7 @@ public sealed class CompressionPipeline
     {
         if (string.IsNullOrWhiteSpace(recipe.Teacher))
             throw new ModelBuildException("MB0511", "No teacher model was given.", "Pass the model to compress: modelbuild compress <teacher.onnx> -o <out.onnx> (or \"teacher\" in the recipe).");
+        if (!File.Exists(recipe.Teacher)) throw OnnxErrors.ModelFileNotFound(recipe.Teacher);
         if (string.IsNullOrWhiteSpace(recipe.Output))
             throw new ModelBuildException("MB0511", "No output path was given.", "Pass -o <out.onnx> (or \"output\" in the recipe).", recipe.Teacher);
         if (recipe.EvaluationLabels is not null && recipe.EvaluationData is null)

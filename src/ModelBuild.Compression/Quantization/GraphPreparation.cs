@@ -41,7 +41,7 @@ public static class GraphPreparation
         if (opset < QuantizationOpset)
         {
             var blocking = graph.Node.Where(n => n.Domain is "" or "ai.onnx")
-                .Where(n => !StableAcrossOpsets.Contains(n.OpType) && !IsLastAxisSoftmax(n, graph))
+                .Where(n => !StableAcrossOpsets.Contains(n.OpType) && !IsLastAxisSoftmax(n, graph) && !(n.OpType == "Slice" && n.Input.Count == 1))
                 .Select(n => n.OpType).Distinct().ToList();
             if (blocking.Count > 0)
                 throw new ModelBuildException("MB0202",
@@ -52,6 +52,7 @@ public static class GraphPreparation
             // BatchNormalization lost 'spatial' (opset 9) and 'consumed_inputs' (opset 6); Dropout 'is_test'.
             foreach (var node in graph.Node)
             {
+                if (node.OpType == "Slice" && node.Input.Count == 1) SliceAttributesToInputs(graph, node);
                 var stale = node.Attribute.Where(a => a.Name is "spatial" or "consumed_inputs" or "is_test").ToList();
                 foreach (var a in stale) node.Attribute.Remove(a);
             }
@@ -60,6 +61,21 @@ public static class GraphPreparation
         var optimized = OptimizeWithOnnxRuntime(model, modelPath);
         NameNodes(optimized.Graph);
         return optimized;
+    }
+
+    /// <summary>Slice-1 took starts/ends/axes as attributes; from opset 10 they are int64 inputs with the same meaning.</summary>
+    private static void SliceAttributesToInputs(GraphProto graph, NodeProto node)
+    {
+        foreach (var name in new[] { "starts", "ends", "axes" })
+        {
+            var attribute = node.Attribute.FirstOrDefault(a => a.Name == name);
+            if (attribute is null) continue;
+            var values = attribute.Ints.ToArray();
+            var tensorName = $"{node.Name}_{name}_{node.Output[0]}";
+            graph.Initializer.Add(OnnxModelAccess.Int64Tensor(tensorName, values, values.Length));
+            node.Input.Add(tensorName);
+            node.Attribute.Remove(attribute);
+        }
     }
 
     private static bool IsLastAxisSoftmax(NodeProto node, GraphProto graph)

@@ -112,8 +112,36 @@ public static class OnnxModelAccess
         else if (existing.Version < version) existing.Version = version;
     }
 
-    /// <summary>Number of float parameters (elements of every initializer, any type).</summary>
-    public static long CountParameters(ModelProto model) =>
-        model.Graph.Initializer.Sum(ElementCount)
-        + model.Graph.Node.Where(n => n.OpType == "Constant").Sum(n => n.Attribute.Where(a => a.T is not null).Sum(a => ElementCount(a.T)));
+    /// <summary>
+    /// Number of model parameters (weights), whatever their storage: quantization scales and zero points are not
+    /// counted, and a MatMulNBits weight counts K x N values rather than its packed bytes, so the figure stays
+    /// comparable before and after quantization.
+    /// </summary>
+    public static long CountParameters(ModelProto model)
+    {
+        var graph = model.Graph;
+        var initializers = Initializers(graph);
+        var auxiliary = new HashSet<string>(StringComparer.Ordinal);
+        var packed = new Dictionary<string, long>(StringComparer.Ordinal);
+        var producers = graph.Node.SelectMany(n => n.Output.Select(o => (o, n))).GroupBy(p => p.o).ToDictionary(g => g.Key, g => g.First().n);
+        foreach (var node in graph.Node)
+        {
+            switch (node.OpType)
+            {
+                case "QuantizeLinear" or "DequantizeLinear":
+                    auxiliary.UnionWith(node.Input.Skip(1));
+                    break;
+                case "MatMulNBits":
+                    auxiliary.UnionWith(node.Input.Skip(2));
+                    if (node.Input.Count > 1) packed[node.Input[1]] = (GetInt(node, "K") ?? 0) * (GetInt(node, "N") ?? 0);
+                    break;
+                case "Mul" when node.Input.Count == 2 && producers.TryGetValue(node.Input[0], out var cast) && cast.OpType == "Cast"
+                                && initializers.ContainsKey(cast.Input[0]) && initializers.ContainsKey(node.Input[1]):
+                    auxiliary.Add(node.Input[1]); // the scale of an int8 weight rebuilt at load
+                    break;
+            }
+        }
+        return graph.Initializer.Sum(t => packed.TryGetValue(t.Name, out var n) ? n : auxiliary.Contains(t.Name) ? 0 : ElementCount(t))
+            + graph.Node.Where(n => n.OpType == "Constant").Sum(n => n.Attribute.Where(a => a.T is not null).Sum(a => ElementCount(a.T)));
+    }
 }

@@ -38,7 +38,9 @@ public sealed class StaticQdqInt8Quantizer
 
         bool FeedsQuantized(string t) => !graphOutputs.Contains(t) && consumers.TryGetValue(t, out var cs) && cs.Count > 0
             && cs.All(c => quantizedNodes.Contains(c) || DataMovement.Contains(c.OpType));
-        foreach (var q in nodes.Where(n => n.Kind != QuantizableKind.GatherEmbedding))
+        // Weight MatMuls keep a float output: ORT runs DQ -> MatMul as MatMulIntegerToFloat with per-channel weights,
+        // while DQ -> MatMul -> Q (QLinearMatMul) only fuses with per-tensor weights and would otherwise fall back to float.
+        foreach (var q in nodes.Where(n => n.Kind is not (QuantizableKind.GatherEmbedding or QuantizableKind.MatMulWeight)))
         {
             var output = q.Node.Output[0];
             if (consumers.TryGetValue(output, out var cs) && cs.Count == 1 && cs[0].OpType == "Relu" && !graphOutputs.Contains(output))
@@ -104,7 +106,8 @@ public sealed class StaticQdqInt8Quantizer
                     var bias = writer.Initializer(q.Node.Input[bi]);
                     var inputScale = activation[q.Node.Input[q.ActivationInputs[0]]].Scales[0];
                     var (values, scales) = QuantizationMath.Int32Bias(OnnxModelAccess.ReadFloats(bias), inputScale, w.Params.Scales);
-                    q.Node.Input[bi] = writer.BiasDq(q.Node.Input[bi], values, scales, OnnxModelAccess.Dims(bias));
+                    // A [1, N] Gemm bias becomes [N]: same broadcast, and per-axis DequantizeLinear needs the channels on axis 0.
+                    q.Node.Input[bi] = writer.BiasDq(q.Node.Input[bi], values, scales, [values.Length]);
                 }
             }
             quantizedNames.Add(q.Name);
@@ -122,10 +125,15 @@ public sealed class StaticQdqInt8Quantizer
             replace[tensor] = output;
         }
         foreach (var input in graph.Input) Emit(input.Name);
+        // Only quantized and data-movement nodes read the DQ output; other consumers (a residual Add, say) keep the
+        // float tensor, so that path stays exact.
+        var readers = nodes.Where(n => n.Kind != QuantizableKind.GatherEmbedding).Select(n => n.Node)
+            .Concat(graph.Node.Where(n => DataMovement.Contains(n.OpType))).ToHashSet(ReferenceEqualityComparer.Instance);
         foreach (var node in graph.Node.ToList())
         {
-            for (var i = 0; i < node.Input.Count; i++)
-                if (replace.TryGetValue(node.Input[i], out var r)) node.Input[i] = r;
+            if (readers.Contains(node))
+                for (var i = 0; i < node.Input.Count; i++)
+                    if (replace.TryGetValue(node.Input[i], out var r)) node.Input[i] = r;
             if (gatherRewrites.TryGetValue(node, out var dequantize))
             {
                 newNodes.Add(node); newNodes.Add(dequantize);

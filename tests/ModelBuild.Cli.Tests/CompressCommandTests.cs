@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using ModelBuild.Compression.Pipeline.Contract;
+
+namespace ModelBuild.Cli.Tests;
+
+/// <summary>The worker contract: exit codes 0/1/2, WorkerProtocol lines on stdout, report JSON + Markdown, --recipe.</summary>
+public class CompressCommandTests
+{
+    private static readonly string Shared = FindShared();
+    private static string Wine(string file) => Path.Combine(Shared, "teachers", "wine-mlp", file);
+
+    private static string FindShared()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ModelBuild.sln"))) dir = dir.Parent;
+        return Path.GetFullPath(Path.Combine(dir!.FullName, "..", "shared"));
+    }
+
+    private static (int Exit, string Stdout, string Stderr) Run(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "modelbuild.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string Temp() => Directory.CreateTempSubdirectory("mb-cli-test-").FullName;
+
+    [Fact]
+    public void Success_exits_0_streams_protocol_lines_and_writes_model_and_reports()
+    {
+        var dir = Temp();
+        var output = Path.Combine(dir, "out.onnx");
+        var report = Path.Combine(dir, "r.json");
+        var (exit, stdout, stderr) = Run("compress", Wine("teacher.onnx"), "-o", output, "--quantize", "int8-static",
+            "--calibration-data", Wine("calib_x.npy"), "--eval-data", Wine("test_x.npy"), "--eval-labels", Wine("test_y.npy"),
+            "--calibration-method", "entropy", "--report", report, "--latency-runs", "200");
+        Assert.True(exit == 0, stdout + stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var kinds = lines.Select(l => WorkerProtocol.TryParse(l, out var kind, out _, out _) ? kind : "").ToList();
+        Assert.Contains("progress", kinds);
+        Assert.Contains("stage", kinds);
+        Assert.Equal("summary", kinds[^1]);
+        Assert.True(File.Exists(output));
+        var parsed = CompressionReport.FromJson(File.ReadAllText(report));
+        Assert.Equal(Path.GetFullPath(output), parsed.Result.Path);
+        Assert.True(parsed.Result.Bytes < parsed.Teacher.Bytes / 3, $"{parsed.Result.Bytes} vs {parsed.Teacher.Bytes}: {stdout}");
+        Assert.NotNull(parsed.Teacher.LatencyMicroseconds);
+        Assert.Equal(100, parsed.Result.Agreement);
+        Assert.Single(parsed.Stages);
+        Assert.False(string.IsNullOrEmpty(parsed.CacheKey));
+        Assert.Contains("# ModelBuild compression report", File.ReadAllText(Path.ChangeExtension(report, ".md")));
+    }
+
+    [Fact]
+    public void A_failed_quality_gate_exits_1_with_its_code_and_writes_no_model()
+    {
+        var dir = Temp();
+        var output = Path.Combine(dir, "out.onnx");
+        var (exit, stdout, _) = Run("compress", Wine("teacher.onnx"), "-o", output, "--quantize", "int8-weights",
+            "--eval-data", Wine("test_x.npy"), "--eval-labels", Wine("test_y.npy"), "--min-agreement", "101", "--latency-runs", "0",
+            "--report", Path.Combine(dir, "r.json"));
+        Assert.Equal(1, exit);
+        Assert.Contains("##modelbuild[error MB0521]", stdout);
+        Assert.False(File.Exists(output));
+        Assert.True(File.Exists(Path.Combine(dir, "r.json")));
+    }
+
+    [Fact]
+    public void Bad_input_exits_2_with_an_mb_code()
+    {
+        var dir = Temp();
+        var output = Path.Combine(dir, "out.onnx");
+        var (exit, stdout, stderr) = Run("compress", Wine("teacher.onnx"), "-o", output, "--quantize", "int8-static", "--latency-runs", "0");
+        Assert.Equal(2, exit);
+        Assert.Contains("##modelbuild[error MB0204]", stdout);
+        Assert.Contains("fix:", stderr);
+        Assert.False(File.Exists(output));
+
+        (exit, stdout, _) = Run("compress", Path.Combine(dir, "missing.onnx"), "-o", output, "--quantize", "int8-dynamic");
+        Assert.Equal(2, exit);
+        Assert.Contains("##modelbuild[error MB0001]", stdout);
+    }
+
+    [Fact]
+    public void A_recipe_file_drives_the_worker_and_options_override_it()
+    {
+        var dir = Temp();
+        var recipe = new CompressionRecipe
+        {
+            Teacher = Wine("teacher.onnx"), Output = Path.Combine(dir, "from-recipe.onnx"), Quantize = "fp16",
+            EvaluationData = Wine("test_x.npy"), EvaluationLabels = Wine("test_y.npy"),
+        };
+        var recipePath = Path.Combine(dir, "r.json");
+        File.WriteAllText(recipePath, recipe.ToJson());
+        var output = Path.Combine(dir, "override.onnx");
+        var (exit, stdout, stderr) = Run("compress", "--recipe", recipePath, "-o", output, "--quantize", "int8-weights", "--latency-runs", "0",
+            "--report", Path.Combine(dir, "report.json"));
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.True(File.Exists(output));
+        Assert.False(File.Exists(recipe.Output));
+        var report = CompressionReport.FromJson(File.ReadAllText(Path.Combine(dir, "report.json")));
+        Assert.Equal("int8-weights", report.Stages[0].Details!["mode"]!.GetValue<string>());
+
+        File.WriteAllText(recipePath, "{ not json");
+        (exit, stdout, _) = Run("compress", "--recipe", recipePath);
+        Assert.Equal(2, exit);
+        Assert.Contains("MB0513", stdout);
+    }
+
+    [Fact]
+    public void Eval_and_bench_print_their_figures()
+    {
+        var (exit, stdout, stderr) = Run("eval", Wine("teacher.onnx"), "--data", Wine("test_x.npy"), "--labels", Wine("test_y.npy"),
+            "--reference", Wine("teacher.onnx"), "--latency-runs", "100");
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("accuracy   100.00%", stdout);
+        Assert.Contains("agreement  100.00%", stdout);
+        Assert.Contains("latency", stdout);
+
+        (exit, stdout, stderr) = Run("bench", Wine("teacher.onnx"), "--baseline", Wine("student_kd.onnx"), "--runs", "200");
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("ratio", stdout);
+    }
+}

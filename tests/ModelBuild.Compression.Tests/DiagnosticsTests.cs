@@ -1,0 +1,225 @@
+using ModelBuild.Compression.Pipeline;
+using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Compression.Quantization;
+using ModelBuild.Onnx.Diagnostics;
+using Onnx;
+
+namespace ModelBuild.Compression.Tests;
+
+/// <summary>Bad input gets a coded message naming the file and expected vs got; nothing is written on failure.</summary>
+public class DiagnosticsTests
+{
+    private static (CompressionRecipe Recipe, string Dir) Wine(string quantize = "int8-static")
+    {
+        var dir = TestMaterials.TempDir();
+        return (TestMaterials.TeacherRecipe("wine-mlp", Path.Combine(dir, "out.onnx"), quantize), dir);
+    }
+
+    private static ModelBuildException Fails(CompressionRecipe recipe, string code)
+    {
+        var e = Assert.ThrowsAny<ModelBuildException>(() => TestMaterials.Run(recipe));
+        Assert.Equal(code, e.Code);
+        Assert.False(File.Exists(recipe.Output), "no output may be written on failure");
+        Assert.False(string.IsNullOrWhiteSpace(e.Remedy));
+        return e;
+    }
+
+    [Fact]
+    public void Calibration_data_of_the_wrong_shape_says_expected_and_got()
+    {
+        var (recipe, dir) = Wine();
+        recipe.CalibrationData = TestMaterials.SaveNpy(dir, "calib.npy", TestMaterials.Random(10 * 12, 1), 10, 12);
+        var e = Fails(recipe, "MB0510");
+        Assert.Contains("[10,12]", e.Cause);
+        Assert.Contains("[N,13]", e.Cause);
+        Assert.Equal(recipe.CalibrationData, e.File);
+    }
+
+    [Fact]
+    public void Calibration_data_of_the_wrong_dtype_says_expected_and_got()
+    {
+        var (recipe, dir) = Wine();
+        recipe.CalibrationData = TestMaterials.SaveNpy(dir, "calib.npy", new long[10 * 13], 10, 13);
+        var e = Fails(recipe, "MB0509");
+        Assert.Contains("int64", e.Cause);
+        Assert.Contains("float", e.Cause);
+    }
+
+    [Fact]
+    public void NaN_or_Inf_in_calibration_data_is_refused()
+    {
+        var (recipe, dir) = Wine();
+        var values = TestMaterials.Random(10 * 13, 1);
+        values[27] = float.PositiveInfinity;
+        recipe.CalibrationData = TestMaterials.SaveNpy(dir, "calib.npy", values, 10, 13);
+        var e = Fails(recipe, "MB0503");
+        Assert.Contains("sample 2", e.Cause);
+    }
+
+    [Fact]
+    public void An_empty_calibration_file_is_refused()
+    {
+        var (recipe, dir) = Wine();
+        recipe.CalibrationData = Path.Combine(dir, "empty.npy");
+        File.WriteAllBytes(recipe.CalibrationData, []);
+        Fails(recipe, "MB0102");
+    }
+
+    [Fact]
+    public void Zero_samples_of_calibration_data_are_refused()
+    {
+        var (recipe, dir) = Wine();
+        recipe.CalibrationData = TestMaterials.SaveNpy(dir, "calib.npy", Array.Empty<float>(), 0, 13);
+        Fails(recipe, "MB0510");
+    }
+
+    [Fact]
+    public void A_model_with_nothing_quantizable_warns_and_the_output_equals_the_input()
+    {
+        var dir = TestMaterials.TempDir();
+        var recipe = new CompressionRecipe
+        {
+            Teacher = Path.Combine(TestMaterials.Shared, "onnx-node-tests", "test_relu", "model.onnx"),
+            Output = Path.Combine(dir, "out.onnx"),
+            Quantize = "int8-dynamic",
+        };
+        var report = TestMaterials.Run(recipe);
+        Assert.Contains(report.Warnings, w => w.StartsWith("MB0203"));
+        Assert.Equal(File.ReadAllBytes(recipe.Teacher), File.ReadAllBytes(recipe.Output));
+    }
+
+    [Fact]
+    public void Static_int8_without_calibration_data_is_refused()
+    {
+        var (recipe, _) = Wine();
+        recipe.CalibrationData = null;
+        Fails(recipe, "MB0204");
+    }
+
+    [Fact]
+    public void Unknown_form_and_calibration_method_are_refused()
+    {
+        var (recipe, _) = Wine("int3");
+        Fails(recipe, "MB0207");
+        var (recipe2, _) = Wine();
+        recipe2.CalibrationMethod = "median";
+        Fails(recipe2, "MB0201");
+    }
+
+    [Fact]
+    public void An_old_opset_model_with_an_operator_that_changed_meaning_is_refused()
+    {
+        var dir = TestMaterials.TempDir();
+        var model = OnnxModelAccess.Load(Path.Combine(TestMaterials.Teacher("wine-mlp"), "teacher.onnx"));
+        model.OpsetImport.Single(o => o.Domain == "").Version = 11;
+        // Clip's min/max moved from attributes to inputs at opset 11 and its type rules changed at 12/13.
+        var last = model.Graph.Output[0].Name;
+        model.Graph.Node.Single(n => n.Output[0] == last).Output[0] = last + "_raw";
+        model.Graph.Node.Add(OnnxModelAccess.Node("Clip", "clip", [last + "_raw"], [last]));
+        var teacher = Path.Combine(dir, "old.onnx");
+        File.WriteAllBytes(teacher, OnnxModelAccess.Serialize(model));
+        var (recipe, _) = Wine();
+        recipe.Teacher = teacher;
+        var e = Fails(recipe, "MB0202");
+        Assert.Contains("Clip", e.Cause);
+    }
+
+    [Fact]
+    public void A_multi_input_model_cannot_be_calibrated_from_one_array()
+    {
+        var dir = TestMaterials.TempDir();
+        var recipe = new CompressionRecipe
+        {
+            Teacher = TestMaterials.Model("bert-squad-keras2onnx-tiny"),
+            Output = Path.Combine(dir, "out.onnx"),
+            Quantize = "int8-static",
+            CalibrationData = TestMaterials.SaveNpy(dir, "calib.npy", new long[4 * 7], 4, 7),
+        };
+        Fails(recipe, "MB0508");
+    }
+
+    [Fact]
+    public void A_model_onnx_runtime_cannot_load_is_reported()
+    {
+        var dir = TestMaterials.TempDir();
+        var model = OnnxModelAccess.Load(Path.Combine(TestMaterials.Teacher("wine-mlp"), "teacher.onnx"));
+        model.Graph.Node[0].OpType = "NoSuchOperator";
+        var teacher = Path.Combine(dir, "bad.onnx");
+        File.WriteAllBytes(teacher, OnnxModelAccess.Serialize(model));
+        var (recipe, _) = Wine();
+        recipe.Teacher = teacher;
+        Fails(recipe, "MB0507");
+    }
+
+    [Fact]
+    public void Recipe_errors_are_coded()
+    {
+        var (recipe, _) = Wine();
+        recipe.Output = "";
+        Fails(recipe, "MB0511");
+        var (recipe2, _) = Wine();
+        recipe2.EvaluationData = null;
+        Fails(recipe2, "MB0512");
+    }
+
+    [Fact]
+    public void Gates_fail_with_exit_code_1_write_the_report_and_no_output()
+    {
+        var (recipe, dir) = Wine("int8-weights");
+        recipe.MinAgreement = 101;
+        var report = Path.Combine(dir, "r.json");
+        var e = Assert.Throws<QualityGateException>(() => TestMaterials.Run(recipe, report));
+        Assert.Equal("MB0521", e.Code);
+        Assert.Equal(1, e.ExitCode);
+        Assert.True(File.Exists(report));
+        Assert.False(File.Exists(recipe.Output));
+
+        var (recipe2, _) = Wine("int8-weights");
+        recipe2.MaxLatencyMicroseconds = 0.001;
+        Assert.Equal("MB0522", Assert.Throws<QualityGateException>(() => TestMaterials.Run(recipe2, latencyRuns: 50)).Code);
+    }
+
+    [Fact]
+    public void An_unreachable_accuracy_gate_warns_after_repair_and_fails_the_build()
+    {
+        // A negative allowed drop cannot be met by any model; repair keeps layers float until none is left.
+        var (recipe, dir) = Wine();
+        recipe.MaxAccuracyDrop = -1;
+        recipe.Force = true;
+        var log = new StringWriter();
+        var e = Assert.Throws<QualityGateException>(() => TestMaterials.Run(recipe, Path.Combine(dir, "r.json"), log: log));
+        Assert.Equal("MB0520", e.Code);
+        Assert.Contains("MB0206", log.ToString());
+    }
+
+    [Fact]
+    public void Auto_without_any_data_warns_that_the_accuracy_gate_cannot_be_checked()
+    {
+        var (recipe, _) = Wine("auto");
+        recipe.CalibrationData = recipe.EvaluationData = recipe.EvaluationLabels = null;
+        var report = TestMaterials.Run(recipe, latencyRuns: 100);
+        Assert.Contains(report.Warnings, w => w.StartsWith("MB0208"));
+    }
+
+    [Fact]
+    public void The_latency_gate_never_lets_a_measured_slower_form_through_without_force()
+    {
+        // Whatever this CPU measures, the result is consistent: either int8-static was not slower, or it was
+        // replaced (MB0205) by a form that was not.
+        var (recipe, dir) = Wine();
+        var report = TestMaterials.Run(recipe, Path.Combine(dir, "r.json"), latencyRuns: 300);
+        var details = TestMaterials.QuantizeDetails(report);
+        var candidates = details["candidates"]!.AsArray();
+        var s8 = candidates.Single(c => c!["form"]!.GetValue<string>() == "int8-static")!;
+        var floatUs = details["floatLatencyMicroseconds"]!.GetValue<double>();
+        if (s8["latencyMicroseconds"]!.GetValue<double>() > floatUs * 1.03)
+        {
+            Assert.Contains(report.Warnings, w => w.StartsWith("MB0205"));
+            Assert.NotEqual("int8-static", details["chosen"]!.GetValue<string>());
+        }
+        else
+        {
+            Assert.Equal("int8-static", details["chosen"]!.GetValue<string>());
+        }
+    }
+}
