@@ -200,16 +200,14 @@ public static class OperatorShapeRules
             result[i] = c.Node.OpType switch
             {
                 "Mul" => ShapeMath.Multiply(x, y),
-                "Add" when x.IsKnown && y.IsKnown => D.Known(x.Value + y.Value),
-                "Add" when y.IsKnown && y.Value == 0 => x,
-                "Sub" when x.IsKnown && y.IsKnown => D.Known(x.Value - y.Value),
-                "Sub" when y.IsKnown && y.Value == 0 => x,
+                "Add" => ShapeMath.Sum(x, y),
+                "Sub" => x.Minus(y),
                 "Div" when x.IsKnown && y.IsKnown && y.Value != 0 => D.Known(ShapeMath.FloorDiv(x.Value, y.Value)),
                 "Div" when y.IsKnown && y.Value == 1 => x,
                 "Max" when x.IsKnown && y.IsKnown => D.Known(Math.Max(x.Value, y.Value)),
                 "Min" when x.IsKnown && y.IsKnown => D.Known(Math.Min(x.Value, y.Value)),
                 "Equal" when x.IsKnown && y.IsKnown => D.Known(x.Value == y.Value ? 1 : 0),
-                "Equal" when x.IsSymbol && y.IsKnown && y.Value < 0 => D.Known(0), // a size is never negative
+                "Equal" when x.IsSymbol && x.Offset >= 0 && y.IsKnown && y.Value < 0 => D.Known(0), // a size is never negative
                 _ => D.Unknown,
             };
         }
@@ -426,23 +424,23 @@ public static class OperatorShapeRules
     private static SymbolicDim SolveMissingDim(IEnumerable<SymbolicDim> input, IEnumerable<SymbolicDim> others)
     {
         long inKnown = 1, outKnown = 1;
-        var inSymbols = new List<string>();
+        var inSymbols = new List<SymbolicDim>();
         foreach (var d in input)
         {
             if (d.IsKnown) inKnown *= d.Value;
-            else if (d.IsSymbol) inSymbols.Add(d.Param!);
+            else if (d.IsSymbol) inSymbols.Add(d);
             else return D.Unknown;
         }
         foreach (var d in others)
         {
             if (d.IsKnown) outKnown *= d.Value;
-            else if (d.IsSymbol && inSymbols.Remove(d.Param!)) { }
+            else if (d.IsSymbol && inSymbols.Remove(d)) { }
             else return D.Unknown;
         }
         if (outKnown == 0 || inKnown % outKnown != 0) return D.Unknown;
         long ratio = inKnown / outKnown;
         if (inSymbols.Count == 0) return D.Known(ratio);
-        if (inSymbols.Count == 1 && ratio == 1) return D.Symbol(inSymbols[0]);
+        if (inSymbols.Count == 1 && ratio == 1) return inSymbols[0];
         return D.Unknown;
     }
 
@@ -476,8 +474,7 @@ public static class OperatorShapeRules
             if (d == axis)
             {
                 var dims = inputs.Select(v => v!.Shape![d]).ToList();
-                output[d] = dims.All(x => x.IsKnown) ? D.Known(dims.Sum(x => x.Value))
-                    : dims.Count(x => !(x.IsKnown && x.Value == 0)) == 1 ? dims.First(x => !(x.IsKnown && x.Value == 0)) : D.Unknown;
+                output[d] = dims.Aggregate(ShapeMath.Sum);
             }
             else
             {
@@ -531,18 +528,19 @@ public static class OperatorShapeRules
         var x = c.Input(0);
         int type = x?.ElementType ?? 0;
         var shape = x?.Shape;
-        long[]? starts, ends, axes, steps;
+        SymbolicDim[]? starts, ends;
+        long[]? axes, steps;
         if (c.Node.HasAttribute("starts"))
         {
-            starts = c.Node.GetInts("starts");
-            ends = c.Node.GetInts("ends");
+            starts = c.Node.GetInts("starts")?.Select(D.Known).ToArray();
+            ends = c.Node.GetInts("ends")?.Select(D.Known).ToArray();
             axes = c.Node.GetInts("axes");
             steps = null;
         }
         else
         {
-            starts = c.ConstInts(1);
-            ends = c.ConstInts(2);
+            starts = c.Input(1)?.Values;
+            ends = c.Input(2)?.Values;
             axes = c.HasInput(3) ? c.ConstInts(3) : null;
             steps = c.HasInput(4) ? c.ConstInts(4) : null;
             if ((c.HasInput(3) && axes is null) || (c.HasInput(4) && steps is null))
@@ -550,7 +548,7 @@ public static class OperatorShapeRules
                 starts = null;
             }
         }
-        if (shape is null || starts is null || ends is null)
+        if (shape is null || starts is null || ends is null || starts.Length != ends.Length)
         {
             c.SetOutput(0, type, shape is null ? null : Enumerable.Repeat(D.Unknown, shape.Length).ToArray());
             return;
@@ -559,28 +557,48 @@ public static class OperatorShapeRules
         steps ??= Enumerable.Repeat(1L, starts.Length).ToArray();
         var output = (SymbolicDim[])shape.Clone();
         var ranges = new (long Start, long End, long Step)?[shape.Length];
+        var sliced = new bool[shape.Length];
         for (int i = 0; i < axes.Length; i++)
         {
             int axis = ShapeMath.NormalizeAxis(axes[i], shape.Length);
-            if (!shape[axis].IsKnown)
+            sliced[axis] = true;
+            var (st, en, step) = (starts[i], ends[i], steps[i]);
+            if (shape[axis].IsKnown && st.IsKnown && en.IsKnown)
             {
-                // Slicing the whole of an unknown dim keeps it; anything else is unknown.
-                bool whole = starts[i] == 0 && steps[i] == 1 && ends[i] >= int.MaxValue;
-                output[axis] = whole ? shape[axis] : D.Unknown;
-                continue;
+                var (start, end, count) = SliceRange(shape[axis].Value, st.Value, en.Value, step);
+                output[axis] = D.Known(count);
+                ranges[axis] = (start, end, step);
             }
-            var (start, end, count) = SliceRange(shape[axis].Value, starts[i], ends[i], steps[i]);
-            output[axis] = D.Known(count);
-            ranges[axis] = (start, end, steps[i]);
+            else if (step == 1 && st.IsKnown && st.Value == 0 && en.IsKnown && en.Value >= int.MaxValue)
+            {
+                output[axis] = shape[axis]; // the whole dim
+            }
+            // Symbolic windows [0, n) and [s, s+k): their length, assuming the window lies inside the dim, which
+            // holds whenever the model runs within its limits (GPT-2 slices its causal mask by past length).
+            else if (step == 1 && en.IsSymbol && en.Offset >= 0 && st.IsKnown && st.Value == 0)
+            {
+                output[axis] = en;
+            }
+            else if (step == 1 && st.IsSymbol && st.Offset >= 0 && en.Minus(st) is { IsKnown: true, Value: >= 0 } length)
+            {
+                output[axis] = length;
+            }
+            else
+            {
+                output[axis] = D.Unknown;
+            }
         }
         SymbolicDim[]? values = null;
-        if (shape.Length == 1 && x!.Values is { } v && ranges[0] is { } r && r.Step > 0)
+        if (shape.Length == 1 && x!.Values is { } v)
         {
-            values = Enumerable.Range(0, (int)output[0].Value).Select(k => v[r.Start + k * r.Step]).ToArray();
-        }
-        else if (shape.Length == 1 && x!.Values is not null && ranges[0] is null)
-        {
-            values = x.Values;
+            if (ranges[0] is { } r && r.Step > 0)
+            {
+                values = Enumerable.Range(0, (int)output[0].Value).Select(k => v[r.Start + k * r.Step]).ToArray();
+            }
+            else if (!sliced[0] || output[0] == shape[0])
+            {
+                values = v;
+            }
         }
         c.SetOutput(0, type, output, values);
     }
@@ -851,6 +869,14 @@ public static class OperatorShapeRules
         var start = c.ConstantInput(0);
         var limit = c.ConstantInput(1);
         var delta = c.ConstantInput(2);
+        // Integer ranges over shape values: limit - start may be a constant even when both are symbolic
+        // (GPT-2: Range(past_len, past_len + 1, 1)).
+        if ((start is null || limit is null) && c.Input(0)?.Values is [var s0] && c.Input(1)?.Values is [var l0]
+            && c.ConstInts(2) is [var step] && step != 0 && l0.Minus(s0) is { IsKnown: true } span)
+        {
+            c.SetOutput(0, type, [D.Known(Math.Max(0, ShapeMath.CeilDiv(span.Value, step)))]);
+            return;
+        }
         if (start is null || limit is null || delta is null)
         {
             c.SetOutput(0, type, [D.Unknown]);

@@ -65,8 +65,11 @@ public static class ShapeMath
         return (int)a;
     }
 
-    public static SymbolicDim Add(SymbolicDim d, long delta) =>
-        d.IsKnown ? SymbolicDim.Known(d.Value + delta) : delta == 0 ? d : SymbolicDim.Unknown;
+    public static SymbolicDim Add(SymbolicDim d, long delta) => d.Plus(delta);
+
+    /// <summary>a + b: known, symbol + constant, or unknown.</summary>
+    public static SymbolicDim Sum(SymbolicDim a, SymbolicDim b) =>
+        b.IsKnown ? a.Plus(b.Value) : a.IsKnown ? b.Plus(a.Value) : SymbolicDim.Unknown;
 
     public static SymbolicDim Multiply(SymbolicDim a, SymbolicDim b)
     {

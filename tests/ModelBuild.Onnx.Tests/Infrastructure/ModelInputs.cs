@@ -62,7 +62,8 @@ public static class ModelInputs
         foreach (var input in model.Graph.RealInputs())
         {
             var type = input.Type.TensorType;
-            long[] shape = type.Shape.Dim.Select(d => d.DimValue > 0 ? d.DimValue : 1).ToArray();
+            // Symbolic dims (batch, past length) get 2, not 1, so that a size confused with a broadcast 1 shows up.
+            long[] shape = type.Shape.Dim.Select(d => d.DimValue > 0 ? d.DimValue : 2).ToArray();
             TensorProto tensor;
             if (Path.GetFileName(modelPath).StartsWith("light_", StringComparison.Ordinal) && type.ElemType == (int)DataType.Float)
             {
