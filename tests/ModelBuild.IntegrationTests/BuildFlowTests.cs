@@ -177,6 +177,36 @@ public sealed partial class BuildFlowTests(PackageFixture package)
         Assert.Equal(File.ReadAllBytes(project.PathOf("bin/Debug/net9.0/models/wine.onnx")), File.ReadAllBytes(project.PathOf("bin/Debug/net10.0/models/wine.onnx")));
     }
 
+    [Fact]
+    public void Ctrl_C_during_compression_kills_the_worker_and_leaves_no_partial_output()
+    {
+        // The intent transformer with auto + entropy calibration keeps the worker busy for several seconds.
+        using var project = new ThrowAwayProject(package, """
+            <CompressModel Include="intent.onnx" OutputName="models/intent.onnx" Quantize="auto" CalibrationData="intent_calib.npy" CalibrationMethod="entropy" />
+            """);
+        var transformer = Path.Combine(RepositoryPaths.Shared, "teachers", "synthetic-intent-transformer");
+        File.Copy(Path.Combine(transformer, "teacher.onnx"), project.PathOf("intent.onnx"));
+        File.Copy(Path.Combine(transformer, "calib_x.npy"), project.PathOf("intent_calib.npy"));
+        Assert.True(DotnetCommand.Run(project.Directory, "restore").Succeeded);
+
+        var build = project.StartBuild("--no-restore");
+        if (!build.WaitForOutput(ThrowAwayProject.WorkerStarted, TimeSpan.FromMinutes(2))) Assert.Fail("no worker started: " + build.Wait());
+        var log = System.IO.Directory.GetFiles(project.PathOf("obj/modelbuild/logs")).Single();
+        // Let the worker get into its work (it has written progress), then interrupt the build as Ctrl+C does.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!File.ReadAllText(log).Contains("##modelbuild[progress]") && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(50);
+        build.Interrupt();
+        var result = build.Wait();
+
+        Assert.False(result.Succeeded, result.ToString());
+        Assert.Contains("ModelBuild: cancelled; the worker was stopped and no partial output was written.", result.Output);
+        Assert.EndsWith("# cancelled: worker process tree killed", File.ReadAllText(log).TrimEnd());
+        Assert.False(File.Exists(project.PathOf("obj/Debug/net10.0/modelbuild/models/intent.onnx")));
+        Assert.False(File.Exists(project.PathOf("obj/Debug/net10.0/modelbuild/models/intent.onnx.stamp")));
+        // No cache entry and no staging folder: only the (never deleted) lock file.
+        Assert.All(System.IO.Directory.GetFileSystemEntries(project.PathOf("obj/modelbuild/cache")), entry => Assert.EndsWith(".lock", entry));
+    }
+
     [GeneratedRegex(@"ModelBuild: CompressModels took ([\d.]+) s")]
     private static partial Regex TaskTime();
 }

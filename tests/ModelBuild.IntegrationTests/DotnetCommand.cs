@@ -16,13 +16,17 @@ internal static class DotnetCommand
 
     public static Running Start(string workingDirectory, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
+        // Through `env --default-signal=INT`: a test host may run with SIGINT ignored, and an ignored signal stays
+        // ignored across exec; dotnet must see Ctrl+C (Interrupt) as a terminal would deliver it.
+        var start = new ProcessStartInfo("env")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        start.ArgumentList.Add("--default-signal=INT");
+        start.ArgumentList.Add("dotnet");
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         // `dotnet test` leaves MSBuild's own variables in this process; a nested build must not inherit them.
         foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
@@ -50,6 +54,26 @@ internal static class DotnetCommand
             process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
+        }
+
+        /// <summary>Waits until the output contains <paramref name="text"/>; false if the process ended or time ran out first.</summary>
+        public bool WaitForOutput(string text, TimeSpan timeout)
+        {
+            var deadline = Stopwatch.StartNew();
+            while (deadline.Elapsed < timeout)
+            {
+                lock (output) if (output.ToString().Contains(text, StringComparison.Ordinal)) return true;
+                if (process.HasExited) return false;
+                Thread.Sleep(50);
+            }
+            return false;
+        }
+
+        /// <summary>Sends SIGINT to the dotnet process alone (env exec'd it, same pid): what Ctrl+C does to `dotnet build`.</summary>
+        public void Interrupt()
+        {
+            using var kill = Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            kill.WaitForExit();
         }
 
         public Result Wait()
