@@ -1,0 +1,76 @@
+namespace ModelBuild.Tasks.Cache;
+
+/// <summary>
+/// Compressed models by cache key: the local cache in obj/modelbuild/cache and, when <c>ModelBuildCacheDir</c> is set,
+/// a shared one (CI, a team share). An entry is a folder <c>&lt;key&gt;/</c> holding <c>model.onnx</c> and the
+/// worker's reports; it is made under a temporary name and renamed into place, so an entry that exists is complete.
+/// New entries go to the shared cache when there is one (that is where the other builds look), else to the local one.
+/// </summary>
+internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
+{
+    public const string ModelFile = "model.onnx";
+    public const string ReportFile = "report.json";
+    public const string MarkdownReportFile = "report.md";
+
+    public string LocalDirectory { get; } = Path.GetFullPath(localDirectory);
+    public string? SharedDirectory { get; } = string.IsNullOrWhiteSpace(sharedDirectory) ? null : Path.GetFullPath(sharedDirectory);
+
+    /// <summary>Where new entries and the locks go.</summary>
+    public string PrimaryDirectory => SharedDirectory ?? LocalDirectory;
+
+    /// <summary>The complete entry for <paramref name="key"/> and which cache it is in, or null.</summary>
+    public (string Directory, string Where)? Find(string key)
+    {
+        foreach (var (root, where) in new[] { (LocalDirectory, "local"), (SharedDirectory, "shared") })
+        {
+            if (root is null) continue;
+            var entry = Path.Combine(root, key);
+            if (File.Exists(Path.Combine(entry, ModelFile))) return (entry, where);
+        }
+        return null;
+    }
+
+    /// <summary>A fresh folder for the worker to write an entry into; <see cref="Commit"/> publishes it.</summary>
+    public string NewStagingDirectory(string key)
+    {
+        var staging = Path.Combine(PrimaryDirectory, $"{key}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(staging);
+        return staging;
+    }
+
+    /// <summary>Renames a finished staging folder to its key. Returns the entry folder.</summary>
+    public string Commit(string staging, string key)
+    {
+        var entry = Path.Combine(PrimaryDirectory, key);
+        try
+        {
+            Directory.Move(staging, entry);
+        }
+        catch (IOException) when (Directory.Exists(entry))
+        {
+            // Someone committed the same key first (only possible without the lock, e.g. a stale lock was broken);
+            // their entry is equally valid.
+            Directory.Delete(staging, recursive: true);
+        }
+        return entry;
+    }
+
+    /// <summary>
+    /// Takes the per-key lock in the primary cache: an exclusive open of <c>&lt;key&gt;.lock</c>. Two builds of the same
+    /// inputs serialize here; the second then finds the first one's entry. Polls so that cancellation is honoured.
+    /// </summary>
+    public static FileStream? TryLock(string directory, string key)
+    {
+        Directory.CreateDirectory(directory);
+        try
+        {
+            // The lock file is never deleted: deleting it while another process waits on it would let a third take a
+            // lock on a new file while the second holds the old one.
+            return new FileStream(Path.Combine(directory, key + ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+}

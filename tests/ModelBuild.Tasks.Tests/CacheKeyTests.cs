@@ -1,0 +1,59 @@
+using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Tasks.Cache;
+
+namespace ModelBuild.Tasks.Tests;
+
+public sealed class CacheKeyTests : IDisposable
+{
+    private readonly string root = Directory.CreateTempSubdirectory("mb-key-").FullName;
+    private static readonly ToolVersions Versions = new("0.1.0", "1.31.1", "0.107.0");
+
+    public void Dispose() => Directory.Delete(root, recursive: true);
+
+    private CompressionRecipe Recipe(string folder, byte[] teacher, byte[] calibration)
+    {
+        Directory.CreateDirectory(Path.Combine(root, folder));
+        var t = Path.Combine(root, folder, "teacher.onnx");
+        var c = Path.Combine(root, folder, "calib.npy");
+        File.WriteAllBytes(t, teacher);
+        File.WriteAllBytes(c, calibration);
+        return new CompressionRecipe { Teacher = t, CalibrationData = c, Quantize = "int8-static", Output = Path.Combine(root, folder, "out.onnx") };
+    }
+
+    [Fact]
+    public void Same_bytes_in_another_folder_give_the_same_key()
+    {
+        var a = Recipe("a", [1, 2, 3], [9, 9]);
+        var b = Recipe("b/deeper", [1, 2, 3], [9, 9]);
+        Assert.Equal(CacheKey.Compute(a, Versions), CacheKey.Compute(b, Versions));
+    }
+
+    [Fact]
+    public void One_changed_byte_of_a_data_file_changes_the_key()
+    {
+        Assert.NotEqual(CacheKey.Compute(Recipe("a", [1, 2, 3], [9, 9]), Versions), CacheKey.Compute(Recipe("b", [1, 2, 3], [9, 8]), Versions));
+    }
+
+    [Fact]
+    public void Options_and_versions_are_part_of_the_key()
+    {
+        var recipe = Recipe("a", [1, 2, 3], [9, 9]);
+        var key = CacheKey.Compute(recipe, Versions);
+        Assert.NotEqual(key, CacheKey.Compute(recipe, Versions with { OnnxRuntime = "1.32.0" }));
+        Assert.NotEqual(key, CacheKey.Compute(recipe, Versions with { TorchSharp = "0.108.0" }));
+        Assert.NotEqual(key, CacheKey.Compute(recipe, Versions with { ModelBuild = "0.2.0" }));
+        recipe.CalibrationMethod = "entropy";
+        Assert.NotEqual(key, CacheKey.Compute(recipe, Versions));
+    }
+
+    [Fact]
+    public void Touching_changes_the_fingerprint_but_not_the_key()
+    {
+        var recipe = Recipe("a", [1, 2, 3], [9, 9]);
+        var key = CacheKey.Compute(recipe, Versions);
+        var fingerprint = CacheKey.Fingerprint(recipe, Versions);
+        File.SetLastWriteTimeUtc(recipe.CalibrationData!, DateTime.UtcNow.AddMinutes(1));
+        Assert.NotEqual(fingerprint, CacheKey.Fingerprint(recipe, Versions));
+        Assert.Equal(key, CacheKey.Compute(recipe, Versions));
+    }
+}

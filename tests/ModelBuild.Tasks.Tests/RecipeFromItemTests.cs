@@ -1,0 +1,109 @@
+using Microsoft.Build.Utilities;
+using ModelBuild.Tasks.Diagnostics;
+using ModelBuild.Tasks.Recipe;
+
+namespace ModelBuild.Tasks.Tests;
+
+public sealed class RecipeFromItemTests : IDisposable
+{
+    private readonly string project = Directory.CreateTempSubdirectory("mb-recipe-").FullName;
+
+    public RecipeFromItemTests()
+    {
+        File.WriteAllBytes(Path.Combine(project, "teacher.onnx"), [1, 2, 3]);
+        Directory.CreateDirectory(Path.Combine(project, "Data"));
+        File.WriteAllBytes(Path.Combine(project, "Data", "calib.npy"), [4, 5, 6]);
+    }
+
+    public void Dispose() => Directory.Delete(project, recursive: true);
+
+    private static TaskItem Item(params (string Name, string Value)[] metadata)
+    {
+        var item = new TaskItem("teacher.onnx");
+        foreach (var (name, value) in metadata) item.SetMetadata(name, value);
+        return item;
+    }
+
+    [Theory]
+    [InlineData("int8-static", "int8-static")]
+    [InlineData("Int8Static", "int8-static")]
+    [InlineData("INT8_DYNAMIC", "int8-dynamic")]
+    [InlineData("fp16", "fp16")]
+    public void Quantize_uses_the_command_line_words_case_insensitively(string written, string expected)
+    {
+        var recipe = RecipeFromItem.Build(Item(("Quantize", written), ("CalibrationData", "Data/calib.npy")), project);
+        Assert.Equal(expected, recipe.Quantize);
+        Assert.Equal(Path.Combine(project, "Data", "calib.npy"), recipe.CalibrationData);
+        Assert.Equal(Path.Combine(project, "teacher.onnx"), recipe.Teacher);
+    }
+
+    [Fact]
+    public void Unknown_value_is_MB0601_naming_item_and_metadata()
+    {
+        var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("Quantize", "int9")), project));
+        Assert.Equal(TaskCodes.UnknownValue, e.Code);
+        Assert.Contains("'teacher.onnx'", e.Cause);
+        Assert.Contains("Quantize='int9'", e.Cause);
+        Assert.Contains("int8-static", e.Remedy);
+    }
+
+    [Fact]
+    public void Missing_data_file_is_MB0602_naming_item_and_metadata()
+    {
+        var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("Quantize", "int8-static"), ("CalibrationData", "Data/nope.npy")), project));
+        Assert.Equal(TaskCodes.MissingFile, e.Code);
+        Assert.Contains("'teacher.onnx'", e.Cause);
+        Assert.Contains("CalibrationData 'Data/nope.npy'", e.Cause);
+    }
+
+    [Fact]
+    public void Missing_teacher_is_MB0602()
+    {
+        var item = new TaskItem("Models/absent.onnx");
+        var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(item, project));
+        Assert.Equal(TaskCodes.MissingFile, e.Code);
+        Assert.Contains("Models/absent.onnx", e.Cause);
+    }
+
+    [Theory]
+    [InlineData("Prune", "1.5")]
+    [InlineData("Prune", "half")]
+    [InlineData("Epochs", "0")]
+    [InlineData("Temperature", "-1")]
+    [InlineData("MaxAccuracyDrop", "-0.5")]
+    public void Bad_number_is_MB0603(string metadata, string value)
+    {
+        var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item((metadata, value)), project));
+        Assert.Equal(TaskCodes.BadNumber, e.Code);
+        Assert.Contains($"{metadata}='{value}'", e.Cause);
+    }
+
+    [Fact]
+    public void Gate_without_evaluation_data_is_an_error()
+    {
+        var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("Quantize", "fp16"), ("MaxAccuracyDrop", "1")), project));
+        Assert.Equal(TaskCodes.MissingFile, e.Code);
+        Assert.Contains("EvaluationData", e.Cause);
+    }
+
+    [Fact]
+    public void Recipe_file_is_the_base_paths_relative_to_it_and_metadata_override()
+    {
+        File.WriteAllText(Path.Combine(project, "Data", "wine.recipe.json"),
+            """{ "quantize": "int8-static", "calibrationData": "calib.npy", "calibrationMethod": "Entropy", "seed": 7 }""");
+        var recipe = RecipeFromItem.Build(Item(("Recipe", "Data/wine.recipe.json"), ("CalibrationMethod", "percentile")), project);
+        Assert.Equal("int8-static", recipe.Quantize);
+        Assert.Equal(Path.Combine(project, "Data", "calib.npy"), recipe.CalibrationData);
+        Assert.Equal("percentile", recipe.CalibrationMethod);
+        Assert.Equal(7, recipe.Seed);
+    }
+
+    [Fact]
+    public void Invalid_recipe_file_is_MB0604()
+    {
+        File.WriteAllText(Path.Combine(project, "bad.json"), "{ \"quantize\": ");
+        var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("Recipe", "bad.json")), project));
+        Assert.Equal(TaskCodes.BadRecipe, e.Code);
+        Assert.Contains("bad.json", e.Cause);
+    }
+}
