@@ -1,0 +1,180 @@
+using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Pruning;
+using ModelBuild.Onnx;
+using ModelBuild.Onnx.Diagnostics;
+using Xunit.Abstractions;
+
+namespace ModelBuild.Compression.Tests.Pruning;
+
+public class StructuredPrunerTests(ITestOutputHelper output)
+{
+    /// <summary>Prunes, then checks the pruned graph runs in ORT and matches the masked original on <paramref name="x"/>.</summary>
+    private PruningResult PruneAndCheck(OnnxModel model, PruningOptions options, NpyArray x)
+    {
+        var result = StructuredPruner.Prune(model, options);
+        foreach (var g in result.Pruned)
+        {
+            output.WriteLine($"pruned {g.Name} {g.Kind}: {g.UnitsBefore} -> {g.UnitsAfter} (unit {g.UnitSize})");
+        }
+        foreach (var s in result.Skipped)
+        {
+            output.WriteLine($"skipped {s.Name} {s.Kind}: {s.Reason}");
+        }
+        output.WriteLine($"params {result.ParametersBefore} -> {result.ParametersAfter}, FLOPs {result.FlopsBefore} -> {result.FlopsAfter}");
+        Assert.True(result.Changed);
+        Assert.True(result.ParametersAfter < result.ParametersBefore);
+        Assert.True(result.FlopsAfter < result.FlopsBefore);
+        // Same operators and opset: structured pruning only shrinks tensors.
+        Assert.Equal(model.Proto.OpsetImport.ToString(), result.Model.Proto.OpsetImport.ToString());
+
+        var reloaded = OnnxModel.Load(result.Model.ToBytes(), Path.GetTempPath());
+        using var pruned = new PruningEvaluator(reloaded);
+        using var reference = new PruningEvaluator(MaskedReference.Build(model, result));
+        float[] got = pruned.Logits(x, out int classes);
+        float[] want = reference.Logits(x, out int refClasses);
+        Assert.Equal(refClasses, classes);
+        double maxDiff = got.Zip(want, (a, b) => Math.Abs(a - b)).Max();
+        double scale = want.Max(Math.Abs);
+        output.WriteLine($"max |pruned - masked| = {maxDiff} (scale {scale})");
+        Assert.True(maxDiff <= 1e-4 * Math.Max(1, scale), $"pruned graph differs from the masked original by {maxDiff}");
+        return result;
+    }
+
+    [Theory]
+    [InlineData("wine-mlp")]
+    [InlineData("breast-cancer-mlp")]
+    public void Mlp_teacher_pruned_90_percent_matches_the_masked_teacher(string teacher)
+    {
+        var model = PruningMaterials.Teacher(teacher);
+        var x = PruningMaterials.TeacherData(teacher, "test_x.npy");
+        var result = PruneAndCheck(model, new PruningOptions { Fraction = 0.9 }, x);
+        Assert.Equal(2, result.Pruned.Count);
+        Assert.All(result.Pruned, g => Assert.Equal((256, 26), (g.UnitsBefore, g.UnitsAfter)));
+        Assert.True(result.ParametersAfter <= 0.10 * result.ParametersBefore);
+    }
+
+    [Theory]
+    [InlineData(ImportanceCriterion.L1)]
+    [InlineData(ImportanceCriterion.L2)]
+    [InlineData(ImportanceCriterion.Activation)]
+    public void Iris_mlp_prunes_with_each_criterion(ImportanceCriterion criterion)
+    {
+        var model = PruningMaterials.Model("iris-mlp-pytorch");
+        var x = NpyArray.Create(Enumerable.Range(0, 40).Select(i => (float)Math.Sin(i * 0.37) * 2).ToArray(), 10, 4);
+        var result = PruneAndCheck(model, new PruningOptions { Fraction = 0.5, Criterion = criterion, CalibrationData = x }, x);
+        Assert.All(result.Pruned, g => Assert.Equal((24, 12), (g.UnitsBefore, g.UnitsAfter)));
+    }
+
+    [Fact]
+    public void Criteria_rank_units_differently_and_l2_keeps_the_largest_rows()
+    {
+        var model = PruningMaterials.Teacher("wine-mlp");
+        var l1 = StructuredPruner.Prune(model, new PruningOptions { Fraction = 0.5, Criterion = ImportanceCriterion.L1 });
+        var act = StructuredPruner.Prune(model, new PruningOptions
+        {
+            Fraction = 0.5, Criterion = ImportanceCriterion.Activation, CalibrationData = PruningMaterials.TeacherData("wine-mlp", "calib_x.npy"),
+        });
+        Assert.NotEqual(l1.Pruned[0].RemovedUnits, act.Pruned[0].RemovedUnits);
+    }
+
+    [Fact]
+    public void Cnn_half_the_channels_match_the_masked_model()
+    {
+        var (x, _) = PruningMaterials.MnistT10k();
+        var sample = MnistReader.Rows(x, 0, 20);
+        var result = PruneAndCheck(PruningMaterials.Model("mnist-cnn-pytorch"),
+            new PruningOptions { Fraction = 0.5, Kinds = new HashSet<PruningUnitKind> { PruningUnitKind.Channels } }, sample);
+        Assert.Equal(new[] { (10, 5), (20, 10) }, result.Pruned.Select(g => (g.UnitsBefore, g.UnitsAfter)));
+    }
+
+    [Fact]
+    public void Mnist8_with_initializers_as_inputs_and_a_runtime_reshape_of_its_weight()
+    {
+        var (x, _) = PruningMaterials.MnistT10k();
+        var raw = NpyArray.Create(MnistReader.Rows(x, 0, 10).As<float>().Select(v => (v * 0.3081f + 0.1307f) * 255f).ToArray(), 10, 1, 28, 28);
+        PruneAndCheck(PruningMaterials.Model("mnist-8"), new PruningOptions { Fraction = 0.5 }, raw);
+    }
+
+    [Fact]
+    public void Cifar10_cnn_with_padding_and_a_flatten_into_the_classifier()
+    {
+        var x = NpyArray.Create(Enumerable.Range(0, 4 * 3 * 32 * 32).Select(i => (float)Math.Sin(i * 0.013)).ToArray(), 4, 3, 32, 32);
+        var result = PruneAndCheck(PruningMaterials.Model("cifar10-cnn-pytorch"), new PruningOptions { Fraction = 0.5 }, x);
+        Assert.Equal(4, result.Pruned.Count);
+    }
+
+    [Fact]
+    public void Transformer_half_the_heads_and_ffn_neurons_match_the_masked_model()
+    {
+        var model = PruningMaterials.Teacher("synthetic-intent-transformer");
+        var x = MnistReader.Rows(PruningMaterials.TeacherData("synthetic-intent-transformer", "test_x.npy"), 0, 32);
+        var result = PruneAndCheck(model, new PruningOptions { Fraction = 0.5 }, x);
+        Assert.Equal(2, result.Pruned.Count(g => g is { Kind: PruningUnitKind.Heads, UnitsBefore: 4, UnitsAfter: 2 }));
+        Assert.Equal(2, result.Pruned.Count(g => g is { Kind: PruningUnitKind.Neurons, UnitsBefore: 512, UnitsAfter: 256 }));
+        Assert.Contains(result.Skipped, s => s.Kind == PruningUnitKind.HiddenSize);
+    }
+
+    [Fact]
+    public void Transformer_hidden_size_prunes_embeddings_layernorms_and_every_projection()
+    {
+        var model = PruningMaterials.Teacher("synthetic-intent-transformer");
+        var result = StructuredPruner.Prune(model, new PruningOptions
+        {
+            Fraction = 0.25, Kinds = new HashSet<PruningUnitKind> { PruningUnitKind.HiddenSize },
+        });
+        var hidden = Assert.Single(result.Pruned);
+        Assert.Equal((128, 96), (hidden.UnitsBefore, hidden.UnitsAfter));
+        var x = MnistReader.Rows(PruningMaterials.TeacherData("synthetic-intent-transformer", "test_x.npy"), 0, 8);
+        using var evaluator = new PruningEvaluator(result.Model);
+        Assert.Equal(8 * 12, evaluator.Logits(x, out _).Length);
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1.0)]
+    [InlineData(-0.5)]
+    [InlineData(double.NaN)]
+    public void Fraction_outside_zero_one_is_MB0401(double fraction)
+    {
+        var e = Assert.Throws<ModelBuildException>(() => StructuredPruner.Prune(PruningMaterials.Teacher("wine-mlp"), new PruningOptions { Fraction = fraction }));
+        Assert.Equal("MB0401", e.Code);
+    }
+
+    [Fact]
+    public void Nothing_prunable_warns_MB0402_lists_the_candidates_and_returns_the_model_unchanged()
+    {
+        var model = PruningMaterials.Teacher("wine-mlp");
+        var result = StructuredPruner.Prune(model, new PruningOptions { Fraction = 0.5, Exclude = new[] { "/0/Gemm", "/3/Gemm" } });
+        Assert.False(result.Changed);
+        var warning = Assert.Single(result.Warnings, w => w.Contains("MB0402"));
+        Assert.Contains("/6/Gemm", warning);
+        Assert.Contains("model output", warning);
+        Assert.Equal(model.ToBytes(), result.Model.ToBytes());
+        Assert.Equal(2, result.Skipped.Count(s => s.Reason.StartsWith("excluded")));
+    }
+
+    [Fact]
+    public void Exclude_pattern_matching_nothing_is_MB0404()
+    {
+        var e = Assert.Throws<ModelBuildException>(() => StructuredPruner.Prune(PruningMaterials.Teacher("wine-mlp"),
+            new PruningOptions { Exclude = new[] { "/blocks.9/*" } }));
+        Assert.Equal("MB0404", e.Code);
+    }
+
+    [Fact]
+    public void Activation_criterion_without_data_is_MB0405()
+    {
+        var e = Assert.Throws<ModelBuildException>(() => StructuredPruner.Prune(PruningMaterials.Teacher("wine-mlp"),
+            new PruningOptions { Criterion = ImportanceCriterion.Activation }));
+        Assert.Equal("MB0405", e.Code);
+    }
+
+    [Fact]
+    public void Pruning_is_deterministic()
+    {
+        var model = PruningMaterials.Model("mnist-cnn-pytorch");
+        var a = StructuredPruner.Prune(model, new PruningOptions { Fraction = 0.5 }).Model.ToBytes();
+        var b = StructuredPruner.Prune(model, new PruningOptions { Fraction = 0.5 }).Model.ToBytes();
+        Assert.Equal(a, b);
+    }
+}
