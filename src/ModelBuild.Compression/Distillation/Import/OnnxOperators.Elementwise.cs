@@ -35,6 +35,15 @@ public static partial class OnnxOperators
         r["Cast"] = Cast;
         r["Identity"] = c => One(c.Input(0).alias());
         r["Dropout"] = Dropout;
+        // Beyond the required list: the small operators ONNX's function bodies (the *_expanded node tests) use.
+        r["Less"] = c => One(c.Input(0).lt(c.Input(1)));
+        r["Neg"] = c => One(c.Input(0).neg());
+        r["Reciprocal"] = c => One(c.Input(0).reciprocal());
+        r["Ceil"] = c => One(c.Input(0).ceil());
+        r["Size"] = c => One(torch.tensor(c.Input(0).numel(), ScalarType.Int64));
+        r["CastLike"] = c => One(c.Input(0).to_type(c.Input(1).dtype));
+        r["Sum"] = c => One(c.Inputs.Select(t => t!).Aggregate((a, b) => a.add(b)));
+        r["Max"] = c => One(c.Inputs.Select(t => t!).Aggregate((a, b) => a.maximum(b)));
     }
 
     static Tensor[] Pow(OnnxNodeContext c)
