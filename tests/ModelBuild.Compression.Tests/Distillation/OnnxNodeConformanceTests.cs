@@ -61,7 +61,8 @@ public sealed class OnnxNodeConformanceTests
         ModelBuild.Compression.Native.LibTorchLoader.EnsureLoaded();
         var dir = SharedMaterials.Path_("onnx-node-tests", test);
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(dir, "model.onnx")));
-        using var module = OnnxGraphImporter.Import(model, test);
+        // Exact ONNX float16 semantics here (each op rounds to float16), not the ORT-CPU-style float32 compute.
+        using var module = OnnxGraphImporter.Import(model, test, float16AsFloat32: false);
         module.eval();
         foreach (var dataSet in Directory.GetDirectories(dir, "test_data_set_*").Order())
         {

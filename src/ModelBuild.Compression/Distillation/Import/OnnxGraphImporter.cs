@@ -8,11 +8,13 @@ namespace ModelBuild.Compression.Distillation.Import;
 /// <summary>Turns an ONNX model into an <see cref="OnnxGraphModule"/>, after checking that every operator is supported.</summary>
 public static class OnnxGraphImporter
 {
-    public static OnnxGraphModule Import(string path) => Import(ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)), path);
+    /// <summary>Loads (MB00xx errors for unreadable files, external data resolved) and imports a model file.</summary>
+    public static OnnxGraphModule Import(string path) => Import(ModelBuild.Onnx.OnnxModel.Load(path).Proto, path);
 
     /// <param name="model">The model; the module keeps a reference to it (export writes trained values into a clone).</param>
     /// <param name="file">The file name to report in errors.</param>
-    public static OnnxGraphModule Import(ModelProto model, string? file = null)
+    /// <param name="float16AsFloat32">Compute float16 graphs in float32, as ONNX Runtime's CPU provider does (default).</param>
+    public static OnnxGraphModule Import(ModelProto model, string? file = null, bool float16AsFloat32 = true)
     {
         Native.LibTorchLoader.EnsureLoaded();
         var graph = model.Graph;
@@ -22,7 +24,7 @@ public static class OnnxGraphImporter
         var nonTrainable = NonTrainableInitializers(graph);
         return new OnnxGraphModule(model, sorted, opset,
             init => IsFloat(init.DataType) && ElementCount(init) > 1 && !nonTrainable.Contains(init.Name),
-            string.IsNullOrEmpty(graph.Name) ? "onnx_graph" : graph.Name);
+            string.IsNullOrEmpty(graph.Name) ? "onnx_graph" : graph.Name, float16AsFloat32);
     }
 
     /// <summary>MB0301: every unsupported operator with the nodes that use it, in one message.</summary>

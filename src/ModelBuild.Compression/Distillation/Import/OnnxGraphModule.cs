@@ -17,21 +17,25 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
     readonly Dictionary<string, Parameter> _onnxParameters = new(StringComparer.Ordinal);
     readonly Dictionary<string, Tensor> _constants = new(StringComparer.Ordinal);
     readonly HashSet<string> _initializerBuffers = new(StringComparer.Ordinal);
+    readonly HashSet<string> _float16Outputs;
 
-    internal OnnxGraphModule(ModelProto model, IReadOnlyList<NodeProto> sortedNodes, int opset, Func<TensorProto, bool> isTrainable, string name)
+    internal OnnxGraphModule(ModelProto model, IReadOnlyList<NodeProto> sortedNodes, int opset, Func<TensorProto, bool> isTrainable, string name, bool float16AsFloat32)
         : base(name)
     {
         Model = model;
         Opset = opset;
+        Float16AsFloat32 = float16AsFloat32;
         var graph = model.Graph;
         var initializerNames = graph.Initializer.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         InputNames = graph.Input.Select(i => i.Name).Where(n => !initializerNames.Contains(n)).ToArray();
         OutputNames = graph.Output.Select(o => o.Name).ToArray();
+        _float16Outputs = graph.Output.Where(o => o.Type?.TensorType?.ElemType == (int)TensorProto.Types.DataType.Float16).Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
 
         var usedNames = new HashSet<string>(StringComparer.Ordinal);
         foreach (var init in graph.Initializer)
         {
             var tensor = TensorProtoConverter.ToTensor(init);
+            if (float16AsFloat32 && tensor.dtype == ScalarType.Float16) tensor = tensor.to_type(ScalarType.Float32);
             var registered = UniqueModuleName(init.Name, usedNames);
             if (isTrainable(init))
             {
@@ -50,7 +54,7 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
 
         foreach (var node in sortedNodes)
         {
-            var context = new OnnxNodeContext(node, opset);
+            var context = new OnnxNodeContext(node, opset, float16AsFloat32);
             var kernel = OnnxOperators.Get(node.OpType);
             if (node.OpType == "Constant")
             {
@@ -66,6 +70,14 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
 
     public ModelProto Model { get; }
     public int Opset { get; }
+
+    /// <summary>
+    /// float16 graphs are computed in float32 (inputs, weights and Casts to float16 widened; float16 graph outputs
+    /// rounded back). This is what ONNX Runtime's CPU provider does for float16 models (it inserts Casts around
+    /// kernels that have no float16 version and removes the redundant pairs), so the results match it, and training
+    /// in float32 is what a float16 student needs anyway; export converts the values back to float16.
+    /// </summary>
+    public bool Float16AsFloat32 { get; }
     public IReadOnlyList<string> InputNames { get; }
     public IReadOnlyList<string> OutputNames { get; }
 
@@ -100,7 +112,7 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
         {
             if (!inputs.TryGetValue(name, out var t))
                 throw new ArgumentException($"Missing graph input '{name}'.", nameof(inputs));
-            values[name] = t;
+            values[name] = Float16AsFloat32 && t.dtype == ScalarType.Float16 ? t.to_type(ScalarType.Float32) : t;
         }
         bool isTraining = training;
         foreach (var (context, kernel) in _plan)
@@ -124,8 +136,12 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
         var names = fetch ?? OutputNames;
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (var name in names)
-            result[name] = values.TryGetValue(name, out var t) ? t
+        {
+            var t = values.TryGetValue(name, out var v) ? v
                 : throw new ArgumentException($"The graph has no tensor named '{name}'.", nameof(fetch));
+            if (Float16AsFloat32 && _float16Outputs.Contains(name)) t = t.to_type(ScalarType.Float16);
+            result[name] = t;
+        }
         return result;
     }
 

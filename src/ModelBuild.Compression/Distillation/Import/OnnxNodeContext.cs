@@ -13,10 +13,11 @@ public sealed class OnnxNodeContext
 {
     readonly Dictionary<string, AttributeProto> _attributes;
 
-    public OnnxNodeContext(NodeProto node, int opset)
+    public OnnxNodeContext(NodeProto node, int opset, bool float16AsFloat32 = false)
     {
         Node = node;
         Opset = opset;
+        Float16AsFloat32 = float16AsFloat32;
         _attributes = node.Attribute.ToDictionary(a => a.Name, StringComparer.Ordinal);
         Inputs = Array.Empty<Tensor?>();
     }
@@ -25,6 +26,15 @@ public sealed class OnnxNodeContext
     public int Opset { get; }
     public Tensor?[] Inputs { get; set; }
     public bool Training { get; set; }
+
+    /// <summary>Compute float16 tensors in float32 (see <see cref="OnnxGraphModule.Float16AsFloat32"/>).</summary>
+    public bool Float16AsFloat32 { get; init; }
+
+    /// <summary>The element type a tensor of ONNX type <paramref name="type"/> is computed in.</summary>
+    public ScalarType ComputeType(ScalarType type) => Float16AsFloat32 && type == ScalarType.Float16 ? ScalarType.Float32 : type;
+
+    /// <summary>A constant read from an attribute, in the compute type.</summary>
+    public Tensor ComputeTensor(Tensor t) => t.dtype == ComputeType(t.dtype) ? t : t.to_type(ComputeType(t.dtype));
 
     /// <summary>The number of outputs the node asks for (trailing optional outputs may be omitted).</summary>
     public int OutputCount => Node.Output.Count;

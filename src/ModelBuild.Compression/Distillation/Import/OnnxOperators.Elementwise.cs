@@ -92,7 +92,7 @@ public static partial class OnnxOperators
         int to = (int)c.Int("to", 0);
         var type = TensorProtoConverter.ToScalarType(to)
             ?? throw new NotSupportedException($"Node '{c.Node.Name}' casts to ONNX type {to}, which the importer does not support.");
-        return One(c.Input(0).to_type(type));
+        return One(c.Input(0).to_type(c.ComputeType(type)));
     }
 
     static Tensor[] Dropout(OnnxNodeContext c)

@@ -181,7 +181,7 @@ public static partial class OnnxOperators
     static Tensor[] Constant(OnnxNodeContext c)
     {
         var n = c.Node;
-        if (c.Attribute("value") is { } v) return One(TensorProtoConverter.ToTensor(v.T));
+        if (c.Attribute("value") is { } v) return One(c.ComputeTensor(TensorProtoConverter.ToTensor(v.T)));
         if (c.Attribute("value_float") is { } f) return One(torch.tensor(f.F, ScalarType.Float32));
         if (c.Attribute("value_floats") is { } fs) return One(torch.tensor(fs.Floats.ToArray(), ScalarType.Float32));
         if (c.Attribute("value_int") is { } i) return One(torch.tensor(i.I, ScalarType.Int64));
@@ -194,7 +194,7 @@ public static partial class OnnxOperators
         long[] shape = OnnxNodeContext.ToLongs(c.Input(0));
         if (c.Attribute("value") is { } v)
         {
-            using var value = TensorProtoConverter.ToTensor(v.T);
+            using var value = c.ComputeTensor(TensorProtoConverter.ToTensor(v.T));
             return One(value.reshape(Array.Empty<long>()).expand(shape).contiguous());
         }
         return One(torch.zeros(shape, ScalarType.Float32));
