@@ -22,6 +22,8 @@ public static partial class OnnxOperators
         };
         r["BatchNormalization"] = BatchNormalization;
         r["LayerNormalization"] = LayerNormalization;
+        r["InstanceNormalization"] = InstanceNormalization;
+        r["LRN"] = LocalResponseNormalization;
         r["Softmax"] = c => SoftmaxFamily(c, log: false);
         r["LogSoftmax"] = c => SoftmaxFamily(c, log: true);
     }
@@ -244,6 +246,32 @@ public static partial class OnnxOperators
         // While the student trains, BatchNorm uses batch statistics and updates its running buffers in place, as
         // nn.BatchNorm does in train mode (ONNX momentum m is torch momentum 1 - m).
         return One(F.batch_norm(x, mean, variance, scale, bias, c.Training, 1 - momentum, eps));
+    }
+
+    static Tensor[] InstanceNormalization(OnnxNodeContext c)
+    {
+        var x = c.Input(0); var scale = c.Input(1); var bias = c.Input(2);
+        double eps = c.Float("epsilon", 1e-5f);
+        var axes = Enumerable.Range(2, (int)x.dim() - 2).Select(i => (long)i).ToArray();
+        var shape = x.shape.Select((d, i) => i == 1 ? d : 1L).ToArray();
+        var mean = x.mean(axes, true);
+        var d = x.sub(mean);
+        var y = d.mul(d.mul(d).mean(axes, true).add(eps).rsqrt());
+        return One(y.mul(scale.reshape(shape)).add(bias.reshape(shape)));
+    }
+
+    static Tensor[] LocalResponseNormalization(OnnxNodeContext c)
+    {
+        // y = x / (bias + alpha / size * sum of x^2 over the channel window [c - floor((size-1)/2), c + ceil((size-1)/2)])^beta
+        var x = c.Input(0);
+        long size = c.Int("size", 1);
+        double alpha = c.Float("alpha", 1e-4f), beta = c.Float("beta", 0.75f), bias = c.Float("bias", 1f);
+        long before = (size - 1) / 2, after = size - 1 - before;
+        var padSpec = new long[2 * (x.dim() - 1)];
+        padSpec[^2] = before; padSpec[^1] = after; // channel axis is the first padded axis counted from the end
+        var squares = F.pad(x.mul(x), padSpec);
+        var sums = squares.unfold(1, size, 1).sum(new long[] { -1 }, false, x.dtype);
+        return One(x.div(sums.mul(alpha / size).add(bias).pow(beta)));
     }
 
     static Tensor[] LayerNormalization(OnnxNodeContext c)

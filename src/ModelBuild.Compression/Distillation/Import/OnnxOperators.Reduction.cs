@@ -11,9 +11,10 @@ public static partial class OnnxOperators
         r["ReduceSum"] = c => Reduce(c, 13, ReduceKind.Sum);
         r["ReduceMean"] = c => Reduce(c, 18, ReduceKind.Mean);
         r["ReduceMax"] = c => Reduce(c, 18, ReduceKind.Max);
+        r["ReduceProd"] = c => Reduce(c, 18, ReduceKind.Prod);
     }
 
-    enum ReduceKind { Sum, Mean, Max }
+    enum ReduceKind { Sum, Mean, Max, Prod }
 
     static Tensor[] Reduce(OnnxNodeContext c, int axesInputSince, ReduceKind kind)
     {
@@ -39,6 +40,7 @@ public static partial class OnnxOperators
             Tensor filled = kind switch
             {
                 ReduceKind.Sum => torch.zeros(outShape, x.dtype),
+                ReduceKind.Prod => torch.ones(outShape, x.dtype),
                 ReduceKind.Max => IsFloating(x) ? torch.full(outShape, double.NegativeInfinity, x.dtype) : torch.full(outShape, MinValue(x.dtype), x.dtype),
                 _ => torch.full(outShape, double.NaN, x.dtype),
             };
@@ -48,6 +50,7 @@ public static partial class OnnxOperators
         {
             ReduceKind.Sum => x.sum(axes, keep),
             ReduceKind.Mean => x.mean(axes, keep),
+            ReduceKind.Prod => axes.Reverse().Aggregate(x, (t, a) => t.prod(a, keep)),
             _ => x.amax(axes, keep),
         };
         // torch.sum promotes integers to int64; ONNX keeps the input type.
