@@ -81,6 +81,12 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
     public IReadOnlyList<string> InputNames { get; }
     public IReadOnlyList<string> OutputNames { get; }
 
+    /// <summary>
+    /// Applied to each trainable tensor on every forward pass (by ONNX name), e.g. fake quantization with a
+    /// straight-through estimator for quantization-aware distillation. Null: the parameters are used as they are.
+    /// </summary>
+    public Func<string, Tensor, Tensor>? ParameterTransform { get; set; }
+
     /// <summary>The trainable tensors, by ONNX initializer name.</summary>
     public IReadOnlyDictionary<string, Parameter> OnnxParameters => _onnxParameters;
 
@@ -106,7 +112,8 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyCollection<string>? fetch = null)
     {
         var values = new Dictionary<string, Tensor>(_onnxParameters.Count + _constants.Count + _plan.Count * 2, StringComparer.Ordinal);
-        foreach (var (k, v) in _onnxParameters) values[k] = v;
+        var transform = ParameterTransform;
+        foreach (var (k, v) in _onnxParameters) values[k] = transform is null ? v : transform(k, v);
         foreach (var (k, v) in _constants) values[k] = v;
         foreach (var name in InputNames)
         {
