@@ -33,4 +33,10 @@ public sealed class PruningOptions
     public NpyArray? CalibrationData { get; init; }
 
     public int CalibrationSamples { get; init; } = 256;
+
+    /// <summary>
+    /// Units to keep per group (by group name), overriding <see cref="Fraction"/> for those groups. The schedule
+    /// uses it so that step k keeps exactly round(original x (1 - k/S x fraction)) units of each group.
+    /// </summary>
+    public IReadOnlyDictionary<string, int>? KeepUnits { get; init; }
 }

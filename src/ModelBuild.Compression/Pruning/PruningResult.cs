@@ -21,7 +21,7 @@ public sealed class PruningResult
     public List<SkippedGroupReport> Skipped { get; } = new();
     public List<string> Warnings { get; } = new();
 
-    public bool Changed => Pruned.Count > 0;
+    public bool Changed => Pruned.Any(g => g.UnitsAfter < g.UnitsBefore);
 
     /// <summary>The groups (built on the normalized input) and the unit indices removed from each.</summary>
     internal IReadOnlyList<(PruningGroup Group, IReadOnlyCollection<int> RemovedUnits)> Plan { get; init; } = Array.Empty<(PruningGroup, IReadOnlyCollection<int>)>();

@@ -128,7 +128,9 @@ public static class StructuredPruner
         {
             for (int g = 0; g < groups.Count; g++)
             {
-                int remove = Math.Min(groups[g].Units - 1, (int)Math.Round(options.Fraction * groups[g].Units, MidpointRounding.AwayFromZero));
+                int remove = options.KeepUnits?.TryGetValue(groups[g].Name, out int keep) == true
+                    ? Math.Max(0, groups[g].Units - Math.Max(1, keep))
+                    : Math.Min(groups[g].Units - 1, (int)Math.Round(options.Fraction * groups[g].Units, MidpointRounding.AwayFromZero));
                 var order = Enumerable.Range(0, groups[g].Units).OrderBy(u => scores[g][u]).ThenBy(u => u);
                 plan.Add((groups[g], order.Take(remove).OrderBy(u => u).ToArray()));
             }
