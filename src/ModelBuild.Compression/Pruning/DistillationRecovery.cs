@@ -38,10 +38,21 @@ public sealed class DistillationRecovery : IPruningRecovery
         {
             string student = Path.Combine(folder, $"pruned-step{step}.onnx");
             string output = Path.Combine(folder, $"recovered-step{step}.onnx");
-            pruned.Save(student);
+            string teacher = _teacherPath;
+            var studentModel = pruned.Clone();
+            if (DynamicBatch.IsFixedBatchOne(studentModel.Proto))
+            {
+                // Training needs batches; both graphs are generalized to any batch (batch 1 computes the same).
+                DynamicBatch.Apply(studentModel.Proto);
+                var teacherModel = OnnxModel.Load(_teacherPath);
+                DynamicBatch.Apply(teacherModel.Proto);
+                teacher = Path.Combine(folder, "teacher-any-batch.onnx");
+                teacherModel.Save(teacher);
+            }
+            studentModel.Save(student);
             var options = new DistillationOptions
             {
-                TeacherPath = _teacherPath,
+                TeacherPath = teacher,
                 StudentPath = student,
                 OutputPath = output,
                 TrainingData = _trainingData,
