@@ -32,6 +32,9 @@ public sealed class PruningOptions
     /// <summary>Inputs for the activation (and Taylor) criteria, shaped [samples, ...input dims].</summary>
     public NpyArray? CalibrationData { get; init; }
 
+    /// <summary>Labels for the Taylor criterion's loss; without them the model's own predictions are the targets.</summary>
+    public NpyArray? CalibrationLabels { get; init; }
+
     public int CalibrationSamples { get; init; } = 256;
 
     /// <summary>

@@ -95,6 +95,7 @@ public static class PruningSchedule
                     Exclude = options.Pruning.Exclude,
                     GlobalRanking = options.Pruning.GlobalRanking,
                     CalibrationData = options.Pruning.CalibrationData,
+                    CalibrationLabels = options.Pruning.CalibrationLabels,
                     CalibrationSamples = options.Pruning.CalibrationSamples,
                     KeepUnits = step == 1 ? null : original.ToDictionary(kv => kv.Key, kv => Math.Max(1, (int)Math.Round(kv.Value * (1 - reached), MidpointRounding.AwayFromZero))),
                 };

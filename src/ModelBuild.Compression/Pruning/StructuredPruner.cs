@@ -113,9 +113,9 @@ public static class StructuredPruner
         ImportanceCriterion.Activation => options.CalibrationData is { } data
             ? new ActivationImportance(data, options.CalibrationSamples)
             : throw PruningErrors.NeedsData("activation", display),
-        ImportanceCriterion.Taylor => options.CalibrationData is null
-            ? throw PruningErrors.NeedsData("Taylor", display)
-            : throw new NotSupportedException("Taylor importance needs a CustomCriterion built with TaylorImportance (gradients come from the distillation importer)."),
+        ImportanceCriterion.Taylor => options.CalibrationData is { } taylorData
+            ? new TaylorImportance(taylorData, options.CalibrationLabels, options.CalibrationSamples)
+            : throw PruningErrors.NeedsData("Taylor", display),
         _ => throw new ArgumentOutOfRangeException(nameof(options)),
     };
 

@@ -57,6 +57,7 @@ public class StructuredPrunerTests(ITestOutputHelper output)
     [InlineData(ImportanceCriterion.L1)]
     [InlineData(ImportanceCriterion.L2)]
     [InlineData(ImportanceCriterion.Activation)]
+    [InlineData(ImportanceCriterion.Taylor)]
     public void Iris_mlp_prunes_with_each_criterion(ImportanceCriterion criterion)
     {
         var model = PruningMaterials.Model("iris-mlp-pytorch");
