@@ -179,3 +179,70 @@ public class StructuredPrunerTests(ITestOutputHelper output)
         Assert.Equal(a, b);
     }
 }
+
+public class UnrewritableGroupTests
+{
+    [Fact]
+    public void A_group_that_cannot_be_rewritten_is_left_as_is_listed_and_warned_MB0403()
+    {
+        var model = SyntheticGraphs.MlpWithSoftmaxOverHiddenUnits();
+        var result = StructuredPruner.Prune(model, new PruningOptions { Fraction = 0.5 });
+        var skipped = Assert.Single(result.Skipped, s => s.Name == "fc1");
+        Assert.Contains("Softmax", skipped.Reason);
+        Assert.Contains(result.Warnings, w => w.Contains("MB0403") && w.Contains("fc1"));
+        var pruned = Assert.Single(result.Pruned);
+        Assert.Equal(("fc2", 8, 4), (pruned.Name, pruned.UnitsBefore, pruned.UnitsAfter));
+        var fc1 = result.Model.Proto.Graph.Initializer.Single(t => t.Name == "fc1.w");
+        Assert.Equal(new long[] { 16, 4 }, fc1.Dims);
+    }
+}
+
+public class UnstructuredPruningTests
+{
+    [Fact]
+    public void Magnitude_pruning_zeroes_the_smallest_weights_per_layer_and_keeps_shapes()
+    {
+        var model = PruningMaterials.Teacher("wine-mlp");
+        var result = UnstructuredMagnitudePruner.Prune(model, 0.8);
+        Assert.Equal(new[] { "0.weight", "3.weight", "6.weight" }, result.Tensors);
+        Assert.InRange(result.Sparsity, 0.79, 0.81);
+        Assert.Equal(model.ParameterCount, result.Model.ParameterCount);
+        var before = ModelBuild.Onnx.Tensors.TensorData.ToSingleArray(model.Proto.Graph.Initializer.Single(t => t.Name == "3.weight"));
+        var after = ModelBuild.Onnx.Tensors.TensorData.ToSingleArray(result.Model.Proto.Graph.Initializer.Single(t => t.Name == "3.weight"));
+        float largestZeroed = before.Where((v, i) => after[i] == 0).Max(Math.Abs);
+        float smallestKept = before.Where((v, i) => after[i] != 0).Min(Math.Abs);
+        Assert.True(largestZeroed <= smallestKept);
+        Assert.Throws<ModelBuildException>(() => UnstructuredMagnitudePruner.Prune(model, 1.5));
+    }
+
+    [Fact]
+    public void Unstructured_schedule_reports_sparsity_compressed_size_and_the_latency_note()
+    {
+        var model = PruningMaterials.Teacher("breast-cancer-mlp");
+        var result = PruningSchedule.Run(model, new PruningScheduleOptions
+        {
+            Pruning = new PruningOptions { Fraction = 0.9 },
+            Mode = PruningMode.Unstructured,
+            Steps = 2,
+            EvaluationData = PruningMaterials.TeacherData("breast-cancer-mlp", "test_x.npy"),
+            EvaluationLabels = PruningMaterials.TeacherData("breast-cancer-mlp", "test_y.npy"),
+            LatencyRuns = 20,
+        });
+        var first = result.Steps[0];
+        var last = result.Steps[^1];
+        Assert.Equal(first.Parameters, last.Parameters);
+        Assert.Equal(first.Flops, last.Flops);
+        Assert.True(last.NonZeroParameters < 0.15 * first.Parameters);
+        Assert.True(last.CompressedBytes < 0.5 * first.CompressedBytes);
+        Assert.NotNull(last.LatencyMicroseconds);
+        Assert.Contains("latency does not improve", result.ToMarkdown());
+    }
+
+    [Fact]
+    public void Steps_outside_range_are_MB0406()
+    {
+        var e = Assert.Throws<ModelBuildException>(() => PruningSchedule.Run(PruningMaterials.Teacher("wine-mlp"),
+            new PruningScheduleOptions { Steps = 0 }));
+        Assert.Equal("MB0406", e.Code);
+    }
+}

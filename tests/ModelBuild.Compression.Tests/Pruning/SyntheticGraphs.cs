@@ -100,4 +100,15 @@ internal sealed class SyntheticGraphs
         b.Output(y);
         return new OnnxModel(b._model);
     }
+
+    /// <summary>x[4] -> Gemm(16) -> Softmax over the 16 features -> Gemm(8) -> Relu -> Gemm(3): the first hidden layer cannot be pruned.</summary>
+    public static OnnxModel MlpWithSoftmaxOverHiddenUnits()
+    {
+        var b = new SyntheticGraphs(13);
+        b.Input("x", 2, 4);
+        string h1 = b.Node("Softmax", "attention_like", new[] { b.Node("Gemm", "fc1", new[] { "x", b.Weight("fc1.w", 16, 4), b.Weight("fc1.b", 16) }, ("transB", 1L)) }, ("axis", 1L));
+        string h2 = b.Node("Relu", "relu2", new[] { b.Node("Gemm", "fc2", new[] { h1, b.Weight("fc2.w", 8, 16), b.Weight("fc2.b", 8) }, ("transB", 1L)) });
+        b.Output(b.Node("Gemm", "fc3", new[] { h2, b.Weight("fc3.w", 3, 8), b.Weight("fc3.b", 3) }, ("transB", 1L)));
+        return new OnnxModel(b._model);
+    }
 }
