@@ -77,6 +77,11 @@ public static class StructuredPruner
         }
 
         var criterion = CreateCriterion(options, display);
+        if (options.CalibrationData is { } calibration && options.CustomCriterion is null
+            && options.Criterion is ImportanceCriterion.Activation or ImportanceCriterion.Taylor)
+        {
+            CheckCalibration(proto, calibration);
+        }
         var scores = criterion.Score(proto, candidates);
         var plan = Select(candidates, scores, options);
         GroupRewriter.Apply(proto, plan);
@@ -160,6 +165,31 @@ public static class StructuredPruner
             plan.Add((groups[g], removed[g].OrderBy(u => u).ToArray()));
         }
         return plan;
+    }
+
+    /// <summary>MB0407 when the calibration rows do not have the model input's fixed dims or element kind.</summary>
+    internal static void CheckCalibration(global::Onnx.ModelProto proto, Data.NpyArray data)
+    {
+        var initializers = proto.Graph.Initializer.Select(t => t.Name).ToHashSet();
+        var input = proto.Graph.Input.First(i => !initializers.Contains(i.Name));
+        var dims = input.Type.TensorType.Shape.Dim;
+        if (dims.Count != data.Rank)
+        {
+            throw PruningErrors.Calibration($"the array {data} has rank {data.Rank}, model input '{input.Name}' has rank {dims.Count}", null);
+        }
+        for (int i = 1; i < dims.Count; i++)
+        {
+            if (dims[i].DimValue > 0 && dims[i].DimValue != data.Shape[i])
+            {
+                throw PruningErrors.Calibration($"the array {data} has {data.Shape[i]} on axis {i}, model input '{input.Name}' expects {dims[i].DimValue}", null);
+            }
+        }
+        bool integerInput = input.Type.TensorType.ElemType is (int)global::Onnx.TensorProto.Types.DataType.Int64 or (int)global::Onnx.TensorProto.Types.DataType.Int32;
+        bool integerData = data.Data is long[] or int[];
+        if (integerInput != integerData)
+        {
+            throw PruningErrors.Calibration($"the array {data} holds {(integerData ? "integers" : "floats")}, model input '{input.Name}' takes {(integerInput ? "integer ids" : "floats")}", null);
+        }
     }
 
     private static Func<string, bool> ExclusionMatcher(IReadOnlyList<string> patterns, global::Onnx.ModelProto proto, string display)

@@ -171,6 +171,16 @@ public class StructuredPrunerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Calibration_data_of_the_wrong_shape_is_MB0407()
+    {
+        var wrong = NpyArray.Create(new float[5 * 7], 5, 7);
+        var e = Assert.Throws<ModelBuildException>(() => StructuredPruner.Prune(PruningMaterials.Teacher("wine-mlp"),
+            new PruningOptions { Criterion = ImportanceCriterion.Activation, CalibrationData = wrong }));
+        Assert.Equal("MB0407", e.Code);
+        Assert.Contains("13", e.Cause);
+    }
+
+    [Fact]
     public void Pruning_is_deterministic()
     {
         var model = PruningMaterials.Model("mnist-cnn-pytorch");
