@@ -59,21 +59,21 @@ public static class StructuredPruner
             }
         }
 
-        var result = new PruningResult
-        {
-            Model = candidates.Count == 0 ? model.Clone() : working,
-            ParametersBefore = paramsBefore,
-            FlopsBefore = flopsBefore,
-            ParametersAfter = paramsBefore,
-            FlopsAfter = flopsBefore,
-            Criterion = "none",
-        };
-        result.Skipped.AddRange(skipped);
-        result.Warnings.AddRange(warnings);
         if (candidates.Count == 0)
         {
-            result.Warnings.Add(PruningErrors.NothingPrunableWarning(display, graph.Groups));
-            return result;
+            var unchanged = new PruningResult
+            {
+                Model = model.Clone(),
+                ParametersBefore = paramsBefore,
+                ParametersAfter = paramsBefore,
+                FlopsBefore = flopsBefore,
+                FlopsAfter = flopsBefore,
+                Criterion = "none",
+            };
+            unchanged.Skipped.AddRange(skipped);
+            unchanged.Warnings.AddRange(warnings);
+            unchanged.Warnings.Add(PruningErrors.NothingPrunableWarning(display, graph.Groups));
+            return unchanged;
         }
 
         var criterion = CreateCriterion(options, display);
@@ -87,28 +87,23 @@ public static class StructuredPruner
         GroupRewriter.Apply(proto, plan);
         working.InvalidateGraph();
         var after = TensorShapeProbe.Run(proto); // runs the pruned graph in ORT: a broken rewrite fails here
+        var result = new PruningResult
+        {
+            Model = working,
+            ParametersBefore = paramsBefore,
+            ParametersAfter = working.ParameterCount,
+            FlopsBefore = flopsBefore,
+            FlopsAfter = ModelCost.Flops(proto, after),
+            Criterion = criterion.Name,
+            Plan = plan,
+        };
         foreach (var (group, removed) in plan)
         {
             result.Pruned.Add(new PrunedGroupReport(group.Name, group.Kind, group.Units, group.Units - removed.Count, group.Root.UnitSize, group.Nodes.ToList(), removed.ToList()));
         }
-        return new PruningResult
-        {
-            Model = working,
-            ParametersBefore = paramsBefore,
-            FlopsBefore = flopsBefore,
-            ParametersAfter = working.ParameterCount,
-            FlopsAfter = ModelCost.Flops(proto, after),
-            Criterion = criterion.Name,
-            Plan = plan,
-        }.WithReports(result);
-    }
-
-    private static PruningResult WithReports(this PruningResult target, PruningResult source)
-    {
-        target.Pruned.AddRange(source.Pruned);
-        target.Skipped.AddRange(source.Skipped);
-        target.Warnings.AddRange(source.Warnings);
-        return target;
+        result.Skipped.AddRange(skipped);
+        result.Warnings.AddRange(warnings);
+        return result;
     }
 
     internal static IImportanceCriterion CreateCriterion(PruningOptions options, string display) => options.CustomCriterion ?? options.Criterion switch
