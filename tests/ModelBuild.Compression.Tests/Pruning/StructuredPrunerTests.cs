@@ -256,3 +256,29 @@ public class UnstructuredPruningTests
         Assert.Equal("MB0406", e.Code);
     }
 }
+
+public class UnitSelectionTests
+{
+    [Fact]
+    public void Global_ranking_removes_the_overall_fraction_and_keeps_a_unit_in_every_group()
+    {
+        var model = PruningMaterials.Model("cifar10-cnn-pytorch");
+        var result = StructuredPruner.Prune(model, new PruningOptions { Fraction = 0.5, GlobalRanking = true });
+        int before = result.Pruned.Sum(g => g.UnitsBefore), after = result.Pruned.Sum(g => g.UnitsAfter);
+        Assert.Equal(72, before);
+        Assert.Equal(36, after);
+        Assert.All(result.Pruned, g => Assert.True(g.UnitsAfter >= 1));
+        // Global ranking does not force the same ratio on every layer.
+        Assert.NotEqual(new[] { 6, 6, 12, 12 }, result.Pruned.Select(g => g.UnitsAfter));
+    }
+
+    [Fact]
+    public void Keep_units_overrides_the_fraction_per_group()
+    {
+        var result = StructuredPruner.Prune(PruningMaterials.Teacher("wine-mlp"), new PruningOptions
+        {
+            Fraction = 0.5, KeepUnits = new Dictionary<string, int> { ["/0/Gemm"] = 7 },
+        });
+        Assert.Equal(new[] { 7, 128 }, result.Pruned.Select(g => g.UnitsAfter));
+    }
+}
