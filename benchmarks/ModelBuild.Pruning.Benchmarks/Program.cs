@@ -2,14 +2,14 @@
 // on the full training split), then measures batch-1 latency of teacher and pruned model side by side in this
 // process (ORT, one thread, alternating rounds, median of medians) and prints a Markdown table.
 // Usage: dotnet run -c Release --project benchmarks/ModelBuild.Pruning.Benchmarks [-- case ...]
-// Cases: wine-mlp breast-cancer-mlp mnist-cnn intent-heads-ffn intent-depth (default: all).
+// Cases: wine-mlp breast-cancer-mlp mnist-cnn intent-heads-ffn intent-depth unstructured (default: all).
 using System.Globalization;
 using System.IO.Compression;
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Pruning;
 using ModelBuild.Onnx;
 
-var cases = args.Length > 0 ? args : new[] { "wine-mlp", "breast-cancer-mlp", "mnist-cnn", "intent-heads-ffn", "intent-depth" };
+var cases = args.Length > 0 ? args : new[] { "wine-mlp", "breast-cancer-mlp", "mnist-cnn", "intent-heads-ffn", "intent-depth", "unstructured" };
 string shared = FindShared();
 var rows = new List<string>();
 foreach (string name in cases)
@@ -21,6 +21,7 @@ foreach (string name in cases)
         "mnist-cnn" => Mnist(),
         "intent-heads-ffn" => IntentHeadsFfn(),
         "intent-depth" => IntentDepth(),
+        "unstructured" => Unstructured(),
         _ => throw new ArgumentException($"unknown case {name}"),
     });
 }
@@ -93,6 +94,24 @@ string IntentDepth()
     var recovered = recovery.Recover(depth.Model, 1);
     string removed = string.Join(", ", depth.Layers.Where(l => l.Removed).Select(l => $"{l.Name} (influence {l.Influence:F3})"));
     return Row("synthetic-intent-transformer", $"depth: 1 of 2 layers dropped ({removed})", "KD 2 epochs, full train split", model, recovered, x, y);
+}
+
+string Unstructured()
+{
+    string dir = Path.Combine(shared, "teachers", "breast-cancer-mlp");
+    var x = NpyArray.Read(Path.Combine(dir, "test_x.npy"));
+    var y = NpyArray.Read(Path.Combine(dir, "test_y.npy"));
+    var model = OnnxModel.Load(Path.Combine(dir, "teacher.onnx"));
+    var sparse = UnstructuredMagnitudePruner.Prune(model, 0.9).Model;
+    long Deflated(byte[] bytes)
+    {
+        using var memory = new MemoryStream();
+        using (var d = new DeflateStream(memory, CompressionLevel.Optimal, true)) d.Write(bytes);
+        return memory.Length;
+    }
+    long before = Deflated(model.ToBytes()), after = Deflated(sparse.ToBytes());
+    return Row("breast-cancer-mlp", string.Format(CultureInfo.InvariantCulture, "unstructured 90% of weights (deflated file {0:N0} -> {1:N0} bytes, {2:F3}x)", before, after, (double)after / before),
+        "none", model, sparse, x, y);
 }
 
 string Row(string name, string pruning, string recovery, OnnxModel teacher, OnnxModel pruned, NpyArray x, NpyArray y)
