@@ -35,6 +35,7 @@ public class ConvolutionPatternTests(ITestOutputHelper output)
         Assert.Equal(new[] { ("convA", 8, 4), ("convC", 4, 2), ("convD", 6, 3) }, result.Pruned.Select(g => (g.Name, g.UnitsBefore, g.UnitsAfter)));
         var dw = result.Model.Proto.Graph.Node.Single(n => n.Name == "dw");
         Assert.Equal(4, dw.Attribute.Single(a => a.Name == "group").I);
+        PrunedShapeCheck.AssertInfersConsistently(result.Model);
 
         var x = NpyArray.Create(Enumerable.Range(0, 2 * 3 * 8 * 8).Select(i => (float)Math.Cos(i * 0.11)).ToArray(), 2, 3, 8, 8);
         using var pruned = new PruningEvaluator(result.Model);

@@ -27,6 +27,7 @@ public class StructuredPrunerTests(ITestOutputHelper output)
         // Same operators and opset: structured pruning only shrinks tensors.
         Assert.Equal(model.Proto.OpsetImport.ToString(), result.Model.Proto.OpsetImport.ToString());
 
+        PrunedShapeCheck.AssertInfersConsistently(result.Model);
         var reloaded = OnnxModel.Load(result.Model.ToBytes(), Path.GetTempPath());
         using var pruned = new PruningEvaluator(reloaded);
         using var reference = new PruningEvaluator(MaskedReference.Build(model, result));
@@ -128,6 +129,7 @@ public class StructuredPrunerTests(ITestOutputHelper output)
         var x = MnistReader.Rows(PruningMaterials.TeacherData("synthetic-intent-transformer", "test_x.npy"), 0, 8);
         using var evaluator = new PruningEvaluator(result.Model);
         Assert.Equal(8 * 12, evaluator.Logits(x, out _).Length);
+        PrunedShapeCheck.AssertInfersConsistently(result.Model);
     }
 
     [Theory]
