@@ -40,7 +40,8 @@ public sealed class DistillationRecovery : IPruningRecovery
             string output = Path.Combine(folder, $"recovered-step{step}.onnx");
             string teacher = _teacherPath;
             var studentModel = pruned.Clone();
-            if (DynamicBatch.IsFixedBatchOne(studentModel.Proto))
+            bool fixedBatch = DynamicBatch.IsFixedBatchOne(studentModel.Proto);
+            if (fixedBatch)
             {
                 // Training needs batches; both graphs are generalized to any batch (batch 1 computes the same).
                 DynamicBatch.Apply(studentModel.Proto);
@@ -67,8 +68,12 @@ public sealed class DistillationRecovery : IPruningRecovery
                 Seed = _training.Seed + step,
             };
             LastRun = StudentDistiller.Distill(options);
-            var bytes = File.ReadAllBytes(output);
-            return OnnxModel.Load(bytes, folder, pruned.FilePath);
+            var recovered = OnnxModel.Load(File.ReadAllBytes(output), folder, pruned.FilePath);
+            if (fixedBatch)
+            {
+                DynamicBatch.RestoreBatchOne(recovered.Proto); // same interface as the model handed in
+            }
+            return recovered;
         }
         finally
         {

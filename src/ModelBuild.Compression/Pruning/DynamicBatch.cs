@@ -41,4 +41,17 @@ public static class DynamicBatch
         }
         model.Graph.ValueInfo.Clear();
     }
+
+    /// <summary>Declares axis 0 of inputs and outputs as 1 again (Reshape constants keep copying the batch, which is equivalent).</summary>
+    public static void RestoreBatchOne(ModelProto model)
+    {
+        var initializers = model.Graph.Initializer.Select(t => t.Name).ToHashSet();
+        foreach (var value in model.Graph.Input.Where(i => !initializers.Contains(i.Name)).Concat(model.Graph.Output))
+        {
+            if (value.Type?.TensorType?.Shape?.Dim is { Count: > 0 } dims && dims[0].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam)
+            {
+                dims[0] = new TensorShapeProto.Types.Dimension { DimValue = 1 };
+            }
+        }
+    }
 }

@@ -67,6 +67,8 @@ public class CnnPruningAcceptanceTests(ITestOutputHelper output)
             var last = result.Steps[^1];
             PrunedShapeCheck.AssertInfersConsistently(result.Model);
             Assert.Equal(new[] { (10, 5), (20, 10), (50, 25) }, last.Groups.Select(g => (g.UnitsBefore, g.UnitsAfter)));
+            // Recovery trains in batches but hands back the model's own interface: input [1,1,28,28].
+            Assert.Equal(1, result.Model.Proto.Graph.Input[0].Type.TensorType.Shape.Dim[0].DimValue);
             Assert.True(first.Accuracy - last.Accuracy <= 0.5, $"accuracy {first.Accuracy} -> {last.Accuracy}");
             Assert.True(last.Parameters <= 0.35 * first.Parameters, $"parameters {first.Parameters} -> {last.Parameters}");
         }
