@@ -70,6 +70,8 @@ public class CnnPruningAcceptanceTests(ITestOutputHelper output)
             // Recovery trains in batches but hands back the model's own interface: input [1,1,28,28].
             Assert.Equal(1, result.Model.Proto.Graph.Input[0].Type.TensorType.Shape.Dim[0].DimValue);
             Assert.True(first.Accuracy - last.Accuracy <= 0.5, $"accuracy {first.Accuracy} -> {last.Accuracy}");
+            // Halving every layer at once costs a lot before recovery; the distillation is what brings it back.
+            Assert.True(last.Accuracy - last.AccuracyBeforeRecovery > 5, $"recovery {last.AccuracyBeforeRecovery} -> {last.Accuracy}");
             Assert.True(last.Parameters <= 0.35 * first.Parameters, $"parameters {first.Parameters} -> {last.Parameters}");
         }
         finally
