@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json.Nodes;
 
 namespace ModelBuild.Compression.Pruning;
 
@@ -63,5 +64,56 @@ public static class PruningReportWriter
             s.AppendLine($"> {w}");
         }
         return s.ToString();
+    }
+
+    /// <summary>The same content as JSON, for <c>StageReport.Details</c> of the compression report.</summary>
+    public static JsonObject Details(PruningScheduleResult result)
+    {
+        var steps = new JsonArray();
+        foreach (var r in result.Steps)
+        {
+            var groups = new JsonArray();
+            foreach (var g in r.Groups)
+            {
+                groups.Add(new JsonObject
+                {
+                    ["group"] = g.Name,
+                    ["kind"] = g.Kind.ToString(),
+                    ["unitsBefore"] = g.UnitsBefore,
+                    ["unitsAfter"] = g.UnitsAfter,
+                    ["unitSize"] = g.UnitSize,
+                    ["layers"] = new JsonArray(g.Nodes.Distinct().Select(n => (JsonNode?)JsonValue.Create(n)).ToArray()),
+                });
+            }
+            steps.Add(new JsonObject
+            {
+                ["step"] = r.Step,
+                ["fraction"] = r.Fraction,
+                ["parameters"] = r.Parameters,
+                ["nonZeroParameters"] = r.NonZeroParameters,
+                ["flops"] = r.Flops,
+                ["bytes"] = r.Bytes,
+                ["deflatedBytes"] = r.CompressedBytes,
+                ["latencyMicroseconds"] = r.LatencyMicroseconds,
+                ["accuracyBeforeRecovery"] = r.AccuracyBeforeRecovery,
+                ["accuracy"] = r.Accuracy,
+                ["recoverySeconds"] = r.RecoverySeconds,
+                ["groups"] = groups,
+            });
+        }
+        var skipped = new JsonArray();
+        foreach (var g in result.Skipped)
+        {
+            skipped.Add(new JsonObject { ["group"] = g.Name, ["kind"] = g.Kind.ToString(), ["units"] = g.Units, ["reason"] = g.Reason });
+        }
+        return new JsonObject
+        {
+            ["mode"] = result.Mode.ToString().ToLowerInvariant(),
+            ["recovery"] = result.Recovery,
+            ["steps"] = steps,
+            ["notPruned"] = skipped,
+            ["warnings"] = new JsonArray(result.Warnings.Select(w => (JsonNode?)JsonValue.Create(w)).ToArray()),
+            ["notes"] = new JsonArray(result.Notes.Select(w => (JsonNode?)JsonValue.Create(w)).ToArray()),
+        };
     }
 }

@@ -47,6 +47,9 @@ public sealed class PruningScheduleResult
     public List<string> Notes { get; } = new();
 
     public string ToMarkdown() => PruningReportWriter.Markdown(this);
+
+    /// <summary>The report as JSON (for the compression report's stage details).</summary>
+    public System.Text.Json.Nodes.JsonObject ToJson() => PruningReportWriter.Details(this);
 }
 
 /// <summary>

@@ -248,6 +248,10 @@ public class UnstructuredPruningTests
         Assert.True(last.CompressedBytes < 0.5 * first.CompressedBytes);
         Assert.NotNull(last.LatencyMicroseconds);
         Assert.Contains("latency does not improve", result.ToMarkdown());
+        var json = result.ToJson();
+        Assert.Equal("unstructured", (string?)json["mode"]);
+        Assert.Equal(3, json["steps"]!.AsArray().Count);
+        Assert.Equal(last.NonZeroParameters, (long)json["steps"]![2]!["nonZeroParameters"]!);
     }
 
     [Fact]
