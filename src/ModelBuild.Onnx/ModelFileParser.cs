@@ -23,6 +23,12 @@ internal static class ModelFileParser
         {
             throw OnnxErrors.ModelFileEmpty(path);
         }
+        if (LooksLikeText(bytes))
+        {
+            throw OnnxErrors.NotAnOnnxModel(path, bytes.StartsWith("version https://git-lfs"u8)
+                ? "it is a Git LFS pointer, not the model itself (run 'git lfs pull')"
+                : "it is a text file");
+        }
         if (!StartsWithModelField(bytes, out string why))
         {
             throw OnnxErrors.NotAnOnnxModel(path, why);
@@ -53,6 +59,24 @@ internal static class ModelFileParser
             throw OnnxErrors.ModelTruncated(path, "it ends before the opset imports (IR version 3+ requires them)");
         }
         return proto;
+    }
+
+    /// <summary>
+    /// Real ONNX files start with binary tags and small varints (e.g. 08 07 for ir_version 7); a start of only
+    /// printable ASCII is a text file (JSON, CSV, a script, an LFS pointer) even when its first letter
+    /// happens to form a valid tag.
+    /// </summary>
+    private static bool LooksLikeText(ReadOnlySpan<byte> bytes)
+    {
+        var head = bytes[..Math.Min(bytes.Length, 256)];
+        foreach (byte b in head)
+        {
+            if (b is not ((>= 0x20 and < 0x7F) or (byte)'\n' or (byte)'\r' or (byte)'\t'))
+            {
+                return false;
+            }
+        }
+        return head.Length >= 8;
     }
 
     private static bool IsTruncation(InvalidProtocolBufferException e) =>

@@ -43,6 +43,11 @@ public sealed class OnnxModel
     /// <summary>Reads external tensors of this model (validated against <see cref="BaseDirectory"/>).</summary>
     public ExternalDataReader ExternalData { get; }
 
+    /// <summary>External data files the model was loaded with (full paths, each once).</summary>
+    public IReadOnlyList<string> ExternalDataFiles => _externalFiles;
+
+    private readonly List<string> _externalFiles = new();
+
     /// <summary>The name used in error messages.</summary>
     public string DisplayName => FilePath ?? "<in-memory model>";
 
@@ -176,18 +181,19 @@ public sealed class OnnxModel
             {
                 continue;
             }
+            var info = ExternalDataInfo.Parse(tensor, DisplayName);
+            string resolved = ExternalDataPaths.Resolve(BaseDirectory, info.Location, DisplayName, tensor.Name);
+            if (!File.Exists(resolved))
+            {
+                throw OnnxErrors.ExternalMissing(DisplayName, tensor.Name, info.Location);
+            }
+            if (!_externalFiles.Contains(resolved))
+            {
+                _externalFiles.Add(resolved);
+            }
             if (inline)
             {
                 TensorData.ConvertToRawData(tensor, ExternalData);
-            }
-            else
-            {
-                var info = ExternalDataInfo.Parse(tensor, DisplayName);
-                string resolved = ExternalDataPaths.Resolve(BaseDirectory, info.Location, DisplayName, tensor.Name);
-                if (!File.Exists(resolved))
-                {
-                    throw OnnxErrors.ExternalMissing(DisplayName, tensor.Name, info.Location);
-                }
             }
         }
     }

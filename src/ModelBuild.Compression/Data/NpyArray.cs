@@ -202,7 +202,7 @@ internal static class SpanCastExtensions
 {
     public static T[] Cast<T>(this ReadOnlySpan<byte> bytes) where T : unmanaged
     {
-        var result = new T[bytes.Length / Marshal.SizeOf<T>()];
+        var result = new T[bytes.Length / System.Runtime.CompilerServices.Unsafe.SizeOf<T>()];
         bytes.CopyTo(MemoryMarshal.AsBytes(result.AsSpan()));
         return result;
     }

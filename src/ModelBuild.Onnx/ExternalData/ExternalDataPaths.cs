@@ -22,8 +22,17 @@ public static class ExternalDataPaths
             throw OnnxErrors.ExternalEscapes(modelPath, tensorName, location, candidate);
         }
         // Symbolic links: compare the real paths, so a link inside the folder pointing outside is refused too.
-        string realBase = RealPath(baseFull);
-        string realCandidate = RealPath(candidate);
+        string realBase, realCandidate;
+        try
+        {
+            realBase = RealPath(baseFull);
+            realCandidate = RealPath(candidate);
+        }
+        catch (IOException e)
+        {
+            // e.g. a symbolic link loop: a location that cannot be resolved is not provably inside the folder.
+            throw OnnxErrors.ExternalEscapes(modelPath, tensorName, location, $"<unresolvable: {e.Message.TrimEnd('.')}>");
+        }
         if (!IsInside(realBase, realCandidate))
         {
             throw OnnxErrors.ExternalEscapes(modelPath, tensorName, location, realCandidate);

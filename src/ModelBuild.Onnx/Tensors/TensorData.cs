@@ -65,13 +65,35 @@ public static class TensorData
             }
         }
         ReadOnlySpan<byte> bytes = RawBytesSpan(tensor, external, out byte[]? _);
-        CheckLength(tensor, bytes.Length, count * Marshal.SizeOf<T>());
+        CheckLength(tensor, bytes.Length, count * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
         bytes.CopyTo(MemoryMarshal.AsBytes(result.AsSpan()));
         if (!BitConverter.IsLittleEndian)
         {
             throw new PlatformNotSupportedException("ModelBuild reads ONNX raw_data on little-endian machines only.");
         }
         return result;
+    }
+
+    /// <summary>
+    /// Zero-copy view of the elements when they sit in <c>raw_data</c> (the usual case); false for typed-field or
+    /// external storage (use <see cref="ToArray{T}"/> then). The span aliases the protobuf's buffer: do not keep it
+    /// across edits of the tensor.
+    /// </summary>
+    public static bool TryGetSpan<T>(TensorProto tensor, out ReadOnlySpan<T> values) where T : unmanaged
+    {
+        values = default;
+        if (tensor.DataType != TensorElementTypes.DataTypeOf<T>() || ExternalDataInfo.IsExternal(tensor) || !BitConverter.IsLittleEndian)
+        {
+            return false;
+        }
+        long count = ElementCount(tensor);
+        if (tensor.RawData.IsEmpty && count != 0)
+        {
+            return false;
+        }
+        CheckLength(tensor, tensor.RawData.Length, count * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        values = MemoryMarshal.Cast<byte, T>(tensor.RawData.Span);
+        return true;
     }
 
     /// <summary>Reads a string tensor (UTF-8 decoded).</summary>
@@ -245,7 +267,7 @@ public static class TensorData
         {
             if (external is null)
             {
-                throw OnnxErrors.ExternalMalformed(null!, tensor.Name,
+                throw OnnxErrors.ExternalMalformed("<unknown model>", tensor.Name,
                     "its data is external but no model folder was given to read it from (load the model with OnnxModel.Load)");
             }
             owned = external.Read(tensor, ByteCount(tensor));
