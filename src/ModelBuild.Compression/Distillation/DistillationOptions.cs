@@ -51,6 +51,9 @@ public sealed class DistillationOptions
     /// <summary>Weight of the feature or relation term added to the response loss.</summary>
     public double AuxiliaryWeight { get; init; } = 1.0;
 
+    /// <summary>Dropout rate while training on hidden linear-layer outputs and attention probabilities (see <see cref="Import.OnnxGraphModule.TrainingDropout"/>).</summary>
+    public double Dropout { get; init; }
+
     /// <summary>Quantization-aware distillation: int8 fake quantization (STE) of the student's weights while training.</summary>
     public bool QuantizationAware { get; init; }
 

@@ -104,6 +104,7 @@ public static class StudentDistiller
             }
             else relationLoss = new RelationDistillationLoss(options.RelationKind);
         }
+        student.TrainingDropout = options.Dropout;
         if (options.QuantizationAware) student.ParameterTransform = (name, w) => FakeQuantization.Apply(w, WeightChannelAxis(student, name));
 
         var parameters = student.parameters().ToList();
@@ -239,6 +240,7 @@ public static class StudentDistiller
         if (!(o.LearningRate > 0)) throw DistillationErrors.InvalidOption("--learning-rate", $"{o.LearningRate} must be positive");
         if (!(o.Temperature > 0)) throw DistillationErrors.InvalidOption("--temperature", $"{o.Temperature} must be positive");
         if (o.Alpha is < 0 or > 1 || double.IsNaN(o.Alpha)) throw DistillationErrors.InvalidOption("--alpha", $"{o.Alpha} must be between 0 and 1");
+        if (o.Dropout is < 0 or >= 1 || double.IsNaN(o.Dropout)) throw DistillationErrors.InvalidOption("dropout", $"{o.Dropout} must be in [0, 1)");
         if (o.ValidationFraction is < 0 or >= 1) throw DistillationErrors.InvalidOption("validation fraction", $"{o.ValidationFraction} must be in [0, 1)");
         if (o.StudentPath is null && o.StudentWidth is null && o.StudentDepth is null)
             throw DistillationErrors.InvalidOption("--student", "give a student model (--student) or shrink factors (--student-width/--student-depth)");

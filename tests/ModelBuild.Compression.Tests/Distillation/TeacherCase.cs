@@ -14,6 +14,8 @@ internal sealed record TeacherCase(string Name)
 
     public double TestAccuracy(string model) => Reference.GetProperty(model).GetProperty("test_acc").GetDouble();
 
+    public JsonElement StudentArchitecture => Reference.GetProperty("student_architecture");
+
     public JsonElement Train(string model) => Reference.GetProperty(model).GetProperty("train");
 
     /// <summary>Test accuracy of an ONNX model on the case's test split, with ONNX Runtime.</summary>

@@ -18,6 +18,7 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
     readonly Dictionary<string, Tensor> _constants = new(StringComparer.Ordinal);
     readonly HashSet<string> _initializerBuffers = new(StringComparer.Ordinal);
     readonly HashSet<string> _float16Outputs;
+    readonly HashSet<NodeProto> _dropoutNodes = new(ReferenceEqualityComparer.Instance);
 
     internal OnnxGraphModule(ModelProto model, IReadOnlyList<NodeProto> sortedNodes, int opset, Func<TensorProto, bool> isTrainable, string name, bool float16AsFloat32)
         : base(name)
@@ -65,6 +66,7 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
                 continue;
             }
             _plan.Add((context, kernel));
+            if (node.OpType == "Softmax" || IsHiddenLinear(node, initializerNames, sortedNodes)) _dropoutNodes.Add(node);
         }
     }
 
@@ -86,6 +88,14 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
     /// straight-through estimator for quantization-aware distillation. Null: the parameters are used as they are.
     /// </summary>
     public Func<string, Tensor, Tensor>? ParameterTransform { get; set; }
+
+    /// <summary>
+    /// Dropout applied while training to the outputs of the graph's hidden linear layers (MatMul/Gemm with a weight
+    /// initializer, except those producing a graph output) and of its Softmax nodes (attention probabilities), i.e.
+    /// where nn.Dropout sits in PyTorch MLP and transformer blocks. Exported inference graphs have no Dropout nodes,
+    /// so without this a student trains with less regularization than its PyTorch original. 0 disables it.
+    /// </summary>
+    public double TrainingDropout { get; set; }
 
     /// <summary>The trainable tensors, by ONNX initializer name.</summary>
     public IReadOnlyDictionary<string, Parameter> OnnxParameters => _onnxParameters;
@@ -136,6 +146,8 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
             context.Inputs = args;
             context.Training = isTraining;
             var outputs = kernel(context);
+            if (isTraining && TrainingDropout > 0 && _dropoutNodes.Contains(node))
+                outputs[0] = nn.functional.dropout(outputs[0], TrainingDropout, true);
             for (int i = 0; i < node.Output.Count && i < outputs.Length; i++)
                 if (node.Output[i].Length > 0) values[node.Output[i]] = outputs[i];
             context.Inputs = Array.Empty<Tensor?>();
@@ -156,6 +168,21 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
     public bool HasTensor(string name) =>
         InputNames.Contains(name) || _onnxParameters.ContainsKey(name) || _constants.ContainsKey(name)
         || _plan.Any(p => p.Context.Node.Output.Contains(name));
+
+    /// <summary>A MatMul/Gemm with a weight initializer whose result (after an optional bias Add) is neither a graph
+    /// output nor reshaped into attention heads (query/key/value projections get no dropout in PyTorch blocks).</summary>
+    bool IsHiddenLinear(NodeProto node, HashSet<string> initializers, IReadOnlyList<NodeProto> nodes)
+    {
+        if (node.OpType is not ("MatMul" or "Gemm") || node.Input.Count < 2 || !initializers.Contains(node.Input[1])) return false;
+        var value = node.Output[0];
+        var consumers = nodes.Where(n => n.Input.Contains(value)).ToList();
+        if (consumers.Count == 1 && consumers[0].OpType == "Add" && consumers[0].Input.Any(initializers.Contains))
+        {
+            value = consumers[0].Output[0];
+            consumers = nodes.Where(n => n.Input.Contains(value)).ToList();
+        }
+        return !OutputNames.Contains(value) && consumers.Count > 0 && consumers.All(n => n.OpType != "Reshape");
+    }
 
     static string UniqueModuleName(string onnxName, HashSet<string> used)
     {

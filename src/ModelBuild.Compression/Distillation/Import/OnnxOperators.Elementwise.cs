@@ -102,9 +102,12 @@ public static partial class OnnxOperators
         bool trainingInput = c.Opset >= 12 && c.OptionalInput(2) is { } tm && OnnxNodeContext.ToLongs(tm)[0] != 0;
         // An exported (inference) graph's Dropout is the identity; while the student trains it drops, as in PyTorch.
         bool drop = (trainingInput || c.Training) && ratio > 0;
-        var y = drop ? F.dropout(x, ratio, true) : x.alias();
+        if (!drop)
+            return c.WantsOutput(1) ? new[] { x.alias(), torch.ones_like(x, dtype: ScalarType.Bool) } : One(x.alias());
+        // The kept-element mask is drawn explicitly so that the Mask output is exact even where x is 0.
+        var mask = torch.rand_like(x, dtype: ScalarType.Float32).ge(ratio);
+        var y = x.mul(mask).div(1 - ratio);
         if (!c.WantsOutput(1)) return One(y);
-        var mask = drop ? y.ne(0) : torch.ones_like(x, dtype: ScalarType.Bool);
         return new[] { y, mask };
     }
 }
