@@ -1,0 +1,43 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ModelBuild.Compression.Distillation;
+
+// KD training throughput (samples/s) of StudentDistiller with each case's reference settings, compared with the
+// PyTorch wall time reference.json records for the same epochs, batch size and data (student_kd.train.wall_time_s).
+// PyTorch is not installed on the build machines, so the PyTorch figure is the recorded one, not a side-by-side run.
+// Usage: dotnet run -c Release --project benchmarks/ModelBuild.Distillation.Benchmarks -- [case ...] [--threads N]
+var cases = args.Where(a => !a.StartsWith("--") && !int.TryParse(a, out _)).DefaultIfEmpty("synthetic-intent-transformer").ToList();
+int? threads = args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).Cast<int?>().FirstOrDefault();
+var root = FindShared();
+Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {Environment.OSVersion}, load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; torch threads {threads?.ToString() ?? "all"}");
+Console.WriteLine("| case | epochs | batch | samples/epoch | ModelBuild (TorchSharp) s | samples/s | PyTorch reference s | samples/s | ratio |");
+Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+foreach (var name in cases)
+{
+    string dir = Path.Combine(root, "teachers", name);
+    var train = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "reference.json"))).RootElement.GetProperty("student_kd").GetProperty("train");
+    int epochs = train.GetProperty("epochs").GetInt32(), batch = train.GetProperty("batch_size").GetInt32();
+    double pytorchSeconds = train.GetProperty("wall_time_s").GetDouble();
+    string output = Path.Combine(Path.GetTempPath(), $"mb-bench-{name}.onnx");
+    var stopwatch = Stopwatch.StartNew();
+    var result = StudentDistiller.Distill(new DistillationOptions
+    {
+        TeacherPath = Path.Combine(dir, "teacher.onnx"), StudentPath = Path.Combine(dir, "student_scratch.onnx"), Reinitialize = true,
+        OutputPath = output, TrainingData = Path.Combine(dir, "train_x.npy"), TrainingLabels = Path.Combine(dir, "train_y.npy"),
+        Epochs = epochs, BatchSize = batch, LearningRate = train.GetProperty("lr").GetDouble(),
+        WeightDecay = train.GetProperty("weight_decay").GetDouble(),
+        WarmupFraction = train.TryGetProperty("warmup_frac", out var w) ? w.GetDouble() : 0,
+        GradientClipNorm = train.TryGetProperty("grad_clip", out var g) ? g.GetDouble() : null, Threads = threads,
+    });
+    File.Delete(output);
+    double samples = (double)result.TrainingSamples * result.EpochsRun;
+    Console.WriteLine($"| {name} | {epochs} | {batch} | {result.TrainingSamples} | {result.TrainingSeconds:F1} | {samples / result.TrainingSeconds:F0} | {pytorchSeconds} | {samples / pytorchSeconds:F0} | {pytorchSeconds / result.TrainingSeconds:F2}x |");
+    Console.WriteLine($"  (whole run incl. loading and teacher precomputation: {stopwatch.Elapsed.TotalSeconds:F1}s)");
+}
+
+static string FindShared()
+{
+    for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        if (File.Exists(Path.Combine(d.FullName, "ModelBuild.sln"))) return Path.GetFullPath(Path.Combine(d.FullName, "..", "shared"));
+    throw new DirectoryNotFoundException("ModelBuild.sln");
+}

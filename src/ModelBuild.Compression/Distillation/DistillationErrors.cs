@@ -1,0 +1,43 @@
+using ModelBuild.Onnx.Diagnostics;
+
+namespace ModelBuild.Compression.Distillation;
+
+/// <summary>The MB03xx diagnostics of distillation (MB0301/MB0302 are raised by the importer). See docs/diagnostics.md.</summary>
+internal static class DistillationErrors
+{
+    public static ModelBuildException LabelCountMismatch(string labels, long labelCount, string data, long rows) => new("MB0303",
+        $"The training labels have {labelCount} entries but the training data has {rows} rows ({Path.GetFileName(data)}).",
+        "Pass labels with exactly one int64 class index per training row, in the same order.", labels);
+
+    public static ModelBuildException OutputShapeMismatch(string student, long[] studentShape, long[] teacherShape) => new("MB0304",
+        $"The student's output shape [{string.Join(",", studentShape)}] differs from the teacher's [{string.Join(",", teacherShape)}].",
+        "Use a student whose output has the teacher's shape (same number of classes), or derive one with --student-width/--student-depth.", student);
+
+    public static ModelBuildException NonFiniteLoss(int epoch, int step, double learningRate) => new("MB0305",
+        $"The distillation loss became NaN or infinite in epoch {epoch} (step {step}) at learning rate {learningRate:G3}; no output was written.",
+        $"Lower the learning rate (e.g. --learning-rate {learningRate / 10:G3}), keep gradient clipping on, and check the data for NaN/Inf values.");
+
+    public static ModelBuildException LabelOutOfRange(string labels, long label, long classes) => new("MB0306",
+        $"The training labels contain class {label}, but the teacher has {classes} outputs (classes 0..{classes - 1}).",
+        "Pass 0-based int64 class indices that match the teacher's output order.", labels);
+
+    public static ModelBuildException DataDoesNotFitModel(string data, string model, string detail, Exception? inner) => new("MB0307",
+        $"The training data does not fit the model's input: {detail}",
+        "Pass inputs with the model's input shape and element type (e.g. float32 [rows, features] or int64 token ids [rows, length]).", data, inner);
+
+    public static ModelBuildException InvalidOption(string option, string detail) => new("MB0308",
+        $"Invalid distillation setting {option}: {detail}.",
+        "Fix the value of " + option + " (see `modelbuild compress --help`).");
+
+    public static ModelBuildException CannotDeriveStudent(string teacher, string detail) => new("MB0309",
+        $"Cannot derive a student from the teacher's structure: {detail}.",
+        "Pass a student model with --student, or use a teacher that is a chain of Gemm/MatMul layers with activations.", teacher);
+
+    public static ModelBuildException UnknownTensor(string model, string name, string role) => new("MB0310",
+        $"The {role} has no tensor named '{name}' for the feature/relation loss.",
+        "Name a graph input, initializer or node output of that model (see `modelbuild inspect`).", model);
+
+    public static ModelBuildException NoTrainingData() => new("MB0311",
+        "Distillation needs training inputs, and none were given.",
+        "Pass --train-data <x.npy> (labels are optional), or --synthetic N together with a few samples in --train-data.");
+}

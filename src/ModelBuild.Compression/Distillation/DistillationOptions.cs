@@ -1,0 +1,68 @@
+using ModelBuild.Compression.Distillation.Losses;
+
+namespace ModelBuild.Compression.Distillation;
+
+/// <summary>Which extra distillation term joins the response (soft-target) loss.</summary>
+public enum DistillationLossKind { Response, Feature, Relation }
+
+/// <summary>
+/// Everything <see cref="StudentDistiller"/> needs. Defaults follow common PyTorch practice (AdamW, lr 1e-3,
+/// weight decay 0.01, 6% linear warm-up then cosine decay, gradient norm clipped at 1, T = 4, alpha = 0.9).
+/// </summary>
+public sealed class DistillationOptions
+{
+    public required string TeacherPath { get; init; }
+    /// <summary>Where the distilled student ONNX is written (atomically).</summary>
+    public required string OutputPath { get; init; }
+
+    /// <summary>The student's ONNX file (architecture, and its weights as the starting point unless <see cref="Reinitialize"/>).</summary>
+    public string? StudentPath { get; init; }
+    /// <summary>Derive the student from the teacher: hidden widths times this factor (with <see cref="StudentDepth"/>).</summary>
+    public double? StudentWidth { get; init; }
+    /// <summary>Derive the student from the teacher: number of hidden layers times this factor.</summary>
+    public double? StudentDepth { get; init; }
+    /// <summary>Start from PyTorch's default initializers instead of the student file's weights.</summary>
+    public bool Reinitialize { get; init; }
+
+    /// <summary>Training inputs (.npy, or .npz with the array name after a colon: <c>data.npz:x</c>).</summary>
+    public string? TrainingData { get; init; }
+    /// <summary>int64 class labels, one per training row; none means pure KD on the teacher's outputs.</summary>
+    public string? TrainingLabels { get; init; }
+    /// <summary>Train on this many synthetic inputs generated from <see cref="TrainingData"/>'s samples and labelled by the teacher.</summary>
+    public int? Synthetic { get; init; }
+
+    public int Epochs { get; init; } = 20;
+    public int BatchSize { get; init; } = 32;
+    public double LearningRate { get; init; } = 1e-3;
+    public double WeightDecay { get; init; } = 0.01;
+    /// <summary>Fraction of all optimizer steps spent in linear warm-up before the cosine decay.</summary>
+    public double WarmupFraction { get; init; } = 0.06;
+    /// <summary>Maximum global gradient norm; null disables clipping.</summary>
+    public double? GradientClipNorm { get; init; } = 1.0;
+
+    public double Temperature { get; init; } = 4.0;
+    public double Alpha { get; init; } = 0.9;
+    public DistillationLossKind Loss { get; init; } = DistillationLossKind.Response;
+    /// <summary>Feature loss: teacher:student tensor names.</summary>
+    public IReadOnlyList<FeaturePair> FeaturePairs { get; init; } = Array.Empty<FeaturePair>();
+    /// <summary>Relation loss: the tensor (teacher:student pair) whose batch structure is matched.</summary>
+    public FeaturePair? RelationTensors { get; init; }
+    public RelationKind RelationKind { get; init; } = RelationKind.DistanceAndAngle;
+    /// <summary>Weight of the feature or relation term added to the response loss.</summary>
+    public double AuxiliaryWeight { get; init; } = 1.0;
+
+    /// <summary>Dropout rate while training on hidden linear-layer outputs and attention probabilities (see <see cref="Import.OnnxGraphModule.TrainingDropout"/>).</summary>
+    public double Dropout { get; init; }
+
+    /// <summary>Quantization-aware distillation: int8 fake quantization (STE) of the student's weights while training.</summary>
+    public bool QuantizationAware { get; init; }
+
+    /// <summary>Fraction of the training rows held out for validation (early stopping, progress). 0: none.</summary>
+    public double ValidationFraction { get; init; }
+    /// <summary>Stop after this many epochs without a better validation score and keep the best epoch's weights.</summary>
+    public int? EarlyStoppingPatience { get; init; }
+
+    public int Seed { get; init; }
+    /// <summary>Intra-op threads for torch; null uses every core.</summary>
+    public int? Threads { get; init; }
+}

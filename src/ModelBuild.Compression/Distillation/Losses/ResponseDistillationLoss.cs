@@ -1,0 +1,42 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace ModelBuild.Compression.Distillation.Losses;
+
+/// <summary>
+/// Hinton et al.'s soft-target loss: <c>alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(s, y)</c>, with
+/// the KL divergence averaged over the batch (PyTorch's <c>reduction='batchmean'</c>). The T^2 factor keeps the soft
+/// term's gradients on the same scale as the hard term's when T changes. Without labels it is pure KD (alpha = 1).
+/// </summary>
+public sealed class ResponseDistillationLoss
+{
+    public ResponseDistillationLoss(double temperature = 4.0, double alpha = 0.9)
+    {
+        if (temperature <= 0) throw new ArgumentOutOfRangeException(nameof(temperature), "The temperature must be positive.");
+        if (alpha is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(alpha), "alpha must be in [0, 1].");
+        Temperature = temperature;
+        Alpha = alpha;
+    }
+
+    public double Temperature { get; }
+    public double Alpha { get; }
+
+    /// <param name="studentLogits">[batch, classes]</param>
+    /// <param name="teacherLogits">[batch, classes], no gradient needed</param>
+    /// <param name="labels">[batch] int64 class indices, or null for pure KD</param>
+    public Tensor Compute(Tensor studentLogits, Tensor teacherLogits, Tensor? labels)
+    {
+        long batch = studentLogits.shape[0];
+        var s = studentLogits.reshape(batch, -1);
+        var t = teacherLogits.reshape(batch, -1).detach();
+        var logPs = F.log_softmax(s.div(Temperature), 1);
+        var logPt = F.log_softmax(t.div(Temperature), 1);
+        // KL(p_t || p_s) summed over classes, averaged over the batch.
+        var kl = logPt.exp().mul(logPt.sub(logPs)).sum().div(batch);
+        var soft = kl.mul(Temperature * Temperature);
+        if (labels is null || Alpha >= 1.0) return soft;
+        var hard = F.cross_entropy(s, labels);
+        return soft.mul(Alpha).add(hard.mul(1 - Alpha));
+    }
+}

@@ -1,0 +1,116 @@
+using Microsoft.ML.OnnxRuntime;
+using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ModelBuild.Compression.Distillation;
+
+/// <summary>
+/// Runs an ONNX model in ONNX Runtime on TorchSharp tensors (copying bytes both ways). Used to precompute teacher
+/// outputs once and to check the importer and the exported student against the reference runtime.
+/// </summary>
+public sealed class OrtTensorBridge : IDisposable
+{
+    readonly InferenceSession _session;
+
+    public OrtTensorBridge(string modelPath, int threads = 0)
+    {
+        var options = new SessionOptions { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        _session = new InferenceSession(modelPath, options);
+        options.Dispose();
+    }
+
+    public IReadOnlyList<string> InputNames => _session.InputNames;
+    public IReadOnlyList<string> OutputNames => _session.OutputNames;
+
+    /// <summary>Runs the model; returns the named outputs (all graph outputs when <paramref name="outputNames"/> is null).</summary>
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyList<string>? outputNames = null)
+    {
+        var names = outputNames ?? _session.OutputNames;
+        var inputValues = new List<OrtValue>();
+        try
+        {
+            var inNames = new List<string>();
+            foreach (var (name, tensor) in inputs)
+            {
+                inNames.Add(name);
+                inputValues.Add(ToOrt(tensor));
+            }
+            using var runOptions = new RunOptions();
+            using var results = _session.Run(runOptions, inNames, inputValues, names);
+            var output = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            for (int i = 0; i < names.Count; i++) output[names[i]] = ToTorch(results[i]);
+            return output;
+        }
+        finally
+        {
+            foreach (var v in inputValues) v.Dispose();
+        }
+    }
+
+    /// <summary>Runs a single-input model over <paramref name="inputs"/> in batches and concatenates the first output.</summary>
+    public Tensor RunBatched(Tensor inputs, int batchSize = 256, string? outputName = null)
+    {
+        var inputName = _session.InputNames[0];
+        var output = outputName ?? _session.OutputNames[0];
+        var parts = new List<Tensor>();
+        long n = inputs.shape[0];
+        for (long start = 0; start < n; start += batchSize)
+        {
+            using var slice = inputs.slice(0, start, Math.Min(n, start + batchSize), 1);
+            parts.Add(Run(new Dictionary<string, Tensor> { [inputName] = slice }, new[] { output })[output]);
+        }
+        var all = torch.cat(parts, 0);
+        foreach (var p in parts) p.Dispose();
+        return all;
+    }
+
+    public static OrtValue ToOrt(Tensor tensor)
+    {
+        using var c = tensor.detach().cpu().contiguous();
+        var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, ToOrtType(c.dtype), c.shape);
+        if (c.numel() > 0) c.bytes.CopyTo(value.GetTensorMutableRawData());
+        return value;
+    }
+
+    public static Tensor ToTorch(OrtValue value)
+    {
+        var info = value.GetTensorTypeAndShape();
+        var type = ToTorchType(info.ElementDataType);
+        var t = torch.empty(info.Shape, type);
+        if (info.ElementCount > 0) t.bytes = value.GetTensorMutableRawData();
+        return t;
+    }
+
+    static TensorElementType ToOrtType(ScalarType t) => t switch
+    {
+        ScalarType.Float32 => TensorElementType.Float,
+        ScalarType.Float64 => TensorElementType.Double,
+        ScalarType.Float16 => TensorElementType.Float16,
+        ScalarType.BFloat16 => TensorElementType.BFloat16,
+        ScalarType.Int8 => TensorElementType.Int8,
+        ScalarType.Byte => TensorElementType.UInt8,
+        ScalarType.Int16 => TensorElementType.Int16,
+        ScalarType.Int32 => TensorElementType.Int32,
+        ScalarType.Int64 => TensorElementType.Int64,
+        ScalarType.Bool => TensorElementType.Bool,
+        _ => throw new NotSupportedException($"No ONNX Runtime element type for {t}."),
+    };
+
+    static ScalarType ToTorchType(TensorElementType t) => t switch
+    {
+        TensorElementType.Float => ScalarType.Float32,
+        TensorElementType.Double => ScalarType.Float64,
+        TensorElementType.Float16 => ScalarType.Float16,
+        TensorElementType.BFloat16 => ScalarType.BFloat16,
+        TensorElementType.Int8 => ScalarType.Int8,
+        TensorElementType.UInt8 => ScalarType.Byte,
+        TensorElementType.Int16 => ScalarType.Int16,
+        TensorElementType.Int32 => ScalarType.Int32,
+        TensorElementType.Int64 => ScalarType.Int64,
+        TensorElementType.Bool => ScalarType.Bool,
+        _ => throw new NotSupportedException($"No torch element type for ONNX Runtime type {t}."),
+    };
+
+    public void Dispose() => _session.Dispose();
+}

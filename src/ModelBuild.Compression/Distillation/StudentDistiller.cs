@@ -1,0 +1,333 @@
+using System.Diagnostics;
+using ModelBuild.Compression.Distillation.Import;
+using ModelBuild.Compression.Distillation.Losses;
+using ModelBuild.Compression.Distillation.Students;
+using ModelBuild.Compression.Distillation.Synthetic;
+using ModelBuild.Onnx;
+using ModelBuild.Onnx.Diagnostics;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ModelBuild.Compression.Distillation;
+
+/// <summary>
+/// Knowledge distillation from an ONNX teacher into an ONNX student, in .NET: the student graph is imported into
+/// TorchSharp (<see cref="OnnxGraphImporter"/>), trained with AdamW under a warm-up + cosine schedule against the
+/// teacher's outputs (precomputed once with ONNX Runtime) and optional labels, hidden features or batch relations,
+/// and written back as the same ONNX graph with trained weights (<see cref="OnnxStudentExporter"/>), atomically.
+/// Deterministic for a seed: torch's generator is seeded and batches are shuffled with a seeded <see cref="Random"/>.
+/// Every bad input is an MB03xx <see cref="ModelBuildException"/>, raised before anything is written.
+/// </summary>
+public static class StudentDistiller
+{
+    public static DistillationResult Distill(DistillationOptions options, IProgress<DistillationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        Validate(options);
+        Native.LibTorchLoader.EnsureLoaded();
+        torch.set_num_threads(options.Threads ?? Environment.ProcessorCount);
+        torch.manual_seed(options.Seed);
+
+        var teacherModel = OnnxModel.Load(options.TeacherPath);
+        var studentProto = options.StudentPath is { } sp
+            ? OnnxModel.Load(sp).Proto
+            : MlpStudentBuilder.Derive(teacherModel.Proto, options.StudentWidth ?? 1.0, options.StudentDepth ?? 1.0, options.TeacherPath);
+        string studentName = options.StudentPath ?? $"student derived from {options.TeacherPath}";
+        // A derived student has no weights yet; a file's weights are the starting point unless asked otherwise.
+        bool reinitialize = options.Reinitialize || options.StudentPath is null;
+
+        using var student = OnnxGraphImporter.Import(studentProto, studentName);
+        if (reinitialize) PyTorchDefaultInitializer.Apply(student);
+        if (student.InputNames.Count != 1)
+            throw DistillationErrors.CannotDeriveStudent(studentName, $"the student has {student.InputNames.Count} inputs; distillation supports single-input models");
+
+        // ---- data ----
+        var (inputs, labels) = LoadData(options);
+        using var teacherOrt = new OrtTensorBridge(options.TeacherPath);
+        Tensor teacherLogits;
+        try
+        {
+            using (torch.no_grad()) teacherLogits = teacherOrt.RunBatched(inputs, 512);
+        }
+        catch (Exception e) when (e is not ModelBuildException)
+        {
+            throw DistillationErrors.DataDoesNotFitModel(options.TrainingData ?? "", options.TeacherPath, $"the teacher could not run on it ({FirstLine(e.Message)}).", e);
+        }
+        long classes = teacherLogits.shape[^1];
+        if (labels is not null)
+        {
+            long max = labels.max().item<long>(), min = labels.min().item<long>();
+            if (min < 0 || max >= classes) throw DistillationErrors.LabelOutOfRange(options.TrainingLabels!, min < 0 ? min : max, classes);
+        }
+        CheckStudentOutput(student, inputs, teacherLogits, studentName, options.TrainingData ?? "");
+
+        // ---- split ----
+        long rows = inputs.shape[0];
+        var order = Enumerable.Range(0, (int)rows).ToArray();
+        new Random(options.Seed).Shuffle(order);
+        double valFraction = options.ValidationFraction > 0 ? options.ValidationFraction : options.EarlyStoppingPatience is null ? 0 : 0.1;
+        int valCount = (int)Math.Round(rows * valFraction);
+        var trainIdx = valCount > 0 ? order.Skip(valCount).Order().ToArray() : Enumerable.Range(0, (int)rows).ToArray();
+        var valIdx = order.Take(valCount).Order().ToArray();
+        using var valIndex = torch.tensor(valIdx.Select(i => (long)i).ToArray());
+        Tensor? valInputs = valCount > 0 ? inputs.index_select(0, valIndex) : null;
+        Tensor? valTargets = valCount > 0 ? (labels ?? teacherLogits.argmax(-1)).index_select(0, valIndex) : null;
+
+        // ---- losses and optimizer ----
+        var response = new ResponseDistillationLoss(options.Temperature, labels is null ? 1.0 : options.Alpha);
+        OnnxGraphModule? teacherTorch = null;
+        FeatureDistillationLoss? featureLoss = null;
+        RelationDistillationLoss? relationLoss = null;
+        var teacherFetch = new List<string>();
+        var studentFetch = new List<string> { student.OutputNames[0] };
+        if (options.Loss != DistillationLossKind.Response)
+        {
+            teacherTorch = OnnxGraphImporter.Import(teacherModel.Proto, options.TeacherPath);
+            teacherTorch.eval();
+            var pairs = options.Loss == DistillationLossKind.Feature ? options.FeaturePairs
+                : new[] { options.RelationTensors ?? throw DistillationErrors.InvalidOption("--loss relation", "name the tensor pair (teacher:student) to relate") };
+            if (pairs.Count == 0) throw DistillationErrors.InvalidOption("--feature-pairs", "the feature loss needs at least one teacher:student pair");
+            foreach (var p in pairs)
+            {
+                if (!teacherTorch.HasTensor(p.Teacher)) throw DistillationErrors.UnknownTensor(options.TeacherPath, p.Teacher, "teacher");
+                if (!student.HasTensor(p.Student)) throw DistillationErrors.UnknownTensor(studentName, p.Student, "student");
+                teacherFetch.Add(p.Teacher);
+                studentFetch.Add(p.Student);
+            }
+            if (options.Loss == DistillationLossKind.Feature)
+            {
+                featureLoss = new FeatureDistillationLoss(pairs);
+                using var probeScope = torch.NewDisposeScope();
+                using var probe = inputs.slice(0, 0, Math.Min(2, rows), 1);
+                using var noGrad = torch.no_grad();
+                featureLoss.Prepare(teacherTorch.Run(One(teacherTorch, probe), teacherFetch), student.Run(One(student, probe), studentFetch));
+            }
+            else relationLoss = new RelationDistillationLoss(options.RelationKind);
+        }
+        student.TrainingDropout = options.Dropout;
+        if (options.QuantizationAware) student.ParameterTransform = (name, w) => FakeQuantization.Apply(w, WeightChannelAxis(student, name));
+
+        var parameters = student.parameters().ToList();
+        if (featureLoss is not null) parameters.AddRange(featureLoss.parameters());
+        using var optimizer = torch.optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay);
+
+        int stepsPerEpoch = (trainIdx.Length + options.BatchSize - 1) / options.BatchSize;
+        long totalSteps = (long)stepsPerEpoch * options.Epochs;
+        long warmupSteps = (long)Math.Round(totalSteps * options.WarmupFraction);
+        var shuffler = new Random(options.Seed + 1);
+        var stopwatch = Stopwatch.StartNew();
+        double bestScore = double.NegativeInfinity;
+        int bestEpoch = 0, epochsRun = 0, sinceBest = 0;
+        double lastLoss = double.NaN, lr = options.LearningRate;
+        Dictionary<string, Tensor>? bestState = null;
+        long step = 0;
+
+        for (int epoch = 1; epoch <= options.Epochs; epoch++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            student.train();
+            featureLoss?.train();
+            var perm = (int[])trainIdx.Clone();
+            shuffler.Shuffle(perm);
+            double lossSum = 0;
+            int seen = 0;
+            for (int b = 0; b < stepsPerEpoch; b++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var batchIdx = torch.tensor(perm.Skip(b * options.BatchSize).Take(options.BatchSize).Select(i => (long)i).ToArray());
+                var x = inputs.index_select(0, batchIdx);
+                var t = teacherLogits.index_select(0, batchIdx);
+                var y = labels?.index_select(0, batchIdx);
+
+                lr = ScheduledLearningRate(options.LearningRate, step, warmupSteps, totalSteps);
+                foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+
+                var outs = student.Run(One(student, x), studentFetch);
+                var loss = response.Compute(outs[student.OutputNames[0]], t, y);
+                if (teacherTorch is not null)
+                {
+                    Dictionary<string, Tensor> tf;
+                    using (torch.no_grad()) tf = teacherTorch.Run(One(teacherTorch, x), teacherFetch);
+                    var aux = featureLoss is not null
+                        ? featureLoss.Compute(tf, outs)
+                        : relationLoss!.Compute(tf[teacherFetch[0]], outs[studentFetch[1]]);
+                    loss = loss.add(aux.mul(options.AuxiliaryWeight));
+                }
+                double value = loss.item<float>();
+                if (!double.IsFinite(value)) throw DistillationErrors.NonFiniteLoss(epoch, b + 1, lr);
+                optimizer.zero_grad();
+                loss.backward();
+                if (options.GradientClipNorm is { } clip) torch.nn.utils.clip_grad_norm_(parameters, clip);
+                optimizer.step();
+                lossSum += value * x.shape[0];
+                seen += (int)x.shape[0];
+                step++;
+            }
+            epochsRun = epoch;
+            lastLoss = lossSum / Math.Max(1, seen);
+            double? score = valInputs is not null ? Score(student, valInputs, valTargets!) : null;
+            var elapsed = stopwatch.Elapsed;
+            progress?.Report(new DistillationProgress(epoch, options.Epochs, lastLoss, score, lr, elapsed,
+                TimeSpan.FromTicks(elapsed.Ticks / epoch * (options.Epochs - epoch))));
+
+            if (score is { } s && options.EarlyStoppingPatience is { } patience)
+            {
+                if (s > bestScore)
+                {
+                    bestScore = s; bestEpoch = epoch; sinceBest = 0;
+                    DisposeState(bestState);
+                    bestState = Snapshot(student);
+                }
+                else if (++sinceBest >= patience) break;
+            }
+        }
+        double trainSeconds = stopwatch.Elapsed.TotalSeconds;
+        if (bestState is not null) Restore(student, bestState);
+        DisposeState(bestState);
+
+        student.eval();
+        student.ParameterTransform = null; // export the float weights; the quantization engine does the int8 step
+        double? finalScore = valInputs is not null ? Score(student, valInputs, valTargets!) : null;
+        OnnxStudentExporter.Save(student, options.OutputPath);
+        teacherTorch?.Dispose();
+        featureLoss?.Dispose();
+        return new DistillationResult
+        {
+            OutputPath = options.OutputPath,
+            EpochsRun = epochsRun,
+            SelectedEpoch = bestState is not null ? bestEpoch : epochsRun,
+            FinalTrainLoss = lastLoss,
+            ValidationScore = finalScore,
+            StudentParameters = student.OnnxParameters.Values.Sum(p => p.numel()),
+            TrainingSamples = trainIdx.Length,
+            TrainingSeconds = trainSeconds,
+            NeedsInt8Step = options.QuantizationAware,
+        };
+    }
+
+    /// <summary>Linear warm-up to the base rate, then cosine decay to 0 over the remaining steps.</summary>
+    public static double ScheduledLearningRate(double baseRate, long step, long warmupSteps, long totalSteps)
+    {
+        if (warmupSteps > 0 && step < warmupSteps) return baseRate * (step + 1) / warmupSteps;
+        double progress = (double)(step - warmupSteps) / Math.Max(1, totalSteps - warmupSteps);
+        return baseRate * 0.5 * (1 + Math.Cos(Math.PI * Math.Clamp(progress, 0, 1)));
+    }
+
+    /// <summary>Top-1 accuracy of the module's first output against class indices.</summary>
+    public static double Score(OnnxGraphModule module, Tensor inputs, Tensor targets)
+    {
+        bool wasTraining = module.training;
+        module.eval();
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        long correct = 0, n = inputs.shape[0];
+        for (long start = 0; start < n; start += 512)
+        {
+            var x = inputs.slice(0, start, Math.Min(n, start + 512), 1);
+            var pred = module.forward(x).reshape(x.shape[0], -1).argmax(1);
+            correct += pred.eq(targets.slice(0, start, Math.Min(n, start + 512), 1)).sum().item<long>();
+        }
+        if (wasTraining) module.train();
+        return (double)correct / n;
+    }
+
+    static Dictionary<string, Tensor> One(OnnxGraphModule m, Tensor x) => new() { [m.InputNames[0]] = x };
+
+    static void Validate(DistillationOptions o)
+    {
+        if (o.Epochs < 1) throw DistillationErrors.InvalidOption("--epochs", $"{o.Epochs} must be at least 1");
+        if (o.BatchSize < 1) throw DistillationErrors.InvalidOption("--batch-size", $"{o.BatchSize} must be at least 1");
+        if (!(o.LearningRate > 0)) throw DistillationErrors.InvalidOption("--learning-rate", $"{o.LearningRate} must be positive");
+        if (!(o.Temperature > 0)) throw DistillationErrors.InvalidOption("--temperature", $"{o.Temperature} must be positive");
+        if (o.Alpha is < 0 or > 1 || double.IsNaN(o.Alpha)) throw DistillationErrors.InvalidOption("--alpha", $"{o.Alpha} must be between 0 and 1");
+        if (o.Dropout is < 0 or >= 1 || double.IsNaN(o.Dropout)) throw DistillationErrors.InvalidOption("dropout", $"{o.Dropout} must be in [0, 1)");
+        if (o.ValidationFraction is < 0 or >= 1) throw DistillationErrors.InvalidOption("validation fraction", $"{o.ValidationFraction} must be in [0, 1)");
+        if (o.StudentPath is null && o.StudentWidth is null && o.StudentDepth is null)
+            throw DistillationErrors.InvalidOption("--student", "give a student model (--student) or shrink factors (--student-width/--student-depth)");
+        if (o.TrainingData is null) throw DistillationErrors.NoTrainingData();
+        if (o.Synthetic is < 1) throw DistillationErrors.InvalidOption("--synthetic", $"{o.Synthetic} must be at least 1");
+    }
+
+    static (Tensor Inputs, Tensor? Labels) LoadData(DistillationOptions o)
+    {
+        var x = DistillationData.ReadArray(o.TrainingData!);
+        if (o.Synthetic is int n)
+        {
+            // Output mimicry: only the generated inputs are trained on, labelled by the teacher (no hard labels).
+            long features = x.RowLength;
+            if (x.Data is long[] or int[])
+            {
+                var ids = x.ToInt64Array();
+                return (torch.tensor(TokenSequenceSynthesizer.Generate(ids, (int)x.Rows, (int)features, n, o.Seed), new long[] { n }.Concat(x.Shape.Skip(1)).ToArray()), null);
+            }
+            var rows = TabularSynthesizer.Generate(x.ToSingleArray(), (int)x.Rows, (int)features, n, o.Seed);
+            return (torch.tensor(rows, new long[] { n }.Concat(x.Shape.Skip(1)).ToArray()), null);
+        }
+        var inputs = DistillationData.ToInputTensor(x);
+        if (o.TrainingLabels is null) return (inputs, null);
+        var y = DistillationData.ReadArray(o.TrainingLabels);
+        if (y.Rows != x.Rows || y.Length != y.Rows) throw DistillationErrors.LabelCountMismatch(o.TrainingLabels, y.Length, o.TrainingData!, x.Rows);
+        return (inputs, DistillationData.ToLabelTensor(y));
+    }
+
+    static void CheckStudentOutput(OnnxGraphModule student, Tensor inputs, Tensor teacherLogits, string studentName, string data)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        long n = Math.Min(2, inputs.shape[0]);
+        Tensor output;
+        try
+        {
+            student.eval();
+            output = student.forward(inputs.slice(0, 0, n, 1));
+        }
+        catch (Exception e) when (e is not ModelBuildException)
+        {
+            throw DistillationErrors.DataDoesNotFitModel(data, studentName, $"the student could not run on it ({FirstLine(e.Message)}).", e);
+        }
+        var expected = teacherLogits.shape.ToArray();
+        expected[0] = n;
+        if (!output.shape.SequenceEqual(expected)) throw DistillationErrors.OutputShapeMismatch(studentName, output.shape, expected);
+    }
+
+    /// <summary>Output channels: axis 0 of Conv and Gemm(transB=1) weights, axis 1 of MatMul / Gemm(transB=0) weights.</summary>
+    static long? WeightChannelAxis(OnnxGraphModule module, string name)
+    {
+        foreach (var n in module.Model.Graph.Node)
+        {
+            if (n.Input.Count < 2 || n.Input[1] != name) continue;
+            return n.OpType switch
+            {
+                "Conv" => 0,
+                "Gemm" => n.Attribute.Any(a => a.Name == "transB" && a.I != 0) ? 0 : 1,
+                "MatMul" => 1,
+                _ => null,
+            };
+        }
+        return null;
+    }
+
+    static Dictionary<string, Tensor> Snapshot(OnnxGraphModule m)
+    {
+        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        using var noGrad = torch.no_grad();
+        foreach (var (k, v) in m.OnnxParameters) state["p:" + k] = v.detach().clone();
+        foreach (var (k, v) in m.InitializerBuffers) state["b:" + k] = v.detach().clone();
+        return state;
+    }
+
+    static void Restore(OnnxGraphModule m, Dictionary<string, Tensor> state)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var (k, v) in m.OnnxParameters) v.copy_(state["p:" + k]);
+        foreach (var (k, v) in m.InitializerBuffers) v.copy_(state["b:" + k]);
+    }
+
+    static void DisposeState(Dictionary<string, Tensor>? state)
+    {
+        if (state is null) return;
+        foreach (var t in state.Values) t.Dispose();
+    }
+
+    static string FirstLine(string s) => s.Split('\n')[0].Trim();
+}

@@ -1,0 +1,28 @@
+using ModelBuild.Onnx;
+
+namespace ModelBuild.Compression.Pruning;
+
+/// <summary>One group after pruning: how many units it had and kept.</summary>
+public sealed record PrunedGroupReport(string Name, PruningUnitKind Kind, int UnitsBefore, int UnitsAfter, int UnitSize, IReadOnlyList<string> Nodes, IReadOnlyList<int> RemovedUnits);
+
+/// <summary>A group that was found but not pruned, and why (cannot be rewritten, excluded, kind not selected).</summary>
+public sealed record SkippedGroupReport(string Name, PruningUnitKind Kind, int Units, string Reason);
+
+/// <summary>The outcome of one structured pruning pass.</summary>
+public sealed class PruningResult
+{
+    public required OnnxModel Model { get; init; }
+    public required long ParametersBefore { get; init; }
+    public required long ParametersAfter { get; init; }
+    public required long FlopsBefore { get; init; }
+    public required long FlopsAfter { get; init; }
+    public required string Criterion { get; init; }
+    public List<PrunedGroupReport> Pruned { get; } = new();
+    public List<SkippedGroupReport> Skipped { get; } = new();
+    public List<string> Warnings { get; } = new();
+
+    public bool Changed => Pruned.Any(g => g.UnitsAfter < g.UnitsBefore);
+
+    /// <summary>The groups (built on the normalized input) and the unit indices removed from each.</summary>
+    internal IReadOnlyList<(PruningGroup Group, IReadOnlyCollection<int> RemovedUnits)> Plan { get; init; } = Array.Empty<(PruningGroup, IReadOnlyCollection<int>)>();
+}

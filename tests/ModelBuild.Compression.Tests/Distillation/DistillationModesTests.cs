@@ -1,0 +1,85 @@
+using ModelBuild.Compression.Distillation;
+using ModelBuild.Compression.Distillation.Losses;
+using Xunit.Abstractions;
+
+namespace ModelBuild.Compression.Tests.Distillation;
+
+/// <summary>Feature, relation and quantization-aware distillation, derived students and early stopping, end to end on wine-mlp.</summary>
+public sealed class DistillationModesTests : IDisposable
+{
+    readonly ITestOutputHelper _output;
+    readonly string _dir = Directory.CreateTempSubdirectory("mb-modes-").FullName;
+    static readonly TeacherCase Wine = new("wine-mlp");
+
+    public DistillationModesTests(ITestOutputHelper output) => _output = output;
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    DistillationResult Run(string file, DistillationLossKind loss = DistillationLossKind.Response, bool qat = false,
+        string? student = null, double? width = null, double? depth = null, int epochs = 100, int? patience = null)
+    {
+        var pair = new FeaturePair("/4/Relu_output_0", "/1/Relu_output_0"); // teacher's last hidden (256) vs student's (16)
+        return StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = Wine.Teacher, StudentPath = width is null ? student ?? Wine.StudentScratch : null, Reinitialize = true,
+            StudentWidth = width, StudentDepth = depth, OutputPath = Path.Combine(_dir, file),
+            TrainingData = Wine.File("train_x.npy"), TrainingLabels = Wine.File("train_y.npy"),
+            Epochs = epochs, WeightDecay = 0, WarmupFraction = 0, Loss = loss, QuantizationAware = qat,
+            FeaturePairs = loss == DistillationLossKind.Feature ? new[] { pair } : Array.Empty<FeaturePair>(),
+            RelationTensors = loss == DistillationLossKind.Relation ? pair : null,
+            EarlyStoppingPatience = patience, ValidationFraction = patience is null ? 0 : 0.2, Seed = 0,
+        });
+    }
+
+    void AssertAccurate(string file, double minimum, string what)
+    {
+        double accuracy = Wine.OrtTestAccuracy(Path.Combine(_dir, file));
+        _output.WriteLine($"{what}: {accuracy * 100:F2}%");
+        Assert.True(accuracy >= minimum, $"{what}: {accuracy * 100:F2}% < {minimum * 100:F2}%");
+    }
+
+    [Fact]
+    public void Feature_distillation_with_a_projection_trains_and_exports_without_it()
+    {
+        Run("feature.onnx", DistillationLossKind.Feature);
+        // The exported student has exactly the student's initializers: the 16 -> 256 projection was dropped.
+        var exported = ModelBuild.Onnx.OnnxModel.Load(Path.Combine(_dir, "feature.onnx")).Proto.Graph.Initializer.Select(i => i.Name);
+        var original = ModelBuild.Onnx.OnnxModel.Load(Wine.StudentScratch).Proto.Graph.Initializer.Select(i => i.Name);
+        Assert.Equal(original, exported);
+        AssertAccurate("feature.onnx", 0.94, "feature KD");
+    }
+
+    [Fact]
+    public void Relation_distillation_trains()
+    {
+        Run("relation.onnx", DistillationLossKind.Relation);
+        AssertAccurate("relation.onnx", 0.94, "relation KD");
+    }
+
+    [Fact]
+    public void Quantization_aware_distillation_learns_weights_that_survive_int8_rounding()
+    {
+        var result = Run("qat.onnx", qat: true);
+        Assert.True(result.NeedsInt8Step);
+        AssertAccurate("qat.onnx", 0.94, "QAT KD (float export)");
+    }
+
+    [Fact]
+    public void Student_derived_from_the_teacher_by_width_and_depth()
+    {
+        // 13-256-256-3 teacher, width 1/16 and depth 1/2 -> 13-16-3, the stated student's shape.
+        var result = Run("derived.onnx", width: 1.0 / 16, depth: 0.5, epochs: 200);
+        Assert.Equal(275, result.StudentParameters);
+        AssertAccurate("derived.onnx", 0.94, "derived student");
+    }
+
+    [Fact]
+    public void Early_stopping_keeps_the_best_validation_epoch()
+    {
+        var result = Run("early.onnx", epochs: 300, patience: 5);
+        _output.WriteLine($"ran {result.EpochsRun} epochs, kept epoch {result.SelectedEpoch}, validation {result.ValidationScore:P2}");
+        Assert.NotNull(result.ValidationScore);
+        Assert.True(result.EpochsRun < 300, "validation accuracy on wine saturates long before 300 epochs; patience 5 must stop it");
+        Assert.True(result.SelectedEpoch <= result.EpochsRun);
+        Assert.Equal(result.EpochsRun - 5, result.SelectedEpoch);
+    }
+}
