@@ -12,7 +12,7 @@ builder.Services.AddPredictionEnginePool<DigitInput, DigitScores>()
     .FromFile(modelName: DigitModel.Name, filePath: modelPath, watchForChanges: true)
     .AddHealthCheck();
 builder.Services.AddSingleton<RuntimeMetricsSnapshot>();
-builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 
 var app = builder.Build();
 

@@ -17,7 +17,7 @@ public sealed partial class DigitsWebTests(PackageFixture package)
     private const int PixelsPerImage = 28 * 28;
 
     [Fact]
-    public async Task DigitsWeb_classifies_real_digits_and_hot_reloads_a_replaced_model_while_requests_keep_succeeding()
+    public async Task DigitsWeb_classifies_real_digits_hot_reloads_a_replaced_model_under_traffic_and_reports_a_broken_deploy_as_degraded()
     {
         var sample = Path.Combine(RepositoryPaths.Root, "samples", "DigitsWeb");
         var project = CopyWithoutBuildOutput(sample);
@@ -90,11 +90,40 @@ public sealed partial class DigitsWebTests(PackageFixture package)
                 Assert.Equal(0, wrong);
 
                 Assert.Equal("Healthy", await http.GetStringAsync("/healthz"));
+
+                // A broken deploy: the pool retries it until its reload timeout (10 s), then reports Degraded while
+                // generation 2 keeps answering; the next good deploy makes it Healthy again.
+                File.WriteAllBytes(temp, [.. floatModel.Take(floatModel.Length / 2)]);
+                File.Move(temp, served, overwrite: true);
+                var health = "Healthy";
+                deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+                while (health == "Healthy" && DateTime.UtcNow < deadline)
+                {
+                    Assert.Equal(labels[0], await PredictAsync(http, images[0]));
+                    await Task.Delay(200);
+                    health = await http.GetStringAsync("/healthz");
+                }
+                Assert.True(health == "Degraded", $"/healthz says {health} 30 s after a truncated model was deployed:\n{app.OutputSoFar}");
+                Assert.Equal(reloaded, await GetModelAsync(http));
+                File.WriteAllBytes(temp, compressed);
+                File.Move(temp, served, overwrite: true);
+                var third = reloaded;
+                deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+                while (third.Generation == reloaded.Generation && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(100);
+                    third = await GetModelAsync(http);
+                }
+                Assert.Equal(new ModelState(3, first.Sha256, first.SizeBytes), third);
+                Assert.Equal("Healthy", await http.GetStringAsync("/healthz"));
+
                 using var metrics = JsonDocument.Parse(await http.GetStringAsync("/metrics"));
                 var reloads = metrics.RootElement.EnumerateArray().Single(m => m.GetProperty("instrument").GetString() == "modelbuild.runtime.reloads");
-                Assert.Equal(1, reloads.GetProperty("count").GetInt64());
+                Assert.Equal(2, reloads.GetProperty("count").GetInt64());
+                var failures = metrics.RootElement.EnumerateArray().Single(m => m.GetProperty("instrument").GetString() == "modelbuild.runtime.reload_failures");
+                Assert.Equal(1, failures.GetProperty("count").GetInt64());
                 var predictions = metrics.RootElement.EnumerateArray().Single(m => m.GetProperty("instrument").GetString() == "modelbuild.runtime.predictions");
-                Assert.Equal(2 * ImagesChecked + answered, predictions.GetProperty("sum").GetDouble());
+                Assert.True(predictions.GetProperty("sum").GetDouble() > 2 * ImagesChecked + answered, predictions.ToString());
             }
             finally
             {
