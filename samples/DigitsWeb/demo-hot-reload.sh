@@ -19,7 +19,17 @@ log="$(mktemp)"
 # Port 0: Kestrel picks a free port and logs it ("Now listening on: http://127.0.0.1:NNNNN").
 dotnet "$out/DigitsWeb.dll" --urls "http://127.0.0.1:0" >"$log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -f "$log"' EXIT
+compressed="$(mktemp)"
+cp "$out/models/digits.onnx" "$compressed"
+# On exit (also on failure or Ctrl+C): stop the app and put the compressed model back in bin/, so the next run and the
+# next `dotnet build` (which copies only newer files) start from what the build produced.
+restore() {
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  cp "$compressed" "$out/models/digits.onnx.deploy-$$" && mv -f "$out/models/digits.onnx.deploy-$$" "$out/models/digits.onnx"
+  rm -f "$log" "$compressed"
+}
+trap restore EXIT
 url=""
 for _ in $(seq 1 300); do
   url="$(grep -o 'Now listening on: http://127\.0\.0\.1:[0-9]*' "$log" | head -1 | sed 's/Now listening on: //')" || true
@@ -60,7 +70,4 @@ echo "GET /metrics: $(curl -sS "$url/metrics")"
 echo "== app log"
 grep -E 'digits|ModelBuild' "$log" || true
 
-# Put the compressed model back so the next run starts from what the build produced.
-cp "$sample/obj/Release/net10.0/modelbuild/models/digits.onnx" "$out/models/digits.onnx.deploy-$$" 2>/dev/null \
-  && mv -f "$out/models/digits.onnx.deploy-$$" "$out/models/digits.onnx" || true
 echo "== stopping the app"
