@@ -69,6 +69,14 @@ internal static class DotnetCommand
             return false;
         }
 
+        /// <summary>Everything printed so far.</summary>
+        public string OutputSoFar
+        {
+            get { lock (output) return output.ToString(); }
+        }
+
+        public bool HasExited => process.HasExited;
+
         /// <summary>Sends SIGINT to the dotnet process alone (env exec'd it, same pid): what Ctrl+C does to `dotnet build`.</summary>
         public void Interrupt()
         {
