@@ -76,6 +76,27 @@ public class HtmlReportTests
         Assert.Equal(html, HtmlReportWriter.ToHtml(report));
     }
 
+    [Fact]
+    public void A_three_stage_report_has_a_bar_per_model_and_marks_missing_figures()
+    {
+        StageReport Stage(string name, long bytes, double? latency, double? accuracy) =>
+            new() { Name = name, Path = $"/m/{name}.onnx", Bytes = bytes, LatencyMicroseconds = latency, Accuracy = accuracy, Seconds = 1 };
+        var report = new CompressionReport
+        {
+            Teacher = new ModelFigures { Path = "/m/teacher.onnx", Bytes = 1_000_000, LatencyMicroseconds = 300, Accuracy = 90 },
+            Stages = [Stage("distill", 250_000, 90, 89.5), Stage("prune", 125_000, null, 89.4), Stage("quantize", 40_000, 30, 89.3)],
+            Result = new ModelFigures { Path = "/m/out.onnx", Bytes = 40_000, LatencyMicroseconds = 30, Accuracy = 89.3 },
+        };
+        var html = HtmlReportWriter.ToHtml(report);
+        Assert.Equal(4, Regex.Matches(Chart(html, "chart-size"), "<rect class=\"bar").Count);
+        Assert.Equal(3, Regex.Matches(Chart(html, "chart-latency"), "<rect class=\"bar").Count);
+        Assert.Contains(">n/a<", Chart(html, "chart-latency"));
+        Assert.Single(Regex.Matches(Chart(html, "chart-size"), "<rect class=\"bar result\""));
+        Assert.DoesNotContain("chart-candidates", html); // no stage tried candidates
+        Assert.Contains("25.00x smaller", html);
+        Assert.Contains("10.00x</strong> its speed", html);
+    }
+
     [SkippableFact]
     public void Chromium_renders_the_charts_and_the_page_makes_no_request()
     {
