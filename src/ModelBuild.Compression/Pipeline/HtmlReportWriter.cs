@@ -19,7 +19,7 @@ public static class HtmlReportWriter
         body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1b1f24;background:#fff;max-width:1100px}
         h1{font-size:22px;margin:0 0 12px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
         h3{font-size:14px;margin:16px 0 6px}
-        table{border-collapse:collapse;font-size:13px;margin:6px 0}th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
+        table{border-collapse:collapse;font-size:13px;margin:6px 0;max-width:100%}td{overflow-wrap:anywhere}th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
         td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f6f8fa}
         .charts{display:flex;flex-wrap:wrap;gap:16px}
         svg.chart{border:1px solid #d0d7de;border-radius:4px;background:#fff}
@@ -119,7 +119,7 @@ public static class HtmlReportWriter
     }
 
     // Charts: fixed pixel geometry so the output is deterministic and readable without script.
-    private const int BarWidth = 340, BarHeight = 230, Left = 56, Right = 12, Top = 28, Bottom = 44;
+    private const int BarWidth = 340, BarHeight = 240, Left = 56, Right = 12, Top = 38, Bottom = 44;
 
     private static void BarChart(StringBuilder h, string id, string title, IReadOnlyList<(string Label, double? Value, string Css)> items, string format)
     {
@@ -164,7 +164,7 @@ public static class HtmlReportWriter
 
     private static void Scatter(StringBuilder h, CompressionReport report, List<(string Stage, JsonObject Candidate)> candidates)
     {
-        const int w = 560, ht = 320, left = 64, right = 16, top = 24, bottom = 48;
+        const int w = 560, ht = 330, left = 64, right = 90, top = 34, bottom = 48;
         var points = candidates.Select(c => (c.Stage, c.Candidate, Bytes: Num(c.Candidate["bytes"]), Accuracy: Num(c.Candidate["accuracy"]) ?? Num(c.Candidate["agreement"]))).ToList();
         // The chosen candidate is drawn last so that it stays visible when candidates coincide.
         var plotted = points.Where(p => p.Bytes is not null && p.Accuracy is not null)
@@ -212,7 +212,7 @@ public static class HtmlReportWriter
             h.Append("<circle class=\"").Append(css).Append("\" cx=\"").Append(P(cx)).Append("\" cy=\"").Append(P(cy)).Append("\" r=\"6\" data-form=\"").Append(E(form))
              .Append("\"><title>").Append(E(form)).Append(": ").Append(N(p.Bytes.Value, "N0")).Append(" B, ").Append(N(p.Accuracy.Value, "0.00")).Append('%');
             if (Str(p.Candidate["reason"]) is { } reason) h.Append(" (").Append(E(reason)).Append(')');
-            h.Append("</title></circle><text class=\"point-label\" x=\"").Append(P(cx + 8)).Append("\" y=\"").Append(P(cy - 6 - 12 * (k % 3))).Append("\">").Append(E(form)).Append("</text>\n");
+            h.Append("</title></circle><text class=\"point-label\" x=\"").Append(P(cx + 9)).Append("\" y=\"").Append(P(cy - 8 + 12 * (k % 3))).Append("\">").Append(E(form)).Append("</text>\n");
         }
         h.Append("<line class=\"axis\" x1=\"").Append(left).Append("\" x2=\"").Append(left + pw).Append("\" y1=\"").Append(top + ph).Append("\" y2=\"").Append(top + ph).Append("\"/>")
          .Append("<line class=\"axis\" x1=\"").Append(left).Append("\" x2=\"").Append(left).Append("\" y1=\"").Append(top).Append("\" y2=\"").Append(top + ph).Append("\"/>\n</svg>\n");
