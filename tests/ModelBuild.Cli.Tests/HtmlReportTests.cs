@@ -129,6 +129,30 @@ public class HtmlReportTests
     }
 
     [SkippableFact]
+    public void Chromium_renders_the_per_layer_sensitivity_of_the_transformer()
+    {
+        var chromium = HeadlessChromium.Require();
+        var dir = Directory.CreateTempSubdirectory("mb-html-test-").FullName;
+        var json = Path.Combine(dir, "intent.json");
+        var (exit, stdout, stderr) = CliProcess.Run("compress", TestPaths.Intent("teacher.onnx"), "-o", Path.Combine(dir, "intent.onnx"),
+            "--quantize", "int8-dynamic", "--calibration-data", TestPaths.Intent("calib_x.npy"), "--eval-data", TestPaths.Intent("test_x.npy"),
+            "--eval-labels", TestPaths.Intent("test_y.npy"), "--report", json, "--latency-runs", "0");
+        Assert.True(exit == 0, stdout + stderr);
+        var layers = CompressionReport.FromJson(File.ReadAllText(json)).Stages[0].Details!["layerSqnr"]!.AsArray().OfType<JsonObject>().ToList();
+        Assert.NotEmpty(layers);
+
+        var page = HeadlessChromium.DumpDom(chromium, ReportWriter.HtmlPath(json));
+        Assert.Empty(page.PageRequests);
+        var sqnr = Chart(page.Dom, "chart-sqnr-quantize");
+        Assert.Equal(layers.Count(l => l["sqnrDb"] is not null), Regex.Matches(sqnr, "<rect class=\"bar").Count);
+        foreach (var layer in layers)
+            Assert.Contains(layer["node"]!.GetValue<string>().Length <= 34 ? layer["node"]!.GetValue<string>() : layer["node"]!.GetValue<string>()[^33..], sqnr);
+        // Latency was not measured (--latency-runs 0): no bars, "n/a" instead of an invented zero.
+        Assert.Empty(Regex.Matches(Chart(page.Dom, "chart-latency"), "<rect class=\"bar"));
+        Assert.Contains(">n/a<", Chart(page.Dom, "chart-latency"));
+    }
+
+    [SkippableFact]
     public void The_request_check_sees_a_page_that_loads_from_the_web()
     {
         // Proves the net-log check above can fail: a page with external references is caught.
