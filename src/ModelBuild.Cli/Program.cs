@@ -1,10 +1,4 @@
-using System.CommandLine;
 using ModelBuild.Cli.Commands;
 
-// Each command lives in its own file under Commands/ and is registered here.
-var root = new RootCommand("modelbuild: compress ONNX models (distillation, pruning, quantization) and inspect them.");
-foreach (var command in CommandCatalog.All())
-{
-    root.Subcommands.Add(command);
-}
-return root.Parse(args).Invoke();
+// Each command lives in its own file under Commands/ and is registered in CommandCatalog.
+return CommandCatalog.CreateRoot().Parse(args).Invoke();

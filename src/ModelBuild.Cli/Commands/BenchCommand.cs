@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using ModelBuild.Compression.Evaluation;
 
 namespace ModelBuild.Cli.Commands;
@@ -14,9 +16,18 @@ internal static class BenchCommand
         var data = new Option<string?>("--data") { Description = "Inputs (.npy); the first batch is used. Default: a synthetic input from the model's signature." };
         var runs = new Option<int?>("--runs") { Description = $"Runs per model (default {LatencyMeter.DefaultRuns})." };
         var batch = new Option<int?>("--batch") { Description = "Batch size (default 1)." };
-        var command = new Command("bench", "Time a model at batch 1 with one thread, optionally against a baseline.");
+        var json = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var command = new Command("bench", """
+            Time a model (median latency, one thread, pre-allocated inputs and outputs), optionally against a baseline
+            timed in the same run, interleaved, so the ratio is fair on a busy machine.
+
+            Examples:
+              modelbuild bench model.onnx
+              modelbuild bench model.onnx --baseline teacher.onnx --runs 2000
+              modelbuild bench model.onnx --data test_x.npy --batch 32 --json
+            """);
         command.Arguments.Add(model);
-        foreach (var o in new Option[] { baseline, data, runs, batch }) command.Options.Add(o);
+        foreach (var o in new Option[] { baseline, data, runs, batch, json }) command.Options.Add(o);
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             var path = parse.GetValue(model)!;
@@ -30,6 +41,18 @@ internal static class BenchCommand
             var n = parse.GetValue(runs) ?? LatencyMeter.DefaultRuns;
             var medians = LatencyMeter.MeasureMedians(paths, sample, n, b);
             var c = CultureInfo.InvariantCulture;
+            if (parse.GetValue(json))
+            {
+                var document = new JsonObject
+                {
+                    ["batch"] = b, ["runs"] = n, ["threads"] = 1,
+                    ["model"] = new JsonObject { ["path"] = Path.GetFullPath(paths[0]), ["latencyMicroseconds"] = medians[0] },
+                    ["baseline"] = paths.Length == 2 ? new JsonObject { ["path"] = Path.GetFullPath(paths[1]), ["latencyMicroseconds"] = medians[1] } : null,
+                    ["ratio"] = paths.Length == 2 ? medians[0] / medians[1] : null,
+                };
+                Console.WriteLine(document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
             for (var i = 0; i < paths.Length; i++)
                 Console.WriteLine(string.Format(c, "{0,-10} {1:0.0} us  {2}", i == 0 ? "model" : "baseline", medians[i], paths[i]));
             if (paths.Length == 2) Console.WriteLine(string.Format(c, "ratio      {0:0.000}x (model / baseline; batch {1}, 1 thread, median of {2} runs)", medians[0] / medians[1], b, n));

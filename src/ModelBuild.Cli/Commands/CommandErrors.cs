@@ -8,7 +8,9 @@ internal static class CommandErrors
 {
     public const int InternalErrorExitCode = 3;
 
-    public static int Run(Func<int> action)
+    public static int Run(Func<int> action) => Run(action, Console.Out, Console.Error);
+
+    public static int Run(Func<int> action, TextWriter output, TextWriter error)
     {
         try
         {
@@ -16,14 +18,14 @@ internal static class CommandErrors
         }
         catch (ModelBuildException e)
         {
-            Console.Out.WriteLine(WorkerProtocol.Error(e.Code, e.Cause, e.Remedy));
-            Console.Error.WriteLine(e.ToString());
+            output.WriteLine(WorkerProtocol.Error(e.Code, e.Cause, e.Remedy));
+            error.WriteLine(e.ToString());
             return e.ExitCode;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            Console.Out.WriteLine(WorkerProtocol.Error("MB0599", "Internal error: " + e.Message.Split('\n')[0], "Report this with the command line and the model; the stack trace is on stderr."));
-            Console.Error.WriteLine(e);
+            output.WriteLine(WorkerProtocol.Error("MB0599", "Internal error: " + e.Message.Split('\n')[0], "Report this with the command line and the model; the stack trace is on stderr."));
+            error.WriteLine(e);
             return InternalErrorExitCode;
         }
     }

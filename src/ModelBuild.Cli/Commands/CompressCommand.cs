@@ -24,18 +24,18 @@ internal static class CompressCommand
         var pruneMode = new Option<string?>("--prune-mode") { Description = "structured | unstructured" };
         var distill = new Option<bool>("--distill") { Description = "Distill the teacher into a student." };
         var student = new Option<string?>("--student") { Description = "Student ONNX model for distillation." };
-        var studentWidth = new Option<double?>("--student-width");
-        var studentDepth = new Option<double?>("--student-depth");
-        var trainData = new Option<string?>("--train-data");
-        var trainLabels = new Option<string?>("--train-labels");
-        var epochs = new Option<int?>("--epochs");
-        var batchSize = new Option<int?>("--batch-size");
-        var learningRate = new Option<double?>("--learning-rate");
-        var temperature = new Option<double?>("--temperature");
-        var alpha = new Option<double?>("--alpha");
-        var reinitialize = new Option<bool>("--reinitialize");
+        var studentWidth = new Option<double?>("--student-width") { Description = "Build the student from the teacher: fraction of each hidden width to keep (e.g. 0.5)." };
+        var studentDepth = new Option<double?>("--student-depth") { Description = "Build the student from the teacher: fraction of the layers to keep." };
+        var trainData = new Option<string?>("--train-data") { Description = "Training inputs for distillation (.npy)." };
+        var trainLabels = new Option<string?>("--train-labels") { Description = "Training labels for distillation (.npy, int class ids)." };
+        var epochs = new Option<int?>("--epochs") { Description = "Distillation epochs." };
+        var batchSize = new Option<int?>("--batch-size") { Description = "Distillation batch size." };
+        var learningRate = new Option<double?>("--learning-rate") { Description = "Distillation learning rate." };
+        var temperature = new Option<double?>("--temperature") { Description = "Softmax temperature of the soft targets." };
+        var alpha = new Option<double?>("--alpha") { Description = "Weight of the soft-target loss against the hard-label loss (0-1)." };
+        var reinitialize = new Option<bool>("--reinitialize") { Description = "Start the student from random weights instead of the given/derived ones." };
         var loss = new Option<string?>("--loss") { Description = "response | feature | relation" };
-        var synthetic = new Option<int?>("--synthetic");
+        var synthetic = new Option<int?>("--synthetic") { Description = "Generate this many synthetic training inputs when no training data is given." };
         var evalData = new Option<string?>("--eval-data") { Description = "Evaluation inputs (.npy)." };
         var evalLabels = new Option<string?>("--eval-labels") { Description = "Evaluation labels (.npy, int class ids)." };
         var maxDrop = new Option<double?>("--max-accuracy-drop") { Description = "Accuracy points the result may lose against the teacher." };
@@ -43,17 +43,28 @@ internal static class CompressCommand
         var maxLatency = new Option<double?>("--max-latency-us") { Description = "Maximum batch-1 latency of the result, microseconds." };
         var force = new Option<bool>("--force") { Description = "Write the quantized model even when it is slower than the float input." };
         var report = new Option<string?>("--report") { Description = "Write the JSON report here (and a Markdown report beside it)." };
-        var seed = new Option<int?>("--seed");
+        var seed = new Option<int?>("--seed") { Description = "Random seed; same inputs and seed give byte-identical outputs." };
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads for evaluation and calibration (latency is always measured with 1)." };
         var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs per latency median (default {LatencyMeter.DefaultRuns}; 0 skips timing and the latency gate)." };
 
-        var command = new Command("compress", "Compress an ONNX model: distill -> prune -> quantize, with evaluation, quality gates and a report.");
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON on stdout; progress and diagnostics go to stderr." };
+        var command = new Command("compress", """
+            Compress an ONNX model: distill -> prune -> quantize, with evaluation, quality gates and a report
+            (JSON, Markdown and HTML). Exit code 0 success, 1 failed quality gate, 2 bad input, 3 internal error.
+
+            Examples:
+              modelbuild compress teacher.onnx -o model.onnx --quantize auto --calibration-data calib_x.npy --eval-data test_x.npy --eval-labels test_y.npy --max-accuracy-drop 1 --report report.json
+              modelbuild compress teacher.onnx -o model.onnx --quantize int8-dynamic --json
+              modelbuild compress teacher.onnx -o model.onnx --prune 0.5 --prune-mode structured --train-data train_x.npy --train-labels train_y.npy
+              modelbuild compress --recipe recipe.json -o model.onnx
+            """);
         command.Arguments.Add(teacher);
         foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, distill, student, studentWidth, studentDepth,
                      trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss, synthetic,
-                     evalData, evalLabels, maxDrop, minAgreement, maxLatency, force, report, seed, threads, latencyRuns })
+                     evalData, evalLabels, maxDrop, minAgreement, maxLatency, force, report, seed, threads, latencyRuns, json })
             command.Options.Add(o);
 
+        // --json keeps stdout for the JSON document alone, so diagnostics and progress move to stderr.
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             var r = new CompressionRecipe();
@@ -99,11 +110,26 @@ internal static class CompressCommand
             r.Threads = Pick(threads, r.Threads);
             var runs = parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns;
 
-            var log = new WorkerProtocolLog();
             var pipeline = new CompressionPipeline(StageCatalog.All()) { LatencyRuns = runs };
-            pipeline.Run(r, log, parse.GetValue(report));
+            var reportPath = parse.GetValue(report);
+            if (parse.GetValue(json))
+            {
+                var result = pipeline.Run(r, new WorkerProtocolLog(Console.Error), reportPath);
+                Console.Out.WriteLine(result.ToJson());
+            }
+            else if (Console.IsOutputRedirected)
+            {
+                // The MSBuild task and scripts: WorkerProtocol lines only, exactly as the task parses them.
+                pipeline.Run(r, new WorkerProtocolLog(), reportPath);
+            }
+            else
+            {
+                TerminalProgressLog.Run(log => pipeline.Run(r, log, reportPath));
+                if (reportPath is not null)
+                    Console.WriteLine($"report  {Path.GetFullPath(reportPath)} (+ .md, .html)");
+            }
             return 0;
-        }));
+        }, parse.GetValue(json) ? Console.Error : Console.Out, Console.Error));
         return command;
     }
 }

@@ -13,7 +13,7 @@ internal static class DoctorCommand
 {
     public static Command Create()
     {
-        var command = new Command("doctor", "Check that ONNX Runtime and TorchSharp load on this machine.\n\nExample:\n  modelbuild doctor");
+        var command = new Command("doctor", "Check that ONNX Runtime and TorchSharp load on this machine.\n\nExamples:\n  modelbuild doctor");
         command.SetAction(_ => Run(Console.Out, Console.Error));
         return command;
     }

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using ModelBuild.Compression.Evaluation;
 
 namespace ModelBuild.Cli.Commands;
@@ -15,9 +17,16 @@ internal static class EvalCommand
         var reference = new Option<string?>("--reference") { Description = "A reference model (the teacher) for agreement and SQNR." };
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default 1)." };
         var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs for the latency median (default {LatencyMeter.DefaultRuns}, 0 to skip)." };
-        var command = new Command("eval", "Evaluate a model: accuracy, agreement and SQNR against a reference, batch-1 latency.");
+        var json = new Option<bool>("--json") { Description = "Print the figures as JSON." };
+        var command = new Command("eval", """
+            Evaluate a model: accuracy, agreement and SQNR against a reference, batch-1 latency.
+
+            Examples:
+              modelbuild eval model.onnx --data test_x.npy --labels test_y.npy
+              modelbuild eval model.onnx --data test_x.npy --labels test_y.npy --reference teacher.onnx --json
+            """);
         command.Arguments.Add(model);
-        foreach (var o in new Option[] { data, labels, reference, threads, latencyRuns }) command.Options.Add(o);
+        foreach (var o in new Option[] { data, labels, reference, threads, latencyRuns, json }) command.Options.Add(o);
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             var x = DataTensor.Load(parse.GetValue(data)!);
@@ -29,6 +38,22 @@ internal static class EvalCommand
             var result = evaluator.Evaluate(path);
             var latency = evaluator.Latency(path);
             var c = CultureInfo.InvariantCulture;
+            if (parse.GetValue(json))
+            {
+                var document = new JsonObject
+                {
+                    ["model"] = Path.GetFullPath(path),
+                    ["samples"] = x.Count,
+                    ["accuracy"] = result.Accuracy,
+                    ["reference"] = parse.GetValue(reference) is { } rp ? Path.GetFullPath(rp) : null,
+                    ["agreement"] = parse.GetValue(reference) is null ? null : result.Agreement,
+                    ["sqnrDb"] = parse.GetValue(reference) is null ? null
+                        : new JsonObject(result.Sqnr.Select(p => KeyValuePair.Create(p.Output, (JsonNode?)(double.IsFinite(p.Db) ? p.Db : null)))),
+                    ["latencyMicroseconds"] = latency,
+                };
+                Console.WriteLine(document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
             Console.WriteLine($"model      {path}");
             Console.WriteLine($"samples    {x.Count}");
             if (result.Accuracy is { } a) Console.WriteLine(string.Format(c, "accuracy   {0:0.00}%", a));

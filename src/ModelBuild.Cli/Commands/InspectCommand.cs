@@ -16,7 +16,13 @@ public static class InspectCommand
     {
         var model = new Argument<string>("model") { Description = "The .onnx file to describe." };
         var json = new Option<bool>("--json") { Description = "Print the summary as JSON." };
-        var command = new Command("inspect", "Describe an ONNX model: inputs/outputs, opsets, operators, parameters and size.")
+        var command = new Command("inspect", """
+            Describe an ONNX model: inputs/outputs, opsets, operators, parameters and size.
+
+            Examples:
+              modelbuild inspect model.onnx
+              modelbuild inspect model.onnx --json
+            """)
         {
             model,
             json,

@@ -68,40 +68,55 @@ public static class LibTorchLoader
         var torchCpu = LoadedLibraryPath("libtorch_cpu.so")
             ?? throw new ModelBuildException("MB0801", "libtorch_cpu.so was loaded but its path could not be read from /proc/self/maps.",
                 "Run on a Linux system with /proc mounted.", "libtorch_cpu.so");
-        var original = FindOriginal(torchAssembly)
-            ?? throw new ModelBuildException("MB0801", $"{LibTorchSharpFile} was not found next to the app or in the NuGet packages folder.",
-                "Restore the solution (dotnet restore) so that the TorchSharp 0.107.0 package is present.", LibTorchSharpFile);
+        var original = FindOriginal(SearchDirectories(torchAssembly));
         var stdcxx = LoadedLibraryPath(StdCxx)
             ?? throw new ModelBuildException("MB0801", $"{StdCxx} is not loaded after libtorch_cpu.so.", "Install the system C++ runtime (libstdc++6).", StdCxx);
 
         var bytes = File.ReadAllBytes(original);
-        var provided = ElfVersionDefinitions.Read(File.ReadAllBytes(stdcxx));
-        var missing = ElfWeakVersionPatcher.RequiredVersions(bytes, StdCxx).Where(v => !provided.Contains(v)).ToList();
+        var missing = VersionsToMarkWeak(bytes, original, ElfVersionDefinitions.Read(File.ReadAllBytes(stdcxx)), stdcxx);
         if (missing.Count == 0)
         {
             // Not a version problem: let TorchSharp's loader report the real cause.
             return;
-        }
-        foreach (var version in missing)
-        {
-            if (ElfWeakVersionPatcher.RelocatesSymbolOfVersion(bytes, version))
-            {
-                throw new ModelBuildException("MB0802",
-                    $"{original} uses symbols of {version}, which the system {stdcxx} does not provide.",
-                    $"Install a libstdc++ that provides {version} (GCC 13 or newer runtime).", original);
-            }
         }
         ElfWeakVersionPatcher.MarkWeak(bytes, StdCxx, missing);
 
         // libLibTorchSharp.so's DT_NEEDED entries (libtorch.so, libc10.so, libtorch_cpu.so) must resolve to the
         // copies already loaded from the package: load libtorch.so from libtorch_cpu.so's folder by full path.
         NativeLibrary.Load(Path.Combine(Path.GetDirectoryName(torchCpu)!, "libtorch.so"));
-        var patched = WritePatchedCopy(bytes);
+        var patched = WritePatchedCopy(bytes, CacheRoots());
         NativeLibrary.Load(patched);
         LoadedFrom = patched;
     }
 
-    private static string? FindOriginal(System.Reflection.Assembly torchAssembly)
+    /// <summary>
+    /// The libstdc++ versions <paramref name="libTorchSharp"/> requires that <paramref name="provided"/> lacks, all of
+    /// which must be link-time markers only (never relocated): those can be marked weak. A version whose symbols are
+    /// really used cannot be patched away: MB0802.
+    /// </summary>
+    internal static IReadOnlyList<string> VersionsToMarkWeak(byte[] libTorchSharp, string libTorchSharpPath, IReadOnlySet<string> provided, string stdcxxPath)
+    {
+        var missing = ElfWeakVersionPatcher.RequiredVersions(libTorchSharp, StdCxx).Where(v => !provided.Contains(v)).ToList();
+        foreach (var version in missing)
+        {
+            if (ElfWeakVersionPatcher.RelocatesSymbolOfVersion(libTorchSharp, version))
+            {
+                throw new ModelBuildException("MB0802",
+                    $"{libTorchSharpPath} uses symbols of {version}, which the system {stdcxxPath} does not provide.",
+                    $"Install a libstdc++ that provides {version} (GCC 13 or newer runtime).", libTorchSharpPath);
+            }
+        }
+        return missing;
+    }
+
+    /// <summary>The first <c>libLibTorchSharp.so</c> in <paramref name="directories"/>; MB0801 when there is none.</summary>
+    internal static string FindOriginal(IEnumerable<string> directories) =>
+        directories.Select(d => Path.Combine(d, LibTorchSharpFile)).FirstOrDefault(File.Exists) is { } found
+            ? Path.GetFullPath(found)
+            : throw new ModelBuildException("MB0801", $"{LibTorchSharpFile} was not found next to the app or in the NuGet packages folder.",
+                "Restore the solution (dotnet restore) so that the TorchSharp 0.107.0 package is present.", LibTorchSharpFile);
+
+    internal static List<string> SearchDirectories(System.Reflection.Assembly torchAssembly)
     {
         var directories = new List<string>();
         if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string searchDirectories)
@@ -116,9 +131,7 @@ public static class LibTorchLoader
             // NuGet layout: torchsharp/<version>/lib/net8.0/TorchSharp.dll -> torchsharp/<version>/runtimes/linux-x64/native
             directories.Add(Path.Combine(assemblyDirectory, "..", "..", "runtimes", "linux-x64", "native"));
         }
-        return directories.Select(d => Path.Combine(d, LibTorchSharpFile)).FirstOrDefault(File.Exists) is { } found
-            ? Path.GetFullPath(found)
-            : null;
+        return directories;
     }
 
     private static string? LoadedLibraryPath(string fileName)
@@ -136,10 +149,10 @@ public static class LibTorchLoader
     }
 
     /// <summary>Writes the patched library to a per-user cache keyed by its content; temp file + rename, so concurrent processes are safe.</summary>
-    private static string WritePatchedCopy(byte[] patched)
+    internal static string WritePatchedCopy(byte[] patched, IEnumerable<string> cacheRoots)
     {
         var key = Convert.ToHexString(SHA256.HashData(patched))[..16].ToLowerInvariant();
-        foreach (var root in CacheRoots())
+        foreach (var root in cacheRoots)
         {
             try
             {

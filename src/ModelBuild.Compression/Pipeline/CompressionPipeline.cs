@@ -87,7 +87,7 @@ public sealed class CompressionPipeline
                 LatencyMicroseconds = final.LatencyMicroseconds, Accuracy = final.Accuracy, Agreement = final.Agreement ?? (data is null ? null : 100),
             };
             report.CacheKey = CacheKey.Compute(recipe);
-            if (log is WorkerProtocolLog protocol) report.Warnings.AddRange(protocol.Warnings);
+            if (log is IRecordsWarnings recorder) report.Warnings.AddRange(recorder.Warnings);
 
             var gateFailure = CheckGates(recipe, report, reportPath);
             if (reportPath is not null) ReportWriter.Write(report, reportPath);

@@ -12,8 +12,14 @@ public interface IWorkerLog
     void Summary(string text);
 }
 
+/// <summary>A log that keeps the warnings it was given, so the pipeline can put them in the report.</summary>
+public interface IRecordsWarnings
+{
+    List<string> Warnings { get; }
+}
+
 /// <summary>Writes <see cref="WorkerProtocol"/> lines (what the MSBuild task parses) to a text writer, stdout by default.</summary>
-public sealed class WorkerProtocolLog(TextWriter? writer = null) : IWorkerLog
+public sealed class WorkerProtocolLog(TextWriter? writer = null) : IWorkerLog, IRecordsWarnings
 {
     private readonly TextWriter _writer = writer ?? Console.Out;
     private readonly object _gate = new();

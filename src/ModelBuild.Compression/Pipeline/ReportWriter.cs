@@ -6,15 +6,17 @@ using ModelBuild.Onnx;
 
 namespace ModelBuild.Compression.Pipeline;
 
-/// <summary>Writes the JSON report and, beside it, a Markdown rendering of the same content.</summary>
+/// <summary>Writes the JSON report and, beside it, Markdown and self-contained HTML renderings of the same content.</summary>
 public static class ReportWriter
 {
     public static string MarkdownPath(string jsonPath) => Path.ChangeExtension(jsonPath, ".md");
+    public static string HtmlPath(string jsonPath) => Path.ChangeExtension(jsonPath, ".html");
 
     public static void Write(CompressionReport report, string jsonPath)
     {
         AtomicFile.Write(Path.GetFullPath(jsonPath), s => s.Write(Encoding.UTF8.GetBytes(report.ToJson())));
         AtomicFile.Write(Path.GetFullPath(MarkdownPath(jsonPath)), s => s.Write(Encoding.UTF8.GetBytes(ToMarkdown(report))));
+        AtomicFile.Write(Path.GetFullPath(HtmlPath(jsonPath)), s => s.Write(Encoding.UTF8.GetBytes(HtmlReportWriter.ToHtml(report))));
     }
 
     public static string ToMarkdown(CompressionReport report)

@@ -8,7 +8,9 @@ namespace ModelBuild.Compression.Pipeline.Contract;
 /// and the normalized form of the command line options. Values use the command line's words
 /// (<c>int8-static</c>, <c>entropy</c>), case-insensitive. This file is shared, as source, with ModelBuild.Tasks
 /// (see DESIGN.md: Tasks depends on nothing of ours but this contract), so it uses only the BCL.
+/// An unknown property is an error (a misspelt <c>maxAccuracyDrop</c> must not silently drop a quality gate).
 /// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed class CompressionRecipe
 {
     // Model
