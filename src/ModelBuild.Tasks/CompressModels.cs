@@ -347,6 +347,8 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
         if (File.Exists(json)) AtomicFile.Copy(json, reportPath);
         var markdown = Path.Combine(entryDirectory, ModelCache.MarkdownReportFile);
         if (File.Exists(markdown)) AtomicFile.Copy(markdown, Path.ChangeExtension(reportPath, ".md"));
+        var html = Path.Combine(entryDirectory, ModelCache.HtmlReportFile);
+        if (File.Exists(html)) AtomicFile.Copy(html, Path.ChangeExtension(reportPath, ".html"));
     }
 
     private static void Touch(params string[] files)

@@ -51,6 +51,8 @@ public sealed partial class BuildFlowTests(PackageFixture package)
         var inBin = project.PathOf("bin/Debug/net10.0/models/wine.onnx");
         var inObj = project.PathOf("obj/Debug/net10.0/modelbuild/models/wine.onnx");
         Assert.True(File.Exists(inBin));
+        var reports = new[] { ".report.json", ".report.md", ".report.html" }.Select(extension => inObj + extension).ToList();
+        Assert.All(reports, report => Assert.True(File.Exists(report), $"the build did not write {report}"));
 
         var second = project.Build();
         Assert.True(second.Succeeded, second.ToString());
@@ -77,6 +79,7 @@ public sealed partial class BuildFlowTests(PackageFixture package)
         Assert.True(clean.Succeeded, clean.ToString());
         Assert.False(File.Exists(inBin), "dotnet clean left the model in bin/");
         Assert.False(File.Exists(inObj), "dotnet clean left the model in obj/");
+        Assert.All(reports, report => Assert.False(File.Exists(report), $"dotnet clean left {report}"));
         Assert.False(System.IO.Directory.Exists(project.PathOf("obj/modelbuild")), "dotnet clean left the local cache");
     }
 

@@ -11,6 +11,7 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
     public const string ModelFile = "model.onnx";
     public const string ReportFile = "report.json";
     public const string MarkdownReportFile = "report.md";
+    public const string HtmlReportFile = "report.html";
 
     public string LocalDirectory { get; } = Path.GetFullPath(localDirectory);
     public string? SharedDirectory { get; } = string.IsNullOrWhiteSpace(sharedDirectory) ? null : Path.GetFullPath(sharedDirectory);
