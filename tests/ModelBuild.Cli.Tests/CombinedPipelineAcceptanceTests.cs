@@ -35,6 +35,31 @@ public class CombinedPipelineAcceptanceTests(ITestOutputHelper output)
     }
 
     /// <remarks>
+    /// The stated student (1 layer, d_model 64, 2 heads, FFN 128: 76,556 parameters against 482,700) trained from
+    /// fresh weights (--reinitialize) by KD from the teacher with the reference settings (student_kd.train: AdamW,
+    /// batch 32, warm-up + cosine, clip 1, T 4, alpha 0.9, dropout 0.1 as in the stated architecture) except
+    /// EPOCHS epochs at LR instead of 40 at 0.001 (time: each epoch is ~2-13 s on this shared machine), then
+    /// dynamic int8 (static QDQ int8 is slower than float on this transformer at batch 1, see RESULTS.md "Quantization").
+    /// Latency (>= 4x faster at batch 1) is measured with `modelbuild bench` and recorded in RESULTS.md.
+    /// </remarks>
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Transformer_distill_then_int8_is_at_least_8x_smaller_within_one_point()
+    {
+        const string teacher = "synthetic-intent-transformer";
+        var r = Compress(teacher, "--distill", "--student", T(teacher, "student_scratch.onnx"), "--reinitialize",
+            "--epochs", "EPOCHS", "--batch-size", "32", "--learning-rate", "LR", "--temperature", "4", "--alpha", "0.9", "--dropout", "0.1",
+            "--quantize", "int8-dynamic", "--latency-runs", "0");
+        Assert.Equal(["distill", "quantize"], r.Stages.Select(s => s.Name));
+        Assert.Equal(ReferenceAccuracy(teacher), r.Teacher.Accuracy!.Value, 2);
+        var ratio = r.Teacher.Bytes / (double)r.Result.Bytes;
+        output.WriteLine($"{teacher}: {r.Teacher.Bytes} B -> {r.Result.Bytes} B ({ratio:0.0}x), {r.Teacher.Accuracy:0.00}% -> distilled {r.Stages[0].Accuracy:0.00}% -> {r.Result.Accuracy:0.00}%");
+        Assert.True(ratio >= 8, $"only {ratio:0.0}x smaller ({r.Teacher.Bytes} -> {r.Result.Bytes} B)");
+        Assert.True(r.Result.Accuracy >= r.Teacher.Accuracy - 1.0, $"{r.Result.Accuracy:0.00}% vs teacher {r.Teacher.Accuracy:0.00}%");
+        Assert.Equal("int8-dynamic", r.Stages[1].Details!["chosen"]!.GetValue<string>());
+    }
+
+    /// <remarks>
     /// The stated students (13-16-3, 30-16-2) are ~1.5-2.6 KB files, already 100x+ smaller, but distilled with the
     /// reference settings the wine student lands at 98.15% (one test sample of 54 wrong; the PyTorch KD reference
     /// too), 1.85 points under the 100% teacher. Pruning 90% of the teacher's hidden neurons with distillation
