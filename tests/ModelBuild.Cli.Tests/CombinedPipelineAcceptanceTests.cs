@@ -80,5 +80,8 @@ public class CombinedPipelineAcceptanceTests(ITestOutputHelper output)
         Assert.True(ratio >= 20, $"{teacher}: only {ratio:0.0}x smaller ({r.Teacher.Bytes} -> {r.Result.Bytes} B)");
         Assert.True(r.Result.Accuracy >= r.Teacher.Accuracy - 1.0, $"{teacher}: {r.Result.Accuracy:0.00}% vs teacher {r.Teacher.Accuracy:0.00}%");
         Assert.True(r.Stages[0].Parameters < r.Teacher.Parameters / 20, $"pruning left {r.Stages[0].Parameters} of {r.Teacher.Parameters} parameters");
+        // The int8 step did something: auto did not fall back to the pruned float model.
+        Assert.NotEqual("float (unchanged)", r.Stages[1].Details!["chosen"]!.GetValue<string>());
+        Assert.True(r.Result.Bytes < r.Stages[0].Bytes, $"quantize left {r.Result.Bytes} B of the pruned {r.Stages[0].Bytes} B");
     }
 }
