@@ -7,6 +7,7 @@ namespace ModelBuild.Compression.Tests.Distillation;
 /// The acceptance: the stated student (student_scratch.onnx, re-initialized with PyTorch's defaults) distilled
 /// from each ../shared teacher with the reference settings of reference.json reaches the reference accuracy.
 /// </summary>
+[Collection(TorchTrainingCollection.Name)]
 public sealed class DistillationAcceptanceTests : IDisposable
 {
     readonly ITestOutputHelper _output;

@@ -6,6 +6,7 @@ using ModelBuild.Onnx.Diagnostics;
 namespace ModelBuild.Compression.Tests.Distillation;
 
 /// <summary>Each MB03xx code, triggered by the bad input it describes; none may leave an output file.</summary>
+[Collection(TorchTrainingCollection.Name)]
 public sealed class DistillationErrorTests : IDisposable
 {
     readonly string _dir = Directory.CreateTempSubdirectory("mb-distill-err-").FullName;

@@ -5,6 +5,7 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace ModelBuild.Compression.Tests.Distillation;
 
+[Collection(TorchTrainingCollection.Name)]
 public sealed class DistillationLossTests
 {
     public DistillationLossTests() => ModelBuild.Compression.Native.LibTorchLoader.EnsureLoaded();

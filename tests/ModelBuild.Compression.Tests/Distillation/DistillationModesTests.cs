@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 namespace ModelBuild.Compression.Tests.Distillation;
 
 /// <summary>Feature, relation and quantization-aware distillation, derived students and early stopping, end to end on wine-mlp.</summary>
+[Collection(TorchTrainingCollection.Name)]
 public sealed class DistillationModesTests : IDisposable
 {
     readonly ITestOutputHelper _output;

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace ModelBuild.Compression.Tests.Distillation;
 
+[Collection(TorchTrainingCollection.Name)]
 public sealed class StudentExportTests : IDisposable
 {
     readonly string _dir = Directory.CreateTempSubdirectory("mb-export-").FullName;
