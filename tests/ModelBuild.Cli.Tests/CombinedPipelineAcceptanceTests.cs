@@ -63,8 +63,9 @@ public class CombinedPipelineAcceptanceTests(ITestOutputHelper output)
     /// The stated students (13-16-3, 30-16-2) are ~1.5-2.6 KB files, already 100x+ smaller, but distilled with the
     /// reference settings the wine student lands at 98.15% (one test sample of 54 wrong; the PyTorch KD reference
     /// too), 1.85 points under the 100% teacher. Pruning 90% of the teacher's hidden neurons with distillation
-    /// recovery keeps 100%, so the MLP recipe is prune (3 steps, 30 recovery epochs each) -> quantize auto. At this
-    /// size int8 kernels are slower than float at batch 1, so auto writes int8-weights (int8 storage, float kernels).
+    /// recovery keeps 100%, so the MLP recipe is prune (3 steps, 30 recovery epochs each) -> int8-weights. At this
+    /// size int8 kernels are slower than float at batch 1 (see RESULTS.md "Quantization"), so the int8 form is int8
+    /// storage with float kernels.
     /// </remarks>
     [Theory]
     [Trait("Category", "Slow")]
@@ -72,7 +73,10 @@ public class CombinedPipelineAcceptanceTests(ITestOutputHelper output)
     [InlineData("breast-cancer-mlp")]
     public void Mlp_prune_then_int8_is_at_least_20x_smaller_within_one_point(string teacher)
     {
-        var r = Compress(teacher, "--prune", "0.9", "--prune-steps", "3", "--epochs", "30", "--quantize", "auto", "--latency-runs", "200");
+        // int8-weights with --force: at this size it is the int8 form that is not slower than float (int8 storage,
+        // float kernels), but it runs at float speed, so under a loaded machine the paired latency gate sometimes
+        // measures it a few percent "slower" and `auto` keeps the float model; the test is about size and accuracy.
+        var r = Compress(teacher, "--prune", "0.9", "--prune-steps", "3", "--epochs", "30", "--quantize", "int8-weights", "--force", "--latency-runs", "200");
         Assert.Equal(["prune", "quantize"], r.Stages.Select(s => s.Name));
         Assert.Equal(ReferenceAccuracy(teacher), r.Teacher.Accuracy!.Value, 2);
         var ratio = r.Teacher.Bytes / (double)r.Result.Bytes;
@@ -80,8 +84,8 @@ public class CombinedPipelineAcceptanceTests(ITestOutputHelper output)
         Assert.True(ratio >= 20, $"{teacher}: only {ratio:0.0}x smaller ({r.Teacher.Bytes} -> {r.Result.Bytes} B)");
         Assert.True(r.Result.Accuracy >= r.Teacher.Accuracy - 1.0, $"{teacher}: {r.Result.Accuracy:0.00}% vs teacher {r.Teacher.Accuracy:0.00}%");
         Assert.True(r.Stages[0].Parameters < r.Teacher.Parameters / 20, $"pruning left {r.Stages[0].Parameters} of {r.Teacher.Parameters} parameters");
-        // The int8 step did something: auto did not fall back to the pruned float model.
-        Assert.NotEqual("float (unchanged)", r.Stages[1].Details!["chosen"]!.GetValue<string>());
+        // The int8 step did something: the pruned float model was not handed through unchanged.
+        Assert.Equal("int8-weights", r.Stages[1].Details!["chosen"]!.GetValue<string>());
         Assert.True(r.Result.Bytes < r.Stages[0].Bytes, $"quantize left {r.Result.Bytes} B of the pruned {r.Stages[0].Bytes} B");
     }
 }
