@@ -38,6 +38,36 @@ public sealed class RecipeFromItemTests : IDisposable
     }
 
     [Fact]
+    public void Distill_and_prune_metadata_reach_the_recipe_with_project_relative_files()
+    {
+        File.WriteAllBytes(Path.Combine(project, "Data", "train_x.npy"), [7]);
+        File.WriteAllBytes(Path.Combine(project, "Data", "train_y.npy"), [8]);
+        File.WriteAllBytes(Path.Combine(project, "student.onnx"), [9]);
+        var recipe = RecipeFromItem.Build(Item(
+            ("Distill", "true"), ("Student", "student.onnx"), ("Reinitialize", "True"), ("TrainingData", "Data/train_x.npy"),
+            ("TrainingLabels", "Data/train_y.npy"), ("Epochs", "40"), ("Temperature", "4"), ("Alpha", "0.9"), ("Dropout", "0.1"),
+            ("Loss", "Feature"), ("FeaturePairs", "/h:/s"), ("Prune", "0.25"), ("PruneMode", "Structured"), ("PruneSteps", "3"),
+            ("PruneExclude", "/classifier/*; fc1")), project);
+        Assert.True(recipe.Distill);
+        Assert.True(recipe.Reinitialize);
+        Assert.Equal(Path.Combine(project, "student.onnx"), recipe.Student);
+        Assert.Equal(Path.Combine(project, "Data", "train_x.npy"), recipe.TrainingData);
+        Assert.Equal(Path.Combine(project, "Data", "train_y.npy"), recipe.TrainingLabels);
+        Assert.Equal(40, recipe.Epochs);
+        Assert.Equal(0.1, recipe.Dropout);
+        Assert.Equal("feature", recipe.Loss);
+        Assert.Equal("/h:/s", recipe.FeaturePairs);
+        Assert.Equal(0.25, recipe.Prune);
+        Assert.Equal("structured", recipe.PruneMode);
+        Assert.Equal(3, recipe.PruneSteps);
+        Assert.Equal(["/classifier/*", "fc1"], recipe.PruneExclude!);
+        // Every data file the new stages read is part of the item's cache key.
+        Assert.Contains(recipe.TrainingData, ModelBuild.Tasks.Cache.CacheKey.InputFiles(recipe));
+        Assert.Contains(recipe.TrainingLabels, ModelBuild.Tasks.Cache.CacheKey.InputFiles(recipe));
+        Assert.Contains(recipe.Student, ModelBuild.Tasks.Cache.CacheKey.InputFiles(recipe));
+    }
+
+    [Fact]
     public void Unknown_value_is_MB0601_naming_item_and_metadata()
     {
         var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("Quantize", "int9")), project));

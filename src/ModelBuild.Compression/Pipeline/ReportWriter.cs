@@ -26,7 +26,7 @@ public static class ReportWriter
         md.AppendLine("| | path | bytes | parameters | latency (us, batch 1) | accuracy (%) | agreement (%) |");
         md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
         Row(md, "teacher", report.Teacher);
-        foreach (var s in report.Stages) Row(md, $"after {s.Name} ({F(s.Seconds)} s)", s);
+        foreach (var s in report.Stages) Row(md, $"after {s.Name} ({F(s.Seconds)} s{(s.CacheHit ? ", from the stage cache" : "")})", s);
         Row(md, "**result**", report.Result);
         if (report.Teacher.Bytes > 0 && report.Result.Bytes > 0)
             md.AppendLine().AppendLine(FormattableString.Invariant($"Size: {report.Result.Bytes / (double)report.Teacher.Bytes:0.000}x of the teacher."));

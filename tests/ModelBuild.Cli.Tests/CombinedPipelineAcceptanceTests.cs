@@ -1,0 +1,91 @@
+using System.Text.Json;
+using ModelBuild.Compression.Pipeline.Contract;
+using Xunit.Abstractions;
+
+namespace ModelBuild.Cli.Tests;
+
+/// <summary>
+/// Issue 9, "Combined result": the whole pipeline through the real CLI on the three shared teachers, measured on each
+/// teacher's test split. Size and accuracy are asserted here; batch-1 speed is a benchmark figure
+/// (benchmarks/RESULTS.md, "Combined pipeline"), since timing assertions have no place on a shared machine.
+/// </summary>
+public class CombinedPipelineAcceptanceTests(ITestOutputHelper output)
+{
+    private static string T(string teacher, string file) => StageCacheTests.Teacher(teacher, file);
+
+    private static double ReferenceAccuracy(string teacher) =>
+        JsonDocument.Parse(File.ReadAllText(T(teacher, "reference.json"))).RootElement.GetProperty("teacher").GetProperty("test_acc").GetDouble() * 100;
+
+    private CompressionReport Compress(string teacher, params string[] options)
+    {
+        var dir = StageCacheTests.Temp();
+        var report = Path.Combine(dir, "report.json");
+        var (exit, stdout, stderr) = StageCacheTests.Run(
+        [
+            "compress", T(teacher, "teacher.onnx"), "-o", Path.Combine(dir, "out.onnx"), "--report", report,
+            "--train-data", T(teacher, "train_x.npy"), "--train-labels", T(teacher, "train_y.npy"),
+            "--eval-data", T(teacher, "test_x.npy"), "--eval-labels", T(teacher, "test_y.npy"),
+            "--max-accuracy-drop", "1.0", "--threads", "1", "--seed", "0", .. options,
+        ]);
+        Assert.True(exit == 0, stdout + stderr);
+        var parsed = CompressionReport.FromJson(File.ReadAllText(report));
+        Assert.Equal(new FileInfo(Path.Combine(dir, "out.onnx")).Length, parsed.Result.Bytes);
+        output.WriteLine(File.ReadAllText(Path.ChangeExtension(report, ".md")));
+        return parsed;
+    }
+
+    /// <remarks>
+    /// The stated student (1 layer, d_model 64, 2 heads, FFN 128: 76,556 parameters against 482,700) trained from
+    /// fresh weights (--reinitialize) by KD from the teacher with the reference settings (student_kd.train: AdamW,
+    /// batch 32, warm-up + cosine, clip 1, T 4, alpha 0.9, dropout 0.1 as in the stated architecture) except
+    /// 20 epochs at lr 0.002 instead of 40 at 0.001 (time: each epoch is ~2-13 s on this shared machine), then
+    /// dynamic int8 (static QDQ int8 is slower than float on this transformer at batch 1, see RESULTS.md "Quantization").
+    /// Latency (>= 4x faster at batch 1) is measured with `modelbuild bench` and recorded in RESULTS.md.
+    /// </remarks>
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Transformer_distill_then_int8_is_at_least_8x_smaller_within_one_point()
+    {
+        const string teacher = "synthetic-intent-transformer";
+        var r = Compress(teacher, "--distill", "--student", T(teacher, "student_scratch.onnx"), "--reinitialize",
+            "--epochs", "20", "--batch-size", "32", "--learning-rate", "0.002", "--temperature", "4", "--alpha", "0.9", "--dropout", "0.1",
+            "--quantize", "int8-dynamic", "--latency-runs", "0");
+        Assert.Equal(["distill", "quantize"], r.Stages.Select(s => s.Name));
+        Assert.Equal(ReferenceAccuracy(teacher), r.Teacher.Accuracy!.Value, 2);
+        var ratio = r.Teacher.Bytes / (double)r.Result.Bytes;
+        output.WriteLine($"{teacher}: {r.Teacher.Bytes} B -> {r.Result.Bytes} B ({ratio:0.0}x), {r.Teacher.Accuracy:0.00}% -> distilled {r.Stages[0].Accuracy:0.00}% -> {r.Result.Accuracy:0.00}%");
+        Assert.True(ratio >= 8, $"only {ratio:0.0}x smaller ({r.Teacher.Bytes} -> {r.Result.Bytes} B)");
+        Assert.True(r.Result.Accuracy >= r.Teacher.Accuracy - 1.0, $"{r.Result.Accuracy:0.00}% vs teacher {r.Teacher.Accuracy:0.00}%");
+        Assert.Equal("int8-dynamic", r.Stages[1].Details!["chosen"]!.GetValue<string>());
+    }
+
+    /// <remarks>
+    /// The stated students (13-16-3, 30-16-2) are ~1.5-2.6 KB files, already 100x+ smaller, but distilled with the
+    /// reference settings the wine student lands at 98.15% (one test sample of 54 wrong; the PyTorch KD reference
+    /// too), 1.85 points under the 100% teacher. Pruning 90% of the teacher's hidden neurons with distillation
+    /// recovery keeps 100%, so the MLP recipe is prune (3 steps, 30 recovery epochs each) -> int8-weights. At this
+    /// size int8 kernels are slower than float at batch 1 (see RESULTS.md "Quantization"), so the int8 form is int8
+    /// storage with float kernels.
+    /// </remarks>
+    [Theory]
+    [Trait("Category", "Slow")]
+    [InlineData("wine-mlp")]
+    [InlineData("breast-cancer-mlp")]
+    public void Mlp_prune_then_int8_is_at_least_20x_smaller_within_one_point(string teacher)
+    {
+        // int8-weights with --force: at this size it is the int8 form that is not slower than float (int8 storage,
+        // float kernels), but it runs at float speed, so under a loaded machine the paired latency gate sometimes
+        // measures it a few percent "slower" and `auto` keeps the float model; the test is about size and accuracy.
+        var r = Compress(teacher, "--prune", "0.9", "--prune-steps", "3", "--epochs", "30", "--quantize", "int8-weights", "--force", "--latency-runs", "200");
+        Assert.Equal(["prune", "quantize"], r.Stages.Select(s => s.Name));
+        Assert.Equal(ReferenceAccuracy(teacher), r.Teacher.Accuracy!.Value, 2);
+        var ratio = r.Teacher.Bytes / (double)r.Result.Bytes;
+        output.WriteLine($"{teacher}: {r.Teacher.Bytes} B -> {r.Result.Bytes} B ({ratio:0.0}x), {r.Teacher.Accuracy:0.00}% -> {r.Result.Accuracy:0.00}%");
+        Assert.True(ratio >= 20, $"{teacher}: only {ratio:0.0}x smaller ({r.Teacher.Bytes} -> {r.Result.Bytes} B)");
+        Assert.True(r.Result.Accuracy >= r.Teacher.Accuracy - 1.0, $"{teacher}: {r.Result.Accuracy:0.00}% vs teacher {r.Teacher.Accuracy:0.00}%");
+        Assert.True(r.Stages[0].Parameters < r.Teacher.Parameters / 20, $"pruning left {r.Stages[0].Parameters} of {r.Teacher.Parameters} parameters");
+        // The int8 step did something: the pruned float model was not handed through unchanged.
+        Assert.Equal("int8-weights", r.Stages[1].Details!["chosen"]!.GetValue<string>());
+        Assert.True(r.Result.Bytes < r.Stages[0].Bytes, $"quantize left {r.Result.Bytes} B of the pruned {r.Stages[0].Bytes} B");
+    }
+}
