@@ -175,7 +175,9 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
                 arguments.Add("--additionalprobingpath");
                 arguments.Add(probe);
             }
-            arguments.AddRange([Path.Combine(WorkerDirectory, "modelbuild.dll"), "compress", "--recipe", recipeFile, "--report", workerReport]);
+            // Per-stage cache beside the item cache: changing only Quantize re-uses the distilled/pruned model.
+            arguments.AddRange([Path.Combine(WorkerDirectory, "modelbuild.dll"), "compress", "--recipe", recipeFile, "--report", workerReport,
+                "--stage-cache", Path.Combine(cache.PrimaryDirectory, ModelCache.StageFolder)]);
             var worker = new WorkerProcess
             {
                 FileName = string.IsNullOrWhiteSpace(DotnetHostPath) ? "dotnet" : DotnetHostPath!,

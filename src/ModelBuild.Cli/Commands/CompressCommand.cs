@@ -21,21 +21,26 @@ internal static class CompressCommand
         var calibration = new Option<string?>("--calibration-data") { Description = "Calibration inputs (.npy), samples on axis 0." };
         var method = new Option<string?>("--calibration-method") { Description = "minmax | percentile | entropy (static int8)." };
         var prune = new Option<double?>("--prune") { Description = "Fraction of weights/channels to prune." };
-        var pruneMode = new Option<string?>("--prune-mode") { Description = "structured | unstructured" };
+        var pruneMode = new Option<string?>("--prune-mode") { Description = "structured (default: remove neurons, channels, heads) | unstructured (zero weights)" };
+        var pruneSteps = new Option<int?>("--prune-steps") { Description = "Reach --prune in this many steps, each followed by recovery training (default 1)." };
+        var pruneExclude = new Option<string?>("--prune-exclude") { Description = "Comma-separated node or initializer names to leave unpruned; a trailing * matches a prefix." };
         var distill = new Option<bool>("--distill") { Description = "Distill the teacher into a student." };
         var student = new Option<string?>("--student") { Description = "Student ONNX model for distillation." };
-        var studentWidth = new Option<double?>("--student-width");
-        var studentDepth = new Option<double?>("--student-depth");
-        var trainData = new Option<string?>("--train-data");
-        var trainLabels = new Option<string?>("--train-labels");
-        var epochs = new Option<int?>("--epochs");
-        var batchSize = new Option<int?>("--batch-size");
-        var learningRate = new Option<double?>("--learning-rate");
-        var temperature = new Option<double?>("--temperature");
-        var alpha = new Option<double?>("--alpha");
-        var reinitialize = new Option<bool>("--reinitialize");
-        var loss = new Option<string?>("--loss") { Description = "response | feature | relation" };
-        var synthetic = new Option<int?>("--synthetic");
+        var studentWidth = new Option<double?>("--student-width") { Description = "Derive the student from an MLP teacher: hidden widths times this factor, in (0, 1]." };
+        var studentDepth = new Option<double?>("--student-depth") { Description = "Derive the student from an MLP teacher: hidden layers times this factor, in (0, 1]." };
+        var trainData = new Option<string?>("--train-data") { Description = "Training inputs (.npy, or file.npz:name) for distillation and pruning recovery." };
+        var trainLabels = new Option<string?>("--train-labels") { Description = "int64 class labels for --train-data (optional: without them, pure KD on the teacher's outputs)." };
+        var epochs = new Option<int?>("--epochs") { Description = "Distillation epochs (default 20; recovery after each pruning step: 10)." };
+        var batchSize = new Option<int?>("--batch-size") { Description = "Training batch size (default 32)." };
+        var learningRate = new Option<double?>("--learning-rate") { Description = "AdamW learning rate, warm-up then cosine decay (default 0.001)." };
+        var temperature = new Option<double?>("--temperature") { Description = "Softmax temperature of the soft targets (default 4)." };
+        var alpha = new Option<double?>("--alpha") { Description = "Weight of the soft-target loss against the hard labels, in [0, 1] (default 0.9)." };
+        var reinitialize = new Option<bool>("--reinitialize") { Description = "Start the --student from fresh initial weights instead of the file's." };
+        var loss = new Option<string?>("--loss") { Description = "response (default) | feature | relation" };
+        var featurePairs = new Option<string?>("--feature-pairs") { Description = "teacher_tensor:student_tensor pairs, comma-separated, for --loss feature (one pair for relation)." };
+        var synthetic = new Option<int?>("--synthetic") { Description = "Train on N synthetic inputs generated from --train-data's samples, labelled by the teacher." };
+        var dropout = new Option<double?>("--dropout") { Description = "Dropout rate while training the student (default 0)." };
+        var stageCache = new Option<string?>("--stage-cache") { Description = "Cache each stage's output in this folder, so that changing only later stages' settings re-runs only those." };
         var evalData = new Option<string?>("--eval-data") { Description = "Evaluation inputs (.npy)." };
         var evalLabels = new Option<string?>("--eval-labels") { Description = "Evaluation labels (.npy, int class ids)." };
         var maxDrop = new Option<double?>("--max-accuracy-drop") { Description = "Accuracy points the result may lose against the teacher." };
@@ -49,9 +54,10 @@ internal static class CompressCommand
 
         var command = new Command("compress", "Compress an ONNX model: distill -> prune -> quantize, with evaluation, quality gates and a report.");
         command.Arguments.Add(teacher);
-        foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, distill, student, studentWidth, studentDepth,
-                     trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss, synthetic,
-                     evalData, evalLabels, maxDrop, minAgreement, maxLatency, force, report, seed, threads, latencyRuns })
+        foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, pruneSteps, pruneExclude, distill, student,
+                     studentWidth, studentDepth, trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss,
+                     featurePairs, synthetic, dropout, evalData, evalLabels, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
+                     latencyRuns, stageCache })
             command.Options.Add(o);
 
         command.SetAction(parse => CommandErrors.Run(() =>
@@ -75,6 +81,9 @@ internal static class CompressCommand
             r.CalibrationMethod = Pick(method, r.CalibrationMethod);
             r.Prune = Pick(prune, r.Prune);
             r.PruneMode = Pick(pruneMode, r.PruneMode);
+            r.PruneSteps = Pick(pruneSteps, r.PruneSteps);
+            if (parse.GetValue(pruneExclude) is { } exclude)
+                r.PruneExclude = exclude.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
             r.Distill = parse.GetValue(distill) || r.Distill;
             r.Student = Pick(student, r.Student);
             r.StudentWidth = Pick(studentWidth, r.StudentWidth);
@@ -88,7 +97,9 @@ internal static class CompressCommand
             r.Alpha = Pick(alpha, r.Alpha);
             r.Reinitialize = parse.GetValue(reinitialize) || r.Reinitialize;
             r.Loss = Pick(loss, r.Loss);
+            r.FeaturePairs = Pick(featurePairs, r.FeaturePairs);
             r.Synthetic = Pick(synthetic, r.Synthetic);
+            r.Dropout = Pick(dropout, r.Dropout);
             r.EvaluationData = Pick(evalData, r.EvaluationData);
             r.EvaluationLabels = Pick(evalLabels, r.EvaluationLabels);
             r.MaxAccuracyDrop = Pick(maxDrop, r.MaxAccuracyDrop);
@@ -100,7 +111,7 @@ internal static class CompressCommand
             var runs = parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns;
 
             var log = new WorkerProtocolLog();
-            var pipeline = new CompressionPipeline(StageCatalog.All()) { LatencyRuns = runs };
+            var pipeline = new CompressionPipeline(StageCatalog.All()) { LatencyRuns = runs, StageCacheDirectory = parse.GetValue(stageCache) };
             pipeline.Run(r, log, parse.GetValue(report));
             return 0;
         }));

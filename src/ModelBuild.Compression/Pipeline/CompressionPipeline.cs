@@ -24,6 +24,9 @@ public sealed class CompressionPipeline
 
     public int LatencyRuns { get; init; } = LatencyMeter.DefaultRuns;
 
+    /// <summary>Folder of the per-stage cache (<c>--stage-cache</c>); null runs every stage.</summary>
+    public string? StageCacheDirectory { get; init; }
+
     public CompressionReport Run(CompressionRecipe recipe, IWorkerLog log, string? reportPath = null)
     {
         Validate(recipe);
@@ -49,11 +52,27 @@ public sealed class CompressionPipeline
             context.CurrentFigures = report.Teacher;
 
             var stageModels = new List<string>();
+            WarnAboutUnusedSettings(recipe, log);
+            var cache = StageCacheDirectory is null ? null : new StageCache(StageCacheDirectory);
             foreach (var stage in _stages.Where(s => s.IsRequested(recipe)))
             {
-                log.Progress($"{stage.Name}: starting");
                 var clock = Stopwatch.StartNew();
-                var outcome = stage.Run(context);
+                var cacheInputs = cache is null ? null : stage.CacheInputs(context);
+                var key = cacheInputs is null ? null : StageCache.Key(stage.Name, context.CurrentModel, cacheInputs);
+                var cached = key is null ? null : cache!.TryGet(key, context.WorkPath($"{stage.Name}-cached.onnx"));
+                StageOutcome outcome;
+                if (cached is not null)
+                {
+                    log.Progress($"{stage.Name}: cache hit {key}");
+                    outcome = new StageOutcome(context.WorkPath($"{stage.Name}-cached.onnx"), cached.Details);
+                }
+                else
+                {
+                    if (key is not null) log.Progress($"{stage.Name}: cache miss {key}");
+                    log.Progress($"{stage.Name}: starting");
+                    outcome = stage.Run(context);
+                    if (key is not null) StoreInCache(cache!, key, stage.Name, outcome, clock.Elapsed.TotalSeconds, log);
+                }
                 var seconds = clock.Elapsed.TotalSeconds;
                 var figures = Figures(outcome.ModelPath, evaluator, outcome.ModelPath);
                 var stageReport = new StageReport
@@ -61,6 +80,7 @@ public sealed class CompressionPipeline
                     Name = stage.Name, Seconds = seconds, Details = outcome.Details,
                     Path = outcome.ModelPath, Bytes = figures.Bytes, Parameters = figures.Parameters,
                     Accuracy = figures.Accuracy, Agreement = figures.Agreement,
+                    CacheKey = key, CacheHit = cached is not null,
                 };
                 report.Stages.Add(stageReport);
                 stageModels.Add(outcome.ModelPath);
@@ -101,6 +121,48 @@ public sealed class CompressionPipeline
         {
             try { Directory.Delete(work, recursive: true); } catch (IOException) { }
         }
+    }
+
+    private static void StoreInCache(StageCache cache, string key, string stage, StageOutcome outcome, double seconds, IWorkerLog log)
+    {
+        try
+        {
+            cache.Store(key, outcome.ModelPath, outcome.Details, seconds);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Warning("MB0516", $"The {stage} stage's output could not be stored in the stage cache '{cache.Directory}': {e.Message}",
+                "Point --stage-cache (ModelBuildCacheDir in a build) at a writable folder; the result itself is not affected.");
+        }
+    }
+
+    /// <summary>Settings of a stage that is not requested are ignored; say so instead of silently doing less than asked.</summary>
+    private static void WarnAboutUnusedSettings(CompressionRecipe recipe, IWorkerLog log)
+    {
+        var distillOnly = new List<string>();
+        if (!recipe.Distill)
+        {
+            if (recipe.Student is not null) distillOnly.Add("student");
+            if (recipe.StudentWidth is not null) distillOnly.Add("student-width");
+            if (recipe.StudentDepth is not null) distillOnly.Add("student-depth");
+            if (recipe.Reinitialize) distillOnly.Add("reinitialize");
+            if (recipe.Loss is not null) distillOnly.Add("loss");
+            if (recipe.FeaturePairs is not null) distillOnly.Add("feature-pairs");
+            if (recipe.Temperature is not null && recipe.Prune is null) distillOnly.Add("temperature");
+        }
+        if (distillOnly.Count > 0)
+            log.Warning("MB0515", $"Distillation settings ({string.Join(", ", distillOnly.Select(o => "--" + o))}) are given but distillation is not requested; they are ignored.",
+                "Add --distill (Distill=\"true\" on the item) to distill, or remove these settings.");
+        var pruneOnly = new List<string>();
+        if (recipe.Prune is null)
+        {
+            if (recipe.PruneMode is not null) pruneOnly.Add("prune-mode");
+            if (recipe.PruneSteps is not null) pruneOnly.Add("prune-steps");
+            if (recipe.PruneExclude is { Count: > 0 }) pruneOnly.Add("prune-exclude");
+        }
+        if (pruneOnly.Count > 0)
+            log.Warning("MB0515", $"Pruning settings ({string.Join(", ", pruneOnly.Select(o => "--" + o))}) are given but no --prune fraction; they are ignored.",
+                "Add --prune <fraction> (Prune=\"0.5\" on the item) to prune, or remove these settings.");
     }
 
     private static ModelFigures Figures(string path, ModelEvaluator evaluator, string displayPath)
@@ -147,7 +209,16 @@ public sealed class CompressionPipeline
         if (Path.GetFullPath(recipe.Output) == Path.GetFullPath(recipe.Teacher))
             throw new ModelBuildException("MB0511", "The output path is the teacher itself.", "Write the compressed model to a different file.", recipe.Teacher);
         QuantizationModes.Parse(recipe.Quantize);
+        OneOf("prune mode", "--prune-mode", recipe.PruneMode, ["structured", "unstructured"], recipe.Teacher);
+        OneOf("distillation loss", "--loss", recipe.Loss, ["response", "feature", "relation"], recipe.Teacher);
         if (recipe.CalibrationMethod is not null) CalibrationMethodNames.Parse(recipe.CalibrationMethod);
+    }
+
+    private static void OneOf(string what, string option, string? value, string[] words, string teacher)
+    {
+        if (value is null || words.Contains(value.Trim().ToLowerInvariant())) return;
+        throw new ModelBuildException("MB0517", $"The {what} '{value}' is not one of {string.Join(", ", words)}.",
+            $"Pass {option} {string.Join("|", words)} (or the same word in the recipe / item metadata).", teacher);
     }
 
     private static string Summary(CompressionReport r) => Invariant(

@@ -18,7 +18,19 @@ public interface ICompressionStage
     bool IsRequested(CompressionRecipe recipe);
 
     StageOutcome Run(CompressionContext context);
+
+    /// <summary>
+    /// What decides this stage's output besides its input model: its own normalized settings and the data files it
+    /// reads. The per-stage cache (<see cref="StageCache"/>) keys on them; null means the stage is never cached.
+    /// </summary>
+    StageCacheInputs? CacheInputs(CompressionContext context) => null;
 }
+
+/// <summary>
+/// A stage's cache inputs: <paramref name="Settings"/> is serialized to JSON (so only values that change the output
+/// belong in it), <paramref name="Files"/> are hashed by content (null entries stand for "not given").
+/// </summary>
+public sealed record StageCacheInputs(object Settings, IReadOnlyList<string?> Files);
 
 /// <summary>
 /// What a stage produced: the new model path (may equal the input when it changed nothing), technique details for

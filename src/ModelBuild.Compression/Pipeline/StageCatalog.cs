@@ -1,3 +1,5 @@
+using ModelBuild.Compression.Distillation;
+using ModelBuild.Compression.Pruning;
 using ModelBuild.Compression.Quantization;
 
 namespace ModelBuild.Compression.Pipeline;
@@ -7,6 +9,8 @@ public static class StageCatalog
 {
     public static IEnumerable<ICompressionStage> All()
     {
+        yield return new DistillStage();
+        yield return new PruneStage();
         yield return new QuantizeStage();
     }
 }

@@ -167,6 +167,18 @@ public sealed class QuantizeStage : ICompressionStage
         return new StageOutcome(chosen?.Path ?? input, details);
     }
 
+    /// <summary>
+    /// Everything the quantize stage's choice depends on besides its input model: the form, calibration, the gates
+    /// (auto and the repair use them), --force and whether latency is measured (the "do no harm" gate).
+    /// </summary>
+    public StageCacheInputs CacheInputs(CompressionContext context)
+    {
+        var r = context.Recipe;
+        return new StageCacheInputs(
+            new { r.Quantize, r.CalibrationMethod, r.MaxAccuracyDrop, r.MinAgreement, r.Force, LatencyRuns = context.LatencyRuns, DefaultAutoMaxDrop, DefaultAutoMinAgreement },
+            [r.CalibrationData, r.EvaluationData, r.EvaluationLabels]);
+    }
+
     private static string Reasons(IEnumerable<QuantizationCandidate> candidates) =>
         string.Join("; ", candidates.Select(c => $"{c.Form}: {c.AccuracyFailure ?? c.LatencyFailure}"));
 

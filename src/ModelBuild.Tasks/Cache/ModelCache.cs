@@ -11,6 +11,8 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
     public const string ModelFile = "model.onnx";
     public const string ReportFile = "report.json";
     public const string MarkdownReportFile = "report.md";
+    /// <summary>The worker's per-stage cache (<c>--stage-cache</c>), a sub-folder of the primary cache.</summary>
+    public const string StageFolder = "stages";
 
     public string LocalDirectory { get; } = Path.GetFullPath(localDirectory);
     public string? SharedDirectory { get; } = string.IsNullOrWhiteSpace(sharedDirectory) ? null : Path.GetFullPath(sharedDirectory);

@@ -49,6 +49,9 @@ internal sealed class RecipeFromItem
 
         if (Meta("Prune") is { } prune) recipe.Prune = Number("Prune", prune, 0, 1, maxInclusive: false);
         if (Meta("PruneMode") is { } pruneMode) recipe.PruneMode = Word("PruneMode", pruneMode, PruneModeWords);
+        if (Meta("PruneSteps") is { } pruneSteps) recipe.PruneSteps = Integer("PruneSteps", pruneSteps, 1);
+        if (Meta("PruneExclude") is { } pruneExclude)
+            recipe.PruneExclude = pruneExclude.Split([';', ','], StringSplitOptions.RemoveEmptyEntries).Select(p => p.Trim()).Where(p => p.Length > 0).ToList();
 
         if (Meta("Distill") is { } distill) recipe.Distill = Bool("Distill", distill);
         if (Meta("Student") is { } student) recipe.Student = RequireFile(student, "Student", projectDirectory);
@@ -61,7 +64,10 @@ internal sealed class RecipeFromItem
         if (Meta("LearningRate") is { } rate) recipe.LearningRate = Number("LearningRate", rate, 0, double.MaxValue, minInclusive: false);
         if (Meta("Temperature") is { } temperature) recipe.Temperature = Number("Temperature", temperature, 0, double.MaxValue, minInclusive: false);
         if (Meta("Alpha") is { } alpha) recipe.Alpha = Number("Alpha", alpha, 0, 1);
+        if (Meta("Reinitialize") is { } reinitialize) recipe.Reinitialize = Bool("Reinitialize", reinitialize);
         if (Meta("Loss") is { } loss) recipe.Loss = Word("Loss", loss, LossWords);
+        if (Meta("FeaturePairs") is { } featurePairs) recipe.FeaturePairs = featurePairs;
+        if (Meta("Dropout") is { } dropout) recipe.Dropout = Number("Dropout", dropout, 0, 1, maxInclusive: false);
         if (Meta("Synthetic") is { } synthetic) recipe.Synthetic = Integer("Synthetic", synthetic, 1);
 
         if (Meta("EvaluationData") is { } evalData) recipe.EvaluationData = RequireFile(evalData, "EvaluationData", projectDirectory);

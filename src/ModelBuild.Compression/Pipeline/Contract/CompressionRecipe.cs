@@ -45,6 +45,8 @@ public sealed class CompressionRecipe
     public string? Loss { get; set; }
     public string? FeaturePairs { get; set; }
     public int? Synthetic { get; set; }
+    /// <summary>Dropout rate while training the student (hidden linear outputs, attention probabilities); default 0.</summary>
+    public double? Dropout { get; set; }
 
     // Evaluation and gates
     public string? EvaluationData { get; set; }

@@ -42,4 +42,8 @@ public sealed class StageReport : ModelFigures
     public string Name { get; set; } = "";
     public double Seconds { get; set; }
     public JsonObject? Details { get; set; }
+    /// <summary>The per-stage cache key (null when the run had no stage cache).</summary>
+    public string? CacheKey { get; set; }
+    /// <summary>True when the stage's output came from the stage cache instead of running the stage.</summary>
+    public bool CacheHit { get; set; }
 }

@@ -1,0 +1,113 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using ModelBuild.Compression.Distillation.Losses;
+using ModelBuild.Compression.Pipeline;
+using ModelBuild.Compression.Pipeline.Contract;
+
+namespace ModelBuild.Compression.Distillation;
+
+/// <summary>
+/// The distill stage: trains a student (the <c>Student</c> file, or one derived from the teacher by
+/// <c>StudentWidth</c>/<c>StudentDepth</c>) against the stage's input model with <see cref="StudentDistiller"/>,
+/// and hands the student on to pruning and quantization. It runs first, so its teacher is the recipe's teacher.
+/// </summary>
+public sealed class DistillStage : ICompressionStage
+{
+    public string Name => "distill";
+    public int Order => 100;
+
+    public bool IsRequested(CompressionRecipe recipe) => recipe.Distill;
+
+    public StageOutcome Run(CompressionContext context)
+    {
+        var options = Options(context.Recipe, context.CurrentModel, context.WorkPath("distill.onnx"), context.Threads);
+        var result = StudentDistiller.Distill(options, new LogProgress(context.Log));
+        var details = new JsonObject
+        {
+            ["student"] = options.StudentPath is { } sp ? Path.GetFileName(sp)
+                : string.Create(CultureInfo.InvariantCulture, $"derived from the teacher (width x{options.StudentWidth ?? 1.0}, depth x{options.StudentDepth ?? 1.0})"),
+            ["initialization"] = options.Reinitialize || options.StudentPath is null ? "PyTorch default initializers" : "the student file's weights",
+            ["trainingData"] = options.TrainingData is null ? null : Path.GetFileName(options.TrainingData),
+            ["trainingLabels"] = options.TrainingLabels is null ? "none (pure KD on the teacher's outputs)" : Path.GetFileName(options.TrainingLabels),
+            ["synthetic"] = options.Synthetic,
+            ["loss"] = options.Loss.ToString().ToLowerInvariant(),
+            ["epochs"] = options.Epochs,
+            ["epochsRun"] = result.EpochsRun,
+            ["batchSize"] = options.BatchSize,
+            ["learningRate"] = options.LearningRate,
+            ["temperature"] = options.Temperature,
+            ["alpha"] = options.Alpha,
+            ["dropout"] = options.Dropout,
+            ["seed"] = options.Seed,
+            ["studentParameters"] = result.StudentParameters,
+            ["trainingSamples"] = result.TrainingSamples,
+            ["finalTrainLoss"] = Math.Round(result.FinalTrainLoss, 6),
+            ["trainingSeconds"] = Math.Round(result.TrainingSeconds, 2),
+            ["samplesPerSecond"] = Math.Round(result.SamplesPerSecond, 0),
+        };
+        return new StageOutcome(result.OutputPath, details);
+    }
+
+    public StageCacheInputs CacheInputs(CompressionContext context)
+    {
+        var r = context.Recipe;
+        return new StageCacheInputs(
+            new
+            {
+                r.StudentWidth, r.StudentDepth, r.Reinitialize, r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha,
+                r.Loss, r.FeaturePairs, r.Synthetic, r.Dropout, r.Seed, Threads = context.Threads,
+            },
+            [r.Student, r.TrainingData, r.TrainingLabels]);
+    }
+
+    /// <summary>The recipe's distillation settings as engine options; unset values keep the engine's defaults.</summary>
+    public static DistillationOptions Options(CompressionRecipe r, string teacher, string output, int threads)
+    {
+        var defaults = new DistillationOptions { TeacherPath = teacher, OutputPath = output };
+        var loss = ParseLoss(r.Loss);
+        var pairs = r.FeaturePairs is null ? Array.Empty<FeaturePair>() : ParsePairs(r.FeaturePairs);
+        return new DistillationOptions
+        {
+            TeacherPath = teacher,
+            OutputPath = output,
+            StudentPath = r.Student,
+            StudentWidth = r.StudentWidth,
+            StudentDepth = r.StudentDepth,
+            Reinitialize = r.Reinitialize,
+            TrainingData = r.TrainingData,
+            TrainingLabels = r.TrainingLabels,
+            Synthetic = r.Synthetic,
+            Epochs = r.Epochs ?? defaults.Epochs,
+            BatchSize = r.BatchSize ?? defaults.BatchSize,
+            LearningRate = r.LearningRate ?? defaults.LearningRate,
+            Temperature = r.Temperature ?? defaults.Temperature,
+            Alpha = r.Alpha ?? defaults.Alpha,
+            Dropout = r.Dropout ?? defaults.Dropout,
+            Loss = loss,
+            FeaturePairs = loss == DistillationLossKind.Feature ? pairs : Array.Empty<FeaturePair>(),
+            RelationTensors = loss == DistillationLossKind.Relation ? pairs.FirstOrDefault() : null,
+            Seed = r.Seed,
+            Threads = threads,
+        };
+    }
+
+    private static DistillationLossKind ParseLoss(string? loss) => loss?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "response" => DistillationLossKind.Response,
+        "feature" => DistillationLossKind.Feature,
+        "relation" => DistillationLossKind.Relation,
+        _ => throw new InvalidOperationException($"Unknown loss '{loss}' (the pipeline validates it first)."),
+    };
+
+    private static IReadOnlyList<FeaturePair> ParsePairs(string text)
+    {
+        try { return FeaturePair.ParseList(text); }
+        catch (FormatException e) { throw DistillationErrors.InvalidOption("--feature-pairs", e.Message); }
+    }
+
+    /// <summary>One progress line per epoch, in the worker protocol (the build shows them; the CLI prints them).</summary>
+    private sealed class LogProgress(IWorkerLog log) : IProgress<DistillationProgress>
+    {
+        public void Report(DistillationProgress value) => log.Progress("distill: " + value.ToString());
+    }
+}

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Pipeline;
+using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Onnx;
+
+namespace ModelBuild.Compression.Pruning;
+
+/// <summary>
+/// The prune stage: <see cref="PruningSchedule"/> over the stage's input (the teacher, or the distilled student),
+/// structured by default, reaching <c>Prune</c> in <c>PruneSteps</c> steps. With training data (or <c>Synthetic</c>)
+/// each step is followed by <see cref="DistillationRecovery"/> from the recipe's original teacher, using the
+/// distillation settings (epochs, batch size, learning rate, temperature, alpha).
+/// </summary>
+public sealed class PruneStage : ICompressionStage
+{
+    public string Name => "prune";
+    public int Order => 200;
+
+    public bool IsRequested(CompressionRecipe recipe) => recipe.Prune is not null and not 0;
+
+    public StageOutcome Run(CompressionContext context)
+    {
+        var r = context.Recipe;
+        var input = OnnxModel.Load(context.CurrentModel);
+        var recovery = r.TrainingData is null ? null : new DistillationRecovery(r.Teacher, r.TrainingData, r.TrainingLabels, RecoveryTraining(r, context.Threads));
+        if (recovery is null)
+            context.Log.Progress("prune: no --train-data, so no recovery training after pruning (accuracy may drop)");
+        var options = new PruningScheduleOptions
+        {
+            Pruning = new PruningOptions { Fraction = r.Prune!.Value, Exclude = r.PruneExclude ?? [] },
+            Mode = ParseMode(r.PruneMode),
+            Steps = r.PruneSteps ?? 1,
+            Recovery = recovery,
+            EvaluationData = r.EvaluationData is null ? null : NpyArray.Read(r.EvaluationData),
+            EvaluationLabels = r.EvaluationLabels is null ? null : NpyArray.Read(r.EvaluationLabels),
+            // Per-step latency is report detail; the pipeline times every stage's output side by side anyway.
+            LatencyRuns = context.LatencyRuns > 0 ? 200 : 0,
+        };
+        context.Log.Progress(string.Create(CultureInfo.InvariantCulture,
+            $"prune: {options.Mode.ToString().ToLowerInvariant()} {r.Prune:0.###} in {options.Steps} step(s), recovery: {recovery?.Description ?? "none"}"));
+        var result = PruningSchedule.Run(input, options);
+        foreach (var step in result.Steps.Skip(1))
+            context.Log.Progress(string.Create(CultureInfo.InvariantCulture,
+                $"prune: step {step.Step}: {step.Fraction:P0}, {step.Parameters:N0} parameters{(step.Accuracy is { } a ? $", accuracy {a:0.00}%" : "")}"));
+        var output = context.WorkPath("prune.onnx");
+        result.Model.Save(output);
+        return new StageOutcome(output, result.ToJson());
+    }
+
+    public StageCacheInputs CacheInputs(CompressionContext context)
+    {
+        var r = context.Recipe;
+        var recovers = r.TrainingData is not null;
+        return new StageCacheInputs(
+            new
+            {
+                r.Prune, r.PruneMode, r.PruneSteps, r.PruneExclude,
+                Recovery = recovers ? new { r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha, r.Synthetic, r.Seed, Threads = context.Threads } : null,
+                LatencyRuns = context.LatencyRuns > 0,
+            },
+            // The original teacher is the recovery's teacher; evaluation data only adds per-step figures to the details.
+            [recovers ? r.Teacher : null, r.TrainingData, r.TrainingLabels, r.EvaluationData, r.EvaluationLabels]);
+    }
+
+    public static RecoveryTraining RecoveryTraining(CompressionRecipe r, int threads)
+    {
+        var defaults = new RecoveryTraining();
+        return new RecoveryTraining
+        {
+            Epochs = r.Epochs ?? defaults.Epochs,
+            BatchSize = r.BatchSize ?? defaults.BatchSize,
+            LearningRate = r.LearningRate ?? defaults.LearningRate,
+            Temperature = r.Temperature ?? defaults.Temperature,
+            Alpha = r.Alpha ?? defaults.Alpha,
+            Synthetic = r.Synthetic,
+            Threads = threads,
+            Seed = r.Seed,
+        };
+    }
+
+    private static PruningMode ParseMode(string? mode) => mode?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "structured" => PruningMode.Structured,
+        "unstructured" => PruningMode.Unstructured,
+        _ => throw new InvalidOperationException($"Unknown prune mode '{mode}' (the pipeline validates it first)."),
+    };
+}
