@@ -84,12 +84,15 @@ internal static class DotnetCommand
             kill.WaitForExit();
         }
 
-        public Result Wait()
+        public Result Wait() => Wait(TimeSpan.FromMinutes(5));
+
+        /// <summary>Waits up to <paramref name="timeout"/> (a build that trains a model needs more than the usual 5 minutes).</summary>
+        public Result Wait(TimeSpan timeout)
         {
-            if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
+            if (!process.WaitForExit(timeout))
             {
                 process.Kill(entireProcessTree: true);
-                throw new TimeoutException("dotnet did not finish in 5 minutes:\n" + output);
+                throw new TimeoutException($"dotnet did not finish in {timeout.TotalMinutes:0} minutes:\n" + output);
             }
             process.WaitForExit();
             lock (output) return new Result(process.ExitCode, output.ToString(), clock.Elapsed);
