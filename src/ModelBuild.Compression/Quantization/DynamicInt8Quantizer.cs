@@ -18,9 +18,7 @@ public sealed class DynamicInt8Quantizer
         var model = prepared.Clone();
         var graph = model.Graph;
         var writer = new QdqGraphWriter(graph);
-        var candidates = QuantizableNode.Find(graph)
-            .Where(n => !ExcludedNodes.Contains(n.Name) && n.Kind is QuantizableKind.MatMulWeight or QuantizableKind.Gemm or QuantizableKind.GatherEmbedding)
-            .ToDictionary(n => (object)n.Node, ReferenceEqualityComparer.Instance);
+        var candidates = QuantizableNode.FindWeightedMatMuls(graph, ExcludedNodes);
         var quantized = new List<string>();
         var newNodes = new List<NodeProto>();
         var weights = new Dictionary<string, (string Q, string Zero, string Scale)>(StringComparer.Ordinal);

@@ -20,9 +20,7 @@ public sealed class Int4WeightQuantizer
         var model = prepared.Clone();
         var graph = model.Graph;
         var writer = new QdqGraphWriter(graph);
-        var candidates = QuantizableNode.Find(graph)
-            .Where(n => !ExcludedNodes.Contains(n.Name) && n.Kind is QuantizableKind.MatMulWeight or QuantizableKind.Gemm or QuantizableKind.GatherEmbedding)
-            .ToDictionary(n => (object)n.Node, ReferenceEqualityComparer.Instance);
+        var candidates = QuantizableNode.FindWeightedMatMuls(graph, ExcludedNodes);
         var newNodes = new List<NodeProto>();
         var quantized = new List<string>();
         foreach (var node in graph.Node.ToList())

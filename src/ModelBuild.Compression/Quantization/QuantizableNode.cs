@@ -13,6 +13,12 @@ public sealed record QuantizableNode(NodeProto Node, QuantizableKind Kind, int? 
     public string Name => Node.Name;
     public string? WeightName => WeightInput is { } i ? Node.Input[i] : null;
 
+    /// <summary>The MatMul/Gemm/Gather nodes with a float weight that the dynamic int8 and int4 forms rewrite, keyed by node identity.</summary>
+    public static Dictionary<object, QuantizableNode> FindWeightedMatMuls(GraphProto graph, IReadOnlySet<string> excluded) =>
+        Find(graph)
+            .Where(n => !excluded.Contains(n.Name) && n.Kind is QuantizableKind.MatMulWeight or QuantizableKind.Gemm or QuantizableKind.GatherEmbedding)
+            .ToDictionary(n => (object)n.Node, ReferenceEqualityComparer.Instance);
+
     /// <summary>Finds the nodes of the kinds quantization understands, in graph order.</summary>
     public static List<QuantizableNode> Find(GraphProto graph)
     {
