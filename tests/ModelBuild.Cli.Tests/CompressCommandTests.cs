@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using ModelBuild.Compression.Pipeline.Contract;
 
 namespace ModelBuild.Cli.Tests;
@@ -6,27 +5,10 @@ namespace ModelBuild.Cli.Tests;
 /// <summary>The worker contract: exit codes 0/1/2, WorkerProtocol lines on stdout, report JSON + Markdown, --recipe.</summary>
 public class CompressCommandTests
 {
-    private static readonly string Shared = FindShared();
+    private static readonly string Shared = TestPaths.Shared;
     private static string Wine(string file) => Path.Combine(Shared, "teachers", "wine-mlp", file);
 
-    private static string FindShared()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ModelBuild.sln"))) dir = dir.Parent;
-        return Path.GetFullPath(Path.Combine(dir!.FullName, "..", "shared"));
-    }
-
-    private static (int Exit, string Stdout, string Stderr) Run(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "modelbuild.dll"));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static (int Exit, string Stdout, string Stderr) Run(params string[] args) => CliProcess.Run(args);
 
     private static string Temp() => Directory.CreateTempSubdirectory("mb-cli-test-").FullName;
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using ModelBuild.Compression.Pipeline.Contract;
 
 namespace ModelBuild.Cli.Tests;
@@ -9,28 +8,11 @@ namespace ModelBuild.Cli.Tests;
 /// </summary>
 public class StageCacheTests
 {
-    internal static readonly string Shared = FindShared();
+    internal static readonly string Shared = TestPaths.Shared;
     internal static string Teacher(string name, string file) => Path.Combine(Shared, "teachers", name, file);
     private static string Wine(string file) => Teacher("wine-mlp", file);
 
-    private static string FindShared()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "ModelBuild.sln"))) dir = dir.Parent;
-        return Path.GetFullPath(Path.Combine(dir!.FullName, "..", "shared"));
-    }
-
-    internal static (int Exit, string Stdout, string Stderr) Run(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "modelbuild.dll"));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    internal static (int Exit, string Stdout, string Stderr) Run(params string[] args) => CliProcess.Run(args);
 
     internal static string Temp() => Directory.CreateTempSubdirectory("mb-cli-stages-").FullName;
 
