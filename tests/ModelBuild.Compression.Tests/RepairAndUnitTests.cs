@@ -141,3 +141,37 @@ public class CalibrationTests
         Assert.Equal(500_000, h.Total);
     }
 }
+
+public class AutoQuantizerTests
+{
+    private static QuantizationCandidate Candidate(string form, long bytes, double ratio, string? accuracyFailure = null, string? latencyFailure = null) =>
+        new() { Form = form, Path = form + ".onnx", Bytes = bytes, LatencyRatioToFloat = ratio, AccuracyFailure = accuracyFailure, LatencyFailure = latencyFailure };
+
+    [Fact]
+    public void Auto_keeps_the_smallest_of_the_fastest_passing_candidates_and_float_when_none_passes()
+    {
+        var candidates = new[]
+        {
+            Candidate("int8-static", 1000, 0.80),
+            Candidate("int8-dynamic", 900, 0.81),
+            Candidate("int8-weights", 800, 1.00),
+        };
+        Assert.Equal("int8-dynamic", AutoQuantizer.Choose(candidates)!.Form); // within 3% of the fastest, and smaller
+        var slow = new[] { Candidate("int8-static", 1000, 1.20, latencyFailure: "slower"), Candidate("int8-weights", 800, 1.05, latencyFailure: "slower") };
+        Assert.Null(AutoQuantizer.Choose(slow));
+    }
+
+    [Fact]
+    public void Force_lets_auto_keep_a_slower_candidate_but_never_an_inaccurate_one()
+    {
+        var candidates = new[]
+        {
+            Candidate("int8-static", 1000, 0.90, accuracyFailure: "drops 3 points"),
+            Candidate("int8-dynamic", 900, 1.10, latencyFailure: "slower"),
+            Candidate("int8-weights", 800, 1.05, latencyFailure: "slower"),
+        };
+        Assert.Null(AutoQuantizer.Choose(candidates));
+        Assert.Equal("int8-weights", AutoQuantizer.Choose(candidates, force: true)!.Form);
+        Assert.Null(AutoQuantizer.Choose([candidates[0]], force: true));
+    }
+}

@@ -126,7 +126,9 @@ public sealed class QuantizeStage : ICompressionStage
         QuantizationCandidate? chosen;
         if (auto)
         {
-            chosen = AutoQuantizer.Choose(candidates);
+            chosen = AutoQuantizer.Choose(candidates, recipe.Force);
+            if (chosen?.LatencyFailure is not null)
+                log.Warning("MB0205", $"auto: {chosen.Form} is {chosen.LatencyFailure}; written anyway because of --force.", "Drop --force to let auto keep only forms that are faster than float.");
             if (chosen is null)
                 log.Warning("MB0205", "auto: no quantized form passed the accuracy and latency gates on this CPU; the output is the float input. " + Reasons(candidates),
                     "Loosen --max-accuracy-drop/--min-agreement, or accept a slower model with --quantize <form> --force.");
