@@ -26,8 +26,9 @@ internal static class CompressCommand
         var pruneExclude = new Option<string?>("--prune-exclude") { Description = "Comma-separated node or initializer names to leave unpruned; a trailing * matches a prefix." };
         var distill = new Option<bool>("--distill") { Description = "Distill the teacher into a student." };
         var student = new Option<string?>("--student") { Description = "Student ONNX model for distillation." };
-        var studentWidth = new Option<double?>("--student-width") { Description = "Derive the student from an MLP teacher: hidden widths times this factor, in (0, 1]." };
-        var studentDepth = new Option<double?>("--student-depth") { Description = "Derive the student from an MLP teacher: hidden layers times this factor, in (0, 1]." };
+        var studentWidth = new Option<double?>("--student-width") { Description = "Derive the student from the teacher (MLP, Conv net or transformer): hidden widths, Conv channels, d_model and heads times this factor, in (0, 1]." };
+        var studentDepth = new Option<double?>("--student-depth") { Description = "Derive the student from the teacher: hidden layers, transformer layers or repeated same-shape Conv blocks times this factor, in (0, 1]." };
+        var studentFfnWidth = new Option<double?>("--student-ffn-width") { Description = "Derive the student from the teacher: FFN / hidden neuron widths times this factor, in (0, 1] (default: --student-width)." };
         var trainData = new Option<string?>("--train-data") { Description = "Training inputs (.npy, or file.npz:name) for distillation and pruning recovery." };
         var trainLabels = new Option<string?>("--train-labels") { Description = "int64 class labels for --train-data (optional: without them, pure KD on the teacher's outputs)." };
         var epochs = new Option<int?>("--epochs") { Description = "Distillation epochs (default 20; recovery after each pruning step: 10)." };
@@ -65,7 +66,7 @@ internal static class CompressCommand
             """);
         command.Arguments.Add(teacher);
         foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, pruneSteps, pruneExclude, distill, student,
-                     studentWidth, studentDepth, trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss,
+                     studentWidth, studentDepth, studentFfnWidth, trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss,
                      featurePairs, synthetic, dropout, evalData, evalLabels, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
                      latencyRuns, stageCache, json })
             command.Options.Add(o);
@@ -99,6 +100,7 @@ internal static class CompressCommand
             r.Student = Pick(student, r.Student);
             r.StudentWidth = Pick(studentWidth, r.StudentWidth);
             r.StudentDepth = Pick(studentDepth, r.StudentDepth);
+            r.StudentFfnWidth = Pick(studentFfnWidth, r.StudentFfnWidth);
             r.TrainingData = Pick(trainData, r.TrainingData);
             r.TrainingLabels = Pick(trainLabels, r.TrainingLabels);
             r.Epochs = Pick(epochs, r.Epochs);

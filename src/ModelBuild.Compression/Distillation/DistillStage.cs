@@ -25,7 +25,7 @@ public sealed class DistillStage : ICompressionStage
         var details = new JsonObject
         {
             ["student"] = options.StudentPath is { } sp ? Path.GetFileName(sp)
-                : string.Create(CultureInfo.InvariantCulture, $"derived from the teacher (width x{options.StudentWidth ?? 1.0}, depth x{options.StudentDepth ?? 1.0})"),
+                : string.Create(CultureInfo.InvariantCulture, $"derived from the teacher (width x{options.StudentWidth ?? 1.0}, depth x{options.StudentDepth ?? 1.0}, FFN width x{options.StudentFfnWidth ?? options.StudentWidth ?? 1.0})"),
             ["initialization"] = options.Reinitialize || options.StudentPath is null ? "PyTorch default initializers" : "the student file's weights",
             ["trainingData"] = options.TrainingData is null ? null : Path.GetFileName(options.TrainingData),
             ["trainingLabels"] = options.TrainingLabels is null ? "none (pure KD on the teacher's outputs)" : Path.GetFileName(options.TrainingLabels),
@@ -54,7 +54,7 @@ public sealed class DistillStage : ICompressionStage
         return new StageCacheInputs(
             new
             {
-                r.StudentWidth, r.StudentDepth, r.Reinitialize, r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha,
+                r.StudentWidth, r.StudentDepth, r.StudentFfnWidth, r.Reinitialize, r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha,
                 r.Loss, r.FeaturePairs, r.Synthetic, r.Dropout, r.Seed, Threads = context.Threads,
             },
             [r.Student, r.TrainingData, r.TrainingLabels]);
@@ -73,6 +73,7 @@ public sealed class DistillStage : ICompressionStage
             StudentPath = r.Student,
             StudentWidth = r.StudentWidth,
             StudentDepth = r.StudentDepth,
+            StudentFfnWidth = r.StudentFfnWidth,
             Reinitialize = r.Reinitialize,
             TrainingData = r.TrainingData,
             TrainingLabels = r.TrainingLabels,

@@ -21,6 +21,8 @@ public sealed class DistillationOptions
     public double? StudentWidth { get; init; }
     /// <summary>Derive the student from the teacher: number of hidden layers times this factor.</summary>
     public double? StudentDepth { get; init; }
+    /// <summary>Derive the student from the teacher: FFN / hidden neuron widths times this factor (default: <see cref="StudentWidth"/>).</summary>
+    public double? StudentFfnWidth { get; init; }
     /// <summary>Start from PyTorch's default initializers instead of the student file's weights.</summary>
     public bool Reinitialize { get; init; }
 

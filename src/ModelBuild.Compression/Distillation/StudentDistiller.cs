@@ -31,7 +31,7 @@ public static class StudentDistiller
         var teacherModel = OnnxModel.Load(options.TeacherPath);
         var studentProto = options.StudentPath is { } sp
             ? OnnxModel.Load(sp).Proto
-            : MlpStudentBuilder.Derive(teacherModel.Proto, options.StudentWidth ?? 1.0, options.StudentDepth ?? 1.0, options.TeacherPath);
+            : StudentDeriver.Derive(teacherModel.Proto, options.StudentWidth ?? 1.0, options.StudentDepth ?? 1.0, options.StudentFfnWidth, options.TeacherPath);
         string studentName = options.StudentPath ?? $"student derived from {options.TeacherPath}";
         // A derived student has no weights yet; a file's weights are the starting point unless asked otherwise.
         bool reinitialize = options.Reinitialize || options.StudentPath is null;

@@ -145,6 +145,7 @@ public sealed class CompressionPipeline
             if (recipe.Student is not null) distillOnly.Add("student");
             if (recipe.StudentWidth is not null) distillOnly.Add("student-width");
             if (recipe.StudentDepth is not null) distillOnly.Add("student-depth");
+            if (recipe.StudentFfnWidth is not null) distillOnly.Add("student-ffn-width");
             if (recipe.Reinitialize) distillOnly.Add("reinitialize");
             if (recipe.Loss is not null) distillOnly.Add("loss");
             if (recipe.FeaturePairs is not null) distillOnly.Add("feature-pairs");

@@ -57,6 +57,7 @@ internal sealed class RecipeFromItem
         if (Meta("Student") is { } student) recipe.Student = RequireFile(student, "Student", projectDirectory);
         if (Meta("StudentWidth") is { } width) recipe.StudentWidth = Number("StudentWidth", width, 0, 1, minInclusive: false);
         if (Meta("StudentDepth") is { } depth) recipe.StudentDepth = Number("StudentDepth", depth, 0, 1, minInclusive: false);
+        if (Meta("StudentFfnWidth") is { } ffnWidth) recipe.StudentFfnWidth = Number("StudentFfnWidth", ffnWidth, 0, 1, minInclusive: false);
         if (Meta("TrainingData") is { } train) recipe.TrainingData = RequireFile(train, "TrainingData", projectDirectory);
         if (Meta("TrainingLabels") is { } trainLabels) recipe.TrainingLabels = RequireFile(trainLabels, "TrainingLabels", projectDirectory);
         if (Meta("Epochs") is { } epochs) recipe.Epochs = Integer("Epochs", epochs, 1);

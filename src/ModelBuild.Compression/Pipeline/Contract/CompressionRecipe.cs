@@ -35,6 +35,8 @@ public sealed class CompressionRecipe
     public string? Student { get; set; }
     public double? StudentWidth { get; set; }
     public double? StudentDepth { get; set; }
+    /// <summary>Derived transformer students: FFN (hidden neuron) width factor; null uses <see cref="StudentWidth"/>.</summary>
+    public double? StudentFfnWidth { get; set; }
     public string? TrainingData { get; set; }
     public string? TrainingLabels { get; set; }
     public int? Epochs { get; set; }

@@ -1,0 +1,74 @@
+using ModelBuild.Compression.Pruning;
+using Onnx;
+
+namespace ModelBuild.Compression.Distillation.Students;
+
+/// <summary>What <see cref="GraphStudentBuilder"/> did to the teacher's graph, for reports and tests.</summary>
+public sealed record StudentDerivation(IReadOnlyList<string> Depth, IReadOnlyList<string> Width);
+
+/// <summary>
+/// Derives a student from a Conv or transformer teacher by editing a copy of the teacher's graph, so the student
+/// keeps the teacher's operators, inputs and outputs: depth first (<see cref="TransformerLayerFinder"/> or
+/// <see cref="SameShapeBlockFinder"/>: each run of n identical layers keeps <c>max(1, round(n * depth))</c>), then
+/// width (<see cref="CoupledWidthScaler"/>). The result is run once in ONNX Runtime. Its weights are slices of the
+/// teacher's; the distiller re-initializes them with PyTorch's defaults.
+/// </summary>
+public static class GraphStudentBuilder
+{
+    public static (ModelProto Student, StudentDerivation Derivation) Derive(ModelProto teacher, double width, double depth, double ffnWidth, string teacherFile)
+    {
+        var model = teacher.Clone();
+        GraphNormalizer.Normalize(model);
+        var teacherShapes = Probe(model, teacherFile, "the teacher");
+
+        var depthLines = new List<string>();
+        var runs = TransformerLayerFinder.Find(model) is { } layers ? new[] { layers } : SameShapeBlockFinder.Find(model, teacherShapes);
+        if (depth < 1)
+        {
+            var repeatable = runs.Where(r => r.Count >= 2).ToList();
+            if (repeatable.Count == 0) throw StudentDerivationErrors.NoRepeatableBlock(teacherFile, depth);
+            var removed = model.Graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var run in repeatable)
+            {
+                int keep = Math.Max(1, (int)Math.Round(run.Count * depth, MidpointRounding.AwayFromZero));
+                run.KeepLast(model, keep);
+                depthLines.Add($"{run.Kind}: {run.Count} -> {keep}");
+            }
+            removed.ExceptWith(model.Graph.Initializer.Select(t => t.Name));
+            model.Graph.ValueInfo.Clear();
+            GraphNormalizer.SyncInitializerInputs(model, removed);
+        }
+
+        var widthLines = new List<string>();
+        if (width < 1 || ffnWidth < 1)
+        {
+            var shapes = depthLines.Count > 0 ? Probe(model, teacherFile, "the depth-reduced student") : teacherShapes;
+            widthLines = CoupledWidthScaler.Apply(model, width, ffnWidth, shapes);
+            if (widthLines.Count == 0) throw StudentDerivationErrors.NothingToScale(teacherFile, Math.Min(width, ffnWidth));
+        }
+
+        var studentShapes = Probe(model, teacherFile, "the derived student");
+        foreach (var output in model.Graph.Output)
+        {
+            if (!studentShapes[output.Name].SequenceEqual(teacherShapes[output.Name]))
+                throw StudentDerivationErrors.InvalidStudentGraph(teacherFile,
+                    $"output '{output.Name}' has shape [{string.Join(",", studentShapes[output.Name])}] instead of the teacher's [{string.Join(",", teacherShapes[output.Name])}].", null);
+        }
+        model.ProducerName = "ModelBuild";
+        model.Graph.Name = "student";
+        model.DocString = $"Student derived from {Path.GetFileName(teacherFile)}: depth x{depth} ({string.Join("; ", depthLines)}), width x{width}, FFN width x{ffnWidth}.";
+        return (model, new StudentDerivation(depthLines, widthLines));
+    }
+
+    static Dictionary<string, long[]> Probe(ModelProto model, string teacherFile, string what)
+    {
+        try
+        {
+            return StudentShapeProbe.Run(model);
+        }
+        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or NotSupportedException)
+        {
+            throw StudentDerivationErrors.InvalidStudentGraph(teacherFile, $"{what} failed to run ({e.Message.Split('\n')[0]}).", e);
+        }
+    }
+}

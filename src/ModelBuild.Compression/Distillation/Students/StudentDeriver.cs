@@ -1,0 +1,23 @@
+using Onnx;
+
+namespace ModelBuild.Compression.Distillation.Students;
+
+/// <summary>
+/// <c>--student-width f --student-depth f</c>: picks how to derive the student from the teacher's structure.
+/// Conv networks and transformers (recognized by <see cref="TransformerLayerFinder"/>) are shrunk in place by
+/// <see cref="GraphStudentBuilder"/>; Gemm/MatMul chains are rebuilt by <see cref="MlpStudentBuilder"/>.
+/// </summary>
+public static class StudentDeriver
+{
+    /// <param name="ffnWidth">Factor for FFN / hidden neurons (transformer feed-forward width); null uses <paramref name="width"/>.</param>
+    public static ModelProto Derive(ModelProto teacher, double width, double depth, double? ffnWidth, string teacherFile)
+    {
+        double ffn = ffnWidth ?? width;
+        if (width is <= 0 or > 1 || depth is <= 0 or > 1 || ffn is <= 0 or > 1 || double.IsNaN(width + depth + ffn))
+            throw DistillationErrors.InvalidOption("--student-width/--student-depth/--student-ffn-width", $"width {width}, depth {depth} and FFN width {ffn} must be in (0, 1]");
+        bool graphStudent = teacher.Graph.Node.Any(n => n.OpType is "Conv" or "ConvTranspose") || TransformerLayerFinder.Find(teacher) is not null;
+        return graphStudent
+            ? GraphStudentBuilder.Derive(teacher, width, depth, ffn, teacherFile).Student
+            : MlpStudentBuilder.Derive(teacher, width, depth, teacherFile);
+    }
+}
