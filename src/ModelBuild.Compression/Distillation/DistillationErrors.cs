@@ -39,5 +39,5 @@ internal static class DistillationErrors
 
     public static ModelBuildException NoTrainingData() => new("MB0311",
         "Distillation needs training inputs, and none were given.",
-        "Pass --train-data <x.npy> (labels are optional), or --synthetic N together with a few samples in --train-data.");
+        "Pass --train-data <x.npy> (labels are optional), or --synthetic N (with a few samples in --train-data, or alone for a teacher with BatchNormalization layers).");
 }

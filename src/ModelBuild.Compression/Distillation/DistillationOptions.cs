@@ -32,6 +32,8 @@ public sealed class DistillationOptions
     public string? TrainingLabels { get; init; }
     /// <summary>Train on this many synthetic inputs generated from <see cref="TrainingData"/>'s samples and labelled by the teacher.</summary>
     public int? Synthetic { get; init; }
+    /// <summary>Settings of the data-free generator used when <see cref="Synthetic"/> is set without <see cref="TrainingData"/>; null: its defaults.</summary>
+    public Synthetic.DeepInversionOptions? DeepInversion { get; init; }
 
     public int Epochs { get; init; } = 20;
     public int BatchSize { get; init; } = 32;

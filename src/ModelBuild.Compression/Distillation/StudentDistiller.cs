@@ -42,7 +42,10 @@ public static class StudentDistiller
             throw DistillationErrors.CannotDeriveStudent(studentName, $"the student has {student.InputNames.Count} inputs; distillation supports single-input models");
 
         // ---- data ----
-        var (inputs, labels) = LoadData(options);
+        // --synthetic N without samples: data-free inputs inverted from the teacher's BatchNorm statistics.
+        var (inputs, labels) = options.TrainingData is null
+            ? (DeepInversionSynthesizer.Generate(teacherModel.Proto, options.TeacherPath, options.Synthetic!.Value, options.Seed, options.DeepInversion), (Tensor?)null)
+            : LoadData(options);
         using var teacherOrt = new OrtTensorBridge(options.TeacherPath);
         Tensor teacherLogits;
         try
@@ -244,7 +247,7 @@ public static class StudentDistiller
         if (o.ValidationFraction is < 0 or >= 1) throw DistillationErrors.InvalidOption("validation fraction", $"{o.ValidationFraction} must be in [0, 1)");
         if (o.StudentPath is null && o.StudentWidth is null && o.StudentDepth is null)
             throw DistillationErrors.InvalidOption("--student", "give a student model (--student) or shrink factors (--student-width/--student-depth)");
-        if (o.TrainingData is null) throw DistillationErrors.NoTrainingData();
+        if (o.TrainingData is null && o.Synthetic is null) throw DistillationErrors.NoTrainingData();
         if (o.Synthetic is < 1) throw DistillationErrors.InvalidOption("--synthetic", $"{o.Synthetic} must be at least 1");
     }
 
