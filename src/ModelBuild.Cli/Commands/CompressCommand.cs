@@ -39,7 +39,7 @@ internal static class CompressCommand
         var reinitialize = new Option<bool>("--reinitialize") { Description = "Start the --student from fresh initial weights instead of the file's." };
         var loss = new Option<string?>("--loss") { Description = "response (default) | feature | relation" };
         var featurePairs = new Option<string?>("--feature-pairs") { Description = "teacher_tensor:student_tensor pairs, comma-separated, for --loss feature (one pair for relation)." };
-        var synthetic = new Option<int?>("--synthetic") { Description = "Train on N synthetic inputs generated from --train-data's samples, labelled by the teacher." };
+        var synthetic = new Option<int?>("--synthetic") { Description = "Train on N synthetic inputs labelled by the teacher: generated from --train-data's samples, or without --train-data inverted from the teacher's BatchNorm statistics (DeepInversion)." };
         var dropout = new Option<double?>("--dropout") { Description = "Dropout rate while training the student (default 0)." };
         var stageCache = new Option<string?>("--stage-cache") { Description = "Cache each stage's output in this folder, so that changing only later stages' settings re-runs only those." };
         var evalData = new Option<string?>("--eval-data") { Description = "Evaluation inputs (.npy)." };

@@ -31,7 +31,7 @@ internal static class DistillationErrors
 
     public static ModelBuildException CannotDeriveStudent(string teacher, string detail) => new("MB0309",
         $"Cannot derive a student from the teacher's structure: {detail}.",
-        "Pass a student model with --student, or use a teacher that is a chain of Gemm/MatMul layers with activations.", teacher);
+        "Pass a student model with --student; derivation recognizes MLPs (Gemm/MatMul chains with activations), Conv nets and transformer encoders.", teacher);
 
     public static ModelBuildException UnknownTensor(string model, string name, string role) => new("MB0310",
         $"The {role} has no tensor named '{name}' for the feature/relation loss.",

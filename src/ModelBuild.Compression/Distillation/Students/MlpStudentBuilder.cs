@@ -44,7 +44,7 @@ public static class MlpStudentBuilder
             else if (Activations.Contains(n.OpType)) activation ??= n.OpType;
             else if (n.OpType == "Add" && n.Input.Any(inits.ContainsKey)) { }
             else if (!PassThrough.Contains(n.OpType) && n.OpType != "Flatten")
-                throw DistillationErrors.CannotDeriveStudent(teacherFile, $"node '{n.Name}' ({n.OpType}) is not part of an MLP (transformers and CNNs need --student)");
+                throw DistillationErrors.CannotDeriveStudent(teacherFile, $"node '{n.Name}' ({n.OpType}) is not part of an MLP, and the teacher has no Conv layer or recognized transformer encoder layer");
         }
         if (layers.Count < 2 || activation is null)
             throw DistillationErrors.CannotDeriveStudent(teacherFile, "no hidden layer with an activation was found");

@@ -147,4 +147,13 @@ public sealed class DataFreeDistillationTests : IDisposable
         Assert.Contains("BatchNormalization", e.Message);
         Assert.False(File.Exists(output));
     }
+
+    [Fact]
+    public void MB0334_DeepInversion_needs_fixed_input_dimensions()
+    {
+        var teacher = BatchNormCnn.Build();
+        teacher.Graph.Input[0].Type.TensorType.Shape.Dim[2].DimParam = "height"; // [N, 1, height, 28]
+        var e = Assert.Throws<ModelBuildException>(() => DeepInversionSynthesizer.Generate(teacher, "bn-cnn.onnx", 4, 0));
+        Assert.Equal("MB0334", e.Code);
+    }
 }
