@@ -114,10 +114,24 @@ public sealed class DistillationErrorTests : IDisposable
     }
 
     [Fact]
-    public void MB0309_cannot_derive_a_student_from_a_transformer()
+    public void MB0309_cannot_derive_a_student_from_a_graph_that_is_no_MLP_Conv_net_or_transformer()
     {
-        var t = new TeacherCase("synthetic-intent-transformer");
-        Fails(new DistillationOptions { TeacherPath = t.Teacher, StudentWidth = 0.5, OutputPath = Output, TrainingData = t.File("calib_x.npy"), Epochs = 1 }, "MB0309");
+        // The wine MLP with an LpNormalization on its logits: no longer a Gemm chain, and no Conv or attention either.
+        var model = ModelBuild.Onnx.OnnxModel.Load(Wine.Teacher).Proto;
+        var last = model.Graph.Node[^1];
+        string output = last.Output[0];
+        last.Output[0] = "unnormalized";
+        var norm = new global::Onnx.NodeProto { OpType = "LpNormalization", Name = "norm" };
+        norm.Input.Add("unnormalized");
+        norm.Output.Add(output);
+        model.Graph.Node.Add(norm);
+        string teacher = Path.Combine(Path.GetTempPath(), $"mb-normalized-wine-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            new ModelBuild.Onnx.OnnxModel(model).Save(teacher);
+            Fails(new DistillationOptions { TeacherPath = teacher, StudentWidth = 0.5, OutputPath = Output, TrainingData = Wine.File("calib_x.npy"), Epochs = 1 }, "MB0309");
+        }
+        finally { File.Delete(teacher); }
     }
 
     [Fact]
