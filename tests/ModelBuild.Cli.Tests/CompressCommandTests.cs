@@ -70,6 +70,20 @@ public class CompressCommandTests
     }
 
     [Fact]
+    public void Synthetic_without_training_data_goes_to_DeepInversion_which_needs_a_BatchNorm_teacher()
+    {
+        // --synthetic alone is accepted (no MB0311) and reaches the data-free generator, which refuses a teacher without BatchNorm.
+        var dir = Temp();
+        var output = Path.Combine(dir, "out.onnx");
+        var (exit, stdout, stderr) = Run("compress", Wine("teacher.onnx"), "-o", output, "--distill", "--student-width", "0.1",
+            "--synthetic", "64", "--epochs", "1", "--latency-runs", "0");
+        Assert.Equal(2, exit);
+        Assert.Contains("##modelbuild[error MB0333]", stdout);
+        Assert.Contains("--train-data", stderr);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
     public void A_recipe_file_drives_the_worker_and_options_override_it()
     {
         var dir = Temp();
