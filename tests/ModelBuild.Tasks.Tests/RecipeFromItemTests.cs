@@ -68,6 +68,20 @@ public sealed class RecipeFromItemTests : IDisposable
     }
 
     [Fact]
+    public void Derived_student_and_data_free_synthetic_metadata_reach_the_recipe()
+    {
+        var recipe = RecipeFromItem.Build(Item(
+            ("Distill", "true"), ("StudentWidth", "0.5"), ("StudentDepth", "0.5"), ("StudentFfnWidth", "0.25"), ("Synthetic", "2000")), project);
+        Assert.Equal(0.5, recipe.StudentWidth);
+        Assert.Equal(0.5, recipe.StudentDepth);
+        Assert.Equal(0.25, recipe.StudentFfnWidth);
+        Assert.Equal(2000, recipe.Synthetic);
+        Assert.Null(recipe.TrainingData); // no samples: the worker generates the inputs by DeepInversion
+        var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("StudentFfnWidth", "1.5")), project));
+        Assert.Equal(TaskCodes.BadNumber, e.Code);
+    }
+
+    [Fact]
     public void Unknown_value_is_MB0601_naming_item_and_metadata()
     {
         var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("Quantize", "int9")), project));
