@@ -27,7 +27,7 @@ public sealed class DistillStage : ICompressionStage
             ["student"] = options.StudentPath is { } sp ? Path.GetFileName(sp)
                 : string.Create(CultureInfo.InvariantCulture, $"derived from the teacher (width x{options.StudentWidth ?? 1.0}, depth x{options.StudentDepth ?? 1.0}, FFN width x{options.StudentFfnWidth ?? options.StudentWidth ?? 1.0})"),
             ["initialization"] = options.Reinitialize || options.StudentPath is null ? "PyTorch default initializers" : "the student file's weights",
-            ["trainingData"] = options.TrainingData is null ? null : Path.GetFileName(options.TrainingData),
+            ["trainingData"] = options.TrainingData is null ? (options.Synthetic is null ? null : "none: DeepInversion from the teacher's BatchNorm statistics") : Path.GetFileName(options.TrainingData),
             ["trainingLabels"] = options.TrainingLabels is null ? "none (pure KD on the teacher's outputs)" : Path.GetFileName(options.TrainingLabels),
             ["synthetic"] = options.Synthetic,
             ["loss"] = options.Loss.ToString().ToLowerInvariant(),

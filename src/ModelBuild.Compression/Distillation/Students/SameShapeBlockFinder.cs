@@ -22,9 +22,17 @@ public static class SameShapeBlockFinder
         var covered = new HashSet<NodeProto>();
         foreach (var r in ResidualBlockFinder.FindBlocks(model).Where(b => !b.HasAttention))
         {
-            if (!SameShape(shapes, r.Input, r.Output)) continue;
-            blocks.Add((r.Input, r.Output, "residual block", TransformerLayerFinder.Signature(r, model)));
-            covered.UnionWith(r.Nodes);
+            // A post-activation block (ResNet: relu(x + f(x))) ends after the activation that follows its Add.
+            string end = r.Output;
+            var nodes = r.Nodes.ToList();
+            while (graph.GetConsumers(end) is [var act] && Activations.Contains(act.OpType) && !model.Graph.Output.Any(o => o.Name == end))
+            {
+                nodes.Add(act);
+                end = act.Output[0];
+            }
+            if (!SameShape(shapes, r.Input, end)) continue;
+            blocks.Add((r.Input, end, "residual block", TransformerLayerFinder.Signature(r, model) + string.Concat(nodes.Skip(r.Nodes.Count).Select(n => "," + n.OpType))));
+            covered.UnionWith(nodes);
         }
         var initializers = model.Graph.Initializer.ToDictionary(i => i.Name, StringComparer.Ordinal);
         foreach (var conv in graph.TopologicalOrder().Where(n => n.OpType == "Conv" && !covered.Contains(n)))

@@ -18,6 +18,7 @@ public static class StudentDeriver
         bool graphStudent = teacher.Graph.Node.Any(n => n.OpType is "Conv" or "ConvTranspose") || TransformerLayerFinder.Find(teacher) is not null;
         return graphStudent
             ? GraphStudentBuilder.Derive(teacher, width, depth, ffn, teacherFile).Student
-            : MlpStudentBuilder.Derive(teacher, width, depth, teacherFile);
+            // An MLP's hidden layers are all neurons, so the neuron factor sets their width.
+            : MlpStudentBuilder.Derive(teacher, ffn, depth, teacherFile);
     }
 }

@@ -89,7 +89,7 @@ public static class DeepInversionSynthesizer
                     targets = torch.arange(start, start + n, dtype: ScalarType.Int64).remainder(classes).MoveToOuterDisposeScope();
                 }
                 var loss = nn.functional.cross_entropy(logits, targets);
-                var bn = torch.zeros(1);
+                var bn = torch.tensor(0f);
                 foreach (var (name, mean, variance) in layers)
                 {
                     var a = values[name];

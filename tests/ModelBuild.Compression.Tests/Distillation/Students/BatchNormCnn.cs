@@ -58,7 +58,7 @@ internal static class BatchNormCnn
         return Node(g, "Relu", $"relu{i}", new[] { x });
     }
 
-    static string Node(GraphProto g, string op, string name, string[] inputs, params AttributeProto[] attributes)
+    internal static string Node(GraphProto g, string op, string name, string[] inputs, params AttributeProto[] attributes)
     {
         var n = new NodeProto { OpType = op, Name = name };
         n.Input.AddRange(inputs);
@@ -68,14 +68,14 @@ internal static class BatchNormCnn
         return name + "_out";
     }
 
-    static AttributeProto Ints(string name, params long[] values)
+    internal static AttributeProto Ints(string name, params long[] values)
     {
         var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
         a.Ints.AddRange(values);
         return a;
     }
 
-    static ValueInfoProto Value(string name, string batch, params long[] dims)
+    internal static ValueInfoProto Value(string name, string batch, params long[] dims)
     {
         var shape = new TensorShapeProto();
         shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = batch });
@@ -83,11 +83,60 @@ internal static class BatchNormCnn
         return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorDataType.Float, Shape = shape } } };
     }
 
-    static TensorProto Zeros(string name, params long[] dims)
+    internal static TensorProto Zeros(string name, params long[] dims)
     {
         var t = new TensorProto { Name = name, DataType = (int)TensorDataType.Float };
         t.Dims.AddRange(dims);
         t.RawData = ByteString.CopyFrom(new byte[dims.Aggregate(1L, (p, d) => p * d) * 4]);
         return t;
     }
+}
+
+/// <summary>
+/// A post-activation ResNet in miniature: a stem Conv(1->8) + ReLU, <c>blocks</c> identical residual blocks
+/// relu(x + BN(Conv(relu(BN(Conv(x)))))) at 8 channels and 28x28, global average pooling and Gemm(8->10).
+/// </summary>
+internal static class ResidualCnn
+{
+    public const int Channels = 8;
+
+    public static ModelProto Build(int blocks)
+    {
+        var g = new GraphProto { Name = "residual_cnn" };
+        g.Input.Add(BatchNormCnn.Value("image", "N", 1, 28, 28));
+        g.Initializer.Add(BatchNormCnn.Zeros("stem.weight", Channels, 1, 3, 3));
+        string x = BatchNormCnn.Node(g, "Conv", "stem", new[] { "image", "stem.weight" }, BatchNormCnn.Ints("kernel_shape", 3, 3), BatchNormCnn.Ints("pads", 1, 1, 1, 1));
+        x = BatchNormCnn.Node(g, "Relu", "stem_relu", new[] { x });
+        for (int b = 0; b < blocks; b++)
+        {
+            string skip = x;
+            for (int i = 0; i < 2; i++)
+            {
+                string p = $"block{b}.{i}";
+                g.Initializer.Add(BatchNormCnn.Zeros(p + ".conv", Channels, Channels, 3, 3));
+                foreach (var n in new[] { "scale", "bias", "mean", "var" }) g.Initializer.Add(BatchNormCnn.Zeros($"{p}.bn.{n}", Channels));
+                x = BatchNormCnn.Node(g, "Conv", p + "/conv", new[] { x, p + ".conv" }, BatchNormCnn.Ints("kernel_shape", 3, 3), BatchNormCnn.Ints("pads", 1, 1, 1, 1));
+                x = BatchNormCnn.Node(g, "BatchNormalization", p + "/bn", new[] { x, p + ".bn.scale", p + ".bn.bias", p + ".bn.mean", p + ".bn.var" });
+                if (i == 0) x = BatchNormCnn.Node(g, "Relu", p + "/relu", new[] { x });
+            }
+            x = BatchNormCnn.Node(g, "Add", $"block{b}/add", new[] { skip, x });
+            x = BatchNormCnn.Node(g, "Relu", $"block{b}/relu", new[] { x });
+        }
+        x = BatchNormCnn.Node(g, "GlobalAveragePool", "gap", new[] { x });
+        x = BatchNormCnn.Node(g, "Flatten", "flatten", new[] { x });
+        g.Initializer.Add(BatchNormCnn.Zeros("fc.weight", 10, Channels));
+        g.Initializer.Add(BatchNormCnn.Zeros("fc.bias", 10));
+        var gemm = new NodeProto { OpType = "Gemm", Name = "fc" };
+        gemm.Input.AddRange(new[] { x, "fc.weight", "fc.bias" });
+        gemm.Output.Add("logits");
+        gemm.Attribute.Add(new AttributeProto { Name = "transB", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+        g.Node.Add(gemm);
+        g.Output.Add(BatchNormCnn.Value("logits", "N", 10));
+        var model = new ModelProto { IrVersion = 7, ProducerName = "ModelBuild tests", Graph = g };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        return model;
+    }
+
+    /// <summary>Float parameters (BN running statistics included) at <paramref name="c"/> channels with <paramref name="blocks"/> blocks.</summary>
+    public static long Parameters(int c, int blocks) => c * 9 + blocks * 2 * (c * c * 9 + 4 * c) + 10 * c + 10;
 }

@@ -103,6 +103,24 @@ public sealed class StudentDerivationTests(ITestOutputHelper output)
         finally { File.Delete(file); }
     }
 
+    [Theory]
+    [InlineData(0.5, 1.0, 2, 8)]   // depth only: round(3 x 0.5) = 2 of 3 residual blocks
+    [InlineData(0.34, 0.5, 1, 4)]  // one block, half the channels (the residual stream and the blocks' inner channels)
+    public void Residual_blocks_form_a_run_and_shrink_in_depth_and_width(double depth, double width, int kept, int channels)
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"mb-rescnn-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            new OnnxModel(ResidualCnn.Build(3)).Save(file);
+            var (student, derivation) = GraphStudentBuilder.Derive(OnnxModel.Load(file).Proto, width, depth, width, file);
+            Assert.Equal([$"residual block: 3 -> {kept}"], derivation.Depth);
+            Assert.Equal(1 + 2 * kept, student.Graph.Node.Count(n => n.OpType == "Conv"));
+            Assert.Equal(ResidualCnn.Parameters(channels, kept), FloatParameters(student));
+            AssertRunsLikeTeacher(file, student);
+        }
+        finally { File.Delete(file); }
+    }
+
     [Fact]
     public void Transformer_layers_are_recognized_from_structure()
     {
