@@ -19,10 +19,13 @@ public static class GraphStudentBuilder
     {
         var model = teacher.Clone();
         GraphNormalizer.Normalize(model);
-        var teacherShapes = Probe(model, teacherFile, "the teacher");
+        // Every tensor's shape is needed only to find same-shape Conv blocks and to couple widths.
+        var transformer = TransformerLayerFinder.Find(model);
+        bool needsAllShapes = transformer is null || width < 1 || ffnWidth < 1;
+        var teacherShapes = Probe(model, teacherFile, "the teacher", needsAllShapes);
 
         var depthLines = new List<string>();
-        var runs = TransformerLayerFinder.Find(model) is { } layers ? new[] { layers } : SameShapeBlockFinder.Find(model, teacherShapes);
+        var runs = transformer is not null ? new[] { transformer } : SameShapeBlockFinder.Find(model, teacherShapes);
         if (depth < 1)
         {
             var repeatable = runs.Where(r => r.Count >= 2).ToList();
@@ -47,7 +50,7 @@ public static class GraphStudentBuilder
             if (widthLines.Count == 0) throw StudentDerivationErrors.NothingToScale(teacherFile, Math.Min(width, ffnWidth));
         }
 
-        var studentShapes = Probe(model, teacherFile, "the derived student");
+        var studentShapes = Probe(model, teacherFile, "the derived student", intermediates: false);
         foreach (var output in model.Graph.Output)
         {
             if (!studentShapes[output.Name].SequenceEqual(teacherShapes[output.Name]))
@@ -60,11 +63,11 @@ public static class GraphStudentBuilder
         return (model, new StudentDerivation(depthLines, widthLines));
     }
 
-    static Dictionary<string, long[]> Probe(ModelProto model, string teacherFile, string what)
+    static Dictionary<string, long[]> Probe(ModelProto model, string teacherFile, string what, bool intermediates = true)
     {
         try
         {
-            return StudentShapeProbe.Run(model);
+            return StudentShapeProbe.Run(model, intermediates);
         }
         catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or NotSupportedException)
         {

@@ -12,13 +12,14 @@ namespace ModelBuild.Compression.Distillation.Students;
 /// </summary>
 internal static class StudentShapeProbe
 {
-    public static Dictionary<string, long[]> Run(ModelProto model)
+    /// <param name="intermediates">Also every node output (false: the graph outputs only, a cheaper run on large graphs).</param>
+    public static Dictionary<string, long[]> Run(ModelProto model, bool intermediates = true)
     {
         var shapes = new Dictionary<string, long[]>(StringComparer.Ordinal);
         foreach (var init in model.Graph.Initializer) shapes[init.Name] = init.Dims.ToArray();
         var tapped = model.Clone();
         var existing = tapped.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var name in tapped.Graph.Node.SelectMany(n => n.Output).Where(o => o.Length > 0))
+        foreach (var name in tapped.Graph.Node.SelectMany(n => n.Output).Where(o => intermediates && o.Length > 0))
             if (existing.Add(name)) tapped.Graph.Output.Add(new ValueInfoProto { Name = name });
         tapped.Graph.ValueInfo.Clear();
         var initializers = tapped.Graph.Initializer.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
