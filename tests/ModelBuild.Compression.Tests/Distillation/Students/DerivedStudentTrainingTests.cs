@@ -79,4 +79,61 @@ public sealed class DerivedStudentTrainingTests : IDisposable
         Assert.True(after > before + 0.3, $"agreement went from {before:P2} to {after:P2}");
         Assert.True(after > 0.7, $"agreement after training is only {after:P2}");
     }
+
+    [Fact]
+    public void Derived_half_width_mnist_cnn_student_learns_to_agree_with_the_teacher()
+    {
+        // mnist-cnn-pytorch is exported with a fixed batch of 1; the distiller runs the teacher in batches, so the
+        // teacher gets a dynamic batch first (the pruning engine's DynamicBatch), as a user would re-export it.
+        var teacherModel = OnnxModel.Load(SharedMaterials.Path_("models", "mnist-cnn-pytorch", "model.onnx"));
+        ModelBuild.Compression.Pruning.DynamicBatch.Apply(teacherModel.Proto);
+        string teacher = Path.Combine(_dir, "mnist-cnn.onnx");
+        teacherModel.Save(teacher);
+
+        var (x, y) = ModelBuild.Compression.Tests.Pruning.MnistReader.Load(SharedMaterials.Path_("datasets", "mnist-t10k"));
+        string data = Path.Combine(_dir, "mnist.npz");
+        NpzArchive.Write(data, new Dictionary<string, NpyArray> { ["x"] = ModelBuild.Compression.Tests.Pruning.MnistReader.Rows(x, 0, 2000) });
+        var heldOut = ModelBuild.Compression.Tests.Pruning.MnistReader.Rows(x, 8000, 1000);
+
+        ModelBuild.Compression.Native.LibTorchLoader.EnsureLoaded();
+        torch.manual_seed(0);
+        string initial = Path.Combine(_dir, "cnn-initial.onnx");
+        using (var module = OnnxGraphImporter.Import(StudentDeriver.Derive(teacherModel.Proto, 0.5, 1.0, null, teacher), "derived"))
+        {
+            PyTorchDefaultInitializer.Apply(module);
+            OnnxStudentExporter.Save(module, initial);
+        }
+        string trained = Path.Combine(_dir, "cnn-trained.onnx");
+        // Unlabelled rows: pure KD on the teacher's outputs (log-probabilities, which softmax treats as logits).
+        var result = StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = teacher, OutputPath = trained, StudentWidth = 0.5, TrainingData = data + ":x",
+            Epochs = 10, BatchSize = 32, LearningRate = 3e-3, Seed = 0, Threads = 1,
+        });
+        double before = ImageAgreement(teacher, initial, heldOut), after = ImageAgreement(teacher, trained, heldOut);
+        _output.WriteLine($"mnist-cnn-pytorch half-width student ({result.StudentParameters} parameters): agreement with the teacher on 1,000 held-out images {before:P2} untrained -> {after:P2} after {result.EpochsRun} epochs ({result.TrainingSeconds:F1} s)");
+        Assert.Equal(5_675, result.StudentParameters);
+        // This teacher applies a ReLU to its logits before LogSoftmax, so a freshly initialized copy of it learns slowly
+        // (classes whose output unit starts negative get no gradient): re-initializing the teacher's own architecture
+        // (width 1) and training it the same way reached 67.5% agreement on a validation split, so no derived-student
+        // figure near 100% is expected from a short run; the check is that training moves it far from chance.
+        Assert.True(after > 0.7 && after > before + 0.5, $"agreement went from {before:P2} to {after:P2}");
+    }
+
+    static double ImageAgreement(string teacher, string student, NpyArray images)
+    {
+        int[] Top(string path)
+        {
+            using var session = new InferenceSession(path);
+            using var input = OrtValue.CreateTensorValueFromMemory(images.ToSingleArray(), images.Shape);
+            using var run = new RunOptions();
+            using var outputs = session.Run(run, new[] { session.InputNames[0] }, new[] { input }, new[] { session.OutputNames[0] });
+            var logits = outputs[0].GetTensorDataAsSpan<float>();
+            var top = new int[images.Rows];
+            for (int i = 0; i < top.Length; i++)
+                for (int c = 1; c < 10; c++) if (logits[i * 10 + c] > logits[i * 10 + top[i]]) top[i] = c;
+            return top;
+        }
+        return (double)Top(teacher).Zip(Top(student)).Count(p => p.First == p.Second) / images.Rows;
+    }
 }
