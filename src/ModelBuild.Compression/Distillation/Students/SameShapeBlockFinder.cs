@@ -37,12 +37,11 @@ public static class SameShapeBlockFinder
         var initializers = model.Graph.Initializer.ToDictionary(i => i.Name, StringComparer.Ordinal);
         foreach (var conv in graph.TopologicalOrder().Where(n => n.OpType == "Conv" && !covered.Contains(n)))
         {
-            if (conv.Input.Count < 2 || !initializers.TryGetValue(conv.Input[1], out var weight)) continue;
+            if (conv.Input.Count < 2 || !initializers.ContainsKey(conv.Input[1])) continue;
             var chain = new List<NodeProto> { conv };
             var last = conv;
             while (graph.GetConsumers(last.Output[0]) is [var next] && !covered.Contains(next) && !model.Graph.Output.Any(o => o.Name == last.Output[0])
-                   && (next.OpType == "BatchNormalization" && chain.All(n => n.OpType != "BatchNormalization") || Activations.Contains(next.OpType))
-                   && chain.All(n => n.OpType != next.OpType))
+                   && (next.OpType == "BatchNormalization" || Activations.Contains(next.OpType)) && chain.All(n => n.OpType != next.OpType))
             {
                 chain.Add(next);
                 last = next;
