@@ -56,6 +56,7 @@ public sealed class DistillStage : ICompressionStage
             {
                 r.StudentWidth, r.StudentDepth, r.Reinitialize, r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha,
                 r.Loss, r.FeaturePairs, r.Synthetic, r.Dropout, r.Seed, Threads = context.Threads,
+                r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId,
             },
             [r.Student, r.TrainingData, r.TrainingLabels]);
     }
@@ -77,6 +78,7 @@ public sealed class DistillStage : ICompressionStage
             TrainingData = r.TrainingData,
             TrainingLabels = r.TrainingLabels,
             Synthetic = r.Synthetic,
+            DataOptions = Data.DataReadOptions.FromRecipe(r, teacher),
             Epochs = r.Epochs ?? defaults.Epochs,
             BatchSize = r.BatchSize ?? defaults.BatchSize,
             LearningRate = r.LearningRate ?? defaults.LearningRate,
