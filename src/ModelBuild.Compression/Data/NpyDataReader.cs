@@ -37,4 +37,8 @@ public static class NpyDataReader
         var isFloat = array.Data is float[] or double[] or Half[];
         return new DataTensor(path, array.Shape, isFloat ? array.ToSingleArray() : null, isFloat ? null : array.ToInt64Array(), array.DType.ToString());
     }
+
+    /// <summary>The tensor as an <see cref="NpyArray"/> (float32 or int64), for code that takes arrays (pruning).</summary>
+    public static NpyArray ToNpyArray(DataTensor data) =>
+        data.IsFloat ? NpyArray.Create(data.Floats!, data.Shape) : NpyArray.Create(data.Int64s!, data.Shape);
 }
