@@ -46,7 +46,19 @@ public static class ImageFolderReader
         var values = new float[checked(files.Count * sampleSize)];
         var dynamicSize = input.Fixed(2) is null || input.Fixed(3) is null;
         // Each image writes its own slice, so the parallel decode gives the same bytes as a sequential one.
+        var failures = new Exception?[files.Count];
         Parallel.For(0, files.Count, i =>
+        {
+            try { Fill(i); }
+            catch (Exception e) { failures[i] = e; }
+        });
+        // The first failing file in sample order, whichever thread met it first.
+        if (failures.FirstOrDefault(f => f is not null) is { } failure)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+        var tensor = new DataTensor(folder, [files.Count, channels, height, width], values, null, "image");
+        return new LabeledData(tensor, labels, labels is null ? null : folder);
+
+        void Fill(int i)
         {
             using var bitmap = Decode(files[i], width, height, dynamicSize ? Path.GetFullPath(folder) : null, files[0]);
             var pixels = bitmap.GetPixelSpan();
@@ -71,9 +83,7 @@ public static class ImageFolderReader
                     }
                 }
             }
-        });
-        var tensor = new DataTensor(folder, [files.Count, channels, height, width], values, null, "image");
-        return new LabeledData(tensor, labels, labels is null ? null : folder);
+        }
     }
 
     /// <summary>The image files in sample order, and their class ids when the folder has class subfolders.</summary>
@@ -108,7 +118,7 @@ public static class ImageFolderReader
     static SKCodec OpenCodec(string path)
     {
         SKCodec? codec;
-        try { codec = SKCodec.Create(path, out var result); if (codec is null) throw DataErrors.Image(path, $"Skia reports {result}"); }
+        try { codec = SKCodec.Create(path, out var result); if (codec is null) throw DataErrors.Image(path, $"it is not a PNG, JPEG, BMP, GIF or WebP image (Skia: {result})"); }
         catch (Exception e) when (e is not Onnx.Diagnostics.ModelBuildException) { throw DataErrors.Image(path, e.Message, e); }
         return codec;
     }
@@ -122,16 +132,11 @@ public static class ImageFolderReader
             throw DataErrors.Sizes(sameSizeFolder, $"{width}x{height} in '{firstFile}'", $"{info.Width}x{info.Height} in '{path}'");
         var bitmap = new SKBitmap(info);
         var result = codec.GetPixels(info, bitmap.GetPixels());
-        if (result is not (SKCodecResult.Success or SKCodecResult.IncompleteInput))
+        if (result != SKCodecResult.Success)
         {
+            // A truncated file decodes partly (IncompleteInput, the rest blank): reject it rather than train on half an image.
             bitmap.Dispose();
-            throw DataErrors.Image(path, $"Skia reports {result}");
-        }
-        if (result == SKCodecResult.IncompleteInput)
-        {
-            // A truncated file decodes partly (the rest grey): reject it rather than train on a half image.
-            bitmap.Dispose();
-            throw DataErrors.Image(path, "the file is truncated");
+            throw DataErrors.Image(path, result == SKCodecResult.IncompleteInput ? "the file is truncated" : $"Skia: {result}");
         }
         if (info.Width == width && info.Height == height) return bitmap;
         using (bitmap)
