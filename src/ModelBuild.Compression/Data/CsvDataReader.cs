@@ -4,8 +4,8 @@ using ModelBuild.Compression.Evaluation;
 namespace ModelBuild.Compression.Data;
 
 /// <summary>
-/// Delimited numeric tables: <c>.csv</c> (comma), <c>.tsv</c> (tab), <c>.txt</c> (tab, else comma, else whitespace,
-/// decided on the first row). The header row is optional: a first row in which no cell is a number is the header.
+/// Delimited numeric tables: <c>.csv</c> (comma), <c>.tsv</c> (tab), <c>.txt</c> and UCI's <c>.data</c> (tab, else
+/// comma, else whitespace, decided on the first row). The header row is optional: a first row in which no cell is a number is the header.
 /// Lines starting with <c>//</c> (ML.NET's comment convention, as in breast-cancer.txt) and blank lines are skipped.
 /// Numbers use the invariant culture; <c>NaN</c> is read (and rejected later by the finite-value check where it
 /// matters) but any other non-numeric feature cell is MB0111, naming the line and column.
@@ -20,7 +20,7 @@ public static class CsvDataReader
 {
     public static bool Handles(string path) =>
         path.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase)
-        || path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase);
+        || path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".data", StringComparison.OrdinalIgnoreCase);
 
     public static LabeledData Read(string path, string? labelColumn)
     {
