@@ -32,7 +32,7 @@ public sealed class DataReadOptions
         init
         {
             _modelPath = value;
-            _input = new Lazy<ModelInputSignature?>(() => value is null ? null : ModelInputSignature.FromModel(value));
+            _input = new Lazy<ModelInputSignature?>(() => value is null ? null : ModelInputSignature.FromSingleInputModel(value));
         }
     }
     private readonly string? _modelPath;

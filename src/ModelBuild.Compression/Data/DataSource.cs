@@ -35,7 +35,7 @@ public static class DataSource
         if (Directory.Exists(spec))
         {
             if (TensorProtoFolderReader.LooksLikeTensorFolder(spec))
-                return new LabeledData(FitIntegers(TensorProtoFolderReader.Read(spec, options.Input), options), null, null);
+                return new LabeledData(TensorProtoFolderReader.Read(spec, options.Input), null, null);
             if (ImageFolderReader.LooksLikeImageFolder(spec)) return ImageFolderReader.Read(spec, options);
             throw DataErrors.Unknown(spec, "the folder holds neither images nor TensorProto .pb files");
         }
@@ -77,10 +77,13 @@ public static class DataSource
         throw DataErrors.Unknown(spec, "labels are read from .npy/.npz or from a text file (.txt, .csv, .tsv, .labels) with one class per line");
     }
 
-    /// <summary>Integer arrays (uint8 pixels, say) for a float input become float32; the model is only consulted for integer data.</summary>
+    /// <summary>
+    /// uint8/uint16 arrays (pixels as numpy keeps them) for a float input become float32. Wider integers stay int64, so
+    /// token ids given to a float model are still the dtype error (MB0509) they most likely are.
+    /// </summary>
     static DataTensor FitIntegers(DataTensor data, DataReadOptions options)
     {
-        if (data.IsFloat || options.Input is not { IsFloat: true }) return data;
+        if (data.IsFloat || data.SourceDtype is not (nameof(NpyDType.UInt8) or nameof(NpyDType.UInt16)) || options.Input is not { IsFloat: true }) return data;
         return new DataTensor(data.Path, data.Shape, Array.ConvertAll(data.Int64s!, v => (float)v), null, data.SourceDtype);
     }
 

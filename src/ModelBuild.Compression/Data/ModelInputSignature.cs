@@ -19,6 +19,16 @@ public sealed record ModelInputSignature(string Name, long[] Dimensions, bool Is
             meta.ElementDataType is TensorElementType.Float or TensorElementType.Float16 or TensorElementType.Double);
     }
 
+    /// <summary>
+    /// As <see cref="FromModel"/>, but null for a model with several inputs (MB0508): data for such a model is read as
+    /// the file says, and the caller's own checks decide whether it fits.
+    /// </summary>
+    public static ModelInputSignature? FromSingleInputModel(string modelPath)
+    {
+        try { return FromModel(modelPath); }
+        catch (Onnx.Diagnostics.ModelBuildException e) when (e.Code == "MB0508") { return null; }
+    }
+
     /// <summary>A fixed dimension, or null when the model leaves it dynamic (or does not have it).</summary>
     public long? Fixed(int axis) => axis < Dimensions.Length && Dimensions[axis] > 0 ? Dimensions[axis] : null;
 
