@@ -26,6 +26,22 @@ public static class DataSource
         return data with { Labels = ReadLabels(labelsSpec), LabelSource = labelsSpec };
     }
 
+    /// <summary>
+    /// Where the labels of <paramref name="spec"/> come from, for reports, without reading the data: the labels file,
+    /// the CSV label column, the class subfolders, or null when there are none.
+    /// </summary>
+    public static string? DescribeLabels(string spec, DataReadOptions options, string? labelsSpec)
+    {
+        if (labelsSpec is not null) return Path.GetFileName(labelsSpec);
+        if (Directory.Exists(spec))
+        {
+            return !TensorProtoFolderReader.LooksLikeTensorFolder(spec) && Directory.GetDirectories(spec).Length > 0
+                ? $"class subfolders of {Path.GetFileName(Path.TrimEndingDirectorySeparator(spec))}" : null;
+        }
+        var table = CsvDataReader.Handles(spec) && !TokenIdFileReader.Extensions.Contains(Path.GetExtension(spec), StringComparer.OrdinalIgnoreCase);
+        return table && options.LabelColumn is { } column ? $"column '{column}' of {Path.GetFileName(spec)}" : null;
+    }
+
     /// <summary>Inputs only (calibration data, timing samples); embedded labels are dropped.</summary>
     public static DataTensor ReadTensor(string spec, DataReadOptions options) => ReadInputs(spec, options).Inputs;
 

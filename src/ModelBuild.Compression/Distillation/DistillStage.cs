@@ -28,7 +28,9 @@ public sealed class DistillStage : ICompressionStage
                 : string.Create(CultureInfo.InvariantCulture, $"derived from the teacher (width x{options.StudentWidth ?? 1.0}, depth x{options.StudentDepth ?? 1.0})"),
             ["initialization"] = options.Reinitialize || options.StudentPath is null ? "PyTorch default initializers" : "the student file's weights",
             ["trainingData"] = options.TrainingData is null ? null : Path.GetFileName(options.TrainingData),
-            ["trainingLabels"] = options.TrainingLabels is null ? "none (pure KD on the teacher's outputs)" : Path.GetFileName(options.TrainingLabels),
+            ["trainingLabels"] = options.Synthetic is not null ? "none (synthetic inputs, labelled by the teacher)"
+                : options.TrainingData is null ? null
+                : Data.DataSource.DescribeLabels(options.TrainingData, options.DataOptions!, options.TrainingLabels) ?? "none (pure KD on the teacher's outputs)",
             ["synthetic"] = options.Synthetic,
             ["loss"] = options.Loss.ToString().ToLowerInvariant(),
             ["epochs"] = options.Epochs,

@@ -77,4 +77,17 @@ public class DataSourceTests
         Assert.NotEqual(edited, DataInputHash.Compute(b));
         Assert.Single(DataInputHash.Files(b));
     }
+
+    [Fact]
+    public void Label_descriptions_for_reports_name_where_labels_come_from()
+    {
+        var iris = Path.Combine(TestMaterials.Shared, "datasets", "iris", "iris.data");
+        Assert.Equal("column '4' of iris.data", DataSource.DescribeLabels(iris, new DataReadOptions { LabelColumn = "4" }, null));
+        Assert.Null(DataSource.DescribeLabels(iris, new DataReadOptions(), null));
+        Assert.Equal("y.npy", DataSource.DescribeLabels("x.npy", new DataReadOptions(), "/data/y.npy"));
+        var dir = TestMaterials.TempDir();
+        Directory.CreateDirectory(Path.Combine(dir, "imgs", "cat"));
+        Assert.Equal("class subfolders of imgs", DataSource.DescribeLabels(Path.Combine(dir, "imgs") + "/", new DataReadOptions(), null));
+        Assert.Null(DataSource.DescribeLabels(Path.Combine(TestMaterials.Shared, "models", "mnist-8"), new DataReadOptions(), null));
+    }
 }
