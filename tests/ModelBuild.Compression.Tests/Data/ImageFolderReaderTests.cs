@@ -93,6 +93,43 @@ public class ImageFolderReaderTests
     }
 
     [Fact]
+    public void Jpeg_and_bmp_decode_as_well_as_png()
+    {
+        var folder = Path.Combine(TestMaterials.TempDir(), "formats");
+        Directory.CreateDirectory(folder);
+        using (var bitmap = new SKBitmap(new SKImageInfo(32, 32, SKColorType.Rgba8888, SKAlphaType.Unpremul)))
+        {
+            bitmap.Erase(new SKColor(200, 100, 50));
+            using var jpeg = bitmap.Encode(SKEncodedImageFormat.Jpeg, 95);
+            File.WriteAllBytes(Path.Combine(folder, "a.jpg"), jpeg.ToArray());
+        }
+        File.WriteAllBytes(Path.Combine(folder, "b.bmp"), Bmp24(32, 32, 10, 20, 30));
+        var data = DataSource.Read(folder, new DataReadOptions { ModelPath = Cifar, PixelScale = PixelScale.Byte });
+        Assert.Equal([2L, 3, 32, 32], data.Inputs.Shape);
+        float At(int sample, int c) => data.Inputs.Floats![(sample * 3 + c) * 1024 + 16 * 32 + 16];
+        // JPEG is lossy (chroma subsampling, rounding): a flat colour comes back within a few levels.
+        Assert.Equal(200f, At(0, 0), 3f);
+        Assert.Equal(100f, At(0, 1), 3f);
+        Assert.Equal(50f, At(0, 2), 3f);
+        Assert.Equal([10f, 20f, 30f], new[] { At(1, 0), At(1, 1), At(1, 2) });
+    }
+
+    /// <summary>An uncompressed 24-bit BMP of one colour (rows bottom-up, BGR, padded to 4 bytes).</summary>
+    static byte[] Bmp24(int width, int height, byte r, byte g, byte b)
+    {
+        var rowBytes = (width * 3 + 3) & ~3;
+        var image = new byte[54 + rowBytes * height];
+        void U32(int at, int v) => BitConverter.GetBytes(v).CopyTo(image, at);
+        image[0] = (byte)'B'; image[1] = (byte)'M';
+        U32(2, image.Length); U32(10, 54); U32(14, 40); U32(18, width); U32(22, height);
+        image[26] = 1; image[28] = 24; U32(34, rowBytes * height);
+        for (var y = 0; y < height; y++)
+            for (var x = 0; x < width; x++)
+                (image[54 + y * rowBytes + 3 * x], image[55 + y * rowBytes + 3 * x], image[56 + y * rowBytes + 3 * x]) = (b, g, r);
+        return image;
+    }
+
+    [Fact]
     public void MB0115_an_empty_class_folder_is_refused()
     {
         var folder = Path.Combine(TestMaterials.TempDir(), "empty-class");
