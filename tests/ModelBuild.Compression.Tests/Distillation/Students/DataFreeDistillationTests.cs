@@ -160,6 +160,26 @@ public sealed class DataFreeDistillationTests : IDisposable
     }
 
     [Fact]
+    public void Data_free_distillation_writes_byte_identical_students_for_a_seed()
+    {
+        ModelBuild.Compression.Native.LibTorchLoader.EnsureLoaded();
+        torch.manual_seed(2);
+        string teacher = Path.Combine(_dir, "init-teacher.onnx");
+        using (var module = OnnxGraphImporter.Import(BatchNormCnn.Build(), "bn-cnn"))
+        {
+            PyTorchDefaultInitializer.Apply(module);
+            OnnxStudentExporter.Save(module, teacher);
+        }
+        byte[] Run(string file) => File.ReadAllBytes(StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = teacher, OutputPath = Path.Combine(_dir, file), StudentWidth = 0.5, StudentDepth = 0.5,
+            Synthetic = 48, DeepInversion = new DeepInversionOptions { BatchSize = 16, Steps = 5 },
+            Epochs = 2, BatchSize = 16, Seed = 11, Threads = 1,
+        }).OutputPath);
+        Assert.Equal(Run("a.onnx"), Run("b.onnx"));
+    }
+
+    [Fact]
     public void MB0333_synthetic_without_samples_needs_a_BatchNorm_teacher()
     {
         var wine = new TeacherCase("wine-mlp");
