@@ -32,7 +32,7 @@ foreach (var name in cases)
     File.Delete(output);
     double samples = (double)result.TrainingSamples * result.EpochsRun;
     Console.WriteLine($"| {name} | {epochs} | {batch} | {result.TrainingSamples} | {result.TrainingSeconds:F1} | {samples / result.TrainingSeconds:F0} | {pytorchSeconds} | {samples / pytorchSeconds:F0} | {pytorchSeconds / result.TrainingSeconds:F2}x |");
-    Console.WriteLine($"  (whole run incl. loading and teacher precomputation: {stopwatch.Elapsed.TotalSeconds:F1}s)");
+    Console.WriteLine($"  (whole run incl. loading and teacher precomputation: {stopwatch.Elapsed.TotalSeconds:F1}s; fused LayerNorm/GELU subgraphs: {result.FusedOperators}; sequence truncation {result.SequenceTruncation})");
 }
 
 static string FindShared()
