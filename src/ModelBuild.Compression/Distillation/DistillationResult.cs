@@ -33,4 +33,6 @@ public sealed record DistillationResult
     public string SequenceTruncation { get; init; } = "off";
     /// <summary>Decomposed LayerNorm/GELU subgraphs the student ran as single kernels while training.</summary>
     public int FusedOperators { get; init; }
+    /// <summary>Quantization-aware runs: the activation ranges observed while training (tensor -> [min, max]), fake-quantized with int8 parameters.</summary>
+    public IReadOnlyDictionary<string, (float Min, float Max)>? ActivationRanges { get; init; }
 }

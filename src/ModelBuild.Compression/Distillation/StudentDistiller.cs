@@ -38,6 +38,8 @@ public static class StudentDistiller
 
         // Decomposed LayerNorm/GELU run as single kernels, except around tensors a feature/relation loss reads.
         var studentTensors = options.FeaturePairs.Select(p => p.Student).Concat(options.RelationTensors is { } rt ? new[] { rt.Student } : Array.Empty<string>()).ToHashSet(StringComparer.Ordinal);
+        var activationQuantization = options.QuantizationAware ? ActivationFakeQuantization.ForGraph(studentProto.Graph) : null;
+        if (activationQuantization is not null) studentTensors.UnionWith(activationQuantization.Tensors);
         using var student = OnnxGraphImporter.Import(studentProto, studentName, fuseOperators: true, preserveTensors: studentTensors);
         if (reinitialize) PyTorchDefaultInitializer.Apply(student);
         if (student.InputNames.Count != 1)
@@ -62,9 +64,11 @@ public static class StudentDistiller
             if (min < 0 || max >= classes) throw DistillationErrors.LabelOutOfRange(options.TrainingLabels!, min < 0 ? min : max, classes);
         }
         CheckStudentOutput(student, inputs, teacherLogits, studentName, options.TrainingData ?? "");
-        var (truncation, truncationNote) = options.TruncateSequences && options.Loss == DistillationLossKind.Response
-            ? PlanTruncation(student, inputs)
-            : (null, options.TruncateSequences ? "not with a feature or relation loss (the teacher's hidden tensors have the full length)" : "off");
+        var (truncation, truncationNote) = !options.TruncateSequences ? (null, "off")
+            : options.Loss != DistillationLossKind.Response ? (null, "off: not with a feature or relation loss (the teacher's hidden tensors have the full length)")
+            // The int8 step calibrates on full-length rows, PAD positions included; the observed ranges must see them too.
+            : options.QuantizationAware ? (null, "off: quantization-aware ranges are observed at the full length the int8 step calibrates at")
+            : PlanTruncation(student, inputs);
         int[]? rowLengths = truncation?.RowLengths(inputs);
 
         // ---- split ----
@@ -111,7 +115,12 @@ public static class StudentDistiller
             else relationLoss = new RelationDistillationLoss(options.RelationKind);
         }
         student.TrainingDropout = options.Dropout;
-        if (options.QuantizationAware) student.ParameterTransform = (name, w) => FakeQuantization.Apply(w, WeightChannelAxis(student, name));
+        if (options.QuantizationAware)
+        {
+            student.ParameterTransform = (name, w) => FakeQuantization.Apply(w, WeightChannelAxis(student, name));
+            student.ValueTransform = activationQuantization!.Apply;
+            student.TransformedValues = activationQuantization.Tensors;
+        }
 
         var parameters = student.parameters().ToList();
         if (featureLoss is not null) parameters.AddRange(featureLoss.parameters());
@@ -195,7 +204,9 @@ public static class StudentDistiller
         DisposeState(bestState);
 
         student.eval();
-        student.ParameterTransform = null; // export the float weights; the quantization engine does the int8 step
+        // Export the float weights; the quantization engine does the int8 step (and calibrates its own ranges).
+        student.ParameterTransform = null;
+        student.ValueTransform = null;
         double? finalScore = valInputs is not null ? Score(student, valInputs, valTargets!) : null;
         OnnxStudentExporter.Save(student, options.OutputPath);
         teacherTorch?.Dispose();
@@ -212,6 +223,7 @@ public static class StudentDistiller
             TrainingSeconds = trainSeconds,
             NeedsInt8Step = options.QuantizationAware,
             SequenceTruncation = truncationNote,
+            ActivationRanges = activationQuantization?.Ranges.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
             FusedOperators = student.FusedOperators,
         };
     }

@@ -110,6 +110,15 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
     public Func<string, Tensor, Tensor>? ParameterTransform { get; set; }
 
     /// <summary>
+    /// Applied to the graph inputs and node outputs named in <see cref="TransformedValues"/> as they are computed (with
+    /// the training flag), e.g. activation fake quantization for quantization-aware distillation. Null: none.
+    /// </summary>
+    public Func<string, Tensor, bool, Tensor>? ValueTransform { get; set; }
+
+    /// <summary>The value names <see cref="ValueTransform"/> applies to.</summary>
+    public IReadOnlySet<string> TransformedValues { get; set; } = new HashSet<string>();
+
+    /// <summary>
     /// Dropout applied while training to the outputs of the graph's hidden linear layers (MatMul/Gemm with a weight
     /// initializer, except those producing a graph output) and of its Softmax nodes (attention probabilities), i.e.
     /// where nn.Dropout sits in PyTorch MLP and transformer blocks. Exported inference graphs have no Dropout nodes,
@@ -155,6 +164,9 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
         if (truncation is not null && values[truncation.InputName].shape[1] is var length && length < truncation.FullLength)
             truncation.Apply(values, length);
         bool isTraining = training;
+        var valueTransform = ValueTransform;
+        if (valueTransform is not null)
+            foreach (var name in InputNames.Where(TransformedValues.Contains)) values[name] = valueTransform(name, values[name], isTraining);
         foreach (var (context, kernel) in _plan)
         {
             var node = context.Node;
@@ -172,7 +184,8 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
             if (isTraining && TrainingDropout > 0 && _dropoutNodes.Contains(node))
                 outputs[0] = nn.functional.dropout(outputs[0], TrainingDropout, true);
             for (int i = 0; i < node.Output.Count && i < outputs.Length; i++)
-                if (node.Output[i].Length > 0) values[node.Output[i]] = outputs[i];
+                if (node.Output[i].Length > 0)
+                    values[node.Output[i]] = valueTransform is not null && TransformedValues.Contains(node.Output[i]) ? valueTransform(node.Output[i], outputs[i], isTraining) : outputs[i];
             context.Inputs = Array.Empty<Tensor?>();
         }
         var names = fetch ?? OutputNames;
