@@ -69,6 +69,9 @@ public sealed class DistillationOptions
     /// </summary>
     public bool TruncateSequences { get; init; } = true;
 
+    /// <summary>Run the student's decomposed LayerNorm/GELU subgraphs as single kernels while training (<see cref="Import.OperatorFusion"/>).</summary>
+    public bool FuseOperators { get; init; } = true;
+
     public int Seed { get; init; }
     /// <summary>Intra-op threads for torch; null uses every core.</summary>
     public int? Threads { get; init; }

@@ -40,7 +40,7 @@ public static class StudentDistiller
         var studentTensors = options.FeaturePairs.Select(p => p.Student).Concat(options.RelationTensors is { } rt ? new[] { rt.Student } : Array.Empty<string>()).ToHashSet(StringComparer.Ordinal);
         var activationQuantization = options.QuantizationAware ? ActivationFakeQuantization.ForGraph(studentProto.Graph) : null;
         if (activationQuantization is not null) studentTensors.UnionWith(activationQuantization.Tensors);
-        using var student = OnnxGraphImporter.Import(studentProto, studentName, fuseOperators: true, preserveTensors: studentTensors);
+        using var student = OnnxGraphImporter.Import(studentProto, studentName, fuseOperators: options.FuseOperators, preserveTensors: studentTensors);
         if (reinitialize) PyTorchDefaultInitializer.Apply(student);
         if (student.InputNames.Count != 1)
             throw DistillationErrors.CannotDeriveStudent(studentName, $"the student has {student.InputNames.Count} inputs; distillation supports single-input models");
