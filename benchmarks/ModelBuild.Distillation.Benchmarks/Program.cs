@@ -6,6 +6,18 @@ using ModelBuild.Compression.Distillation;
 // PyTorch wall time reference.json records for the same epochs, batch size and data (student_kd.train.wall_time_s).
 // PyTorch is not installed on the build machines, so the PyTorch figure is the recorded one, not a side-by-side run.
 // Usage: dotnet run -c Release --project benchmarks/ModelBuild.Distillation.Benchmarks -- [case ...] [--threads N] [--baseline]
+// Other modes: `profile [--threads N]` (one epoch of the transformer student, phase by phase, op by op vs fused, full
+// vs truncated length) and `accuracy spec ...` (TransformerAccuracySweep: test accuracy for given settings).
+if (args.FirstOrDefault() == "profile")
+{
+    TrainingStepProfile.Run(FindShared(), args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).DefaultIfEmpty(1).First());
+    return;
+}
+if (args.FirstOrDefault() == "accuracy")
+{
+    TransformerAccuracySweep.Run(FindShared(), args.Skip(1));
+    return;
+}
 var cases = args.Where(a => !a.StartsWith("--") && !int.TryParse(a, out _)).DefaultIfEmpty("synthetic-intent-transformer").ToList();
 int? threads = args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).Cast<int?>().FirstOrDefault();
 // --baseline: also run each case op by op at full length (no LayerNorm/GELU fusion, no length truncation), side by side.
