@@ -76,6 +76,29 @@ public sealed class QuantizationAwareDistillationTests : IDisposable
         Assert.Equal(1.0, agreement);
     }
 
+    [Fact]
+    public void Quantization_aware_transformer_observes_every_tensor_the_int8_step_quantizes_at_full_length()
+    {
+        var intent = new TeacherCase("synthetic-intent-transformer");
+        var output = Path.Combine(_dir, "intent-qad.onnx");
+        var result = StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = intent.Teacher, StudentPath = intent.StudentScratch, OutputPath = output, // trained weights as the start
+            TrainingData = intent.File("calib_x.npy"), Epochs = 2, LearningRate = 1e-4, QuantizationAware = true, Seed = 0, Threads = 1,
+        });
+        var graph = ModelBuild.Onnx.OnnxModel.Load(output).Proto.Graph;
+        var (_, planned, sameAs) = new StaticQdqInt8Quantizer().Plan(graph);
+        // Inputs of the q/k/v/o/fc1/fc2 MatMuls, both attention MatMuls and the classifier Gemm: none fused away.
+        Assert.Equal(planned.Where(t => !sameAs.ContainsKey(t)).Order(), result.ActivationRanges!.Keys.Order());
+        Assert.All(result.ActivationRanges.Values, r => Assert.True(r.Min <= r.Max && float.IsFinite(r.Min) && float.IsFinite(r.Max)));
+        Assert.StartsWith("off: quantization-aware", result.SequenceTruncation);
+        Assert.Equal(4, result.FusedOperators);
+        // The start was the trained student and the learning rate is small: the fake-quantized training kept it accurate.
+        double accuracy = intent.OrtTestAccuracy(output);
+        _output.WriteLine($"QAD transformer (2 epochs on calib_x, no labels): {accuracy * 100:F2}%; {result.ActivationRanges.Count} activation ranges");
+        Assert.True(accuracy >= intent.TestAccuracy("student_scratch") - 0.02, $"{accuracy * 100:F2}%");
+    }
+
     static long? WeightAxis(OnnxGraphModule m, string name)
     {
         var node = m.Model.Graph.Node.FirstOrDefault(n => n.Input.Count > 1 && n.Input[1] == name);
