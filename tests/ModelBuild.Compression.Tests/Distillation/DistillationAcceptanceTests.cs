@@ -45,7 +45,12 @@ public sealed class DistillationAcceptanceTests : IDisposable
     /// <remarks>
     /// The test sets are tiny (breast-cancer: 1 sample = 0.58 points) and the reference is a single PyTorch run, so
     /// the check is on the mean test accuracy over seeds 0-4 (each run is under a second); every seed's figure is
-    /// printed. Seed 0 alone gives 94.74% on breast-cancer, one sample below the 94.82% threshold.
+    /// printed. Seed 0 alone gives 94.74% on breast-cancer, one sample below the 94.82% threshold. The recipe is the
+    /// reference's own (reference.json: Adam = AdamW with weight decay 0, lr 0.001, cosine without warm-up, no
+    /// clipping, batch 32, 100 epochs, T = 4, alpha = 0.9, PyTorch's default initializers); what remains different
+    /// is the random streams (initial weights, shuffling), and the reference's 95.32% is itself one draw: its
+    /// scratch student scored 94.74%, our seed-0 figure. Tuning the recipe until seed 0 gains one sample would be
+    /// fitting the test set, so the mean over seeds is what is asserted.
     /// </remarks>
     [Theory]
     [InlineData("wine-mlp")]
