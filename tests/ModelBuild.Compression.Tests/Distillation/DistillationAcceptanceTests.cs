@@ -163,6 +163,22 @@ public sealed class DistillationAcceptanceTests : IDisposable
         Assert.NotEqual(File.ReadAllBytes(c.StudentScratch), File.ReadAllBytes(a));
     }
 
+    [Fact]
+    public void Same_seed_gives_a_byte_identical_transformer_student_with_length_bucketed_batches_and_dropout()
+    {
+        var c = new TeacherCase("synthetic-intent-transformer");
+        string a = Path.Combine(_dir, "ta.onnx"), b = Path.Combine(_dir, "tb.onnx");
+        DistillationResult Run(string output) => StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = c.Teacher, StudentPath = c.StudentScratch, Reinitialize = true, OutputPath = output,
+            TrainingData = c.File("train_x.npy"), TrainingLabels = c.File("train_y.npy"), Epochs = 1, Dropout = 0.1, Seed = 3, Threads = 1,
+        });
+        var first = Run(a);
+        Run(b);
+        Assert.StartsWith("on", first.SequenceTruncation);
+        Assert.Equal(File.ReadAllBytes(a), File.ReadAllBytes(b));
+    }
+
     /// <summary>Progress&lt;T&gt; posts to the thread pool; tests need the reports in order and complete.</summary>
     sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
     {

@@ -34,7 +34,12 @@ public static class OperatorFusion
         }
         List<NodeProto> Consumers(string v) => consumers.GetValueOrDefault(v) ?? new List<NodeProto>();
         NodeProto? Only(string v, string opType) => Consumers(v) is [var c] && c.OpType == opType && !preserve.Contains(v) ? c : null;
-        double? Scalar(string name) => constantOf(name) is { } t && t.numel() == 1 && t.is_floating_point() ? t.to_type(ScalarType.Float64).item<double>() : null;
+        double? Scalar(string name)
+        {
+            if (constantOf(name) is not { } t || t.numel() != 1 || !t.is_floating_point()) return null;
+            using var d = t.to_type(ScalarType.Float64);
+            return d.item<double>();
+        }
         string? Other(NodeProto n, string known) => n.Input.Count == 2 ? (n.Input[0] == known ? n.Input[1] : n.Input[1] == known ? n.Input[0] : null) : null;
         bool LastAxisOnly(NodeProto reduce)
         {
