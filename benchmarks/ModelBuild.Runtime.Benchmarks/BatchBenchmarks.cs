@@ -14,10 +14,17 @@ public class BatchBenchmarks
     [Params("teacher")]
     public string Model { get; set; } = "teacher";
 
+    /// <summary>1 is the pool's default (one intra-op thread per call suits a server running many requests at once);
+    /// 0 is ONNX Runtime's own default (one thread per physical core), the setting the reference figures used.</summary>
+    [Params(1, 0)]
+    public int IntraOpThreads { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
-        _pool = new PredictionEnginePool<WineInput, WineScores>(new PredictionEnginePoolOptions<WineInput, WineScores>());
+        var options = new PredictionEnginePoolOptions<WineInput, WineScores>();
+        options.Session.IntraOpNumThreads = IntraOpThreads;
+        _pool = new PredictionEnginePool<WineInput, WineScores>(options);
         _pool.AddModelFromFile("wine", BenchmarkData.ModelPath(Model));
         _inputs = [.. BenchmarkData.TestRows().Take(Rows).Select(r => new WineInput { Features = r })];
         _outputs = [.. Enumerable.Range(0, Rows).Select(_ => new WineScores())];

@@ -108,7 +108,8 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
         }
 
         var key = CacheKey.Compute(recipe, versions);
-        var inputs = CacheKey.InputFiles(recipe).Concat(model.GetMetadata("Recipe") is { Length: > 0 } ? [Path.GetFullPath(Path.Combine(ProjectDirectory, model.GetMetadata("Recipe")))] : []).ToList();
+        // Data folders are listed file by file: MSBuild's up-to-date check sees an edited image, not the folder's time.
+        var inputs = CacheKey.InputFiles(recipe).SelectMany(DataInputHash.Files).Concat(model.GetMetadata("Recipe") is { Length: > 0 } ? [Path.GetFullPath(Path.Combine(ProjectDirectory, model.GetMetadata("Recipe")))] : []).ToList();
         if (stamp is not null && outputExists && stamp.Key == key)
         {
             // Touched, not changed: the bytes hash to the same key. Refresh the stamp; no worker, no copy.

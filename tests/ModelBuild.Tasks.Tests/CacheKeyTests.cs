@@ -56,4 +56,27 @@ public sealed class CacheKeyTests : IDisposable
         Assert.NotEqual(fingerprint, CacheKey.Fingerprint(recipe, Versions));
         Assert.Equal(key, CacheKey.Compute(recipe, Versions));
     }
+
+    [Fact]
+    public void An_image_folder_is_keyed_by_its_files_and_listed_file_by_file_in_the_fingerprint()
+    {
+        var recipe = Recipe("a", [1, 2, 3], [9, 9]);
+        var images = Path.Combine(root, "a", "images");
+        Directory.CreateDirectory(Path.Combine(images, "cat"));
+        File.WriteAllBytes(Path.Combine(images, "cat", "1.png"), [1]);
+        recipe.EvaluationData = images;
+        var key = CacheKey.Compute(recipe, Versions);
+        var fingerprint = CacheKey.Fingerprint(recipe, Versions);
+        File.WriteAllBytes(Path.Combine(images, "cat", "1.png"), [2]);
+        Assert.NotEqual(fingerprint, CacheKey.Fingerprint(recipe, Versions));
+        var edited = CacheKey.Compute(recipe, Versions);
+        Assert.NotEqual(key, edited);
+        Directory.Move(Path.Combine(images, "cat"), Path.Combine(images, "dog")); // a renamed class is another label
+        Assert.NotEqual(edited, CacheKey.Compute(recipe, Versions));
+        recipe.LabelColumn = "3"; // reading options are part of the key too
+        Assert.NotEqual(CacheKey.Compute(recipe, Versions), CacheKey.Compute(new CompressionRecipe
+        {
+            Teacher = recipe.Teacher, CalibrationData = recipe.CalibrationData, Quantize = recipe.Quantize, Output = recipe.Output, EvaluationData = images,
+        }, Versions));
+    }
 }

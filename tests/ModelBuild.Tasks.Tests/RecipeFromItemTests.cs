@@ -68,6 +68,30 @@ public sealed class RecipeFromItemTests : IDisposable
     }
 
     [Fact]
+    public void Data_folders_and_data_reading_metadata_reach_the_recipe()
+    {
+        Directory.CreateDirectory(Path.Combine(project, "Data", "digits", "0"));
+        File.WriteAllBytes(Path.Combine(project, "Data", "table.csv"), [1]);
+        var recipe = RecipeFromItem.Build(Item(
+            ("EvaluationData", "Data/digits"), ("CalibrationData", "Data/digits"), ("TrainingData", "Data/table.csv"),
+            ("LabelColumn", "species"), ("ImageScale", "0..255"), ("ImageMean", "0.485; 0.456; 0.406"), ("ImageStd", "0.229;0.224;0.225"),
+            ("PadId", "3")), project);
+        Assert.Equal(Path.Combine(project, "Data", "digits"), recipe.EvaluationData);
+        Assert.Equal(Path.Combine(project, "Data", "digits"), recipe.CalibrationData);
+        Assert.Equal("species", recipe.LabelColumn);
+        Assert.Equal("0..255", recipe.ImageScale);
+        Assert.Equal([0.485, 0.456, 0.406], recipe.ImageMean!);
+        Assert.Equal([0.229, 0.224, 0.225], recipe.ImageStd!);
+        Assert.Equal(3L, recipe.PadId);
+        var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("ImageStd", "0.2;0")), project));
+        Assert.Equal(TaskCodes.BadNumber, e.Code);
+        Assert.Contains("ImageStd", e.Cause);
+        Assert.Equal(TaskCodes.UnknownValue, Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("ImageScale", "0..9")), project)).Code);
+        // A folder that does not exist is still a missing file.
+        Assert.Equal(TaskCodes.MissingFile, Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("EvaluationData", "Data/none")), project)).Code);
+    }
+
+    [Fact]
     public void Unknown_value_is_MB0601_naming_item_and_metadata()
     {
         var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("Quantize", "int9")), project));

@@ -13,7 +13,7 @@ internal static class BenchCommand
     {
         var model = new Argument<string>("model") { Description = "The ONNX model to time." };
         var baseline = new Option<string?>("--baseline") { Description = "Another model to time side by side (e.g. the float teacher)." };
-        var data = new Option<string?>("--data") { Description = "Inputs (.npy); the first batch is used. Default: a synthetic input from the model's signature." };
+        var data = new Option<string?>("--data") { Description = "Inputs (any format eval --data takes); the first batch is used. Default: a synthetic input from the model's signature." };
         var runs = new Option<int?>("--runs") { Description = $"Runs per model (default {LatencyMeter.DefaultRuns})." };
         var batch = new Option<int?>("--batch") { Description = "Batch size (default 1)." };
         var json = new Option<bool>("--json") { Description = "Print the figures as JSON." };
@@ -28,10 +28,12 @@ internal static class BenchCommand
             """);
         command.Arguments.Add(model);
         foreach (var o in new Option[] { baseline, data, runs, batch, json }) command.Options.Add(o);
+        var reading = new DataReadingOptions();
+        reading.AddTo(command);
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             var path = parse.GetValue(model)!;
-            var sample = parse.GetValue(data) is { } d ? DataTensor.Load(d) : SyntheticSample.For(path);
+            var sample = parse.GetValue(data) is { } d ? DataTensor.Load(d, reading.For(parse, path)) : SyntheticSample.For(path);
             var b = parse.GetValue(batch) ?? 1;
             if (sample.Count < b)
                 sample = new DataTensor(sample.Path, [b, .. sample.Shape.Skip(1)],

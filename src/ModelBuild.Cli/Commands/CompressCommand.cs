@@ -18,7 +18,7 @@ internal static class CompressCommand
         var output = new Option<string?>("--output", "-o") { Description = "Where to write the compressed model." };
         var recipe = new Option<string?>("--recipe") { Description = "A CompressionRecipe JSON file; command-line options override its values." };
         var quantize = new Option<string?>("--quantize") { Description = "none | int8-dynamic | int8-static | int8-weights | int4-weight | fp16 | auto" };
-        var calibration = new Option<string?>("--calibration-data") { Description = "Calibration inputs (.npy), samples on axis 0." };
+        var calibration = new Option<string?>("--calibration-data") { Description = "Calibration inputs: .npy/.npz, .csv/.tsv, token-id file, image folder or TensorProto folder (see docs/cli.md)." };
         var method = new Option<string?>("--calibration-method") { Description = "minmax | percentile | entropy (static int8)." };
         var prune = new Option<double?>("--prune") { Description = "Fraction of weights/channels to prune." };
         var pruneMode = new Option<string?>("--prune-mode") { Description = "structured (default: remove neurons, channels, heads) | unstructured (zero weights)" };
@@ -28,8 +28,8 @@ internal static class CompressCommand
         var student = new Option<string?>("--student") { Description = "Student ONNX model for distillation." };
         var studentWidth = new Option<double?>("--student-width") { Description = "Derive the student from an MLP teacher: hidden widths times this factor, in (0, 1]." };
         var studentDepth = new Option<double?>("--student-depth") { Description = "Derive the student from an MLP teacher: hidden layers times this factor, in (0, 1]." };
-        var trainData = new Option<string?>("--train-data") { Description = "Training inputs (.npy, or file.npz:name) for distillation and pruning recovery." };
-        var trainLabels = new Option<string?>("--train-labels") { Description = "int64 class labels for --train-data (optional: without them, pure KD on the teacher's outputs)." };
+        var trainData = new Option<string?>("--train-data") { Description = "Training inputs for distillation and pruning recovery: .npy, file.npz:name, .csv/.tsv (labels from --label-column), token-id file, image folder (labels from class subfolders), TensorProto folder." };
+        var trainLabels = new Option<string?>("--train-labels") { Description = "Class labels for --train-data (.npy, or text with one per line; optional: without them, pure KD on the teacher's outputs)." };
         var epochs = new Option<int?>("--epochs") { Description = "Distillation epochs (default 20; recovery after each pruning step: 10)." };
         var batchSize = new Option<int?>("--batch-size") { Description = "Training batch size (default 32)." };
         var learningRate = new Option<double?>("--learning-rate") { Description = "AdamW learning rate, warm-up then cosine decay (default 0.001)." };
@@ -41,8 +41,8 @@ internal static class CompressCommand
         var synthetic = new Option<int?>("--synthetic") { Description = "Train on N synthetic inputs generated from --train-data's samples, labelled by the teacher." };
         var dropout = new Option<double?>("--dropout") { Description = "Dropout rate while training the student (default 0)." };
         var stageCache = new Option<string?>("--stage-cache") { Description = "Cache each stage's output in this folder, so that changing only later stages' settings re-runs only those." };
-        var evalData = new Option<string?>("--eval-data") { Description = "Evaluation inputs (.npy)." };
-        var evalLabels = new Option<string?>("--eval-labels") { Description = "Evaluation labels (.npy, int class ids)." };
+        var evalData = new Option<string?>("--eval-data") { Description = "Evaluation inputs, in any format --train-data takes." };
+        var evalLabels = new Option<string?>("--eval-labels") { Description = "Evaluation labels (.npy or text, int class ids), unless the data carries them." };
         var maxDrop = new Option<double?>("--max-accuracy-drop") { Description = "Accuracy points the result may lose against the teacher." };
         var minAgreement = new Option<double?>("--min-agreement") { Description = "Minimum top-1 agreement with the teacher, percent." };
         var maxLatency = new Option<double?>("--max-latency-us") { Description = "Maximum batch-1 latency of the result, microseconds." };
@@ -53,6 +53,7 @@ internal static class CompressCommand
         var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs per latency median (default {LatencyMeter.DefaultRuns}; 0 skips timing and the latency gate)." };
 
         var json = new Option<bool>("--json") { Description = "Print the report as JSON on stdout; progress and diagnostics go to stderr." };
+        var reading = new DataReadingOptions();
         var command = new Command("compress", """
             Compress an ONNX model: distill -> prune -> quantize, with evaluation, quality gates and a report
             (JSON, Markdown and HTML). Exit code 0 success, 1 failed quality gate, 2 bad input, 3 internal error.
@@ -69,6 +70,7 @@ internal static class CompressCommand
                      featurePairs, synthetic, dropout, evalData, evalLabels, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
                      latencyRuns, stageCache, json })
             command.Options.Add(o);
+        reading.AddTo(command);
 
         // --json keeps stdout for the JSON document alone, so diagnostics and progress move to stderr.
         command.SetAction(parse => CommandErrors.Run(() =>
@@ -119,6 +121,7 @@ internal static class CompressCommand
             r.Force = parse.GetValue(force) || r.Force;
             r.Seed = parse.GetValue(seed) ?? r.Seed;
             r.Threads = Pick(threads, r.Threads);
+            reading.ApplyTo(parse, r);
             var runs = parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns;
 
             var pipeline = new CompressionPipeline(StageCatalog.All()) { LatencyRuns = runs, StageCacheDirectory = parse.GetValue(stageCache) };

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
 
 namespace ModelBuild.Cli.Commands;
@@ -12,8 +13,8 @@ internal static class EvalCommand
     public static Command Create()
     {
         var model = new Argument<string>("model") { Description = "The ONNX model to evaluate." };
-        var data = new Option<string>("--data") { Description = "Inputs (.npy), samples on axis 0.", Required = true };
-        var labels = new Option<string?>("--labels") { Description = "Labels (.npy, int class ids)." };
+        var data = new Option<string>("--data") { Description = "Inputs: .npy/.npz, .csv/.tsv, token-id file, image folder (class subfolders give labels) or TensorProto folder.", Required = true };
+        var labels = new Option<string?>("--labels") { Description = "Labels (.npy or text, int class ids), unless the data carries them." };
         var reference = new Option<string?>("--reference") { Description = "A reference model (the teacher) for agreement and SQNR." };
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default 1)." };
         var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs for the latency median (default {LatencyMeter.DefaultRuns}, 0 to skip)." };
@@ -24,16 +25,20 @@ internal static class EvalCommand
             Examples:
               modelbuild eval model.onnx --data test_x.npy --labels test_y.npy
               modelbuild eval model.onnx --data test_x.npy --labels test_y.npy --reference teacher.onnx --json
+              modelbuild eval mnist.onnx --data digits/ --image-scale 0..255
+              modelbuild eval iris.onnx --data iris.data --label-column 4
             """);
         command.Arguments.Add(model);
         foreach (var o in new Option[] { data, labels, reference, threads, latencyRuns, json }) command.Options.Add(o);
+        var reading = new DataReadingOptions();
+        reading.AddTo(command);
         command.SetAction(parse => CommandErrors.Run(() =>
         {
-            var x = DataTensor.Load(parse.GetValue(data)!);
-            x.EnsureFinite();
-            var y = parse.GetValue(labels) is { } l ? DataTensor.Load(l) : null;
-            var evaluator = new ModelEvaluator(x, y, parse.GetValue(threads) ?? 1, parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns);
             var path = parse.GetValue(model)!;
+            var set = DataSource.Read(parse.GetValue(data)!, reading.For(parse, path), parse.GetValue(labels));
+            var x = set.Inputs;
+            x.EnsureFinite();
+            var evaluator = new ModelEvaluator(x, set.LabelTensor, parse.GetValue(threads) ?? 1, parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns);
             evaluator.SetReference(parse.GetValue(reference) ?? path);
             var result = evaluator.Evaluate(path);
             var latency = evaluator.Latency(path);

@@ -59,14 +59,16 @@ public sealed class NpyArray
         float[] a => (float[])a.Clone(),
         double[] a => Array.ConvertAll(a, v => (float)v),
         Half[] a => Array.ConvertAll(a, v => (float)v),
-        sbyte[] a => Array.ConvertAll(a, v => (float)v),
-        short[] a => Array.ConvertAll(a, v => (float)v),
-        int[] a => Array.ConvertAll(a, v => (float)v),
-        long[] a => Array.ConvertAll(a, v => (float)v),
+        // Unsigned before signed: the CLR lets byte[] pass an sbyte[] type test (and ushort[]/short[], uint[]/int[],
+        // ulong[]/long[]), so the signed arm first would read 255 as -1.
         byte[] a => Array.ConvertAll(a, v => (float)v),
         ushort[] a => Array.ConvertAll(a, v => (float)v),
         uint[] a => Array.ConvertAll(a, v => (float)v),
         ulong[] a => Array.ConvertAll(a, v => (float)v),
+        sbyte[] a => Array.ConvertAll(a, v => (float)v),
+        short[] a => Array.ConvertAll(a, v => (float)v),
+        int[] a => Array.ConvertAll(a, v => (float)v),
+        long[] a => Array.ConvertAll(a, v => (float)v),
         bool[] a => Array.ConvertAll(a, v => v ? 1f : 0f),
         _ => throw new InvalidOperationException($"Unexpected element array {Data.GetType()}."),
     };
@@ -74,14 +76,15 @@ public sealed class NpyArray
     /// <summary>All elements converted to int64 (labels, token ids). Floating-point values must be whole numbers.</summary>
     public long[] ToInt64Array() => Data switch
     {
-        long[] a => (long[])a.Clone(),
-        int[] a => Array.ConvertAll(a, v => (long)v),
-        short[] a => Array.ConvertAll(a, v => (long)v),
-        sbyte[] a => Array.ConvertAll(a, v => (long)v),
+        // Unsigned first, as in ToSingleArray (array covariance between same-size integer types).
         byte[] a => Array.ConvertAll(a, v => (long)v),
         ushort[] a => Array.ConvertAll(a, v => (long)v),
         uint[] a => Array.ConvertAll(a, v => (long)v),
         ulong[] a => Array.ConvertAll(a, v => checked((long)v)),
+        long[] a => (long[])a.Clone(),
+        int[] a => Array.ConvertAll(a, v => (long)v),
+        short[] a => Array.ConvertAll(a, v => (long)v),
+        sbyte[] a => Array.ConvertAll(a, v => (long)v),
         bool[] a => Array.ConvertAll(a, v => v ? 1L : 0L),
         float[] a => Array.ConvertAll(a, v => WholeNumber(v)),
         double[] a => Array.ConvertAll(a, WholeNumber),

@@ -28,7 +28,9 @@ public sealed class DistillStage : ICompressionStage
                 : string.Create(CultureInfo.InvariantCulture, $"derived from the teacher (width x{options.StudentWidth ?? 1.0}, depth x{options.StudentDepth ?? 1.0})"),
             ["initialization"] = options.Reinitialize || options.StudentPath is null ? "PyTorch default initializers" : "the student file's weights",
             ["trainingData"] = options.TrainingData is null ? null : Path.GetFileName(options.TrainingData),
-            ["trainingLabels"] = options.TrainingLabels is null ? "none (pure KD on the teacher's outputs)" : Path.GetFileName(options.TrainingLabels),
+            ["trainingLabels"] = options.Synthetic is not null ? "none (synthetic inputs, labelled by the teacher)"
+                : options.TrainingData is null ? null
+                : Data.DataSource.DescribeLabels(options.TrainingData, options.DataOptions!, options.TrainingLabels) ?? "none (pure KD on the teacher's outputs)",
             ["synthetic"] = options.Synthetic,
             ["loss"] = options.Loss.ToString().ToLowerInvariant(),
             ["epochs"] = options.Epochs,
@@ -56,6 +58,7 @@ public sealed class DistillStage : ICompressionStage
             {
                 r.StudentWidth, r.StudentDepth, r.Reinitialize, r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha,
                 r.Loss, r.FeaturePairs, r.Synthetic, r.Dropout, r.Seed, Threads = context.Threads,
+                r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId,
             },
             [r.Student, r.TrainingData, r.TrainingLabels]);
     }
@@ -77,6 +80,7 @@ public sealed class DistillStage : ICompressionStage
             TrainingData = r.TrainingData,
             TrainingLabels = r.TrainingLabels,
             Synthetic = r.Synthetic,
+            DataOptions = Data.DataReadOptions.FromRecipe(r, teacher),
             Epochs = r.Epochs ?? defaults.Epochs,
             BatchSize = r.BatchSize ?? defaults.BatchSize,
             LearningRate = r.LearningRate ?? defaults.LearningRate,

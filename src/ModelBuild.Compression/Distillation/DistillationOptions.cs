@@ -28,6 +28,8 @@ public sealed class DistillationOptions
     public string? TrainingData { get; init; }
     /// <summary>int64 class labels, one per training row; none means pure KD on the teacher's outputs.</summary>
     public string? TrainingLabels { get; init; }
+    /// <summary>How the data files are read (label column, image scaling, pad id); the teacher supplies the input shape.</summary>
+    public Data.DataReadOptions? DataOptions { get; init; }
     /// <summary>Train on this many synthetic inputs generated from <see cref="TrainingData"/>'s samples and labelled by the teacher.</summary>
     public int? Synthetic { get; init; }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using ModelBuild.Compression.Distillation.Import;
 using ModelBuild.Compression.Distillation.Losses;
 using ModelBuild.Compression.Distillation.Students;
+using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Distillation.Synthetic;
 using ModelBuild.Onnx;
 using ModelBuild.Onnx.Diagnostics;
@@ -316,24 +317,22 @@ public static class StudentDistiller
 
     static (Tensor Inputs, Tensor? Labels) LoadData(DistillationOptions o)
     {
-        var x = DistillationData.ReadArray(o.TrainingData!);
+        // Synthetic training is output mimicry: labels, if any, are not used.
+        var read = (o.DataOptions ?? new DataReadOptions()).ForModel(o.TeacherPath);
+        var data = DataSource.Read(o.TrainingData!, read, o.Synthetic is null ? o.TrainingLabels : null);
+        var x = data.Inputs;
         if (o.Synthetic is int n)
         {
             // Output mimicry: only the generated inputs are trained on, labelled by the teacher (no hard labels).
-            long features = x.RowLength;
-            if (x.Data is long[] or int[])
-            {
-                var ids = x.ToInt64Array();
-                return (torch.tensor(TokenSequenceSynthesizer.Generate(ids, (int)x.Rows, (int)features, n, o.Seed), new long[] { n }.Concat(x.Shape.Skip(1)).ToArray()), null);
-            }
-            var rows = TabularSynthesizer.Generate(x.ToSingleArray(), (int)x.Rows, (int)features, n, o.Seed);
-            return (torch.tensor(rows, new long[] { n }.Concat(x.Shape.Skip(1)).ToArray()), null);
+            long[] shape = [n, .. x.Shape.Skip(1)];
+            if (!x.IsFloat) return (torch.tensor(TokenSequenceSynthesizer.Generate(x.Int64s!, x.Count, x.SampleSize, n, o.Seed, read.PadId), shape), null);
+            if (x.Shape.Length == 4) return (torch.tensor(ImageSynthesizer.Generate(x.Floats!, x.Count, x.SampleSize, n, o.Seed), shape), null);
+            return (torch.tensor(TabularSynthesizer.Generate(x.Floats!, x.Count, x.SampleSize, n, o.Seed), shape), null);
         }
         var inputs = DistillationData.ToInputTensor(x);
-        if (o.TrainingLabels is null) return (inputs, null);
-        var y = DistillationData.ReadArray(o.TrainingLabels);
-        if (y.Rows != x.Rows || y.Length != y.Rows) throw DistillationErrors.LabelCountMismatch(o.TrainingLabels, y.Length, o.TrainingData!, x.Rows);
-        return (inputs, DistillationData.ToLabelTensor(y));
+        if (data.Labels is null) return (inputs, null);
+        if (data.Labels.Length != x.Count) throw DistillationErrors.LabelCountMismatch(data.LabelSource ?? o.TrainingData!, data.Labels.Length, o.TrainingData!, x.Count);
+        return (inputs, DistillationData.ToLabelTensor(data.Labels));
     }
 
     static void CheckStudentOutput(OnnxGraphModule student, Tensor inputs, Tensor teacherLogits, string studentName, string data)

@@ -27,14 +27,11 @@ public sealed class DataTensor
 
     public string ElementTypeName => IsFloat ? "float32" : "int64";
 
-    /// <summary>Reads a .npy file (via <see cref="NpyArray"/>, MB01xx errors). Integer dtypes widen to int64, float dtypes to float32.</summary>
-    public static DataTensor Load(string path)
-    {
-        var array = NpyArray.Read(path);
-        var descr = array.DType.ToString();
-        var isFloat = array.Data is float[] or double[] or Half[];
-        return new DataTensor(path, array.Shape, isFloat ? array.ToSingleArray() : null, isFloat ? null : array.ToInt64Array(), descr);
-    }
+    /// <summary>
+    /// Reads any data file or folder <see cref="Data.DataSource"/> knows (MB01xx errors); inputs only. Image folders and
+    /// token-id files need <paramref name="options"/> with the model they feed.
+    /// </summary>
+    public static DataTensor Load(string path, Data.DataReadOptions? options = null) => Data.DataSource.ReadTensor(path, options ?? new Data.DataReadOptions());
 
     /// <summary>Copies samples [start, start+count) into a new array.</summary>
     public float[] SliceFloats(int start, int count) => Floats!.AsSpan(start * SampleSize, count * SampleSize).ToArray();

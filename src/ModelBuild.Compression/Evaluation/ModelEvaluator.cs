@@ -25,10 +25,13 @@ public sealed class ModelEvaluator
             if (data is not null && labels.Count < data.Count)
                 throw new ModelBuildException("MB0510", $"The labels '{labels.Path}' have {labels.Count} entries but the evaluation data has {data.Count} samples.", "Pass labels with one class id per evaluation sample.", labels.Path);
             _labels = labels.Int64s;
+            LabelData = labels;
         }
     }
 
     public DataTensor? Data => _data;
+    /// <summary>The labels as given (from a labels file or embedded in the data), or null.</summary>
+    public DataTensor? LabelData { get; }
     public bool HasData => _data is not null;
     public bool HasLabels => _labels is not null;
     public int Threads { get; }

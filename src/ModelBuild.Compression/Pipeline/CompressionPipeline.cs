@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Compression.Quantization;
@@ -34,9 +35,12 @@ public sealed class CompressionPipeline
         var report = new CompressionReport();
         try
         {
-            var data = recipe.EvaluationData is null ? null : DataTensor.Load(recipe.EvaluationData);
+            // Labels come from the evaluation data itself (label column, class subfolders) or from EvaluationLabels.
+            var evaluationSet = recipe.EvaluationData is null ? null
+                : DataSource.Read(recipe.EvaluationData, DataReadOptions.FromRecipe(recipe, recipe.Teacher), recipe.EvaluationLabels);
+            var data = evaluationSet?.Inputs;
             data?.EnsureFinite();
-            var labels = recipe.EvaluationLabels is null ? null : DataTensor.Load(recipe.EvaluationLabels);
+            var labels = evaluationSet?.LabelTensor;
             var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns);
             log.Progress($"evaluating teacher {recipe.Teacher}");
             evaluator.SetReference(recipe.Teacher);

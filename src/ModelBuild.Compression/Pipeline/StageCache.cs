@@ -38,12 +38,10 @@ public sealed class StageCache(string directory)
 
     private static string HashFile(string path)
     {
-        // Distillation data may be written "file.npz:array": the archive's bytes decide it.
+        // Data may be a folder (images, TensorProto files) or "file.npz:array": DataInputHash covers both.
         var colon = path.LastIndexOf(':');
-        if (!File.Exists(path) && colon > 1 && File.Exists(path[..colon])) path = path[..colon];
-        if (!File.Exists(path)) return "missing:" + path;
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-        return Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
+        if (!File.Exists(path) && !System.IO.Directory.Exists(path) && !(colon > 1 && File.Exists(path[..colon]))) return "missing:" + path;
+        return Contract.DataInputHash.Compute(path);
     }
 
     /// <summary>The cached output for <paramref name="key"/>, copied to <paramref name="modelPath"/>; null on a miss.</summary>

@@ -64,6 +64,7 @@ public sealed class DistillationRecovery : IPruningRecovery
                 Temperature = _training.Temperature,
                 Alpha = _training.Alpha,
                 Synthetic = _training.Synthetic,
+                DataOptions = _training.DataOptions,
                 Threads = _training.Threads,
                 Seed = _training.Seed + step,
             };
@@ -94,4 +95,6 @@ public sealed record RecoveryTraining
     public int? Synthetic { get; init; }
     public int? Threads { get; init; }
     public int Seed { get; init; }
+    /// <summary>How the training data is read (label column, image scaling, pad id).</summary>
+    public Data.DataReadOptions? DataOptions { get; init; }
 }

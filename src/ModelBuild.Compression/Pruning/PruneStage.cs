@@ -27,14 +27,16 @@ public sealed class PruneStage : ICompressionStage
         var recovery = r.TrainingData is null ? null : new DistillationRecovery(r.Teacher, r.TrainingData, r.TrainingLabels, RecoveryTraining(r, context.Threads));
         if (recovery is null)
             context.Log.Progress("prune: no --train-data, so no recovery training after pruning (accuracy may drop)");
+        var evaluationSet = r.EvaluationData is null ? null
+            : DataSource.Read(r.EvaluationData, DataReadOptions.FromRecipe(r, context.CurrentModel), r.EvaluationLabels);
         var options = new PruningScheduleOptions
         {
             Pruning = new PruningOptions { Fraction = r.Prune!.Value, Exclude = r.PruneExclude ?? [] },
             Mode = ParseMode(r.PruneMode),
             Steps = r.PruneSteps ?? 1,
             Recovery = recovery,
-            EvaluationData = r.EvaluationData is null ? null : NpyArray.Read(r.EvaluationData),
-            EvaluationLabels = r.EvaluationLabels is null ? null : NpyArray.Read(r.EvaluationLabels),
+            EvaluationData = evaluationSet is null ? null : NpyDataReader.ToNpyArray(evaluationSet.Inputs),
+            EvaluationLabels = evaluationSet?.Labels is { } labels ? NpyArray.Create(labels, labels.Length) : null,
             // Per-step latency is report detail; the pipeline times every stage's output side by side anyway.
             LatencyRuns = context.LatencyRuns > 0 ? 200 : 0,
         };
@@ -58,6 +60,7 @@ public sealed class PruneStage : ICompressionStage
             {
                 r.Prune, r.PruneMode, r.PruneSteps, r.PruneExclude,
                 Recovery = recovers ? new { r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha, r.Synthetic, r.Seed, Threads = context.Threads } : null,
+                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId },
                 LatencyRuns = context.LatencyRuns > 0,
             },
             // The original teacher is the recovery's teacher; evaluation data only adds per-step figures to the details.
@@ -77,6 +80,7 @@ public sealed class PruneStage : ICompressionStage
             Synthetic = r.Synthetic,
             Threads = threads,
             Seed = r.Seed,
+            DataOptions = Data.DataReadOptions.FromRecipe(r, r.Teacher),
         };
     }
 

@@ -1,12 +1,15 @@
 using Google.Protobuf;
 using Onnx;
 using ModelBuild.Onnx.Diagnostics;
+using ModelBuild.Onnx.Graph;
+using ModelBuild.Onnx.Tensors;
 
 namespace ModelBuild.Compression.Quantization;
 
 /// <summary>
-/// The few model-IO and tensor conversions the quantizers need on OnnxSharp's protobuf classes:
-/// load with a coded error, deterministic save (temp file + rename), float/int tensors to and from arrays.
+/// The short names the quantizers use for model IO, tensors and attributes on OnnxSharp's protobuf classes.
+/// Everything delegates to the ONNX layer (OnnxModel, AtomicFile, TensorData, NodeAttributes), which owns the
+/// byte-level work; what is left here is quantization-specific (parameter counting, opset bumps).
 /// </summary>
 public static class OnnxModelAccess
 {
@@ -34,61 +37,29 @@ public static class OnnxModelAccess
         return map;
     }
 
-    public static long[] Dims(TensorProto t) => t.Dims.ToArray();
+    public static long[] Dims(TensorProto t) => TensorData.Shape(t);
 
-    public static long ElementCount(TensorProto t) => t.Dims.Aggregate(1L, (a, b) => a * b);
+    public static long ElementCount(TensorProto t) => TensorData.ElementCount(t);
 
     public static bool IsFloat(TensorProto t) => t.DataType == (int)TensorProto.Types.DataType.Float;
 
-    public static float[] ReadFloats(TensorProto t)
-    {
-        var n = checked((int)ElementCount(t));
-        if (!IsFloat(t)) throw new InvalidOperationException($"Tensor '{t.Name}' is not float32.");
-        if (t.RawData.Length > 0)
-        {
-            var result = new float[n];
-            t.RawData.Span.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.AsSpan()));
-            return result;
-        }
-        return t.FloatData.ToArray();
-    }
+    /// <summary>A float32 tensor's values (raw_data or typed field); other element types are an error, not a conversion.</summary>
+    public static float[] ReadFloats(TensorProto t) => TensorData.ToArray<float>(t);
 
-    public static long[] ReadInt64s(TensorProto t)
-    {
-        var n = checked((int)ElementCount(t));
-        if (t.RawData.Length > 0)
-        {
-            var result = new long[n];
-            t.RawData.Span.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(result.AsSpan()));
-            return result;
-        }
-        return t.Int64Data.ToArray();
-    }
+    /// <summary>Any integer tensor's values as int64 (shapes, axes, indices).</summary>
+    public static long[] ReadInt64s(TensorProto t) => TensorData.ToInt64Array(t);
 
-    public static TensorProto FloatTensor(string name, float[] values, params long[] dims) =>
-        Raw(name, TensorProto.Types.DataType.Float, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), dims);
+    public static TensorProto FloatTensor(string name, float[] values, params long[] dims) => TensorData.Create(name, values, dims);
 
-    public static TensorProto Int8Tensor(string name, sbyte[] values, params long[] dims) =>
-        Raw(name, TensorProto.Types.DataType.Int8, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), dims);
+    public static TensorProto Int8Tensor(string name, sbyte[] values, params long[] dims) => TensorData.Create(name, values, dims);
 
-    public static TensorProto UInt8Tensor(string name, byte[] values, params long[] dims) =>
-        Raw(name, TensorProto.Types.DataType.Uint8, values, dims);
+    public static TensorProto UInt8Tensor(string name, byte[] values, params long[] dims) => TensorData.Create(name, values, dims);
 
-    public static TensorProto Int32Tensor(string name, int[] values, params long[] dims) =>
-        Raw(name, TensorProto.Types.DataType.Int32, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), dims);
+    public static TensorProto Int32Tensor(string name, int[] values, params long[] dims) => TensorData.Create(name, values, dims);
 
-    public static TensorProto Int64Tensor(string name, long[] values, params long[] dims) =>
-        Raw(name, TensorProto.Types.DataType.Int64, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), dims);
+    public static TensorProto Int64Tensor(string name, long[] values, params long[] dims) => TensorData.Create(name, values, dims);
 
-    public static TensorProto Float16Tensor(string name, Half[] values, params long[] dims) =>
-        Raw(name, TensorProto.Types.DataType.Float16, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), dims);
-
-    private static TensorProto Raw(string name, TensorProto.Types.DataType type, ReadOnlySpan<byte> bytes, long[] dims)
-    {
-        var t = new TensorProto { Name = name, DataType = (int)type, RawData = ByteString.CopyFrom(bytes) };
-        t.Dims.AddRange(dims);
-        return t;
-    }
+    public static TensorProto Float16Tensor(string name, Half[] values, params long[] dims) => TensorData.Create(name, values, dims);
 
     public static NodeProto Node(string opType, string name, IEnumerable<string> inputs, IEnumerable<string> outputs, string domain = "")
     {
@@ -101,11 +72,9 @@ public static class OnnxModelAccess
     public static AttributeProto IntAttribute(string name, long value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
-    public static long? GetInt(NodeProto node, string name, long? fallback = null) =>
-        node.Attribute.FirstOrDefault(a => a.Name == name) is { } a ? a.I : fallback;
+    public static long? GetInt(NodeProto node, string name, long? fallback = null) => node.Find(name) is { } a ? a.I : fallback;
 
-    public static float? GetFloat(NodeProto node, string name) =>
-        node.Attribute.FirstOrDefault(a => a.Name == name) is { } a ? a.F : null;
+    public static float? GetFloat(NodeProto node, string name) => node.Find(name) is { } a ? a.F : null;
 
     public static long OpsetVersion(ModelProto model, string domain = "") =>
         model.OpsetImport.Where(o => o.Domain == domain || (domain == "" && o.Domain == "ai.onnx")).Select(o => o.Version).DefaultIfEmpty(0).Max();

@@ -35,7 +35,7 @@ public sealed class QuantizeStage : ICompressionStage
         DataTensor? calibration = null;
         if (recipe.CalibrationData is not null)
         {
-            calibration = DataTensor.Load(recipe.CalibrationData);
+            calibration = Data.DataSource.ReadTensor(recipe.CalibrationData, Data.DataReadOptions.FromRecipe(recipe, input));
             calibration.EnsureFinite();
             using var check = new Evaluation.ModelRunner(input, context.Threads);
             check.CheckData(calibration, "calibration data");
@@ -76,7 +76,7 @@ public sealed class QuantizeStage : ICompressionStage
 
         // Decisions are made against the float input of this stage, on the evaluation set when there is one.
         var decisionData = context.Evaluator.Data ?? calibration;
-        var labels = recipe.EvaluationLabels is not null && context.Evaluator.Data is not null ? DataTensor.Load(recipe.EvaluationLabels) : null;
+        var labels = context.Evaluator.Data is not null ? context.Evaluator.LabelData : null;
         var evaluator = new ModelEvaluator(decisionData, labels, context.Threads, 0);
         evaluator.SetReference(input);
         var floatResult = evaluator.Evaluate(input);
@@ -177,7 +177,11 @@ public sealed class QuantizeStage : ICompressionStage
     {
         var r = context.Recipe;
         return new StageCacheInputs(
-            new { r.Quantize, r.CalibrationMethod, r.MaxAccuracyDrop, r.MinAgreement, r.Force, LatencyRuns = context.LatencyRuns, DefaultAutoMaxDrop, DefaultAutoMinAgreement },
+            new
+            {
+                r.Quantize, r.CalibrationMethod, r.MaxAccuracyDrop, r.MinAgreement, r.Force, LatencyRuns = context.LatencyRuns, DefaultAutoMaxDrop, DefaultAutoMinAgreement,
+                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId },
+            },
             [r.CalibrationData, r.EvaluationData, r.EvaluationLabels]);
     }
 

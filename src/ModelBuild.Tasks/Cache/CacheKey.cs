@@ -24,8 +24,8 @@ internal static class CacheKey
             if (path is null) return null;
             if (!fileHashes.TryGetValue(path, out var hash))
             {
-                using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-                hash = "sha256:" + Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
+                // A file's bytes, or for a data folder (images, TensorProto files) every file under it.
+                hash = DataInputHash.Compute(path);
                 fileHashes[path] = hash;
             }
             return hash;
@@ -60,7 +60,7 @@ internal static class CacheKey
     public static string Fingerprint(CompressionRecipe recipe, ToolVersions versions)
     {
         var text = new StringBuilder(recipe.ToJson()).Append('\n').Append(versions).Append('\n');
-        foreach (var path in InputFiles(recipe))
+        foreach (var path in InputFiles(recipe).SelectMany(DataInputHash.Files))
         {
             var info = new FileInfo(path);
             text.Append(path).Append('|').Append(info.Length).Append('|').Append(info.LastWriteTimeUtc.Ticks).Append('\n');
@@ -68,7 +68,7 @@ internal static class CacheKey
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()))).ToLowerInvariant();
     }
 
-    /// <summary>Every file the result depends on (teacher first), without duplicates.</summary>
+    /// <summary>Every file or data folder the result depends on (teacher first), without duplicates.</summary>
     public static IReadOnlyList<string> InputFiles(CompressionRecipe recipe) =>
         new[] { recipe.Teacher, recipe.CalibrationData, recipe.Student, recipe.TrainingData, recipe.TrainingLabels, recipe.EvaluationData, recipe.EvaluationLabels }
             .Where(p => p is not null).Select(p => p!).Distinct(StringComparer.Ordinal).ToList();

@@ -22,6 +22,7 @@ internal sealed class RecipeFromItem
     public static readonly string[] CalibrationMethodWords = ["minmax", "percentile", "entropy"];
     public static readonly string[] PruneModeWords = ["structured", "unstructured"];
     public static readonly string[] LossWords = ["response", "feature", "relation"];
+    public static readonly string[] ImageScaleWords = ["0..1", "0..255"];
 
     private readonly ITaskItem item;
     private readonly string projectDirectory;
@@ -44,7 +45,7 @@ internal sealed class RecipeFromItem
 
         if (Meta("Quantize") is { } quantize) recipe.Quantize = Word("Quantize", quantize, QuantizeWords);
         else recipe.Quantize = Word("Quantize", recipe.Quantize, QuantizeWords);
-        if (Meta("CalibrationData") is { } calibration) recipe.CalibrationData = RequireFile(calibration, "CalibrationData", projectDirectory);
+        if (Meta("CalibrationData") is { } calibration) recipe.CalibrationData = RequireData(calibration, "CalibrationData", projectDirectory);
         if (Meta("CalibrationMethod") is { } method) recipe.CalibrationMethod = Word("CalibrationMethod", method, CalibrationMethodWords);
 
         if (Meta("Prune") is { } prune) recipe.Prune = Number("Prune", prune, 0, 1, maxInclusive: false);
@@ -57,7 +58,7 @@ internal sealed class RecipeFromItem
         if (Meta("Student") is { } student) recipe.Student = RequireFile(student, "Student", projectDirectory);
         if (Meta("StudentWidth") is { } width) recipe.StudentWidth = Number("StudentWidth", width, 0, 1, minInclusive: false);
         if (Meta("StudentDepth") is { } depth) recipe.StudentDepth = Number("StudentDepth", depth, 0, 1, minInclusive: false);
-        if (Meta("TrainingData") is { } train) recipe.TrainingData = RequireFile(train, "TrainingData", projectDirectory);
+        if (Meta("TrainingData") is { } train) recipe.TrainingData = RequireData(train, "TrainingData", projectDirectory);
         if (Meta("TrainingLabels") is { } trainLabels) recipe.TrainingLabels = RequireFile(trainLabels, "TrainingLabels", projectDirectory);
         if (Meta("Epochs") is { } epochs) recipe.Epochs = Integer("Epochs", epochs, 1);
         if (Meta("BatchSize") is { } batch) recipe.BatchSize = Integer("BatchSize", batch, 1);
@@ -70,8 +71,13 @@ internal sealed class RecipeFromItem
         if (Meta("Dropout") is { } dropout) recipe.Dropout = Number("Dropout", dropout, 0, 1, maxInclusive: false);
         if (Meta("Synthetic") is { } synthetic) recipe.Synthetic = Integer("Synthetic", synthetic, 1);
 
-        if (Meta("EvaluationData") is { } evalData) recipe.EvaluationData = RequireFile(evalData, "EvaluationData", projectDirectory);
+        if (Meta("EvaluationData") is { } evalData) recipe.EvaluationData = RequireData(evalData, "EvaluationData", projectDirectory);
         if (Meta("EvaluationLabels") is { } evalLabels) recipe.EvaluationLabels = RequireFile(evalLabels, "EvaluationLabels", projectDirectory);
+        if (Meta("LabelColumn") is { } labelColumn) recipe.LabelColumn = labelColumn;
+        if (Meta("ImageScale") is { } imageScale) recipe.ImageScale = Word("ImageScale", imageScale, ImageScaleWords);
+        if (Meta("ImageMean") is { } imageMean) recipe.ImageMean = Numbers("ImageMean", imageMean, positive: false);
+        if (Meta("ImageStd") is { } imageStd) recipe.ImageStd = Numbers("ImageStd", imageStd, positive: true);
+        if (Meta("PadId") is { } padId) recipe.PadId = Integer("PadId", padId, 0);
         if (Meta("MaxAccuracyDrop") is { } drop) recipe.MaxAccuracyDrop = Number("MaxAccuracyDrop", drop, 0, 100);
         if (Meta("MinAgreement") is { } agreement) recipe.MinAgreement = Number("MinAgreement", agreement, 0, 100);
         if (Meta("MaxLatencyMicroseconds") is { } latency) recipe.MaxLatencyMicroseconds = Number("MaxLatencyMicroseconds", latency, 0, double.MaxValue, minInclusive: false);
@@ -112,11 +118,12 @@ internal sealed class RecipeFromItem
         // Paths in a recipe file are relative to the recipe file's folder, like paths in a csproj are to the project.
         var baseDirectory = Path.GetDirectoryName(path)!;
         string? Resolve(string? value, string field) => value is null ? null : RequireFile(value, $"Recipe:{field}", baseDirectory);
-        recipe.CalibrationData = Resolve(recipe.CalibrationData, "calibrationData");
+        string? ResolveData(string? value, string field) => value is null ? null : RequireData(value, $"Recipe:{field}", baseDirectory);
+        recipe.CalibrationData = ResolveData(recipe.CalibrationData, "calibrationData");
         recipe.Student = Resolve(recipe.Student, "student");
-        recipe.TrainingData = Resolve(recipe.TrainingData, "trainingData");
+        recipe.TrainingData = ResolveData(recipe.TrainingData, "trainingData");
         recipe.TrainingLabels = Resolve(recipe.TrainingLabels, "trainingLabels");
-        recipe.EvaluationData = Resolve(recipe.EvaluationData, "evaluationData");
+        recipe.EvaluationData = ResolveData(recipe.EvaluationData, "evaluationData");
         recipe.EvaluationLabels = Resolve(recipe.EvaluationLabels, "evaluationLabels");
         if (recipe.CalibrationMethod is not null) recipe.CalibrationMethod = Word("Recipe:calibrationMethod", recipe.CalibrationMethod, CalibrationMethodWords);
         if (recipe.PruneMode is not null) recipe.PruneMode = Word("Recipe:pruneMode", recipe.PruneMode, PruneModeWords);
@@ -135,6 +142,32 @@ internal sealed class RecipeFromItem
                 ? "Fix the item's Include; relative paths are relative to the project folder."
                 : $"Fix the {metadata} path; relative paths are relative to the {(metadata.StartsWith("Recipe:", StringComparison.Ordinal) ? "recipe file's" : "project")} folder.",
             metadata is null ? value : item.ItemSpec);
+    }
+
+    /// <summary>Data inputs may be a file or a folder (image folders, TensorProto folders); <c>file.npz:name</c> names an archive member.</summary>
+    private string RequireData(string value, string metadata, string baseDirectory)
+    {
+        var full = Path.GetFullPath(Path.Combine(baseDirectory, value));
+        if (Directory.Exists(full)) return full;
+        var colon = full.LastIndexOf(':');
+        if (colon > 1 && full[..colon].EndsWith(".npz", StringComparison.OrdinalIgnoreCase) && File.Exists(full[..colon])) return full;
+        return RequireFile(value, metadata, baseDirectory);
+    }
+
+    /// <summary>1 or 3 numbers separated by ';' or ',' (MSBuild lists use ';').</summary>
+    private List<double> Numbers(string metadata, string value, bool positive)
+    {
+        var parts = value.Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var numbers = new List<double>();
+        foreach (var part in parts)
+        {
+            if (double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number) && (!positive || number > 0))
+                numbers.Add(number);
+        }
+        if (numbers.Count == parts.Length && numbers.Count is 1 or 3) return numbers;
+        throw new TaskDiagnosticException(TaskCodes.BadNumber,
+            $"CompressModel '{Name}': {metadata}='{value}' is not 1 or 3 {(positive ? "positive " : "")}numbers.",
+            $"Set {metadata} to one value or one per channel, e.g. 0.485;0.456;0.406, with a '.' decimal point.", item.ItemSpec);
     }
 
     private string Word(string metadata, string value, string[] words)

@@ -53,6 +53,18 @@ public sealed class CompressionRecipe
     // Evaluation and gates
     public string? EvaluationData { get; set; }
     public string? EvaluationLabels { get; set; }
+
+    // Reading data (every data file of the recipe: training, evaluation, calibration)
+    /// <summary>CSV/TSV column holding the class: a header name or a 0-based index.</summary>
+    public string? LabelColumn { get; set; }
+    /// <summary>Image folders: <c>0..1</c> (default) or <c>0..255</c>.</summary>
+    public string? ImageScale { get; set; }
+    /// <summary>Image folders: per-channel mean subtracted after scaling (1 or 3 values).</summary>
+    public List<double>? ImageMean { get; set; }
+    /// <summary>Image folders: per-channel standard deviation divided by after the mean (1 or 3 values).</summary>
+    public List<double>? ImageStd { get; set; }
+    /// <summary>Token-id files: the id short sequences are padded with (default 0).</summary>
+    public long? PadId { get; set; }
     /// <summary>Accuracy points (0-100 scale) the result may lose against the teacher.</summary>
     public double? MaxAccuracyDrop { get; set; }
     /// <summary>Minimum top-1 agreement with the teacher, in percent (0-100).</summary>

@@ -1,0 +1,120 @@
+using ModelBuild.Compression.Evaluation;
+
+namespace ModelBuild.Compression.Data;
+
+/// <summary>
+/// The one entry point for data files: picks the reader by extension or folder shape and returns inputs plus labels
+/// (from the data itself, or from a separate labels file, never both). Every data option of the CLI
+/// (<c>--train-data</c>, <c>--eval-data</c>, <c>--calibration-data</c>, <c>eval --data</c>) and of MSBuild
+/// (<c>TrainingData</c>, <c>EvaluationData</c>, <c>CalibrationData</c>) reads through here.
+/// <list type="bullet">
+/// <item><c>.npy</c>, <c>.npz</c>, <c>file.npz:name</c>: <see cref="NpyDataReader"/>.</item>
+/// <item><c>.ids</c>, <c>.tokens</c>, and <c>.txt</c> for a model with an integer input: <see cref="TokenIdFileReader"/>.</item>
+/// <item><c>.csv</c>, <c>.tsv</c>, other <c>.txt</c>: <see cref="CsvDataReader"/> (label column optional).</item>
+/// <item>a folder with <c>test_data_set_*</c> or <c>.pb</c> files: <see cref="TensorProtoFolderReader"/>.</item>
+/// <item>a folder of images, or of class subfolders of images: <see cref="ImageFolderReader"/>.</item>
+/// </list>
+/// Counting labels against samples is left to the caller, whose error names the role (training, evaluation).
+/// </summary>
+public static class DataSource
+{
+    public static LabeledData Read(string spec, DataReadOptions options, string? labelsSpec = null)
+    {
+        var data = ReadInputs(spec, options);
+        if (labelsSpec is null) return data;
+        if (data.Labels is not null) throw DataErrors.Twice(spec, labelsSpec);
+        return data with { Labels = ReadLabels(labelsSpec), LabelSource = labelsSpec };
+    }
+
+    /// <summary>
+    /// Where the labels of <paramref name="spec"/> come from, for reports, without reading the data: the labels file,
+    /// the CSV label column, the class subfolders, or null when there are none.
+    /// </summary>
+    public static string? DescribeLabels(string spec, DataReadOptions options, string? labelsSpec)
+    {
+        if (labelsSpec is not null) return Path.GetFileName(labelsSpec);
+        if (Directory.Exists(spec))
+        {
+            return !TensorProtoFolderReader.LooksLikeTensorFolder(spec) && Directory.GetDirectories(spec).Length > 0
+                ? $"class subfolders of {Path.GetFileName(Path.TrimEndingDirectorySeparator(spec))}" : null;
+        }
+        var table = CsvDataReader.Handles(spec) && !TokenIdFileReader.Extensions.Contains(Path.GetExtension(spec), StringComparer.OrdinalIgnoreCase);
+        return table && options.LabelColumn is { } column ? $"column '{column}' of {Path.GetFileName(spec)}" : null;
+    }
+
+    /// <summary>Inputs only (calibration data, timing samples); embedded labels are dropped.</summary>
+    public static DataTensor ReadTensor(string spec, DataReadOptions options) => ReadInputs(spec, options).Inputs;
+
+    static LabeledData ReadInputs(string spec, DataReadOptions options)
+    {
+        if (NpyDataReader.Handles(spec)) return new LabeledData(FitIntegers(NpyDataReader.Read(spec), options), null, null);
+        if (Directory.Exists(spec))
+        {
+            if (TensorProtoFolderReader.LooksLikeTensorFolder(spec))
+                return new LabeledData(TensorProtoFolderReader.Read(spec, options.Input), null, null);
+            if (ImageFolderReader.LooksLikeImageFolder(spec)) return ImageFolderReader.Read(spec, options);
+            throw DataErrors.Unknown(spec, "the folder holds neither images nor TensorProto .pb files");
+        }
+        if (!File.Exists(spec)) throw DataErrors.Missing(spec);
+        if (TokenIdFileReader.Extensions.Contains(Path.GetExtension(spec), StringComparer.OrdinalIgnoreCase)
+            || (spec.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) && options.Input is { IsFloat: false }))
+            return new LabeledData(TokenIdFileReader.Read(spec, options.Input, options.PadId), null, null);
+        if (CsvDataReader.Handles(spec))
+        {
+            var table = CsvDataReader.Read(spec, options.LabelColumn);
+            return table with { Inputs = FitTable(table.Inputs, options.Input) };
+        }
+        throw DataErrors.Unknown(spec, $"the extension '{Path.GetExtension(spec)}' is not one ModelBuild reads");
+    }
+
+    /// <summary>
+    /// Class ids, one per sample: a .npy/.npz of integers (or of whole-valued floats, as numpy often saves labels), or a
+    /// text file with one class id (or class name, numbered in ordinal order) per line.
+    /// </summary>
+    public static long[] ReadLabels(string spec)
+    {
+        if (NpyDataReader.Handles(spec))
+        {
+            var array = NpyDataReader.ReadArray(spec);
+            if (array.Rank > 2 || (array.Rank == 2 && array.Shape[1] != 1))
+                throw DataErrors.LabelValue(spec, $"the array has shape [{string.Join(",", array.Shape)}]; labels are [samples] (or [samples,1]) class ids");
+            if (array.Data is float[] or double[] or Half[])
+            {
+                var values = array.ToSingleArray();
+                var bad = Array.FindIndex(values, v => v != MathF.Floor(v) || v < 0);
+                if (bad >= 0) throw DataErrors.LabelValue(spec, $"entry {bad} is {values[bad]}, not a whole number >= 0 (soft labels are not read; the teacher supplies soft targets)");
+                return Array.ConvertAll(values, v => (long)v);
+            }
+            return array.ToInt64Array();
+        }
+        if (File.Exists(spec) && (CsvDataReader.Handles(spec) || spec.EndsWith(".labels", StringComparison.OrdinalIgnoreCase)))
+            return CsvDataReader.ReadLabelColumn(spec);
+        if (!File.Exists(spec)) throw DataErrors.Missing(spec);
+        throw DataErrors.Unknown(spec, "labels are read from .npy/.npz or from a text file (.txt, .csv, .tsv, .labels) with one class per line");
+    }
+
+    /// <summary>
+    /// uint8/uint16 arrays (pixels as numpy keeps them) for a float input become float32. Wider integers stay int64, so
+    /// token ids given to a float model are still the dtype error (MB0509) they most likely are.
+    /// </summary>
+    static DataTensor FitIntegers(DataTensor data, DataReadOptions options)
+    {
+        if (data.IsFloat || data.SourceDtype is not (nameof(NpyDType.UInt8) or nameof(NpyDType.UInt16)) || options.Input is not { IsFloat: true }) return data;
+        return new DataTensor(data.Path, data.Shape, Array.ConvertAll(data.Int64s!, v => (float)v), null, data.SourceDtype);
+    }
+
+    /// <summary>
+    /// A table is [rows, columns] floats; a model may take integers (ids written as numbers) or a higher-rank input with
+    /// the same number of elements per sample ([N,130,13] for 1690 columns): make it what the model takes.
+    /// </summary>
+    static DataTensor FitTable(DataTensor table, ModelInputSignature? input)
+    {
+        if (input is null) return table;
+        var shape = table.Shape;
+        if (input.Dimensions.Length > 2 && input.FixedSampleSize == table.SampleSize)
+            shape = [table.Count, .. input.Dimensions[1..]];
+        if (!input.IsFloat && table.Floats!.All(v => v == MathF.Floor(v)))
+            return new DataTensor(table.Path, shape, null, Array.ConvertAll(table.Floats!, v => (long)v), table.SourceDtype);
+        return new DataTensor(table.Path, shape, table.Floats, null, table.SourceDtype);
+    }
+}

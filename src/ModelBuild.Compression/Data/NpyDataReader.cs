@@ -1,0 +1,44 @@
+using ModelBuild.Compression.Evaluation;
+
+namespace ModelBuild.Compression.Data;
+
+/// <summary>
+/// .npy files and .npz archives (<c>file.npz</c> takes its first array, <c>file.npz:name</c> the named one) as a
+/// <see cref="DataTensor"/>: float dtypes become float32, integer and bool dtypes int64 (token ids, labels).
+/// </summary>
+public static class NpyDataReader
+{
+    public static bool Handles(string spec) => NpzPath(spec) is not null || spec.EndsWith(".npy", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The archive path when <paramref name="spec"/> names a .npz (with or without <c>:name</c>), else null.</summary>
+    public static string? NpzPath(string spec)
+    {
+        if (spec.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) return spec;
+        var colon = spec.LastIndexOf(':');
+        // colon > 1 keeps a Windows drive letter (C:\...) from reading as a member name.
+        return colon > 1 && spec[..colon].EndsWith(".npz", StringComparison.OrdinalIgnoreCase) ? spec[..colon] : null;
+    }
+
+    public static NpyArray ReadArray(string spec)
+    {
+        if (NpzPath(spec) is not { } archive) return NpyArray.Read(spec);
+        if (archive.Length == spec.Length)
+        {
+            var all = NpzArchive.Read(archive);
+            return all.Count > 0 ? all.Values.First() : throw NpyErrors.Npz(archive, "it holds no arrays");
+        }
+        return NpzArchive.Read(archive, spec[(archive.Length + 1)..]);
+    }
+
+    public static DataTensor Read(string spec) => ToDataTensor(spec, ReadArray(spec));
+
+    public static DataTensor ToDataTensor(string path, NpyArray array)
+    {
+        var isFloat = array.Data is float[] or double[] or Half[];
+        return new DataTensor(path, array.Shape, isFloat ? array.ToSingleArray() : null, isFloat ? null : array.ToInt64Array(), array.DType.ToString());
+    }
+
+    /// <summary>The tensor as an <see cref="NpyArray"/> (float32 or int64), for code that takes arrays (pruning).</summary>
+    public static NpyArray ToNpyArray(DataTensor data) =>
+        data.IsFloat ? NpyArray.Create(data.Floats!, data.Shape) : NpyArray.Create(data.Int64s!, data.Shape);
+}

@@ -1,0 +1,49 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace ModelBuild.Compression.Pipeline.Contract;
+
+/// <summary>
+/// The content hash of a data input, shared (as source) by the build task's cache key and the engine's stage cache:
+/// a file's bytes; for a folder (images, TensorProto files) every file under it, by relative path ('/'-separated,
+/// ordinal order) and bytes, so renaming a class folder or editing one image changes it and moving the folder does not.
+/// <c>file.npz:name</c> hashes the archive. BCL only: this file is compiled into ModelBuild.Tasks too.
+/// </summary>
+public static class DataInputHash
+{
+    public static string Compute(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            foreach (var (relative, full) in FolderFiles(path))
+            {
+                sha.AppendData(Encoding.UTF8.GetBytes(relative + "\n"));
+                sha.AppendData(Encoding.ASCII.GetBytes(HashFile(full) + "\n"));
+            }
+            return "sha256-dir:" + Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
+        }
+        var colon = path.LastIndexOf(':');
+        if (!File.Exists(path) && colon > 1 && File.Exists(path[..colon])) path = path[..colon];
+        return "sha256:" + HashFile(path);
+    }
+
+    /// <summary>The files a data input consists of: itself, or every file under the folder (sorted).</summary>
+    public static IReadOnlyList<string> Files(string path)
+    {
+        if (Directory.Exists(path)) return FolderFiles(path).Select(f => f.Full).ToList();
+        var colon = path.LastIndexOf(':');
+        return [!File.Exists(path) && colon > 1 && File.Exists(path[..colon]) ? path[..colon] : path];
+    }
+
+    static IEnumerable<(string Relative, string Full)> FolderFiles(string folder) =>
+        Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Select(f => (Relative: Path.GetRelativePath(folder, f).Replace('\\', '/'), Full: f))
+            .OrderBy(f => f.Relative, StringComparer.Ordinal);
+
+    static string HashFile(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        return Convert.ToHexString(SHA256.HashData(stream)).ToLowerInvariant();
+    }
+}
