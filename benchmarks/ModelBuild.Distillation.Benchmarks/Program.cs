@@ -5,14 +5,28 @@ using ModelBuild.Compression.Distillation;
 // KD training throughput (samples/s) of StudentDistiller with each case's reference settings, compared with the
 // PyTorch wall time reference.json records for the same epochs, batch size and data (student_kd.train.wall_time_s).
 // PyTorch is not installed on the build machines, so the PyTorch figure is the recorded one, not a side-by-side run.
-// Usage: dotnet run -c Release --project benchmarks/ModelBuild.Distillation.Benchmarks -- [case ...] [--threads N]
+// Usage: dotnet run -c Release --project benchmarks/ModelBuild.Distillation.Benchmarks -- [case ...] [--threads N] [--baseline]
+// Other modes: `profile [--threads N]` (one epoch of the transformer student, phase by phase, op by op vs fused, full
+// vs truncated length) and `accuracy spec ...` (TransformerAccuracySweep: test accuracy for given settings).
+if (args.FirstOrDefault() == "profile")
+{
+    TrainingStepProfile.Run(FindShared(), args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).DefaultIfEmpty(1).First());
+    return;
+}
+if (args.FirstOrDefault() == "accuracy")
+{
+    TransformerAccuracySweep.Run(FindShared(), args.Skip(1));
+    return;
+}
 var cases = args.Where(a => !a.StartsWith("--") && !int.TryParse(a, out _)).DefaultIfEmpty("synthetic-intent-transformer").ToList();
 int? threads = args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).Cast<int?>().FirstOrDefault();
+// --baseline: also run each case op by op at full length (no LayerNorm/GELU fusion, no length truncation), side by side.
+bool baseline = args.Contains("--baseline");
 var root = FindShared();
-Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {Environment.OSVersion}, load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; torch threads {threads?.ToString() ?? "all"}");
+Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {Environment.OSVersion}, load {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at the start; torch threads {threads?.ToString() ?? "all"}");
 Console.WriteLine("| case | epochs | batch | samples/epoch | ModelBuild (TorchSharp) s | samples/s | PyTorch reference s | samples/s | ratio |");
 Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-foreach (var name in cases)
+foreach (var (name, fast) in cases.SelectMany(c => baseline ? new[] { (c, true), (c, false) } : new[] { (c, true) }))
 {
     string dir = Path.Combine(root, "teachers", name);
     var train = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "reference.json"))).RootElement.GetProperty("student_kd").GetProperty("train");
@@ -28,11 +42,12 @@ foreach (var name in cases)
         WeightDecay = train.GetProperty("weight_decay").GetDouble(),
         WarmupFraction = train.TryGetProperty("warmup_frac", out var w) ? w.GetDouble() : 0,
         GradientClipNorm = train.TryGetProperty("grad_clip", out var g) ? g.GetDouble() : null, Threads = threads,
+        FuseOperators = fast, TruncateSequences = fast,
     });
     File.Delete(output);
     double samples = (double)result.TrainingSamples * result.EpochsRun;
-    Console.WriteLine($"| {name} | {epochs} | {batch} | {result.TrainingSamples} | {result.TrainingSeconds:F1} | {samples / result.TrainingSeconds:F0} | {pytorchSeconds} | {samples / pytorchSeconds:F0} | {pytorchSeconds / result.TrainingSeconds:F2}x |");
-    Console.WriteLine($"  (whole run incl. loading and teacher precomputation: {stopwatch.Elapsed.TotalSeconds:F1}s)");
+    Console.WriteLine($"| {name}{(fast ? "" : " (op by op, full length)")} | {epochs} | {batch} | {result.TrainingSamples} | {result.TrainingSeconds:F1} | {samples / result.TrainingSeconds:F0} | {pytorchSeconds} | {samples / pytorchSeconds:F0} | {pytorchSeconds / result.TrainingSeconds:F2}x |");
+    Console.WriteLine($"  (load {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at the end; whole run incl. loading and teacher precomputation: {stopwatch.Elapsed.TotalSeconds:F1}s; fused LayerNorm/GELU subgraphs: {result.FusedOperators}; sequence truncation {result.SequenceTruncation})");
 }
 
 static string FindShared()

@@ -68,6 +68,16 @@ public sealed class DistillationOptions
     /// <summary>Stop after this many epochs without a better validation score and keep the best epoch's weights.</summary>
     public int? EarlyStoppingPatience { get; init; }
 
+    /// <summary>
+    /// For a fixed-length token student (right-padded ids, PAD masked): bucket batches by length and cut each to its
+    /// longest sequence, as PyTorch text-training loops do. Used only when the cut forward pass is verified to give the
+    /// full-length outputs on the training data (see <see cref="Import.SequenceTruncation"/>); the exported graph is unchanged.
+    /// </summary>
+    public bool TruncateSequences { get; init; } = true;
+
+    /// <summary>Run the student's decomposed LayerNorm/GELU subgraphs as single kernels while training (<see cref="Import.OperatorFusion"/>).</summary>
+    public bool FuseOperators { get; init; } = true;
+
     public int Seed { get; init; }
     /// <summary>Intra-op threads for torch; null uses every core.</summary>
     public int? Threads { get; init; }

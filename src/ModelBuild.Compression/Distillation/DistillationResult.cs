@@ -29,4 +29,10 @@ public sealed record DistillationResult
     /// quantization) and the pipeline must now run the quantization engine's int8 step on <see cref="OutputPath"/>.
     /// </summary>
     public bool NeedsInt8Step { get; init; }
+    /// <summary>Whether batches were cut to their longest sequence (and why not): "on: ...", "off: reason".</summary>
+    public string SequenceTruncation { get; init; } = "off";
+    /// <summary>Decomposed LayerNorm/GELU subgraphs the student ran as single kernels while training.</summary>
+    public int FusedOperators { get; init; }
+    /// <summary>Quantization-aware runs: the activation ranges observed while training (tensor -> [min, max]), fake-quantized with int8 parameters.</summary>
+    public IReadOnlyDictionary<string, (float Min, float Max)>? ActivationRanges { get; init; }
 }

@@ -37,7 +37,11 @@ public static class StudentDistiller
         // A derived student has no weights yet; a file's weights are the starting point unless asked otherwise.
         bool reinitialize = options.Reinitialize || options.StudentPath is null;
 
-        using var student = OnnxGraphImporter.Import(studentProto, studentName);
+        // Decomposed LayerNorm/GELU run as single kernels, except around tensors a feature/relation loss reads.
+        var studentTensors = options.FeaturePairs.Select(p => p.Student).Concat(options.RelationTensors is { } rt ? new[] { rt.Student } : Array.Empty<string>()).ToHashSet(StringComparer.Ordinal);
+        var activationQuantization = options.QuantizationAware ? ActivationFakeQuantization.ForGraph(studentProto.Graph) : null;
+        if (activationQuantization is not null) studentTensors.UnionWith(activationQuantization.Tensors);
+        using var student = OnnxGraphImporter.Import(studentProto, studentName, fuseOperators: options.FuseOperators, preserveTensors: studentTensors);
         if (reinitialize) PyTorchDefaultInitializer.Apply(student);
         if (student.InputNames.Count != 1)
             throw DistillationErrors.CannotDeriveStudent(studentName, $"the student has {student.InputNames.Count} inputs; distillation supports single-input models");
@@ -64,6 +68,12 @@ public static class StudentDistiller
             if (min < 0 || max >= classes) throw DistillationErrors.LabelOutOfRange(options.TrainingLabels!, min < 0 ? min : max, classes);
         }
         CheckStudentOutput(student, inputs, teacherLogits, studentName, options.TrainingData ?? "");
+        var (truncation, truncationNote) = !options.TruncateSequences ? (null, "off")
+            : options.Loss != DistillationLossKind.Response ? (null, "off: not with a feature or relation loss (the teacher's hidden tensors have the full length)")
+            // The int8 step calibrates on full-length rows, PAD positions included; the observed ranges must see them too.
+            : options.QuantizationAware ? (null, "off: quantization-aware ranges are observed at the full length the int8 step calibrates at")
+            : PlanTruncation(student, inputs);
+        int[]? rowLengths = truncation?.RowLengths(inputs);
 
         // ---- split ----
         long rows = inputs.shape[0];
@@ -109,7 +119,12 @@ public static class StudentDistiller
             else relationLoss = new RelationDistillationLoss(options.RelationKind);
         }
         student.TrainingDropout = options.Dropout;
-        if (options.QuantizationAware) student.ParameterTransform = (name, w) => FakeQuantization.Apply(w, WeightChannelAxis(student, name));
+        if (options.QuantizationAware)
+        {
+            student.ParameterTransform = (name, w) => FakeQuantization.Apply(w, WeightChannelAxis(student, name));
+            student.ValueTransform = activationQuantization!.Apply;
+            student.TransformedValues = activationQuantization.Tensors;
+        }
 
         var parameters = student.parameters().ToList();
         if (featureLoss is not null) parameters.AddRange(featureLoss.parameters());
@@ -133,20 +148,23 @@ public static class StudentDistiller
             featureLoss?.train();
             var perm = (int[])trainIdx.Clone();
             shuffler.Shuffle(perm);
+            var batches = EpochBatches(perm, options.BatchSize, rowLengths, shuffler);
             double lossSum = 0;
             int seen = 0;
-            for (int b = 0; b < stepsPerEpoch; b++)
+            for (int b = 0; b < batches.Count; b++)
             {
                 using var scope = torch.NewDisposeScope();
-                var batchIdx = torch.tensor(perm.Skip(b * options.BatchSize).Take(options.BatchSize).Select(i => (long)i).ToArray());
+                var rowsOfBatch = batches[b];
+                var batchIdx = torch.tensor(rowsOfBatch.Select(i => (long)i).ToArray());
                 var x = inputs.index_select(0, batchIdx);
+                if (rowLengths is not null) x = x.narrow(1, 0, rowsOfBatch.Max(i => rowLengths[i]));
                 var t = teacherLogits.index_select(0, batchIdx);
                 var y = labels?.index_select(0, batchIdx);
 
                 lr = ScheduledLearningRate(options.LearningRate, step, warmupSteps, totalSteps);
                 foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
 
-                var outs = student.Run(One(student, x), studentFetch);
+                var outs = student.Run(One(student, x), studentFetch, truncation);
                 var loss = response.Compute(outs[student.OutputNames[0]], t, y);
                 if (teacherTorch is not null)
                 {
@@ -190,7 +208,9 @@ public static class StudentDistiller
         DisposeState(bestState);
 
         student.eval();
-        student.ParameterTransform = null; // export the float weights; the quantization engine does the int8 step
+        // Export the float weights; the quantization engine does the int8 step (and calibrates its own ranges).
+        student.ParameterTransform = null;
+        student.ValueTransform = null;
         double? finalScore = valInputs is not null ? Score(student, valInputs, valTargets!) : null;
         OnnxStudentExporter.Save(student, options.OutputPath);
         teacherTorch?.Dispose();
@@ -206,7 +226,53 @@ public static class StudentDistiller
             TrainingSamples = trainIdx.Length,
             TrainingSeconds = trainSeconds,
             NeedsInt8Step = options.QuantizationAware,
+            SequenceTruncation = truncationNote,
+            ActivationRanges = activationQuantization?.Ranges.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
+            FusedOperators = student.FusedOperators,
         };
+    }
+
+    /// <summary>
+    /// Length-truncated batches for a fixed-length token student, used only when the truncated forward pass gives the
+    /// full-length outputs on the training data (PAD masked, pooling over non-PAD positions).
+    /// </summary>
+    static (SequenceTruncation? Plan, string Note) PlanTruncation(OnnxGraphModule student, Tensor inputs)
+    {
+        using var scope = torch.NewDisposeScope();
+        var plan = SequenceTruncation.TryCreate(student, inputs.slice(0, 0, Math.Min(2, inputs.shape[0]), 1), out var reason);
+        if (plan is null) return (null, "off: " + reason);
+        double deviation = plan.MaxDeviation(student, inputs);
+        if (!(deviation <= TruncationTolerance))
+            return (null, $"off: truncated outputs differ from full-length ones by {deviation:G3} (PAD positions are not fully masked)");
+        return (plan, $"on: batches bucketed by length and cut to their longest sequence of {plan.FullLength} (largest output difference {deviation:G2})");
+    }
+
+    /// <summary>Largest difference (relative to 1 + |output|) between truncated and full-length outputs that still counts as exact: float rounding only.</summary>
+    public const double TruncationTolerance = 1e-5;
+
+    /// <summary>
+    /// One epoch's batches from shuffled rows. With row lengths, as in the PyTorch reference's loop: rows are sorted by
+    /// length inside chunks of 50 batches (so a batch holds similar lengths and is cut short), then the batches are shuffled.
+    /// </summary>
+    public static List<int[]> EpochBatches(int[] shuffledRows, int batchSize, int[]? rowLengths, Random shuffler)
+    {
+        var batches = new List<int[]>((shuffledRows.Length + batchSize - 1) / batchSize);
+        if (rowLengths is null)
+        {
+            for (int start = 0; start < shuffledRows.Length; start += batchSize)
+                batches.Add(shuffledRows.AsSpan(start, Math.Min(batchSize, shuffledRows.Length - start)).ToArray());
+            return batches;
+        }
+        int chunk = batchSize * 50;
+        for (int c = 0; c < shuffledRows.Length; c += chunk)
+        {
+            var sorted = shuffledRows.Skip(c).Take(chunk).OrderBy(i => rowLengths[i]).ToArray();
+            for (int start = 0; start < sorted.Length; start += batchSize)
+                batches.Add(sorted.AsSpan(start, Math.Min(batchSize, sorted.Length - start)).ToArray());
+        }
+        var order = batches.ToArray();
+        shuffler.Shuffle(order);
+        return order.ToList();
     }
 
     /// <summary>Linear warm-up to the base rate, then cosine decay to 0 over the remaining steps.</summary>

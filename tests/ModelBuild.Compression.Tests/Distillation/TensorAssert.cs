@@ -33,4 +33,18 @@ internal static class TensorAssert
             Assert.True(eq.all().item<bool>(), $"{what}: integer/bool values differ");
         }
     }
+
+    /// <summary>
+    /// max |actual - expected| &lt;= tol * max(1, max |expected|): for gradients, which are sums over a batch, so two
+    /// exact computations in float32 that add in a different order differ relative to the tensor's scale, not each value's.
+    /// </summary>
+    public static void CloseToScale(Tensor expected, Tensor actual, double tolerance, string what)
+    {
+        Assert.True(expected.shape.SequenceEqual(actual.shape), $"{what}: shape [{string.Join(",", actual.shape)}], expected [{string.Join(",", expected.shape)}]");
+        using var e = expected.to_type(ScalarType.Float64);
+        using var a = actual.to_type(ScalarType.Float64);
+        double scale = Math.Max(1.0, e.abs().max().item<double>());
+        double diff = a.sub(e).abs().max().item<double>();
+        Assert.True(diff <= tolerance * scale, $"{what}: max |diff| {diff:G6} > {tolerance:G3} x {scale:G6}");
+    }
 }

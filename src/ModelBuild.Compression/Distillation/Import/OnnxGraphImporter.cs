@@ -14,7 +14,10 @@ public static class OnnxGraphImporter
     /// <param name="model">The model; the module keeps a reference to it (export writes trained values into a clone).</param>
     /// <param name="file">The file name to report in errors.</param>
     /// <param name="float16AsFloat32">Compute float16 graphs in float32, as ONNX Runtime's CPU provider does (default).</param>
-    public static OnnxGraphModule Import(ModelProto model, string? file = null, bool float16AsFloat32 = true)
+    /// <param name="fuseOperators">Run decomposed LayerNorm/GELU subgraphs as one kernel each (<see cref="OperatorFusion"/>);
+    /// off by default so the module executes exactly the graph's nodes; the trainer turns it on.</param>
+    /// <param name="preserveTensors">Intermediate values that must stay readable through <c>Run</c>'s fetch (not fused away).</param>
+    public static OnnxGraphModule Import(ModelProto model, string? file = null, bool float16AsFloat32 = true, bool fuseOperators = false, IReadOnlySet<string>? preserveTensors = null)
     {
         Native.LibTorchLoader.EnsureLoaded();
         var graph = model.Graph;
@@ -24,7 +27,7 @@ public static class OnnxGraphImporter
         var nonTrainable = NonTrainableInitializers(graph);
         return new OnnxGraphModule(model, sorted, opset,
             init => IsFloat(init.DataType) && ElementCount(init) > 1 && !nonTrainable.Contains(init.Name),
-            string.IsNullOrEmpty(graph.Name) ? "onnx_graph" : graph.Name, float16AsFloat32);
+            string.IsNullOrEmpty(graph.Name) ? "onnx_graph" : graph.Name, float16AsFloat32, fuseOperators, preserveTensors);
     }
 
     /// <summary>MB0301: every unsupported operator with the nodes that use it, in one message.</summary>

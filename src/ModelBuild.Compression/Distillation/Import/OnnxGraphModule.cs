@@ -20,7 +20,8 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
     readonly HashSet<string> _float16Outputs;
     readonly HashSet<NodeProto> _dropoutNodes = new(ReferenceEqualityComparer.Instance);
 
-    internal OnnxGraphModule(ModelProto model, IReadOnlyList<NodeProto> sortedNodes, int opset, Func<TensorProto, bool> isTrainable, string name, bool float16AsFloat32)
+    internal OnnxGraphModule(ModelProto model, IReadOnlyList<NodeProto> sortedNodes, int opset, Func<TensorProto, bool> isTrainable, string name, bool float16AsFloat32,
+        bool fuseOperators = false, IReadOnlySet<string>? preserveTensors = null)
         : base(name)
     {
         Model = model;
@@ -53,22 +54,41 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
             ModuleNames[init.Name] = registered;
         }
 
+        var computed = new List<NodeProto>(sortedNodes.Count);
         foreach (var node in sortedNodes)
         {
-            var context = new OnnxNodeContext(node, opset, float16AsFloat32);
-            var kernel = OnnxOperators.Get(node.OpType);
             if (node.OpType == "Constant")
             {
                 // Constants are evaluated once here instead of on every forward pass.
-                var value = kernel(context)[0];
+                var value = OnnxOperators.Get(node.OpType)(new OnnxNodeContext(node, opset, float16AsFloat32))[0];
                 _constants[node.Output[0]] = value;
                 register_buffer(UniqueModuleName(node.Output[0], usedNames), value, persistent: false);
                 continue;
             }
-            _plan.Add((context, kernel));
+            computed.Add(node);
             if (node.OpType == "Softmax" || IsHiddenLinear(node, initializerNames, sortedNodes)) _dropoutNodes.Add(node);
         }
+        if (fuseOperators)
+        {
+            var keep = new HashSet<string>(OutputNames, StringComparer.Ordinal);
+            if (preserveTensors is not null) keep.UnionWith(preserveTensors);
+            computed = OperatorFusion.Fuse(computed, n => ConstantValue(n) ?? ParameterValue(n), keep);
+        }
+        foreach (var node in computed) _plan.Add((new OnnxNodeContext(node, opset, float16AsFloat32), OnnxOperators.Get(node.OpType)));
+        FusedOperators = computed.Count(n => n.Name.Contains("/fused_", StringComparison.Ordinal));
     }
+
+    /// <summary>How many decomposed LayerNorm/GELU subgraphs run as one kernel (see <see cref="OperatorFusion"/>).</summary>
+    public int FusedOperators { get; }
+
+    /// <summary>The nodes forward executes, in order (after fusion; Constant nodes are evaluated at import).</summary>
+    public IEnumerable<NodeProto> PlanNodes => _plan.Select(p => p.Context.Node);
+
+    /// <summary>The value of a non-trainable initializer or Constant node output, or null.</summary>
+    public Tensor? ConstantValue(string name) => _constants.GetValueOrDefault(name);
+
+    /// <summary>The trainable initializer of this name, or null.</summary>
+    public Tensor? ParameterValue(string name) => _onnxParameters.GetValueOrDefault(name);
 
     public ModelProto Model { get; }
     public int Opset { get; }
@@ -88,6 +108,15 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
     /// straight-through estimator for quantization-aware distillation. Null: the parameters are used as they are.
     /// </summary>
     public Func<string, Tensor, Tensor>? ParameterTransform { get; set; }
+
+    /// <summary>
+    /// Applied to the graph inputs and node outputs named in <see cref="TransformedValues"/> as they are computed (with
+    /// the training flag), e.g. activation fake quantization for quantization-aware distillation. Null: none.
+    /// </summary>
+    public Func<string, Tensor, bool, Tensor>? ValueTransform { get; set; }
+
+    /// <summary>The value names <see cref="ValueTransform"/> applies to.</summary>
+    public IReadOnlySet<string> TransformedValues { get; set; } = new HashSet<string>();
 
     /// <summary>
     /// Dropout applied while training to the outputs of the graph's hidden linear layers (MatMul/Gemm with a weight
@@ -119,7 +148,8 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
     /// (feature distillation reads hidden states this way); null returns the graph outputs.
     /// Tensors created here belong to the caller's dispose scope.
     /// </summary>
-    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyCollection<string>? fetch = null)
+    /// <param name="truncation">When the token input is shorter than the exported length, run the graph at that length (see <see cref="SequenceTruncation"/>).</param>
+    public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyCollection<string>? fetch = null, SequenceTruncation? truncation = null)
     {
         var values = new Dictionary<string, Tensor>(_onnxParameters.Count + _constants.Count + _plan.Count * 2, StringComparer.Ordinal);
         var transform = ParameterTransform;
@@ -131,7 +161,12 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
                 throw new ArgumentException($"Missing graph input '{name}'.", nameof(inputs));
             values[name] = Float16AsFloat32 && t.dtype == ScalarType.Float16 ? t.to_type(ScalarType.Float32) : t;
         }
+        if (truncation is not null && values[truncation.InputName].shape[1] is var length && length < truncation.FullLength)
+            truncation.Apply(values, length);
         bool isTraining = training;
+        var valueTransform = ValueTransform;
+        if (valueTransform is not null)
+            foreach (var name in InputNames.Where(TransformedValues.Contains)) values[name] = valueTransform(name, values[name], isTraining);
         foreach (var (context, kernel) in _plan)
         {
             var node = context.Node;
@@ -149,7 +184,8 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
             if (isTraining && TrainingDropout > 0 && _dropoutNodes.Contains(node))
                 outputs[0] = nn.functional.dropout(outputs[0], TrainingDropout, true);
             for (int i = 0; i < node.Output.Count && i < outputs.Length; i++)
-                if (node.Output[i].Length > 0) values[node.Output[i]] = outputs[i];
+                if (node.Output[i].Length > 0)
+                    values[node.Output[i]] = valueTransform is not null && TransformedValues.Contains(node.Output[i]) ? valueTransform(node.Output[i], outputs[i], isTraining) : outputs[i];
             context.Inputs = Array.Empty<Tensor?>();
         }
         var names = fetch ?? OutputNames;

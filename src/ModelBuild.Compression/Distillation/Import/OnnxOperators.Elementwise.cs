@@ -67,7 +67,8 @@ public static partial class OnnxOperators
             var inner = x.add(x.pow(3).mul(0.044715)).mul(Math.Sqrt(2.0 / Math.PI));
             return One(x.mul(0.5).mul(inner.tanh().add(1.0)));
         }
-        return One(x.mul(0.5).mul(x.mul(1.0 / Math.Sqrt(2.0)).erf().add(1.0)));
+        // torch's exact GELU, 0.5 x (1 + erf(x / sqrt 2)), in one kernel (and one autograd node).
+        return One(torch.nn.functional.gelu(x));
     }
 
     static Tensor[] Clip(OnnxNodeContext c)
