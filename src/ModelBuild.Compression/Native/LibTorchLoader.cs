@@ -19,12 +19,27 @@ namespace ModelBuild.Compression.Native;
 /// Where the system libstdc++ is new enough, the original library loads and nothing is copied.
 /// </para>
 /// </summary>
-public static class LibTorchLoader
+public static partial class LibTorchLoader
 {
     private const string LibTorchSharpFile = "libLibTorchSharp.so";
     private const string StdCxx = "libstdc++.so.6";
     private static readonly object Gate = new();
     private static bool loaded;
+
+    /// <summary>
+    /// libtorch's OpenMP workers spin while idle by default. A build shares the machine with other build nodes, and
+    /// on the 2-core build VM under load spinning made a two-thread epoch of the intent student 12.3 s against 0.86 s
+    /// with passive waiting (benchmarks/RESULTS.md, "Distillation"). OpenMP reads the variable once, when libtorch is
+    /// loaded, from the native environment: .NET's Environment.SetEnvironmentVariable only changes the managed copy on
+    /// Unix, so it goes through libc's setenv, and a value the user set is kept (overwrite = 0).
+    /// </summary>
+    internal static void UsePassiveOpenMpWaitUnlessSet() => SetEnv("OMP_WAIT_POLICY", "PASSIVE", 0);
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetEnv(string name, string value, int overwrite);
+
+    [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial IntPtr GetNativeEnv(string name);
 
     /// <summary>What happened on load: "original" or the path of the patched copy. For tests and diagnostics.</summary>
     public static string? LoadedFrom { get; private set; }
@@ -56,6 +71,7 @@ public static class LibTorchLoader
 
     private static void LoadOnLinux()
     {
+        UsePassiveOpenMpWaitUnlessSet();
         var torchAssembly = typeof(torch).Assembly;
         // Load libtorch the way TorchSharp itself will (same probing, same file), so only one copy is ever mapped.
         if (!NativeLibrary.TryLoad("torch_cpu", torchAssembly, null, out _)) return; // TorchSharp will report it.

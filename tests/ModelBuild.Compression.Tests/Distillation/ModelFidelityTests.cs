@@ -14,6 +14,7 @@ namespace ModelBuild.Compression.Tests.Distillation;
 /// ONNX Runtime 1.31.1 on the same inputs (and against the stored expected outputs where the model has them).
 /// Models with operators outside the importer's set must fail with one MB0301 that names all of them.
 /// </summary>
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public sealed class ModelFidelityTests
 {
     readonly ITestOutputHelper _output;

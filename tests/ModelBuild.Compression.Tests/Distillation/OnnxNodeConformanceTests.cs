@@ -10,6 +10,7 @@ namespace ModelBuild.Compression.Tests.Distillation;
 /// Every ONNX backend node test (../shared/onnx-node-tests, ONNX v1.16.1) for the importer's operators that ONNX
 /// Runtime passes (INDEX.tsv), run through the TorchSharp importer and compared with the expected outputs at 1e-4.
 /// </summary>
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public sealed class OnnxNodeConformanceTests
 {
     readonly ITestOutputHelper _output;

@@ -3,6 +3,7 @@ using ModelBuild.Compression.Distillation.Synthetic;
 
 namespace ModelBuild.Compression.Tests.Distillation;
 
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public sealed class SyntheticDataTests
 {
     [Fact]

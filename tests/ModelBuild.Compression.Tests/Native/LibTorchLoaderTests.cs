@@ -4,8 +4,18 @@ using static TorchSharp.torch;
 
 namespace ModelBuild.Compression.Tests.Native;
 
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public sealed class LibTorchLoaderTests
 {
+    [Fact]
+    public void OpenMp_waits_passively_unless_the_user_chose_a_policy()
+    {
+        LibTorchLoader.EnsureLoaded();
+        // The process started with this value (or none); .NET's managed copy of the environment is untouched by setenv.
+        string expected = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE";
+        Assert.Equal(expected, System.Runtime.InteropServices.Marshal.PtrToStringUTF8(LibTorchLoader.GetNativeEnv("OMP_WAIT_POLICY")));
+    }
+
     [Fact]
     public void Loads_exactly_one_copy_of_libtorch_cpu()
     {

@@ -5,6 +5,7 @@ namespace ModelBuild.Compression.Tests.Pruning;
 
 /// <summary>The acceptance figures with recovery by distillation from the unpruned teacher.</summary>
 [Trait("Category", "Acceptance")]
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public class PruningAcceptanceTests(ITestOutputHelper output)
 {
     [Theory]
@@ -37,6 +38,7 @@ public class PruningAcceptanceTests(ITestOutputHelper output)
 }
 
 [Trait("Category", "Acceptance")]
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public class CnnPruningAcceptanceTests(ITestOutputHelper output)
 {
     [Fact]
@@ -82,6 +84,7 @@ public class CnnPruningAcceptanceTests(ITestOutputHelper output)
 }
 
 [Trait("Category", "Acceptance")]
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public class TransformerPruningAcceptanceTests(ITestOutputHelper output)
 {
     private const string Teacher = "synthetic-intent-transformer";

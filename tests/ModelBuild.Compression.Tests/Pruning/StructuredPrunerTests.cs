@@ -6,6 +6,7 @@ using Xunit.Abstractions;
 
 namespace ModelBuild.Compression.Tests.Pruning;
 
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public class StructuredPrunerTests(ITestOutputHelper output)
 {
     /// <summary>Prunes, then checks the pruned graph runs in ORT and matches the masked original on <paramref name="x"/>.</summary>
@@ -192,6 +193,7 @@ public class StructuredPrunerTests(ITestOutputHelper output)
     }
 }
 
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public class UnrewritableGroupTests
 {
     [Fact]
@@ -209,6 +211,7 @@ public class UnrewritableGroupTests
     }
 }
 
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public class UnstructuredPruningTests
 {
     [Fact]
@@ -263,6 +266,7 @@ public class UnstructuredPruningTests
     }
 }
 
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public class UnitSelectionTests
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace ModelBuild.Compression.Tests.Pruning;
 /// importer distillation trains through) and must give ONNX Runtime's logits. Recovery trains exactly this
 /// module, so a rewrite ORT accepts but the importer reads differently would be caught here.
 /// </summary>
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public class TorchImporterAgreementTests(ITestOutputHelper output)
 {
     private void AssertAgree(OnnxModel pruned, NpyArray x)

@@ -13,6 +13,7 @@ namespace ModelBuild.Compression.Tests.Distillation.Students;
 /// <c>--student-width/--student-depth/--student-ffn-width</c> on the Conv and transformer teachers of ../shared: parameter
 /// counts by formula, shapes, and ONNX Runtime running every derived student with the teacher's inputs and outputs.
 /// </summary>
+[Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public sealed class StudentDerivationTests(ITestOutputHelper output)
 {
     static readonly TeacherCase Intent = new("synthetic-intent-transformer");
