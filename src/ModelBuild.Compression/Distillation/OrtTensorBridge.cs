@@ -15,10 +15,19 @@ public sealed class OrtTensorBridge : IDisposable
 
     public OrtTensorBridge(string modelPath, int threads = 0)
     {
-        var options = new SessionOptions { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var options = CreateOptions(threads);
         _session = new InferenceSession(modelPath, options);
-        options.Dispose();
     }
+
+    /// <summary>From a model held in memory (e.g. a fixed-batch graph generalized to any batch).</summary>
+    public OrtTensorBridge(byte[] model, int threads = 0)
+    {
+        using var options = CreateOptions(threads);
+        _session = new InferenceSession(model, options);
+    }
+
+    static SessionOptions CreateOptions(int threads) =>
+        new() { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
 
     public IReadOnlyList<string> InputNames => _session.InputNames;
     public IReadOnlyList<string> OutputNames => _session.OutputNames;

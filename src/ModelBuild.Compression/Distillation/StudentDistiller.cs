@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ModelBuild.Compression.Distillation.Import;
+using ModelBuild.Compression.Pruning;
 using ModelBuild.Compression.Distillation.Losses;
 using ModelBuild.Compression.Distillation.Students;
 using ModelBuild.Compression.Data;
@@ -30,9 +31,16 @@ public static class StudentDistiller
         torch.manual_seed(options.Seed);
 
         var teacherModel = OnnxModel.Load(options.TeacherPath);
+        // Training and teacher labelling run in batches. A graph exported with a fixed batch of 1 (mnist-cnn-pytorch)
+        // is generalized to any batch for that (batch 1 computes the same), and the student is written back with the
+        // batch-1 interface it came with (its file's, or for a derived student the teacher's).
+        bool teacherFixedBatch = DynamicBatch.IsFixedBatchOne(teacherModel.Proto);
+        if (teacherFixedBatch) DynamicBatch.Apply(teacherModel.Proto);
         var studentProto = options.StudentPath is { } sp
             ? OnnxModel.Load(sp).Proto
             : StudentDeriver.Derive(teacherModel.Proto, options.StudentWidth ?? 1.0, options.StudentDepth ?? 1.0, options.StudentFfnWidth, options.TeacherPath);
+        bool studentFixedBatch = options.StudentPath is null ? teacherFixedBatch : DynamicBatch.IsFixedBatchOne(studentProto);
+        if (studentFixedBatch) DynamicBatch.Apply(studentProto);
         string studentName = options.StudentPath ?? $"student derived from {options.TeacherPath}";
         // A derived student has no weights yet; a file's weights are the starting point unless asked otherwise.
         bool reinitialize = options.Reinitialize || options.StudentPath is null;
@@ -51,7 +59,7 @@ public static class StudentDistiller
         var (inputs, labels) = options.TrainingData is null
             ? (DeepInversionSynthesizer.Generate(teacherModel.Proto, options.TeacherPath, options.Synthetic!.Value, options.Seed, options.DeepInversion), (Tensor?)null)
             : LoadData(options);
-        using var teacherOrt = new OrtTensorBridge(options.TeacherPath);
+        using var teacherOrt = teacherFixedBatch ? new OrtTensorBridge(teacherModel.ToBytes()) : new OrtTensorBridge(options.TeacherPath);
         Tensor teacherLogits;
         try
         {
@@ -212,7 +220,9 @@ public static class StudentDistiller
         student.ParameterTransform = null;
         student.ValueTransform = null;
         double? finalScore = valInputs is not null ? Score(student, valInputs, valTargets!) : null;
-        OnnxStudentExporter.Save(student, options.OutputPath);
+        var exported = OnnxStudentExporter.ToOnnx(student);
+        if (studentFixedBatch) DynamicBatch.RestoreBatchOne(exported.Proto);
+        exported.Save(options.OutputPath);
         teacherTorch?.Dispose();
         featureLoss?.Dispose();
         return new DistillationResult

@@ -38,22 +38,11 @@ public sealed class DistillationRecovery : IPruningRecovery
         {
             string student = Path.Combine(folder, $"pruned-step{step}.onnx");
             string output = Path.Combine(folder, $"recovered-step{step}.onnx");
-            string teacher = _teacherPath;
-            var studentModel = pruned.Clone();
-            bool fixedBatch = DynamicBatch.IsFixedBatchOne(studentModel.Proto);
-            if (fixedBatch)
-            {
-                // Training needs batches; both graphs are generalized to any batch (batch 1 computes the same).
-                DynamicBatch.Apply(studentModel.Proto);
-                var teacherModel = OnnxModel.Load(_teacherPath);
-                DynamicBatch.Apply(teacherModel.Proto);
-                teacher = Path.Combine(folder, "teacher-any-batch.onnx");
-                teacherModel.Save(teacher);
-            }
-            studentModel.Save(student);
+            // The distiller generalizes a fixed batch of 1 for training and writes the batch-1 interface back.
+            pruned.Save(student);
             var options = new DistillationOptions
             {
-                TeacherPath = teacher,
+                TeacherPath = _teacherPath,
                 StudentPath = student,
                 OutputPath = output,
                 TrainingData = _trainingData,
@@ -69,12 +58,7 @@ public sealed class DistillationRecovery : IPruningRecovery
                 Seed = _training.Seed + step,
             };
             LastRun = StudentDistiller.Distill(options);
-            var recovered = OnnxModel.Load(File.ReadAllBytes(output), folder, pruned.FilePath);
-            if (fixedBatch)
-            {
-                DynamicBatch.RestoreBatchOne(recovered.Proto); // same interface as the model handed in
-            }
-            return recovered;
+            return OnnxModel.Load(File.ReadAllBytes(output), folder, pruned.FilePath);
         }
         finally
         {
