@@ -1,5 +1,6 @@
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Distillation;
+using ModelBuild.Compression.Evaluation;
 
 /// <summary>
 /// Test accuracy (ONNX Runtime) of the stated intent student distilled with given settings: the sweep behind the
@@ -29,22 +30,8 @@ static class TransformerAccuracySweep
         File.Delete(output);
     }
 
-    static double Accuracy(string dir, string model)
-    {
-        var x = NpyArray.Read(Path.Combine(dir, "test_x.npy"));
-        var y = NpyArray.Read(Path.Combine(dir, "test_y.npy")).ToInt64Array();
-        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(model);
-        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x.ToInt64Array(), x.Shape);
-        using var run = new Microsoft.ML.OnnxRuntime.RunOptions();
-        using var outputs = session.Run(run, new[] { session.InputNames[0] }, new[] { input }, new[] { session.OutputNames[0] });
-        var logits = outputs[0].GetTensorDataAsSpan<float>();
-        int classes = logits.Length / y.Length, correct = 0;
-        for (int i = 0; i < y.Length; i++)
-        {
-            int best = 0;
-            for (int c = 1; c < classes; c++) if (logits[i * classes + c] > logits[i * classes + best]) best = c;
-            if (best == y[i]) correct++;
-        }
-        return (double)correct / y.Length;
-    }
+    /// <summary>Test accuracy (0-1) through the product's own evaluator, as the pipeline's report computes it.</summary>
+    static double Accuracy(string dir, string model) =>
+        new ModelEvaluator(DataTensor.Load(Path.Combine(dir, "test_x.npy")), DataTensor.Load(Path.Combine(dir, "test_y.npy")), latencyRuns: 0)
+            .Evaluate(model).Accuracy!.Value / 100;
 }
