@@ -46,7 +46,7 @@ public sealed class RecipeFromItemTests : IDisposable
         var recipe = RecipeFromItem.Build(Item(
             ("Distill", "true"), ("Student", "student.onnx"), ("Reinitialize", "True"), ("TrainingData", "Data/train_x.npy"),
             ("TrainingLabels", "Data/train_y.npy"), ("Epochs", "40"), ("Temperature", "4"), ("Alpha", "0.9"), ("Dropout", "0.1"),
-            ("Loss", "Feature"), ("FeaturePairs", "/h:/s"), ("Prune", "0.25"), ("PruneMode", "Structured"), ("PruneSteps", "3"),
+            ("QuantizationAware", "True"), ("Loss", "Feature"), ("FeaturePairs", "/h:/s"), ("Prune", "0.25"), ("PruneMode", "Structured"), ("PruneSteps", "3"),
             ("PruneExclude", "/classifier/*; fc1")), project);
         Assert.True(recipe.Distill);
         Assert.True(recipe.Reinitialize);
@@ -55,6 +55,7 @@ public sealed class RecipeFromItemTests : IDisposable
         Assert.Equal(Path.Combine(project, "Data", "train_y.npy"), recipe.TrainingLabels);
         Assert.Equal(40, recipe.Epochs);
         Assert.Equal(0.1, recipe.Dropout);
+        Assert.True(recipe.QuantizationAware);
         Assert.Equal("feature", recipe.Loss);
         Assert.Equal("/h:/s", recipe.FeaturePairs);
         Assert.Equal(0.25, recipe.Prune);

@@ -41,6 +41,7 @@ internal static class CompressCommand
         var featurePairs = new Option<string?>("--feature-pairs") { Description = "teacher_tensor:student_tensor pairs, comma-separated, for --loss feature (one pair for relation)." };
         var synthetic = new Option<int?>("--synthetic") { Description = "Train on N synthetic inputs labelled by the teacher: generated from --train-data's samples, or without --train-data inverted from the teacher's BatchNorm statistics (DeepInversion)." };
         var dropout = new Option<double?>("--dropout") { Description = "Dropout rate while training the student (default 0)." };
+        var quantizationAware = new Option<bool>("--quantization-aware") { Description = "Distill through int8 fake quantization (weights and activations, straight-through gradients) for the int8-static step that follows; needs --quantize int8-static." };
         var stageCache = new Option<string?>("--stage-cache") { Description = "Cache each stage's output in this folder, so that changing only later stages' settings re-runs only those." };
         var evalData = new Option<string?>("--eval-data") { Description = "Evaluation inputs, in any format --train-data takes." };
         var evalLabels = new Option<string?>("--eval-labels") { Description = "Evaluation labels (.npy or text, int class ids), unless the data carries them." };
@@ -68,7 +69,7 @@ internal static class CompressCommand
         command.Arguments.Add(teacher);
         foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, pruneSteps, pruneExclude, distill, student,
                      studentWidth, studentDepth, studentFfnWidth, trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss,
-                     featurePairs, synthetic, dropout, evalData, evalLabels, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
+                     featurePairs, synthetic, dropout, quantizationAware, evalData, evalLabels, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
                      latencyRuns, stageCache, json })
             command.Options.Add(o);
         reading.AddTo(command);
@@ -115,6 +116,7 @@ internal static class CompressCommand
             r.FeaturePairs = Pick(featurePairs, r.FeaturePairs);
             r.Synthetic = Pick(synthetic, r.Synthetic);
             r.Dropout = Pick(dropout, r.Dropout);
+            r.QuantizationAware = parse.GetValue(quantizationAware) || r.QuantizationAware;
             r.EvaluationData = Pick(evalData, r.EvaluationData);
             r.EvaluationLabels = Pick(evalLabels, r.EvaluationLabels);
             r.MaxAccuracyDrop = Pick(maxDrop, r.MaxAccuracyDrop);

@@ -40,6 +40,7 @@ public sealed class DistillStage : ICompressionStage
             ["temperature"] = options.Temperature,
             ["alpha"] = options.Alpha,
             ["dropout"] = options.Dropout,
+            ["quantizationAware"] = options.QuantizationAware,
             ["seed"] = options.Seed,
             ["studentParameters"] = result.StudentParameters,
             ["trainingSamples"] = result.TrainingSamples,
@@ -57,7 +58,7 @@ public sealed class DistillStage : ICompressionStage
             new
             {
                 r.StudentWidth, r.StudentDepth, r.StudentFfnWidth, r.Reinitialize, r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha,
-                r.Loss, r.FeaturePairs, r.Synthetic, r.Dropout, r.Seed, Threads = context.Threads,
+                r.Loss, r.FeaturePairs, r.Synthetic, r.Dropout, r.QuantizationAware, r.Seed, Threads = context.Threads,
                 r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId,
             },
             [r.Student, r.TrainingData, r.TrainingLabels]);
@@ -88,6 +89,7 @@ public sealed class DistillStage : ICompressionStage
             Temperature = r.Temperature ?? defaults.Temperature,
             Alpha = r.Alpha ?? defaults.Alpha,
             Dropout = r.Dropout ?? defaults.Dropout,
+            QuantizationAware = r.QuantizationAware,
             Loss = loss,
             FeaturePairs = loss == DistillationLossKind.Feature ? pairs : Array.Empty<FeaturePair>(),
             RelationTensors = loss == DistillationLossKind.Relation ? pairs.FirstOrDefault() : null,

@@ -151,6 +151,7 @@ public sealed class CompressionPipeline
             if (recipe.StudentDepth is not null) distillOnly.Add("student-depth");
             if (recipe.StudentFfnWidth is not null) distillOnly.Add("student-ffn-width");
             if (recipe.Reinitialize) distillOnly.Add("reinitialize");
+            if (recipe.QuantizationAware) distillOnly.Add("quantization-aware");
             if (recipe.Loss is not null) distillOnly.Add("loss");
             if (recipe.FeaturePairs is not null) distillOnly.Add("feature-pairs");
             if (recipe.Temperature is not null && recipe.Prune is null) distillOnly.Add("temperature");
@@ -213,7 +214,11 @@ public sealed class CompressionPipeline
             throw new ModelBuildException("MB0512", "Evaluation labels were given without evaluation data.", "Pass --eval-data <x.npy> together with --eval-labels.", recipe.EvaluationLabels);
         if (Path.GetFullPath(recipe.Output) == Path.GetFullPath(recipe.Teacher))
             throw new ModelBuildException("MB0511", "The output path is the teacher itself.", "Write the compressed model to a different file.", recipe.Teacher);
-        QuantizationModes.Parse(recipe.Quantize);
+        var quantize = QuantizationModes.Parse(recipe.Quantize);
+        if (recipe.QuantizationAware && recipe.Distill && quantize != QuantizationMode.Int8Static)
+            throw new ModelBuildException("MB0518",
+                $"Quantization-aware distillation trains the student for the int8-static step, but the quantization form is '{recipe.Quantize ?? "none"}'.",
+                "Add --quantize int8-static with --calibration-data (Quantize=\"int8-static\" and CalibrationData on the item), or drop --quantization-aware.", recipe.Teacher);
         OneOf("prune mode", "--prune-mode", recipe.PruneMode, ["structured", "unstructured"], recipe.Teacher);
         OneOf("distillation loss", "--loss", recipe.Loss, ["response", "feature", "relation"], recipe.Teacher);
         if (recipe.CalibrationMethod is not null) CalibrationMethodNames.Parse(recipe.CalibrationMethod);

@@ -70,6 +70,7 @@ internal sealed class RecipeFromItem
         if (Meta("Loss") is { } loss) recipe.Loss = Word("Loss", loss, LossWords);
         if (Meta("FeaturePairs") is { } featurePairs) recipe.FeaturePairs = featurePairs;
         if (Meta("Dropout") is { } dropout) recipe.Dropout = Number("Dropout", dropout, 0, 1, maxInclusive: false);
+        if (Meta("QuantizationAware") is { } quantizationAware) recipe.QuantizationAware = Bool("QuantizationAware", quantizationAware);
         if (Meta("Synthetic") is { } synthetic) recipe.Synthetic = Integer("Synthetic", synthetic, 1);
 
         if (Meta("EvaluationData") is { } evalData) recipe.EvaluationData = RequireData(evalData, "EvaluationData", projectDirectory);

@@ -51,6 +51,12 @@ public sealed class CompressionRecipe
     public int? Synthetic { get; set; }
     /// <summary>Dropout rate while training the student (hidden linear outputs, attention probabilities); default 0.</summary>
     public double? Dropout { get; set; }
+    /// <summary>
+    /// Quantization-aware distillation: the student trains through int8 fake quantization (weights and the activations
+    /// the int8-static step quantizes, straight-through gradients), then that step writes the QDQ model.
+    /// Requires Quantize = int8-static.
+    /// </summary>
+    public bool QuantizationAware { get; set; }
 
     // Evaluation and gates
     public string? EvaluationData { get; set; }
