@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command. Packs ModelBuild from this repository (build/pack-local.sh), builds
 # samples/IntentRouter against it (the build distills, prunes and quantizes the shipped intent transformer: see the
-# <CompressModel> item in samples/IntentRouter/IntentRouter.csproj; about 5 minutes on 2 cores, once) and runs the
+# <CompressModel> item in samples/IntentRouter/IntentRouter.csproj; about 1 minute on 2 cores, once) and runs the
 # app: test-split accuracy, p50/p99 latency per request, and a few requests routed to API calls.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
