@@ -112,9 +112,14 @@ public sealed class DistillStage : ICompressionStage
         catch (FormatException e) { throw DistillationErrors.InvalidOption("--feature-pairs", e.Message); }
     }
 
-    /// <summary>One progress line per epoch, in the worker protocol (the build shows them; the CLI prints them).</summary>
-    private sealed class LogProgress(IWorkerLog log) : IProgress<DistillationProgress>
+    /// <summary>
+    /// One progress line per epoch, in the worker protocol (the build shows them; the CLI prints them), and the
+    /// distiller's other progress lines (data-free synthesis).
+    /// </summary>
+    private sealed class LogProgress(IWorkerLog log) : IProgress<DistillationProgress>, IProgress<string>
     {
         public void Report(DistillationProgress value) => log.Progress("distill: " + value.ToString());
+
+        public void Report(string value) => log.Progress("distill: " + value);
     }
 }

@@ -57,7 +57,9 @@ public static class StudentDistiller
         // ---- data ----
         // --synthetic N without samples: data-free inputs inverted from the teacher's BatchNorm statistics.
         var (inputs, labels) = options.TrainingData is null
-            ? (DeepInversionSynthesizer.Generate(teacherModel.Proto, options.TeacherPath, options.Synthetic!.Value, options.Seed, options.DeepInversion), (Tensor?)null)
+            ? (DeepInversionSynthesizer.Generate(teacherModel.Proto, options.TeacherPath, options.Synthetic!.Value, options.Seed, options.DeepInversion,
+                // A progress sink that also takes text lines (the pipeline's) is told how the data-free synthesis goes.
+                (progress as IProgress<string>) is { } lines ? lines.Report : null), (Tensor?)null)
             : LoadData(options);
         using var teacherOrt = teacherFixedBatch ? new OrtTensorBridge(teacherModel.ToBytes()) : new OrtTensorBridge(options.TeacherPath);
         Tensor teacherLogits;

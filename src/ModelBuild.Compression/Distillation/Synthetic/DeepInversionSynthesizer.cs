@@ -34,7 +34,8 @@ public sealed class DeepInversionOptions
 /// </summary>
 public static class DeepInversionSynthesizer
 {
-    public static Tensor Generate(ModelProto teacher, string teacherFile, int count, int seed, DeepInversionOptions? options = null)
+    /// <param name="progress">Receives one line per optimized batch (a long data-free run would otherwise be silent for minutes).</param>
+    public static Tensor Generate(ModelProto teacher, string teacherFile, int count, int seed, DeepInversionOptions? options = null, Action<string>? progress = null)
     {
         var o = options ?? new DeepInversionOptions();
         var batchNorms = teacher.Graph.Node.Where(n => n.OpType == "BatchNormalization").ToList();
@@ -64,6 +65,8 @@ public static class DeepInversionSynthesizer
         var jitter = new Random(seed);
         var batches = new List<Tensor>();
         long classes = -1;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int batchCount = (count + o.BatchSize - 1) / o.BatchSize;
         for (int start = 0; start < count; start += o.BatchSize)
         {
             int n = Math.Min(o.BatchSize, count - start);
@@ -103,6 +106,12 @@ public static class DeepInversionSynthesizer
             }
             batches.Add(x.detach().clone().MoveToOuterDisposeScope());
             targets?.Dispose();
+            if (progress is not null)
+            {
+                double elapsed = clock.Elapsed.TotalSeconds, eta = elapsed / batches.Count * (batchCount - batches.Count);
+                progress(System.FormattableString.Invariant(
+                    $"synthetic: DeepInversion batch {batches.Count}/{batchCount} ({start + n}/{count} inputs, {o.Steps} steps each), {elapsed:F1}s, ETA {eta:F0}s"));
+            }
         }
         var all = torch.cat(batches, 0);
         foreach (var b in batches) b.Dispose();

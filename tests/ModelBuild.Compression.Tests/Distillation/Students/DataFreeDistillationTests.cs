@@ -119,8 +119,13 @@ public sealed class DataFreeDistillationTests : IDisposable
             Assert.All(perClass, count => Assert.InRange(count, 16, 24));
         }
 
-        var result = DistillDataFree(teacher, "student.onnx", steps: 100);
+        var lines = new ProgressLines();
+        var result = DistillDataFree(teacher, "student.onnx", steps: 100, lines);
         Assert.Equal(512, result.TrainingSamples);
+        // 512 inputs in batches of 128: one synthesis line per batch reaches a sink that takes text, then the epochs.
+        Assert.Equal(4, lines.Text.Count(l => l.StartsWith("synthetic: DeepInversion batch ", StringComparison.Ordinal)));
+        Assert.Contains("synthetic: DeepInversion batch 4/4 (512/512 inputs", lines.Text[^1]);
+        Assert.Equal(30, lines.Epochs);
         Assert.Equal(BatchNormCnn.TrainableParameters(4, 8, 1), result.StudentParameters);
         double accuracy = HeldOutAccuracy(result.OutputPath);
         _output.WriteLine($"student on 512 DeepInversion images only: {accuracy:P2} on held-out t10k rows (chance 10%), {result.StudentParameters} parameters, total {watch.Elapsed.TotalSeconds:F1} s");
@@ -132,14 +137,22 @@ public sealed class DataFreeDistillationTests : IDisposable
         Assert.True(accuracy > noise + 0.2, $"DeepInversion ({accuracy:P2}) is not clearly better than noise ({noise:P2})");
     }
 
-    DistillationResult DistillDataFree(string teacher, string file, int steps) => StudentDistiller.Distill(new DistillationOptions
+    sealed class ProgressLines : IProgress<DistillationProgress>, IProgress<string>
+    {
+        public List<string> Text { get; } = [];
+        public int Epochs { get; private set; }
+        public void Report(DistillationProgress value) => Epochs++;
+        public void Report(string value) => Text.Add(value);
+    }
+
+    DistillationResult DistillDataFree(string teacher, string file, int steps, ProgressLines? progress = null) => StudentDistiller.Distill(new DistillationOptions
     {
         TeacherPath = teacher, OutputPath = Path.Combine(_dir, file),
         // Half the channels, one of the two same-shape Conv blocks: also checks that a derived Conv student trains.
         StudentWidth = 0.5, StudentDepth = 0.5,
         Synthetic = 512, DeepInversion = new DeepInversionOptions { BatchSize = 128, Steps = steps },
         Epochs = 30, BatchSize = 64, LearningRate = 2e-3, Seed = 0, Threads = 1,
-    });
+    }, progress);
 
     [Fact]
     public void DeepInversion_is_deterministic_for_a_seed()
