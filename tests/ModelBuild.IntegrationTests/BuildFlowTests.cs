@@ -7,7 +7,7 @@ namespace ModelBuild.IntegrationTests;
 [Collection(PackageCollection.Name)]
 public sealed partial class BuildFlowTests(PackageFixture package)
 {
-    private static readonly Regex NativeEngineFile = new("torch|onnxruntime|c10|gomp", RegexOptions.IgnoreCase);
+    private static readonly Regex NativeEngineFile = new("torch|onnxruntime|c10|gomp|skia", RegexOptions.IgnoreCase);
 
     [Fact]
     public void Build_puts_the_compressed_model_in_bin_publish_too_and_no_engine_file_in_either()
