@@ -186,8 +186,8 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
                 LogFile = logFile,
                 // The worker is a plain .NET app: MSBuild's own variables must not leak into it.
                 Environment = new Dictionary<string, string?> { ["MSBUILD_EXE_PATH"] = null, ["MSBuildExtensionsPath"] = null, ["MSBuildSDKsPath"] = null },
+                Started = () => Log.LogMessage(MessageImportance.Normal, $"ModelBuild: {name}: cache miss (key {Short(key)}); starting worker, log {logFile}"),
             };
-            Log.LogMessage(MessageImportance.Normal, $"ModelBuild: {name}: cache miss (key {Short(key)}); starting worker, log {logFile}");
             Log.LogMessage(MessageImportance.Low, $"ModelBuild: {worker.FileName} {string.Join(" ", arguments)}");
 
             var workerErrors = 0;

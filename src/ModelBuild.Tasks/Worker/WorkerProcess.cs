@@ -14,6 +14,9 @@ internal sealed class WorkerProcess
     public required IReadOnlyList<string> Arguments { get; init; }
     public required string LogFile { get; init; }
     public IDictionary<string, string?> Environment { get; init; } = new Dictionary<string, string?>();
+    /// <summary>Called once the process runs and <see cref="LogFile"/> exists (holding the command line), so a message
+    /// that points at the log never names a file that is not there yet.</summary>
+    public Action? Started { get; init; }
 
     /// <summary>Runs to the end and returns the exit code; null when it was cancelled (the process tree is then killed).</summary>
     public int? Run(Action<string, bool> onLine, CancellationToken cancellation)
@@ -38,6 +41,7 @@ internal sealed class WorkerProcess
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lines.Add((e.Data, false)); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lines.Add((e.Data, true)); };
         process.Start();
+        Started?.Invoke();
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
