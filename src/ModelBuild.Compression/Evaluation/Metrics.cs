@@ -4,10 +4,15 @@ namespace ModelBuild.Compression.Evaluation;
 public static class Metrics
 {
     /// <summary>Percent of predictions equal to the labels.</summary>
+    /// <remarks>
+    /// Predictions may be fewer than labels (a fixed-batch model drops a ragged tail); they are matched by index.
+    /// Nothing to compare is a caller's bug, not 0%: callers check the data first (MB0510, MB0534).
+    /// </remarks>
     public static double Accuracy(int[] predictions, long[] labels)
     {
-        var n = Math.Min(predictions.Length, labels.Length);
-        if (n == 0) return 0;
+        if (predictions.Length == 0 || predictions.Length > labels.Length)
+            throw new ArgumentException($"{predictions.Length} prediction(s) for {labels.Length} label(s): nothing or too much to score.");
+        var n = predictions.Length;
         var hits = 0;
         for (var i = 0; i < n; i++) if (predictions[i] == labels[i]) hits++;
         return 100.0 * hits / n;
@@ -16,8 +21,9 @@ public static class Metrics
     /// <summary>Percent of samples where two models predict the same class (top-1 agreement).</summary>
     public static double Agreement(int[] a, int[] b)
     {
-        var n = Math.Min(a.Length, b.Length);
-        if (n == 0) return 0;
+        if (a.Length == 0 || a.Length != b.Length)
+            throw new ArgumentException($"{a.Length} and {b.Length} prediction(s): agreement needs the same samples on both sides.");
+        var n = a.Length;
         var same = 0;
         for (var i = 0; i < n; i++) if (a[i] == b[i]) same++;
         return 100.0 * same / n;

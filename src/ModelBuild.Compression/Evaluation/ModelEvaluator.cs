@@ -14,6 +14,7 @@ public sealed class ModelEvaluator
 
     public ModelEvaluator(DataTensor? data, DataTensor? labels, int threads = 1, int latencyRuns = LatencyMeter.DefaultRuns, int? maxSamples = null)
     {
+        var dataCount = data?.Count ?? 0;
         if (data is not null && maxSamples is { } max && max < data.Count) data = Truncate(data, max);
         _data = data;
         Threads = threads;
@@ -22,9 +23,9 @@ public sealed class ModelEvaluator
         {
             if (labels.IsFloat)
                 throw new ModelBuildException("MB0509", $"The labels '{labels.Path}' hold {labels.SourceDtype} values; labels must be integer class ids.", "Save the labels as int64 (y.astype(np.int64)).", labels.Path);
-            if (data is not null && labels.Count < data.Count)
-                throw new ModelBuildException("MB0510", $"The labels '{labels.Path}' have {labels.Count} entries but the evaluation data has {data.Count} samples.", "Pass labels with one class id per evaluation sample.", labels.Path);
-            _labels = labels.Int64s;
+            if (data is not null && labels.Count != dataCount)
+                throw new ModelBuildException("MB0510", $"The labels '{labels.Path}' have {labels.Count} entries but the evaluation data has {dataCount} samples.", "Pass labels with exactly one class id per evaluation sample, in the same order.", labels.Path);
+            _labels = data is null ? labels.Int64s : labels.Int64s!.Take(data.Count).ToArray();
             LabelData = labels;
         }
     }
@@ -66,9 +67,11 @@ public sealed class ModelEvaluator
 
     public EvaluationResult Compare(ModelOutputs outputs)
     {
-        var predictions = outputs.ArgMax();
-        double? accuracy = _labels is null ? null : Metrics.Accuracy(predictions, _labels);
-        double? agreement = _reference is null ? null : Metrics.Agreement(predictions, _reference.ArgMax());
+        // No class prediction (one float per sample): accuracy and agreement are not measured rather than made up.
+        var predictions = outputs.Predictions();
+        var referencePredictions = _reference?.Predictions();
+        double? accuracy = _labels is null || predictions is null ? null : Metrics.Accuracy(predictions, _labels);
+        double? agreement = referencePredictions is null || predictions is null ? null : Metrics.Agreement(predictions, referencePredictions);
         var sqnr = _reference is null ? [] : outputs.Names.Select((n, i) =>
             (n, Metrics.Sqnr(_reference.Values[Array.IndexOf(_reference.Names, n)], outputs.Values[i]))).ToArray();
         return new EvaluationResult(accuracy, agreement, predictions, sqnr);

@@ -86,9 +86,14 @@ public sealed class ModelRunner : IDisposable
     public ModelOutputs RunAll(DataTensor data, int preferredBatch = 64, IReadOnlyList<string>? outputs = null, int? maxSamples = null)
     {
         CheckData(data, "data");
-        outputs ??= OutputNames;
+        // Non-tensor outputs (a converter's ZipMap "probabilities" sequence of maps) carry nothing to score here.
+        outputs ??= OutputNames.Where(n => _session.OutputMetadata[n].IsTensor).ToArray();
         var total = Math.Min(data.Count, maxSamples ?? int.MaxValue);
         var batch = BatchSize(preferredBatch);
+        if (batch != preferredBatch && total < batch)
+            throw new ModelBuildException("MB0534",
+                $"The data '{data.Path}' has {total} sample(s) but '{ModelPath}' takes a fixed batch of {batch} on input '{InputName}', so not one batch can run and nothing would be measured.",
+                $"Give at least {batch} samples (a multiple of {batch} uses them all), or export the model with a dynamic batch axis.", data.Path);
         var collected = outputs.Select(_ => new List<float>()).ToArray();
         var perSample = new int[outputs.Count];
         using var runOptions = new RunOptions();
@@ -103,7 +108,10 @@ public sealed class ModelRunner : IDisposable
                 collected[index].AddRange(values);
             }
         }
-        return new ModelOutputs(outputs.ToArray(), collected.Select(c => c.ToArray()).ToArray(), perSample);
+        // Integer outputs are predicted labels (scikit-learn / ML.NET converters), scored as labels, not arg-maxed.
+        var integer = outputs.Select(n => _session.OutputMetadata.TryGetValue(n, out var m) && m.IsTensor
+            && m.ElementDataType is TensorElementType.Int64 or TensorElementType.Int32).ToArray();
+        return new ModelOutputs(outputs.ToArray(), collected.Select(c => c.ToArray()).ToArray(), perSample, integer);
     }
 
     public IEnumerable<float[]> RunBatch(RunOptions runOptions, DataTensor data, int start, int count, IReadOnlyList<string> outputs)
@@ -130,10 +138,26 @@ public sealed class ModelRunner : IDisposable
     internal static string FirstLine(string text) => text.Split('\n')[0].Trim();
 }
 
-/// <summary>Outputs of a run over a data set: per output, values flattened sample-major.</summary>
-public sealed record ModelOutputs(string[] Names, float[][] Values, int[] PerSample)
+/// <summary>
+/// Outputs of a run over a data set: per output, values flattened sample-major. <paramref name="Integer"/> marks
+/// integer outputs (one predicted label per sample in converted classifiers); null when unknown (all float).
+/// </summary>
+public sealed record ModelOutputs(string[] Names, float[][] Values, int[] PerSample, bool[]? Integer = null)
 {
     public int Samples => PerSample.Length == 0 || PerSample[0] == 0 ? 0 : Values[0].Length / PerSample[0];
+
+    /// <summary>
+    /// The predicted class per sample from the first output: the value itself when it is an integer label output
+    /// ([N] or [N,1] int64, as converted scikit-learn and ML.NET classifiers have), else the arg-max of its scores.
+    /// Null when the first output is one float per sample: there is no class to compare (a regressor, a single logit).
+    /// </summary>
+    public int[]? Predictions()
+    {
+        if (PerSample.Length == 0) return null;
+        if (Integer is { Length: > 0 } && Integer[0] && PerSample[0] == 1)
+            return Values[0].Select(v => (int)v).ToArray();
+        return PerSample[0] < 2 ? null : ArgMax();
+    }
 
     /// <summary>Arg-max of the first output per sample (class prediction).</summary>
     public int[] ArgMax()

@@ -30,7 +30,7 @@ public sealed class CompressionPipeline
 
     public CompressionReport Run(CompressionRecipe recipe, IWorkerLog log, string? reportPath = null)
     {
-        Validate(recipe);
+        Validate(recipe, LatencyRuns);
         var work = Directory.CreateTempSubdirectory("modelbuild-").FullName;
         var report = new CompressionReport();
         try
@@ -41,17 +41,22 @@ public sealed class CompressionPipeline
             var data = evaluationSet?.Inputs;
             data?.EnsureFinite();
             var labels = evaluationSet?.LabelTensor;
+            if (recipe.MaxAccuracyDrop is not null && data is not null && labels is null)
+                throw new ModelBuildException("MB0531",
+                    $"--max-accuracy-drop (MaxAccuracyDrop) is set but the evaluation data '{recipe.EvaluationData}' has no labels, so accuracy cannot be measured and the gate would not be checked.",
+                    "Pass --eval-labels <y.npy> (EvaluationLabels on the item) or a label column / class folders in the data, or gate on --min-agreement instead.", recipe.EvaluationData);
             var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns);
             log.Progress($"evaluating teacher {recipe.Teacher}");
             evaluator.SetReference(recipe.Teacher);
             var context = new CompressionContext(recipe, work, log, evaluator) { LatencyRuns = LatencyRuns };
             var timingSample = data ?? SyntheticSample.TryFor(recipe.Teacher);
+            if (timingSample is null && recipe.MaxLatencyMicroseconds is not null)
+                throw LatencyGateNotMeasurable(recipe, $"'{recipe.Teacher}' has several inputs and ModelBuild cannot time it");
             if (timingSample is null && LatencyRuns > 0)
                 log.Warning("MB0514", $"'{recipe.Teacher}' has several inputs; latency is not measured and the latency gates do not apply.",
                     "Time the model in the application, or export a single-input model to let ModelBuild measure it.");
 
             report.Teacher = Figures(recipe.Teacher, evaluator, recipe.Teacher);
-            report.Teacher.Agreement = data is null ? null : 100;
             context.TeacherFigures = report.Teacher;
             context.CurrentFigures = report.Teacher;
 
@@ -108,7 +113,7 @@ public sealed class CompressionPipeline
             report.Result = new ModelFigures
             {
                 Path = Path.GetFullPath(recipe.Output), Bytes = final.Bytes, Parameters = final.Parameters,
-                LatencyMicroseconds = final.LatencyMicroseconds, Accuracy = final.Accuracy, Agreement = final.Agreement ?? (data is null ? null : 100),
+                LatencyMicroseconds = final.LatencyMicroseconds, Accuracy = final.Accuracy, Agreement = final.Agreement,
             };
             report.CacheKey = CacheKey.Compute(recipe);
             if (log is IRecordsWarnings recorder) report.Warnings.AddRange(recorder.Warnings);
@@ -185,25 +190,53 @@ public sealed class CompressionPipeline
         };
     }
 
+    /// <summary>
+    /// The final gates. A gate the user asked for is checked or the run fails: Validate and Run refuse a gate whose
+    /// figure cannot be measured before any work is done; a figure still missing here is a bug, not a pass.
+    /// </summary>
     private static QualityGateException? CheckGates(CompressionRecipe recipe, CompressionReport report, string? reportPath)
     {
         var where = reportPath is null ? "" : $" See {reportPath}.";
-        if (recipe.MaxAccuracyDrop is { } maxDrop && report.Teacher.Accuracy is { } ta && report.Result.Accuracy is { } ra && ta - ra > maxDrop + 1e-9)
-            return new QualityGateException("MB0520",
-                Invariant($"The compressed model loses {ta - ra:0.00} accuracy points ({ta:0.00}% -> {ra:0.00}%), more than the allowed {maxDrop:0.00}.{where}"),
-                "Raise MaxAccuracyDrop (--max-accuracy-drop), compress less (milder pruning, int8 instead of int4), or give more calibration/training data.", recipe.Teacher);
-        if (recipe.MinAgreement is { } minAgreement && report.Result.Agreement is { } agreement && agreement < minAgreement - 1e-9)
-            return new QualityGateException("MB0521",
-                Invariant($"The compressed model agrees with the teacher on {agreement:0.00}% of the evaluation samples, under the required {minAgreement:0.00}%.{where}"),
-                "Lower MinAgreement (--min-agreement) or compress less.", recipe.Teacher);
-        if (recipe.MaxLatencyMicroseconds is { } maxLatency && report.Result.LatencyMicroseconds is { } latency && latency > maxLatency)
-            return new QualityGateException("MB0522",
-                Invariant($"The compressed model takes {latency:0.0} us at batch 1, over the allowed {maxLatency:0.0} us.{where}"),
-                "Raise MaxLatencyMicroseconds or compress more (pruning, int8).", recipe.Teacher);
+        if (recipe.MaxAccuracyDrop is { } maxDrop)
+        {
+            if (report.Teacher.Accuracy is not { } ta || report.Result.Accuracy is not { } ra)
+                throw NotMeasured(recipe, "accuracy");
+            if (ta - ra > maxDrop + 1e-9)
+                return new QualityGateException("MB0520",
+                    Invariant($"The compressed model loses {ta - ra:0.00} accuracy points ({ta:0.00}% -> {ra:0.00}%), more than the allowed {maxDrop:0.00}.{where}"),
+                    "Raise MaxAccuracyDrop (--max-accuracy-drop), compress less (milder pruning, int8 instead of int4), or give more calibration/training data.", recipe.Teacher);
+        }
+        if (recipe.MinAgreement is { } minAgreement)
+        {
+            if (report.Result.Agreement is not { } agreement)
+                throw NotMeasured(recipe, "agreement");
+            if (agreement < minAgreement - 1e-9)
+                return new QualityGateException("MB0521",
+                    Invariant($"The compressed model agrees with the teacher on {agreement:0.00}% of the evaluation samples, under the required {minAgreement:0.00}%.{where}"),
+                    "Lower MinAgreement (--min-agreement) or compress less.", recipe.Teacher);
+        }
+        if (recipe.MaxLatencyMicroseconds is { } maxLatency)
+        {
+            if (report.Result.LatencyMicroseconds is not { } latency)
+                throw new InvalidOperationException("The latency gate is set but latency was not measured.");
+            if (latency > maxLatency)
+                return new QualityGateException("MB0522",
+                    Invariant($"The compressed model takes {latency:0.0} us at batch 1, over the allowed {maxLatency:0.0} us.{where}"),
+                    "Raise MaxLatencyMicroseconds or compress more (pruning, int8).", recipe.Teacher);
+        }
         return null;
     }
 
-    private static void Validate(CompressionRecipe recipe)
+    /// <summary>A gate whose figure the evaluation could not give (the model's first output has no class to compare).</summary>
+    private static ModelBuildException NotMeasured(CompressionRecipe recipe, string figure) =>
+        new("MB0535", $"A gate on {figure} is set but {figure} could not be measured: the model's first output gives one float per sample, so there is no predicted class to compare.",
+            "Gate a classifier whose first output is class scores [N,classes] or an integer label [N], or remove --max-accuracy-drop/--min-agreement.", recipe.Teacher);
+
+    private static ModelBuildException LatencyGateNotMeasurable(CompressionRecipe recipe, string why) =>
+        new("MB0532", $"--max-latency-us (MaxLatencyMicroseconds) is set but {why}, so the latency gate would not be checked.",
+            "Let ModelBuild time the model (drop --latency-runs 0), or remove the latency gate and time the model in the application (a model with several inputs is not timed).", recipe.Teacher);
+
+    private static void Validate(CompressionRecipe recipe, int latencyRuns)
     {
         if (string.IsNullOrWhiteSpace(recipe.Teacher))
             throw new ModelBuildException("MB0511", "No teacher model was given.", "Pass the model to compress: modelbuild compress <teacher.onnx> -o <out.onnx> (or \"teacher\" in the recipe).");
@@ -212,6 +245,12 @@ public sealed class CompressionPipeline
             throw new ModelBuildException("MB0511", "No output path was given.", "Pass -o <out.onnx> (or \"output\" in the recipe).", recipe.Teacher);
         if (recipe.EvaluationLabels is not null && recipe.EvaluationData is null)
             throw new ModelBuildException("MB0512", "Evaluation labels were given without evaluation data.", "Pass --eval-data <x.npy> together with --eval-labels.", recipe.EvaluationLabels);
+        if ((recipe.MaxAccuracyDrop is not null || recipe.MinAgreement is not null) && recipe.EvaluationData is null)
+            throw new ModelBuildException("MB0530",
+                $"{(recipe.MaxAccuracyDrop is not null ? "--max-accuracy-drop (MaxAccuracyDrop)" : "--min-agreement (MinAgreement)")} is set but no evaluation data is given, so the gate would not be checked.",
+                "Pass --eval-data <x.npy> (and --eval-labels <y.npy> for accuracy), EvaluationData on the item or \"evaluationData\" in the recipe; or remove the gate.", recipe.Teacher);
+        if (recipe.MaxLatencyMicroseconds is not null && latencyRuns <= 0)
+            throw LatencyGateNotMeasurable(recipe, "--latency-runs is 0 (timing is skipped)");
         if (Path.GetFullPath(recipe.Output) == Path.GetFullPath(recipe.Teacher))
             throw new ModelBuildException("MB0511", "The output path is the teacher itself.", "Write the compressed model to a different file.", recipe.Teacher);
         var quantize = QuantizationModes.Parse(recipe.Quantize);

@@ -26,7 +26,7 @@ public static class HtmlReportWriter
         svg text{font-size:11px;fill:#1b1f24}svg text.title{font-size:12px;font-weight:600}
         .axis{stroke:#8c959f;stroke-width:1}.grid{stroke:#eaeef2;stroke-width:1}
         rect.bar{fill:#0969da}rect.bar.result{fill:#1a7f37}rect.bar.float{fill:#cf222e}
-        circle.point{fill:#0969da;fill-opacity:.8;stroke:#fff}circle.point.failed{fill:#8c959f}circle.point.chosen{fill:#1a7f37}
+        circle.point{fill:#0969da;fill-opacity:.8;stroke:#fff}circle.point.failed{fill:#8c959f}circle.point.chosen{fill:#1a7f37}circle.point.unchecked{fill:#fff;stroke:#0969da;stroke-width:2}
         path.reference{fill:#cf222e}
         .muted{color:#57606a;font-size:12px}code{font-size:12px}
         ul.warnings li{color:#9a6700}
@@ -206,17 +206,20 @@ public static class HtmlReportWriter
             var p = plotted[k];
             var form = Str(p.Candidate["form"]) ?? "candidate";
             var chosen = IsChosen(report, p.Stage, form);
-            var passed = p.Candidate["passed"] is JsonValue pv && pv.TryGetValue<bool>(out var b) ? b : true;
-            var css = chosen ? "point chosen" : passed ? "point" : "point failed";
+            // A candidate no gate was measured on has no "passed": it is drawn as unchecked, never as passing.
+            bool? passed = p.Candidate["passed"] is JsonValue pv && pv.TryGetValue<bool>(out var b) ? b : null;
+            var css = chosen ? "point chosen" : passed switch { true => "point", false => "point failed", null => "point unchecked" };
             var (cx, cy) = (X(p.Bytes!.Value), Y(p.Accuracy!.Value));
             h.Append("<circle class=\"").Append(css).Append("\" cx=\"").Append(P(cx)).Append("\" cy=\"").Append(P(cy)).Append("\" r=\"6\" data-form=\"").Append(E(form))
              .Append("\"><title>").Append(E(form)).Append(": ").Append(N(p.Bytes.Value, "N0")).Append(" B, ").Append(N(p.Accuracy.Value, "0.00")).Append('%');
             if (Str(p.Candidate["reason"]) is { } reason) h.Append(" (").Append(E(reason)).Append(')');
+            if (p.Candidate["gatesChecked"] is JsonArray gates)
+                h.Append("; gates checked: ").Append(E(gates.Count == 0 ? "none" : string.Join(", ", gates.Select(g => Str(g) ?? "?"))));
             h.Append("</title></circle><text class=\"point-label\" x=\"").Append(P(cx + 9)).Append("\" y=\"").Append(P(cy - 8 + 12 * (k % 3))).Append("\">").Append(E(form)).Append("</text>\n");
         }
         h.Append("<line class=\"axis\" x1=\"").Append(left).Append("\" x2=\"").Append(left + pw).Append("\" y1=\"").Append(top + ph).Append("\" y2=\"").Append(top + ph).Append("\"/>")
          .Append("<line class=\"axis\" x1=\"").Append(left).Append("\" x2=\"").Append(left).Append("\" y1=\"").Append(top).Append("\" y2=\"").Append(top + ph).Append("\"/>\n</svg>\n");
-        h.Append("<p class=\"muted\">Green: the chosen candidate; blue: passed the gates; grey: rejected (hover for the reason); red diamond: the float teacher.");
+        h.Append("<p class=\"muted\">Green: the chosen candidate; blue: passed the gates it was checked on; hollow: no gate checked; grey: rejected (hover for the reason and the gates checked); red diamond: the float teacher.");
         if (plotted.Count < points.Count) h.Append(' ').Append(points.Count - plotted.Count).Append(" candidate(s) without size or accuracy are listed below but not plotted.");
         h.Append("</p>\n");
     }

@@ -89,6 +89,7 @@ public static class ReportWriter
         null => "-",
         JsonValue v when v.TryGetValue<double>(out var d) => d.ToString(Math.Abs(d) >= 1000 ? "N0" : "0.###", CultureInfo.InvariantCulture),
         JsonValue v => v.ToString().Replace("|", "\\|"),
+        JsonArray a when a.All(x => x is JsonValue) => a.Count == 0 ? "none" : string.Join(", ", a.Select(Cell)),
         _ => node.ToJsonString().Replace("|", "\\|"),
     };
 }

@@ -11,6 +11,13 @@ public sealed record AccuracyGate(double? MaxDrop, double? MinAgreement)
 {
     public bool IsActive => MaxDrop is not null || MinAgreement is not null;
 
+    /// <summary>The parts of this gate the two results let it measure (a drop needs labels, agreement a reference).</summary>
+    public IEnumerable<string> Checked(EvaluationResult floatResult, EvaluationResult candidate)
+    {
+        if (MaxDrop is not null && floatResult.Accuracy is not null && candidate.Accuracy is not null) yield return "accuracy drop";
+        if (MinAgreement is not null && candidate.Agreement is not null) yield return "agreement";
+    }
+
     /// <summary>Null when the candidate passes, else the reason in one sentence.</summary>
     public string? Check(EvaluationResult floatResult, EvaluationResult candidate)
     {

@@ -8,6 +8,12 @@ namespace ModelBuild.Compression.Quantization;
 /// </summary>
 public sealed record LatencyGate(double Noise = 0.03)
 {
+    /// <summary>How a candidate's report row names this gate among the gates checked.</summary>
+    public const string Name = "not slower than float";
+
+    /// <summary>Whether the gate can decide: both latencies were measured.</summary>
+    public static bool CanCheck(double? floatMicroseconds, double? candidateMicroseconds) => floatMicroseconds is not null && candidateMicroseconds is not null;
+
     /// <summary>
     /// Null when the candidate is not slower than float (within the noise), else the reason. <paramref name="pairedRatio"/>
     /// (candidate / float, paired by measurement round) decides when given; the medians are what the message shows.

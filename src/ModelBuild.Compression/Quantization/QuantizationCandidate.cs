@@ -19,6 +19,8 @@ public sealed class QuantizationCandidate
     public List<(string Node, string OpType, double Db)> LayerSqnr { get; set; } = [];
     public string? AccuracyFailure { get; set; }
     public string? LatencyFailure { get; set; }
+    /// <summary>The gates that were measured for this candidate ("accuracy drop", "agreement", "not slower than float").</summary>
+    public List<string> GatesChecked { get; } = [];
     public bool Passed => AccuracyFailure is null && LatencyFailure is null;
 
     public JsonObject ToJson() => new()
@@ -32,7 +34,16 @@ public sealed class QuantizationCandidate
         ["outputSqnrDb"] = OutputSqnrDb is { } s && double.IsFinite(s) ? Math.Round(s, 2) : null,
         ["quantizedNodes"] = QuantizedNodes.Count,
         ["keptFloat"] = KeptFloat.Count,
-        ["passed"] = Passed,
-        ["reason"] = AccuracyFailure ?? LatencyFailure ?? "passes the gates",
+        ["gatesChecked"] = new JsonArray(GatesChecked.Select(g => (JsonNode)g).ToArray()),
+        // No gate measured: neither passed nor failed, and the row says so instead of "passes".
+        ["passed"] = GatesChecked.Count == 0 ? null : Passed,
+        ["reason"] = AccuracyFailure ?? LatencyFailure ?? Unfailed(),
     };
+
+    private string Unfailed()
+    {
+        var latency = GatesChecked.Contains(LatencyGate.Name) ? "" : "; latency not measured, so not checked against float";
+        if (GatesChecked.Count == 0) return "no gate checked: no accuracy gate measured and latency not measured";
+        return "passes " + string.Join(" and ", GatesChecked) + latency;
+    }
 }

@@ -121,7 +121,19 @@ public sealed class QuantizeStage : ICompressionStage
             }
         }
         var latencyGate = new LatencyGate();
-        foreach (var c in candidates) c.LatencyFailure = latencyGate.Check(floatLatency, c.LatencyMicroseconds, c.LatencyRatioToFloat);
+        foreach (var c in candidates)
+        {
+            c.LatencyFailure = latencyGate.Check(floatLatency, c.LatencyMicroseconds, c.LatencyRatioToFloat);
+            if (LatencyGate.CanCheck(floatLatency, c.LatencyMicroseconds)) c.GatesChecked.Add(LatencyGate.Name);
+        }
+        if (floatLatency is null)
+        {
+            // "Never slower than float" cannot hold unmeasured: say so where the choice is reported.
+            var why = context.LatencyRuns <= 0 ? "--latency-runs is 0" : $"'{input}' has several inputs and ModelBuild cannot time it";
+            details["latency"] = $"not measured ({why}): no candidate was checked against float latency{(auto ? "; auto chose among the accurate forms by file size" : "")}";
+            log.Warning("MB0533", $"quantize: latency was not measured ({why}), so the {(auto ? "form auto chose" : mode.Name() + " model")} may be slower than the float model on this CPU.",
+                "Let ModelBuild time the models (drop --latency-runs 0), or time both models in the application before shipping the quantized one.");
+        }
 
         QuantizationCandidate? chosen;
         if (auto)
@@ -239,6 +251,7 @@ public sealed class QuantizeStage : ICompressionStage
         candidate.Accuracy = result.Accuracy;
         candidate.Agreement = result.Agreement;
         candidate.OutputSqnrDb = result.MinSqnr;
+        candidate.GatesChecked.AddRange(gate.Checked(floatResult, result));
         log.Progress(string.Create(CultureInfo.InvariantCulture,
             $"quantize: {candidate.Form} {candidate.Bytes:N0} B, accuracy {Fmt(result.Accuracy)}, agreement {Fmt(result.Agreement)}, SQNR {Fmt(result.MinSqnr)} dB"));
         return candidate;
@@ -257,6 +270,7 @@ public sealed class QuantizeStage : ICompressionStage
             candidate.LatencyMicroseconds = timing.Medians[1];
             candidate.LatencyRatioToFloat = timing.RatiosToFirst[1];
             candidate.LatencyFailure = new LatencyGate().Check(timing.Medians[0], timing.Medians[1], timing.RatiosToFirst[1]);
+            candidate.GatesChecked.Add(LatencyGate.Name);
         }
         return candidate;
     }
