@@ -44,31 +44,6 @@ public sealed class MappingTests : IDisposable
     }
 
     [Fact]
-    public void MlNet_attributes_are_honoured()
-    {
-        var expected = DirectOnnxRuntime.PredictRows(TestPaths.WineTeacher, _rows[..2]);
-        using var pool = new PredictionEnginePool<MlNetWineInput, MlNetWineScores>(new PredictionEnginePoolOptions<MlNetWineInput, MlNetWineScores>());
-        pool.AddModelFromFile("wine", TestPaths.WineTeacher);
-        Assert.Equal(expected[0], pool.Predict("wine", new MlNetWineInput { Features = _rows[0] }).Scores);
-        Assert.Equal(expected[1], pool.Predict("wine", new MlNetWineInput { Features = _rows[1] }).Scores);
-    }
-
-    [Fact]
-    public void MlNet_classes_with_public_fields_work_and_reuse_the_output_array()
-    {
-        var expected = DirectOnnxRuntime.PredictRows(TestPaths.WineTeacher, _rows[..2]);
-        using var pool = new PredictionEnginePool<MlNetWineInputFields, MlNetWineScoresFields>(new PredictionEnginePoolOptions<MlNetWineInputFields, MlNetWineScoresFields>());
-        pool.AddModelFromFile("wine", TestPaths.WineTeacher);
-        var output = new MlNetWineScoresFields();
-        pool.Predict("wine", new MlNetWineInputFields { Features = _rows[0] }, output);
-        var array = output.Scores;
-        Assert.Equal(expected[0], output.Scores);
-        pool.Predict("wine", new MlNetWineInputFields { Features = _rows[1] }, output);
-        Assert.Same(array, output.Scores);
-        Assert.Equal(expected[1], output.Scores);
-    }
-
-    [Fact]
     public void Wrong_column_name_is_MB0702_naming_property_and_tensors()
     {
         var e = LoadError<WrongColumnInput, WineScores>(TestPaths.WineTeacher);
