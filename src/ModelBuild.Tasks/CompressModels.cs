@@ -36,6 +36,20 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
     public string[] ProbingPaths { get; set; } = [];
     /// <summary>How long to wait for another build that holds the same key's lock.</summary>
     public int LockTimeoutSeconds { get; set; } = 3600;
+    /// <summary><c>$(ModelBuildRemoteCache)</c>: the team's cache on blob storage (https://, azblob://, s3://); empty: none.</summary>
+    public string? RemoteCache { get; set; }
+    /// <summary><c>$(ModelBuildRemoteCacheMode)</c>: ReadWrite, Read or Off; empty: ReadWrite when <see cref="ContinuousIntegration"/> is set, else Read.</summary>
+    public string? RemoteCacheMode { get; set; }
+    /// <summary><c>$(ModelBuildRemoteCacheConnectionString)</c> for azblob:// locations (else AZURE_STORAGE_CONNECTION_STRING).</summary>
+    public string? RemoteCacheConnectionString { get; set; }
+    /// <summary><c>$(ModelBuildRemoteCacheSigningKey)</c>: HMAC key; entries are signed with it and only signed ones are used.</summary>
+    public string? RemoteCacheSigningKey { get; set; }
+    /// <summary><c>$(CI)</c>: set on CI machines, which write the remote cache by default.</summary>
+    public string? ContinuousIntegration { get; set; }
+    /// <summary>Upper bound for one remote lookup process, on top of the storage SDK's own time-outs and retries.</summary>
+    public int RemoteCacheTimeoutSeconds { get; set; } = 660;
+
+    private RemoteCacheConfiguration remote = null!;
 
     public void Cancel() => cancellation.Cancel();
 
@@ -47,6 +61,8 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
         {
             var versions = ToolVersionsReader.Read(Path.Combine(WorkerDirectory, "modelbuild.deps.json"));
             var cache = new ModelCache(LocalCacheDirectory, SharedCacheDirectory);
+            remote = new RemoteCacheConfiguration(RemoteCache, RemoteCacheMode, RemoteCacheConnectionString, RemoteCacheSigningKey, ContinuousIntegration,
+                (code, text) => Log.LogWarning("ModelBuild", code, null, null, 0, 0, 0, 0, text));
             foreach (var duplicate in Models.GroupBy(m => m.GetMetadata("TargetPath"), StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
             {
                 LogDiagnostic(new TaskDiagnosticException(TaskCodes.DuplicateOutput,
@@ -120,7 +136,9 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
             return "unchanged";
         }
 
-        var found = cache.Find(key);
+        void Damaged(string entry, string problem) => Log.LogWarning("ModelBuild", TaskCodes.LocalEntryCorrupt, null, model.ItemSpec, 0, 0, 0, 0,
+            $"{name}: the cache entry {entry} was altered on disk ({problem}); removed and rebuilt, not used. Fix: nothing for this build; check what writes into the cache folder.");
+        var found = cache.Find(key, Damaged);
         var outcome = "cache hit";
         var clock = Stopwatch.StartNew();
         if (found is null)
@@ -128,7 +146,14 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
             using var keyLock = AcquireLock(cache, key, name);
             if (keyLock is null) return "failed"; // cancelled
             clock.Restart(); // time spent waiting for another build is not this step's cost
-            found = cache.Find(key); // The build we waited for may have made it.
+            found = cache.Find(key, Damaged); // The build we waited for may have made it.
+            if (found is null && remote.Available)
+            {
+                FetchRemote(model, name, key, cache);
+                found = cache.Find(key, Damaged) is { } fetched ? (fetched.Directory, "remote") : null;
+                if (found is not null) outcome = "remote hit";
+                if (cancellation.IsCancellationRequested) return "failed";
+            }
             if (found is null)
             {
                 var entry = Compress(model, name, recipe, key, cache, reportPath);
@@ -143,12 +168,12 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
         CopyReports(entryDirectory, reportPath);
         new StampFile { Key = key, Fingerprint = fingerprint, Inputs = inputs }.Write(stampPath);
         AtomicFile.WriteAllLines(inputsPath, inputs);
-        if (outcome == "cache hit")
+        if (outcome is "cache hit" or "remote hit")
         {
             Log.LogMessage(MessageImportance.Normal, string.Format(CultureInfo.InvariantCulture,
                 "ModelBuild: {0}: cache hit ({1}, key {2}) copied in {3:0.000} s from {4}", name, where, Short(key), clock.Elapsed.TotalSeconds, entryDirectory));
         }
-        LogSummary(name, reportPath, outcome == "compressed" ? $"compressed in {clock.Elapsed.TotalSeconds:0.0} s" : $"cache hit, {where}");
+        LogSummary(name, reportPath, outcome == "compressed" ? $"compressed in {clock.Elapsed.TotalSeconds:0.0} s" : outcome == "remote hit" ? "remote cache hit" : $"cache hit, {where}");
         return outcome;
     }
 
@@ -165,27 +190,20 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
             var workerReport = Path.Combine(staging, ModelCache.ReportFile);
             var logFile = Path.Combine(Path.GetFullPath(LogDirectory), $"{SafeFileName(name)}.{Short(key)}.log");
 
-            var arguments = new List<string>
-            {
-                "exec",
-                "--depsfile", Path.Combine(WorkerDirectory, "modelbuild.deps.json"),
-                "--runtimeconfig", Path.Combine(WorkerDirectory, "modelbuild.runtimeconfig.json"),
-            };
-            foreach (var probe in ProbingPaths.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => p.TrimEnd('/', '\\')).Distinct())
-            {
-                arguments.Add("--additionalprobingpath");
-                arguments.Add(probe);
-            }
+            var arguments = WorkerHostArguments();
             // Per-stage cache beside the item cache: changing only Quantize re-uses the distilled/pruned model.
             arguments.AddRange([Path.Combine(WorkerDirectory, "modelbuild.dll"), "compress", "--recipe", recipeFile, "--report", workerReport,
-                "--stage-cache", Path.Combine(cache.PrimaryDirectory, ModelCache.StageFolder)]);
+                "--stage-cache", Path.Combine(cache.PrimaryDirectory, ModelCache.StageFolder),
+                // Always explicit: a ModelBuildRemoteCache variable inherited from the user's environment must not
+                // switch the remote cache back on after it failed in this build.
+                "--remote-cache-mode", remote.Mode, "--cache-key", key]);
             var worker = new WorkerProcess
             {
                 FileName = string.IsNullOrWhiteSpace(DotnetHostPath) ? "dotnet" : DotnetHostPath!,
                 Arguments = arguments,
                 LogFile = logFile,
-                // The worker is a plain .NET app: MSBuild's own variables must not leak into it.
-                Environment = new Dictionary<string, string?> { ["MSBUILD_EXE_PATH"] = null, ["MSBuildExtensionsPath"] = null, ["MSBuildSDKsPath"] = null },
+                Environment = WorkerEnvironment(),
+                Redact = remote.Redact,
                 Started = () => Log.LogMessage(MessageImportance.Normal, $"ModelBuild: {name}: cache miss (key {Short(key)}); starting worker, log {logFile}"),
             };
             Log.LogMessage(MessageImportance.Low, $"ModelBuild: {worker.FileName} {string.Join(" ", arguments)}");
@@ -246,6 +264,94 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
         {
             // Anything not committed is discarded: no partial output survives a failure or a cancellation.
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    /// <summary><c>dotnet exec</c> with the worker's deps.json, runtimeconfig.json and the NuGet folders to probe.</summary>
+    private List<string> WorkerHostArguments()
+    {
+        var arguments = new List<string>
+        {
+            "exec",
+            "--depsfile", Path.Combine(WorkerDirectory, "modelbuild.deps.json"),
+            "--runtimeconfig", Path.Combine(WorkerDirectory, "modelbuild.runtimeconfig.json"),
+        };
+        foreach (var probe in ProbingPaths.Where(p => !string.IsNullOrWhiteSpace(p)).Select(p => p.TrimEnd('/', '\\')).Distinct())
+        {
+            arguments.Add("--additionalprobingpath");
+            arguments.Add(probe);
+        }
+        return arguments;
+    }
+
+    private Dictionary<string, string?> WorkerEnvironment()
+    {
+        // The worker is a plain .NET app: MSBuild's own variables must not leak into it.
+        var environment = new Dictionary<string, string?> { ["MSBUILD_EXE_PATH"] = null, ["MSBuildExtensionsPath"] = null, ["MSBuildSDKsPath"] = null };
+        remote.AddTo(environment);
+        return environment;
+    }
+
+    /// <summary>
+    /// Looks the key up in the remote cache with <c>modelbuild cache fetch</c>, which downloads a verified entry into
+    /// the primary cache folder (see <see cref="RemoteCacheConfiguration"/> for why in a child process). Never fails
+    /// the build: whatever goes wrong is a warning, and a store failure turns the remote cache off for this build.
+    /// </summary>
+    private void FetchRemote(ITaskItem model, string name, string key, ModelCache cache)
+    {
+        var arguments = WorkerHostArguments();
+        arguments.AddRange([Path.Combine(WorkerDirectory, "modelbuild.dll"), "cache", "fetch", "--key", key, "--into", cache.PrimaryDirectory]);
+        var lookup = new WorkerProcess
+        {
+            FileName = string.IsNullOrWhiteSpace(DotnetHostPath) ? "dotnet" : DotnetHostPath!,
+            Arguments = arguments,
+            LogFile = Path.Combine(Path.GetFullPath(LogDirectory), $"{SafeFileName(name)}.{Short(key)}.remote.log"),
+            Environment = WorkerEnvironment(),
+            Redact = remote.Redact,
+        };
+        Log.LogMessage(MessageImportance.Low, $"ModelBuild: {name}: remote lookup in {remote.Display}: {lookup.FileName} {string.Join(" ", arguments)}");
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellation.Token);
+        bounded.CancelAfter(TimeSpan.FromSeconds(RemoteCacheTimeoutSeconds));
+        try
+        {
+            var exit = lookup.Run((line, _) =>
+            {
+                if (!WorkerProtocol.TryParse(line, out var kind, out var code, out var text))
+                {
+                    Log.LogMessage(MessageImportance.Low, $"  {name}: {line}");
+                    return;
+                }
+                var parts = text.Split([" | "], 2, StringSplitOptions.None);
+                var message = parts.Length == 2 ? $"{parts[0]} Fix: {parts[1]}" : text;
+                if (kind is "warning" or "error")
+                {
+                    // The cache never fails a build: even the lookup's errors (a bad location) are warnings.
+                    Log.LogWarning("ModelBuild", code, null, model.ItemSpec, 0, 0, 0, 0, $"{name}: {message}");
+                    remote.Observe(code);
+                }
+                else
+                {
+                    Log.LogMessage(MessageImportance.Normal, $"ModelBuild: {name}: {text}");
+                }
+            }, bounded.Token);
+            if (exit is null && !cancellation.IsCancellationRequested)
+            {
+                Log.LogWarning("ModelBuild", TaskCodes.RemoteUnreachable, null, model.ItemSpec, 0, 0, 0, 0,
+                    $"{name}: the remote lookup in {remote.Display} took longer than {RemoteCacheTimeoutSeconds} s and was stopped; the remote cache is not used for the rest of this build. Fix: check the network and the store.");
+                remote.Disable();
+            }
+            else if (exit is not null and not 0 && exit != 2)
+            {
+                Log.LogWarning("ModelBuild", TaskCodes.RemoteStoreFailed, null, model.ItemSpec, 0, 0, 0, 0,
+                    $"{name}: the remote lookup failed (exit code {exit}); see {lookup.LogFile}. The remote cache is not used for the rest of this build. Fix: read the log.");
+                remote.Disable();
+            }
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Log.LogWarning("ModelBuild", TaskCodes.RemoteStoreFailed, null, model.ItemSpec, 0, 0, 0, 0,
+                $"{name}: the remote lookup could not start ({e.Message}); the remote cache is not used. Fix: run the build with the dotnet CLI.");
+            remote.Disable();
         }
     }
 

@@ -28,5 +28,6 @@ internal static class CommandCatalog
         yield return CompressCommand.Create();
         yield return EvalCommand.Create();
         yield return BenchCommand.Create();
+        yield return CacheCommand.Create();
     }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Compression.RemoteCache;
 using ModelBuild.Onnx.Diagnostics;
 
 namespace ModelBuild.Cli.Commands;
@@ -54,6 +55,8 @@ internal static class CompressCommand
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads for evaluation and calibration (latency is always measured with 1)." };
         var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs per latency median (default {LatencyMeter.DefaultRuns}; 0 skips timing and the latency gate)." };
 
+        var cacheKey = new Option<string?>("--cache-key") { Description = "With --remote-cache in ReadWrite mode: upload the result (model and reports) as this cache entry (the build task passes its key; default: the report's cacheKey)." };
+        var remote = new RemoteCacheOptions();
         var json = new Option<bool>("--json") { Description = "Print the report as JSON on stdout; progress and diagnostics go to stderr." };
         var reading = new DataReadingOptions();
         var command = new Command("compress", """
@@ -73,6 +76,8 @@ internal static class CompressCommand
                      latencyRuns, stageCache, json })
             command.Options.Add(o);
         reading.AddTo(command);
+        remote.AddTo(command);
+        command.Options.Add(cacheKey);
 
         // --json keeps stdout for the JSON document alone, so diagnostics and progress move to stderr.
         command.SetAction(parse => CommandErrors.Run(() =>
@@ -128,26 +133,64 @@ internal static class CompressCommand
             reading.ApplyTo(parse, r);
             var runs = parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns;
 
-            var pipeline = new CompressionPipeline(StageCatalog.All()) { LatencyRuns = runs, StageCacheDirectory = parse.GetValue(stageCache) };
             var reportPath = parse.GetValue(report);
+            CompressionReport RunPipeline(IWorkerLog log)
+            {
+                RemoteCacheClient? remoteCache = null;
+                try { remoteCache = remote.Client(parse, log); }
+                catch (RemoteCacheException e) { log.Warning(e.Code, e.Cause + " The remote cache is not used.", e.Remedy); } // never fails a compression
+                var stageCacheDirectory = parse.GetValue(stageCache);
+                if (remoteCache is not null && stageCacheDirectory is null)
+                {
+                    // Stage entries need a local home before they are uploaded or after they are downloaded.
+                    stageCacheDirectory = Path.Combine(Path.GetTempPath(), "modelbuild-stage-cache");
+                }
+                var pipeline = new CompressionPipeline(StageCatalog.All()) { LatencyRuns = runs, StageCacheDirectory = stageCacheDirectory, RemoteCache = remoteCache };
+                var result = pipeline.Run(r, log, reportPath);
+                if (remoteCache is { CanWrite: true }) PublishEntry(remoteCache, parse.GetValue(cacheKey) ?? result.CacheKey ?? CacheKey.Compute(r), r.Output, reportPath);
+                return result;
+            }
             if (parse.GetValue(json))
             {
-                var result = pipeline.Run(r, new WorkerProtocolLog(Console.Error), reportPath);
+                var result = RunPipeline(new WorkerProtocolLog(Console.Error));
                 Console.Out.WriteLine(result.ToJson());
             }
             else if (Console.IsOutputRedirected)
             {
                 // The MSBuild task and scripts: WorkerProtocol lines only, exactly as the task parses them.
-                pipeline.Run(r, new WorkerProtocolLog(), reportPath);
+                RunPipeline(new WorkerProtocolLog());
             }
             else
             {
-                TerminalProgressLog.Run(log => pipeline.Run(r, log, reportPath));
+                TerminalProgressLog.Run(log => RunPipeline(log));
                 if (reportPath is not null)
                     Console.WriteLine($"report  {Path.GetFullPath(reportPath)} (+ .md, .html)");
             }
             return 0;
         }, parse.GetValue(json) ? Console.Error : Console.Out, Console.Error));
         return command;
+    }
+
+    /// <summary>
+    /// Uploads the result as a remote entry: the model and the reports under the names a cache entry uses
+    /// (model.onnx, report.json/.md/.html), from a copy, so nothing else of the output folder goes along.
+    /// </summary>
+    private static void PublishEntry(RemoteCacheClient remoteCache, string key, string output, string? reportPath)
+    {
+        var entry = Directory.CreateTempSubdirectory("modelbuild-entry-").FullName;
+        try
+        {
+            File.Copy(output, Path.Combine(entry, "model.onnx"));
+            if (reportPath is not null)
+            {
+                foreach (var (from, name) in new[] { (reportPath, "report.json"), (Path.ChangeExtension(reportPath, ".md"), "report.md"), (Path.ChangeExtension(reportPath, ".html"), "report.html") })
+                    if (File.Exists(from)) File.Copy(from, Path.Combine(entry, name));
+            }
+            remoteCache.Publish(RemoteCacheLayout.EntryKind, key, entry, "result");
+        }
+        finally
+        {
+            Directory.Delete(entry, recursive: true);
+        }
     }
 }

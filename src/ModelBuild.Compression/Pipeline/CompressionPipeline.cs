@@ -28,6 +28,13 @@ public sealed class CompressionPipeline
     /// <summary>Folder of the per-stage cache (<c>--stage-cache</c>); null runs every stage.</summary>
     public string? StageCacheDirectory { get; init; }
 
+    /// <summary>
+    /// The team's remote cache (<c>--remote-cache</c>), used behind the stage cache: a local stage miss is looked up
+    /// remotely (so a changed Quantize reuses a remote distilled student), and in ReadWrite mode each stage output is
+    /// uploaded. Null, or without <see cref="StageCacheDirectory"/>, nothing remote happens.
+    /// </summary>
+    public RemoteCache.RemoteCacheClient? RemoteCache { get; init; }
+
     public CompressionReport Run(CompressionRecipe recipe, IWorkerLog log, string? reportPath = null)
     {
         Validate(recipe, LatencyRuns);
@@ -69,6 +76,11 @@ public sealed class CompressionPipeline
                 var cacheInputs = cache is null ? null : stage.CacheInputs(context);
                 var key = cacheInputs is null ? null : StageCache.Key(stage.Name, context.CurrentModel, cacheInputs);
                 var cached = key is null ? null : cache!.TryGet(key, context.WorkPath($"{stage.Name}-cached.onnx"));
+                if (cached is null && key is not null && RemoteCache is not null
+                    && RemoteCache.TryFetch(ModelBuild.Compression.RemoteCache.RemoteCacheLayout.StageKind, key, cache!.EntryDirectory(key), $"{stage.Name} stage"))
+                {
+                    cached = cache.TryGet(key, context.WorkPath($"{stage.Name}-cached.onnx"));
+                }
                 StageOutcome outcome;
                 if (cached is not null)
                 {
@@ -82,6 +94,9 @@ public sealed class CompressionPipeline
                     outcome = stage.Run(context);
                     if (key is not null) StoreInCache(cache!, key, stage.Name, outcome, clock.Elapsed.TotalSeconds, log);
                 }
+                // Write-back also for a local hit: the entry may have been made while the remote cache was read-only.
+                if (key is not null && RemoteCache is { CanWrite: true } && Directory.Exists(cache!.EntryDirectory(key)))
+                    RemoteCache.Publish(ModelBuild.Compression.RemoteCache.RemoteCacheLayout.StageKind, key, cache.EntryDirectory(key), $"{stage.Name} stage");
                 var seconds = clock.Elapsed.TotalSeconds;
                 var figures = Figures(outcome.ModelPath, evaluator, outcome.ModelPath);
                 var stageReport = new StageReport

@@ -44,6 +44,9 @@ public sealed class StageCache(string directory)
         return Contract.DataInputHash.Compute(path);
     }
 
+    /// <summary>The folder of the entry <paramref name="key"/> (complete when it exists).</summary>
+    public string EntryDirectory(string key) => Path.Combine(Directory, key);
+
     /// <summary>The cached output for <paramref name="key"/>, copied to <paramref name="modelPath"/>; null on a miss.</summary>
     public CachedStage? TryGet(string key, string modelPath)
     {

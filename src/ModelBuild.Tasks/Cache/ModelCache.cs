@@ -1,9 +1,12 @@
+using ModelBuild.Compression.RemoteCache;
+
 namespace ModelBuild.Tasks.Cache;
 
 /// <summary>
 /// Compressed models by cache key: the local cache in obj/modelbuild/cache and, when <c>ModelBuildCacheDir</c> is set,
 /// a shared one (CI, a team share). An entry is a folder <c>&lt;key&gt;/</c> holding <c>model.onnx</c> and the
-/// worker's reports; it is made under a temporary name and renamed into place, so an entry that exists is complete.
+/// worker's reports and a manifest of their SHA-256 (checked on every hit); it is made under a temporary name and renamed
+/// into place, so an entry that exists is complete.
 /// New entries go to the shared cache when there is one (that is where the other builds look), else to the local one.
 /// </summary>
 internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
@@ -21,16 +24,40 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
     /// <summary>Where new entries and the locks go.</summary>
     public string PrimaryDirectory => SharedDirectory ?? LocalDirectory;
 
-    /// <summary>The complete entry for <paramref name="key"/> and which cache it is in, or null.</summary>
-    public (string Directory, string Where)? Find(string key)
+    /// <summary>
+    /// The complete, intact entry for <paramref name="key"/> and which cache it is in, or null. An entry whose files
+    /// no longer match its manifest (bytes altered on disk, a file missing, no manifest) is never served: it is
+    /// removed, <paramref name="onDamaged"/> is told why, and the search goes on as if it were not there.
+    /// </summary>
+    public (string Directory, string Where)? Find(string key, Action<string, string>? onDamaged = null)
     {
         foreach (var (root, where) in new[] { (LocalDirectory, "local"), (SharedDirectory, "shared") })
         {
             if (root is null) continue;
             var entry = Path.Combine(root, key);
-            if (File.Exists(Path.Combine(entry, ModelFile))) return (entry, where);
+            if (!File.Exists(Path.Combine(entry, ModelFile))) continue;
+            var manifest = CacheManifest.TryRead(entry);
+            var problem = manifest is null ? "it has no readable manifest" : manifest.Key != key ? "its manifest names another key" : manifest.Verify(entry);
+            if (problem is null) return (entry, where);
+            onDamaged?.Invoke(entry, problem);
+            Discard(entry);
         }
         return null;
+    }
+
+    /// <summary>Removes a damaged entry: renamed away first, so no reader picks it up half-deleted.</summary>
+    private static void Discard(string entry)
+    {
+        var doomed = $"{entry}.{Environment.ProcessId}.{Guid.NewGuid():N}.damaged.tmp";
+        try
+        {
+            Directory.Move(entry, doomed);
+            Directory.Delete(doomed, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Another build removed or replaced it; either way this build does not use it.
+        }
     }
 
     /// <summary>A fresh folder for the worker to write an entry into; <see cref="Commit"/> publishes it.</summary>
@@ -45,6 +72,8 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
     public string Commit(string staging, string key)
     {
         var entry = Path.Combine(PrimaryDirectory, key);
+        // The manifest (every file's SHA-256) goes in before the rename: an entry that exists can be checked whole.
+        AtomicFile.WriteAllText(Path.Combine(staging, CacheManifest.FileName), CacheManifest.ForDirectory("entry", key, staging).ToJson());
         try
         {
             Directory.Move(staging, entry);

@@ -36,4 +36,10 @@ internal static class TaskCodes
     public const string CacheLockTimeout = "MB0609";
     /// <summary>Two items would write the same output file.</summary>
     public const string DuplicateOutput = "MB0610";
+    /// <summary>The remote cache did not answer, or a lookup ran past its time limit (the worker uses the same code).</summary>
+    public const string RemoteUnreachable = "MB0621";
+    /// <summary>A local cache entry's files no longer match its manifest.</summary>
+    public const string LocalEntryCorrupt = "MB0627";
+    /// <summary>The remote lookup failed in an unexpected way.</summary>
+    public const string RemoteStoreFailed = "MB0630";
 }

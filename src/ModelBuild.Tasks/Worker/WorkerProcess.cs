@@ -17,6 +17,8 @@ internal sealed class WorkerProcess
     /// <summary>Called once the process runs and <see cref="LogFile"/> exists (holding the command line), so a message
     /// that points at the log never names a file that is not there yet.</summary>
     public Action? Started { get; init; }
+    /// <summary>Applied to every line before it is logged or handed on: removes secrets (a SAS, a key) a line might quote.</summary>
+    public Func<string, string> Redact { get; init; } = line => line;
 
     /// <summary>Runs to the end and returns the exit code; null when it was cancelled (the process tree is then killed).</summary>
     public int? Run(Action<string, bool> onLine, CancellationToken cancellation)
@@ -64,6 +66,7 @@ internal sealed class WorkerProcess
             {
                 while (lines.TryTake(out var item, waitMilliseconds))
                 {
+                    item = (Redact(item.Line), item.IsError);
                     log.WriteLine(item.IsError ? "stderr: " + item.Line : item.Line);
                     onLine(item.Line, item.IsError);
                     waitMilliseconds = 0;
