@@ -139,15 +139,21 @@ public sealed class ModelFidelityTests
         return result;
     }
 
+    /// <summary>The shared models whose operators the importer does not cover (checked against the graph by hand).</summary>
+    static readonly Dictionary<string, string[]> ExpectedUnsupported = new()
+    {
+        ["models/fast-neural-style-candy/model.onnx"] = ["ImageScaler", "Crop", "Affine"],
+    };
+
     [Theory]
     [MemberData(nameof(Models))]
     public void Imported_model_matches_onnx_runtime(string model)
     {
         ModelBuild.Compression.Native.LibTorchLoader.EnsureLoaded();
         var path = SharedMaterials.Path_(model);
-        var proto = ModelBuild.Onnx.OnnxModel.Load(path).Proto;
-        var unsupported = proto.Graph.Node.Where(n => !OnnxOperators.IsSupported(n.Domain, n.OpType)).Select(n => n.OpType).Distinct().ToList();
-        if (unsupported.Count > 0)
+        // The test's own list decides which branch applies, not the importer's notion of what it supports: an importer
+        // that wrongly refused a model (or accepted one it cannot run) fails here.
+        if (ExpectedUnsupported.TryGetValue(model, out var unsupported))
         {
             // Outside the importer's operator set: one MB0301 listing every unsupported operator.
             var e = Assert.Throws<ModelBuildException>(() => OnnxGraphImporter.Import(path));

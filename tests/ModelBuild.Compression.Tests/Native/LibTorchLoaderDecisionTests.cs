@@ -19,15 +19,31 @@ public sealed class LibTorchLoaderDecisionTests
         new[] { "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib" }
             .Select(d => Path.Combine(d, StdCxx)).First(File.Exists);
 
+    // Read off the pinned TorchSharp 0.107.0 libLibTorchSharp.so with binutils, not with the code under test:
+    //   readelf -V -W libLibTorchSharp.so   (the libstdc++.so.6 "Version needs" entries)
+    //   readelf -r -W libLibTorchSharp.so | grep -o '@\(GLIBCXX\|CXXABI\)_[0-9.]*' | sort -u   (versions relocations bind)
+    // A TorchSharp upgrade changes these: re-run the two commands and update the lists.
+    private static readonly string[] RequiredByReadelf =
+    [
+        "CXXABI_1.3", "CXXABI_1.3.1", "CXXABI_1.3.3", "CXXABI_1.3.5", "CXXABI_1.3.9", "CXXABI_1.3.13",
+        "GLIBCXX_3.4", "GLIBCXX_3.4.9", "GLIBCXX_3.4.11", "GLIBCXX_3.4.14", "GLIBCXX_3.4.15", "GLIBCXX_3.4.18", "GLIBCXX_3.4.19",
+        "GLIBCXX_3.4.20", "GLIBCXX_3.4.21", "GLIBCXX_3.4.22", "GLIBCXX_3.4.26", "GLIBCXX_3.4.29", "GLIBCXX_3.4.30", "GLIBCXX_3.4.32",
+    ];
+    private const string NeverRelocatedByReadelf = "GLIBCXX_3.4.32";
+
     [Fact]
     public void Only_versions_that_are_never_relocated_are_marked_weak()
     {
         var bytes = File.ReadAllBytes(LibTorchSharp());
-        var provided = ElfVersionDefinitions.Read(File.ReadAllBytes(SystemStdCxx()));
-        var missing = LibTorchLoader.VersionsToMarkWeak(bytes, "libLibTorchSharp.so", provided, SystemStdCxx());
-        var expected = ElfWeakVersionPatcher.RequiredVersions(bytes, StdCxx).Where(v => !provided.Contains(v)).ToList();
-        Assert.Equal(expected, missing);
-        Assert.All(missing, v => Assert.False(ElfWeakVersionPatcher.RelocatesSymbolOfVersion(bytes, v)));
+        Assert.Equal(RequiredByReadelf.Order(StringComparer.Ordinal), ElfWeakVersionPatcher.RequiredVersions(bytes, StdCxx).Order(StringComparer.Ordinal));
+        foreach (var v in RequiredByReadelf)
+            Assert.True((v != NeverRelocatedByReadelf) == ElfWeakVersionPatcher.RelocatesSymbolOfVersion(bytes, v), v);
+
+        // A libstdc++ from before GCC 13 (no GLIBCXX_3.4.32): exactly that version is marked weak.
+        var gcc12 = RequiredByReadelf.Where(v => v != NeverRelocatedByReadelf).ToHashSet();
+        Assert.Equal([NeverRelocatedByReadelf], LibTorchLoader.VersionsToMarkWeak(bytes, "libLibTorchSharp.so", gcc12, "/gcc12/libstdc++.so.6"));
+        // A libstdc++ with every version: nothing to mark.
+        Assert.Empty(LibTorchLoader.VersionsToMarkWeak(bytes, "libLibTorchSharp.so", RequiredByReadelf.ToHashSet(), "/new/libstdc++.so.6"));
     }
 
     [Fact]
