@@ -14,7 +14,10 @@ internal static class DotnetCommand
 
     public static Result Run(string workingDirectory, params string[] arguments) => Start(workingDirectory, arguments).Wait();
 
-    public static Running Start(string workingDirectory, params string[] arguments)
+    public static Running Start(string workingDirectory, params string[] arguments) => Start(workingDirectory, null, arguments);
+
+    /// <summary>With extra environment variables (null removes one): how the remote cache tests hand over credentials.</summary>
+    public static Running Start(string workingDirectory, IReadOnlyDictionary<string, string?>? environment, params string[] arguments)
     {
         // Through `env --default-signal=INT`: a test host may run with SIGINT ignored, and an ignored signal stays
         // ignored across exec; dotnet must see Ctrl+C (Interrupt) as a terminal would deliver it.
@@ -38,6 +41,11 @@ internal static class DotnetCommand
         start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
         // No MSBuild node outlives the test (it would keep the task assembly loaded and use memory).
         start.Environment["MSBUILDDISABLENODEREUSE"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null) start.Environment.Remove(name);
+            else start.Environment[name] = value;
+        }
         return new Running(Process.Start(start)!);
     }
 

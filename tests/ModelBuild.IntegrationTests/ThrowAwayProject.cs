@@ -42,9 +42,12 @@ internal sealed class ThrowAwayProject : IDisposable
 
     public string PathOf(string relative) => Path.Combine(Directory, relative);
 
-    public DotnetCommand.Result Build(params string[] extra) => DotnetCommand.Run(Directory, ["build", "-v:n", .. extra]);
+    /// <summary>Environment variables every build of this project gets (null removes one).</summary>
+    public Dictionary<string, string?> Environment { get; } = new();
 
-    public DotnetCommand.Running StartBuild(params string[] extra) => DotnetCommand.Start(Directory, ["build", "-v:n", .. extra]);
+    public DotnetCommand.Result Build(params string[] extra) => StartBuild(extra).Wait(TimeSpan.FromMinutes(10));
+
+    public DotnetCommand.Running StartBuild(params string[] extra) => DotnetCommand.Start(Directory, Environment, ["build", "-v:n", .. extra]);
 
     public void Dispose()
     {

@@ -19,9 +19,11 @@ public sealed class AzureBlobRemoteStore : IRemoteCacheStore
 
     public string Display { get; }
 
-    public AzureBlobRemoteStore(RemoteCacheSettings settings)
+    /// <param name="transport">Tests substitute the HTTP transport to see how the store answers throttling and errors.</param>
+    public AzureBlobRemoteStore(RemoteCacheSettings settings, Azure.Core.Pipeline.HttpPipelineTransport? transport = null)
     {
         var options = new BlobClientOptions();
+        if (transport is not null) options.Transport = transport;
         // Bounded: a store that does not answer costs at most a few tries of NetworkTimeout each, then one warning.
         options.Retry.Mode = RetryMode.Exponential;
         options.Retry.MaxRetries = 2;

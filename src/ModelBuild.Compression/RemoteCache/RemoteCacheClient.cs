@@ -109,6 +109,11 @@ public sealed class RemoteCacheClient(IRemoteCacheStore store, RemoteCacheMode m
                 "Check the network; the build went on with the local cache."));
             return false;
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Fail(Unexpected(e, what));
+            return false;
+        }
         finally
         {
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
@@ -162,7 +167,17 @@ public sealed class RemoteCacheClient(IRemoteCacheStore store, RemoteCacheMode m
                 "Check the network; the build went on with the local result."));
             return false;
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Fail(Unexpected(e, what));
+            return false;
+        }
     }
+
+    /// <summary>Anything else the SDK or the disk threw: still only a warning (the type, not the message, which may quote a request).</summary>
+    private RemoteCacheException Unexpected(Exception e, string what) =>
+        new(RemoteCacheCodes.StoreFailed, $"The remote cache {store.Display} failed for {what} ({e.GetType().Name}).",
+            "Run `modelbuild cache list --remote-cache ...` to reproduce; the build went on with the local cache.");
 
     private void Prepare(CancellationToken cancellation)
     {
