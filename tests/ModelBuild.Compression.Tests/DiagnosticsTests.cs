@@ -107,21 +107,55 @@ public class DiagnosticsTests
     }
 
     [Fact]
-    public void An_old_opset_model_with_an_operator_that_changed_meaning_is_refused()
+    public void An_old_opset_model_with_an_operator_that_changed_meaning_is_converted()
     {
+        // Clip's min/max moved from attributes to inputs at opset 11: the converter rewrites it instead of refusing.
         var dir = TestMaterials.TempDir();
         var model = OnnxModelAccess.Load(Path.Combine(TestMaterials.Teacher("wine-mlp"), "teacher.onnx"));
-        model.OpsetImport.Single(o => o.Domain == "").Version = 11;
-        // Clip's min/max moved from attributes to inputs at opset 11 and its type rules changed at 12/13.
+        model.OpsetImport.Single(o => o.Domain == "").Version = 9;
         var last = model.Graph.Output[0].Name;
         model.Graph.Node.Single(n => n.Output[0] == last).Output[0] = last + "_raw";
-        model.Graph.Node.Add(OnnxModelAccess.Node("Clip", "clip", [last + "_raw"], [last]));
+        var clip = OnnxModelAccess.Node("Clip", "clip", [last + "_raw"], [last]);
+        clip.Attribute.Add(Onnx.Graph.NodeAttributes.Float("min", -50f));
+        clip.Attribute.Add(Onnx.Graph.NodeAttributes.Float("max", 50f));
+        model.Graph.Node.Add(clip);
+        var teacher = Path.Combine(dir, "old.onnx");
+        File.WriteAllBytes(teacher, OnnxModelAccess.Serialize(model));
+        var (recipe, _) = Wine();
+        recipe.Teacher = teacher;
+        TestMaterials.Run(recipe);
+        var output = OnnxModelAccess.Load(recipe.Output!);
+        Assert.Equal(13, OnnxModelAccess.OpsetVersion(output));
+        Assert.Equal(3, output.Graph.Node.Single(n => n.OpType == "Clip").Input.Count);
+    }
+
+    [Fact]
+    public void An_old_opset_operator_without_a_faithful_rewrite_is_refused_naming_the_node()
+    {
+        // BatchNormalization with spatial=0 (per-element statistics over [N,13,1]) was removed at opset 9.
+        var dir = TestMaterials.TempDir();
+        var model = OnnxModelAccess.Load(Path.Combine(TestMaterials.Teacher("wine-mlp"), "teacher.onnx"));
+        model.OpsetImport.Single(o => o.Domain == "").Version = 8;
+        var input = model.Graph.Input[0].Name;
+        foreach (var n in model.Graph.Node) for (var i = 0; i < n.Input.Count; i++) if (n.Input[i] == input) n.Input[i] = "bn_flat";
+        var unsqueeze = OnnxModelAccess.Node("Unsqueeze", "unsq", [input], ["bn_in"]);
+        unsqueeze.Attribute.Add(Onnx.Graph.NodeAttributes.Ints("axes", 2));
+        var bn = OnnxModelAccess.Node("BatchNormalization", "per_feature_bn", ["bn_in", "bn_s", "bn_b", "bn_m", "bn_v"], ["bn_out"]);
+        bn.Attribute.Add(Onnx.Graph.NodeAttributes.Int("spatial", 0));
+        var squeeze = OnnxModelAccess.Node("Squeeze", "sq", ["bn_out"], ["bn_flat"]);
+        squeeze.Attribute.Add(Onnx.Graph.NodeAttributes.Ints("axes", 2));
+        model.Graph.Node.Insert(0, squeeze);
+        model.Graph.Node.Insert(0, bn);
+        model.Graph.Node.Insert(0, unsqueeze);
+        foreach (var (name, value) in new[] { ("bn_s", 1f), ("bn_b", 0f), ("bn_m", 0f), ("bn_v", 1f) })
+            model.Graph.Initializer.Add(OnnxModelAccess.FloatTensor(name, Enumerable.Repeat(value, 13).ToArray(), 13, 1));
         var teacher = Path.Combine(dir, "old.onnx");
         File.WriteAllBytes(teacher, OnnxModelAccess.Serialize(model));
         var (recipe, _) = Wine();
         recipe.Teacher = teacher;
         var e = Fails(recipe, "MB0202");
-        Assert.Contains("Clip", e.Cause);
+        Assert.Contains("BatchNormalization (node 'per_feature_bn')", e.Cause);
+        Assert.Contains("spatial", e.Cause);
     }
 
     [Fact]

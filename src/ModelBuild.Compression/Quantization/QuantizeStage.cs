@@ -43,6 +43,7 @@ public sealed class QuantizeStage : ICompressionStage
         log.Progress("quantize: preparing graph (constant folding, BatchNorm folding)");
         var source = OnnxModelAccess.Load(input);
         var staticPossible = true;
+        var converted = new List<string>();
         ModelProto prepared;
         try
         {
@@ -51,14 +52,20 @@ public sealed class QuantizeStage : ICompressionStage
                 QuantizationMode.Int8Static or QuantizationMode.Auto => GraphPreparation.QuantizationOpset,
                 QuantizationMode.Int8Dynamic => GraphPreparation.DynamicQuantizationOpset,
                 _ => 10,
-            });
+            }, converted);
         }
         catch (ModelBuildException e) when (mode == QuantizationMode.Auto && e.Code == "MB0202")
         {
             // auto still has forms that need no opset 13: try those, and say why static was left out.
-            prepared = GraphPreparation.Prepare(source, input, GraphPreparation.DynamicQuantizationOpset);
+            converted.Clear();
+            prepared = GraphPreparation.Prepare(source, input, GraphPreparation.DynamicQuantizationOpset, converted);
             staticPossible = false;
             details["note"] = "int8-static was not tried: " + e.Cause;
+        }
+        if (converted.Count > 0)
+        {
+            details["opsetConversion"] = converted[0];
+            log.Progress("quantize: converted " + converted[0]);
         }
         var quantizable = QuantizableNode.Find(prepared.Graph);
         var hasMatMul = quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight);
@@ -67,6 +74,16 @@ public sealed class QuantizeStage : ICompressionStage
             log.Warning("MB0203", $"'{input}' has no operator this quantizer handles (Conv, Gemm, MatMul, Gather of a float table); the output equals the input.",
                 "Nothing to do: quantization needs weight-bearing Conv/Gemm/MatMul nodes; drop --quantize for this model.");
             details["result"] = "unchanged: nothing quantizable";
+            return new StageOutcome(input, details);
+        }
+
+        // int8-dynamic and int4-weight rewrite only MatMul/Gemm (and Gather tables); a convolution-only model keeps its float form.
+        var hasWeightMatrices = quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight or QuantizableKind.GatherEmbedding);
+        if (mode is QuantizationMode.Int8Dynamic or QuantizationMode.Int4Weight && !hasWeightMatrices)
+        {
+            log.Warning("MB0215", $"{mode.Name()} quantizes only MatMul/Gemm weights (and Gather tables), and '{input}' has none (its {quantizable.Count} quantizable node(s) are convolutions); the float model is kept.",
+                "Use --quantize int8-static with --calibration-data for convolutions, or int8-weights/fp16 for a smaller file.");
+            details["result"] = "unchanged: no MatMul/Gemm for " + mode.Name();
             return new StageOutcome(input, details);
         }
 

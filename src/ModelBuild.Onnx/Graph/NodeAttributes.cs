@@ -19,6 +19,18 @@ public static class NodeAttributes
 
     public static bool HasAttribute(this NodeProto node, string name) => node.Find(name) is not null;
 
+    /// <summary>Removes the attributes with these names (those present).</summary>
+    public static void RemoveAttributes(this NodeProto node, params string[] names)
+    {
+        for (var i = node.Attribute.Count - 1; i >= 0; i--)
+        {
+            if (names.Contains(node.Attribute[i].Name))
+            {
+                node.Attribute.RemoveAt(i);
+            }
+        }
+    }
+
     public static long GetInt(this NodeProto node, string name, long defaultValue) => node.Find(name) is { } a ? a.I : defaultValue;
 
     public static float GetFloat(this NodeProto node, string name, float defaultValue) => node.Find(name) is { } a ? a.F : defaultValue;

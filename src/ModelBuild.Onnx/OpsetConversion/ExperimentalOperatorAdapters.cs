@@ -1,0 +1,71 @@
+using ModelBuild.Onnx.Graph;
+using Onnx;
+
+namespace ModelBuild.Onnx.OpsetConversion;
+
+// The experimental image operators of opsets 1-9 (removed at 10), written as the standard operators that compute the
+// same (their definitions in ONNX's Changelog and ONNX Runtime's contrib kernels).
+
+/// <summary>ImageScaler: y = scale * x + bias[c] on NCHW -> Mul(scale) then Add(bias as [1,C,1,1]).</summary>
+internal sealed class ImageScalerAdapter : OpsetAdapter
+{
+    public override IReadOnlyList<string> OpTypes { get; } = ["ImageScaler"];
+    public override int ChangedAt => 10;
+
+    public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
+    {
+        var type = context.ElementType(node.Input[0]);
+        var y = node.Output[0];
+        var scaled = context.UniqueName($"{y}_scaled");
+        var mul = context.Node("Mul", node, [node.Input[0], context.Scalar($"{y}_scale", node.GetFloat("scale", 1f), type)], [scaled]);
+        var bias = node.GetFloats("bias");
+        if (bias is null)
+        {
+            mul.Output[0] = y;
+            return [mul];
+        }
+        var add = context.Node("Add", node, [scaled, context.Floats($"{y}_bias", bias, type, 1, bias.Length, 1, 1)], [y]);
+        return [mul, add];
+    }
+}
+
+/// <summary>Affine: y = alpha * x + beta -> Mul then Add.</summary>
+internal sealed class AffineAdapter : OpsetAdapter
+{
+    public override IReadOnlyList<string> OpTypes { get; } = ["Affine"];
+    public override int ChangedAt => 10;
+
+    public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
+    {
+        var type = context.ElementType(node.Input[0]);
+        var y = node.Output[0];
+        var scaled = context.UniqueName($"{y}_scaled");
+        var mul = context.Node("Mul", node, [node.Input[0], context.Scalar($"{y}_alpha", node.GetFloat("alpha", 1f), type)], [scaled]);
+        var add = context.Node("Add", node, [scaled, context.Scalar($"{y}_beta", node.GetFloat("beta", 0f), type)], [y]);
+        return [mul, add];
+    }
+}
+
+/// <summary>
+/// Crop on NCHW: border = [left, top, right, bottom]; with <c>scale</c> = [h, w] the output is h x w from (top, left),
+/// else the image minus the borders -> Slice over axes 2 and 3.
+/// </summary>
+internal sealed class CropAdapter : OpsetAdapter
+{
+    public override IReadOnlyList<string> OpTypes { get; } = ["Crop"];
+    public override int ChangedAt => 10;
+
+    public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
+    {
+        var border = node.GetInts("border");
+        if (border is not { Length: 4 }) return context.Refuse(node, "'border' must have 4 values");
+        var (left, top, right, bottom) = (border[0], border[1], border[2], border[3]);
+        long[] ends = node.GetInts("scale") is { Length: 2 } scale
+            ? [top + scale[0], left + scale[1]]
+            : [bottom == 0 ? long.MaxValue : -bottom, right == 0 ? long.MaxValue : -right];
+        var y = node.Output[0];
+        var slice = context.Node("Slice", node,
+            [node.Input[0], context.Int64s($"{y}_starts", top, left), context.Int64s($"{y}_ends", ends), context.Int64s($"{y}_axes", 2, 3)], [y]);
+        return [slice];
+    }
+}
