@@ -36,4 +36,8 @@ internal static class TaskCodes
     public const string CacheLockTimeout = "MB0609";
     /// <summary>Two items would write the same output file.</summary>
     public const string DuplicateOutput = "MB0610";
+    /// <summary>An input file cannot be read while the key is computed.</summary>
+    public const string InputUnreadable = "MB0611";
+    /// <summary>The cache (or output) folder cannot be written: read-only, full, or not a folder.</summary>
+    public const string CacheUnusable = "MB0612";
 }
