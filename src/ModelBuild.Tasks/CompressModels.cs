@@ -63,6 +63,13 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
             var cache = new ModelCache(LocalCacheDirectory, SharedCacheDirectory);
             remote = new RemoteCacheConfiguration(RemoteCache, RemoteCacheMode, RemoteCacheConnectionString, RemoteCacheSigningKey, ContinuousIntegration,
                 (code, text) => Log.LogWarning("ModelBuild", code, null, null, 0, 0, 0, 0, text));
+            if (cache.SharedDirectory is { } shared && ModelCache.Unwritable(shared) is { } problem)
+            {
+                // The cache never fails a build: a shared folder that is read-only, full or not a folder is skipped.
+                Log.LogWarning("ModelBuild", TaskCodes.CacheUnusable, null, null, 0, 0, 0, 0,
+                    $"The shared cache folder {shared} (ModelBuildCacheDir) cannot be written ({problem}); this build uses only obj/modelbuild/cache. Fix: free space there or make it writable by the build's user, or unset ModelBuildCacheDir.");
+                cache = new ModelCache(LocalCacheDirectory, null);
+            }
             foreach (var duplicate in Models.GroupBy(m => m.GetMetadata("TargetPath"), StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
             {
                 LogDiagnostic(new TaskDiagnosticException(TaskCodes.DuplicateOutput,
@@ -112,7 +119,37 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
         var inputsPath = Path.GetFullPath(model.GetMetadata("InputsFile"));
 
         var recipe = RecipeFromItem.Build(model, ProjectDirectory);
-        var fingerprint = CacheKey.Fingerprint(recipe, versions);
+        try
+        {
+            return BringUpToDate(model, versions, cache, name, recipe, output, stampPath, reportPath, inputsPath);
+        }
+        catch (InputUnreadableException e)
+        {
+            throw new TaskDiagnosticException(TaskCodes.InputUnreadable,
+                $"An input of '{model.ItemSpec}' cannot be read while computing its cache key: {e.InnerException!.Message}",
+                "Check that the model and data files (and every file in a data folder) are readable by the build's user and not locked by another program.", model.ItemSpec);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TaskDiagnosticException(TaskCodes.CacheUnusable,
+                $"ModelBuild cannot write the cache ({cache.PrimaryDirectory}) or the output of '{model.ItemSpec}': {e.Message}",
+                "Free space on that disk and check that obj/ (and ModelBuildCacheDir, when set) are writable by the build's user.", model.ItemSpec);
+        }
+    }
+
+    /// <summary>An input file could not be read while hashing (kept apart from cache write errors, which are MB0612).</summary>
+    private sealed class InputUnreadableException(Exception inner) : Exception(inner.Message, inner);
+
+    private static T ReadingInputs<T>(Func<T> read)
+    {
+        try { return read(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new InputUnreadableException(e); }
+    }
+
+    private string BringUpToDate(ITaskItem model, ToolVersions versions, ModelCache cache, string name, CompressionRecipe recipe,
+        string output, string stampPath, string reportPath, string inputsPath)
+    {
+        var fingerprint = ReadingInputs(() => CacheKey.Fingerprint(recipe, versions));
         var stamp = StampFile.TryRead(stampPath);
         var outputExists = File.Exists(output);
         if (stamp is not null && outputExists && stamp.Fingerprint == fingerprint)
@@ -123,9 +160,9 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
             return "up to date";
         }
 
-        var key = CacheKey.Compute(recipe, versions);
+        var key = ReadingInputs(() => CacheKey.Compute(recipe, versions));
         // Data folders are listed file by file: MSBuild's up-to-date check sees an edited image, not the folder's time.
-        var inputs = CacheKey.InputFiles(recipe).SelectMany(DataInputHash.Files).Concat(model.GetMetadata("Recipe") is { Length: > 0 } ? [Path.GetFullPath(Path.Combine(ProjectDirectory, model.GetMetadata("Recipe")))] : []).ToList();
+        var inputs = ReadingInputs(() => CacheKey.InputFiles(recipe).SelectMany(DataInputHash.Files).Concat(model.GetMetadata("Recipe") is { Length: > 0 } ? [Path.GetFullPath(Path.Combine(ProjectDirectory, model.GetMetadata("Recipe")))] : []).ToList());
         if (stamp is not null && outputExists && stamp.Key == key)
         {
             // Touched, not changed: the bytes hash to the same key. Refresh the stamp; no worker, no copy.

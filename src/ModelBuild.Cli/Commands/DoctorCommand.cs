@@ -23,21 +23,56 @@ internal static class DoctorCommand
         output.WriteLine($".NET:          {RuntimeInformation.FrameworkDescription} ({RuntimeInformation.RuntimeIdentifier})");
         output.WriteLine($"OS:            {RuntimeInformation.OSDescription}");
         output.WriteLine($"Cores:         {Environment.ProcessorCount}");
+        // Each native library is checked on its own, so a machine where one fails to load still learns about the other:
+        // diagnosing exactly that is what this command is for.
+        var failures = new List<ModelBuildException>();
         try
         {
             using var options = new Microsoft.ML.OnnxRuntime.SessionOptions();
             output.WriteLine($"ONNX Runtime:  {Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetVersionString()}");
+        }
+        catch (Exception e) when (IsNativeLoadFailure(e))
+        {
+            output.WriteLine("ONNX Runtime:  FAILED to load");
+            failures.Add(new ModelBuildException(OnnxRuntimeLoadFailed,
+                $"ONNX Runtime's native library (libonnxruntime) could not be loaded: {Innermost(e).Message.Split('\n')[0].Trim()}",
+                "Restore again (dotnet restore) so that Microsoft.ML.OnnxRuntime's runtimes/<rid>/native folder is complete, and check that the system's C/C++ runtime is the one ONNX Runtime 1.31 needs.",
+                "libonnxruntime.so", e));
+        }
+        try
+        {
             LibTorchLoader.EnsureLoaded();
             output.WriteLine($"TorchSharp:    {typeof(TorchSharp.torch).Assembly.GetName().Version} (libtorch {TorchSharp.torch.__version__})");
             output.WriteLine($"LibTorchSharp: {(LibTorchLoader.LoadedFrom == "original" ? "loaded as shipped" : "patched copy " + LibTorchLoader.LoadedFrom)}");
             using var check = TorchSharp.torch.ones(4).sum();
             output.WriteLine($"Tensor check:  ones(4).sum() = {check.item<float>()}");
-            return 0;
         }
         catch (ModelBuildException e)
         {
-            error.WriteLine(e.ToString());
-            return e.ExitCode;
+            output.WriteLine("TorchSharp:    FAILED to load");
+            failures.Add(e);
         }
+        catch (Exception e) when (IsNativeLoadFailure(e))
+        {
+            output.WriteLine("TorchSharp:    FAILED to load");
+            failures.Add(new ModelBuildException("MB0801", $"TorchSharp's native libraries could not be loaded: {Innermost(e).Message.Split('\n')[0].Trim()}",
+                "Restore the solution (dotnet restore) so that TorchSharp-cpu 0.107.0 and libtorch-cpu-linux-x64 2.10.0 are in the NuGet packages folder.", "libLibTorchSharp.so", e));
+        }
+        foreach (var failure in failures) error.WriteLine(failure.ToString());
+        return failures.Count == 0 ? 0 : failures[0].ExitCode;
+    }
+
+    /// <summary>ONNX Runtime's native library could not be loaded (see docs/diagnostics.md).</summary>
+    public const string OnnxRuntimeLoadFailed = "MB0810";
+
+    /// <summary>What .NET throws when a native library is missing, of the wrong architecture or lacks a symbol.</summary>
+    internal static bool IsNativeLoadFailure(Exception e) =>
+        Innermost(e) is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException or NotSupportedException
+        || e is TypeInitializationException;
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e is TypeInitializationException { InnerException: { } inner }) e = inner;
+        return e;
     }
 }

@@ -28,6 +28,10 @@ public static class DataErrors
         $"The data file or folder '{path}' does not exist.",
         "Check the path; relative paths are resolved against the project folder (build) or the current directory (CLI).", path);
 
+    public static ModelBuildException Unreadable(string path, Exception e) => new(NpyErrors.FileNotFound,
+        $"The data '{path}' cannot be read: {e.Message}",
+        "Check that the file (or every file in the folder) is readable by this user and not locked by another program.", path, e);
+
     public static ModelBuildException Unknown(string path, string detail) => new(UnknownFormat,
         $"ModelBuild cannot tell the format of '{path}': {detail}.",
         "Use .npy/.npz, .csv/.tsv/.txt, a token-id file (.ids/.tokens, or .txt for an integer-input model), a folder of "

@@ -47,6 +47,14 @@ public static class DataSource
 
     static LabeledData ReadInputs(string spec, DataReadOptions options)
     {
+        // A file or folder that exists but cannot be read (permissions, a lock, an I/O error) is MB0101 naming it,
+        // whichever reader met it.
+        try { return ReadInputsOf(spec, options); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw DataErrors.Unreadable(spec, e); }
+    }
+
+    static LabeledData ReadInputsOf(string spec, DataReadOptions options)
+    {
         if (NpyDataReader.Handles(spec)) return new LabeledData(FitIntegers(NpyDataReader.Read(spec), options), null, null);
         if (Directory.Exists(spec))
         {
@@ -72,6 +80,12 @@ public static class DataSource
     /// text file with one class id (or class name, numbered in ordinal order) per line.
     /// </summary>
     public static long[] ReadLabels(string spec)
+    {
+        try { return ReadLabelsOf(spec); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw DataErrors.Unreadable(spec, e); }
+    }
+
+    static long[] ReadLabelsOf(string spec)
     {
         if (NpyDataReader.Handles(spec))
         {

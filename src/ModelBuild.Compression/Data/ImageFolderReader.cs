@@ -118,6 +118,8 @@ public static class ImageFolderReader
     static SKCodec OpenCodec(string path)
     {
         SKCodec? codec;
+        // Skia reports an unreadable file as "not an image": open it first so a permission or I/O error says so.
+        using (File.OpenRead(path)) { }
         try { codec = SKCodec.Create(path, out var result); if (codec is null) throw DataErrors.Image(path, $"it is not a PNG, JPEG, BMP, GIF or WebP image (Skia: {result})"); }
         catch (Exception e) when (e is not Onnx.Diagnostics.ModelBuildException) { throw DataErrors.Image(path, e.Message, e); }
         return codec;

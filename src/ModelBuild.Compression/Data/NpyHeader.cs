@@ -92,6 +92,17 @@ public sealed partial record NpyHeader(NpyDType DType, long[] Shape, bool Fortra
             }
             shape.Add(d);
         }
+        // A hostile or damaged header can name more elements (or bytes) than a long counts: refuse it here, by name,
+        // rather than overflow wherever the count is used.
+        var bytesNeeded = new System.Numerics.BigInteger(NpyDTypes.ItemSize(dtype));
+        foreach (long d in shape)
+        {
+            bytesNeeded *= d;
+            if (bytesNeeded > long.MaxValue)
+            {
+                throw NpyErrors.Header(path, $"shape ({string.Join(", ", shape)}) of {descr} needs more than {long.MaxValue} bytes");
+            }
+        }
         return new NpyHeader(dtype, shape.ToArray(), fortran, prefix + headerLength);
     }
 

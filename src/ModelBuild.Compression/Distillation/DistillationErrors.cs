@@ -25,6 +25,14 @@ internal static class DistillationErrors
         $"The training data does not fit the model's input: {detail}",
         "Pass inputs with the model's input shape and element type (e.g. float32 [rows, features] or int64 token ids [rows, length]).", data, inner);
 
+    /// <summary>
+    /// An operator the importer takes in general but not in this form (a Conv with 3 spatial dimensions, a Cast to a
+    /// type it does not map, a string Constant): the same code as an unsupported operator, since the fix is the same.
+    /// </summary>
+    public static ModelBuildException UnsupportedByImporter(string model, NotSupportedException e) => new("MB0301",
+        $"The model uses an operator form the distillation importer does not support: {e.Message}",
+        "Distill a model that uses only the supported operators and forms (see docs/diagnostics.md), or export it differently.", model, e);
+
     public static ModelBuildException InvalidOption(string option, string detail) => new("MB0308",
         $"Invalid distillation setting {option}: {detail}.",
         "Fix the value of " + option + " (see `modelbuild compress --help`).");

@@ -67,6 +67,10 @@ public static class StudentDistiller
         {
             using (torch.no_grad()) teacherLogits = teacherOrt.RunBatched(inputs, 512);
         }
+        catch (NotSupportedException e)
+        {
+            throw DistillationErrors.UnsupportedByImporter(options.TeacherPath, e);
+        }
         catch (Exception e) when (e is not ModelBuildException)
         {
             throw DistillationErrors.DataDoesNotFitModel(options.TrainingData ?? "", options.TeacherPath, $"the teacher could not run on it ({FirstLine(e.Message)}).", e);
@@ -360,6 +364,10 @@ public static class StudentDistiller
         {
             student.eval();
             output = student.forward(inputs.slice(0, 0, n, 1));
+        }
+        catch (NotSupportedException e)
+        {
+            throw DistillationErrors.UnsupportedByImporter(studentName, e);
         }
         catch (Exception e) when (e is not ModelBuildException)
         {

@@ -73,8 +73,25 @@ public sealed class ModelEvaluator
         double? accuracy = _labels is null || predictions is null ? null : Metrics.Accuracy(predictions, _labels);
         double? agreement = referencePredictions is null || predictions is null ? null : Metrics.Agreement(predictions, referencePredictions);
         var sqnr = _reference is null ? [] : outputs.Names.Select((n, i) =>
-            (n, Metrics.Sqnr(_reference.Values[Array.IndexOf(_reference.Names, n)], outputs.Values[i]))).ToArray();
+            (n, Metrics.Sqnr(_reference.Values[ReferenceIndex(outputs, i)], outputs.Values[i]))).ToArray();
         return new EvaluationResult(accuracy, agreement, predictions, sqnr);
+    }
+
+    /// <summary>
+    /// The reference output compared with output <paramref name="i"/>: the one of the same name, else the one in the
+    /// same position (a student exported with its own output names, e.g. "output" for the teacher's "logits"). MB0561
+    /// when neither exists or the sizes differ.
+    /// </summary>
+    int ReferenceIndex(ModelOutputs outputs, int i)
+    {
+        var reference = _reference!;
+        var index = Array.IndexOf(reference.Names, outputs.Names[i]);
+        if (index < 0 && outputs.Names.Length == reference.Names.Length) index = i;
+        if (index < 0 || reference.Values[index].Length != outputs.Values[i].Length)
+            throw new ModelBuildException("MB0561",
+                $"The model's output '{outputs.Names[i]}' ({outputs.PerSample[i]} values per sample) has no counterpart among the reference's outputs ({string.Join(", ", reference.Names.Select((n, k) => $"'{n}': {reference.PerSample[k]}"))}).",
+                "Compare models with the same outputs: the same number of outputs, in the same order and with the same sizes (names may differ).");
+        return index;
     }
 
     public double? Latency(string modelPath) =>

@@ -117,21 +117,45 @@ public sealed class ModelRunner : IDisposable
     public IEnumerable<float[]> RunBatch(RunOptions runOptions, DataTensor data, int start, int count, IReadOnlyList<string> outputs)
     {
         using var input = CreateInput(data, start, count);
-        using var results = _session.Run(runOptions, [InputName], [input], outputs);
-        var list = new List<float[]>();
-        foreach (var value in results)
+        IDisposableReadOnlyCollection<OrtValue> results;
+        try { results = _session.Run(runOptions, [InputName], [input], outputs); }
+        catch (OnnxRuntimeException e)
         {
-            var info = value.GetTensorTypeAndShape();
-            list.Add(info.ElementDataType switch
-            {
-                TensorElementType.Float => value.GetTensorDataAsSpan<float>().ToArray(),
-                TensorElementType.Float16 => value.GetTensorDataAsSpan<Float16>().ToArray().Select(h => (float)(Half)BitConverter.UInt16BitsToHalf(h.value)).ToArray(),
-                TensorElementType.Int64 => value.GetTensorDataAsSpan<long>().ToArray().Select(v => (float)v).ToArray(),
-                _ => throw new InvalidOperationException($"Output of type {info.ElementDataType} is not supported for evaluation."),
-            });
+            // The data fits the declared input but not what the graph does with it, e.g. a token id past the vocabulary.
+            throw new ModelBuildException(RunFailed,
+                $"ONNX Runtime failed running '{ModelPath}' on samples {start}..{start + count - 1} of '{data.Path}': {FirstLine(e.Message)}",
+                "Check those samples against what the model expects (token ids below the vocabulary size, values in the range it was trained on).", data.Path, e);
         }
-        return list;
+        using (results)
+        {
+            var list = new List<float[]>();
+            for (var i = 0; i < results.Count; i++)
+            {
+                var value = results[i];
+                var type = value.IsTensor ? value.GetTensorTypeAndShape().ElementDataType : (TensorElementType?)null;
+                list.Add(type switch
+                {
+                    TensorElementType.Float => value.GetTensorDataAsSpan<float>().ToArray(),
+                    TensorElementType.Float16 => value.GetTensorDataAsSpan<Float16>().ToArray().Select(h => (float)(Half)BitConverter.UInt16BitsToHalf(h.value)).ToArray(),
+                    TensorElementType.Double => value.GetTensorDataAsSpan<double>().ToArray().Select(v => (float)v).ToArray(),
+                    TensorElementType.Int64 => value.GetTensorDataAsSpan<long>().ToArray().Select(v => (float)v).ToArray(),
+                    TensorElementType.Int32 => value.GetTensorDataAsSpan<int>().ToArray().Select(v => (float)v).ToArray(),
+                    TensorElementType.Int8 => value.GetTensorDataAsSpan<sbyte>().ToArray().Select(v => (float)v).ToArray(),
+                    TensorElementType.UInt8 => value.GetTensorDataAsSpan<byte>().ToArray().Select(v => (float)v).ToArray(),
+                    TensorElementType.Bool => value.GetTensorDataAsSpan<bool>().ToArray().Select(v => v ? 1f : 0f).ToArray(),
+                    _ => throw new ModelBuildException(UnreadableOutput,
+                        $"The output '{outputs[i]}' of '{ModelPath}' is {(type is { } t ? "a " + t.ToString().ToLowerInvariant() + " tensor" : "not a tensor (a sequence or map, e.g. a ZipMap of class probabilities)")}; evaluation reads numeric tensors.",
+                        "Export the model without ZipMap (skl2onnx: options={'zipmap': False}) or with numeric outputs.", ModelPath),
+                });
+            }
+            return list;
+        }
     }
+
+    /// <summary>ONNX Runtime failed while running the model on the data (see docs/diagnostics.md).</summary>
+    public const string RunFailed = "MB0562";
+    /// <summary>A model output is not a numeric tensor.</summary>
+    public const string UnreadableOutput = "MB0563";
 
     public void Dispose() => _session.Dispose();
 

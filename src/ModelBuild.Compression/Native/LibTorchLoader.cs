@@ -51,7 +51,18 @@ public static partial class LibTorchLoader
             if (loaded) return;
             if (OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64)
             {
-                LoadOnLinux();
+                try
+                {
+                    LoadOnLinux();
+                }
+                catch (InvalidDataException e)
+                {
+                    // The ELF reader met a file that is not a library: a damaged or truncated copy in the package folder.
+                    throw new ModelBuildException("MB0801",
+                        $"TorchSharp's native library {LibTorchSharpFile} is damaged: {e.Message}",
+                        "Delete the TorchSharp-cpu 0.107.0 folder from the NuGet packages folder and restore again (dotnet restore).",
+                        LibTorchSharpFile, e);
+                }
             }
             // Lets TorchSharp run its own loader now, so a failure surfaces here rather than at a random first call.
             try

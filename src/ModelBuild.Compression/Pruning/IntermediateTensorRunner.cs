@@ -32,7 +32,7 @@ internal sealed class IntermediateTensorRunner : IDisposable
         var realInputs = tapped.Graph.Input.Where(i => !initializers.Contains(i.Name)).ToList();
         if (realInputs.Count != 1)
         {
-            throw new NotSupportedException($"Pruning analysis runs models with exactly one input; this one has {realInputs.Count}.");
+            throw CannotFeed($"it has {realInputs.Count} inputs ({string.Join(", ", realInputs.Select(i => i.Name))}) and the analysis runs models with exactly one");
         }
         _input = realInputs[0];
         _outputs = tapped.Graph.Output.Select(o => o.Name).ToArray();
@@ -84,7 +84,7 @@ internal sealed class IntermediateTensorRunner : IDisposable
             (int)TensorProto.Types.DataType.Float => OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(0.5f, (int)count).ToArray(), shape),
             (int)TensorProto.Types.DataType.Int64 => OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, (int)count).ToArray(), shape),
             (int)TensorProto.Types.DataType.Int32 => OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1, (int)count).ToArray(), shape),
-            _ => throw new NotSupportedException($"Pruning analysis cannot build a probe input of ONNX element type {InputElementType}."),
+            _ => throw CannotFeed($"its input '{_input.Name}' is {(TensorProto.Types.DataType)InputElementType}, and the analysis feeds float, int64 or int32 inputs"),
         };
     }
 
@@ -103,6 +103,11 @@ internal sealed class IntermediateTensorRunner : IDisposable
             _ => throw new NotSupportedException($"Pruning cannot feed {data} to ONNX Runtime."),
         };
     }
+
+    /// <summary>MB0564: pruning's analysis cannot run this model (see docs/diagnostics.md).</summary>
+    static ModelBuild.Onnx.Diagnostics.ModelBuildException CannotFeed(string detail) => new("MB0564",
+        $"Pruning cannot analyse the model: {detail}.",
+        "Skip --prune (Prune) for this model, or export it with a single float or integer input.");
 
     public void Dispose() => _session.Dispose();
 }

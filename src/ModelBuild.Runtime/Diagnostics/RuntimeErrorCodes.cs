@@ -29,4 +29,6 @@ public static class RuntimeErrorCodes
     public const string DuplicateModel = "MB0712";
     /// <summary>The configured execution provider is not available in this ONNX Runtime build.</summary>
     public const string ExecutionProviderUnavailable = "MB0713";
+    /// <summary>The background poll of a FromUri model failed with an unexpected exception (logged as an error).</summary>
+    public const string PollFailedUnexpectedly = "MB0720";
 }

@@ -80,6 +80,13 @@ public sealed class UriModelLoader : ModelLoader
             // The model keeps serving; the next period tries again.
             _logger.LogWarning(ex, "Polling {Uri} failed", _uri);
         }
+        catch (Exception ex)
+        {
+            // This runs on a timer with nobody awaiting it: an exception not caught here would vanish without a trace.
+            _logger.LogError(new EventId(2720, RuntimeErrorCodes.PollFailedUnexpectedly), ex,
+                "{Code}: polling {Uri} failed unexpectedly ({Error}); the current model keeps serving and the next poll is in {Period}. Fix: report this with the exception; reload by hand with ReloadAsync meanwhile.",
+                RuntimeErrorCodes.PollFailedUnexpectedly, _uri, ex.Message, _period);
+        }
     }
 
     /// <summary>One conditional download (with retries). Returns true when new content was fetched.</summary>

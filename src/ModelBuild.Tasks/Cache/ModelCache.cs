@@ -100,9 +100,45 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
             // lock on a new file while the second holds the old one.
             return new FileStream(Path.Combine(directory, key + ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
-        catch (IOException)
+        catch (IOException e) when (IsLockConflict(e))
         {
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Another process holds the file (.NET's FileShare emulation: flock EWOULDBLOCK on Unix, a sharing violation on
+    /// Windows). Any other I/O error (a read-only or full disk) is not "another build holds the lock" and must not be
+    /// waited on for an hour.
+    /// </summary>
+    internal static bool IsLockConflict(IOException e) =>
+        OperatingSystem.IsWindows() ? (e.HResult & 0xFFFF) is 32 or 33 : e.HResult == (OperatingSystem.IsLinux() ? 11 : 35);
+
+    /// <summary>Null when <paramref name="directory"/> takes a new file, else what went wrong (read-only, full, not a folder).</summary>
+    public static string? Unwritable(string directory)
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+            var probe = Path.Combine(directory, $".write-probe.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+            try
+            {
+                // A few KiB, flushed to the file system: an empty file can still be created on a full disk.
+                using (var stream = new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                {
+                    stream.Write(new byte[16384]);
+                    stream.Flush(flushToDisk: true);
+                }
+                return null;
+            }
+            finally
+            {
+                try { File.Delete(probe); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return e.Message;
         }
     }
 }

@@ -36,6 +36,10 @@ internal static class TaskCodes
     public const string CacheLockTimeout = "MB0609";
     /// <summary>Two items would write the same output file.</summary>
     public const string DuplicateOutput = "MB0610";
+    /// <summary>An input file cannot be read while the key is computed.</summary>
+    public const string InputUnreadable = "MB0611";
+    /// <summary>The cache (or output) folder cannot be written: read-only, full, or not a folder.</summary>
+    public const string CacheUnusable = "MB0612";
     /// <summary>The remote cache did not answer, or a lookup ran past its time limit (the worker uses the same code).</summary>
     public const string RemoteUnreachable = "MB0621";
     /// <summary>A local cache entry's files no longer match its manifest.</summary>

@@ -1,0 +1,193 @@
+using System.Text;
+using ModelBuild.Compression.Data;
+using ModelBuild.Onnx.Tensors;
+using SkiaSharp;
+
+namespace ModelBuild.Cli.Tests;
+
+/// <summary>
+/// Failures a user can cause, each run end to end through the built CLI: exit 2 with its MBxxxx code (or success where
+/// the input is legitimate), never exit 3 (internal error), 1 (reserved for a failed gate) or a stack trace, and no
+/// output left behind. Each of these reached users as MB0599 / a raw exception / exit 1 before (issue 13, "Errors").
+/// </summary>
+public sealed class UserErrorCatalogueTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("mb-errors-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string PathOf(string name) => Path.Combine(_dir, name);
+
+    private static void AssertUserError(string code, (int Exit, string Stdout, string Stderr) run)
+    {
+        Assert.True(run.Exit == 2, $"exit {run.Exit}, expected 2 with {code}\n{run.Stdout}\n{run.Stderr}");
+        Assert.Contains($"##modelbuild[error {code}]", run.Stdout);
+        Assert.Contains($"error {code}: ", run.Stderr);
+        Assert.DoesNotContain("   at ", run.Stdout); // no stack trace in the user-facing line
+    }
+
+    [Theory]
+    [InlineData("compress", "teacher.onnx", "-o", "out.onnx", "--bogus")]
+    [InlineData("inspect", "a.onnx", "b.onnx")]
+    [InlineData("frobnicate")]
+    [InlineData("eval", "model.onnx", "--threads", "many")]
+    public void A_command_line_that_does_not_parse_exits_2_with_MB0560(params string[] args)
+    {
+        var run = CliProcess.Run(args);
+        AssertUserError("MB0560", run);
+        Assert.Contains("--help", run.Stdout);
+    }
+
+    [Fact]
+    public void A_student_whose_output_name_differs_from_the_teachers_is_compared_by_position()
+    {
+        var student = TinyModels.Save(TinyModels.RenameOutput(TestPaths.Wine("student_kd.onnx"), 0, "student_scores"), PathOf("student.onnx"));
+        var run = CliProcess.Run("eval", student, "--data", TestPaths.Wine("test_x.npy"), "--labels", TestPaths.Wine("test_y.npy"),
+            "--reference", TestPaths.Wine("teacher.onnx"), "--latency-runs", "0", "--json");
+        Assert.True(run.Exit == 0, run.Stdout + run.Stderr);
+        Assert.Contains("\"student_scores\"", run.Stdout); // the SQNR is reported under the student's own output name
+    }
+
+    [Fact]
+    public void Outputs_that_cannot_be_matched_to_the_references_are_MB0561()
+    {
+        // Two outputs against the teacher's one, the second named differently: no counterpart by name or position.
+        var model = TinyModels.Save(TinyModels.WithIntAndBoolOutputs(TestPaths.Wine("teacher.onnx")), PathOf("extra.onnx"));
+        var run = CliProcess.Run("eval", model, "--data", TestPaths.Wine("test_x.npy"), "--reference", TestPaths.Wine("teacher.onnx"), "--latency-runs", "0");
+        AssertUserError("MB0561", run);
+    }
+
+    [Fact]
+    public void Int32_and_bool_outputs_are_read_as_numbers()
+    {
+        var model = TinyModels.Save(TinyModels.WithIntAndBoolOutputs(TestPaths.Wine("teacher.onnx")), PathOf("int-bool.onnx"));
+        var run = CliProcess.Run("eval", model, "--data", TestPaths.Wine("test_x.npy"), "--labels", TestPaths.Wine("test_y.npy"), "--latency-runs", "0", "--json");
+        Assert.True(run.Exit == 0, run.Stdout + run.Stderr);
+        Assert.Contains("\"accuracy\"", run.Stdout);
+    }
+
+    [Fact]
+    public void A_ZipMap_output_is_MB0563_naming_the_output()
+    {
+        var model = TinyModels.Save(TinyModels.WithZipMap(TestPaths.Wine("teacher.onnx")), PathOf("zipmap.onnx"));
+        var run = CliProcess.Run("eval", model, "--data", TestPaths.Wine("test_x.npy"), "--labels", TestPaths.Wine("test_y.npy"), "--latency-runs", "0");
+        AssertUserError("MB0563", run);
+        Assert.Contains("'probabilities'", run.Stdout);
+    }
+
+    [Fact]
+    public void Token_ids_beyond_the_vocabulary_are_MB0562_naming_the_samples()
+    {
+        var model = TinyModels.Save(TinyModels.Embedding(), PathOf("embedding.onnx"));
+        File.WriteAllText(PathOf("ids.ids"), "1 2 3 4\n5 6 7 8\n1 2 3 400\n");
+        var run = CliProcess.Run("eval", model, "--data", PathOf("ids.ids"), "--latency-runs", "0");
+        AssertUserError("MB0562", run);
+        Assert.Contains("ids.ids", run.Stdout);
+    }
+
+    [Fact]
+    public void Prune_on_an_input_type_the_probe_cannot_feed_is_MB0564_and_writes_nothing()
+    {
+        var model = TinyModels.Save(TinyModels.Uint8InputMlp(), PathOf("uint8.onnx"));
+        var output = PathOf("pruned.onnx");
+        var run = CliProcess.Run("compress", model, "-o", output, "--prune", "0.5");
+        AssertUserError("MB0564", run);
+        Assert.Contains("'x'", run.Stdout);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public void An_operator_form_the_importer_lacks_is_MB0301_not_data_does_not_fit()
+    {
+        var student = TinyModels.Save(TinyModels.Uint16CastStudent(), PathOf("uint16-student.onnx"));
+        var output = PathOf("distilled.onnx");
+        var run = CliProcess.Run("compress", TestPaths.Wine("teacher.onnx"), "-o", output, "--distill", "--student", student,
+            "--train-data", TestPaths.Wine("train_x.npy"), "--train-labels", TestPaths.Wine("train_y.npy"), "--epochs", "1");
+        AssertUserError("MB0301", run);
+        Assert.Contains("casts to ONNX type 4", run.Stdout);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public void A_npy_header_whose_element_count_overflows_is_MB0104()
+    {
+        var header = NpyHeader.Format(NpyDType.Float32, [4611686018427387904L, 4]);
+        File.WriteAllBytes(PathOf("huge.npy"), [.. header, 0, 0, 0, 0]);
+        var run = CliProcess.Run("eval", TestPaths.Wine("teacher.onnx"), "--data", PathOf("huge.npy"), "--latency-runs", "0");
+        AssertUserError("MB0104", run);
+    }
+
+    /// <summary>
+    /// Unreadable data in every reader, as a user without the permission meets it. Tests run as root, whom permissions do
+    /// not stop, so the CLI runs as <c>nobody</c> (setpriv) on files it may not read.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("csv")]
+    [InlineData("ids")]
+    [InlineData("tensorproto")]
+    [InlineData("images")]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Data_the_user_may_not_read_is_MB0101_in_every_reader(string kind)
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.UserName == "root" && File.Exists("/usr/bin/setpriv"),
+            "needs root and setpriv(1) to run the CLI as nobody");
+        var shared = Directory.CreateDirectory(PathOf("nobody")).FullName;
+        File.SetUnixFileMode(_dir, (UnixFileMode)0b111_101_101);
+        File.SetUnixFileMode(shared, (UnixFileMode)0b111_111_111);
+        string model, data, locked;
+        switch (kind)
+        {
+            case "csv":
+                model = TestPaths.Wine("teacher.onnx");
+                data = locked = Path.Combine(shared, "rows.csv");
+                File.WriteAllText(data, string.Join(",", Enumerable.Repeat("0.5", 13)) + "\n");
+                break;
+            case "ids":
+                model = TinyModels.Save(TinyModels.Embedding(), Path.Combine(shared, "embedding.onnx"));
+                data = locked = Path.Combine(shared, "ids.ids");
+                File.WriteAllText(data, "1 2 3 4\n");
+                break;
+            case "tensorproto":
+                model = TestPaths.Wine("teacher.onnx");
+                data = Directory.CreateDirectory(Path.Combine(shared, "pb")).FullName;
+                locked = Path.Combine(data, "input_0.pb");
+                File.WriteAllBytes(locked, Google.Protobuf.MessageExtensions.ToByteArray(TensorData.Create("x", Enumerable.Repeat(0.5f, 13).ToArray(), 1, 13)));
+                break;
+            default:
+                model = TinyModels.Save(TinyModels.TinyImageModel(), Path.Combine(shared, "image.onnx"));
+                data = Directory.CreateDirectory(Path.Combine(shared, "images")).FullName;
+                locked = Path.Combine(data, "b.png");
+                WritePng(Path.Combine(data, "a.png"));
+                WritePng(locked);
+                break;
+        }
+        File.SetUnixFileMode(model, (UnixFileMode)0b110_100_100);
+        File.SetUnixFileMode(locked, UnixFileMode.None);
+        var run = RunAsNobody("eval", model, "--data", data, "--latency-runs", "0");
+        AssertUserError("MB0101", run);
+        Assert.Contains(Path.GetFileName(locked), run.Stdout);
+    }
+
+    private static void WritePng(string path)
+    {
+        using var bitmap = new SKBitmap(4, 4);
+        bitmap.Erase(SKColors.Gray);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        File.WriteAllBytes(path, data.ToArray());
+    }
+
+    private static (int Exit, string Stdout, string Stderr) RunAsNobody(params string[] args)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("/usr/bin/setpriv") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "--reuid=nobody", "--regid=nogroup", "--clear-groups", "dotnet", Path.Combine(AppContext.BaseDirectory, "modelbuild.dll") }.Concat(args))
+            start.ArgumentList.Add(a);
+        start.Environment["HOME"] = "/tmp";
+        start.Environment["DOTNET_CLI_HOME"] = "/tmp";
+        start.Environment["XDG_CACHE_HOME"] = "/tmp";
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+}
