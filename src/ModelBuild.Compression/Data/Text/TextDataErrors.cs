@@ -13,6 +13,7 @@ public static class TextDataErrors
     public const string TextColumnMissing = "MB0144";
     public const string InputNotFillable = "MB0145";
     public const string MaxLengthInvalid = "MB0146";
+    public const string TokenizerMissing = "MB0147";
     public const string NormalizationUnavailable = "MB0148";
 
     internal static ModelBuildException Tokenizer(TokenizerFileException e) => new(TokenizerUnreadable,
@@ -46,6 +47,10 @@ public static class TextDataErrors
     public static ModelBuildException MaxLength(string detail) => new(MaxLengthInvalid,
         $"--max-length is not valid: {detail}.",
         "Leave --max-length out (the model's fixed sequence length, else the longest text, at most 512) or give a length the model accepts.");
+
+    public static ModelBuildException NoTokenizer(string data, string detail) => new(TokenizerMissing,
+        $"'{data}': {detail}.",
+        "Give the tokenizer the model was trained with (--tokenizer vocab.txt | tokenizer.json | .model; Tokenizer in MSBuild, tokenizer in a recipe), or drop the text options.", data);
 
     internal static ModelBuildException Normalization(string data, int? line, string text) => new(NormalizationUnavailable,
         $"'{data}'{(line is null ? "" : $" line {line}")}: '{Shorten(text)}' has accented characters, and accent stripping needs Unicode normalization, which this process lacks (it runs with InvariantGlobalization).",
