@@ -47,6 +47,38 @@ public sealed class CacheKeyTests : IDisposable
     }
 
     [Fact]
+    public void The_tokenizer_its_config_beside_it_and_the_class_names_are_part_of_the_key_by_content()
+    {
+        var recipe = Recipe("a", [1, 2, 3], [9, 9]);
+        var vocab = Path.Combine(root, "a", "vocab.txt");
+        var labels = Path.Combine(root, "a", "labels.json");
+        File.WriteAllText(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ncancel\n");
+        File.WriteAllText(labels, "[\"a\", \"b\"]");
+        recipe.Tokenizer = vocab;
+        recipe.Labels = labels;
+        var key = CacheKey.Compute(recipe, Versions);
+        Assert.Contains(vocab, CacheKey.InputFiles(recipe));
+        Assert.Contains(labels, CacheKey.InputFiles(recipe));
+
+        File.WriteAllText(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nmeeting\n");
+        var edited = CacheKey.Compute(recipe, Versions);
+        Assert.NotEqual(key, edited);
+
+        File.WriteAllText(labels, "[\"b\", \"a\"]"); // reordered classes are other class ids
+        var relabeled = CacheKey.Compute(recipe, Versions);
+        Assert.NotEqual(edited, relabeled);
+
+        var config = Path.Combine(root, "a", "tokenizer_config.json");
+        File.WriteAllText(config, "{ \"do_lower_case\": false }"); // appears beside vocab.txt: cased now
+        Assert.NotEqual(relabeled, CacheKey.Compute(recipe, Versions));
+        Assert.Contains(config, CacheKey.InputFiles(recipe));
+
+        var withConfig = CacheKey.Compute(recipe, Versions);
+        recipe.MaxLength = 16;
+        Assert.NotEqual(withConfig, CacheKey.Compute(recipe, Versions));
+    }
+
+    [Fact]
     public void Touching_changes_the_fingerprint_but_not_the_key()
     {
         var recipe = Recipe("a", [1, 2, 3], [9, 9]);

@@ -107,6 +107,21 @@ public sealed class RecipeFromItemTests : IDisposable
     }
 
     [Fact]
+    public void Text_metadata_reach_the_recipe_with_absolute_tokenizer_and_labels_paths()
+    {
+        Directory.CreateDirectory(Path.Combine(project, "Models"));
+        File.WriteAllText(Path.Combine(project, "Models", "vocab.txt"), "[PAD]");
+        File.WriteAllText(Path.Combine(project, "Models", "labels.json"), "[]");
+        var recipe = RecipeFromItem.Build(Item(("Tokenizer", "Models/vocab.txt"), ("TextColumn", "text"), ("MaxLength", "32"), ("Labels", "Models/labels.json")), project);
+        Assert.Equal(Path.Combine(project, "Models", "vocab.txt"), recipe.Tokenizer);
+        Assert.Equal(Path.Combine(project, "Models", "labels.json"), recipe.Labels);
+        Assert.Equal("text", recipe.TextColumn);
+        Assert.Equal(32, recipe.MaxLength);
+        Assert.Equal(TaskCodes.MissingFile, Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("Tokenizer", "Models/none.txt")), project)).Code);
+        Assert.Equal(TaskCodes.BadNumber, Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("MaxLength", "0")), project)).Code);
+    }
+
+    [Fact]
     public void Unknown_value_is_MB0601_naming_item_and_metadata()
     {
         var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("Quantize", "int9")), project));

@@ -14,7 +14,7 @@ internal static class EvalCommand
     {
         var model = new Argument<string>("model") { Description = "The ONNX model to evaluate." };
         var data = new Option<string>("--data") { Description = "Inputs: .npy/.npz, .csv/.tsv, token-id file, image folder (class subfolders give labels) or TensorProto folder.", Required = true };
-        var labels = new Option<string?>("--labels") { Description = "Labels (.npy or text, int class ids), unless the data carries them." };
+        var labels = new Option<string?>("--labels") { Description = "Labels (.npy or text, int class ids), unless the data carries them; a .json is class names for the labels in a text file (index = class id)." };
         var reference = new Option<string?>("--reference") { Description = "A reference model (the teacher) for agreement and SQNR." };
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default 1)." };
         var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs for the latency median (default {LatencyMeter.DefaultRuns}, 0 to skip)." };
@@ -27,15 +27,19 @@ internal static class EvalCommand
               modelbuild eval model.onnx --data test_x.npy --labels test_y.npy --reference teacher.onnx --json
               modelbuild eval mnist.onnx --data digits/ --image-scale 0..255
               modelbuild eval iris.onnx --data iris.data --label-column 4
+              modelbuild eval intent.onnx --data test.tsv --tokenizer vocab.txt --text-column text --label-column intent --labels labels.json
             """);
         command.Arguments.Add(model);
         foreach (var o in new Option[] { data, labels, reference, threads, latencyRuns, json }) command.Options.Add(o);
-        var reading = new DataReadingOptions();
+        var reading = new DataReadingOptions(classNames: false);
         reading.AddTo(command);
         command.SetAction(parse => CommandErrors.Run(() =>
         {
             var path = parse.GetValue(model)!;
-            var set = DataSource.Read(parse.GetValue(data)!, reading.For(parse, path), parse.GetValue(labels));
+            // A .json is never per-sample labels: it names the classes of the labels in a text file.
+            var labelsFile = parse.GetValue(labels);
+            var classNames = labelsFile is not null && labelsFile.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? labelsFile : null;
+            var set = DataSource.Read(parse.GetValue(data)!, reading.For(parse, path, classNames), classNames is null ? labelsFile : null);
             var x = set.Inputs;
             x.EnsureFinite();
             var evaluator = new ModelEvaluator(x, set.LabelTensor, parse.GetValue(threads) ?? 1, parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns);

@@ -24,6 +24,14 @@ public sealed class DataReadOptions
     public float[]? ImageStd { get; init; }
     /// <summary>Token-id files: the id shorter sequences are padded with.</summary>
     public long PadId { get; init; }
+    /// <summary>The tokenizer file text data (.tsv/.csv/.txt) is read with; null: those files are numeric tables.</summary>
+    public string? Tokenizer { get; init; }
+    /// <summary>Text data: the column holding the text (header name or 0-based index).</summary>
+    public string? TextColumn { get; init; }
+    /// <summary>Text data: tokens per sequence; null: the model's fixed length, else the longest text's (at most 512).</summary>
+    public int? MaxLength { get; init; }
+    /// <summary>Class names (index = class id) that labels in text files are looked up in.</summary>
+    public string? ClassNames { get; init; }
 
     /// <summary>The model the data feeds; read lazily (only image folders and token files need it).</summary>
     public string? ModelPath
@@ -48,6 +56,7 @@ public sealed class DataReadOptions
     public DataReadOptions ForModel(string? modelPath) => new()
     {
         LabelColumn = LabelColumn, PixelScale = PixelScale, ImageMean = ImageMean, ImageStd = ImageStd, PadId = PadId, ModelPath = modelPath,
+        Tokenizer = Tokenizer, TextColumn = TextColumn, MaxLength = MaxLength, ClassNames = ClassNames,
     };
 
     /// <summary>The options a recipe asks for (MB0124 on a bad value), reading for <paramref name="modelPath"/>.</summary>
@@ -58,6 +67,10 @@ public sealed class DataReadOptions
         ImageMean = Check("--image-mean", recipe.ImageMean, positive: false),
         ImageStd = Check("--image-std", recipe.ImageStd, positive: true),
         PadId = recipe.PadId ?? 0,
+        Tokenizer = recipe.Tokenizer,
+        TextColumn = recipe.TextColumn,
+        MaxLength = recipe.MaxLength,
+        ClassNames = recipe.Labels,
         ModelPath = modelPath,
     };
 

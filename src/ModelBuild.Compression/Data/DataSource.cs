@@ -1,3 +1,4 @@
+using ModelBuild.Compression.Data.Text;
 using ModelBuild.Compression.Evaluation;
 
 namespace ModelBuild.Compression.Data;
@@ -10,6 +11,7 @@ namespace ModelBuild.Compression.Data;
 /// <list type="bullet">
 /// <item><c>.npy</c>, <c>.npz</c>, <c>file.npz:name</c>: <see cref="NpyDataReader"/>.</item>
 /// <item><c>.ids</c>, <c>.tokens</c>, and <c>.txt</c> for a model with an integer input: <see cref="TokenIdFileReader"/>.</item>
+/// <item><c>.csv</c>, <c>.tsv</c>, <c>.txt</c> with a tokenizer: <see cref="TextFileReader"/> (text column, label column optional).</item>
 /// <item><c>.csv</c>, <c>.tsv</c>, other <c>.txt</c>: <see cref="CsvDataReader"/> (label column optional).</item>
 /// <item>a folder with <c>test_data_set_*</c> or <c>.pb</c> files: <see cref="TensorProtoFolderReader"/>.</item>
 /// <item>a folder of images, or of class subfolders of images: <see cref="ImageFolderReader"/>.</item>
@@ -38,6 +40,12 @@ public static class DataSource
             return !TensorProtoFolderReader.LooksLikeTensorFolder(spec) && Directory.GetDirectories(spec).Length > 0
                 ? $"class subfolders of {Path.GetFileName(Path.TrimEndingDirectorySeparator(spec))}" : null;
         }
+        if (options.Tokenizer is not null && TextFileReader.Handles(spec))
+        {
+            var names = options.ClassNames is null ? "" : $" (names in {Path.GetFileName(options.ClassNames)})";
+            return options.LabelColumn is { } c ? $"column '{c}' of {Path.GetFileName(spec)}{names}"
+                : options.ClassNames is not null ? $"the label column of {Path.GetFileName(spec)}{names}" : null;
+        }
         var table = CsvDataReader.Handles(spec) && !TokenIdFileReader.Extensions.Contains(Path.GetExtension(spec), StringComparer.OrdinalIgnoreCase);
         return table && options.LabelColumn is { } column ? $"column '{column}' of {Path.GetFileName(spec)}" : null;
     }
@@ -64,6 +72,13 @@ public static class DataSource
             throw DataErrors.Unknown(spec, "the folder holds neither images nor TensorProto .pb files");
         }
         if (!File.Exists(spec)) throw DataErrors.Missing(spec);
+        if (options.Tokenizer is not null && TextFileReader.Handles(spec))
+        {
+            var text = ReadText(spec, options);
+            return new LabeledData(text.Tensors[text.Inputs[0].Name], text.Labels, text.LabelSource);
+        }
+        if (options.TextColumn is not null || options.MaxLength is not null)
+            throw TextDataErrors.NoTokenizer(spec, options.TextColumn is not null ? "--text-column was given but no tokenizer" : "--max-length was given but no tokenizer");
         if (TokenIdFileReader.Extensions.Contains(Path.GetExtension(spec), StringComparer.OrdinalIgnoreCase)
             || (spec.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) && options.Input is { IsFloat: false }))
             return new LabeledData(TokenIdFileReader.Read(spec, options.Input, options.PadId), null, null);
@@ -73,6 +88,16 @@ public static class DataSource
             return table with { Inputs = FitTable(table.Inputs, options.Input) };
         }
         throw DataErrors.Unknown(spec, $"the extension '{Path.GetExtension(spec)}' is not one ModelBuild reads");
+    }
+
+    /// <summary>
+    /// A text file read with <see cref="DataReadOptions.Tokenizer"/> into the tensors the model's inputs take (all
+    /// three conventional ones when no model is known).
+    /// </summary>
+    public static TokenizedText ReadText(string spec, DataReadOptions options)
+    {
+        var inputs = options.ModelPath is { } model && File.Exists(model) ? TextModelInputs.FromModel(model) : null;
+        return TextFileReader.Read(spec, options.Tokenizer!, options.TextColumn, options.LabelColumn, options.ClassNames, options.MaxLength, inputs);
     }
 
     /// <summary>

@@ -20,9 +20,12 @@ public static class CacheKey
         }
         File(recipe.Teacher); File(recipe.Student); File(recipe.CalibrationData); File(recipe.TrainingData);
         File(recipe.TrainingLabels); File(recipe.EvaluationData); File(recipe.EvaluationLabels);
+        // The tokenizer (with the tokenizer_config.json beside a vocab.txt) and the class names decide the text data's ids and labels.
+        foreach (var text in Data.Text.TextDataFiles.Of(recipe)) File(text);
         var normalized = CompressionRecipe.FromJson(recipe.ToJson());
         normalized.Teacher = normalized.Output = "";
         normalized.Student = normalized.CalibrationData = normalized.TrainingData = normalized.TrainingLabels = normalized.EvaluationData = normalized.EvaluationLabels = null;
+        normalized.Tokenizer = normalized.Labels = null;
         sha.AppendData(Encoding.UTF8.GetBytes(normalized.ToJson()));
         sha.AppendData(Encoding.UTF8.GetBytes(typeof(CacheKey).Assembly.GetName().Version + "|ort " + typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version));
         return Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();

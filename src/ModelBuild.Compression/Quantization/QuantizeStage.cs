@@ -209,9 +209,9 @@ public sealed class QuantizeStage : ICompressionStage
             new
             {
                 r.Quantize, r.CalibrationMethod, r.MaxAccuracyDrop, r.MinAgreement, r.Force, LatencyRuns = context.LatencyRuns, DefaultAutoMaxDrop, DefaultAutoMinAgreement,
-                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId },
+                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength },
             },
-            [r.CalibrationData, r.EvaluationData, r.EvaluationLabels]);
+            [r.CalibrationData, r.EvaluationData, r.EvaluationLabels, .. Data.Text.TextDataFiles.Of(r)]);
     }
 
     private static string Reasons(IEnumerable<QuantizationCandidate> candidates) =>

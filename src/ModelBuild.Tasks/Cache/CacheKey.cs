@@ -42,6 +42,9 @@ internal static class CacheKey
         normalized.TrainingLabels = Hash(recipe.TrainingLabels);
         normalized.EvaluationData = Hash(recipe.EvaluationData);
         normalized.EvaluationLabels = Hash(recipe.EvaluationLabels);
+        // A vocab.txt's lower-casing comes from the tokenizer_config.json beside it, so that file is part of the tokenizer.
+        normalized.Tokenizer = recipe.Tokenizer is null ? null : Hash(recipe.Tokenizer) + (TokenizerConfig(recipe.Tokenizer) is { } config ? "+" + Hash(config) : "");
+        normalized.Labels = Hash(recipe.Labels);
 
         var text = new StringBuilder()
             .Append(Scheme).Append('\n')
@@ -70,8 +73,17 @@ internal static class CacheKey
 
     /// <summary>Every file or data folder the result depends on (teacher first), without duplicates.</summary>
     public static IReadOnlyList<string> InputFiles(CompressionRecipe recipe) =>
-        new[] { recipe.Teacher, recipe.CalibrationData, recipe.Student, recipe.TrainingData, recipe.TrainingLabels, recipe.EvaluationData, recipe.EvaluationLabels }
+        new[] { recipe.Teacher, recipe.CalibrationData, recipe.Student, recipe.TrainingData, recipe.TrainingLabels, recipe.EvaluationData, recipe.EvaluationLabels,
+                recipe.Tokenizer, TokenizerConfig(recipe.Tokenizer), recipe.Labels }
             .Where(p => p is not null).Select(p => p!).Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>The tokenizer_config.json the worker reads beside a vocab.txt (as TextDataFiles in the engine), if any.</summary>
+    private static string? TokenizerConfig(string? tokenizer)
+    {
+        if (tokenizer is null || tokenizer.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return null;
+        var config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tokenizer))!, "tokenizer_config.json");
+        return File.Exists(config) ? config : null;
+    }
 }
 
 /// <summary>The tool versions that go into the key: ModelBuild's own, and the engines the worker runs on.</summary>

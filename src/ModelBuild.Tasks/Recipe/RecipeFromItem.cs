@@ -16,7 +16,7 @@ internal sealed class RecipeFromItem
 {
     /// <summary>Metadata that name files: checked for existence and hashed into the cache key.</summary>
     public static readonly string[] FileMetadata =
-        ["CalibrationData", "Student", "TrainingData", "TrainingLabels", "EvaluationData", "EvaluationLabels", "Recipe"];
+        ["CalibrationData", "Student", "TrainingData", "TrainingLabels", "EvaluationData", "EvaluationLabels", "Tokenizer", "Labels", "Recipe"];
 
     public static readonly string[] QuantizeWords = ["none", "int8-dynamic", "int8-static", "int8-weights", "int4-weight", "fp16", "auto"];
     public static readonly string[] CalibrationMethodWords = ["minmax", "percentile", "entropy"];
@@ -80,6 +80,10 @@ internal sealed class RecipeFromItem
         if (Meta("ImageMean") is { } imageMean) recipe.ImageMean = Numbers("ImageMean", imageMean, positive: false);
         if (Meta("ImageStd") is { } imageStd) recipe.ImageStd = Numbers("ImageStd", imageStd, positive: true);
         if (Meta("PadId") is { } padId) recipe.PadId = Integer("PadId", padId, 0);
+        if (Meta("Tokenizer") is { } tokenizer) recipe.Tokenizer = RequireFile(tokenizer, "Tokenizer", projectDirectory);
+        if (Meta("TextColumn") is { } textColumn) recipe.TextColumn = textColumn;
+        if (Meta("MaxLength") is { } maxLength) recipe.MaxLength = Integer("MaxLength", maxLength, 1);
+        if (Meta("Labels") is { } labels) recipe.Labels = RequireFile(labels, "Labels", projectDirectory);
         if (Meta("MaxAccuracyDrop") is { } drop) recipe.MaxAccuracyDrop = Number("MaxAccuracyDrop", drop, 0, 100);
         if (Meta("MinAgreement") is { } agreement) recipe.MinAgreement = Number("MinAgreement", agreement, 0, 100);
         if (Meta("MaxLatencyMicroseconds") is { } latency) recipe.MaxLatencyMicroseconds = Number("MaxLatencyMicroseconds", latency, 0, double.MaxValue, minInclusive: false);
@@ -127,6 +131,8 @@ internal sealed class RecipeFromItem
         recipe.TrainingLabels = Resolve(recipe.TrainingLabels, "trainingLabels");
         recipe.EvaluationData = ResolveData(recipe.EvaluationData, "evaluationData");
         recipe.EvaluationLabels = Resolve(recipe.EvaluationLabels, "evaluationLabels");
+        recipe.Tokenizer = Resolve(recipe.Tokenizer, "tokenizer");
+        recipe.Labels = Resolve(recipe.Labels, "labels");
         if (recipe.CalibrationMethod is not null) recipe.CalibrationMethod = Word("Recipe:calibrationMethod", recipe.CalibrationMethod, CalibrationMethodWords);
         if (recipe.PruneMode is not null) recipe.PruneMode = Word("Recipe:pruneMode", recipe.PruneMode, PruneModeWords);
         if (recipe.Loss is not null) recipe.Loss = Word("Recipe:loss", recipe.Loss, LossWords);

@@ -73,6 +73,14 @@ public sealed class CompressionRecipe
     public List<double>? ImageStd { get; set; }
     /// <summary>Token-id files: the id short sequences are padded with (default 0).</summary>
     public long? PadId { get; set; }
+    /// <summary>Text data (.tsv/.csv/.txt read with <see cref="Tokenizer"/>): the column holding the text (header name or 0-based index).</summary>
+    public string? TextColumn { get; set; }
+    /// <summary>The tokenizer file text data is read with: vocab.txt (WordPiece/BERT), tokenizer.json, a SentencePiece .model or .tiktoken.</summary>
+    public string? Tokenizer { get; set; }
+    /// <summary>Text data: tokens per sequence; default the model's fixed length, else the longest text's, at most 512.</summary>
+    public int? MaxLength { get; set; }
+    /// <summary>Class names, index = class id (a JSON list, or a Hugging Face config.json with id2label), so labels in data files can be names.</summary>
+    public string? Labels { get; set; }
     /// <summary>Accuracy points (0-100 scale) the result may lose against the teacher.</summary>
     public double? MaxAccuracyDrop { get; set; }
     /// <summary>Minimum top-1 agreement with the teacher, in percent (0-100).</summary>
