@@ -42,12 +42,17 @@ public static class DataSource
         return table && options.LabelColumn is { } column ? $"column '{column}' of {Path.GetFileName(spec)}" : null;
     }
 
-    /// <summary>Inputs only (calibration data, timing samples); embedded labels are dropped.</summary>
-    public static DataTensor ReadTensor(string spec, DataReadOptions options) => ReadInputs(spec, options).Inputs;
+    /// <summary>Inputs only (calibration data, timing samples), one or many; embedded labels are dropped.</summary>
+    public static InputSet ReadInputSet(string spec, DataReadOptions options) => ReadInputs(spec, options).Inputs;
+
+    /// <summary>The one input of single-input data (MB0581 when the file holds several).</summary>
+    public static DataTensor ReadTensor(string spec, DataReadOptions options) => ReadInputs(spec, options).Inputs.Single(spec);
 
     static LabeledData ReadInputs(string spec, DataReadOptions options)
     {
-        if (NpyDataReader.Handles(spec)) return new LabeledData(FitIntegers(NpyDataReader.Read(spec), options), null, null);
+        if (NpyDataReader.NpzPath(spec) is { } archive && archive.Length == spec.Length && options.Inputs.Count > 1)
+            return new LabeledData(ReadNamedArrays(archive, options), null, null);
+        if (NpyDataReader.Handles(spec)) return new LabeledData(FitIntegers(NpyDataReader.Read(spec), options.Input), null, null);
         if (Directory.Exists(spec))
         {
             if (TensorProtoFolderReader.LooksLikeTensorFolder(spec))
@@ -62,7 +67,7 @@ public static class DataSource
         if (CsvDataReader.Handles(spec))
         {
             var table = CsvDataReader.Read(spec, options.LabelColumn);
-            return table with { Inputs = FitTable(table.Inputs, options.Input) };
+            return table with { Inputs = FitTable(table.Inputs.Single(spec), options.Input) };
         }
         throw DataErrors.Unknown(spec, $"the extension '{Path.GetExtension(spec)}' is not one ModelBuild reads");
     }
@@ -97,10 +102,26 @@ public static class DataSource
     /// uint8/uint16 arrays (pixels as numpy keeps them) for a float input become float32. Wider integers stay int64, so
     /// token ids given to a float model are still the dtype error (MB0509) they most likely are.
     /// </summary>
-    static DataTensor FitIntegers(DataTensor data, DataReadOptions options)
+    static DataTensor FitIntegers(DataTensor data, ModelInputSignature? input)
     {
-        if (data.IsFloat || data.SourceDtype is not (nameof(NpyDType.UInt8) or nameof(NpyDType.UInt16)) || options.Input is not { IsFloat: true }) return data;
+        if (data.IsFloat || data.SourceDtype is not (nameof(NpyDType.UInt8) or nameof(NpyDType.UInt16)) || input is not { IsFloat: true }) return data;
         return new DataTensor(data.Path, data.Shape, Array.ConvertAll(data.Int64s!, v => (float)v), null, data.SourceDtype);
+    }
+
+    /// <summary>
+    /// A .npz for a model with several inputs: one array per input name (<c>np.savez(path, input_ids=..., ...)</c>), in
+    /// the model's order; arrays the model does not take (labels kept in the same archive) are left out. When names are
+    /// missing every array is kept, so that binding to the model says which input has no array (MB0582).
+    /// </summary>
+    static InputSet ReadNamedArrays(string archive, DataReadOptions options)
+    {
+        var arrays = NpzArchive.Read(archive);
+        if (arrays.Count == 0) throw NpyErrors.Npz(archive, "it holds no arrays");
+        var inputs = options.Inputs;
+        var chosen = inputs.All(i => arrays.ContainsKey(i.Name))
+            ? inputs.Select(i => (i.Name, Input: (ModelInputSignature?)i))
+            : arrays.Keys.Select(n => (Name: n, Input: inputs.FirstOrDefault(i => i.Name == n)));
+        return InputSet.Of(chosen.Select(c => (c.Name, FitIntegers(NpyDataReader.ToDataTensor($"{archive}:{c.Name}", arrays[c.Name]), c.Input))));
     }
 
     /// <summary>

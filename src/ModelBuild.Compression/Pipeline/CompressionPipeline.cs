@@ -45,10 +45,8 @@ public sealed class CompressionPipeline
             log.Progress($"evaluating teacher {recipe.Teacher}");
             evaluator.SetReference(recipe.Teacher);
             var context = new CompressionContext(recipe, work, log, evaluator) { LatencyRuns = LatencyRuns };
-            var timingSample = data ?? SyntheticSample.TryFor(recipe.Teacher);
-            if (timingSample is null && LatencyRuns > 0)
-                log.Warning("MB0514", $"'{recipe.Teacher}' has several inputs; latency is not measured and the latency gates do not apply.",
-                    "Time the model in the application, or export a single-input model to let ModelBuild measure it.");
+            // Without evaluation data every input of the model gets a generated sample, so latency is always measured.
+            var timingSample = data ?? SyntheticSample.For(recipe.Teacher);
 
             report.Teacher = Figures(recipe.Teacher, evaluator, recipe.Teacher);
             report.Teacher.Agreement = data is null ? null : 100;
@@ -94,7 +92,7 @@ public sealed class CompressionPipeline
             }
 
             // Latencies of the teacher and every stage output, measured interleaved so they are comparable.
-            if (LatencyRuns > 0 && timingSample is not null)
+            if (LatencyRuns > 0)
             {
                 log.Progress($"timing {stageModels.Count + 1} model(s), batch 1, {LatencyRuns} runs each");
                 var medians = LatencyMeter.MeasureMedians([recipe.Teacher, .. stageModels], timingSample, LatencyRuns);
