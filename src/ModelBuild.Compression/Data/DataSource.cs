@@ -48,8 +48,12 @@ public static class DataSource
     /// <summary>The one input of single-input data (MB0581 when the file holds several).</summary>
     public static DataTensor ReadTensor(string spec, DataReadOptions options) => ReadInputs(spec, options).Inputs.Single(spec);
 
+    /// <summary>Samples generated when the spec is <c>generated</c> (this many) or <c>generated:N</c>.</summary>
+    public const int DefaultGeneratedSamples = 32;
+
     static LabeledData ReadInputs(string spec, DataReadOptions options)
     {
+        if (Pipeline.Contract.DataInputHash.IsGenerated(spec)) return new LabeledData(Generate(spec, options), null, null);
         if (NpyDataReader.NpzPath(spec) is { } archive && archive.Length == spec.Length && options.Inputs.Count > 1)
             return new LabeledData(ReadNamedArrays(archive, options), null, null);
         if (NpyDataReader.Handles(spec)) return new LabeledData(FitIntegers(NpyDataReader.Read(spec), options.Input), null, null);
@@ -106,6 +110,20 @@ public static class DataSource
     {
         if (data.IsFloat || data.SourceDtype is not (nameof(NpyDType.UInt8) or nameof(NpyDType.UInt16)) || input is not { IsFloat: true }) return data;
         return new DataTensor(data.Path, data.Shape, Array.ConvertAll(data.Int64s!, v => (float)v), null, data.SourceDtype);
+    }
+
+    /// <summary>
+    /// <c>generated[:N]</c>: N samples of every model input from <see cref="SyntheticSample"/> (valid ids, masks of 1, small
+    /// dynamic sizes). For timing and calibration of models that come without data; there are no labels.
+    /// </summary>
+    static InputSet Generate(string spec, DataReadOptions options)
+    {
+        var colon = spec.IndexOf(':');
+        var count = DefaultGeneratedSamples;
+        if (colon > 0 && (!int.TryParse(spec[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count) || count < 1))
+            throw DataErrors.Option("data", spec, "write generated or generated:N with N a whole number above 0");
+        if (options.ModelPath is null) throw DataErrors.Option("data", spec, "generated inputs need the model they are for");
+        return SyntheticSample.For(options.ModelPath, count);
     }
 
     /// <summary>

@@ -41,12 +41,17 @@ public sealed class CompressionPipeline
             var data = evaluationSet?.Inputs;
             data?.EnsureFinite();
             var labels = evaluationSet?.LabelTensor;
-            var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns);
+            var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns, output: recipe.MetricOutput);
             log.Progress($"evaluating teacher {recipe.Teacher}");
             evaluator.SetReference(recipe.Teacher);
             var context = new CompressionContext(recipe, work, log, evaluator) { LatencyRuns = LatencyRuns };
             // Without evaluation data every input of the model gets a generated sample, so latency is always measured.
             var timingSample = data ?? SyntheticSample.For(recipe.Teacher);
+            using (var runner = new ModelRunner(recipe.Teacher))
+            {
+                report.Inputs = runner.Bind(timingSample, "evaluation data").Inputs.Select(i => $"{i.Name} {i.Tensor.ShapeText} {i.Tensor.ElementTypeName}{(data is null ? " (generated)" : "")}").ToList();
+                report.MetricOutput = evaluator.Output ?? ModelEvaluator.ChooseOutput(runner.OutputNames, recipe.MetricOutput, recipe.Teacher);
+            }
 
             report.Teacher = Figures(recipe.Teacher, evaluator, recipe.Teacher);
             report.Teacher.Agreement = data is null ? null : 100;

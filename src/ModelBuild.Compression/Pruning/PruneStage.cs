@@ -60,7 +60,7 @@ public sealed class PruneStage : ICompressionStage
             {
                 r.Prune, r.PruneMode, r.PruneSteps, r.PruneExclude,
                 Recovery = recovers ? new { r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha, r.Synthetic, r.Seed, Threads = context.Threads } : null,
-                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId },
+                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId }, r.MetricOutput,
                 LatencyRuns = context.LatencyRuns > 0,
             },
             // The original teacher is the recovery's teacher; evaluation data only adds per-step figures to the details.

@@ -180,7 +180,7 @@ public sealed class QuantizeStage : ICompressionStage
             new
             {
                 r.Quantize, r.CalibrationMethod, r.MaxAccuracyDrop, r.MinAgreement, r.Force, LatencyRuns = context.LatencyRuns, DefaultAutoMaxDrop, DefaultAutoMinAgreement,
-                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId },
+                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId }, r.MetricOutput,
             },
             [r.CalibrationData, r.EvaluationData, r.EvaluationLabels]);
     }
