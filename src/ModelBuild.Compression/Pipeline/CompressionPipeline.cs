@@ -52,16 +52,17 @@ public sealed class CompressionPipeline
                 throw new ModelBuildException("MB0531",
                     $"--max-accuracy-drop (MaxAccuracyDrop) is set but the evaluation data '{recipe.EvaluationData}' has no labels, so accuracy cannot be measured and the gate would not be checked.",
                     "Pass --eval-labels <y.npy> (EvaluationLabels on the item) or a label column / class folders in the data, or gate on --min-agreement instead.", recipe.EvaluationData);
-            var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns);
+            var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns, output: recipe.MetricOutput);
             log.Progress($"evaluating teacher {recipe.Teacher}");
             evaluator.SetReference(recipe.Teacher);
             var context = new CompressionContext(recipe, work, log, evaluator) { LatencyRuns = LatencyRuns };
-            var timingSample = data ?? SyntheticSample.TryFor(recipe.Teacher);
-            if (timingSample is null && recipe.MaxLatencyMicroseconds is not null)
-                throw LatencyGateNotMeasurable(recipe, $"'{recipe.Teacher}' has several inputs and ModelBuild cannot time it");
-            if (timingSample is null && LatencyRuns > 0)
-                log.Warning("MB0514", $"'{recipe.Teacher}' has several inputs; latency is not measured and the latency gates do not apply.",
-                    "Time the model in the application, or export a single-input model to let ModelBuild measure it.");
+            // Without evaluation data every input of the model gets a generated sample, so latency is always measured.
+            var timingSample = data ?? SyntheticSample.For(recipe.Teacher);
+            using (var runner = new ModelRunner(recipe.Teacher))
+            {
+                report.Inputs = runner.Bind(timingSample, "evaluation data").Inputs.Select(i => $"{i.Name} {i.Tensor.ShapeText} {i.Tensor.ElementTypeName}{(data is null ? " (generated)" : "")}").ToList();
+                report.MetricOutput = evaluator.Output ?? ModelEvaluator.ChooseOutput(runner.OutputNames, recipe.MetricOutput, recipe.Teacher);
+            }
 
             report.Teacher = Figures(recipe.Teacher, evaluator, recipe.Teacher);
             context.TeacherFigures = report.Teacher;
@@ -114,7 +115,7 @@ public sealed class CompressionPipeline
             }
 
             // Latencies of the teacher and every stage output, measured interleaved so they are comparable.
-            if (LatencyRuns > 0 && timingSample is not null)
+            if (LatencyRuns > 0)
             {
                 log.Progress($"timing {stageModels.Count + 1} model(s), batch 1, {LatencyRuns} runs each");
                 var medians = LatencyMeter.MeasureMedians([recipe.Teacher, .. stageModels], timingSample, LatencyRuns);
@@ -249,7 +250,7 @@ public sealed class CompressionPipeline
 
     private static ModelBuildException LatencyGateNotMeasurable(CompressionRecipe recipe, string why) =>
         new("MB0532", $"--max-latency-us (MaxLatencyMicroseconds) is set but {why}, so the latency gate would not be checked.",
-            "Let ModelBuild time the model (drop --latency-runs 0), or remove the latency gate and time the model in the application (a model with several inputs is not timed).", recipe.Teacher);
+            "Let ModelBuild time the model (drop --latency-runs 0), or remove the latency gate and time the model in the application.", recipe.Teacher);
 
     private static void Validate(CompressionRecipe recipe, int latencyRuns)
     {
