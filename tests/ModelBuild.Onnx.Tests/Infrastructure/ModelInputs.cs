@@ -97,8 +97,9 @@ public static class ModelInputs
             case DataType.Float16:
                 return TensorData.Create(name, Fill(n, () => (Half)random.NextDouble()), shape);
             case DataType.Int64:
-                // Small non-negative integers are valid token ids, masks and segment ids for every model here.
-                return TensorData.Create(name, Fill(n, () => (long)random.Next(0, 4)), shape);
+                // 0 and 1 are valid token ids, masks and segment ids for every model here (intent-bert's token-type
+                // table has two rows, so 2 and 3 are out of its range).
+                return TensorData.Create(name, Fill(n, () => (long)random.Next(0, 2)), shape);
             case DataType.Int32:
                 return TensorData.Create(name, Fill(n, () => random.Next(0, 2)), shape);
             case DataType.Bool:
