@@ -74,7 +74,14 @@ public sealed class ModelEvaluator
     private void ResolveOutput(ModelRunner runner)
     {
         if (Output is not null && runner.OutputNames.Contains(Output)) return;
-        Output = ChooseOutput(runner.OutputNames, RequestedOutput, runner.ModelPath);
+        // By default the first numeric output: a converted classifier's ZipMap of probabilities is not scored.
+        var tensors = runner.OutputNames.Where(n => runner.Session.OutputMetadata[n].IsTensor).ToArray();
+        var chosen = ChooseOutput(RequestedOutput is null && tensors.Length > 0 ? tensors : runner.OutputNames, RequestedOutput, runner.ModelPath);
+        if (!tensors.Contains(chosen))
+            throw new ModelBuildException(ModelRunner.UnreadableOutput,
+                $"The output '{chosen}' of '{runner.ModelPath}' is not a numeric tensor (a sequence or map, e.g. a ZipMap of class probabilities), so accuracy and agreement cannot be computed on it.",
+                "Choose a numeric output with --metric-output, or export the model without ZipMap (skl2onnx: options={'zipmap': False}).", runner.ModelPath);
+        Output = chosen;
     }
 
     /// <summary><paramref name="requested"/> when the model has it (MB0583 otherwise), else the first output.</summary>

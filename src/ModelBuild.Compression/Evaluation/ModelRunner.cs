@@ -99,12 +99,15 @@ public sealed class ModelRunner : IDisposable
         var name = input.Name!;
         var meta = Inputs[name];
         var expectedType = meta.ElementDataType;
-        var wantFloat = expectedType == TensorElementType.Float;
-        var wantInt = expectedType is TensorElementType.Int64 or TensorElementType.Int32;
+        // Data holds float32 or int64; other float and integer inputs get a converted copy when fed (CreateInput).
+        var wantFloat = expectedType is TensorElementType.Float or TensorElementType.Double or TensorElementType.Float16;
+        var wantInt = expectedType is TensorElementType.Int64 or TensorElementType.Int32 or TensorElementType.Int16 or TensorElementType.Int8
+            or TensorElementType.UInt64 or TensorElementType.UInt32 or TensorElementType.UInt16 or TensorElementType.UInt8 or TensorElementType.Bool;
         if ((wantFloat && !data.IsFloat) || (wantInt && data.IsFloat) || (!wantFloat && !wantInt))
             throw new ModelBuildException("MB0509",
                 $"The {role} '{data.Path}' holds {data.SourceDtype} ({data.ElementTypeName}) values but the model input '{name}' takes {expectedType.ToString().ToLowerInvariant()}.",
-                $"Save the {role} as {(wantFloat ? "float32" : "int64")} (e.g. x.astype(np.{(wantFloat ? "float32" : "int64")})).", data.Path);
+                wantFloat || wantInt ? $"Save the {role} as {(wantFloat ? "float32" : "int64")} (e.g. x.astype(np.{(wantFloat ? "float32" : "int64")}))."
+                    : "ModelBuild feeds numeric and bool inputs only; export the model with a numeric input.", data.Path);
         var dims = meta.Dimensions;
         var axis = input.SampleAxis;
         var ok = dims.Length == data.Shape.Length;
@@ -126,10 +129,26 @@ public sealed class ModelRunner : IDisposable
     static OrtValue CreateInput(DataTensor slice, TensorElementType type)
     {
         var shape = slice.Shape;
-        if (slice.IsFloat) return OrtValue.CreateTensorValueFromMemory(slice.Floats!, shape);
-        if (type == TensorElementType.Int32)
-            return OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(slice.Int64s!, v => (int)v), shape);
-        return OrtValue.CreateTensorValueFromMemory(slice.Int64s!, shape);
+        if (slice.IsFloat)
+            return type switch
+            {
+                TensorElementType.Double => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(slice.Floats!, v => (double)v), shape),
+                TensorElementType.Float16 => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(slice.Floats!, v => new Float16(BitConverter.HalfToUInt16Bits((Half)v))), shape),
+                _ => OrtValue.CreateTensorValueFromMemory(slice.Floats!, shape),
+            };
+        var ids = slice.Int64s!;
+        return type switch
+        {
+            TensorElementType.Int32 => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(ids, v => (int)v), shape),
+            TensorElementType.Int16 => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(ids, v => (short)v), shape),
+            TensorElementType.Int8 => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(ids, v => (sbyte)v), shape),
+            TensorElementType.UInt64 => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(ids, v => (ulong)v), shape),
+            TensorElementType.UInt32 => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(ids, v => (uint)v), shape),
+            TensorElementType.UInt16 => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(ids, v => (ushort)v), shape),
+            TensorElementType.UInt8 => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(ids, v => (byte)v), shape),
+            TensorElementType.Bool => OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(ids, v => v != 0), shape),
+            _ => OrtValue.CreateTensorValueFromMemory(ids, shape),
+        };
     }
 
     /// <summary>Runs every sample and returns each requested output flattened over the samples, in sample order.</summary>
