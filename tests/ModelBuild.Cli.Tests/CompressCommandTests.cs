@@ -84,6 +84,27 @@ public class CompressCommandTests
         Assert.True(File.Exists(Path.Combine(dir, "r.json")));
     }
 
+    /// <summary>A gate given on the command line or in a recipe is checked or refused, never skipped (exit 0 before).</summary>
+    [Theory]
+    [InlineData("MB0530", "--max-accuracy-drop", "1", false)]
+    [InlineData("MB0530", "--min-agreement", "99", true)]
+    [InlineData("MB0532", "--max-latency-us", "1000000", false)]
+    public void A_gate_that_cannot_be_measured_exits_2_and_writes_nothing(string code, string option, string value, bool inRecipe)
+    {
+        var dir = Temp();
+        var output = Path.Combine(dir, "out.onnx");
+        string[] gate = [option, value];
+        if (inRecipe)
+        {
+            File.WriteAllText(Path.Combine(dir, "recipe.json"), $$"""{ "minAgreement": {{value}} }""");
+            gate = ["--recipe", Path.Combine(dir, "recipe.json")];
+        }
+        var (exit, stdout, _) = Run(["compress", Wine("teacher.onnx"), "-o", output, "--quantize", "int8-weights", "--latency-runs", "0", .. gate]);
+        Assert.Equal(2, exit);
+        Assert.Contains($"##modelbuild[error {code}]", stdout);
+        Assert.False(File.Exists(output));
+    }
+
     [Fact]
     public void Bad_input_exits_2_with_an_mb_code()
     {

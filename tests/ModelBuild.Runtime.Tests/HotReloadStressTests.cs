@@ -134,7 +134,10 @@ public sealed class HotReloadStressTests(ITestOutputHelper output) : IDisposable
         Assert.True(teacherHits > 0 && studentHits > 0, $"teacher {teacherHits}, student {studentHits}");
         // Each deploy alternates the model, so each one served is exactly one reload (unchanged bytes are not reloaded).
         Assert.Equal(Replacements, reloads);
-        Assert.Equal(0, reloadFailures);
+        // A starved watcher may read an in-place rewrite between its two halves (the 5 ms pause can last far longer on
+        // a loaded 2-core machine): that attempt fails and is retried. What must hold is that no failed attempt was
+        // ever served (no mismatch above) and that every deploy was served in the end (checked per deploy).
+        Assert.InRange(reloadFailures, 0, Replacements);
         Assert.Equal(1, pool.LiveSessionCount); // every replaced generation was disposed
 
         long memoryAfter = LiveManagedBytes();

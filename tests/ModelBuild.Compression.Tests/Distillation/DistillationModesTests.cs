@@ -16,7 +16,7 @@ public sealed class DistillationModesTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, true);
 
     DistillationResult Run(string file, DistillationLossKind loss = DistillationLossKind.Response, bool qat = false,
-        string? student = null, double? width = null, double? depth = null, int epochs = 100, int? patience = null)
+        string? student = null, double? width = null, double? depth = null, int epochs = 100, int? patience = null, double auxiliaryWeight = 1.0)
     {
         var pair = new FeaturePair("/4/Relu_output_0", "/1/Relu_output_0"); // teacher's last hidden (256) vs student's (16)
         return StudentDistiller.Distill(new DistillationOptions
@@ -27,7 +27,7 @@ public sealed class DistillationModesTests : IDisposable
             Epochs = epochs, WeightDecay = 0, WarmupFraction = 0, Loss = loss, QuantizationAware = qat,
             FeaturePairs = loss == DistillationLossKind.Feature ? new[] { pair } : Array.Empty<FeaturePair>(),
             RelationTensors = loss == DistillationLossKind.Relation ? pair : null,
-            EarlyStoppingPatience = patience, ValidationFraction = patience is null ? 0 : 0.2, Seed = 0,
+            AuxiliaryWeight = auxiliaryWeight, EarlyStoppingPatience = patience, ValidationFraction = patience is null ? 0 : 0.2, Seed = 0,
         });
     }
 
@@ -38,6 +38,27 @@ public sealed class DistillationModesTests : IDisposable
         Assert.True(accuracy >= minimum, $"{what}: {accuracy * 100:F2}% < {minimum * 100:F2}%");
     }
 
+    /// <summary>
+    /// Wine is easy: response KD alone (even labels alone) passes any accuracy floor, so accuracy cannot show that a
+    /// feature, relation or fake-quantization term does anything. <paramref name="baseline"/> is the same run (same
+    /// seed, data order and modules) without the term; a term that contributes no gradient leaves the student exactly
+    /// as the baseline trains it, so the trained weights must differ.
+    /// </summary>
+    void AssertTheTermChangedTraining(string file, string baseline, string what)
+    {
+        var reference = ModelBuild.Onnx.OnnxModel.Load(Path.Combine(_dir, baseline)).Proto.Graph.Initializer;
+        var trained = ModelBuild.Onnx.OnnxModel.Load(Path.Combine(_dir, file)).Proto.Graph.Initializer;
+        var largest = 0.0;
+        foreach (var t in trained)
+        {
+            var a = ModelBuild.Onnx.Tensors.TensorData.ToSingleArray(t);
+            var b = ModelBuild.Onnx.Tensors.TensorData.ToSingleArray(reference.Single(r => r.Name == t.Name));
+            largest = Math.Max(largest, a.Zip(b, (x, y) => Math.Abs(x - y)).Max());
+        }
+        _output.WriteLine($"{what}: largest weight difference from {baseline}: {largest:G3}");
+        Assert.True(largest > 1e-3, $"{what}: the student equals {baseline} (max |dw| {largest:G3}): the term contributed nothing");
+    }
+
     [Fact]
     public void Feature_distillation_with_a_projection_trains_and_exports_without_it()
     {
@@ -46,6 +67,8 @@ public sealed class DistillationModesTests : IDisposable
         var exported = ModelBuild.Onnx.OnnxModel.Load(Path.Combine(_dir, "feature.onnx")).Proto.Graph.Initializer.Select(i => i.Name);
         var original = ModelBuild.Onnx.OnnxModel.Load(Wine.StudentScratch).Proto.Graph.Initializer.Select(i => i.Name);
         Assert.Equal(original, exported);
+        Run("feature-weight0.onnx", DistillationLossKind.Feature, auxiliaryWeight: 0);
+        AssertTheTermChangedTraining("feature.onnx", "feature-weight0.onnx", "feature KD");
         AssertAccurate("feature.onnx", 0.94, "feature KD");
     }
 
@@ -53,6 +76,8 @@ public sealed class DistillationModesTests : IDisposable
     public void Relation_distillation_trains()
     {
         Run("relation.onnx", DistillationLossKind.Relation);
+        Run("relation-weight0.onnx", DistillationLossKind.Relation, auxiliaryWeight: 0);
+        AssertTheTermChangedTraining("relation.onnx", "relation-weight0.onnx", "relation KD");
         AssertAccurate("relation.onnx", 0.94, "relation KD");
     }
 
@@ -61,7 +86,18 @@ public sealed class DistillationModesTests : IDisposable
     {
         var result = Run("qat.onnx", qat: true);
         Assert.True(result.NeedsInt8Step);
-        AssertAccurate("qat.onnx", 0.94, "QAT KD (float export)");
+        // Fake quantization changes what the student learns...
+        Run("response.onnx");
+        AssertTheTermChangedTraining("qat.onnx", "response.onnx", "QAT KD");
+        // ...and the int8-static step it trains for keeps the accuracy: quantize it for real and score the int8 model.
+        var recipe = new Pipeline.Contract.CompressionRecipe
+        {
+            Teacher = Path.Combine(_dir, "qat.onnx"), Output = Path.Combine(_dir, "qat-int8.onnx"), Quantize = "int8-static", Force = true,
+            CalibrationData = Wine.File("calib_x.npy"), EvaluationData = Wine.File("test_x.npy"), EvaluationLabels = Wine.File("test_y.npy"),
+        };
+        TestMaterials.Run(recipe);
+        Assert.Contains(ModelBuild.Compression.Quantization.OnnxModelAccess.Load(recipe.Output).Graph.Node, n => n.OpType == "QuantizeLinear");
+        AssertAccurate("qat-int8.onnx", 0.94, "QAT KD student quantized to int8-static");
     }
 
     [Fact]
