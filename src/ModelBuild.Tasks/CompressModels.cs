@@ -61,7 +61,12 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
         {
             var versions = ToolVersionsReader.Read(Path.Combine(WorkerDirectory, "modelbuild.deps.json"));
             var cache = new ModelCache(LocalCacheDirectory, SharedCacheDirectory);
-            remote = new RemoteCacheConfiguration(RemoteCache, RemoteCacheMode, RemoteCacheConnectionString, RemoteCacheSigningKey, ContinuousIntegration,
+            // Settings that come from the environment arrive empty (ModelBuild.targets never expands them, so that
+            // MSBuild does not log their values): read them here.
+            static string? Setting(string? parameter, string variable) =>
+                string.IsNullOrEmpty(parameter) ? Environment.GetEnvironmentVariable(variable) : parameter;
+            remote = new RemoteCacheConfiguration(Setting(RemoteCache, "ModelBuildRemoteCache"), RemoteCacheMode,
+                Setting(RemoteCacheConnectionString, "ModelBuildRemoteCacheConnectionString"), Setting(RemoteCacheSigningKey, "ModelBuildRemoteCacheSigningKey"), ContinuousIntegration,
                 (code, text) => Log.LogWarning("ModelBuild", code, null, null, 0, 0, 0, 0, text));
             if (cache.SharedDirectory is { } shared && ModelCache.Unwritable(shared) is { } problem)
             {

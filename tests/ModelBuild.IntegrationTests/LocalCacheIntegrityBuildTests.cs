@@ -15,7 +15,7 @@ public sealed class LocalCacheIntegrityBuildTests(PackageFixture package)
         Assert.True(first.Succeeded, first.ToString());
         var original = File.ReadAllBytes(project.PathOf("bin/Debug/net10.0/models/wine.onnx"));
 
-        var entry = Assert.Single(Directory.GetDirectories(project.PathOf("obj/modelbuild/cache"), "????????????????????????????????????????????????????????????????"));
+        var entry = Assert.Single(Directory.GetDirectories(project.PathOf("obj/modelbuild/cache")), d => Path.GetFileName(d).Length == 64);
         Assert.True(File.Exists(Path.Combine(entry, "manifest.json")));
         var cached = Path.Combine(entry, "model.onnx");
         var bytes = File.ReadAllBytes(cached);

@@ -65,6 +65,9 @@ public sealed class RemoteCacheBuildTests(PackageFixture package, AzuriteFixture
         Has(@"remote cache: result: uploaded \(key [0-9a-f]{12}\) 4 file\(s\), [\d,]+ B in [\d.]+ s", built);
         Has(@"remote cache: distill stage: uploaded", built);
         Has(@"remote cache: prune stage: uploaded", built);
+        // The storage SDKs ship beside the worker: no assembly, analyzer or generator of theirs reaches the app.
+        Assert.DoesNotContain("\"AWSSDK.Core/", File.ReadAllText(a.PathOf("obj/project.assets.json")));
+        Assert.DoesNotContain("\"Azure.Storage.Blobs/", File.ReadAllText(a.PathOf("obj/project.assets.json")));
 
         using var b = Machine("machines", "Read");
         var hit = b.Build();

@@ -46,6 +46,10 @@ public sealed class S3RemoteStore : IRemoteCacheStore
         {
             config.ServiceURL = endpoint;
             config.ForcePathStyle = true; // S3-compatible servers rarely have per-bucket host names
+            // Many S3-compatible servers do not understand the SDK's default streaming trailer checksums; the cache
+            // checks SHA-256 itself.
+            config.RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED;
+            config.ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED;
             if (Environment.GetEnvironmentVariable("AWS_REGION") is not { Length: > 0 } && Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") is not { Length: > 0 })
                 config.AuthenticationRegion = "us-east-1";
         }

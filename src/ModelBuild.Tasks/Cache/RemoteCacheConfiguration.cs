@@ -7,8 +7,9 @@ namespace ModelBuild.Tasks.Cache;
 /// run in the worker's executable, not in the MSBuild node: <c>modelbuild cache fetch</c> for a lookup (a short
 /// process that loads neither libtorch nor ONNX Runtime) and <c>modelbuild compress</c> for the uploads. Why there:
 /// Azure.Storage.Blobs, Azure.Identity (MSAL) and AWSSDK.S3 bring a dozen assemblies that would otherwise have to load
-/// into a long-lived, shared MSBuild node beside other tasks' copies; in a child process they resolve from the NuGet
-/// cache like the worker's other packages, a hung store can be killed with its process, and the task stays BCL-only.
+/// into a long-lived, shared MSBuild node beside other tasks' copies; in a child process they load from the worker's
+/// folder (build/ModelBuild.nuspec says why they ship there), a hung store can be killed with its process, and the
+/// task stays BCL-only.
 /// Secrets reach the child through its environment, never its command line (which the log shows), and every line
 /// that comes back is scrubbed of them before it is logged.
 /// </summary>
