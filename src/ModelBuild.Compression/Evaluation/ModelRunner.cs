@@ -56,7 +56,7 @@ public sealed class ModelRunner : IDisposable
     public void CheckData(DataTensor data, string role)
     {
         var expectedType = InputMetadata.ElementDataType;
-        var wantFloat = expectedType == TensorElementType.Float;
+        var wantFloat = expectedType is TensorElementType.Float or TensorElementType.Float16;
         var wantInt = expectedType is TensorElementType.Int64 or TensorElementType.Int32;
         if ((wantFloat && !data.IsFloat) || (wantInt && data.IsFloat) || (!wantFloat && !wantInt))
             throw new ModelBuildException("MB0509",
@@ -76,6 +76,8 @@ public sealed class ModelRunner : IDisposable
     {
         var shape = data.Shape.ToArray();
         shape[0] = count;
+        if (data.IsFloat && InputMetadata.ElementDataType == TensorElementType.Float16)
+            return OrtValue.CreateTensorValueFromMemory(data.SliceFloats(start, count).Select(v => new Float16(BitConverter.HalfToUInt16Bits((Half)v))).ToArray(), shape);
         if (data.IsFloat) return OrtValue.CreateTensorValueFromMemory(data.SliceFloats(start, count), shape);
         if (InputMetadata.ElementDataType == TensorElementType.Int32)
             return OrtValue.CreateTensorValueFromMemory(data.SliceInt64s(start, count).Select(v => (int)v).ToArray(), shape);

@@ -5,7 +5,8 @@ namespace ModelBuild.Compression.Evaluation;
 
 /// <summary>
 /// A one-sample input built from the model's input signature, for timing when no data file was given.
-/// Values are deterministic (a fixed-seed generator): floats in [0, 1), integer inputs all 1 (a valid token id).
+/// Values are deterministic (a fixed-seed generator): floats in [0, 1) (also for float16 inputs, converted when fed),
+/// integer inputs all 1 (a valid token id).
 /// </summary>
 public static class SyntheticSample
 {
@@ -16,12 +17,17 @@ public static class SyntheticSample
         catch (ModelBuild.Onnx.Diagnostics.ModelBuildException e) when (e.Code == "MB0508") { return null; }
     }
 
+    /// <summary>The height and width a synthetic image gets when the model leaves them symbolic.</summary>
+    public const long SpatialSize = 224;
+
     public static DataTensor For(string modelPath)
     {
         using var runner = new ModelRunner(modelPath);
-        var dims = runner.InputMetadata.Dimensions.Select((d, i) => i == 0 ? 1L : Math.Max(1, d)).ToArray();
+        var meta = runner.InputMetadata.Dimensions;
+        // A symbolic height/width of an image input ([N,C,H,W]) is timed at 224x224, the usual ImageNet size; other symbolic dims at 1.
+        var dims = meta.Select((d, i) => i == 0 ? 1L : d > 0 ? d : meta.Length == 4 && i >= 2 ? SpatialSize : 1L).ToArray();
         var count = (int)dims.Aggregate(1L, (a, b) => a * b);
-        if (runner.InputMetadata.ElementDataType == TensorElementType.Float)
+        if (runner.InputMetadata.ElementDataType is TensorElementType.Float or TensorElementType.Float16)
         {
             var random = new Random(1234);
             var values = new float[count];

@@ -19,7 +19,9 @@ public sealed class QuantizationCandidate
     public List<(string Node, string OpType, double Db)> LayerSqnr { get; set; } = [];
     public string? AccuracyFailure { get; set; }
     public string? LatencyFailure { get; set; }
-    public bool Passed => AccuracyFailure is null && LatencyFailure is null;
+    /// <summary>Set when the file is larger than the float input (e.g. weights out of the form's reach, in subgraphs): never kept.</summary>
+    public string? SizeFailure { get; set; }
+    public bool Passed => AccuracyFailure is null && LatencyFailure is null && SizeFailure is null;
 
     public JsonObject ToJson() => new()
     {
@@ -33,6 +35,6 @@ public sealed class QuantizationCandidate
         ["quantizedNodes"] = QuantizedNodes.Count,
         ["keptFloat"] = KeptFloat.Count,
         ["passed"] = Passed,
-        ["reason"] = AccuracyFailure ?? LatencyFailure ?? "passes the gates",
+        ["reason"] = SizeFailure ?? AccuracyFailure ?? LatencyFailure ?? "passes the gates",
     };
 }
