@@ -17,6 +17,10 @@ namespace ModelBuild.Compression.Evaluation;
 public static class SyntheticSample
 {
     public const int DynamicSize = 4;
+    /// <summary>The height and width a generated image gets when the model leaves them symbolic.</summary>
+    public const long SpatialSize = 224;
+
+    static bool dims4(NodeMetadata meta) => meta.Dimensions.Length == 4;
     public const string Path = "<generated>";
 
     /// <summary>One generated sample (kept for callers that time a model without data).</summary>
@@ -39,6 +43,8 @@ public static class SyntheticSample
             {
                 if (i == axis && d <= 0) return samples;
                 if (d > 0) return (long)d;
+                // A symbolic height/width of an image input ([N,C,H,W]) is generated at 224x224, the usual ImageNet size.
+                if (dims4(meta) && i >= 2 && meta.ElementDataType is TensorElementType.Float or TensorElementType.Float16) return SpatialSize;
                 var symbol = i < symbols.Length ? symbols[i] : "";
                 return string.IsNullOrEmpty(symbol) ? DynamicSize : sizes.TryGetValue(symbol, out var s) ? s : sizes[symbol] = DynamicSize;
             }).ToArray();

@@ -10,7 +10,7 @@ public static class AutoQuantizer
 {
     public static QuantizationCandidate? Choose(IEnumerable<QuantizationCandidate> candidates, bool force = false, double noise = 0.03)
     {
-        var passing = candidates.Where(c => force ? c.AccuracyFailure is null : c.Passed).ToList();
+        var passing = candidates.Where(c => force ? c.AccuracyFailure is null && c.SizeFailure is null : c.Passed).ToList();
         if (passing.Count == 0) return null;
         // Paired ratios to float are the steadier figure on a loaded machine; medians when no ratio was measured.
         double Speed(QuantizationCandidate c) => c.LatencyRatioToFloat ?? c.LatencyMicroseconds ?? double.MaxValue;

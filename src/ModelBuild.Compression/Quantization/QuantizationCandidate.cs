@@ -21,7 +21,9 @@ public sealed class QuantizationCandidate
     public string? LatencyFailure { get; set; }
     /// <summary>The gates that were measured for this candidate ("accuracy drop", "agreement", "not slower than float").</summary>
     public List<string> GatesChecked { get; } = [];
-    public bool Passed => AccuracyFailure is null && LatencyFailure is null;
+    /// <summary>Set when the file is larger than the float input (e.g. weights out of the form's reach, in subgraphs): never kept.</summary>
+    public string? SizeFailure { get; set; }
+    public bool Passed => AccuracyFailure is null && LatencyFailure is null && SizeFailure is null;
 
     public JsonObject ToJson() => new()
     {
@@ -35,9 +37,9 @@ public sealed class QuantizationCandidate
         ["quantizedNodes"] = QuantizedNodes.Count,
         ["keptFloat"] = KeptFloat.Count,
         ["gatesChecked"] = new JsonArray(GatesChecked.Select(g => (JsonNode)g).ToArray()),
-        // No gate measured: neither passed nor failed, and the row says so instead of "passes".
-        ["passed"] = GatesChecked.Count == 0 ? null : Passed,
-        ["reason"] = AccuracyFailure ?? LatencyFailure ?? Unfailed(),
+        // No gate measured: neither passed nor failed, and the row says so instead of "passes"; a larger file always fails.
+        ["passed"] = SizeFailure is not null ? false : GatesChecked.Count == 0 ? null : Passed,
+        ["reason"] = SizeFailure ?? AccuracyFailure ?? LatencyFailure ?? Unfailed(),
     };
 
     private string Unfailed()

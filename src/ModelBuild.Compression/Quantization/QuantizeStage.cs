@@ -68,6 +68,13 @@ public sealed class QuantizeStage : ICompressionStage
             log.Progress("quantize: converted " + converted[0]);
         }
         var quantizable = QuantizableNode.Find(prepared.Graph);
+        var leftFloat = WeightsOutOfReach(prepared.Graph);
+        if (leftFloat.Count > 0)
+        {
+            details["leftFloat"] = new JsonArray(leftFloat.Select(n => (JsonNode)n).ToArray());
+            log.Warning("MB0217", $"'{input}' has weights this quantizer does not reach, which stay float: {string.Join(", ", leftFloat)}.",
+                "Nothing to do for the rest of the model; to quantize these, export the model without control flow (e.g. unrolled) or with MatMul-based cells.");
+        }
         var hasMatMul = quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight);
         if (quantizable.Count == 0 && mode != QuantizationMode.Fp16)
         {
@@ -120,6 +127,10 @@ public sealed class QuantizeStage : ICompressionStage
                 ranges = Calibrate(prepared, calibration!, method, context, log);
             candidates.Add(Build(form, prepared, ranges, evaluator, floatResult, gate, sqnrData, context, log));
         }
+        // Do no harm to size either: a form that wrote a larger file than its float input is never kept.
+        var inputBytes = new FileInfo(input).Length;
+        foreach (var c in candidates.Where(c => c.Bytes > inputBytes))
+            c.SizeFailure = string.Create(CultureInfo.InvariantCulture, $"{c.Bytes:N0} B, larger than the float input's {inputBytes:N0} B");
         details["calibrationMethod"] = forms.Contains(QuantizationMode.Int8Static) ? method.Name() : null;
 
         // Latency: the float input and every candidate, interleaved, batch 1, one thread.
@@ -128,6 +139,8 @@ public sealed class QuantizeStage : ICompressionStage
         if (context.LatencyRuns > 0)
         {
             var sample = timingSample;
+            // Said in the report because a model with symbolic dims (e.g. [N,3,H,W]) runs at whatever size it is fed.
+            details["latencyInputShape"] = "[" + string.Join(",", sample.Shape.Select((d, i) => i == 0 ? 1 : d)) + "]" + (decisionData is null ? " (synthetic)" : "");
             log.Progress($"quantize: timing float and {candidates.Count} candidate(s), {context.LatencyRuns} runs each");
             var timing = LatencyMeter.Compare([input, .. candidates.Select(c => c.Path)], sample, context.LatencyRuns);
             floatLatency = timing.Medians[0];
@@ -161,6 +174,12 @@ public sealed class QuantizeStage : ICompressionStage
             if (chosen is null)
                 log.Warning("MB0205", "auto: no quantized form passed the accuracy and latency gates on this CPU; the output is the float input. " + Reasons(candidates),
                     "Loosen --max-accuracy-drop/--min-agreement, or accept a slower model with --quantize <form> --force.");
+        }
+        else if (candidates[0].SizeFailure is { } tooLarge)
+        {
+            chosen = null;
+            log.Warning("MB0216", $"{candidates[0].Form} would write {tooLarge}{(leftFloat.Count > 0 ? " (its weights sit where it does not reach: " + string.Join(", ", leftFloat) + ")" : "")}; the float model is kept.",
+                "Use a form that reaches this model's weights, or drop --quantize for this model.");
         }
         else
         {
@@ -215,7 +234,22 @@ public sealed class QuantizeStage : ICompressionStage
     }
 
     private static string Reasons(IEnumerable<QuantizationCandidate> candidates) =>
-        string.Join("; ", candidates.Select(c => $"{c.Form}: {c.AccuracyFailure ?? c.LatencyFailure}"));
+        string.Join("; ", candidates.Select(c => $"{c.Form}: {c.SizeFailure ?? c.AccuracyFailure ?? c.LatencyFailure}"));
+
+    /// <summary>
+    /// Nodes whose weights no form here rewrites: control flow with weights inside its subgraphs (If/Loop/Scan bodies)
+    /// and recurrent cells (LSTM/GRU/RNN), named as "OpType 'node'".
+    /// </summary>
+    private static List<string> WeightsOutOfReach(GraphProto graph)
+    {
+        static bool HasFloatWeights(GraphProto g) =>
+            g.Initializer.Any(t => t.DataType is (int)TensorProto.Types.DataType.Float && OnnxModelAccess.ElementCount(t) >= 16)
+            || g.Node.Any(n => n.OpType == "Constant" && n.Attribute.Any(a => a.T is { } t && t.DataType == (int)TensorProto.Types.DataType.Float && OnnxModelAccess.ElementCount(t) >= 16))
+            || g.Node.SelectMany(n => n.Attribute).Any(a => (a.G is { } sub && HasFloatWeights(sub)) || a.Graphs.Any(HasFloatWeights));
+        return graph.Node
+            .Where(n => n.OpType is "LSTM" or "GRU" or "RNN" || n.Attribute.Any(a => (a.G is { } sub && HasFloatWeights(sub)) || a.Graphs.Any(HasFloatWeights)))
+            .Select(n => $"{n.OpType} '{n.Name}'").ToList();
+    }
 
     private static Dictionary<string, (float, float)> Calibrate(ModelProto prepared, Data.InputSet calibration, CalibrationMethod method, CompressionContext context, IWorkerLog log)
     {
