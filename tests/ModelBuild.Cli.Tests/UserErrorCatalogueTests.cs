@@ -117,6 +117,17 @@ public sealed class UserErrorCatalogueTests : IDisposable
         AssertUserError("MB0104", run);
     }
 
+    [Fact]
+    public void Uint64_data_beyond_int64_is_MB0107_not_an_overflow()
+    {
+        // Found by the bad-input campaign (tests/ModelBuild.BadInputTests): a checked conversion threw OverflowException.
+        NpyArray.Create(new ulong[] { 1, ulong.MaxValue, 3, 4 }, 1, 4).Save(PathOf("ids.npy"));
+        var model = TinyModels.Save(TinyModels.Embedding(), PathOf("embedding.onnx"));
+        var run = CliProcess.Run("eval", model, "--data", PathOf("ids.npy"), "--latency-runs", "0");
+        AssertUserError("MB0107", run);
+        Assert.Contains("18446744073709551615", run.Stdout);
+    }
+
     /// <summary>
     /// Unreadable data in every reader, as a user without the permission meets it. Tests run as root, whom permissions do
     /// not stop, so the CLI runs as <c>nobody</c> (setpriv) on files it may not read.
