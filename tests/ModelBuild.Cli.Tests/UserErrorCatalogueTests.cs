@@ -85,6 +85,29 @@ public sealed class UserErrorCatalogueTests : IDisposable
         Assert.Contains("ids.ids", run.Stdout);
     }
 
+    /// <summary>Out-of-vocabulary ids reach ONNX Runtime in every stage that runs the model, not only in eval.</summary>
+    [Theory]
+    [InlineData("calibration")]
+    [InlineData("evaluation")]
+    [InlineData("latency")]
+    public void Token_ids_beyond_the_vocabulary_in_any_stage_are_a_coded_error_and_write_nothing(string stage)
+    {
+        var model = TinyModels.Save(TinyModels.Embedding(), PathOf("embedding.onnx"));
+        File.WriteAllText(PathOf("bad.ids"), "1 2 3 4\n5 6 7 8\n1 2 3 400\n");
+        File.WriteAllText(PathOf("good.ids"), "1 2 3 4\n5 6 7 8\n");
+        var output = PathOf("out.onnx");
+        string[] args = stage switch
+        {
+            "calibration" => ["--quantize", "int8-static", "--calibration-data", PathOf("bad.ids"), "--latency-runs", "0"],
+            "evaluation" => ["--quantize", "int8-dynamic", "--eval-data", PathOf("bad.ids"), "--latency-runs", "0"],
+            _ => ["--quantize", "int8-dynamic", "--calibration-data", PathOf("bad.ids"), "--eval-data", PathOf("good.ids"), "--latency-runs", "20"],
+        };
+        var run = CliProcess.Run(["compress", model, "-o", output, .. args]);
+        Assert.True(run.Exit == 2, $"exit {run.Exit}\n{run.Stdout}\n{run.Stderr}");
+        Assert.Matches(@"##modelbuild\[error MB\d{4}\]", run.Stdout);
+        Assert.False(File.Exists(output));
+    }
+
     [Fact]
     public void Prune_on_an_input_type_the_probe_cannot_feed_is_MB0564_and_writes_nothing()
     {
