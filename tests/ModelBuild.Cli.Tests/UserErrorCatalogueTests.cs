@@ -89,6 +89,29 @@ public sealed class UserErrorCatalogueTests : IDisposable
         Assert.Contains("ids.ids", run.Stdout);
     }
 
+    /// <summary>Out-of-vocabulary ids reach ONNX Runtime in every stage that runs the model, not only in eval.</summary>
+    [Theory]
+    [InlineData("calibration")]
+    [InlineData("evaluation")]
+    [InlineData("latency")]
+    public void Token_ids_beyond_the_vocabulary_in_any_stage_are_a_coded_error_and_write_nothing(string stage)
+    {
+        var model = TinyModels.Save(TinyModels.Embedding(), PathOf("embedding.onnx"));
+        File.WriteAllText(PathOf("bad.ids"), "1 2 3 4\n5 6 7 8\n1 2 3 400\n");
+        File.WriteAllText(PathOf("good.ids"), "1 2 3 4\n5 6 7 8\n");
+        var output = PathOf("out.onnx");
+        string[] args = stage switch
+        {
+            "calibration" => ["--quantize", "int8-static", "--calibration-data", PathOf("bad.ids"), "--latency-runs", "0"],
+            "evaluation" => ["--quantize", "int8-dynamic", "--eval-data", PathOf("bad.ids"), "--latency-runs", "0"],
+            _ => ["--quantize", "int8-dynamic", "--calibration-data", PathOf("bad.ids"), "--eval-data", PathOf("good.ids"), "--latency-runs", "20"],
+        };
+        var run = CliProcess.Run(["compress", model, "-o", output, .. args]);
+        Assert.True(run.Exit == 2, $"exit {run.Exit}\n{run.Stdout}\n{run.Stderr}");
+        Assert.Matches(@"##modelbuild\[error MB\d{4}\]", run.Stdout);
+        Assert.False(File.Exists(output));
+    }
+
     [Fact]
     public void Prune_on_an_input_type_the_probe_cannot_feed_is_MB0564_and_writes_nothing()
     {
@@ -119,6 +142,17 @@ public sealed class UserErrorCatalogueTests : IDisposable
         File.WriteAllBytes(PathOf("huge.npy"), [.. header, 0, 0, 0, 0]);
         var run = CliProcess.Run("eval", TestPaths.Wine("teacher.onnx"), "--data", PathOf("huge.npy"), "--latency-runs", "0");
         AssertUserError("MB0104", run);
+    }
+
+    [Fact]
+    public void Uint64_data_beyond_int64_is_MB0107_not_an_overflow()
+    {
+        // Found by the bad-input campaign (tests/ModelBuild.BadInputTests): a checked conversion threw OverflowException.
+        NpyArray.Create(new ulong[] { 1, ulong.MaxValue, 3, 4 }, 1, 4).Save(PathOf("ids.npy"));
+        var model = TinyModels.Save(TinyModels.Embedding(), PathOf("embedding.onnx"));
+        var run = CliProcess.Run("eval", model, "--data", PathOf("ids.npy"), "--latency-runs", "0");
+        AssertUserError("MB0107", run);
+        Assert.Contains("18446744073709551615", run.Stdout);
     }
 
     /// <summary>

@@ -133,6 +133,8 @@ public static class DataSource
                 if (bad >= 0) throw DataErrors.LabelValue(spec, $"entry {bad} is {values[bad]}, not a whole number >= 0 (soft labels are not read; the teacher supplies soft targets)");
                 return Array.ConvertAll(values, v => (long)v);
             }
+            if (array.Data is ulong[] big && Array.FindIndex(big, v => v > long.MaxValue) is var at and >= 0)
+                throw DataErrors.LabelValue(spec, $"entry {at} is {big[at]}, far beyond any class id");
             return array.ToInt64Array();
         }
         if (File.Exists(spec) && (CsvDataReader.Handles(spec) || spec.EndsWith(".labels", StringComparison.OrdinalIgnoreCase)))

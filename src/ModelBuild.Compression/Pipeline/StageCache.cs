@@ -67,13 +67,43 @@ public sealed class StageCache(string directory)
         }
     }
 
+    /// <summary>
+    /// A worker killed (kill -9, a crash) while storing leaves its staging folder: remove those of this machine whose
+    /// process is gone. At worst (a same-named host sharing the folder) another run's store fails, which only costs it
+    /// the MB0516 warning, never its result.
+    /// </summary>
+    void RemoveStagingOfDeadWorkers()
+    {
+        foreach (var staging in System.IO.Directory.EnumerateDirectories(Directory, $"*.{Environment.MachineName}.*.tmp"))
+        {
+            var parts = Path.GetFileName(staging).Split('.');
+            if (parts.Length < 4 || !int.TryParse(parts[^3], out var pid) || IsRunning(pid)) continue;
+            try { System.IO.Directory.Delete(staging, recursive: true); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+    }
+
+    static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Stores a stage's output. Throws IOException/UnauthorizedAccessException when the folder is not writable.</summary>
     public void Store(string key, string modelPath, JsonObject? details, double seconds)
     {
         var entry = Path.Combine(Directory, key);
         if (System.IO.Directory.Exists(entry)) return;
         System.IO.Directory.CreateDirectory(Directory);
-        var staging = Path.Combine(Directory, $"{key}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        RemoveStagingOfDeadWorkers();
+        var staging = Path.Combine(Directory, $"{key}.{Environment.MachineName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         System.IO.Directory.CreateDirectory(staging);
         try
         {

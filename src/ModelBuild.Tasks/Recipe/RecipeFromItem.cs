@@ -142,7 +142,7 @@ internal sealed class RecipeFromItem
 
     private string RequireFile(string value, string? metadata, string baseDirectory)
     {
-        var full = Path.GetFullPath(Path.Combine(baseDirectory, value));
+        var full = FullPath(value, metadata, baseDirectory);
         if (File.Exists(full)) return full;
         var what = metadata is null ? "the model file" : $"{metadata} '{value}'";
         throw new TaskDiagnosticException(TaskCodes.MissingFile,
@@ -153,11 +153,26 @@ internal sealed class RecipeFromItem
             metadata is null ? value : item.ItemSpec);
     }
 
+    /// <summary>A path the OS cannot name (a NUL character, e.g. from a property function) is a missing file, not a task crash.</summary>
+    private string FullPath(string value, string? metadata, string baseDirectory)
+    {
+        try
+        {
+            return Path.GetFullPath(Path.Combine(baseDirectory, value));
+        }
+        catch (ArgumentException e)
+        {
+            throw new TaskDiagnosticException(TaskCodes.MissingFile,
+                $"CompressModel '{Name}': {(metadata is null ? "the model path" : metadata)} '{value.Replace("\0", "\\0", StringComparison.Ordinal)}' is not a valid path ({e.Message}).",
+                $"Fix the {(metadata is null ? "item's Include" : metadata + " path")}.", item.ItemSpec);
+        }
+    }
+
     /// <summary>Data inputs may be a file or a folder (image folders, TensorProto folders); <c>file.npz:name</c> names an archive member.</summary>
     private string RequireData(string value, string metadata, string baseDirectory)
     {
         if (DataInputHash.IsGenerated(value.Trim())) return value.Trim();
-        var full = Path.GetFullPath(Path.Combine(baseDirectory, value));
+        var full = FullPath(value, metadata, baseDirectory);
         if (Directory.Exists(full)) return full;
         var colon = full.LastIndexOf(':');
         if (colon > 1 && full[..colon].EndsWith(".npz", StringComparison.OrdinalIgnoreCase) && File.Exists(full[..colon])) return full;
