@@ -56,9 +56,12 @@ public class SharedMultiInputModelTests
         var recipe = new CompressionRecipe
         {
             Teacher = TestMaterials.Model(name), Output = Path.Combine(dir, "out.onnx"),
-            Quantize = form, CalibrationData = "generated:16", Force = form != "auto",
+            Quantize = form, CalibrationData = "generated:8", Force = form != "auto",
+            // No accuracy repair: these test-sized graphs are not functional models, and the subject here is that every
+            // form runs with all the inputs (auto's own gates would otherwise keep layer after layer float).
+            MinAgreement = 0, MaxAccuracyDrop = 100,
         };
-        var report = TestMaterials.Run(recipe, Path.Combine(dir, "r.json"), latencyRuns: 30);
+        var report = TestMaterials.Run(recipe, Path.Combine(dir, "r.json"), latencyRuns: 20);
         Assert.True(File.Exists(recipe.Output));
         Assert.NotNull(report.Teacher.LatencyMicroseconds);
         Assert.All(report.Inputs, i => Assert.EndsWith("(generated)", i));
