@@ -19,6 +19,9 @@ public static class GraphPreparation
     /// <summary>Per-axis QuantizeLinear/DequantizeLinear need opset 13.</summary>
     public const int QuantizationOpset = 13;
 
+    /// <summary>Per-tensor QuantizeLinear/DequantizeLinear need opset 10.</summary>
+    public const int PerTensorQuantizationOpset = 10;
+
     /// <summary>Opset the integer ops of dynamic int8 need (DynamicQuantizeLinear).</summary>
     public const int DynamicQuantizationOpset = 11;
 

@@ -42,7 +42,7 @@ public sealed class QuantizeStage : ICompressionStage
         }
         log.Progress("quantize: preparing graph (constant folding, BatchNorm folding)");
         var source = OnnxModelAccess.Load(input);
-        var staticPossible = true;
+        var staticPerChannel = true;
         var converted = new List<string>();
         ModelProto prepared;
         try
@@ -54,14 +54,16 @@ public sealed class QuantizeStage : ICompressionStage
                 _ => 10,
             }, converted);
         }
-        catch (ModelBuildException e) when (mode == QuantizationMode.Auto && e.Code == "MB0202")
+        catch (ModelBuildException e) when (mode is QuantizationMode.Auto or QuantizationMode.Int8Static && e.Code == "MB0202")
         {
-            // auto still has forms that need no opset 13: try those, and say why static was left out.
+            // A graph the opset converter cannot take to opset 13 (an operator without a faithful rewrite) cannot take
+            // per-channel QDQ; per-tensor QDQ exists from opset 10, so static int8 runs at opset 11 with one scale per weight.
             converted.Clear();
             prepared = GraphPreparation.Prepare(source, input, GraphPreparation.DynamicQuantizationOpset, converted);
-            staticPossible = false;
-            details["note"] = "int8-static was not tried: " + e.Cause;
+            staticPerChannel = false;
+            details["note"] = "int8-static is per-tensor (one scale per weight, at opset 11): " + e.Cause;
         }
+        details["perChannel"] = staticPerChannel;
         if (converted.Count > 0)
         {
             details["opsetConversion"] = converted[0];
@@ -110,12 +112,12 @@ public sealed class QuantizeStage : ICompressionStage
             log.Warning("MB0208", "The accuracy gate cannot be checked: no evaluation or calibration data was given.", "Pass --eval-data (and --eval-labels) so that quantization can measure what it costs.");
         var sqnrData = calibration ?? decisionData;
 
-        var forms = auto ? AutoQuantizer.Forms(calibration is not null && staticPossible, hasMatMul) : [mode];
+        var forms = auto ? AutoQuantizer.Forms(calibration is not null, hasMatMul) : [mode];
         if (mode == QuantizationMode.Int8Dynamic && quantizable.Any(n => n.Kind == QuantizableKind.Conv))
             details["note"] = "Convolutions are not dynamically quantized: ONNX Runtime's CPU provider has no fast ConvInteger kernel, so they stay float (use int8-static for CNNs).";
         if (mode == QuantizationMode.Fp16)
             details["note"] = "fp16 halves the file; on CPUs without native fp16 arithmetic ONNX Runtime computes in float32 behind Cast nodes, so expect size gains, not speed.";
-        if (auto && calibration is null && staticPossible)
+        if (auto && calibration is null)
             details["note"] = "int8-static was not tried: no --calibration-data.";
 
         Dictionary<string, (float, float)>? ranges = null;
@@ -125,7 +127,7 @@ public sealed class QuantizeStage : ICompressionStage
             log.Progress($"quantize: building {form.Name()}");
             if (form == QuantizationMode.Int8Static && ranges is null)
                 ranges = Calibrate(prepared, calibration!, method, context, log);
-            candidates.Add(Build(form, prepared, ranges, evaluator, floatResult, gate, sqnrData, context, log));
+            candidates.Add(Build(form, prepared, ranges, evaluator, floatResult, gate, sqnrData, context, log, staticPerChannel));
         }
         // Do no harm to size either: a form that wrote a larger file than its float input is never kept.
         var inputBytes = new FileInfo(input).Length;
@@ -260,12 +262,13 @@ public sealed class QuantizeStage : ICompressionStage
     }
 
     private static QuantizationCandidate Build(QuantizationMode form, ModelProto prepared, Dictionary<string, (float, float)>? ranges,
-        ModelEvaluator evaluator, EvaluationResult floatResult, AccuracyGate gate, Data.InputSet? sqnrData, CompressionContext context, IWorkerLog log)
+        ModelEvaluator evaluator, EvaluationResult floatResult, AccuracyGate gate, Data.InputSet? sqnrData, CompressionContext context, IWorkerLog log,
+        bool staticPerChannel = true)
     {
         var path = context.WorkPath($"quantize-{form.Name()}.onnx");
         Func<IReadOnlySet<string>, QuantizedModel> build = form switch
         {
-            QuantizationMode.Int8Static => excluded => new StaticQdqInt8Quantizer { ExcludedNodes = excluded }.Quantize(prepared, ranges!),
+            QuantizationMode.Int8Static => excluded => new StaticQdqInt8Quantizer { ExcludedNodes = excluded, PerChannel = staticPerChannel }.Quantize(prepared, ranges!),
             QuantizationMode.Int8Dynamic => excluded => new DynamicInt8Quantizer { ExcludedNodes = excluded }.Quantize(prepared),
             QuantizationMode.Int8Weights => _ => new Int8WeightStorage().Quantize(prepared),
             QuantizationMode.Int4Weight => excluded => new Int4WeightQuantizer { ExcludedNodes = excluded }.Quantize(prepared),
