@@ -35,8 +35,8 @@ public class InferenceLatencyBenchmarks
         _session = runner.Session;
         _run = new RunOptions();
         var data = BenchmarkModels.Batch(Teacher, Batch);
-        _inputNames = [runner.InputName];
-        _inputs = [runner.CreateInput(data, 0, Batch)];
+        _inputNames = runner.InputNames.ToArray();
+        _inputs = runner.CreateInputs(runner.Bind(data, "benchmark data"), 0, Batch);
         _outputNames = runner.OutputNames.ToArray();
         using var first = _session.Run(_run, _inputNames, _inputs, _outputNames);
         _outputs = first.Select(v =>

@@ -74,7 +74,7 @@ public class RealModelTests
 
     /// <summary>
     /// Dynamic int8 needs no data and only opset 11: the multi-input transformer test models (opset 11) quantize
-    /// without an upgrade, the result loads in ONNX Runtime, and the report says latency was not measured.
+    /// without an upgrade, the result loads in ONNX Runtime, and latency is measured on inputs generated for every input.
     /// </summary>
     [Theory]
     [InlineData("gpt2-past-tiny")]
@@ -82,9 +82,15 @@ public class RealModelTests
     public void Multi_input_opset11_transformers_quantize_dynamically_and_load(string name)
     {
         var dir = TestMaterials.TempDir();
-        var recipe = new Pipeline.Contract.CompressionRecipe { Teacher = TestMaterials.Model(name), Output = Path.Combine(dir, "out.onnx"), Quantize = "int8-dynamic" };
+        // Force: these test-sized graphs (hidden 4-8) can be slower in int8; the latency gate is measured (below) but
+        // this test is about the quantized graph itself.
+        var recipe = new Pipeline.Contract.CompressionRecipe { Teacher = TestMaterials.Model(name), Output = Path.Combine(dir, "out.onnx"), Quantize = "int8-dynamic", Force = true };
         var report = TestMaterials.Run(recipe, latencyRuns: 100);
-        Assert.Contains(report.Warnings, w => w.StartsWith("MB0514"));
+        Assert.DoesNotContain(report.Warnings, w => w.StartsWith("MB0514"));
+        var candidate = Assert.Single(TestMaterials.QuantizeDetails(report)["candidates"]!.AsArray());
+        Assert.NotNull(candidate!["latencyRatioToFloat"]);
+        Assert.NotNull(report.Teacher.LatencyMicroseconds);
+        Assert.NotNull(report.Result.LatencyMicroseconds);
         var model = OnnxModelAccess.Load(recipe.Output);
         Assert.Equal(11, OnnxModelAccess.OpsetVersion(model));
         Assert.Contains(model.Graph.Node, n => n.OpType == "MatMulInteger");

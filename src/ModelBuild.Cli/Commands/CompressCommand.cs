@@ -45,6 +45,7 @@ internal static class CompressCommand
         var stageCache = new Option<string?>("--stage-cache") { Description = "Cache each stage's output in this folder, so that changing only later stages' settings re-runs only those." };
         var evalData = new Option<string?>("--eval-data") { Description = "Evaluation inputs, in any format --train-data takes." };
         var evalLabels = new Option<string?>("--eval-labels") { Description = "Evaluation labels (.npy or text, int class ids), unless the data carries them." };
+        var metricOutput = new Option<string?>("--metric-output") { Description = "Models with several outputs: the output accuracy and agreement are computed on (default: the first)." };
         var maxDrop = new Option<double?>("--max-accuracy-drop") { Description = "Accuracy points the result may lose against the teacher." };
         var minAgreement = new Option<double?>("--min-agreement") { Description = "Minimum top-1 agreement with the teacher, percent." };
         var maxLatency = new Option<double?>("--max-latency-us") { Description = "Maximum batch-1 latency of the result, microseconds." };
@@ -69,7 +70,7 @@ internal static class CompressCommand
         command.Arguments.Add(teacher);
         foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, pruneSteps, pruneExclude, distill, student,
                      studentWidth, studentDepth, studentFfnWidth, trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss,
-                     featurePairs, synthetic, dropout, quantizationAware, evalData, evalLabels, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
+                     featurePairs, synthetic, dropout, quantizationAware, evalData, evalLabels, metricOutput, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
                      latencyRuns, stageCache, json })
             command.Options.Add(o);
         reading.AddTo(command);
@@ -119,6 +120,7 @@ internal static class CompressCommand
             r.QuantizationAware = parse.GetValue(quantizationAware) || r.QuantizationAware;
             r.EvaluationData = Pick(evalData, r.EvaluationData);
             r.EvaluationLabels = Pick(evalLabels, r.EvaluationLabels);
+            r.MetricOutput = Pick(metricOutput, r.MetricOutput);
             r.MaxAccuracyDrop = Pick(maxDrop, r.MaxAccuracyDrop);
             r.MinAgreement = Pick(minAgreement, r.MinAgreement);
             r.MaxLatencyMicroseconds = Pick(maxLatency, r.MaxLatencyMicroseconds);

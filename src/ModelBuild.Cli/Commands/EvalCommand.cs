@@ -18,6 +18,7 @@ internal static class EvalCommand
         var reference = new Option<string?>("--reference") { Description = "A reference model (the teacher) for agreement and SQNR." };
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads (default 1)." };
         var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs for the latency median (default {LatencyMeter.DefaultRuns}, 0 to skip)." };
+        var output = new Option<string?>("--metric-output", "--output") { Description = "The model output accuracy and agreement are computed on (arg-max per sample); default: the first output." };
         var json = new Option<bool>("--json") { Description = "Print the figures as JSON." };
         var command = new Command("eval", """
             Evaluate a model: accuracy, agreement and SQNR against a reference, batch-1 latency.
@@ -27,10 +28,11 @@ internal static class EvalCommand
               modelbuild eval model.onnx --data test_x.npy --labels test_y.npy --reference teacher.onnx --json
               modelbuild eval mnist.onnx --data digits/ --image-scale 0..255
               modelbuild eval iris.onnx --data iris.data --label-column 4
+              modelbuild eval bert.onnx --data test.npz --labels test_y.npy   (one array per input name)
               modelbuild eval intent.onnx --data test.tsv --tokenizer vocab.txt --text-column text --label-column intent --labels labels.json
             """);
         command.Arguments.Add(model);
-        foreach (var o in new Option[] { data, labels, reference, threads, latencyRuns, json }) command.Options.Add(o);
+        foreach (var o in new Option[] { data, labels, reference, threads, latencyRuns, output, json }) command.Options.Add(o);
         var reading = new DataReadingOptions(classNames: false);
         reading.AddTo(command);
         command.SetAction(parse => CommandErrors.Run(() =>
@@ -40,9 +42,10 @@ internal static class EvalCommand
             var labelsFile = parse.GetValue(labels);
             var classNames = labelsFile is not null && labelsFile.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? labelsFile : null;
             var set = DataSource.Read(parse.GetValue(data)!, reading.For(parse, path, classNames), classNames is null ? labelsFile : null);
-            var x = set.Inputs;
+            InputSet x;
+            using (var runner = new ModelRunner(path)) x = runner.Bind(set.Inputs, "evaluation data");
             x.EnsureFinite();
-            var evaluator = new ModelEvaluator(x, set.LabelTensor, parse.GetValue(threads) ?? 1, parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns);
+            var evaluator = new ModelEvaluator(x, set.LabelTensor, parse.GetValue(threads) ?? 1, parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns, output: parse.GetValue(output));
             evaluator.SetReference(parse.GetValue(reference) ?? path);
             var result = evaluator.Evaluate(path);
             var latency = evaluator.Latency(path);
@@ -53,6 +56,8 @@ internal static class EvalCommand
                 {
                     ["model"] = Path.GetFullPath(path),
                     ["samples"] = x.Count,
+                    ["inputs"] = new JsonArray(x.Inputs.Select(i => (JsonNode)(i.Name ?? "")).ToArray()),
+                    ["output"] = evaluator.Output,
                     ["accuracy"] = result.Accuracy,
                     ["reference"] = parse.GetValue(reference) is { } rp ? Path.GetFullPath(rp) : null,
                     ["agreement"] = parse.GetValue(reference) is null ? null : result.Agreement,
@@ -65,6 +70,8 @@ internal static class EvalCommand
             }
             Console.WriteLine($"model      {path}");
             Console.WriteLine($"samples    {x.Count}");
+            Console.WriteLine($"inputs     {x}");
+            Console.WriteLine($"output     {evaluator.Output} (accuracy and agreement: arg-max of this output)");
             if (result.Accuracy is { } a) Console.WriteLine(string.Format(c, "accuracy   {0:0.00}%", a));
             if (parse.GetValue(reference) is not null)
             {

@@ -14,6 +14,7 @@ public enum PixelScale { Unit, Byte }
 public sealed class DataReadOptions
 {
     private Lazy<ModelInputSignature?> _input = new(() => null);
+    private Lazy<IReadOnlyList<ModelInputSignature>> _inputs = new(() => []);
 
     /// <summary>CSV/TSV: the column holding the class (header name or 0-based index); null: no label column.</summary>
     public string? LabelColumn { get; init; }
@@ -40,17 +41,28 @@ public sealed class DataReadOptions
         init
         {
             _modelPath = value;
-            _input = new Lazy<ModelInputSignature?>(() => value is null ? null : ModelInputSignature.FromSingleInputModel(value));
+            _inputs = new Lazy<IReadOnlyList<ModelInputSignature>>(() => value is null ? [] : ModelInputSignature.AllFromModel(value));
+            _input = new Lazy<ModelInputSignature?>(() => _inputs.Value is [var single] ? single : null);
         }
     }
     private readonly string? _modelPath;
 
-    /// <summary>Set instead of <see cref="ModelPath"/> when the signature is already known (tests, synthetic data).</summary>
+    /// <summary>
+    /// The model's one input (null when there is no model or it has several). Set instead of <see cref="ModelPath"/> when
+    /// the signature is already known (tests, synthetic data).
+    /// </summary>
     public ModelInputSignature? Input
     {
         get => _input.Value;
-        init => _input = new Lazy<ModelInputSignature?>(() => value);
+        init
+        {
+            _input = new Lazy<ModelInputSignature?>(() => value);
+            _inputs = new Lazy<IReadOnlyList<ModelInputSignature>>(() => value is null ? [] : [value]);
+        }
     }
+
+    /// <summary>Every input of the model the data feeds, in graph order (empty when no model is known).</summary>
+    public IReadOnlyList<ModelInputSignature> Inputs => _inputs.Value;
 
     /// <summary>A copy that reads for another model (the recipe's options stay).</summary>
     public DataReadOptions ForModel(string? modelPath) => new()

@@ -50,12 +50,21 @@ public static class DataSource
         return table && options.LabelColumn is { } column ? $"column '{column}' of {Path.GetFileName(spec)}" : null;
     }
 
-    /// <summary>Inputs only (calibration data, timing samples); embedded labels are dropped.</summary>
-    public static DataTensor ReadTensor(string spec, DataReadOptions options) => ReadInputs(spec, options).Inputs;
+    /// <summary>Inputs only (calibration data, timing samples), one or many; embedded labels are dropped.</summary>
+    public static InputSet ReadInputSet(string spec, DataReadOptions options) => ReadInputs(spec, options).Inputs;
+
+    /// <summary>The one input of single-input data (MB0581 when the file holds several).</summary>
+    public static DataTensor ReadTensor(string spec, DataReadOptions options) => ReadInputs(spec, options).Inputs.Single(spec);
+
+    /// <summary>Samples generated when the spec is <c>generated</c> (this many) or <c>generated:N</c>.</summary>
+    public const int DefaultGeneratedSamples = 32;
 
     static LabeledData ReadInputs(string spec, DataReadOptions options)
     {
-        if (NpyDataReader.Handles(spec)) return new LabeledData(FitIntegers(NpyDataReader.Read(spec), options), null, null);
+        if (Pipeline.Contract.DataInputHash.IsGenerated(spec)) return new LabeledData(Generate(spec, options), null, null);
+        if (NpyDataReader.NpzPath(spec) is { } archive && archive.Length == spec.Length && options.Inputs.Count > 1)
+            return new LabeledData(ReadNamedArrays(archive, options), null, null);
+        if (NpyDataReader.Handles(spec)) return new LabeledData(FitIntegers(NpyDataReader.Read(spec), options.Input), null, null);
         if (Directory.Exists(spec))
         {
             if (TensorProtoFolderReader.LooksLikeTensorFolder(spec))
@@ -67,7 +76,8 @@ public static class DataSource
         if (options.Tokenizer is not null && TextFileReader.Handles(spec))
         {
             var text = ReadText(spec, options);
-            return new LabeledData(text.Tensors[text.Inputs[0].Name], text.Labels, text.LabelSource);
+            var tensors = text.Tensors;
+            return new LabeledData(InputSet.Of(text.Inputs.Select(i => (i.Name, tensors[i.Name]))), text.Labels, text.LabelSource);
         }
         if (options.TextColumn is not null || options.MaxLength is not null)
             throw TextDataErrors.NoTokenizer(spec, options.TextColumn is not null ? "--text-column was given but no tokenizer" : "--max-length was given but no tokenizer");
@@ -77,7 +87,7 @@ public static class DataSource
         if (CsvDataReader.Handles(spec))
         {
             var table = CsvDataReader.Read(spec, options.LabelColumn);
-            return table with { Inputs = FitTable(table.Inputs, options.Input) };
+            return table with { Inputs = FitTable(table.Inputs.Single(spec), options.Input) };
         }
         throw DataErrors.Unknown(spec, $"the extension '{Path.GetExtension(spec)}' is not one ModelBuild reads");
     }
@@ -122,10 +132,40 @@ public static class DataSource
     /// uint8/uint16 arrays (pixels as numpy keeps them) for a float input become float32. Wider integers stay int64, so
     /// token ids given to a float model are still the dtype error (MB0509) they most likely are.
     /// </summary>
-    static DataTensor FitIntegers(DataTensor data, DataReadOptions options)
+    static DataTensor FitIntegers(DataTensor data, ModelInputSignature? input)
     {
-        if (data.IsFloat || data.SourceDtype is not (nameof(NpyDType.UInt8) or nameof(NpyDType.UInt16)) || options.Input is not { IsFloat: true }) return data;
+        if (data.IsFloat || data.SourceDtype is not (nameof(NpyDType.UInt8) or nameof(NpyDType.UInt16)) || input is not { IsFloat: true }) return data;
         return new DataTensor(data.Path, data.Shape, Array.ConvertAll(data.Int64s!, v => (float)v), null, data.SourceDtype);
+    }
+
+    /// <summary>
+    /// <c>generated[:N]</c>: N samples of every model input from <see cref="SyntheticSample"/> (valid ids, masks of 1, small
+    /// dynamic sizes). For timing and calibration of models that come without data; there are no labels.
+    /// </summary>
+    static InputSet Generate(string spec, DataReadOptions options)
+    {
+        var colon = spec.IndexOf(':');
+        var count = DefaultGeneratedSamples;
+        if (colon > 0 && (!int.TryParse(spec[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count) || count < 1))
+            throw DataErrors.Option("data", spec, "write generated or generated:N with N a whole number above 0");
+        if (options.ModelPath is null) throw DataErrors.Option("data", spec, "generated inputs need the model they are for");
+        return SyntheticSample.For(options.ModelPath, count);
+    }
+
+    /// <summary>
+    /// A .npz for a model with several inputs: one array per input name (<c>np.savez(path, input_ids=..., ...)</c>), in
+    /// the model's order; arrays the model does not take (labels kept in the same archive) are left out. When names are
+    /// missing every array is kept, so that binding to the model says which input has no array (MB0582).
+    /// </summary>
+    static InputSet ReadNamedArrays(string archive, DataReadOptions options)
+    {
+        var arrays = NpzArchive.Read(archive);
+        if (arrays.Count == 0) throw NpyErrors.Npz(archive, "it holds no arrays");
+        var inputs = options.Inputs;
+        var chosen = inputs.All(i => arrays.ContainsKey(i.Name))
+            ? inputs.Select(i => (i.Name, Input: (ModelInputSignature?)i))
+            : arrays.Keys.Select(n => (Name: n, Input: inputs.FirstOrDefault(i => i.Name == n)));
+        return InputSet.Of(chosen.Select(c => (c.Name, FitIntegers(NpyDataReader.ToDataTensor($"{archive}:{c.Name}", arrays[c.Name]), c.Input))));
     }
 
     /// <summary>

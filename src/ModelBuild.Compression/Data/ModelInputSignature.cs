@@ -5,28 +5,40 @@ using ModelBuild.Compression.Evaluation;
 namespace ModelBuild.Compression.Data;
 
 /// <summary>
-/// What a data file has to become for a model: its (single) input's name, dimensions (0 or less = dynamic) and whether
-/// it takes floats or integer ids. Image folders take H, W and channels from it; token-id files the sequence length.
+/// What a data file has to become for one model input: its name, dimensions (0 or less = dynamic) and whether it takes
+/// floats or integer ids. Image folders take H, W and channels from it; token-id files the sequence length.
 /// </summary>
 public sealed record ModelInputSignature(string Name, long[] Dimensions, bool IsFloat)
 {
-    /// <summary>Reads the input of <paramref name="modelPath"/> through ONNX Runtime (MB0507/MB0508 when it cannot).</summary>
-    public static ModelInputSignature FromModel(string modelPath)
+    /// <summary>Every input of <paramref name="modelPath"/>, in graph order, read through ONNX Runtime (MB0507 when it cannot).</summary>
+    public static IReadOnlyList<ModelInputSignature> AllFromModel(string modelPath)
     {
         using var runner = new ModelRunner(modelPath, 1, GraphOptimizationLevel.ORT_DISABLE_ALL);
-        var meta = runner.InputMetadata;
-        return new ModelInputSignature(runner.InputName, meta.Dimensions.Select(d => (long)d).ToArray(),
-            meta.ElementDataType is TensorElementType.Float or TensorElementType.Float16 or TensorElementType.Double);
+        return runner.InputNames.Select(name =>
+        {
+            var meta = runner.Inputs[name];
+            return new ModelInputSignature(name, meta.Dimensions.Select(d => (long)d).ToArray(),
+                meta.ElementDataType is TensorElementType.Float or TensorElementType.Float16 or TensorElementType.Double);
+        }).ToArray();
+    }
+
+    /// <summary>The one input of a single-input model; MB0508 when the model has several.</summary>
+    public static ModelInputSignature FromModel(string modelPath)
+    {
+        var all = AllFromModel(modelPath);
+        return all.Count == 1 ? all[0] : throw new Onnx.Diagnostics.ModelBuildException(InputSetErrors.OneArrayForSeveralInputs,
+            $"'{modelPath}' has {all.Count} inputs ({string.Join(", ", all.Select(i => i.Name))}) where one is read.",
+            "Give the data as a .npz with one array per input name.", modelPath);
     }
 
     /// <summary>
-    /// As <see cref="FromModel"/>, but null for a model with several inputs (MB0508): data for such a model is read as
-    /// the file says, and the caller's own checks decide whether it fits.
+    /// As <see cref="FromModel"/>, but null for a model with several inputs: data for such a model is read as the file
+    /// says (a .npz by input names), and binding to the model decides whether it fits.
     /// </summary>
     public static ModelInputSignature? FromSingleInputModel(string modelPath)
     {
-        try { return FromModel(modelPath); }
-        catch (Onnx.Diagnostics.ModelBuildException e) when (e.Code == "MB0508") { return null; }
+        var all = AllFromModel(modelPath);
+        return all.Count == 1 ? all[0] : null;
     }
 
     /// <summary>A fixed dimension, or null when the model leaves it dynamic (or does not have it).</summary>

@@ -59,7 +59,7 @@ public sealed class DistillStage : ICompressionStage
             {
                 r.StudentWidth, r.StudentDepth, r.StudentFfnWidth, r.Reinitialize, r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha,
                 r.Loss, r.FeaturePairs, r.Synthetic, r.Dropout, r.QuantizationAware, r.Seed, Threads = context.Threads,
-                r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength,
+                r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength, r.MetricOutput,
             },
             [r.Student, r.TrainingData, r.TrainingLabels, .. Data.Text.TextDataFiles.Of(r)]);
     }

@@ -335,7 +335,7 @@ public static class StudentDistiller
         // Synthetic training is output mimicry: labels, if any, are not used.
         var read = (o.DataOptions ?? new DataReadOptions()).ForModel(o.TeacherPath);
         var data = DataSource.Read(o.TrainingData!, read, o.Synthetic is null ? o.TrainingLabels : null);
-        var x = data.Inputs;
+        var x = data.Inputs.Single("training data");
         if (o.Synthetic is int n)
         {
             // Output mimicry: only the generated inputs are trained on, labelled by the teacher (no hard labels).

@@ -1,11 +1,12 @@
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
+using ModelBuild.Compression.Data;
 
 namespace ModelBuild.Compression.Evaluation;
 
 /// <summary>
 /// Batch-1 latency as a serving app sees it: one intra-op thread, input and output OrtValues allocated once,
-/// median of many runs. Several models are measured interleaved, in rounds, so that load from other processes
+/// median of many runs. Every input of the model is fed (one sample of each input of the set). Several models are measured interleaved, in rounds, so that load from other processes
 /// on a shared machine falls on all of them alike rather than on whichever ran last.
 /// </summary>
 public static class LatencyMeter
@@ -13,7 +14,7 @@ public static class LatencyMeter
     public const int DefaultRuns = 1000;
 
     /// <summary>Median batch-1 microseconds of each model, same sample for all, <paramref name="runs"/> runs each.</summary>
-    public static double[] MeasureMedians(IReadOnlyList<string> modelPaths, DataTensor sample, int runs = DefaultRuns, int batch = 1) =>
+    public static double[] MeasureMedians(IReadOnlyList<string> modelPaths, InputSet sample, int runs = DefaultRuns, int batch = 1) =>
         Compare(modelPaths, sample, runs, batch).Medians;
 
     /// <summary>
@@ -21,7 +22,7 @@ public static class LatencyMeter
     /// model's round median in the same round). Pairing by round cancels load that comes and goes on a shared machine,
     /// which moves both models of a round alike; this is the figure the latency gate decides on.
     /// </summary>
-    public static LatencyComparison Compare(IReadOnlyList<string> modelPaths, DataTensor sample, int runs = DefaultRuns, int batch = 1)
+    public static LatencyComparison Compare(IReadOnlyList<string> modelPaths, InputSet sample, int runs = DefaultRuns, int batch = 1)
     {
         var timers = modelPaths.Select(p => new PreparedRun(p, sample, batch)).ToArray();
         try
@@ -52,7 +53,7 @@ public static class LatencyMeter
         }
     }
 
-    public static double MeasureMedian(string modelPath, DataTensor sample, int runs = DefaultRuns, int batch = 1) =>
+    public static double MeasureMedian(string modelPath, InputSet sample, int runs = DefaultRuns, int batch = 1) =>
         MeasureMedians([modelPath], sample, runs, batch)[0];
 
     private sealed class PreparedRun : IDisposable
@@ -64,14 +65,15 @@ public static class LatencyMeter
         private readonly string[] _inputNames;
         private readonly string[] _outputNames;
 
-        public PreparedRun(string path, DataTensor data, int batch)
+        public PreparedRun(string path, InputSet data, int batch)
         {
             var runner = new ModelRunner(path, intraOpThreads: 1);
             _session = runner.Session;
             batch = runner.BatchSize(batch);
-            var count = Math.Min(batch, data.Count);
-            _inputNames = [runner.InputName];
-            _inputs = [runner.CreateInput(data, 0, count)];
+            var bound = runner.Bind(data, "timing data");
+            var count = Math.Min(batch, bound.Count);
+            _inputNames = runner.InputNames.ToArray();
+            _inputs = runner.CreateInputs(bound, 0, count);
             _outputNames = runner.OutputNames.ToArray();
             // One run discovers the output shapes; afterwards outputs are written into buffers allocated once.
             using var first = _session.Run(_runOptions, _inputNames, _inputs, _outputNames);

@@ -1,33 +1,109 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Quantization;
+using Onnx;
 
 namespace ModelBuild.Compression.Evaluation;
 
 /// <summary>
-/// A one-sample input built from the model's input signature, for timing when no data file was given.
-/// Values are deterministic (a fixed-seed generator): floats in [0, 1), integer inputs all 1 (a valid token id).
+/// Generated inputs for every input of a model, from its signature and graph, for timing and calibration when no data
+/// file was given. Values are deterministic (a fixed seed per input) and chosen to be valid: floats in [0, 1); integer
+/// ids below the vocabulary size when the input indexes an embedding table (a Gather on an initializer, through
+/// Cast/Reshape/Unsqueeze), masks (<c>*mask*</c>) all 1, segment ids (<c>*type*</c>, <c>*segment*</c>) all 0,
+/// positions 0, 1, 2, ... Dynamic dimensions become small sizes: the batch axis the sample count, every other named
+/// dimension (one size per name, so <c>input_ids</c> and <c>attention_mask</c> agree) <see cref="DynamicSize"/>.
 /// </summary>
 public static class SyntheticSample
 {
-    /// <summary>Null when the model has several inputs (timing needs one input tensor).</summary>
-    public static DataTensor? TryFor(string modelPath)
+    public const int DynamicSize = 4;
+    public const string Path = "<generated>";
+
+    /// <summary>One generated sample (kept for callers that time a model without data).</summary>
+    public static InputSet For(string modelPath) => For(modelPath, 1);
+
+    public static InputSet For(string modelPath, int samples)
     {
-        try { return For(modelPath); }
-        catch (ModelBuild.Onnx.Diagnostics.ModelBuildException e) when (e.Code == "MB0508") { return null; }
+        using var runner = new ModelRunner(modelPath, 1, GraphOptimizationLevel.ORT_DISABLE_ALL);
+        var graph = OnnxModelAccess.Load(modelPath).Graph;
+        var vocabulary = VocabularyBounds(graph);
+        var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
+        var inputs = new List<NamedTensor>();
+        for (var index = 0; index < runner.InputNames.Count; index++)
+        {
+            var name = runner.InputNames[index];
+            var meta = runner.Inputs[name];
+            var axis = runner.SampleAxes[name];
+            var symbols = meta.SymbolicDimensions ?? [];
+            var dims = meta.Dimensions.Select((d, i) =>
+            {
+                if (i == axis && d <= 0) return samples;
+                if (d > 0) return (long)d;
+                var symbol = i < symbols.Length ? symbols[i] : "";
+                return string.IsNullOrEmpty(symbol) ? DynamicSize : sizes.TryGetValue(symbol, out var s) ? s : sizes[symbol] = DynamicSize;
+            }).ToArray();
+            var count = checked((int)dims.Aggregate(1L, (a, b) => a * b));
+            var random = new Random(1234 + index);
+            DataTensor tensor;
+            if (meta.ElementDataType is TensorElementType.Float or TensorElementType.Float16 or TensorElementType.Double)
+            {
+                var values = new float[count];
+                for (var i = 0; i < count; i++) values[i] = (float)random.NextDouble();
+                tensor = new DataTensor(Path, dims, values, null, "float32");
+            }
+            else
+            {
+                tensor = new DataTensor(Path, dims, null, Integers(name, dims, vocabulary.GetValueOrDefault(name), random), "int64");
+            }
+            inputs.Add(new NamedTensor(name, tensor, axis));
+        }
+        return new InputSet(inputs);
     }
 
-    public static DataTensor For(string modelPath)
+    static long[] Integers(string name, long[] dims, long vocabulary, Random random)
     {
-        using var runner = new ModelRunner(modelPath);
-        var dims = runner.InputMetadata.Dimensions.Select((d, i) => i == 0 ? 1L : Math.Max(1, d)).ToArray();
-        var count = (int)dims.Aggregate(1L, (a, b) => a * b);
-        if (runner.InputMetadata.ElementDataType == TensorElementType.Float)
+        var count = checked((int)dims.Aggregate(1L, (a, b) => a * b));
+        var lower = name.ToLowerInvariant();
+        if (lower.Contains("mask")) return Enumerable.Repeat(1L, count).ToArray();
+        if (lower.Contains("type") || lower.Contains("segment")) return new long[count];
+        if (lower.Contains("position"))
         {
-            var random = new Random(1234);
-            var values = new float[count];
-            for (var i = 0; i < count; i++) values[i] = (float)random.NextDouble();
-            return new DataTensor("<synthetic>", dims, values, null, "float32");
+            var last = dims.Length == 0 ? 1 : Math.Max(1, dims[^1]);
+            return Enumerable.Range(0, count).Select(i => i % last).ToArray();
         }
-        return new DataTensor("<synthetic>", dims, null, Enumerable.Repeat(1L, count).ToArray(), "int64");
+        // Ids: 1 (a valid id for any table) when no table bound is known, else spread over the table, avoiding id 0 (padding).
+        if (vocabulary <= 2) return Enumerable.Repeat(Math.Min(1L, Math.Max(0, vocabulary - 1)), count).ToArray();
+        return Enumerable.Range(0, count).Select(_ => 1 + random.NextInt64(vocabulary - 1)).ToArray();
+    }
+
+    /// <summary>
+    /// Per graph input, the number of rows of the embedding table it indexes: the first dimension of an initializer
+    /// that a Gather reads at the input's values, following Cast/Reshape/Unsqueeze/Squeeze/Flatten/Identity.
+    /// </summary>
+    static Dictionary<string, long> VocabularyBounds(GraphProto graph)
+    {
+        var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var consumers = graph.Node.SelectMany(n => n.Input.Select(i => (i, n))).ToLookup(p => p.i, p => p.n, StringComparer.Ordinal);
+        var result = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var input in graph.Input.Where(i => !initializers.ContainsKey(i.Name)))
+        {
+            var frontier = new Queue<(string Tensor, int Depth)>([(input.Name, 0)]);
+            while (frontier.Count > 0 && !result.ContainsKey(input.Name))
+            {
+                var (tensor, depth) = frontier.Dequeue();
+                foreach (var node in consumers[tensor])
+                {
+                    if (node.OpType == "Gather" && node.Input.Count == 2 && node.Input[1] == tensor && initializers.TryGetValue(node.Input[0], out var table) && table.Dims.Count > 0)
+                    {
+                        var axis = OnnxModelAccess.GetInt(node, "axis", 0) ?? 0;
+                        result[input.Name] = table.Dims[(int)(axis < 0 ? axis + table.Dims.Count : axis)];
+                        break;
+                    }
+                    if (depth < 4 && node.OpType is "Cast" or "Reshape" or "Unsqueeze" or "Squeeze" or "Flatten" or "Identity" && node.Input[0] == tensor)
+                        frontier.Enqueue((node.Output[0], depth + 1));
+                }
+            }
+        }
+        return result;
     }
 }

@@ -15,6 +15,7 @@ public static class CacheKey
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void File(string? path)
         {
+            if (path is not null && Contract.DataInputHash.IsGenerated(path)) { sha.AppendData(Encoding.UTF8.GetBytes(path.ToLowerInvariant())); return; }
             if (path is null || !System.IO.File.Exists(path)) { sha.AppendData([0]); return; }
             sha.AppendData(SHA256.HashData(System.IO.File.ReadAllBytes(path)));
         }

@@ -41,14 +41,17 @@ public sealed class CompressionPipeline
             var data = evaluationSet?.Inputs;
             data?.EnsureFinite();
             var labels = evaluationSet?.LabelTensor;
-            var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns);
+            var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns, output: recipe.MetricOutput);
             log.Progress($"evaluating teacher {recipe.Teacher}");
             evaluator.SetReference(recipe.Teacher);
             var context = new CompressionContext(recipe, work, log, evaluator) { LatencyRuns = LatencyRuns };
-            var timingSample = data ?? SyntheticSample.TryFor(recipe.Teacher);
-            if (timingSample is null && LatencyRuns > 0)
-                log.Warning("MB0514", $"'{recipe.Teacher}' has several inputs; latency is not measured and the latency gates do not apply.",
-                    "Time the model in the application, or export a single-input model to let ModelBuild measure it.");
+            // Without evaluation data every input of the model gets a generated sample, so latency is always measured.
+            var timingSample = data ?? SyntheticSample.For(recipe.Teacher);
+            using (var runner = new ModelRunner(recipe.Teacher))
+            {
+                report.Inputs = runner.Bind(timingSample, "evaluation data").Inputs.Select(i => $"{i.Name} {i.Tensor.ShapeText} {i.Tensor.ElementTypeName}{(data is null ? " (generated)" : "")}").ToList();
+                report.MetricOutput = evaluator.Output ?? ModelEvaluator.ChooseOutput(runner.OutputNames, recipe.MetricOutput, recipe.Teacher);
+            }
 
             report.Teacher = Figures(recipe.Teacher, evaluator, recipe.Teacher);
             report.Teacher.Agreement = data is null ? null : 100;
@@ -94,7 +97,7 @@ public sealed class CompressionPipeline
             }
 
             // Latencies of the teacher and every stage output, measured interleaved so they are comparable.
-            if (LatencyRuns > 0 && timingSample is not null)
+            if (LatencyRuns > 0)
             {
                 log.Progress($"timing {stageModels.Count + 1} model(s), batch 1, {LatencyRuns} runs each");
                 var medians = LatencyMeter.MeasureMedians([recipe.Teacher, .. stageModels], timingSample, LatencyRuns);

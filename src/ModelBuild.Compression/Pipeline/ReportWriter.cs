@@ -31,6 +31,8 @@ public static class ReportWriter
         if (report.Teacher.Bytes > 0 && report.Result.Bytes > 0)
             md.AppendLine().AppendLine(FormattableString.Invariant($"Size: {report.Result.Bytes / (double)report.Teacher.Bytes:0.000}x of the teacher."));
         if (report.CacheKey is not null) md.AppendLine().AppendLine($"Cache key: `{report.CacheKey}`");
+        if (report.Inputs.Count > 0) md.AppendLine().AppendLine($"Inputs: {string.Join("; ", report.Inputs)}.");
+        if (report.MetricOutput is not null) md.AppendLine().AppendLine($"Accuracy and agreement are computed on the output `{report.MetricOutput}`.");
         if (report.Warnings.Count > 0)
         {
             md.AppendLine().AppendLine("## Warnings").AppendLine();

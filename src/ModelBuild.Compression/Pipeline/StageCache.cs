@@ -39,6 +39,7 @@ public sealed class StageCache(string directory)
     private static string HashFile(string path)
     {
         // Data may be a folder (images, TensorProto files) or "file.npz:array": DataInputHash covers both.
+        if (Contract.DataInputHash.IsGenerated(path)) return Contract.DataInputHash.Compute(path);
         var colon = path.LastIndexOf(':');
         if (!File.Exists(path) && !System.IO.Directory.Exists(path) && !(colon > 1 && File.Exists(path[..colon]))) return "missing:" + path;
         return Contract.DataInputHash.Compute(path);

@@ -35,7 +35,7 @@ public sealed class PruneStage : ICompressionStage
             Mode = ParseMode(r.PruneMode),
             Steps = r.PruneSteps ?? 1,
             Recovery = recovery,
-            EvaluationData = evaluationSet is null ? null : NpyDataReader.ToNpyArray(evaluationSet.Inputs),
+            EvaluationData = evaluationSet is null ? null : NpyDataReader.ToNpyArray(evaluationSet.Inputs.Single("evaluation data")),
             EvaluationLabels = evaluationSet?.Labels is { } labels ? NpyArray.Create(labels, labels.Length) : null,
             // Per-step latency is report detail; the pipeline times every stage's output side by side anyway.
             LatencyRuns = context.LatencyRuns > 0 ? 200 : 0,
@@ -60,7 +60,7 @@ public sealed class PruneStage : ICompressionStage
             {
                 r.Prune, r.PruneMode, r.PruneSteps, r.PruneExclude,
                 Recovery = recovers ? new { r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha, r.Synthetic, r.Seed, Threads = context.Threads } : null,
-                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength },
+                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength }, r.MetricOutput,
                 LatencyRuns = context.LatencyRuns > 0,
             },
             // The original teacher is the recovery's teacher; evaluation data only adds per-step figures to the details.

@@ -1,13 +1,14 @@
 using Microsoft.ML.OnnxRuntime;
+using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
 using Onnx;
 
 namespace ModelBuild.Compression.Quantization;
 
 /// <summary>
-/// Streams calibration data through the float model with the tensors to calibrate exposed as extra outputs and
-/// folds each batch into one <see cref="ActivationHistogram"/> per tensor. Batches are sized so that the exposed
-/// activations of one batch stay under a fixed budget, so memory does not grow with the number of samples.
+/// Streams calibration data (every input of the model) through the float model with the tensors to calibrate exposed
+/// as extra outputs and folds each batch into one <see cref="ActivationHistogram"/> per tensor. Batches are sized so that
+/// the exposed activations of one batch stay under a fixed budget, so memory does not grow with the number of samples.
 /// </summary>
 public sealed class CalibrationCollector
 {
@@ -17,17 +18,18 @@ public sealed class CalibrationCollector
 
     public int Threads { get; }
 
-    public Dictionary<string, ActivationHistogram> Collect(ModelProto model, IReadOnlyList<string> tensors, DataTensor data, Action<string>? progress = null)
+    public Dictionary<string, ActivationHistogram> Collect(ModelProto model, IReadOnlyList<string> tensors, InputSet data, Action<string>? progress = null)
     {
         var histograms = tensors.Distinct().ToDictionary(t => t, _ => new ActivationHistogram(), StringComparer.Ordinal);
         if (histograms.Count == 0) return histograms;
         var augmented = model.Clone();
         var graphOutputs = augmented.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        var inputName = augmented.Graph.Input.Select(i => i.Name).First(n => augmented.Graph.Initializer.All(t => t.Name != n));
+        var initializers = augmented.Graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var inputNames = augmented.Graph.Input.Select(i => i.Name).Where(n => !initializers.Contains(n)).ToHashSet(StringComparer.Ordinal);
         var fetched = new List<string>();
         foreach (var name in histograms.Keys)
         {
-            if (name == inputName) continue;
+            if (inputNames.Contains(name)) continue;
             fetched.Add(name);
             if (graphOutputs.Contains(name)) continue;
             augmented.Graph.Output.Add(new ValueInfoProto
@@ -36,46 +38,42 @@ public sealed class CalibrationCollector
                 Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
             });
         }
-        var bytes = OnnxModelAccess.Serialize(augmented);
-        // Basic optimizations only: fusions at higher levels could remove the tensors being observed.
-        using var options = ModelRunner.CreateOptions(Threads, GraphOptimizationLevel.ORT_ENABLE_BASIC);
-        using var session = new InferenceSession(bytes, options);
-        using var runOptions = new RunOptions();
-        var meta = session.InputMetadata[inputName];
-        var fixedBatch = meta.Dimensions.Length > 0 && meta.Dimensions[0] > 0 ? meta.Dimensions[0] : 0;
-        var batch = fixedBatch > 0 ? fixedBatch : 1;
-        var start = 0;
-        while (start < data.Count)
+        var path = Path.Combine(Path.GetTempPath(), "modelbuild-calibration-" + Guid.NewGuid().ToString("N") + ".onnx");
+        try
         {
-            var count = Math.Min(batch, data.Count - start);
-            if (fixedBatch > 0 && count != fixedBatch) break;
-            var shape = data.Shape.ToArray();
-            shape[0] = count;
-            using var input = data.IsFloat
-                ? OrtValue.CreateTensorValueFromMemory(data.SliceFloats(start, count), shape)
-                : OrtValue.CreateTensorValueFromMemory(data.SliceInt64s(start, count), shape);
-            if (histograms.TryGetValue(inputName, out var inputHistogram) && data.IsFloat)
-                inputHistogram.Add(data.Floats.AsSpan(start * data.SampleSize, count * data.SampleSize));
-            long batchBytes = 0;
-            using (var results = session.Run(runOptions, [inputName], [input], fetched))
+            File.WriteAllBytes(path, OnnxModelAccess.Serialize(augmented));
+            // Basic optimizations only: fusions at higher levels could remove the tensors being observed.
+            using var runner = new ModelRunner(path, Threads, GraphOptimizationLevel.ORT_ENABLE_BASIC);
+            var bound = runner.Bind(data, "calibration data");
+            using var runOptions = new RunOptions();
+            var fixedBatch = runner.BatchSize(0);
+            var batch = fixedBatch > 0 ? fixedBatch : 1;
+            var start = 0;
+            while (start < bound.Count)
             {
+                var count = Math.Min(batch, bound.Count - start);
+                if (fixedBatch > 0 && count != fixedBatch) break;
+                foreach (var input in bound.Inputs)
+                    if (histograms.TryGetValue(input.Name!, out var inputHistogram) && input.Tensor.IsFloat)
+                        inputHistogram.Add(input.Slice(start, count).Floats);
+                long batchBytes = 0;
                 var i = 0;
-                foreach (var value in results)
+                foreach (var values in runner.RunBatch(runOptions, bound, start, count, fetched))
                 {
-                    var span = value.GetTensorDataAsSpan<float>();
-                    histograms[fetched[i++]].Add(span);
-                    batchBytes += span.Length * 4L;
+                    histograms[fetched[i++]].Add(values);
+                    batchBytes += values.Length * 4L;
+                }
+                start += count;
+                progress?.Invoke($"calibrating {start}/{bound.Count} samples");
+                if (fixedBatch == 0 && start == count)
+                {
+                    // The first sample tells how large one sample's activations are; size later batches to the budget.
+                    var perSample = Math.Max(1, batchBytes / count);
+                    batch = (int)Math.Clamp(ActivationBudgetBytes / perSample, 1, 256);
                 }
             }
-            start += count;
-            progress?.Invoke($"calibrating {start}/{data.Count} samples");
-            if (fixedBatch == 0 && start == count)
-            {
-                // The first sample tells how large one sample's activations are; size later batches to the budget.
-                var perSample = Math.Max(1, batchBytes / count);
-                batch = (int)Math.Clamp(ActivationBudgetBytes / perSample, 1, 256);
-            }
+            return histograms;
         }
-        return histograms;
+        finally { File.Delete(path); }
     }
 }

@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
 using Onnx;
 
@@ -12,18 +13,18 @@ public static class LayerSqnr
 {
     public const int Samples = 32;
 
-    public static List<(string Node, string OpType, double Db)> Measure(ModelProto floatModel, ModelProto quantized, IReadOnlyList<string> nodes, DataTensor data, int threads = 1)
+    public static List<(string Node, string OpType, double Db)> Measure(ModelProto floatModel, ModelProto quantized, IReadOnlyList<string> nodes, InputSet data, int threads = 1)
     {
         var byName = floatModel.Graph.Node.ToDictionary(n => n.Name, StringComparer.Ordinal);
         var tensors = nodes.Where(byName.ContainsKey).Select(n => (Node: n, byName[n].OpType, Tensor: byName[n].Output[0])).ToList();
         var names = tensors.Select(t => t.Tensor).Distinct().ToList();
-        var sample = data.Count > Samples ? ModelEvaluator.Truncate(data, Samples) : data;
+        var sample = data.Take(Samples);
         var reference = Run(floatModel, names, sample, threads);
         var test = Run(quantized, names, sample, threads);
         return tensors.Select(t => (t.Node, t.OpType, Metrics.Sqnr(reference[t.Tensor], test[t.Tensor]))).ToList();
     }
 
-    private static Dictionary<string, float[]> Run(ModelProto model, List<string> tensors, DataTensor data, int threads)
+    private static Dictionary<string, float[]> Run(ModelProto model, List<string> tensors, InputSet data, int threads)
     {
         var augmented = model.Clone();
         var outputs = augmented.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);

@@ -32,10 +32,10 @@ public sealed class QuantizeStage : ICompressionStage
         var details = new JsonObject { ["mode"] = mode.Name() };
 
         // Data problems are cheaper to find (and more useful to report) than graph ones: check the data first.
-        DataTensor? calibration = null;
+        Data.InputSet? calibration = null;
         if (recipe.CalibrationData is not null)
         {
-            calibration = Data.DataSource.ReadTensor(recipe.CalibrationData, Data.DataReadOptions.FromRecipe(recipe, input));
+            calibration = Data.DataSource.ReadInputSet(recipe.CalibrationData, Data.DataReadOptions.FromRecipe(recipe, input));
             calibration.EnsureFinite();
             using var check = new Evaluation.ModelRunner(input, context.Threads);
             check.CheckData(calibration, "calibration data");
@@ -77,7 +77,7 @@ public sealed class QuantizeStage : ICompressionStage
         // Decisions are made against the float input of this stage, on the evaluation set when there is one.
         var decisionData = context.Evaluator.Data ?? calibration;
         var labels = context.Evaluator.Data is not null ? context.Evaluator.LabelData : null;
-        var evaluator = new ModelEvaluator(decisionData, labels, context.Threads, 0);
+        var evaluator = new ModelEvaluator(decisionData, labels, context.Threads, 0, output: context.Evaluator.RequestedOutput);
         evaluator.SetReference(input);
         var floatResult = evaluator.Evaluate(input);
         var auto = mode == QuantizationMode.Auto;
@@ -107,8 +107,8 @@ public sealed class QuantizeStage : ICompressionStage
 
         // Latency: the float input and every candidate, interleaved, batch 1, one thread.
         double? floatLatency = null;
-        var timingSample = decisionData ?? SyntheticSample.TryFor(input);
-        if (context.LatencyRuns > 0 && timingSample is not null)
+        var timingSample = decisionData ?? SyntheticSample.For(input);
+        if (context.LatencyRuns > 0)
         {
             var sample = timingSample;
             log.Progress($"quantize: timing float and {candidates.Count} candidate(s), {context.LatencyRuns} runs each");
@@ -180,7 +180,7 @@ public sealed class QuantizeStage : ICompressionStage
             new
             {
                 r.Quantize, r.CalibrationMethod, r.MaxAccuracyDrop, r.MinAgreement, r.Force, LatencyRuns = context.LatencyRuns, DefaultAutoMaxDrop, DefaultAutoMinAgreement,
-                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength },
+                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength }, r.MetricOutput,
             },
             [r.CalibrationData, r.EvaluationData, r.EvaluationLabels, .. Data.Text.TextDataFiles.Of(r)]);
     }
@@ -188,7 +188,7 @@ public sealed class QuantizeStage : ICompressionStage
     private static string Reasons(IEnumerable<QuantizationCandidate> candidates) =>
         string.Join("; ", candidates.Select(c => $"{c.Form}: {c.AccuracyFailure ?? c.LatencyFailure}"));
 
-    private static Dictionary<string, (float, float)> Calibrate(ModelProto prepared, DataTensor calibration, CalibrationMethod method, CompressionContext context, IWorkerLog log)
+    private static Dictionary<string, (float, float)> Calibrate(ModelProto prepared, Data.InputSet calibration, CalibrationMethod method, CompressionContext context, IWorkerLog log)
     {
         var plan = new StaticQdqInt8Quantizer().Plan(prepared.Graph);
         // Tensors excluded later by the repair are a subset of this plan, so one calibration serves every attempt.
@@ -197,7 +197,7 @@ public sealed class QuantizeStage : ICompressionStage
     }
 
     private static QuantizationCandidate Build(QuantizationMode form, ModelProto prepared, Dictionary<string, (float, float)>? ranges,
-        ModelEvaluator evaluator, EvaluationResult floatResult, AccuracyGate gate, DataTensor? sqnrData, CompressionContext context, IWorkerLog log)
+        ModelEvaluator evaluator, EvaluationResult floatResult, AccuracyGate gate, Data.InputSet? sqnrData, CompressionContext context, IWorkerLog log)
     {
         var path = context.WorkPath($"quantize-{form.Name()}.onnx");
         Func<IReadOnlySet<string>, QuantizedModel> build = form switch
@@ -246,12 +246,12 @@ public sealed class QuantizeStage : ICompressionStage
 
     /// <summary>The faster variant when the requested form is slower than float: int8 weight storage, which runs at float speed.</summary>
     private static QuantizationCandidate? FallBack(QuantizationCandidate slow, ModelProto prepared, ModelEvaluator evaluator, EvaluationResult floatResult,
-        AccuracyGate gate, DataTensor? sqnrData, CompressionContext context, double? floatLatency)
+        AccuracyGate gate, Data.InputSet? sqnrData, CompressionContext context, double? floatLatency)
     {
         if (slow.Form == QuantizationMode.Int8Weights.Name()) return null;
         var candidate = Build(QuantizationMode.Int8Weights, prepared, null, evaluator, floatResult, gate, sqnrData, context, context.Log);
-        var sample = evaluator.Data ?? SyntheticSample.TryFor(context.CurrentModel);
-        if (context.LatencyRuns > 0 && sample is not null)
+        var sample = evaluator.Data ?? SyntheticSample.For(context.CurrentModel);
+        if (context.LatencyRuns > 0)
         {
             var timing = LatencyMeter.Compare([context.CurrentModel, candidate.Path], sample, context.LatencyRuns);
             candidate.LatencyMicroseconds = timing.Medians[1];

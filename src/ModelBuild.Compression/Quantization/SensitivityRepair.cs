@@ -21,7 +21,7 @@ public sealed class SensitivityRepair
         Func<QuantizedModel, EvaluationResult> evaluate,
         EvaluationResult floatEvaluation,
         AccuracyGate gate,
-        DataTensor sqnrData,
+        Data.InputSet sqnrData,
         int threads,
         Action<string>? progress = null)
     {

@@ -76,6 +76,7 @@ internal sealed class RecipeFromItem
         if (Meta("EvaluationData") is { } evalData) recipe.EvaluationData = RequireData(evalData, "EvaluationData", projectDirectory);
         if (Meta("EvaluationLabels") is { } evalLabels) recipe.EvaluationLabels = RequireFile(evalLabels, "EvaluationLabels", projectDirectory);
         if (Meta("LabelColumn") is { } labelColumn) recipe.LabelColumn = labelColumn;
+        if (Meta("MetricOutput") is { } metricOutput) recipe.MetricOutput = metricOutput;
         if (Meta("ImageScale") is { } imageScale) recipe.ImageScale = Word("ImageScale", imageScale, ImageScaleWords);
         if (Meta("ImageMean") is { } imageMean) recipe.ImageMean = Numbers("ImageMean", imageMean, positive: false);
         if (Meta("ImageStd") is { } imageStd) recipe.ImageStd = Numbers("ImageStd", imageStd, positive: true);
@@ -155,6 +156,7 @@ internal sealed class RecipeFromItem
     /// <summary>Data inputs may be a file or a folder (image folders, TensorProto folders); <c>file.npz:name</c> names an archive member.</summary>
     private string RequireData(string value, string metadata, string baseDirectory)
     {
+        if (DataInputHash.IsGenerated(value.Trim())) return value.Trim();
         var full = Path.GetFullPath(Path.Combine(baseDirectory, value));
         if (Directory.Exists(full)) return full;
         var colon = full.LastIndexOf(':');

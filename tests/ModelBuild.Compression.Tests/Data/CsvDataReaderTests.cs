@@ -13,8 +13,8 @@ public class CsvDataReaderTests
     public void Iris_data_with_class_names_in_the_label_column_scores_98_percent_with_the_iris_mlp()
     {
         var data = DataSource.Read(Dataset("iris", "iris.data"), new DataReadOptions { LabelColumn = "4", ModelPath = IrisModel });
-        Assert.Equal([150L, 4], data.Inputs.Shape);
-        Assert.Equal([5.1f, 3.5f, 1.4f, 0.2f], data.Inputs.Floats![..4]);
+        Assert.Equal([150L, 4], data.Inputs.Single().Shape);
+        Assert.Equal([5.1f, 3.5f, 1.4f, 0.2f], data.Inputs.Single().Floats![..4]);
         // Class names numbered in ordinal order: setosa 0, versicolor 1, virginica 2 (as MATERIALS.md states).
         Assert.Equal(Enumerable.Repeat(0L, 50).Concat(Enumerable.Repeat(1L, 50)).Concat(Enumerable.Repeat(2L, 50)), data.Labels!);
         var evaluator = new ModelEvaluator(data.Inputs, data.LabelTensor, latencyRuns: 0);
@@ -27,14 +27,14 @@ public class CsvDataReaderTests
     {
         var csv = DataSource.Read(Dataset("iris", "iris.data"), new DataReadOptions { LabelColumn = "4" });
         var tsv = DataSource.Read(Dataset("iris", "iris.txt"), new DataReadOptions { LabelColumn = "Label" });
-        Assert.Equal(csv.Inputs.Shape, tsv.Inputs.Shape);
-        Assert.Equal(csv.Inputs.Floats!, tsv.Inputs.Floats!);
+        Assert.Equal(csv.Inputs.Single().Shape, tsv.Inputs.Single().Shape);
+        Assert.Equal(csv.Inputs.Single().Floats!, tsv.Inputs.Single().Floats!);
         Assert.Equal(csv.Labels!, tsv.Labels!);
         // The exact header name works too, and without a label column every column is a feature.
         Assert.Equal(tsv.Labels!, DataSource.Read(Dataset("iris", "iris.txt"), new DataReadOptions { LabelColumn = "#Label" }).Labels!);
         var unlabeled = DataSource.Read(Dataset("iris", "iris.txt"), new DataReadOptions());
         Assert.Null(unlabeled.Labels);
-        Assert.Equal([150L, 5], unlabeled.Inputs.Shape);
+        Assert.Equal([150L, 5], unlabeled.Inputs.Single().Shape);
     }
 
     [Fact]
@@ -66,7 +66,7 @@ public class CsvDataReaderTests
         // Parsing is culture-independent by construction (CultureInfo.InvariantCulture everywhere); this process runs
         // in globalization-invariant mode, so a de-DE current culture cannot be set to show it.
         var data = DataSource.Read(path, new DataReadOptions { LabelColumn = "2" });
-        Assert.Equal([1.5f, 2.25f, -300f, 4f], data.Inputs.Floats!);
+        Assert.Equal([1.5f, 2.25f, -300f, 4f], data.Inputs.Single().Floats!);
         Assert.Equal([0L, 2], data.Labels!);
     }
 
@@ -117,6 +117,6 @@ public class CsvDataReaderTests
         var row = string.Join(",", Enumerable.Range(0, 1690).Select(i => (i % 7).ToString(System.Globalization.CultureInfo.InvariantCulture)));
         File.WriteAllLines(path, [row, row]);
         var data = DataSource.Read(path, new DataReadOptions { ModelPath = TestMaterials.Model("genre-mlp-keras") });
-        Assert.Equal([2L, 130, 13], data.Inputs.Shape);
+        Assert.Equal([2L, 130, 13], data.Inputs.Single().Shape);
     }
 }

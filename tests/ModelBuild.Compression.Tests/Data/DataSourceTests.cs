@@ -13,7 +13,7 @@ public class DataSourceTests
         var npz = Path.Combine(dir, "d.npz");
         NpzArchive.Write(npz, new Dictionary<string, NpyArray> { ["x"] = NpyArray.Create(new float[] { 1, 2, 3, 4 }, 2, 2), ["y"] = NpyArray.Create(new long[] { 0, 1 }, 2) });
         var data = DataSource.Read(npz + ":x", new DataReadOptions(), npz + ":y");
-        Assert.Equal([1f, 2, 3, 4], data.Inputs.Floats!);
+        Assert.Equal([1f, 2, 3, 4], data.Inputs.Single().Floats!);
         Assert.Equal([0L, 1], data.Labels!);
         var pixels = TestMaterials.SaveNpy(dir, "u8.npy", new byte[] { 0, 128, 255, 7 }, 1, 1, 2, 2);
         var read = DataSource.ReadTensor(pixels, new DataReadOptions { Input = new ModelInputSignature("x", [-1, 1, 2, 2], true) });

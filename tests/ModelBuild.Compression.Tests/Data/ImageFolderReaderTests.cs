@@ -19,13 +19,13 @@ public class ImageFolderReaderTests
         var (folder, order) = Mnist200.Value;
         var data = DataSource.Read(folder, new DataReadOptions { ModelPath = Mnist8, PixelScale = PixelScale.Byte });
         var (images, labels) = TestMaterials.Mnist(0, 200, b => b);
-        Assert.Equal([200L, 1, 28, 28], data.Inputs.Shape);
+        Assert.Equal([200L, 1, 28, 28], data.Inputs.Single().Shape);
         Assert.Equal(folder, data.LabelSource);
         for (var s = 0; s < 200; s++)
         {
             var i = order[s];
             Assert.Equal(labels[i], data.Labels![s]);
-            Assert.True(images.AsSpan(i * 784, 784).SequenceEqual(data.Inputs.Floats.AsSpan(s * 784, 784)), $"sample {s} (IDX image {i}) differs");
+            Assert.True(images.AsSpan(i * 784, 784).SequenceEqual(data.Inputs.Single().Floats.AsSpan(s * 784, 784)), $"sample {s} (IDX image {i}) differs");
         }
     }
 
@@ -44,7 +44,7 @@ public class ImageFolderReaderTests
         var options = new DataReadOptions { ModelPath = MnistCnn, ImageMean = [0.1307f], ImageStd = [0.3081f] };
         var data = DataSource.Read(Mnist200.Value.Folder, options);
         // The normalization is applied: a background pixel (0) becomes -mean/std.
-        Assert.Equal(-0.1307f / 0.3081f, data.Inputs.Floats![0], 5);
+        Assert.Equal(-0.1307f / 0.3081f, data.Inputs.Single().Floats![0], 5);
         var evaluator = new ModelEvaluator(data.Inputs, data.LabelTensor, latencyRuns: 0);
         evaluator.SetReference(MnistCnn);
         Assert.Equal(99.0, evaluator.Evaluate(MnistCnn).Accuracy!.Value, 6);
@@ -60,9 +60,9 @@ public class ImageFolderReaderTests
         DataTestFiles.WriteRgb(Path.Combine(folder, "a", "halves.png"), 16, 16, SKColors.Black, SKColors.White);
         DataTestFiles.WriteRgb(Path.Combine(folder, "b", "red.png"), 32, 32, new SKColor(255, 0, 0));
         var data = DataSource.Read(folder, new DataReadOptions { ModelPath = Cifar });
-        Assert.Equal([2L, 3, 32, 32], data.Inputs.Shape);
+        Assert.Equal([2L, 3, 32, 32], data.Inputs.Single().Shape);
         Assert.Equal([0L, 1], data.Labels!);
-        var x = data.Inputs.Floats!;
+        var x = data.Inputs.Single().Floats!;
         float At(int sample, int c, int y, int col) => x[((sample * 3 + c) * 32 + y) * 32 + col];
         // Half-pixel centres (align_corners=False, as torch's bilinear): output 15 samples source 7.25, output 16 source 7.75.
         for (var c = 0; c < 3; c++)
@@ -88,8 +88,8 @@ public class ImageFolderReaderTests
         DataTestFiles.WriteRgb(Path.Combine(folder, "teal.png"), 28, 28, new SKColor(0, 128, 128));
         var data = DataSource.Read(folder, new DataReadOptions { ModelPath = Mnist8, PixelScale = PixelScale.Byte });
         Assert.Null(data.Labels); // images directly in the folder: unlabeled
-        Assert.Equal(76f, data.Inputs.Floats![0]);          // PIL: 255 * 299/1000 = 76.245 -> 76
-        Assert.Equal(90f, data.Inputs.Floats![784 + 100]);  // 128 * 587/1000 + 128 * 114/1000 = 89.7 -> 90
+        Assert.Equal(76f, data.Inputs.Single().Floats![0]);          // PIL: 255 * 299/1000 = 76.245 -> 76
+        Assert.Equal(90f, data.Inputs.Single().Floats![784 + 100]);  // 128 * 587/1000 + 128 * 114/1000 = 89.7 -> 90
     }
 
     [Fact]
@@ -105,8 +105,8 @@ public class ImageFolderReaderTests
         }
         File.WriteAllBytes(Path.Combine(folder, "b.bmp"), Bmp24(32, 32, 10, 20, 30));
         var data = DataSource.Read(folder, new DataReadOptions { ModelPath = Cifar, PixelScale = PixelScale.Byte });
-        Assert.Equal([2L, 3, 32, 32], data.Inputs.Shape);
-        float At(int sample, int c) => data.Inputs.Floats![(sample * 3 + c) * 1024 + 16 * 32 + 16];
+        Assert.Equal([2L, 3, 32, 32], data.Inputs.Single().Shape);
+        float At(int sample, int c) => data.Inputs.Single().Floats![(sample * 3 + c) * 1024 + 16 * 32 + 16];
         // JPEG is lossy (chroma subsampling, rounding): a flat colour comes back within a few levels.
         Assert.Equal(200f, At(0, 0), 3f);
         Assert.Equal(100f, At(0, 1), 3f);
@@ -200,7 +200,7 @@ public class ImageFolderReaderTests
         Assert.Contains("10x20", e.Cause);
         // One size: taken as it is.
         File.Delete(Path.Combine(folder, "b.png"));
-        Assert.Equal([1L, 3, 10, 20], DataSource.Read(folder, new DataReadOptions { Input = dynamicModel }).Inputs.Shape);
+        Assert.Equal([1L, 3, 10, 20], DataSource.Read(folder, new DataReadOptions { Input = dynamicModel }).Inputs.Single().Shape);
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public class TensorProtoFolderReaderTests
     {
         var model = Path.Combine(Mnist8Folder, "model.onnx");
         var data = DataSource.Read(Mnist8Folder, new DataReadOptions { ModelPath = model });
-        Assert.Equal([3L, 1, 28, 28], data.Inputs.Shape);
+        Assert.Equal([3L, 1, 28, 28], data.Inputs.Single().Shape);
         Assert.Null(data.Labels);
         using var runner = new ModelRunner(model);
         var outputs = runner.RunAll(data.Inputs);
@@ -24,7 +24,7 @@ public class TensorProtoFolderReaderTests
         {
             var folder = Path.Combine(Mnist8Folder, $"test_data_set_{set}");
             var input = TensorData.ToArray<float>(TensorProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, "input_0.pb"))));
-            Assert.Equal(input, data.Inputs.SliceFloats(set, 1));
+            Assert.Equal(input, data.Inputs.Single().SliceFloats(set, 1));
             var expected = TensorData.ToArray<float>(TensorProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, "output_0.pb"))));
             var actual = outputs.Values[0].AsSpan(set * 10, 10).ToArray();
             for (var k = 0; k < 10; k++) Assert.True(Math.Abs(expected[k] - actual[k]) <= 1e-5 + 1e-3 * Math.Abs(expected[k]), $"set {set} logit {k}: {actual[k]} vs {expected[k]}");
@@ -46,8 +46,8 @@ public class TensorProtoFolderReaderTests
         File.WriteAllBytes(Path.Combine(folder, "output_0.pb"), new TensorProto { DataType = 1 }.ToByteArray());
         var tokenModel = new ModelInputSignature("ids", [-1, 4], false);
         var data = DataSource.Read(folder, new DataReadOptions { Input = tokenModel });
-        Assert.Equal([3L, 4], data.Inputs.Shape);
-        Assert.Equal([1L, 1, 1, 0, 2, 2, 2, 0, 10, 10, 10, 0], data.Inputs.Int64s!);
+        Assert.Equal([3L, 4], data.Inputs.Single().Shape);
+        Assert.Equal([1L, 1, 1, 0, 2, 2, 2, 0, 10, 10, 10, 0], data.Inputs.Single().Int64s!);
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public class TensorProtoFolderReaderTests
     {
         var folder = Path.Combine(TestMaterials.Shared, "models", "super-resolution-10");
         var data = DataSource.Read(folder, new DataReadOptions { ModelPath = Path.Combine(folder, "model.onnx") });
-        Assert.Equal([1L, 1, 224, 224], data.Inputs.Shape);
+        Assert.Equal([1L, 1, 224, 224], data.Inputs.Single().Shape);
     }
 
     [Fact]

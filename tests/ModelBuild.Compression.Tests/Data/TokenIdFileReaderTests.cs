@@ -25,8 +25,8 @@ public class TokenIdFileReaderTests
         File.WriteAllLines(path, lines);
         // .txt + an integer-input model = token ids; the sequence length (32) comes from the model.
         var data = DataSource.Read(path, new DataReadOptions { ModelPath = Intent("teacher.onnx") }, Intent("test_y.npy"));
-        Assert.Equal(expected.Shape, data.Inputs.Shape);
-        Assert.Equal(ids, data.Inputs.Int64s!);
+        Assert.Equal(expected.Shape, data.Inputs.Single().Shape);
+        Assert.Equal(ids, data.Inputs.Single().Int64s!);
         Assert.Equal(NpyArray.Read(Intent("test_y.npy")).ToInt64Array(), data.Labels!);
     }
 
@@ -37,11 +37,11 @@ public class TokenIdFileReaderTests
         File.WriteAllLines(path, ["5 6 7", "1 2 3 4 5 6", ""]);
         var fixedLength = new ModelInputSignature("ids", [-1, 4], false);
         var data = DataSource.Read(path, new DataReadOptions { Input = fixedLength, PadId = 9 });
-        Assert.Equal([2L, 4], data.Inputs.Shape);
-        Assert.Equal([5L, 6, 7, 9, 1, 2, 3, 4], data.Inputs.Int64s!);
+        Assert.Equal([2L, 4], data.Inputs.Single().Shape);
+        Assert.Equal([5L, 6, 7, 9, 1, 2, 3, 4], data.Inputs.Single().Int64s!);
         // A dynamic length pads to the longest line.
         var longest = DataSource.Read(path, new DataReadOptions { Input = new ModelInputSignature("ids", [-1, -1], false) });
-        Assert.Equal([2L, 6], longest.Inputs.Shape);
+        Assert.Equal([2L, 6], longest.Inputs.Single().Shape);
     }
 
     [Fact]

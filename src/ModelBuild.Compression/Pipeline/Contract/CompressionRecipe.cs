@@ -61,6 +61,8 @@ public sealed class CompressionRecipe
     // Evaluation and gates
     public string? EvaluationData { get; set; }
     public string? EvaluationLabels { get; set; }
+    /// <summary>The model output accuracy and agreement are computed on (arg-max per sample); null: the first output.</summary>
+    public string? MetricOutput { get; set; }
 
     // Reading data (every data file of the recipe: training, evaluation, calibration)
     /// <summary>CSV/TSV column holding the class: a header name or a 0-based index.</summary>

@@ -14,6 +14,9 @@ public sealed class CompressionReport
     public ModelFigures Result { get; set; } = new();
     public List<StageReport> Stages { get; set; } = [];
     public string? CacheKey { get; set; }
+    /// <summary>The model inputs fed (evaluation data or generated), and the output accuracy and agreement are computed on.</summary>
+    public List<string> Inputs { get; set; } = [];
+    public string? MetricOutput { get; set; }
     public List<string> Warnings { get; set; } = [];
     /// <summary>Technique-specific detail (candidates tried, layers kept in float, SQNR table, pruned groups...).</summary>
     public JsonObject? Details { get; set; }

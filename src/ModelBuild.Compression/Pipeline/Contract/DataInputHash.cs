@@ -7,12 +7,20 @@ namespace ModelBuild.Compression.Pipeline.Contract;
 /// The content hash of a data input, shared (as source) by the build task's cache key and the engine's stage cache:
 /// a file's bytes; for a folder (images, TensorProto files) every file under it, by relative path ('/'-separated,
 /// ordinal order) and bytes, so renaming a class folder or editing one image changes it and moving the folder does not.
-/// <c>file.npz:name</c> hashes the archive. BCL only: this file is compiled into ModelBuild.Tasks too.
+/// <c>file.npz:name</c> hashes the archive; <c>generated[:N]</c> (inputs generated from the model, which is hashed
+/// itself) is its own text. BCL only: this file is compiled into ModelBuild.Tasks too.
 /// </summary>
 public static class DataInputHash
 {
+    /// <summary>The data spec that asks for inputs generated from the model's signature: <c>generated</c> or <c>generated:N</c>.</summary>
+    public const string Generated = "generated";
+
+    public static bool IsGenerated(string spec) =>
+        spec.Equals(Generated, StringComparison.OrdinalIgnoreCase) || spec.StartsWith(Generated + ":", StringComparison.OrdinalIgnoreCase);
+
     public static string Compute(string path)
     {
+        if (IsGenerated(path)) return path.ToLowerInvariant();
         if (Directory.Exists(path))
         {
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -31,6 +39,7 @@ public static class DataInputHash
     /// <summary>The files a data input consists of: itself, or every file under the folder (sorted).</summary>
     public static IReadOnlyList<string> Files(string path)
     {
+        if (IsGenerated(path)) return [];
         if (Directory.Exists(path)) return FolderFiles(path).Select(f => f.Full).ToList();
         var colon = path.LastIndexOf(':');
         return [!File.Exists(path) && colon > 1 && File.Exists(path[..colon]) ? path[..colon] : path];
