@@ -87,6 +87,21 @@ public sealed class TextServingTests
     }
 
     [Fact]
+    public void A_warm_text_prediction_allocates_little()
+    {
+        var pool = Pool(b => b.FromFile("intents", Bert("teacher.onnx"), false).WithTokenizer(Bert("vocab.txt"), maxLength: 32, padToMaxLength: true), out var provider);
+        using var _ = provider;
+        var input = new Utterance { Text = "ok delete all my huddles the day after tomorrow" };
+        var output = new IntentScores();
+        for (var i = 0; i < 20; i++) pool.Predict("intents", input, output);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 100; i++) pool.Predict("intents", input, output);
+        var perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / 100.0;
+        // The tokenizer's id list and the encoded row (about 650 bytes here); buffers and OrtValues are reused.
+        Assert.True(perCall < 2048, $"{perCall} bytes per call");
+    }
+
+    [Fact]
     public void MB0730_a_tokenizer_file_the_library_cannot_read()
     {
         var bad = Path.Combine(Path.GetTempPath(), $"mb-bad-{Guid.NewGuid():N}.model");
