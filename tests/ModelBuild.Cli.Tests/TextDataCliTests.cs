@@ -39,10 +39,12 @@ public sealed class TextDataCliTests : IDisposable
     {
         var output = Path.Combine(_dir, "intent-int8.onnx");
         var report = Path.Combine(_dir, "report.json");
-        var (exit, _, stderr) = CliProcess.Run("compress", Bert("teacher.onnx"), "-o", output, "--quantize", "int8-static",
+        var (exit, stdout, stderr) = CliProcess.Run("compress", Bert("teacher.onnx"), "-o", output, "--quantize", "int8-static",
             "--calibration-data", Bert("val.tsv"), "--eval-data", Bert("test.tsv"), "--tokenizer", Bert("vocab.txt"),
             "--label-column", "intent", "--labels", Bert("labels.json"), "--max-length", "32", "--latency-runs", "0", "--report", report);
         Assert.True(exit == 0, stderr);
+        // The tokenizer says which inputs it fills.
+        Assert.Contains("text: WordPiece (BERT, lower-cased) from vocab.txt fills input_ids, attention_mask, token_type_ids (int64)", stdout + stderr);
         Assert.True(File.Exists(output));
         var teacher = Json(File.ReadAllText(report))["teacher"]!;
         var ids = CliProcess.Run("eval", Bert("teacher.onnx"), "--data", Bert("test.npz"), "--labels", Bert("test_y.npy"), "--latency-runs", "0", "--json");

@@ -42,6 +42,7 @@ public sealed class CompressionPipeline
             data?.EnsureFinite();
             var labels = evaluationSet?.LabelTensor;
             var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns, output: recipe.MetricOutput);
+            if (recipe.Tokenizer is not null) log.Progress(Data.Text.TextFileReader.Describe(recipe.Tokenizer, recipe.Teacher));
             log.Progress($"evaluating teacher {recipe.Teacher}");
             evaluator.SetReference(recipe.Teacher);
             var context = new CompressionContext(recipe, work, log, evaluator) { LatencyRuns = LatencyRuns };
