@@ -23,6 +23,9 @@ public sealed class PredictionEnginePoolOptions<TIn, TOut>
 
     public TimeSpan DownloadRetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>Tokenizers by model name: their models take text (a string property of the input class) instead of token ids.</summary>
+    public IDictionary<string, ModelTokenizerOptions> Tokenizers { get; } = new Dictionary<string, ModelTokenizerOptions>(StringComparer.Ordinal);
+
     internal List<ModelRegistration> Models { get; } = [];
 }
 

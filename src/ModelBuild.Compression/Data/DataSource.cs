@@ -84,7 +84,8 @@ public static class DataSource
         if (options.Tokenizer is not null && TextFileReader.Handles(spec))
         {
             var text = ReadText(spec, options);
-            return new LabeledData(text.Tensors[text.Inputs[0].Name], text.Labels, text.LabelSource);
+            var tensors = text.Tensors;
+            return new LabeledData(InputSet.Of(text.Inputs.Select(i => (i.Name, tensors[i.Name]))), text.Labels, text.LabelSource);
         }
         if (options.TextColumn is not null || options.MaxLength is not null)
             throw TextDataErrors.NoTokenizer(spec, options.TextColumn is not null ? "--text-column was given but no tokenizer" : "--max-length was given but no tokenizer");

@@ -53,6 +53,7 @@ public sealed class CompressionPipeline
                     $"--max-accuracy-drop (MaxAccuracyDrop) is set but the evaluation data '{recipe.EvaluationData}' has no labels, so accuracy cannot be measured and the gate would not be checked.",
                     "Pass --eval-labels <y.npy> (EvaluationLabels on the item) or a label column / class folders in the data, or gate on --min-agreement instead.", recipe.EvaluationData);
             var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns, output: recipe.MetricOutput);
+            if (recipe.Tokenizer is not null) log.Progress(Data.Text.TextFileReader.Describe(recipe.Tokenizer, recipe.Teacher));
             log.Progress($"evaluating teacher {recipe.Teacher}");
             evaluator.SetReference(recipe.Teacher);
             var context = new CompressionContext(recipe, work, log, evaluator) { LatencyRuns = LatencyRuns };

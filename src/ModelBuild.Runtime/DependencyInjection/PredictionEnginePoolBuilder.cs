@@ -49,7 +49,24 @@ public sealed class PredictionEnginePoolBuilder<TIn, TOut>
     public PredictionEnginePoolBuilder<TIn, TOut> AddModel(string modelName, Func<IServiceProvider, ModelLoaderContext, ModelLoader> createLoader)
     {
         ArgumentNullException.ThrowIfNull(modelName);
+        _lastModel = modelName;
         Services.Configure<PredictionEnginePoolOptions<TIn, TOut>>(options => options.Models.Add(new ModelRegistration(modelName, createLoader)));
+        return this;
+    }
+
+    private string? _lastModel;
+
+    /// <summary>
+    /// The model registered last takes text: its input class's string property is tokenized with
+    /// <paramref name="tokenizerPath"/> into the model's input_ids / attention_mask / token_type_ids
+    /// (<c>.FromFile("intents", "intent.onnx").WithTokenizer("vocab.txt")</c>).
+    /// </summary>
+    public PredictionEnginePoolBuilder<TIn, TOut> WithTokenizer(string tokenizerPath, int? maxLength = null, bool padToMaxLength = false)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizerPath);
+        var model = _lastModel ?? throw new InvalidOperationException("WithTokenizer applies to the model registered before it: call FromFile, FromUri or AddModel first.");
+        var options = new ModelTokenizerOptions { TokenizerPath = tokenizerPath, MaxLength = maxLength, PadToMaxLength = padToMaxLength };
+        Services.Configure<PredictionEnginePoolOptions<TIn, TOut>>(o => o.Tokenizers[model] = options);
         return this;
     }
 

@@ -31,4 +31,12 @@ public static class RuntimeErrorCodes
     public const string ExecutionProviderUnavailable = "MB0713";
     /// <summary>The background poll of a FromUri model failed with an unexpected exception (logged as an error).</summary>
     public const string PollFailedUnexpectedly = "MB0720";
+    /// <summary>The tokenizer file configured for a model cannot be read (WithTokenizer / ModelTokenizerOptions).</summary>
+    public const string TokenizerUnreadable = "MB0730";
+    /// <summary>A model has a tokenizer but the input class has no single string property for the text.</summary>
+    public const string NoTextProperty = "MB0731";
+    /// <summary>A model has a tokenizer but a token input it would fill is not int32/int64 [batch, sequence], there is no input_ids, or MaxLength contradicts the model.</summary>
+    public const string TokenInputUnfillable = "MB0732";
+    /// <summary>Text needs Unicode normalization (accent stripping) and the process runs with InvariantGlobalization.</summary>
+    public const string TextNormalizationUnavailable = "MB0733";
 }

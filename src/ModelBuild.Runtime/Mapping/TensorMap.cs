@@ -10,21 +10,24 @@ namespace ModelBuild.Runtime.Mapping;
 /// </summary>
 internal sealed class TensorMap<TIn, TOut>
 {
-    private TensorMap(InputColumn<TIn>[] inputs, OutputColumn<TOut>[] outputs)
+    private TensorMap(InputColumn<TIn>[] inputs, OutputColumn<TOut>[] outputs, TextInputBinding<TIn>? text)
     {
         Inputs = inputs;
         Outputs = outputs;
+        Text = text;
         OutputsPreallocated = outputs.All(o => o.CanPreallocate);
-        SupportsBatch = inputs.All(i => i.HasBatchAxis) && outputs.All(o => o.HasBatchAxis);
+        SupportsBatch = inputs.All(i => i.HasBatchAxis) && outputs.All(o => o.HasBatchAxis) && (text?.HasBatchAxis ?? true);
     }
 
     public InputColumn<TIn>[] Inputs { get; }
+    /// <summary>The text property and the token inputs a tokenizer fills, when the model has one.</summary>
+    public TextInputBinding<TIn>? Text { get; }
     public OutputColumn<TOut>[] Outputs { get; }
     /// <summary>True when every output has a known shape, so outputs go into buffers allocated once per context.</summary>
     public bool OutputsPreallocated { get; }
     public bool SupportsBatch { get; }
 
-    public static TensorMap<TIn, TOut> Build(string modelName, InferenceSession session)
+    public static TensorMap<TIn, TOut> Build(string modelName, InferenceSession session, ModelTokenizerOptions? tokenizer = null)
     {
         var inputs = new List<InputColumn<TIn>>();
         foreach (var property in MemberAccessors.MappableMembers(typeof(TIn), needSetter: false).Where(m => !ColumnAttributeReader.IsExcluded(m)))
@@ -42,7 +45,8 @@ internal sealed class TensorMap<TIn, TOut>
             inputs.Add(CreateInput(modelName, property, tensor, metadata));
         }
 
-        var missing = session.InputMetadata.Keys.Where(k => inputs.All(c => c.TensorName != k)).ToList();
+        var text = TextInputBinding<TIn>.Create(modelName, session, tokenizer, inputs.Select(i => i.TensorName).ToList());
+        var missing = session.InputMetadata.Keys.Where(k => inputs.All(c => c.TensorName != k) && (text is null || text.Inputs.All(t => t.TensorName != k))).ToList();
         if (missing.Count > 0)
         {
             var name = missing[0];
@@ -61,7 +65,7 @@ internal sealed class TensorMap<TIn, TOut>
             }
             outputs.Add(CreateOutput(modelName, property, tensor, metadata));
         }
-        return new TensorMap<TIn, TOut>([.. inputs], [.. outputs]);
+        return new TensorMap<TIn, TOut>([.. inputs], [.. outputs], text);
     }
 
     private static InputColumn<TIn> CreateInput(string modelName, MemberInfo property, string tensor, NodeMetadata metadata)

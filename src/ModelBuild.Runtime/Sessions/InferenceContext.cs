@@ -15,6 +15,7 @@ internal sealed class InferenceContext<TIn, TOut> : IDisposable
     private readonly InferenceSession _session;
     private readonly TensorMap<TIn, TOut> _map;
     private readonly InputBuffer<TIn>[] _inputs;
+    private readonly TextInputBuffers<TIn>? _text;
     private readonly OutputBuffer<TOut>[]? _outputs;
     private readonly OrtIoBinding _binding;
     private readonly RunOptions _runOptions;
@@ -34,6 +35,10 @@ internal sealed class InferenceContext<TIn, TOut> : IDisposable
             {
                 _inputs[i] = _map.Inputs[i].CreateBuffer(rows);
                 _binding.BindInput(_map.Inputs[i].TensorName, _inputs[i].Value);
+            }
+            if (_map.Text is not null)
+            {
+                _text = new TextInputBuffers<TIn>(_map.Text, rows, _binding);
             }
             if (_map.OutputsPreallocated)
             {
@@ -72,6 +77,11 @@ internal sealed class InferenceContext<TIn, TOut> : IDisposable
         {
             _inputs[i].Write(input, 0);
         }
+        if (_text is not null)
+        {
+            Encode(input, 0);
+            _text.Fill(_binding);
+        }
         _session.RunWithBinding(_runOptions, _binding);
         ReadRow(output, 0);
     }
@@ -86,7 +96,12 @@ internal sealed class InferenceContext<TIn, TOut> : IDisposable
             {
                 _inputs[i].Write(input, row);
             }
+            if (_text is not null)
+            {
+                Encode(input, row);
+            }
         }
+        _text?.Fill(_binding);
         _session.RunWithBinding(_runOptions, _binding);
         if (_outputs is not null)
         {
@@ -106,6 +121,20 @@ internal sealed class InferenceContext<TIn, TOut> : IDisposable
             {
                 _map.Outputs[i].ReadAllocated(values[i], outputs[row], row, Rows);
             }
+        }
+    }
+
+    private void Encode(TIn input, int row)
+    {
+        try
+        {
+            _text!.Encode(input, row);
+        }
+        catch (ModelBuild.Text.UnicodeNormalizationUnavailableException e)
+        {
+            throw new ModelRuntimeException(RuntimeErrorCodes.TextNormalizationUnavailable,
+                $"Model '{Generation.ModelName}': the text has accented characters and its BERT tokenizer strips accents, which needs Unicode normalization; this process runs with InvariantGlobalization.",
+                "Set <InvariantGlobalization>false</InvariantGlobalization> in the app's project (and install libicu), or send text without accents.", Generation.ModelName, e);
         }
     }
 
@@ -129,6 +158,7 @@ internal sealed class InferenceContext<TIn, TOut> : IDisposable
     public void Dispose()
     {
         _binding.Dispose();
+        _text?.Dispose();
         foreach (var input in _inputs)
         {
             input?.Dispose();

@@ -195,7 +195,7 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
         }
         try
         {
-            var map = TensorMap<TIn, TOut>.Build(Name, session);
+            var map = TensorMap<TIn, TOut>.Build(Name, session, _options.Tokenizers.TryGetValue(Name, out var tokenizer) ? tokenizer : null);
             var number = Interlocked.Increment(ref _generationCounter);
             var info = new ModelInfo(Name, _loader.Source, number, Hash(bytes), bytes.Length, DateTimeOffset.UtcNow,
                 Describe(session.InputMetadata), Describe(session.OutputMetadata));

@@ -61,6 +61,17 @@ public static class TextFileReader
         return new TokenizedText(path, texts.Count, length, ids, mask, types, labels, labels is null ? null : path, inputs, tokenizer.Kind);
     }
 
+    /// <summary>
+    /// What text data becomes for <paramref name="modelPath"/>, for the progress log: "text: WordPiece (BERT, lower-cased)
+    /// from vocab.txt fills input_ids, attention_mask, token_type_ids (int64)".
+    /// </summary>
+    public static string Describe(string tokenizerPath, string modelPath)
+    {
+        var inputs = TextModelInputs.FromModel(modelPath);
+        var types = inputs.All(i => i.IsInt32) ? "int32" : inputs.All(i => !i.IsInt32) ? "int64" : "int32/int64";
+        return $"text: {Load(tokenizerPath).Kind} from {Path.GetFileName(tokenizerPath)} fills {string.Join(", ", inputs.Select(i => i.Name))} ({types})";
+    }
+
     /// <summary>Reads a tokenizer file (MB0140 when the library cannot).</summary>
     internal static TextTokenizer Load(string tokenizerPath)
     {

@@ -1,0 +1,43 @@
+using ModelBuild.Compression.Data.Text;
+using ModelBuild.Compression.Pipeline;
+using ModelBuild.Compression.Pipeline.Contract;
+
+namespace ModelBuild.Compression.Tests.Data.Text;
+
+/// <summary>The tokenizer, the tokenizer_config.json beside a vocab.txt and the class names decide the result: the worker's key covers their bytes.</summary>
+public class TextCacheKeyTests
+{
+    [Fact]
+    public void The_pipeline_key_follows_the_tokenizer_its_config_and_the_class_names_by_content_not_path()
+    {
+        string Folder(string name)
+        {
+            var folder = Path.Combine(TestMaterials.TempDir(), name);
+            Directory.CreateDirectory(folder);
+            File.WriteAllBytes(Path.Combine(folder, "teacher.onnx"), [1, 2, 3]);
+            File.WriteAllText(Path.Combine(folder, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ncancel\n");
+            File.WriteAllText(Path.Combine(folder, "labels.json"), "[\"a\", \"b\"]");
+            return folder;
+        }
+        CompressionRecipe Recipe(string folder) => new()
+        {
+            Teacher = Path.Combine(folder, "teacher.onnx"), Output = Path.Combine(folder, "out.onnx"), Quantize = "int8-dynamic",
+            Tokenizer = Path.Combine(folder, "vocab.txt"), Labels = Path.Combine(folder, "labels.json"), TextColumn = "text",
+        };
+        var a = Folder("a");
+        var key = CacheKey.Compute(Recipe(a));
+        Assert.Equal(key, CacheKey.Compute(Recipe(Folder("b"))));
+
+        File.WriteAllText(Path.Combine(a, "tokenizer_config.json"), "{ \"do_lower_case\": false }");
+        Assert.Equal(Path.Combine(a, "tokenizer_config.json"), TextDataFiles.Of(Recipe(a))[1]);
+        var cased = CacheKey.Compute(Recipe(a));
+        Assert.NotEqual(key, cased);
+
+        File.WriteAllText(Path.Combine(a, "labels.json"), "[\"b\", \"a\"]");
+        var relabeled = CacheKey.Compute(Recipe(a));
+        Assert.NotEqual(cased, relabeled);
+
+        File.AppendAllText(Path.Combine(a, "vocab.txt"), "meeting\n");
+        Assert.NotEqual(relabeled, CacheKey.Compute(Recipe(a)));
+    }
+}
