@@ -142,7 +142,8 @@ public sealed class QuantizeStage : ICompressionStage
         {
             var sample = timingSample;
             // Said in the report because a model with symbolic dims (e.g. [N,3,H,W]) runs at whatever size it is fed.
-            details["latencyInputShape"] = "[" + string.Join(",", sample.Shape.Select((d, i) => i == 0 ? 1 : d)) + "]" + (decisionData is null ? " (synthetic)" : "");
+            details["latencyInputShape"] = string.Join(", ", sample.Inputs.Select(i => (i.Name is null ? "" : i.Name + " ")
+                + "[" + string.Join(",", i.Tensor.Shape.Select((d, k) => k == i.SampleAxis ? 1 : d)) + "]")) + (decisionData is null ? " (synthetic)" : "");
             log.Progress($"quantize: timing float and {candidates.Count} candidate(s), {context.LatencyRuns} runs each");
             var timing = LatencyMeter.Compare([input, .. candidates.Select(c => c.Path)], sample, context.LatencyRuns);
             floatLatency = timing.Medians[0];
