@@ -27,6 +27,9 @@ public static class GraphPreparation
         "ConvTranspose", "Dropout", "PRelu", "InstanceNormalization", "LRN", "Not", "Equal", "Where",
     };
 
+    /// <summary>Per-tensor QuantizeLinear/DequantizeLinear need opset 10.</summary>
+    public const int PerTensorQuantizationOpset = 10;
+
     /// <summary>Opset the integer ops of dynamic int8 need (DynamicQuantizeLinear).</summary>
     public const int DynamicQuantizationOpset = 11;
 

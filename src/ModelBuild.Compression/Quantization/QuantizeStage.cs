@@ -42,7 +42,7 @@ public sealed class QuantizeStage : ICompressionStage
         }
         log.Progress("quantize: preparing graph (constant folding, BatchNorm folding)");
         var source = OnnxModelAccess.Load(input);
-        var staticPossible = true;
+        var staticPerChannel = true;
         ModelProto prepared;
         try
         {
@@ -53,13 +53,15 @@ public sealed class QuantizeStage : ICompressionStage
                 _ => 10,
             });
         }
-        catch (ModelBuildException e) when (mode == QuantizationMode.Auto && e.Code == "MB0202")
+        catch (ModelBuildException e) when (mode is QuantizationMode.Auto or QuantizationMode.Int8Static && e.Code == "MB0202")
         {
-            // auto still has forms that need no opset 13: try those, and say why static was left out.
+            // An old-opset graph (transformers exported at opset 11) cannot take per-channel QDQ, which needs opset 13;
+            // per-tensor QDQ exists from opset 10, so static int8 keeps the model's opset with one scale per weight.
             prepared = GraphPreparation.Prepare(source, input, GraphPreparation.DynamicQuantizationOpset);
-            staticPossible = false;
-            details["note"] = "int8-static was not tried: " + e.Cause;
+            staticPerChannel = false;
+            details["note"] = "int8-static is per-tensor (one scale per weight, at the model's own opset): " + e.Cause;
         }
+        details["perChannel"] = staticPerChannel;
         var quantizable = QuantizableNode.Find(prepared.Graph);
         var hasMatMul = quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight);
         if (quantizable.Count == 0 && mode != QuantizationMode.Fp16)
@@ -86,12 +88,12 @@ public sealed class QuantizeStage : ICompressionStage
             log.Warning("MB0208", "The accuracy gate cannot be checked: no evaluation or calibration data was given.", "Pass --eval-data (and --eval-labels) so that quantization can measure what it costs.");
         var sqnrData = calibration ?? decisionData;
 
-        var forms = auto ? AutoQuantizer.Forms(calibration is not null && staticPossible, hasMatMul) : [mode];
+        var forms = auto ? AutoQuantizer.Forms(calibration is not null, hasMatMul) : [mode];
         if (mode == QuantizationMode.Int8Dynamic && quantizable.Any(n => n.Kind == QuantizableKind.Conv))
             details["note"] = "Convolutions are not dynamically quantized: ONNX Runtime's CPU provider has no fast ConvInteger kernel, so they stay float (use int8-static for CNNs).";
         if (mode == QuantizationMode.Fp16)
             details["note"] = "fp16 halves the file; on CPUs without native fp16 arithmetic ONNX Runtime computes in float32 behind Cast nodes, so expect size gains, not speed.";
-        if (auto && calibration is null && staticPossible)
+        if (auto && calibration is null)
             details["note"] = "int8-static was not tried: no --calibration-data.";
 
         Dictionary<string, (float, float)>? ranges = null;
@@ -101,7 +103,7 @@ public sealed class QuantizeStage : ICompressionStage
             log.Progress($"quantize: building {form.Name()}");
             if (form == QuantizationMode.Int8Static && ranges is null)
                 ranges = Calibrate(prepared, calibration!, method, context, log);
-            candidates.Add(Build(form, prepared, ranges, evaluator, floatResult, gate, sqnrData, context, log));
+            candidates.Add(Build(form, prepared, ranges, evaluator, floatResult, gate, sqnrData, context, log, staticPerChannel));
         }
         details["calibrationMethod"] = forms.Contains(QuantizationMode.Int8Static) ? method.Name() : null;
 
@@ -197,12 +199,13 @@ public sealed class QuantizeStage : ICompressionStage
     }
 
     private static QuantizationCandidate Build(QuantizationMode form, ModelProto prepared, Dictionary<string, (float, float)>? ranges,
-        ModelEvaluator evaluator, EvaluationResult floatResult, AccuracyGate gate, Data.InputSet? sqnrData, CompressionContext context, IWorkerLog log)
+        ModelEvaluator evaluator, EvaluationResult floatResult, AccuracyGate gate, Data.InputSet? sqnrData, CompressionContext context, IWorkerLog log,
+        bool staticPerChannel = true)
     {
         var path = context.WorkPath($"quantize-{form.Name()}.onnx");
         Func<IReadOnlySet<string>, QuantizedModel> build = form switch
         {
-            QuantizationMode.Int8Static => excluded => new StaticQdqInt8Quantizer { ExcludedNodes = excluded }.Quantize(prepared, ranges!),
+            QuantizationMode.Int8Static => excluded => new StaticQdqInt8Quantizer { ExcludedNodes = excluded, PerChannel = staticPerChannel }.Quantize(prepared, ranges!),
             QuantizationMode.Int8Dynamic => excluded => new DynamicInt8Quantizer { ExcludedNodes = excluded }.Quantize(prepared),
             QuantizationMode.Int8Weights => _ => new Int8WeightStorage().Quantize(prepared),
             QuantizationMode.Int4Weight => excluded => new Int4WeightQuantizer { ExcludedNodes = excluded }.Quantize(prepared),

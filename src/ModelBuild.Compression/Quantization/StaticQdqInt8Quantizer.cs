@@ -17,6 +17,7 @@ public sealed class StaticQdqInt8Quantizer
     private static readonly HashSet<string> DataMovement = new(StringComparer.Ordinal)
         { "MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze" };
 
+    /// <summary>Per-output-channel weight scales (opset 13); false: one scale per tensor, which opset 10 can express.</summary>
     public bool PerChannel { get; init; } = true;
     /// <summary>Nodes (by name) to leave in float: the sensitivity repair's output, or the user's.</summary>
     public IReadOnlySet<string> ExcludedNodes { get; init; } = new HashSet<string>();
@@ -107,6 +108,8 @@ public sealed class StaticQdqInt8Quantizer
                     var inputScale = activation[q.Node.Input[q.ActivationInputs[0]]].Scales[0];
                     var (values, scales) = QuantizationMath.Int32Bias(OnnxModelAccess.ReadFloats(bias), inputScale, w.Params.Scales);
                     // A [1, N] Gemm bias becomes [N]: same broadcast, and per-axis DequantizeLinear needs the channels on axis 0.
+                    // One weight scale gives one bias scale: a per-tensor DequantizeLinear (no axis, valid before opset 13).
+                    if (w.Params.Scales.Length == 1) scales = [scales[0]];
                     q.Node.Input[bi] = writer.BiasDq(q.Node.Input[bi], values, scales, [values.Length]);
                 }
             }
@@ -146,7 +149,8 @@ public sealed class StaticQdqInt8Quantizer
         graph.Node.Clear();
         graph.Node.AddRange(newNodes);
         QdqGraphWriter.RemoveUnusedInitializers(graph);
-        OnnxModelAccess.EnsureOpset(model, "", GraphPreparation.QuantizationOpset);
+        // Per-tensor QuantizeLinear/DequantizeLinear exist from opset 10, so a per-tensor model keeps its opset.
+        OnnxModelAccess.EnsureOpset(model, "", PerChannel ? GraphPreparation.QuantizationOpset : GraphPreparation.PerTensorQuantizationOpset);
         return new QuantizedModel(model, quantizedNames, activation.Count);
     }
 
