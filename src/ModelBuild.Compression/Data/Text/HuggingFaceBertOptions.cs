@@ -20,8 +20,9 @@ namespace ModelBuild.Text;
 /// text to the library's normalizer.</item>
 /// </list>
 /// Known remaining differences, outside what the tests check: with accent stripping the library also drops spacing
-/// combining marks (category Mc, e.g. Devanagari vowel signs) and recomposes the result (NFC; Hangul syllables stay
-/// whole where Hugging Face keeps the decomposed jamo); it lower-cases upper-case letters only (not title-case ones).
+/// combining marks (category Mc, e.g. Devanagari vowel signs); it recomposes its output (NFC: with accent stripping
+/// Hangul syllables stay whole where Hugging Face keeps the decomposed jamo; without it, decomposed input comes out
+/// composed); it lower-cases upper-case letters only (not title-case ones).
 /// </summary>
 /// <remarks>This file is compiled into both the engine and ModelBuild.Runtime (linked, not copied).</remarks>
 internal static partial class HuggingFaceBertOptions

@@ -56,6 +56,7 @@ public class HuggingFaceBertTokenizationTests
         { "zero\u200Bwidth soft\u00ADhyphen", ["zerowidth", "softhyphen"] },
         { "中文ok", ["中", "文", "ok"] },
         { "unknownword $", ["[UNK]", "$"] },
+        { "hello [SEP] world[MASK]", ["hello", "[SEP]", "world", "[MASK]"] },
     };
 
     [Theory]
@@ -99,7 +100,7 @@ public class HuggingFaceBertTokenizationTests
         foreach (var row in HandCheckedCases)
             foreach (var token in (string[])row[1])
                 if (!tokens.Contains(token)) tokens.Add(token);
-        tokens.AddRange(["b", "c"]);
+        tokens.AddRange(["b", "c", "hello", "world"]);
         var path = Path.Combine(TestMaterials.TempDir(), "vocab.txt");
         File.WriteAllLines(path, tokens.Distinct());
         return _vocabulary = path;
