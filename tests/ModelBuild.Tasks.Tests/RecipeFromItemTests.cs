@@ -90,8 +90,9 @@ public sealed class RecipeFromItemTests : IDisposable
         var recipe = RecipeFromItem.Build(Item(
             ("EvaluationData", "Data/digits"), ("CalibrationData", "Data/digits"), ("TrainingData", "Data/table.csv"),
             ("LabelColumn", "species"), ("ImageScale", "0..255"), ("ImageMean", "0.485; 0.456; 0.406"), ("ImageStd", "0.229;0.224;0.225"),
-            ("PadId", "3")), project);
+            ("PadId", "3"), ("MetricOutput", "logits")), project);
         Assert.Equal(Path.Combine(project, "Data", "digits"), recipe.EvaluationData);
+        Assert.Equal("logits", recipe.MetricOutput);
         Assert.Equal(Path.Combine(project, "Data", "digits"), recipe.CalibrationData);
         Assert.Equal("species", recipe.LabelColumn);
         Assert.Equal("0..255", recipe.ImageScale);
@@ -102,6 +103,8 @@ public sealed class RecipeFromItemTests : IDisposable
         Assert.Equal(TaskCodes.BadNumber, e.Code);
         Assert.Contains("ImageStd", e.Cause);
         Assert.Equal(TaskCodes.UnknownValue, Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("ImageScale", "0..9")), project)).Code);
+        // Inputs generated from the model are no file.
+        Assert.Equal("generated:16", RecipeFromItem.Build(Item(("CalibrationData", "generated:16")), project).CalibrationData);
         // A folder that does not exist is still a missing file.
         Assert.Equal(TaskCodes.MissingFile, Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("EvaluationData", "Data/none")), project)).Code);
     }

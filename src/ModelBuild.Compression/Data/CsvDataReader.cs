@@ -124,7 +124,7 @@ public static class CsvDataReader
     }
 
     /// <summary>Integer cells are class ids; otherwise every distinct cell is a class name, numbered in ordinal order.</summary>
-    static long[] ClassIds(string path, List<(string Cell, int Line)> cells)
+    internal static long[] ClassIds(string path, List<(string Cell, int Line)> cells)
     {
         var ids = new long[cells.Count];
         var allNumeric = true;

@@ -12,7 +12,10 @@ namespace ModelBuild.Compression.Data;
 /// <item><c>.npy</c>, <c>.npz</c>, <c>file.npz:name</c>: <see cref="NpyDataReader"/>.</item>
 /// <item><c>.ids</c>, <c>.tokens</c>, and <c>.txt</c> for a model with an integer input: <see cref="TokenIdFileReader"/>.</item>
 /// <item><c>.csv</c>, <c>.tsv</c>, <c>.txt</c> with a tokenizer: <see cref="TextFileReader"/> (text column, label column optional).</item>
-/// <item><c>.csv</c>, <c>.tsv</c>, other <c>.txt</c>: <see cref="CsvDataReader"/> (label column optional).</item>
+/// <item><c>.csv</c>, <c>.tsv</c>, other <c>.txt</c>: <see cref="CsvDataReader"/> (label column optional); for a model with
+/// several inputs whose names the header has, <see cref="NamedColumnTableReader"/> (one column per input).</item>
+/// <item><c>.npz</c> for a model with several inputs: one array per input name; <c>generated[:N]</c>: inputs generated
+/// from the model (<see cref="SyntheticSample"/>).</item>
 /// <item>a folder with <c>test_data_set_*</c> or <c>.pb</c> files: <see cref="TensorProtoFolderReader"/>.</item>
 /// <item>a folder of images, or of class subfolders of images: <see cref="ImageFolderReader"/>.</item>
 /// </list>
@@ -92,6 +95,8 @@ public static class DataSource
         if (TokenIdFileReader.Extensions.Contains(Path.GetExtension(spec), StringComparer.OrdinalIgnoreCase)
             || (spec.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) && options.Input is { IsFloat: false }))
             return new LabeledData(TokenIdFileReader.Read(spec, options.Input, options.PadId), null, null);
+        if (CsvDataReader.Handles(spec) && NamedColumnTableReader.Handles(spec, options.Inputs))
+            return NamedColumnTableReader.Read(spec, options.Inputs, options.LabelColumn);
         if (CsvDataReader.Handles(spec))
         {
             var table = CsvDataReader.Read(spec, options.LabelColumn);

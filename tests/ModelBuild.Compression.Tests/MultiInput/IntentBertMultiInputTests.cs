@@ -108,6 +108,35 @@ public class IntentBertMultiInputTests
     }
 
     [Fact]
+    public void A_table_with_one_column_per_input_name_reads_like_the_npz()
+    {
+        var dir = TestMaterials.TempDir();
+        var options = new DataReadOptions { ModelPath = Intent("teacher.onnx"), LabelColumn = "intent" };
+        var npz = DataSource.Read(Intent("test.npz"), options, Intent("test_y.npy"));
+        const int rows = 40;
+        string Cell(string input, int row) => string.Join(' ', npz.Inputs.Find(input)!.Int64s!.AsSpan(row * 32, 32).ToArray());
+        // Columns in another order than the model's, and a label column: binding is by name.
+        var lines = new List<string> { "token_type_ids,intent,input_ids,attention_mask" };
+        for (var r = 0; r < rows; r++) lines.Add($"{Cell("token_type_ids", r)},{npz.Labels![r]},{Cell("input_ids", r)},{Cell("attention_mask", r)}");
+        var csv = Path.Combine(dir, "test.csv");
+        File.WriteAllLines(csv, lines);
+
+        var table = DataSource.Read(csv, options);
+        Assert.Equal(InputNames, table.Inputs.Inputs.Select(i => i.Name));
+        Assert.Equal([(long)rows, 32], table.Inputs.Find("input_ids")!.Shape);
+        Assert.Equal(npz.Labels![..rows], table.Labels!);
+        var fromTable = new ModelEvaluator(table.Inputs, table.LabelTensor, latencyRuns: 0).Evaluate(Intent("teacher.onnx"));
+        var fromNpz = new ModelEvaluator(npz.Inputs.Take(rows), npz.LabelTensor, latencyRuns: 0).Evaluate(Intent("teacher.onnx"));
+        Assert.Equal(fromNpz.Predictions, fromTable.Predictions);
+
+        // A vector cell one id short on one row is a ragged row, named by line.
+        var shortIds = string.Join(' ', npz.Inputs.Find("input_ids")!.Int64s!.AsSpan(2 * 32, 31).ToArray());
+        lines[3] = $"{Cell("token_type_ids", 2)},{npz.Labels![2]},{shortIds},{Cell("attention_mask", 2)}";
+        File.WriteAllLines(csv, lines);
+        Assert.Equal("MB0112", Assert.Throws<ModelBuildException>(() => DataSource.Read(csv, options)).Code);
+    }
+
+    [Fact]
     public void Generated_inputs_use_ids_inside_the_vocabulary_and_masks_of_one()
     {
         var vocabulary = File.ReadAllLines(Intent("vocab.txt")).Length;
