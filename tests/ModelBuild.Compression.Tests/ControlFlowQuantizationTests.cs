@@ -34,6 +34,8 @@ public sealed class ControlFlowQuantizationTests
         Assert.Contains(report.Warnings, w => w.StartsWith("MB0217") && w.Contains("If 'branch_on_energy'"));
         Assert.True(new FileInfo(recipe.Output).Length <= new FileInfo(teacher).Length,
             $"{form}: {new FileInfo(recipe.Output).Length} B written for a {new FileInfo(teacher).Length} B input");
+        // fp16 converts what is outside the branches and adds Casts: larger than the input, so the float model is kept.
+        if (form == "fp16") Assert.Contains(report.Warnings, w => w.StartsWith("MB0216"));
         var details = TestMaterials.QuantizeDetails(report);
         Assert.Contains("If 'branch_on_energy'", details["leftFloat"]!.AsArray().Select(n => n!.GetValue<string>()));
     }

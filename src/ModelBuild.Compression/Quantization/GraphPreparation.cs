@@ -43,7 +43,7 @@ public static class GraphPreparation
             try
             {
                 var rewritten = OpsetConverter.Convert(model, requiredOpset);
-                converted?.Add($"opset {opset} -> {requiredOpset}" + (rewritten.Count > 0 ? ", rewrote " + string.Join(", ", rewritten) : ""));
+                converted?.Add($"opset {opset} -> {requiredOpset}" + (rewritten.Count > 0 ? $", rewrote {rewritten.Count} node(s): " + DescribeRewrites(rewritten) : ""));
             }
             catch (OpsetConversionException e)
             {
@@ -57,6 +57,13 @@ public static class GraphPreparation
         NameNodes(optimized.Graph);
         return optimized;
     }
+
+    /// <summary>Up to 8 rewritten nodes by name, else a count per operator (a 24-layer BERT rewrites hundreds of Unsqueezes).</summary>
+    private static string DescribeRewrites(IReadOnlyList<string> rewritten) =>
+        rewritten.Count <= 8
+            ? string.Join(", ", rewritten)
+            : string.Join(", ", rewritten.GroupBy(r => r.Split(' ')[0]).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+                .Select(g => $"{g.Key} x{g.Count()}"));
 
     public static ModelProto OptimizeWithOnnxRuntime(ModelProto model, string modelPath)
     {

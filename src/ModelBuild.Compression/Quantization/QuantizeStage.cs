@@ -96,6 +96,20 @@ public sealed class QuantizeStage : ICompressionStage
             return new StageOutcome(input, details);
         }
 
+        // Weights that the file stores compactly (Constant/ConstantOfShape folded by preparation, e.g. ONNX's "light"
+        // models) can make even the smallest encoding larger than the input: say so without building every form.
+        var inputFileBytes = new FileInfo(input).Length;
+        var weightBytes = prepared.Graph.Initializer.Sum(t => ModelBuild.Onnx.Tensors.TensorData.ByteCount(t));
+        var bestCase = (long)(weightBytes * mode switch { QuantizationMode.Int4Weight => 1 / 8.0, QuantizationMode.Fp16 => 1 / 2.0, _ => 1 / 4.0 });
+        if (bestCase > inputFileBytes)
+        {
+            log.Warning("MB0216", string.Create(CultureInfo.InvariantCulture,
+                $"{mode.Name()} cannot write a file smaller than '{input}' ({inputFileBytes:N0} B): its weights, stored compactly in the file (e.g. as Constant/ConstantOfShape), take {weightBytes:N0} B once materialized, at best {bestCase:N0} B in this form; the float model is kept."),
+                "Use a form that reaches this model's weights, or drop --quantize for this model.");
+            details["result"] = "unchanged: every encoding would be larger than the input file";
+            return new StageOutcome(input, details);
+        }
+
         if (mode == QuantizationMode.Int8Static && calibration is null)
             throw new ModelBuildException("MB0204", "Static int8 quantization needs calibration data and none was given.",
                 "Pass --calibration-data <x.npy> (a few hundred representative inputs), or use --quantize int8-dynamic.", input);

@@ -29,8 +29,15 @@ public static class OpsetConverter
         else
         {
             // Types and ranks of main-graph values help adapters pick the exact rewrite; on a copy, as inference annotates.
-            var probe = model.Clone();
-            var values = ShapeInference.Infer(probe).Values;
+            IReadOnlyDictionary<string, InferredValue> values;
+            try
+            {
+                values = ShapeInference.Infer(model.Clone()).Values;
+            }
+            catch (Diagnostics.ModelBuildException)
+            {
+                values = new Dictionary<string, InferredValue>(); // e.g. a cycle: adapters then take their rank-free rewrites
+            }
             var names = AllNames(model.Graph);
             ConvertGraph(model.Graph, source, targetOpset, values, names, refusals, rewritten);
         }
@@ -42,7 +49,7 @@ public static class OpsetConverter
         return rewritten;
     }
 
-    private static void ConvertGraph(GraphProto graph, int source, int target, IReadOnlyDictionary<string, Shapes.InferredValue> values,
+    private static void ConvertGraph(GraphProto graph, int source, int target, IReadOnlyDictionary<string, InferredValue> values,
         HashSet<string> names, List<OpsetRefusal> refusals, List<string> rewritten)
     {
         var context = new OpsetRewriteContext(graph, values, names, refusals);
