@@ -33,7 +33,10 @@ public sealed class S3RemoteStore : IRemoteCacheStore
     /// <summary>The object key of a cache name: the prefix, then the name.</summary>
     public string ObjectKey(string name) => prefix + name;
 
-    private static AmazonS3Client CreateClient()
+    private static AmazonS3Client CreateClient() => new(CreateConfig(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL")));
+
+    /// <summary>The client settings: bounded retries; for an <paramref name="endpoint"/> (AWS_ENDPOINT_URL) path-style addressing.</summary>
+    public static AmazonS3Config CreateConfig(string? endpoint)
     {
         var config = new AmazonS3Config
         {
@@ -42,7 +45,7 @@ public sealed class S3RemoteStore : IRemoteCacheStore
             MaxErrorRetry = 2,
             Timeout = TimeSpan.FromSeconds(30),
         };
-        if (Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL") is { Length: > 0 } endpoint)
+        if (!string.IsNullOrEmpty(endpoint))
         {
             config.ServiceURL = endpoint;
             config.ForcePathStyle = true; // S3-compatible servers rarely have per-bucket host names
@@ -53,7 +56,7 @@ public sealed class S3RemoteStore : IRemoteCacheStore
             if (Environment.GetEnvironmentVariable("AWS_REGION") is not { Length: > 0 } && Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION") is not { Length: > 0 })
                 config.AuthenticationRegion = "us-east-1";
         }
-        return new AmazonS3Client(config);
+        return config;
     }
 
     public Task PrepareAsync(CancellationToken cancellation) => Task.CompletedTask;
@@ -78,9 +81,11 @@ public sealed class S3RemoteStore : IRemoteCacheStore
         return await TryDownloadAsync(name, buffer, cancellation).ConfigureAwait(false) ? buffer.ToArray() : null;
     }
 
+    // UseChunkEncoding = false: a signed whole payload instead of aws-chunked framing, which S3-compatible servers
+    // (s3rver among them) store verbatim; the files are on disk, so hashing the payload first costs one read.
     public Task UploadAsync(string name, string file, CancellationToken cancellation) => Guard(async () =>
     {
-        await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = ObjectKey(name), FilePath = file }, cancellation).ConfigureAwait(false);
+        await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = ObjectKey(name), FilePath = file, UseChunkEncoding = false }, cancellation).ConfigureAwait(false);
         return true;
     });
 
@@ -89,7 +94,7 @@ public sealed class S3RemoteStore : IRemoteCacheStore
         try
         {
             using var stream = new MemoryStream(content, writable: false);
-            await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = ObjectKey(name), InputStream = stream, IfNoneMatch = "*" }, cancellation).ConfigureAwait(false);
+            await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = ObjectKey(name), InputStream = stream, IfNoneMatch = "*", UseChunkEncoding = false }, cancellation).ConfigureAwait(false);
             return true;
         }
         catch (AmazonS3Exception e) when (e.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict)
