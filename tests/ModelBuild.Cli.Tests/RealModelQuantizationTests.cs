@@ -88,6 +88,26 @@ public sealed class RealModelQuantizationTests
         }
     }
 
+    [Fact]
+    public void Weights_stored_as_ConstantOfShape_that_no_encoding_makes_smaller_keep_the_float_model_with_MB0216()
+    {
+        // light_squeezenet.onnx is 15 KB: its 1.2M weights are ConstantOfShape nodes; folded they take 5 MB, 2.5 MB in fp16.
+        var model = Path.Combine(TestPaths.Shared, "models", "onnx-light-models", "light_squeezenet.onnx");
+        var dir = Directory.CreateTempSubdirectory("mb-real-quant-").FullName;
+        try
+        {
+            var output = Path.Combine(dir, "fp16.onnx");
+            var (exit, stdout, stderr) = CliProcess.Run("compress", model, "-o", output, "--quantize", "fp16", "--latency-runs", "0");
+            Assert.True(exit == 0, stdout + stderr);
+            Assert.Contains("MB0216", stdout + stderr);
+            Assert.Equal(File.ReadAllBytes(model), File.ReadAllBytes(output));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
     /// <summary>Calibration and evaluation data as the model's folder provides it.</summary>
     private static IEnumerable<string> DataArguments(string model)
     {
