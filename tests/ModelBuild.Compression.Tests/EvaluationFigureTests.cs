@@ -160,7 +160,11 @@ public class EvaluationFigureTests
         Assert.Null(report.Stages.Single().Agreement);
 
         recipe.MinAgreement = 99;
-        var e = Assert.ThrowsAny<ModelBuildException>(() => TestMaterials.Run(recipe));
+        var log = new StringWriter();
+        var e = Assert.ThrowsAny<ModelBuildException>(() => TestMaterials.Run(recipe, log: log));
         Assert.Equal("MB0535", e.Code);
+        // Refused on the teacher's figures, before any stage ran (not after quantizing).
+        Assert.DoesNotContain("quantize:", log.ToString());
+        Assert.Contains("evaluating teacher", log.ToString());
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Compression.Data;
+using ModelBuild.Onnx.Diagnostics;
 
 namespace ModelBuild.Compression.Evaluation;
 
@@ -74,7 +75,12 @@ public static class LatencyMeter
             var count = Math.Min(batch, bound.Count);
             _inputNames = runner.InputNames.ToArray();
             _inputs = runner.CreateInputs(bound, 0, count);
-            _outputNames = runner.OutputNames.ToArray();
+            // Only tensor outputs get a pre-allocated buffer; a converter's ZipMap (a sequence of maps) is not fetched.
+            _outputNames = runner.OutputNames.Where(n => _session.OutputMetadata[n].IsTensor).ToArray();
+            if (_outputNames.Length == 0)
+                throw new ModelBuildException(ModelRunner.UnreadableOutput,
+                    $"'{path}' has no tensor output (only sequences or maps, e.g. a ZipMap), so it cannot be timed or scored.",
+                    "Export the model with numeric tensor outputs (skl2onnx: options={'zipmap': False}).", path);
             // One run discovers the output shapes; afterwards outputs are written into buffers allocated once.
             using var first = _session.Run(_runOptions, _inputNames, _inputs, _outputNames);
             _outputs = first.Select(v =>

@@ -74,6 +74,9 @@ public sealed class ModelEvaluator
     private void ResolveOutput(ModelRunner runner)
     {
         if (Output is not null && runner.OutputNames.Contains(Output)) return;
+        // A student exported with its own output names is compared by position with the reference (ReferenceIndex),
+        // so the reference's chosen output names the same position in it.
+        if (Output is not null && _reference is not null && runner.OutputNames.Count(n => runner.Session.OutputMetadata[n].IsTensor) == _reference.Names.Length) return;
         // By default the first numeric output: a converted classifier's ZipMap of probabilities is not scored.
         var tensors = runner.OutputNames.Where(n => runner.Session.OutputMetadata[n].IsTensor).ToArray();
         var chosen = ChooseOutput(RequestedOutput is null && tensors.Length > 0 ? tensors : runner.OutputNames, RequestedOutput, runner.ModelPath);
@@ -96,7 +99,10 @@ public sealed class ModelEvaluator
     public EvaluationResult Compare(ModelOutputs outputs)
     {
         // No class prediction (one float per sample): accuracy and agreement are not measured rather than made up.
-        var output = Output is not null && outputs.Names.Contains(Output) ? Array.IndexOf(outputs.Names, Output) : 0;
+        var output = Output is null ? 0
+            : outputs.Names.Contains(Output) ? Array.IndexOf(outputs.Names, Output)
+            : _reference is not null && outputs.Names.Length == _reference.Names.Length ? Math.Max(0, Array.IndexOf(_reference.Names, Output))
+            : 0;
         var predictions = outputs.Predictions(output);
         var referencePredictions = _reference?.Predictions(ReferenceIndex(outputs, output));
         double? accuracy = _labels is null || predictions is null ? null : Metrics.Accuracy(predictions, _labels);

@@ -66,6 +66,9 @@ public sealed class CompressionPipeline
             }
 
             report.Teacher = Figures(recipe.Teacher, evaluator, recipe.Teacher);
+            // A gate whose figure the teacher itself does not give (no class to compare) is refused before any work.
+            if (recipe.MaxAccuracyDrop is not null && report.Teacher.Accuracy is null) throw NotMeasured(recipe, "accuracy");
+            if (recipe.MinAgreement is not null && report.Teacher.Agreement is null) throw NotMeasured(recipe, "agreement");
             context.TeacherFigures = report.Teacher;
             context.CurrentFigures = report.Teacher;
 

@@ -79,6 +79,17 @@ public class DataSourceTests
     }
 
     [Fact]
+    public void An_npz_member_name_is_part_of_the_data_hash()
+    {
+        // e.npz:x and e.npz:y read different arrays, so a cache keyed on the hash must not mistake one for the other.
+        var npz = Path.Combine(TestMaterials.TempDir(), "e.npz");
+        NpzArchive.Write(npz, new Dictionary<string, NpyArray> { ["x"] = NpyArray.Create(new float[] { 1, 2 }, 2), ["y"] = NpyArray.Create(new float[] { 3, 4 }, 2) });
+        Assert.NotEqual(DataInputHash.Compute(npz + ":x"), DataInputHash.Compute(npz + ":y"));
+        Assert.StartsWith(DataInputHash.Compute(npz), DataInputHash.Compute(npz + ":x"));
+        Assert.Equal([npz], DataInputHash.Files(npz + ":y"));
+    }
+
+    [Fact]
     public void Label_descriptions_for_reports_name_where_labels_come_from()
     {
         var iris = Path.Combine(TestMaterials.Shared, "datasets", "iris", "iris.data");

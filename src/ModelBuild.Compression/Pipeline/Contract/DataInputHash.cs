@@ -7,7 +7,7 @@ namespace ModelBuild.Compression.Pipeline.Contract;
 /// The content hash of a data input, shared (as source) by the build task's cache key and the engine's stage cache:
 /// a file's bytes; for a folder (images, TensorProto files) every file under it, by relative path ('/'-separated,
 /// ordinal order) and bytes, so renaming a class folder or editing one image changes it and moving the folder does not.
-/// <c>file.npz:name</c> hashes the archive; <c>generated[:N]</c> (inputs generated from the model, which is hashed
+/// <c>file.npz:name</c> hashes the archive and the member name; <c>generated[:N]</c> (inputs generated from the model, which is hashed
 /// itself) is its own text. BCL only: this file is compiled into ModelBuild.Tasks too.
 /// </summary>
 public static class DataInputHash
@@ -32,7 +32,8 @@ public static class DataInputHash
             return "sha256-dir:" + Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
         }
         var colon = path.LastIndexOf(':');
-        if (!File.Exists(path) && colon > 1 && File.Exists(path[..colon])) path = path[..colon];
+        // The member name decides which array is read, so it is part of the hash (e.npz:a and e.npz:b differ).
+        if (!File.Exists(path) && colon > 1 && File.Exists(path[..colon])) return "sha256:" + HashFile(path[..colon]) + ":" + path[(colon + 1)..];
         return "sha256:" + HashFile(path);
     }
 
