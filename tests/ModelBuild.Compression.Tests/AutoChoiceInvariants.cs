@@ -24,7 +24,11 @@ internal static class AutoChoiceInvariants
             var form = c["form"]!.GetValue<string>();
             var accurate = c["agreement"]!.GetValue<double>() >= minAgreement - 1e-9
                 && (floatAccuracy is not { } fa || fa - c["accuracy"]!.GetValue<double>() <= maxDrop + 1e-9);
-            var notSlower = c["latencyRatioToFloat"]!.GetValue<double>() <= LatencyNoise;
+            var ratio = c["latencyRatioToFloat"]!.GetValue<double>();
+            var notSlower = ratio <= LatencyNoise;
+            // The report rounds the ratio; one that rounds to the noise bound itself may have been either side of it.
+            var onTheBound = Math.Abs(ratio - LatencyNoise) < 0.0006;
+            if (onTheBound && accurate) continue;
             Assert.True((accurate && notSlower) == c["passed"]!.GetValue<bool>(),
                 $"{form}: accurate={accurate}, notSlower={notSlower}, but the report says passed={c["passed"]} ({c["reason"]})");
         }

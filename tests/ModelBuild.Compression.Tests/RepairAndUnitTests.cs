@@ -14,13 +14,15 @@ public class RepairTests
         var dir = TestMaterials.TempDir();
         Func<byte, float> scale = p => (p / 255f - 0.1307f) / 0.3081f;
         var (x, y) = TestMaterials.Mnist(0, 2000, scale);
-        var (calib, _) = TestMaterials.Mnist(5000, 256, scale);
+        // Eight calibration images: ranges too narrow for some layers, so int8 alone misses 100% agreement and the
+        // repair has layers to keep float (with 256 images and 7-bit weights int8 already agrees on all 2,000).
+        var (calib, _) = TestMaterials.Mnist(5000, 8, scale);
         var recipe = new Pipeline.Contract.CompressionRecipe
         {
             Teacher = TestMaterials.Model("mnist-cnn-pytorch"),
             Output = Path.Combine(dir, "out.onnx"),
             Quantize = "int8-static",
-            CalibrationData = TestMaterials.SaveNpy(dir, "calib.npy", calib, 256, 1, 28, 28),
+            CalibrationData = TestMaterials.SaveNpy(dir, "calib.npy", calib, 8, 1, 28, 28),
             EvaluationData = TestMaterials.SaveNpy(dir, "x.npy", x, 2000, 1, 28, 28),
             EvaluationLabels = TestMaterials.SaveNpy(dir, "y.npy", y, 2000),
             MinAgreement = 100,

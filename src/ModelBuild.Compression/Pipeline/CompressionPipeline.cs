@@ -61,7 +61,7 @@ public sealed class CompressionPipeline
             var timingSample = data ?? SyntheticSample.For(recipe.Teacher);
             using (var runner = new ModelRunner(recipe.Teacher))
             {
-                report.Inputs = runner.Bind(timingSample, "evaluation data").Inputs.Select(i => $"{i.Name} {i.Tensor.ShapeText} {i.Tensor.ElementTypeName}{(data is null ? " (generated)" : "")}").ToList();
+                report.Inputs = runner.Bind(timingSample, "evaluation data").Inputs.Select(i => $"{i.Name} {i.Tensor.ShapeText} {i.Tensor.ElementTypeName}{(data is null || DataInputHash.IsGenerated(recipe.EvaluationData ?? "") ? " (generated)" : "")}").ToList();
                 report.MetricOutput = evaluator.Output ?? ModelEvaluator.ChooseOutput(runner.OutputNames, recipe.MetricOutput, recipe.Teacher);
             }
 

@@ -156,7 +156,7 @@ public sealed class QuantizeStage : ICompressionStage
         {
             var sample = timingSample;
             // Said in the report because a model with symbolic dims (e.g. [N,3,H,W]) runs at whatever size it is fed.
-            details["latencyInputShape"] = string.Join(", ", sample.Inputs.Select(i => (i.Name is null ? "" : i.Name + " ")
+            details["latencyInputShape"] = string.Join(", ", sample.Inputs.Select(i => (i.Name is null || sample.IsSingle ? "" : i.Name + " ")
                 + "[" + string.Join(",", i.Tensor.Shape.Select((d, k) => k == i.SampleAxis ? 1 : d)) + "]")) + (decisionData is null ? " (synthetic)" : "");
             log.Progress($"quantize: timing float and {candidates.Count} candidate(s), {context.LatencyRuns} runs each");
             var timing = LatencyMeter.Compare([input, .. candidates.Select(c => c.Path)], sample, context.LatencyRuns);
@@ -192,15 +192,17 @@ public sealed class QuantizeStage : ICompressionStage
                 log.Warning("MB0205", "auto: no quantized form passed the accuracy and latency gates on this CPU; the output is the float input. " + Reasons(candidates),
                     "Loosen --max-accuracy-drop/--min-agreement, or accept a slower model with --quantize <form> --force.");
         }
-        else if (candidates[0].SizeFailure is { } tooLarge)
+        else if (candidates[0].SizeFailure is { } tooLarge && !recipe.Force)
         {
             chosen = null;
             log.Warning("MB0216", $"{candidates[0].Form} would write {tooLarge}{(leftFloat.Count > 0 ? " (its weights sit where it does not reach: " + string.Join(", ", leftFloat) + ")" : "")}; the float model is kept.",
-                "Use a form that reaches this model's weights, or drop --quantize for this model.");
+                "Use a form that reaches this model's weights, pass --force to write the larger file anyway, or drop --quantize for this model.");
         }
         else
         {
             chosen = candidates[0];
+            if (chosen.SizeFailure is { } forcedLarger)
+                log.Warning("MB0216", $"{chosen.Form} writes {forcedLarger}; written anyway because of --force.", "Drop --force to keep the smaller float model.");
             if (chosen.AccuracyFailure is not null)
                 log.Warning("MB0206", $"{chosen.Form}: {chosen.AccuracyFailure} even with {chosen.KeptFloat.Count} layer(s) kept float.",
                     "The final gate decides; consider another form or more calibration data.");

@@ -97,7 +97,7 @@ public sealed class StaticQdqInt8Quantizer
                 {
                     var tensor = writer.Initializer(weightName);
                     var dims = OnnxModelAccess.Dims(tensor);
-                    var (values, p) = QuantizationMath.Int8WeightsSymmetric(OnnxModelAccess.ReadFloats(tensor), dims, axis);
+                    var (values, p) = QuantizationMath.Int8WeightsSymmetric(OnnxModelAccess.ReadFloats(tensor), dims, axis, QuantizationMath.StaticWeightMax);
                     w = (writer.WeightDq(weightName, values, dims, p, axis), p);
                     weightCache[weightName] = w;
                 }

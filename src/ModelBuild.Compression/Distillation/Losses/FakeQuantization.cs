@@ -12,7 +12,8 @@ namespace ModelBuild.Compression.Distillation.Losses;
 /// </summary>
 public static class FakeQuantization
 {
-    public const int QuantMax = 127;
+    /// <summary>The static int8 step's weight range (7 bits, <see cref="Quantization.QuantizationMath.StaticWeightMax"/>).</summary>
+    public const int QuantMax = Quantization.QuantizationMath.StaticWeightMax;
 
     /// <param name="channelAxis">The axis that holds output channels, or null for one scale per tensor.</param>
     public static Tensor Apply(Tensor w, long? channelAxis)
