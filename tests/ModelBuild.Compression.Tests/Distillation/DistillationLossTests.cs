@@ -86,15 +86,17 @@ public sealed class DistillationLossTests
     }
 
     [Fact]
-    public void Fake_quantization_rounds_to_the_int8_grid_and_passes_gradients_straight_through()
+    public void Fake_quantization_rounds_to_the_static_int8_weight_grid_and_passes_gradients_straight_through()
     {
         var w = torch.tensor(new float[] { 0.5f, -1.0f, 0.123f, 0.7f, 0.01f, -0.3f }, new long[] { 2, 3 }, requires_grad: true);
         var q = FakeQuantization.Apply(w, channelAxis: 0);
-        // Row 0 scale 1/127, row 1 scale 0.7/127: every value is an integer multiple of its row's scale.
-        var scales = torch.tensor(new float[] { 1f / 127, 0.7f / 127 }).reshape(2, 1);
+        // The static int8 step's 7-bit weight grid (QuantizationMath.StaticWeightMax = 64): row 0 scale 1/64, row 1
+        // scale 0.7/64; every value is an integer multiple of its row's scale, within half a step of the float.
+        var scales = torch.tensor(new float[] { 1f / 64, 0.7f / 64 }).reshape(2, 1);
         var k = q.detach().div(scales);
         Assert.True(k.sub(k.round()).abs().max().item<float>() < 1e-3);
-        Assert.True(q.detach().sub(w.detach()).abs().max().item<float>() <= 0.5f / 127 + 1e-6);
+        Assert.True(k.abs().max().item<float>() <= 64 + 1e-3);
+        Assert.True(q.detach().sub(w.detach()).abs().max().item<float>() <= 0.5f / 64 + 1e-6);
         q.sum().backward();
         Assert.Equal(6, w.grad!.eq(1f).sum().item<long>());
     }
