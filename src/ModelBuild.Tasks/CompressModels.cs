@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
+using ModelBuild.Onnx;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Tasks.Cache;
 using ModelBuild.Tasks.Diagnostics;
@@ -59,7 +60,7 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
         var counts = new Dictionary<string, int>();
         try
         {
-            var versions = ToolVersionsReader.Read(Path.Combine(WorkerDirectory, "modelbuild.deps.json"));
+            var versions = ToolVersions.FromDepsFile(Path.Combine(WorkerDirectory, "modelbuild.deps.json"));
             var cache = new ModelCache(LocalCacheDirectory, SharedCacheDirectory);
             // Settings that come from the environment arrive empty (ModelBuild.targets never expands them, so that
             // MSBuild does not log their values): read them here.
@@ -154,7 +155,7 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
     private string BringUpToDate(ITaskItem model, ToolVersions versions, ModelCache cache, string name, CompressionRecipe recipe,
         string output, string stampPath, string reportPath, string inputsPath)
     {
-        var fingerprint = ReadingInputs(() => CacheKey.Fingerprint(recipe, versions));
+        var fingerprint = ReadingInputs(() => ContentKey.Fingerprint(recipe, versions));
         var stamp = StampFile.TryRead(stampPath);
         var outputExists = File.Exists(output);
         if (stamp is not null && outputExists && stamp.Fingerprint == fingerprint)
@@ -165,9 +166,9 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
             return "up to date";
         }
 
-        var key = ReadingInputs(() => CacheKey.Compute(recipe, versions));
+        var key = ReadingInputs(() => ContentKey.OfResult(recipe, versions));
         // Data folders are listed file by file: MSBuild's up-to-date check sees an edited image, not the folder's time.
-        var inputs = ReadingInputs(() => CacheKey.InputFiles(recipe).SelectMany(DataInputHash.Files).Concat(model.GetMetadata("Recipe") is { Length: > 0 } ? [Path.GetFullPath(Path.Combine(ProjectDirectory, model.GetMetadata("Recipe")))] : []).ToList());
+        var inputs = ReadingInputs(() => ContentKey.InputFiles(recipe).SelectMany(DataInputHash.Files).Concat(model.GetMetadata("Recipe") is { Length: > 0 } ? [Path.GetFullPath(Path.Combine(ProjectDirectory, model.GetMetadata("Recipe")))] : []).ToList());
         if (stamp is not null && outputExists && stamp.Key == key)
         {
             // Touched, not changed: the bytes hash to the same key. Refresh the stamp; no worker, no copy.

@@ -73,7 +73,7 @@ public sealed class DynamicSpatialQuantizationTests
             if (name == "conv1") g.Node.Add(OnnxModelAccess.Node("Relu", "relu", ["h"], ["r"]));
         }
         var path = Path.Combine(dir, "fcn.onnx");
-        OnnxModelAccess.SaveAtomic(model, path);
+        OnnxModelAccess.Save(model, path);
         return path;
     }
 

@@ -51,7 +51,7 @@ public class EvaluationFigureTests
                 break;
         }
         var path = Path.Combine(dir, $"{head}-{batch}.onnx");
-        OnnxModelAccess.SaveAtomic(model, path);
+        OnnxModelAccess.Save(model, path);
         return path;
     }
 

@@ -1,11 +1,15 @@
 using System.Text.Json.Nodes;
 using ModelBuild.Compression.Pipeline;
+using ModelBuild.Compression.Pipeline.Contract;
 
 namespace ModelBuild.Compression.Tests;
 
 /// <summary>The per-stage cache key covers the input model's bytes, the stage's settings and its data files' bytes.</summary>
 public class StageCacheTests
 {
+    private static string Key(string stage, string model, (object Settings, string?[] Files) inputs) =>
+        ContentKey.OfStage(stage, model, inputs.Settings, inputs.Files, ToolVersions.OfThisProcess());
+
     [Fact]
     public void Key_changes_with_input_bytes_settings_and_data_bytes_but_not_with_paths()
     {
@@ -18,14 +22,14 @@ public class StageCacheTests
         var sameData = Write("y.npy", [5]);
         var otherData = Write("z.npy", [6]);
 
-        var key = StageCache.Key("quantize", model, new StageCacheInputs(new { Quantize = "int8-dynamic" }, [data, null]));
+        var key = Key("quantize", model, (new { Quantize = "int8-dynamic" }, [data, null]));
         Assert.Matches("^[0-9a-f]{64}$", key);
-        Assert.Equal(key, StageCache.Key("quantize", sameModelElsewhere, new StageCacheInputs(new { Quantize = "int8-dynamic" }, [sameData, null])));
-        Assert.NotEqual(key, StageCache.Key("quantize", otherModel, new StageCacheInputs(new { Quantize = "int8-dynamic" }, [data, null])));
-        Assert.NotEqual(key, StageCache.Key("quantize", model, new StageCacheInputs(new { Quantize = "int8-weights" }, [data, null])));
-        Assert.NotEqual(key, StageCache.Key("quantize", model, new StageCacheInputs(new { Quantize = "int8-dynamic" }, [otherData, null])));
-        Assert.NotEqual(key, StageCache.Key("quantize", model, new StageCacheInputs(new { Quantize = "int8-dynamic" }, [null, data])));
-        Assert.NotEqual(key, StageCache.Key("prune", model, new StageCacheInputs(new { Quantize = "int8-dynamic" }, [data, null])));
+        Assert.Equal(key, Key("quantize", sameModelElsewhere, (new { Quantize = "int8-dynamic" }, [sameData, null])));
+        Assert.NotEqual(key, Key("quantize", otherModel, (new { Quantize = "int8-dynamic" }, [data, null])));
+        Assert.NotEqual(key, Key("quantize", model, (new { Quantize = "int8-weights" }, [data, null])));
+        Assert.NotEqual(key, Key("quantize", model, (new { Quantize = "int8-dynamic" }, [otherData, null])));
+        Assert.NotEqual(key, Key("quantize", model, (new { Quantize = "int8-dynamic" }, [null, data])));
+        Assert.NotEqual(key, Key("prune", model, (new { Quantize = "int8-dynamic" }, [data, null])));
     }
 
     [Fact]

@@ -25,25 +25,25 @@ public sealed class CacheKeyTests : IDisposable
     {
         var a = Recipe("a", [1, 2, 3], [9, 9]);
         var b = Recipe("b/deeper", [1, 2, 3], [9, 9]);
-        Assert.Equal(CacheKey.Compute(a, Versions), CacheKey.Compute(b, Versions));
+        Assert.Equal(ContentKey.OfResult(a, Versions), ContentKey.OfResult(b, Versions));
     }
 
     [Fact]
     public void One_changed_byte_of_a_data_file_changes_the_key()
     {
-        Assert.NotEqual(CacheKey.Compute(Recipe("a", [1, 2, 3], [9, 9]), Versions), CacheKey.Compute(Recipe("b", [1, 2, 3], [9, 8]), Versions));
+        Assert.NotEqual(ContentKey.OfResult(Recipe("a", [1, 2, 3], [9, 9]), Versions), ContentKey.OfResult(Recipe("b", [1, 2, 3], [9, 8]), Versions));
     }
 
     [Fact]
     public void Options_and_versions_are_part_of_the_key()
     {
         var recipe = Recipe("a", [1, 2, 3], [9, 9]);
-        var key = CacheKey.Compute(recipe, Versions);
-        Assert.NotEqual(key, CacheKey.Compute(recipe, Versions with { OnnxRuntime = "1.32.0" }));
-        Assert.NotEqual(key, CacheKey.Compute(recipe, Versions with { TorchSharp = "0.108.0" }));
-        Assert.NotEqual(key, CacheKey.Compute(recipe, Versions with { ModelBuild = "0.2.0" }));
+        var key = ContentKey.OfResult(recipe, Versions);
+        Assert.NotEqual(key, ContentKey.OfResult(recipe, Versions with { OnnxRuntime = "1.32.0" }));
+        Assert.NotEqual(key, ContentKey.OfResult(recipe, Versions with { TorchSharp = "0.108.0" }));
+        Assert.NotEqual(key, ContentKey.OfResult(recipe, Versions with { ModelBuild = "0.2.0" }));
         recipe.CalibrationMethod = "entropy";
-        Assert.NotEqual(key, CacheKey.Compute(recipe, Versions));
+        Assert.NotEqual(key, ContentKey.OfResult(recipe, Versions));
     }
 
     [Fact]
@@ -56,37 +56,37 @@ public sealed class CacheKeyTests : IDisposable
         File.WriteAllText(labels, "[\"a\", \"b\"]");
         recipe.Tokenizer = vocab;
         recipe.Labels = labels;
-        var key = CacheKey.Compute(recipe, Versions);
-        Assert.Contains(vocab, CacheKey.InputFiles(recipe));
-        Assert.Contains(labels, CacheKey.InputFiles(recipe));
+        var key = ContentKey.OfResult(recipe, Versions);
+        Assert.Contains(vocab, ContentKey.InputFiles(recipe));
+        Assert.Contains(labels, ContentKey.InputFiles(recipe));
 
         File.WriteAllText(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nmeeting\n");
-        var edited = CacheKey.Compute(recipe, Versions);
+        var edited = ContentKey.OfResult(recipe, Versions);
         Assert.NotEqual(key, edited);
 
         File.WriteAllText(labels, "[\"b\", \"a\"]"); // reordered classes are other class ids
-        var relabeled = CacheKey.Compute(recipe, Versions);
+        var relabeled = ContentKey.OfResult(recipe, Versions);
         Assert.NotEqual(edited, relabeled);
 
         var config = Path.Combine(root, "a", "tokenizer_config.json");
         File.WriteAllText(config, "{ \"do_lower_case\": false }"); // appears beside vocab.txt: cased now
-        Assert.NotEqual(relabeled, CacheKey.Compute(recipe, Versions));
-        Assert.Contains(config, CacheKey.InputFiles(recipe));
+        Assert.NotEqual(relabeled, ContentKey.OfResult(recipe, Versions));
+        Assert.Contains(config, ContentKey.InputFiles(recipe));
 
-        var withConfig = CacheKey.Compute(recipe, Versions);
+        var withConfig = ContentKey.OfResult(recipe, Versions);
         recipe.MaxLength = 16;
-        Assert.NotEqual(withConfig, CacheKey.Compute(recipe, Versions));
+        Assert.NotEqual(withConfig, ContentKey.OfResult(recipe, Versions));
     }
 
     [Fact]
     public void Touching_changes_the_fingerprint_but_not_the_key()
     {
         var recipe = Recipe("a", [1, 2, 3], [9, 9]);
-        var key = CacheKey.Compute(recipe, Versions);
-        var fingerprint = CacheKey.Fingerprint(recipe, Versions);
+        var key = ContentKey.OfResult(recipe, Versions);
+        var fingerprint = ContentKey.Fingerprint(recipe, Versions);
         File.SetLastWriteTimeUtc(recipe.CalibrationData!, DateTime.UtcNow.AddMinutes(1));
-        Assert.NotEqual(fingerprint, CacheKey.Fingerprint(recipe, Versions));
-        Assert.Equal(key, CacheKey.Compute(recipe, Versions));
+        Assert.NotEqual(fingerprint, ContentKey.Fingerprint(recipe, Versions));
+        Assert.Equal(key, ContentKey.OfResult(recipe, Versions));
     }
 
     [Fact]
@@ -97,16 +97,16 @@ public sealed class CacheKeyTests : IDisposable
         Directory.CreateDirectory(Path.Combine(images, "cat"));
         File.WriteAllBytes(Path.Combine(images, "cat", "1.png"), [1]);
         recipe.EvaluationData = images;
-        var key = CacheKey.Compute(recipe, Versions);
-        var fingerprint = CacheKey.Fingerprint(recipe, Versions);
+        var key = ContentKey.OfResult(recipe, Versions);
+        var fingerprint = ContentKey.Fingerprint(recipe, Versions);
         File.WriteAllBytes(Path.Combine(images, "cat", "1.png"), [2]);
-        Assert.NotEqual(fingerprint, CacheKey.Fingerprint(recipe, Versions));
-        var edited = CacheKey.Compute(recipe, Versions);
+        Assert.NotEqual(fingerprint, ContentKey.Fingerprint(recipe, Versions));
+        var edited = ContentKey.OfResult(recipe, Versions);
         Assert.NotEqual(key, edited);
         Directory.Move(Path.Combine(images, "cat"), Path.Combine(images, "dog")); // a renamed class is another label
-        Assert.NotEqual(edited, CacheKey.Compute(recipe, Versions));
+        Assert.NotEqual(edited, ContentKey.OfResult(recipe, Versions));
         recipe.LabelColumn = "3"; // reading options are part of the key too
-        Assert.NotEqual(CacheKey.Compute(recipe, Versions), CacheKey.Compute(new CompressionRecipe
+        Assert.NotEqual(ContentKey.OfResult(recipe, Versions), ContentKey.OfResult(new CompressionRecipe
         {
             Teacher = recipe.Teacher, CalibrationData = recipe.CalibrationData, Quantize = recipe.Quantize, Output = recipe.Output, EvaluationData = images,
         }, Versions));

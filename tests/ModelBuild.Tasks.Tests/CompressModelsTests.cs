@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Tasks.Cache;
 using ModelBuild.Tasks.Diagnostics;
 
@@ -218,7 +219,7 @@ public sealed class CompressModelsTests : IDisposable
         task.LockTimeoutSeconds = 1;
         // Hold every possible key's lock by holding the one this item will need: compute it the way the task does.
         var recipe = Recipe.RecipeFromItem.Build(project.Item(), project.Project);
-        var key = CacheKey.Compute(recipe, Worker.ToolVersionsReader.Read(Path.Combine(project.WorkerDirectory, "modelbuild.deps.json")));
+        var key = ContentKey.OfResult(recipe, ToolVersions.FromDepsFile(Path.Combine(project.WorkerDirectory, "modelbuild.deps.json")));
         using (ModelCache.TryLock(shared, key))
         {
             Assert.False(task.Execute());

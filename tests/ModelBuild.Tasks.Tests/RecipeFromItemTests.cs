@@ -63,9 +63,9 @@ public sealed class RecipeFromItemTests : IDisposable
         Assert.Equal(3, recipe.PruneSteps);
         Assert.Equal(["/classifier/*", "fc1"], recipe.PruneExclude!);
         // Every data file the new stages read is part of the item's cache key.
-        Assert.Contains(recipe.TrainingData, ModelBuild.Tasks.Cache.CacheKey.InputFiles(recipe));
-        Assert.Contains(recipe.TrainingLabels, ModelBuild.Tasks.Cache.CacheKey.InputFiles(recipe));
-        Assert.Contains(recipe.Student, ModelBuild.Tasks.Cache.CacheKey.InputFiles(recipe));
+        Assert.Contains(recipe.TrainingData, ModelBuild.Compression.Pipeline.Contract.ContentKey.InputFiles(recipe));
+        Assert.Contains(recipe.TrainingLabels, ModelBuild.Compression.Pipeline.Contract.ContentKey.InputFiles(recipe));
+        Assert.Contains(recipe.Student, ModelBuild.Compression.Pipeline.Contract.ContentKey.InputFiles(recipe));
     }
 
     [Fact]

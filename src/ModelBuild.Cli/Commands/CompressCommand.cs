@@ -56,7 +56,7 @@ internal static class CompressCommand
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads for evaluation and calibration (latency is always measured with 1)." };
         var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs per latency median (default {LatencyMeter.DefaultRuns}; 0 skips timing; --max-latency-us then fails with MB0532)." };
 
-        var cacheKey = new Option<string?>("--cache-key") { Description = "With --remote-cache in ReadWrite mode: upload the result (model and reports) as this cache entry (the build task passes its key; default: the report's cacheKey)." };
+        var cacheKey = new Option<string?>("--cache-key") { Description = "The key that names the result: the report's cacheKey and, with --remote-cache in ReadWrite mode, the entry the result is uploaded as (the build task passes its key; default: computed from the recipe)." };
         var remote = new RemoteCacheOptions();
         var json = new Option<bool>("--json") { Description = "Print the report as JSON on stdout; progress and diagnostics go to stderr." };
         var reading = new DataReadingOptions();
@@ -147,9 +147,9 @@ internal static class CompressCommand
                     // Stage entries need a local home before they are uploaded or after they are downloaded.
                     stageCacheDirectory = Path.Combine(Path.GetTempPath(), "modelbuild-stage-cache");
                 }
-                var pipeline = new CompressionPipeline(StageCatalog.All()) { LatencyRuns = runs, StageCacheDirectory = stageCacheDirectory, RemoteCache = remoteCache };
+                var pipeline = new CompressionPipeline(StageCatalog.All()) { LatencyRuns = runs, StageCacheDirectory = stageCacheDirectory, RemoteCache = remoteCache, ResultKey = parse.GetValue(cacheKey) };
                 var result = pipeline.Run(r, log, reportPath);
-                if (remoteCache is { CanWrite: true }) PublishEntry(remoteCache, parse.GetValue(cacheKey) ?? result.CacheKey ?? CacheKey.Compute(r), r.Output, reportPath);
+                if (remoteCache is { CanWrite: true }) PublishEntry(remoteCache, result.CacheKey!, r.Output, reportPath);
                 return result;
             }
             if (parse.GetValue(json))

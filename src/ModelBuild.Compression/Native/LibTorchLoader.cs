@@ -186,10 +186,7 @@ public static partial class LibTorchLoader
                 var directory = Path.Combine(root, "modelbuild", "native", key);
                 var target = Path.Combine(directory, LibTorchSharpFile);
                 if (File.Exists(target) && new FileInfo(target).Length == patched.Length) return target;
-                Directory.CreateDirectory(directory);
-                var temp = Path.Combine(directory, $"{LibTorchSharpFile}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-                File.WriteAllBytes(temp, patched);
-                File.Move(temp, target, overwrite: true);
+                ModelBuild.Onnx.AtomicFile.WriteAllBytes(target, patched);
                 return target;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -35,6 +35,15 @@ public sealed class CompressionPipeline
     /// </summary>
     public RemoteCache.RemoteCacheClient? RemoteCache { get; init; }
 
+    /// <summary>
+    /// The key that names the result (the report's <c>cacheKey</c>): the build task passes the key of the cache entry
+    /// the result goes into (<c>--cache-key</c>); null computes it from the recipe with <see cref="ContentKey.OfResult"/>.
+    /// </summary>
+    public string? ResultKey { get; init; }
+
+    /// <summary>The tool versions every key of this run covers (the worker's own deps file).</summary>
+    private readonly ToolVersions _versions = ToolVersions.OfThisProcess();
+
     public CompressionReport Run(CompressionRecipe recipe, IWorkerLog log, string? reportPath = null)
     {
         Validate(recipe, LatencyRuns);
@@ -79,7 +88,7 @@ public sealed class CompressionPipeline
             {
                 var clock = Stopwatch.StartNew();
                 var cacheInputs = cache is null ? null : stage.CacheInputs(context);
-                var key = cacheInputs is null ? null : StageCache.Key(stage.Name, context.CurrentModel, cacheInputs);
+                var key = cacheInputs is null ? null : ContentKey.OfStage(stage.Name, context.CurrentModel, cacheInputs.Settings, cacheInputs.Files, _versions);
                 var cached = key is null ? null : cache!.TryGet(key, context.WorkPath($"{stage.Name}-cached.onnx"));
                 if (cached is null && key is not null && RemoteCache is not null
                     && RemoteCache.TryFetch(ModelBuild.Compression.RemoteCache.RemoteCacheLayout.StageKind, key, cache!.EntryDirectory(key), $"{stage.Name} stage"))
@@ -135,14 +144,14 @@ public sealed class CompressionPipeline
                 Path = Path.GetFullPath(recipe.Output), Bytes = final.Bytes, Parameters = final.Parameters,
                 LatencyMicroseconds = final.LatencyMicroseconds, Accuracy = final.Accuracy, Agreement = final.Agreement,
             };
-            report.CacheKey = CacheKey.Compute(recipe);
+            report.CacheKey = ResultKey ?? ContentKey.OfResult(recipe, _versions);
             if (log is IRecordsWarnings recorder) report.Warnings.AddRange(recorder.Warnings);
 
             var gateFailure = CheckGates(recipe, report, reportPath);
             if (reportPath is not null) ReportWriter.Write(report, reportPath);
             if (gateFailure is not null) throw gateFailure;
 
-            OnnxModelAccess.CopyAtomic(stageModels.Count > 0 ? stageModels[^1] : recipe.Teacher, recipe.Output);
+            ModelBuild.Onnx.AtomicFile.Copy(stageModels.Count > 0 ? stageModels[^1] : recipe.Teacher, recipe.Output);
             log.Summary(Summary(report));
             return report;
         }

@@ -1,49 +1,22 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Compression.Pipeline;
 
 /// <summary>
-/// Each stage's output by key, so that changing only a later stage's settings (say <c>Quantize</c>) re-runs only that
-/// stage: the key hashes the stage's input model bytes (the previous stage's output, so the keys chain), the stage's
-/// own normalized settings, the bytes of the data files it reads, and the engine versions. An entry is a folder
+/// Each stage's output by key (<see cref="Contract.ContentKey.OfStage"/>), so that changing only a later stage's settings
+/// (say <c>Quantize</c>) re-runs only that stage. An entry is a folder
 /// <c>&lt;key&gt;/</c> with <c>model.onnx</c> and <c>stage.json</c>, written under a temporary name and renamed into
 /// place, so an entry that exists is complete. Concurrent writers of one key both produce a valid entry; the first
 /// rename wins.
 /// </summary>
 public sealed class StageCache(string directory)
 {
-    /// <summary>Bumped when the entry layout or what the key covers changes.</summary>
-    private const string Scheme = "modelbuild-stage-cache-v1";
     private const string ModelFile = "model.onnx";
     private const string StageFile = "stage.json";
 
     public string Directory { get; } = Path.GetFullPath(directory);
-
-    public static string Key(string stageName, string inputModel, StageCacheInputs inputs)
-    {
-        var text = new StringBuilder()
-            .Append(Scheme).Append('\n')
-            .Append("stage=").Append(stageName).Append('\n')
-            .Append("input=").Append(HashFile(inputModel)).Append('\n')
-            .Append("settings=").Append(JsonSerializer.Serialize(inputs.Settings, Contract.CompressionRecipe.JsonOptions)).Append('\n');
-        foreach (var file in inputs.Files) text.Append("file=").Append(file is null ? "-" : HashFile(file)).Append('\n');
-        text.Append("modelbuild=").Append(typeof(StageCache).Assembly.GetName().Version).Append('\n')
-            .Append("onnxruntime=").Append(typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version).Append('\n')
-            .Append("torchsharp=").Append(typeof(TorchSharp.torch).Assembly.GetName().Version).Append('\n');
-        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()))).ToLowerInvariant();
-    }
-
-    private static string HashFile(string path)
-    {
-        // Data may be a folder (images, TensorProto files) or "file.npz:array": DataInputHash covers both.
-        if (Contract.DataInputHash.IsGenerated(path)) return Contract.DataInputHash.Compute(path);
-        var colon = path.LastIndexOf(':');
-        if (!File.Exists(path) && !System.IO.Directory.Exists(path) && !(colon > 1 && File.Exists(path[..colon]))) return "missing:" + path;
-        return Contract.DataInputHash.Compute(path);
-    }
 
     /// <summary>The folder of the entry <paramref name="key"/> (complete when it exists).</summary>
     public string EntryDirectory(string key) => Path.Combine(Directory, key);
@@ -67,51 +40,21 @@ public sealed class StageCache(string directory)
         }
     }
 
-    /// <summary>
-    /// A worker killed (kill -9, a crash) while storing leaves its staging folder: remove those of this machine whose
-    /// process is gone. At worst (a same-named host sharing the folder) another run's store fails, which only costs it
-    /// the MB0516 warning, never its result.
-    /// </summary>
-    void RemoveStagingOfDeadWorkers()
-    {
-        foreach (var staging in System.IO.Directory.EnumerateDirectories(Directory, $"*.{Environment.MachineName}.*.tmp"))
-        {
-            var parts = Path.GetFileName(staging).Split('.');
-            if (parts.Length < 4 || !int.TryParse(parts[^3], out var pid) || IsRunning(pid)) continue;
-            try { System.IO.Directory.Delete(staging, recursive: true); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
-        }
-    }
-
-    static bool IsRunning(int pid)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
-
     /// <summary>Stores a stage's output. Throws IOException/UnauthorizedAccessException when the folder is not writable.</summary>
     public void Store(string key, string modelPath, JsonObject? details, double seconds)
     {
         var entry = Path.Combine(Directory, key);
         if (System.IO.Directory.Exists(entry)) return;
         System.IO.Directory.CreateDirectory(Directory);
-        RemoveStagingOfDeadWorkers();
-        var staging = Path.Combine(Directory, $"{key}.{Environment.MachineName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        System.IO.Directory.CreateDirectory(staging);
+        // A worker killed while storing (kill -9, a crash) leaves its staging folder; at worst a store fails (MB0516), never a result.
+        AtomicFile.RemoveAbandonedStaging(Directory);
+        var staging = AtomicFile.NewStagingDirectory(Directory, key);
         try
         {
             File.Copy(modelPath, Path.Combine(staging, ModelFile));
             var json = new JsonObject { ["seconds"] = seconds, ["details"] = details?.DeepClone() };
             File.WriteAllText(Path.Combine(staging, StageFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            try { System.IO.Directory.Move(staging, entry); }
-            catch (IOException) when (System.IO.Directory.Exists(entry)) { } // another run stored the same key first
+            AtomicFile.PublishDirectory(staging, entry); // false: another run stored the same key first
         }
         finally
         {

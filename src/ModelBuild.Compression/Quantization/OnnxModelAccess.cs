@@ -22,12 +22,8 @@ public static class OnnxModelAccess
 
     public static byte[] Serialize(ModelProto model) => model.ToByteArray();
 
-    /// <summary>Writes the model to a temp file beside <paramref name="path"/> and renames it into place.</summary>
-    public static void SaveAtomic(ModelProto model, string path) => WriteAtomic(path, Serialize(model));
-
-    public static void WriteAtomic(string path, byte[] bytes) => ModelBuild.Onnx.AtomicFile.WriteAllBytes(System.IO.Path.GetFullPath(path), bytes);
-
-    public static void CopyAtomic(string source, string path) => WriteAtomic(path, File.ReadAllBytes(source));
+    /// <summary>Writes the model through <see cref="ModelBuild.Onnx.AtomicFile"/> (temp file beside <paramref name="path"/> + rename).</summary>
+    public static void Save(ModelProto model, string path) => ModelBuild.Onnx.AtomicFile.WriteAllBytes(path, Serialize(model));
 
     /// <summary>Initializers by name; the first wins if a (malformed) graph repeats a name.</summary>
     public static Dictionary<string, TensorProto> Initializers(GraphProto graph)

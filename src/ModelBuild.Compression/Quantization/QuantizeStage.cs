@@ -294,7 +294,7 @@ public sealed class QuantizeStage : ICompressionStage
         };
         EvaluationResult Evaluate(QuantizedModel m)
         {
-            OnnxModelAccess.WriteAtomic(path, OnnxModelAccess.Serialize(m.Model));
+            OnnxModelAccess.Save(m.Model, path);
             return evaluator.Evaluate(path);
         }
 
@@ -316,7 +316,7 @@ public sealed class QuantizeStage : ICompressionStage
             result = Evaluate(model);
             candidate.AccuracyFailure = gate.Check(floatResult, result);
         }
-        OnnxModelAccess.WriteAtomic(path, OnnxModelAccess.Serialize(model.Model));
+        OnnxModelAccess.Save(model.Model, path);
         candidate.QuantizedNodes = model.QuantizedNodes;
         candidate.Bytes = new FileInfo(path).Length;
         candidate.Accuracy = result.Accuracy;

@@ -1,4 +1,5 @@
 using ModelBuild.Compression.RemoteCache;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Tasks.Cache;
 
@@ -40,33 +41,13 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
             var problem = manifest is null ? "it has no readable manifest" : manifest.Key != key ? "its manifest names another key" : manifest.Verify(entry);
             if (problem is null) return (entry, where);
             onDamaged?.Invoke(entry, problem);
-            Discard(entry);
+            AtomicFile.DiscardDirectory(entry);
         }
         return null;
     }
 
-    /// <summary>Removes a damaged entry: renamed away first, so no reader picks it up half-deleted.</summary>
-    private static void Discard(string entry)
-    {
-        var doomed = $"{entry}.{Environment.ProcessId}.{Guid.NewGuid():N}.damaged.tmp";
-        try
-        {
-            Directory.Move(entry, doomed);
-            Directory.Delete(doomed, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Another build removed or replaced it; either way this build does not use it.
-        }
-    }
-
     /// <summary>A fresh folder for the worker to write an entry into; <see cref="Commit"/> publishes it.</summary>
-    public string NewStagingDirectory(string key)
-    {
-        var staging = Path.Combine(PrimaryDirectory, $"{key}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        Directory.CreateDirectory(staging);
-        return staging;
-    }
+    public string NewStagingDirectory(string key) => AtomicFile.NewStagingDirectory(PrimaryDirectory, key);
 
     /// <summary>Renames a finished staging folder to its key. Returns the entry folder.</summary>
     public string Commit(string staging, string key)
@@ -74,16 +55,9 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
         var entry = Path.Combine(PrimaryDirectory, key);
         // The manifest (every file's SHA-256) goes in before the rename: an entry that exists can be checked whole.
         AtomicFile.WriteAllText(Path.Combine(staging, CacheManifest.FileName), CacheManifest.ForDirectory("entry", key, staging).ToJson());
-        try
-        {
-            Directory.Move(staging, entry);
-        }
-        catch (IOException) when (Directory.Exists(entry))
-        {
-            // Someone committed the same key first (only possible without the lock, e.g. a stale lock was broken);
-            // their entry is equally valid.
-            Directory.Delete(staging, recursive: true);
-        }
+        // Someone may have committed the same key first (only possible without the lock, e.g. a stale lock was broken);
+        // their entry is equally valid.
+        AtomicFile.PublishDirectory(staging, entry);
         return entry;
     }
 

@@ -1,3 +1,4 @@
+using ModelBuild.Onnx;
 using System.Text.Json;
 
 namespace ModelBuild.Tasks.Cache;

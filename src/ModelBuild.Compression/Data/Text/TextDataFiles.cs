@@ -11,11 +11,6 @@ public static class TextDataFiles
 {
     public static string?[] Of(CompressionRecipe recipe) => [recipe.Tokenizer, ConfigBeside(recipe.Tokenizer), recipe.Labels];
 
-    /// <summary>The tokenizer_config.json read with a vocab.txt, when there is one.</summary>
-    public static string? ConfigBeside(string? tokenizer)
-    {
-        if (tokenizer is null || tokenizer.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return null;
-        var config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tokenizer))!, "tokenizer_config.json");
-        return File.Exists(config) ? config : null;
-    }
+    /// <summary>The tokenizer_config.json read with a vocab.txt, when there is one (the content key's rule).</summary>
+    public static string? ConfigBeside(string? tokenizer) => ContentKey.TokenizerConfig(tokenizer);
 }

@@ -7,6 +7,8 @@ namespace ModelBuild.Compression.Tests.Data.Text;
 /// <summary>The tokenizer, the tokenizer_config.json beside a vocab.txt and the class names decide the result: the worker's key covers their bytes.</summary>
 public class TextCacheKeyTests
 {
+    private static readonly ToolVersions Versions = ToolVersions.OfThisProcess();
+
     [Fact]
     public void The_pipeline_key_follows_the_tokenizer_its_config_and_the_class_names_by_content_not_path()
     {
@@ -25,19 +27,19 @@ public class TextCacheKeyTests
             Tokenizer = Path.Combine(folder, "vocab.txt"), Labels = Path.Combine(folder, "labels.json"), TextColumn = "text",
         };
         var a = Folder("a");
-        var key = CacheKey.Compute(Recipe(a));
-        Assert.Equal(key, CacheKey.Compute(Recipe(Folder("b"))));
+        var key = ContentKey.OfResult(Recipe(a), Versions);
+        Assert.Equal(key, ContentKey.OfResult(Recipe(Folder("b")), Versions));
 
         File.WriteAllText(Path.Combine(a, "tokenizer_config.json"), "{ \"do_lower_case\": false }");
         Assert.Equal(Path.Combine(a, "tokenizer_config.json"), TextDataFiles.Of(Recipe(a))[1]);
-        var cased = CacheKey.Compute(Recipe(a));
+        var cased = ContentKey.OfResult(Recipe(a), Versions);
         Assert.NotEqual(key, cased);
 
         File.WriteAllText(Path.Combine(a, "labels.json"), "[\"b\", \"a\"]");
-        var relabeled = CacheKey.Compute(Recipe(a));
+        var relabeled = ContentKey.OfResult(Recipe(a), Versions);
         Assert.NotEqual(cased, relabeled);
 
         File.AppendAllText(Path.Combine(a, "vocab.txt"), "meeting\n");
-        Assert.NotEqual(relabeled, CacheKey.Compute(Recipe(a)));
+        Assert.NotEqual(relabeled, ContentKey.OfResult(Recipe(a), Versions));
     }
 }

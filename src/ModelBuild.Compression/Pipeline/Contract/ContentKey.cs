@@ -1,0 +1,161 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace ModelBuild.Compression.Pipeline.Contract;
+
+/// <summary>
+/// The one key scheme that names a compressed result everywhere: the build task's item cache, the worker's report
+/// (<c>cacheKey</c>), the remote cache and the per-stage cache. A key is SHA-256 over the input model's bytes, the
+/// normalized settings, every data input by content (<see cref="DataInputHash"/>: files, folders, <c>file.npz:name</c>
+/// members) and the tool versions (ModelBuild, ONNX Runtime, TorchSharp). Paths never enter a key, so moving or
+/// re-cloning a project does not change it. BCL only: this file is compiled into ModelBuild.Tasks too, so the task
+/// and the worker compute the same key from the same recipe.
+/// </summary>
+public static class ContentKey
+{
+    /// <summary>Bumped when the item cache layout or what its key covers changes.</summary>
+    private const string ResultScheme = "modelbuild-cache-v1";
+
+    /// <summary>Bumped when the stage cache layout or what its key covers changes.</summary>
+    private const string StageScheme = "modelbuild-stage-cache-v2";
+
+    /// <summary>
+    /// The key of a whole compression: the recipe with each path replaced by its input's content hash (Output is
+    /// where the worker writes, not what it writes, so it is left out). <paramref name="hashes"/> memoizes hashes by path.
+    /// </summary>
+    public static string OfResult(CompressionRecipe recipe, ToolVersions versions, IDictionary<string, string>? hashes = null)
+    {
+        hashes ??= new Dictionary<string, string>(StringComparer.Ordinal);
+        string? Hash(string? path)
+        {
+            if (path is null) return null;
+            if (!hashes.TryGetValue(path, out var hash))
+            {
+                hash = DataInputHash.Compute(path);
+                hashes[path] = hash;
+            }
+            return hash;
+        }
+
+        var normalized = CompressionRecipe.FromJson(recipe.ToJson());
+        normalized.Output = "";
+        normalized.Teacher = Hash(recipe.Teacher)!;
+        normalized.CalibrationData = Hash(recipe.CalibrationData);
+        normalized.Student = Hash(recipe.Student);
+        normalized.TrainingData = Hash(recipe.TrainingData);
+        normalized.TrainingLabels = Hash(recipe.TrainingLabels);
+        normalized.EvaluationData = Hash(recipe.EvaluationData);
+        normalized.EvaluationLabels = Hash(recipe.EvaluationLabels);
+        // A vocab.txt's lower-casing comes from the tokenizer_config.json beside it, so that file is part of the tokenizer.
+        normalized.Tokenizer = recipe.Tokenizer is null ? null : Hash(recipe.Tokenizer) + (TokenizerConfig(recipe.Tokenizer) is { } config ? "+" + Hash(config) : "");
+        normalized.Labels = Hash(recipe.Labels);
+
+        var text = new StringBuilder()
+            .Append(ResultScheme).Append('\n')
+            .Append("modelbuild=").Append(versions.ModelBuild).Append('\n')
+            .Append("onnxruntime=").Append(versions.OnnxRuntime).Append('\n')
+            .Append("torchsharp=").Append(versions.TorchSharp).Append('\n')
+            .Append(normalized.ToJson())
+            .ToString();
+        return Sha256Hex(text);
+    }
+
+    /// <summary>
+    /// The key of one stage's output: the stage's input model bytes (the previous stage's output, so stage keys chain),
+    /// its own settings (serialized as recipe JSON, so only values that change the output belong in them), each data input
+    /// it reads (null: not given) and the tool versions.
+    /// </summary>
+    public static string OfStage(string stageName, string inputModel, object settings, IEnumerable<string?> dataInputs, ToolVersions versions)
+    {
+        var text = new StringBuilder()
+            .Append(StageScheme).Append('\n')
+            .Append("stage=").Append(stageName).Append('\n')
+            .Append("input=").Append(InputOrMissing(inputModel)).Append('\n')
+            .Append("settings=").Append(JsonSerializer.Serialize(settings, CompressionRecipe.JsonOptions)).Append('\n');
+        foreach (var input in dataInputs) text.Append("data=").Append(input is null ? "-" : InputOrMissing(input)).Append('\n');
+        text.Append(versions).Append('\n');
+        return Sha256Hex(text.ToString());
+    }
+
+    /// <summary>
+    /// What the stamp compares before hashing anything: the recipe with its absolute paths, each input file's size and
+    /// last-write time, and the versions. Equal fingerprints mean nothing that could change the key has been touched.
+    /// </summary>
+    public static string Fingerprint(CompressionRecipe recipe, ToolVersions versions)
+    {
+        var text = new StringBuilder(recipe.ToJson()).Append('\n').Append(versions).Append('\n');
+        foreach (var path in InputFiles(recipe).SelectMany(DataInputHash.Files))
+        {
+            var info = new FileInfo(path);
+            text.Append(path).Append('|').Append(info.Length).Append('|').Append(info.LastWriteTimeUtc.Ticks).Append('\n');
+        }
+        return Sha256Hex(text.ToString());
+    }
+
+    /// <summary>Every file or data folder the result depends on (teacher first), without duplicates.</summary>
+    public static IReadOnlyList<string> InputFiles(CompressionRecipe recipe) =>
+        new[] { recipe.Teacher, recipe.CalibrationData, recipe.Student, recipe.TrainingData, recipe.TrainingLabels, recipe.EvaluationData, recipe.EvaluationLabels,
+                recipe.Tokenizer, TokenizerConfig(recipe.Tokenizer), recipe.Labels }
+            .Where(p => p is not null).Select(p => p!).Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>The tokenizer_config.json read beside a vocab.txt (it decides lower-casing), if any.</summary>
+    public static string? TokenizerConfig(string? tokenizer)
+    {
+        if (tokenizer is null || tokenizer.EndsWith(".json", StringComparison.OrdinalIgnoreCase)) return null;
+        var config = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(tokenizer))!, "tokenizer_config.json");
+        return File.Exists(config) ? config : null;
+    }
+
+    /// <summary>An input's content hash; one that does not exist hashes as its own "missing" text (the stage then reports it).</summary>
+    private static string InputOrMissing(string path)
+    {
+        if (DataInputHash.IsGenerated(path) || File.Exists(path) || Directory.Exists(path)) return DataInputHash.Compute(path);
+        var colon = path.LastIndexOf(':');
+        return colon > 1 && File.Exists(path[..colon]) ? DataInputHash.Compute(path) : "missing:" + path;
+    }
+
+    private static string Sha256Hex(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text))).ToLowerInvariant();
+}
+
+/// <summary>
+/// The tool versions that go into every key: ModelBuild's own (the package version, plus the commit when built from
+/// git) and the ONNX Runtime and TorchSharp packages the worker resolves, as its <c>modelbuild.deps.json</c> pins them.
+/// The task reads the worker's deps file; the worker reads its own, so both see the same versions.
+/// </summary>
+public sealed record ToolVersions(string ModelBuild, string OnnxRuntime, string TorchSharp)
+{
+    public override string ToString() => $"modelbuild={ModelBuild};onnxruntime={OnnxRuntime};torchsharp={TorchSharp}";
+
+    /// <summary>The versions of the process this code runs in (the worker, or a test host), from its own deps file.</summary>
+    public static ToolVersions OfThisProcess()
+    {
+        var depsFile = (AppContext.GetData("APP_CONTEXT_DEPS_FILES") as string)?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        return depsFile is not null && File.Exists(depsFile) ? FromDepsFile(depsFile) : new ToolVersions(OwnVersion(), "none", "none");
+    }
+
+    /// <summary>ModelBuild's version from this assembly, the engines' from the package entries of <paramref name="depsFile"/>.</summary>
+    public static ToolVersions FromDepsFile(string depsFile)
+    {
+        string onnxRuntime = "none", torchSharp = "none";
+        using var document = JsonDocument.Parse(File.ReadAllBytes(depsFile));
+        if (document.RootElement.TryGetProperty("libraries", out var libraries))
+        {
+            foreach (var library in libraries.EnumerateObject())
+            {
+                var slash = library.Name.IndexOf('/');
+                if (slash < 0) continue;
+                var id = library.Name[..slash];
+                var version = library.Name[(slash + 1)..];
+                if (id.Equals("Microsoft.ML.OnnxRuntime", StringComparison.OrdinalIgnoreCase)) onnxRuntime = version;
+                else if (id.Equals("TorchSharp", StringComparison.OrdinalIgnoreCase)) torchSharp = version;
+            }
+        }
+        return new ToolVersions(OwnVersion(), onnxRuntime, torchSharp);
+    }
+
+    private static string OwnVersion() =>
+        typeof(ToolVersions).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(ToolVersions).Assembly.GetName().Version?.ToString() ?? "unknown";
+}
