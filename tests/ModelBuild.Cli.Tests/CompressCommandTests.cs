@@ -40,6 +40,23 @@ public class CompressCommandTests
     }
 
     [Fact]
+    public void The_report_names_the_cache_entry_the_task_keys_the_result_by()
+    {
+        var dir = Temp();
+        var recipe = new CompressionRecipe { Teacher = Wine("teacher.onnx"), Output = Path.Combine(dir, "out.onnx"), Quantize = "int8-dynamic" };
+        string ReportedKey(params string[] extra)
+        {
+            var report = Path.Combine(dir, "r.json");
+            var (exit, stdout, stderr) = Run(["compress", recipe.Teacher, "-o", recipe.Output, "--quantize", "int8-dynamic", "--latency-runs", "0", "--report", report, .. extra]);
+            Assert.True(exit == 0, stdout + stderr);
+            return CompressionReport.FromJson(File.ReadAllText(report)).CacheKey!;
+        }
+        // Given the task's key, the report carries it; without, the worker computes the key the task would (same scheme, same deps file).
+        Assert.Equal("0123abcd", ReportedKey("--cache-key", "0123abcd"));
+        Assert.Equal(ContentKey.OfResult(recipe, ToolVersions.FromDepsFile(Path.Combine(AppContext.BaseDirectory, "modelbuild.deps.json"))), ReportedKey());
+    }
+
+    [Fact]
     public void Quantization_aware_distillation_trains_through_fake_quantization_then_writes_the_static_int8_model()
     {
         var dir = Temp();

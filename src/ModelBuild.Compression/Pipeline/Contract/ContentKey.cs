@@ -131,7 +131,8 @@ public sealed record ToolVersions(string ModelBuild, string OnnxRuntime, string 
     /// <summary>The versions of the process this code runs in (the worker, or a test host), from its own deps file.</summary>
     public static ToolVersions OfThisProcess()
     {
-        var depsFile = (AppContext.GetData("APP_CONTEXT_DEPS_FILES") as string)?.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        // The host's deps file is named after the entry assembly (modelbuild.deps.json for the worker).
+        var depsFile = Assembly.GetEntryAssembly()?.GetName().Name is { } entry ? Path.Combine(AppContext.BaseDirectory, entry + ".deps.json") : null;
         return depsFile is not null && File.Exists(depsFile) ? FromDepsFile(depsFile) : new ToolVersions(OwnVersion(), "none", "none");
     }
 
