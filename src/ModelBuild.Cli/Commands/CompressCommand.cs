@@ -18,7 +18,7 @@ internal static class CompressCommand
         var teacher = new Argument<string?>("teacher") { Description = "The float ONNX model to compress.", Arity = ArgumentArity.ZeroOrOne };
         var output = new Option<string?>("--output", "-o") { Description = "Where to write the compressed model." };
         var recipe = new Option<string?>("--recipe") { Description = "A CompressionRecipe JSON file; command-line options override its values." };
-        var quantize = new Option<string?>("--quantize") { Description = "none | int8-dynamic | int8-static | int8-weights | int4-weight | fp16 | auto" };
+        var quantize = new Option<string?>("--quantize") { Description = string.Join(" | ", ModelBuild.Compression.Quantization.QuantizationForms.Words) };
         var calibration = new Option<string?>("--calibration-data") { Description = "Calibration inputs: .npy/.npz, .csv/.tsv, token-id file, image folder or TensorProto folder (see docs/cli.md)." };
         var method = new Option<string?>("--calibration-method") { Description = "minmax | percentile | entropy (static int8)." };
         var prune = new Option<double?>("--prune") { Description = "Fraction of weights/channels to prune." };

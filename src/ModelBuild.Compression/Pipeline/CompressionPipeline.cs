@@ -282,8 +282,8 @@ public sealed class CompressionPipeline
             throw LatencyGateNotMeasurable(recipe, "--latency-runs is 0 (timing is skipped)");
         if (Path.GetFullPath(recipe.Output) == Path.GetFullPath(recipe.Teacher))
             throw new ModelBuildException("MB0511", "The output path is the teacher itself.", "Write the compressed model to a different file.", recipe.Teacher);
-        var quantize = QuantizationModes.Parse(recipe.Quantize);
-        if (recipe.QuantizationAware && recipe.Distill && quantize != QuantizationMode.Int8Static)
+        var quantize = QuantizationForms.Parse(recipe.Quantize);
+        if (recipe.QuantizationAware && recipe.Distill && quantize != StaticQdqInt8Quantizer.FormName)
             throw new ModelBuildException("MB0518",
                 $"Quantization-aware distillation trains the student for the int8-static step, but the quantization form is '{recipe.Quantize ?? "none"}'.",
                 "Add --quantize int8-static with --calibration-data (Quantize=\"int8-static\" and CalibrationData on the item), or drop --quantization-aware.", recipe.Teacher);

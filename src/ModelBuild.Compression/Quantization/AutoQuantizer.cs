@@ -21,18 +21,4 @@ public static class AutoQuantizer
             .ThenBy(Speed)
             .First();
     }
-
-    /// <summary>
-    /// The forms `auto` tries: the int8 forms that fit the model. fp16 is left out because CPUs gain no speed from it;
-    /// int4 because MatMulNBits measured slower than float at batch 1 on every teacher here (benchmarks/RESULTS.md)
-    /// and it is chosen for size, explicitly, with its own accuracy budget.
-    /// </summary>
-    public static IReadOnlyList<QuantizationMode> Forms(bool hasCalibrationData, bool hasMatMulOrGemm)
-    {
-        var forms = new List<QuantizationMode>();
-        if (hasCalibrationData) forms.Add(QuantizationMode.Int8Static);
-        if (hasMatMulOrGemm) forms.Add(QuantizationMode.Int8Dynamic);
-        forms.Add(QuantizationMode.Int8Weights);
-        return forms;
-    }
 }

@@ -9,9 +9,25 @@ namespace ModelBuild.Compression.Quantization;
 /// are left in float: ONNX Runtime's CPU provider has no fast ConvInteger path, so dynamic Conv would be slower.
 /// Embedding tables (Gather) are stored int8 and dequantized after the lookup, as in the static quantizer.
 /// </summary>
-public sealed class DynamicInt8Quantizer
+public sealed class DynamicInt8Quantizer : IQuantizationForm
 {
+    public string Name => "int8-dynamic";
+    public IReadOnlyList<string> Aliases => ["int8dynamic", "dynamic"];
+    /// <summary>DynamicQuantizeLinear.</summary>
+    public int MinimumOpset => GraphPreparation.DynamicQuantizationOpset;
+    public bool SensitivityRepair => true;
+    public bool NeedsCalibration => false;
+    public bool OnlyWeightMatrices => true;
+    public double BestCaseSizeRatio => 1 / 4.0;
+    public int? AutoRank => 2;
+    public bool FitsAuto(QuantizationFacts facts) => facts.HasMatMulOrGemm;
+    public string? Note(QuantizationFacts facts) => facts.HasConv
+        ? "Convolutions are not dynamically quantized: ONNX Runtime's CPU provider has no fast ConvInteger kernel, so they stay float (use int8-static for CNNs)."
+        : null;
+
     public IReadOnlySet<string> ExcludedNodes { get; init; } = new HashSet<string>();
+
+    public QuantizedModel Quantize(ModelProto prepared, QuantizeRequest request) => new DynamicInt8Quantizer { ExcludedNodes = request.ExcludedNodes }.Quantize(prepared);
 
     public QuantizedModel Quantize(ModelProto prepared)
     {

@@ -8,8 +8,24 @@ namespace ModelBuild.Compression.Quantization;
 /// On CPUs without fp16 arithmetic ONNX Runtime inserts Casts around kernels it only has in float32: the file halves,
 /// the speed does not improve, and the report says so.
 /// </summary>
-public sealed class Fp16Converter
+public sealed class Fp16Converter : IQuantizationForm
 {
+    public string Name => "fp16";
+    public IReadOnlyList<string> Aliases => ["float16"];
+    public int MinimumOpset => 10;
+    public bool SensitivityRepair => false;
+    public bool NeedsCalibration => false;
+    public bool OnlyWeightMatrices => false;
+    /// <summary>Every float tensor is converted, quantizable node or not.</summary>
+    public bool NeedsQuantizableNodes => false;
+    public double BestCaseSizeRatio => 1 / 2.0;
+    /// <summary>Never tried by auto: CPUs gain no speed from it.</summary>
+    public int? AutoRank => null;
+    public string? Note(QuantizationFacts facts) =>
+        "fp16 halves the file; on CPUs without native fp16 arithmetic ONNX Runtime computes in float32 behind Cast nodes, so expect size gains, not speed.";
+
+    public QuantizedModel Quantize(ModelProto prepared, QuantizeRequest request) => Convert(prepared);
+
     private static readonly int Float = (int)TensorProto.Types.DataType.Float;
     private static readonly int Float16 = (int)TensorProto.Types.DataType.Float16;
 

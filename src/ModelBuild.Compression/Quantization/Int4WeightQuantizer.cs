@@ -9,11 +9,24 @@ namespace ModelBuild.Compression.Quantization;
 /// dequantizing weights to float. Symmetric blocks cost 4 + 32/32 = 5 bits per weight (6.4x smaller than float32);
 /// a zero-point per block would push that to 5.5 bits (5.8x). Embedding tables are stored int8 (Gather + DequantizeLinear).
 /// </summary>
-public sealed class Int4WeightQuantizer
+public sealed class Int4WeightQuantizer : IQuantizationForm
 {
     public const int BlockSize = 32;
     public const int AccuracyLevel = 4;
+
+    public string Name => "int4-weight";
+    public IReadOnlyList<string> Aliases => ["int4weight", "int4"];
+    public int MinimumOpset => 10;
+    public bool SensitivityRepair => true;
+    public bool NeedsCalibration => false;
+    public bool OnlyWeightMatrices => true;
+    public double BestCaseSizeRatio => 1 / 8.0;
+    /// <summary>Never tried by auto: MatMulNBits measured slower than float at batch 1 on every teacher here (benchmarks/RESULTS.md); chosen for size, explicitly.</summary>
+    public int? AutoRank => null;
+
     public IReadOnlySet<string> ExcludedNodes { get; init; } = new HashSet<string>();
+
+    public QuantizedModel Quantize(ModelProto prepared, QuantizeRequest request) => new Int4WeightQuantizer { ExcludedNodes = request.ExcludedNodes }.Quantize(prepared);
 
     public QuantizedModel Quantize(ModelProto prepared)
     {

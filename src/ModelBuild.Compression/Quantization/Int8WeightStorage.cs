@@ -9,8 +9,21 @@ namespace ModelBuild.Compression.Quantization;
 /// while the file (download, package, container image) is about 4x smaller. This is the form `auto` falls back to
 /// when int8 kernels are slower than float on this CPU (tiny models, where quantize/dequantize overhead dominates).
 /// </summary>
-public sealed class Int8WeightStorage
+public sealed class Int8WeightStorage : IQuantizationForm
 {
+    public const string FormName = "int8-weights";
+
+    public string Name => FormName;
+    public IReadOnlyList<string> Aliases => ["int8weights", "int8-weight"];
+    public int MinimumOpset => 10;
+    public bool SensitivityRepair => false;
+    public bool NeedsCalibration => false;
+    public bool OnlyWeightMatrices => false;
+    public double BestCaseSizeRatio => 1 / 4.0;
+    public int? AutoRank => 3;
+
+    public QuantizedModel Quantize(ModelProto prepared, QuantizeRequest request) => Quantize(prepared);
+
     public QuantizedModel Quantize(ModelProto prepared)
     {
         var model = prepared.Clone();

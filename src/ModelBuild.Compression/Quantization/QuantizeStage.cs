@@ -20,16 +20,19 @@ public sealed class QuantizeStage : ICompressionStage
     public double DefaultAutoMaxDrop { get; init; } = 0.5;
     public double DefaultAutoMinAgreement { get; init; } = 99.0;
 
-    public bool IsRequested(CompressionRecipe recipe) => QuantizationModes.Parse(recipe.Quantize) != QuantizationMode.None;
+    public bool IsRequested(CompressionRecipe recipe) => QuantizationForms.Parse(recipe.Quantize) != QuantizationForms.None;
 
     public StageOutcome Run(CompressionContext context)
     {
         var recipe = context.Recipe;
         var log = context.Log;
-        var mode = QuantizationModes.Parse(recipe.Quantize);
+        var word = QuantizationForms.Parse(recipe.Quantize);
+        var auto = word == QuantizationForms.Auto;
+        // The form asked for; null for auto, which tries the registry's candidates.
+        var requested = auto ? null : QuantizationForms.Get(word);
         var method = CalibrationMethodNames.Parse(recipe.CalibrationMethod);
         var input = context.CurrentModel;
-        var details = new JsonObject { ["mode"] = mode.Name() };
+        var details = new JsonObject { ["mode"] = word };
 
         // Data problems are cheaper to find (and more useful to report) than graph ones: check the data first.
         Data.InputSet? calibration = null;
@@ -47,14 +50,9 @@ public sealed class QuantizeStage : ICompressionStage
         ModelProto prepared;
         try
         {
-            prepared = GraphPreparation.Prepare(source, input, mode switch
-            {
-                QuantizationMode.Int8Static or QuantizationMode.Auto => GraphPreparation.QuantizationOpset,
-                QuantizationMode.Int8Dynamic => GraphPreparation.DynamicQuantizationOpset,
-                _ => 10,
-            }, converted);
+            prepared = GraphPreparation.Prepare(source, input, requested?.MinimumOpset ?? QuantizationForms.AutoOpset, converted);
         }
-        catch (ModelBuildException e) when (mode is QuantizationMode.Auto or QuantizationMode.Int8Static && e.Code == "MB0202")
+        catch (ModelBuildException e) when ((requested?.MinimumOpset ?? QuantizationForms.AutoOpset) == GraphPreparation.QuantizationOpset && e.Code == "MB0202")
         {
             // A graph the opset converter cannot take to opset 13 (an operator without a faithful rewrite) cannot take
             // per-channel QDQ; per-tensor QDQ exists from opset 10, so static int8 runs at opset 11 with one scale per weight.
@@ -78,7 +76,7 @@ public sealed class QuantizeStage : ICompressionStage
                 "Nothing to do for the rest of the model; to quantize these, export the model without control flow (e.g. unrolled) or with MatMul-based cells.");
         }
         var hasMatMul = quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight);
-        if (quantizable.Count == 0 && mode != QuantizationMode.Fp16)
+        if (quantizable.Count == 0 && requested?.NeedsQuantizableNodes != false)
         {
             log.Warning("MB0203", $"'{input}' has no operator this quantizer handles (Conv, Gemm, MatMul, Gather of a float table); the output equals the input.",
                 "Nothing to do: quantization needs weight-bearing Conv/Gemm/MatMul nodes; drop --quantize for this model.");
@@ -88,11 +86,11 @@ public sealed class QuantizeStage : ICompressionStage
 
         // int8-dynamic and int4-weight rewrite only MatMul/Gemm (and Gather tables); a convolution-only model keeps its float form.
         var hasWeightMatrices = quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight or QuantizableKind.GatherEmbedding);
-        if (mode is QuantizationMode.Int8Dynamic or QuantizationMode.Int4Weight && !hasWeightMatrices)
+        if (requested is { OnlyWeightMatrices: true } && !hasWeightMatrices)
         {
-            log.Warning("MB0215", $"{mode.Name()} quantizes only MatMul/Gemm weights (and Gather tables), and '{input}' has none (its {quantizable.Count} quantizable node(s) are convolutions); the float model is kept.",
+            log.Warning("MB0215", $"{word} quantizes only MatMul/Gemm weights (and Gather tables), and '{input}' has none (its {quantizable.Count} quantizable node(s) are convolutions); the float model is kept.",
                 "Use --quantize int8-static with --calibration-data for convolutions, or int8-weights/fp16 for a smaller file.");
-            details["result"] = "unchanged: no MatMul/Gemm for " + mode.Name();
+            details["result"] = "unchanged: no MatMul/Gemm for " + word;
             return new StageOutcome(input, details);
         }
 
@@ -100,17 +98,17 @@ public sealed class QuantizeStage : ICompressionStage
         // models) can make even the smallest encoding larger than the input: say so without building every form.
         var inputFileBytes = new FileInfo(input).Length;
         var weightBytes = prepared.Graph.Initializer.Sum(t => ModelBuild.Onnx.Tensors.TensorData.ByteCount(t));
-        var bestCase = (long)(weightBytes * mode switch { QuantizationMode.Int4Weight => 1 / 8.0, QuantizationMode.Fp16 => 1 / 2.0, _ => 1 / 4.0 });
+        var bestCase = (long)(weightBytes * (requested?.BestCaseSizeRatio ?? QuantizationForms.AutoBestCaseSizeRatio));
         if (bestCase > inputFileBytes)
         {
             log.Warning("MB0216", string.Create(CultureInfo.InvariantCulture,
-                $"{mode.Name()} cannot write a file smaller than '{input}' ({inputFileBytes:N0} B): its weights, stored compactly in the file (e.g. as Constant/ConstantOfShape), take {weightBytes:N0} B once materialized, at best {bestCase:N0} B in this form; the float model is kept."),
+                $"{word} cannot write a file smaller than '{input}' ({inputFileBytes:N0} B): its weights, stored compactly in the file (e.g. as Constant/ConstantOfShape), take {weightBytes:N0} B once materialized, at best {bestCase:N0} B in this form; the float model is kept."),
                 "Use a form that reaches this model's weights, or drop --quantize for this model.");
             details["result"] = "unchanged: every encoding would be larger than the input file";
             return new StageOutcome(input, details);
         }
 
-        if (mode == QuantizationMode.Int8Static && calibration is null)
+        if (requested is { NeedsCalibration: true } && calibration is null)
             throw new ModelBuildException("MB0204", "Static int8 quantization needs calibration data and none was given.",
                 "Pass --calibration-data <x.npy> (a few hundred representative inputs), or use --quantize int8-dynamic.", input);
 
@@ -120,34 +118,32 @@ public sealed class QuantizeStage : ICompressionStage
         var evaluator = new ModelEvaluator(decisionData, labels, context.Threads, 0, output: context.Evaluator.RequestedOutput);
         evaluator.SetReference(input);
         var floatResult = evaluator.Evaluate(input);
-        var auto = mode == QuantizationMode.Auto;
         var gate = new AccuracyGate(recipe.MaxAccuracyDrop ?? (auto ? DefaultAutoMaxDrop : null), recipe.MinAgreement ?? (auto ? DefaultAutoMinAgreement : null));
         if (decisionData is null && gate.IsActive)
             log.Warning("MB0208", "The accuracy gate cannot be checked: no evaluation or calibration data was given.", "Pass --eval-data (and --eval-labels) so that quantization can measure what it costs.");
         var sqnrData = calibration ?? decisionData;
 
-        var forms = auto ? AutoQuantizer.Forms(calibration is not null, hasMatMul) : [mode];
-        if (mode == QuantizationMode.Int8Dynamic && quantizable.Any(n => n.Kind == QuantizableKind.Conv))
-            details["note"] = "Convolutions are not dynamically quantized: ONNX Runtime's CPU provider has no fast ConvInteger kernel, so they stay float (use int8-static for CNNs).";
-        if (mode == QuantizationMode.Fp16)
-            details["note"] = "fp16 halves the file; on CPUs without native fp16 arithmetic ONNX Runtime computes in float32 behind Cast nodes, so expect size gains, not speed.";
+        var facts = new QuantizationFacts(calibration is not null, hasMatMul, quantizable.Any(n => n.Kind == QuantizableKind.Conv));
+        IReadOnlyList<IQuantizationForm> forms = requested is null ? QuantizationForms.AutoCandidates(facts) : [requested];
+        if (requested?.Note(facts) is { } note)
+            details["note"] = note;
         if (auto && calibration is null)
             details["note"] = "int8-static was not tried: no --calibration-data.";
 
-        Dictionary<string, (float, float)>? ranges = null;
+        var run = new QuantizationRun(prepared, evaluator, floatResult, gate, sqnrData, context, staticPerChannel);
         var candidates = new List<QuantizationCandidate>();
         foreach (var form in forms)
         {
-            log.Progress($"quantize: building {form.Name()}");
-            if (form == QuantizationMode.Int8Static && ranges is null)
-                ranges = Calibrate(prepared, calibration!, method, context, log);
-            candidates.Add(Build(form, prepared, ranges, evaluator, floatResult, gate, sqnrData, context, log, staticPerChannel));
+            log.Progress($"quantize: building {form.Name}");
+            if (form.NeedsCalibration && run.Ranges is null)
+                run.Ranges = Calibrate(prepared, calibration!, method, context, log);
+            candidates.Add(Build(form, run));
         }
         // Do no harm to size either: a form that wrote a larger file than its float input is never kept.
         var inputBytes = new FileInfo(input).Length;
         foreach (var c in candidates.Where(c => c.Bytes > inputBytes))
             c.SizeFailure = string.Create(CultureInfo.InvariantCulture, $"{c.Bytes:N0} B, larger than the float input's {inputBytes:N0} B");
-        details["calibrationMethod"] = forms.Contains(QuantizationMode.Int8Static) ? method.Name() : null;
+        details["calibrationMethod"] = forms.Any(f => f.NeedsCalibration) ? method.Name() : null;
 
         // Latency: the float input and every candidate, interleaved, batch 1, one thread.
         double? floatLatency = null;
@@ -178,7 +174,7 @@ public sealed class QuantizeStage : ICompressionStage
             // "Never slower than float" cannot hold unmeasured: say so where the choice is reported.
             var why = context.LatencyRuns <= 0 ? "--latency-runs is 0" : $"'{input}' has several inputs and ModelBuild cannot time it";
             details["latency"] = $"not measured ({why}): no candidate was checked against float latency{(auto ? "; auto chose among the accurate forms by file size" : "")}";
-            log.Warning("MB0533", $"quantize: latency was not measured ({why}), so the {(auto ? "form auto chose" : mode.Name() + " model")} may be slower than the float model on this CPU.",
+            log.Warning("MB0533", $"quantize: latency was not measured ({why}), so the {(auto ? "form auto chose" : word + " model")} may be slower than the float model on this CPU.",
                 "Let ModelBuild time the models (drop --latency-runs 0), or time both models in the application before shipping the quantized one.");
         }
 
@@ -208,7 +204,7 @@ public sealed class QuantizeStage : ICompressionStage
                     "The final gate decides; consider another form or more calibration data.");
             if (chosen.LatencyFailure is not null && !recipe.Force)
             {
-                var fallback = FallBack(chosen, prepared, evaluator, floatResult, gate, sqnrData, context, floatLatency);
+                var fallback = FallBack(chosen, run);
                 if (fallback is not null) candidates.Add(fallback);
                 log.Warning("MB0205", $"{chosen.Form} is {chosen.LatencyFailure}; writing {(fallback?.Passed == true ? fallback.Form + " (int8 weights in the file, float kernels at run time)" : "the float input")} instead.",
                     "Pass --force to write the slower quantized model anyway.");
@@ -278,31 +274,23 @@ public sealed class QuantizeStage : ICompressionStage
         return histograms.ToDictionary(h => h.Key, h => HistogramCalibrator.Range(h.Value, method), StringComparer.Ordinal);
     }
 
-    private static QuantizationCandidate Build(QuantizationMode form, ModelProto prepared, Dictionary<string, (float, float)>? ranges,
-        ModelEvaluator evaluator, EvaluationResult floatResult, AccuracyGate gate, Data.InputSet? sqnrData, CompressionContext context, IWorkerLog log,
-        bool staticPerChannel = true)
+    /// <summary>Builds one form, repairs its accuracy when the form allows it, and measures it (not its latency).</summary>
+    private static QuantizationCandidate Build(IQuantizationForm form, QuantizationRun run)
     {
-        var path = context.WorkPath($"quantize-{form.Name()}.onnx");
-        Func<IReadOnlySet<string>, QuantizedModel> build = form switch
-        {
-            QuantizationMode.Int8Static => excluded => new StaticQdqInt8Quantizer { ExcludedNodes = excluded, PerChannel = staticPerChannel }.Quantize(prepared, ranges!),
-            QuantizationMode.Int8Dynamic => excluded => new DynamicInt8Quantizer { ExcludedNodes = excluded }.Quantize(prepared),
-            QuantizationMode.Int8Weights => _ => new Int8WeightStorage().Quantize(prepared),
-            QuantizationMode.Int4Weight => excluded => new Int4WeightQuantizer { ExcludedNodes = excluded }.Quantize(prepared),
-            QuantizationMode.Fp16 => _ => new Fp16Converter().Convert(prepared),
-            _ => throw new InvalidOperationException(form.ToString()),
-        };
+        var (prepared, evaluator, floatResult, gate, sqnrData, context) = (run.Prepared, run.Evaluator, run.FloatResult, run.Gate, run.SqnrData, run.Context);
+        var log = context.Log;
+        var path = context.WorkPath($"quantize-{form.Name}.onnx");
+        QuantizedModel build(IReadOnlySet<string> excluded) => form.Quantize(prepared, new QuantizeRequest(excluded, run.Ranges, run.PerChannel));
         EvaluationResult Evaluate(QuantizedModel m)
         {
             OnnxModelAccess.Save(m.Model, path);
             return evaluator.Evaluate(path);
         }
 
-        var candidate = new QuantizationCandidate { Form = form.Name(), Path = path };
-        var repairable = form is QuantizationMode.Int8Static or QuantizationMode.Int8Dynamic or QuantizationMode.Int4Weight;
+        var candidate = new QuantizationCandidate { Form = form.Name, Path = path };
         QuantizedModel model;
         EvaluationResult result;
-        if (repairable && sqnrData is not null)
+        if (form.SensitivityRepair && sqnrData is not null)
         {
             var repair = new SensitivityRepair().Run(prepared, build, Evaluate, floatResult, gate, sqnrData, context.Threads, log.Progress);
             (model, result) = (repair.Model, repair.Evaluation);
@@ -329,12 +317,12 @@ public sealed class QuantizeStage : ICompressionStage
     }
 
     /// <summary>The faster variant when the requested form is slower than float: int8 weight storage, which runs at float speed.</summary>
-    private static QuantizationCandidate? FallBack(QuantizationCandidate slow, ModelProto prepared, ModelEvaluator evaluator, EvaluationResult floatResult,
-        AccuracyGate gate, Data.InputSet? sqnrData, CompressionContext context, double? floatLatency)
+    private static QuantizationCandidate? FallBack(QuantizationCandidate slow, QuantizationRun run)
     {
-        if (slow.Form == QuantizationMode.Int8Weights.Name()) return null;
-        var candidate = Build(QuantizationMode.Int8Weights, prepared, null, evaluator, floatResult, gate, sqnrData, context, context.Log);
-        var sample = evaluator.Data ?? SyntheticSample.For(context.CurrentModel);
+        if (slow.Form == QuantizationForms.LatencyFallback.Name) return null;
+        var candidate = Build(QuantizationForms.LatencyFallback, run);
+        var context = run.Context;
+        var sample = run.Evaluator.Data ?? SyntheticSample.For(context.CurrentModel);
         if (context.LatencyRuns > 0)
         {
             var timing = LatencyMeter.Compare([context.CurrentModel, candidate.Path], sample, context.LatencyRuns);

@@ -12,8 +12,24 @@ namespace ModelBuild.Compression.Quantization;
 /// outputs of data-movement nodes (MaxPool, Reshape, ...) behind a quantized tensor, with the same parameters so
 /// ORT can run them on int8 directly.
 /// </summary>
-public sealed class StaticQdqInt8Quantizer
+public sealed class StaticQdqInt8Quantizer : IQuantizationForm
 {
+    public const string FormName = "int8-static";
+
+    public string Name => FormName;
+    public IReadOnlyList<string> Aliases => ["int8static", "int8", "static"];
+    /// <summary>Per-axis QDQ (per-channel weight scales).</summary>
+    public int MinimumOpset => GraphPreparation.QuantizationOpset;
+    public bool SensitivityRepair => true;
+    public bool NeedsCalibration => true;
+    public bool OnlyWeightMatrices => false;
+    public double BestCaseSizeRatio => 1 / 4.0;
+    public int? AutoRank => 1;
+    public bool FitsAuto(QuantizationFacts facts) => facts.HasCalibrationData;
+
+    public QuantizedModel Quantize(ModelProto prepared, QuantizeRequest request) =>
+        new StaticQdqInt8Quantizer { ExcludedNodes = request.ExcludedNodes, PerChannel = request.PerChannel }.Quantize(prepared, request.Ranges!);
+
     private static readonly HashSet<string> DataMovement = new(StringComparer.Ordinal)
         { "MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze" };
 
