@@ -1,5 +1,6 @@
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Quantization;
+using ModelBuild.Compression.Data;
 
 namespace ModelBuild.Quantization.Benchmarks;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Quantization;
+using ModelBuild.Compression.Data;
 
 namespace ModelBuild.Quantization.Benchmarks;
 

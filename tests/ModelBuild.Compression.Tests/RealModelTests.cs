@@ -1,5 +1,6 @@
 using ModelBuild.Compression.Quantization;
 using Onnx;
+using ModelBuild.Compression.Data;
 
 namespace ModelBuild.Compression.Tests;
 
@@ -151,7 +152,7 @@ public class RealModelTests
         Assert.Contains("layerSqnr", File.ReadAllText(Path.Combine(dir, "r.md")));
         // Loads and runs in a fresh session.
         using var runner = new Evaluation.ModelRunner(recipe.Output);
-        var outputs = runner.RunAll(Evaluation.DataTensor.Load(recipe.EvaluationData!));
+        var outputs = runner.RunAll(ModelBuild.Compression.Data.DataTensor.Load(recipe.EvaluationData!));
         Assert.All(outputs.Values, v => Assert.All(v, f => Assert.True(float.IsFinite(f))));
     }
 }

@@ -1,7 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using ModelBuild.Compression.Data;
-using ModelBuild.Compression.Quantization;
+using ModelBuild.Onnx.Graph;
 using Onnx;
 
 namespace ModelBuild.Compression.Evaluation;
@@ -29,7 +29,7 @@ public static class SyntheticSample
     public static InputSet For(string modelPath, int samples)
     {
         using var runner = new ModelRunner(modelPath, 1, GraphOptimizationLevel.ORT_DISABLE_ALL);
-        var graph = OnnxModelAccess.Load(modelPath).Graph;
+        var graph = ModelProto.Parser.ParseFrom(ModelBuild.Onnx.OnnxModel.Load(modelPath).ToBytes()).Graph;
         var vocabulary = VocabularyBounds(graph);
         var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
         var inputs = new List<NamedTensor>();
@@ -101,7 +101,7 @@ public static class SyntheticSample
                 {
                     if (node.OpType == "Gather" && node.Input.Count == 2 && node.Input[1] == tensor && initializers.TryGetValue(node.Input[0], out var table) && table.Dims.Count > 0)
                     {
-                        var axis = OnnxModelAccess.GetInt(node, "axis", 0) ?? 0;
+                        var axis = node.GetInt("axis", 0);
                         result[input.Name] = table.Dims[(int)(axis < 0 ? axis + table.Dims.Count : axis)];
                         break;
                     }

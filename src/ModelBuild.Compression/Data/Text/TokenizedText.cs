@@ -1,4 +1,5 @@
 using ModelBuild.Compression.Evaluation;
+using ModelBuild.Compression.Data;
 
 namespace ModelBuild.Compression.Data.Text;
 

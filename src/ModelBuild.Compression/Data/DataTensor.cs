@@ -1,7 +1,6 @@
-using ModelBuild.Compression.Data;
 using ModelBuild.Onnx.Diagnostics;
 
-namespace ModelBuild.Compression.Evaluation;
+namespace ModelBuild.Compression.Data;
 
 /// <summary>
 /// A data set held as one dense tensor whose first axis is the sample axis (calibration inputs, evaluation
