@@ -138,12 +138,14 @@ public sealed class CompressionPipeline
             report.CacheKey = CacheKey.Compute(recipe);
             if (log is IRecordsWarnings recorder) report.Warnings.AddRange(recorder.Warnings);
 
+            report.Summary = ReportSummary.Line(report);
             var gateFailure = CheckGates(recipe, report, reportPath);
+            if (gateFailure is not null) report.Gate = ReportSummary.Gate(recipe, report);
             if (reportPath is not null) ReportWriter.Write(report, reportPath);
             if (gateFailure is not null) throw gateFailure;
 
             OnnxModelAccess.CopyAtomic(stageModels.Count > 0 ? stageModels[^1] : recipe.Teacher, recipe.Output);
-            log.Summary(Summary(report));
+            log.Summary(report.Summary);
             return report;
         }
         finally
@@ -285,10 +287,5 @@ public sealed class CompressionPipeline
             $"Pass {option} {string.Join("|", words)} (or the same word in the recipe / item metadata).", teacher);
     }
 
-    private static string Summary(CompressionReport r) => Invariant(
-        $"teacher {r.Teacher.Bytes:N0} B -> result {r.Result.Bytes:N0} B, {Us(r.Teacher.LatencyMicroseconds)} -> {Us(r.Result.LatencyMicroseconds)}, {Pct(r.Teacher.Accuracy)} -> {Pct(r.Result.Accuracy)}{(r.Result.Agreement is { } a ? Invariant($", agreement {a:0.00}%") : "")}");
-
-    private static string Us(double? v) => v is null ? "-" : Invariant($"{v:0.0} us");
-    private static string Pct(double? v) => v is null ? "-" : Invariant($"{v:0.00}%");
     private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }
