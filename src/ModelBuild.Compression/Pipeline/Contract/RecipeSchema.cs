@@ -5,8 +5,8 @@ namespace ModelBuild.Compression.Pipeline.Contract;
 /// <c>&lt;CompressModel&gt;</c> metadata mapping and its validation (ModelBuild.Tasks' RecipeFromItem), recipe-file
 /// path resolution, the <c>compress</c> options and help (ModelBuild.Cli), the allowed words the pipeline checks,
 /// the unused-setting warnings (MB0515), each stage's cache inputs, the ItemDefinitionGroup in build/ModelBuild.props,
-/// the file inputs of build/ModelBuild.targets and docs/generated/options.md (the last three are generated files,
-/// checked by RecipeSchemaGeneratedFilesTests). Adding a setting: a property on CompressionRecipe, one line here, and
+/// the file inputs of build/ModelBuild.targets, docs/generated/options.md and docs/recipe.schema.json (the last four
+/// are generated files, checked by RecipeSchemaTests). Adding a setting: a property on CompressionRecipe, one line here, and
 /// the stage code that reads it (docs/recipe-schema.md). Shared as source with ModelBuild.Tasks: BCL only.
 /// <see cref="RecipeSetting.Stage"/> names the owner (docs, MB0515's grouping); <c>UsedBy</c> the stages whose
 /// cached output the value changes (forgetting one there serves a stale stage; listing one too many only costs a miss).
