@@ -1,33 +1,43 @@
 #!/usr/bin/env bash
-# Compresses the shared teachers with each technique and prints one "sha256  case" line per output,
-# so a refactoring can be checked for byte-identical results:
-#   bash benchmarks/byte-identity/run.sh OUT_DIR > before.txt   (on the old commit)
-#   bash benchmarks/byte-identity/run.sh OUT_DIR > after.txt && diff before.txt after.txt
-# Uses the Release build of src/ModelBuild.Cli (build it first). Latency is not measured (--latency-runs 0):
-# only the model bytes are compared, the reports carry timings.
-set -u
-here="$(cd "$(dirname "$0")/../.." && pwd)"
-cli="$here/src/ModelBuild.Cli/bin/Release/net10.0/modelbuild"
-teachers="$here/../shared/teachers"
-out="${1:?usage: run.sh OUT_DIR}"
-mkdir -p "$out"
-run() { # name, teacher folder, options...
-  local name="$1" t="$teachers/$2"; shift 2
-  "$cli" compress "$t/teacher.onnx" -o "$out/$name.onnx" --latency-runs 0 --seed 1 "$@" > "$out/$name.log" 2>&1
-  local rc=$?
-  if [ -f "$out/$name.onnx" ]; then echo "$(sha256sum < "$out/$name.onnx" | cut -c1-64)  $name (exit $rc)"
-  else echo "no-output  $name (exit $rc)"; fi
+# Same inputs + seed => byte-identical outputs, across a refactoring: compresses the three shared MLP/transformer
+# teachers (../shared/teachers) and the IntentRouter sample's recipe with the worker built from this tree, and
+# prints one "sha256  case" line per compressed model. Run it before a change into a file outside the repository,
+# again after, and diff the two files:
+#   benchmarks/byte-identity/run.sh > /tmp/before.sha256      (on the old commit)
+#   benchmarks/byte-identity/run.sh > /tmp/after.sha256 && diff /tmp/before.sha256 /tmp/after.sha256
+# --force and --latency-runs 0 keep the speed check (which depends on the machine's load) out of the outputs.
+# The IntentRouter case runs the sample's <CompressModel> settings through a recipe file (the path LoadRecipeFile
+# and --recipe take); the shared teachers through command-line options.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+teachers="$root/../shared/teachers"
+cli="$root/src/ModelBuild.Cli/bin/Release/net10.0/modelbuild.dll"
+[ -f "$cli" ] || dotnet build "$root/src/ModelBuild.Cli" -c Release -nologo -v:q >&2
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+fixed=(--force --latency-runs 0 --seed 1)
+
+run() { # name, args...
+  local name="$1"; shift
+  dotnet "$cli" compress "$@" -o "$work/$name.onnx" "${fixed[@]}" > "$work/$name.log" 2>&1 \
+    || { echo "FAILED $name:" >&2; tail -20 "$work/$name.log" >&2; exit 1; }
+  echo "$(sha256sum < "$work/$name.onnx" | cut -d' ' -f1)  $name"
 }
+
 for t in wine-mlp breast-cancer-mlp synthetic-intent-transformer; do
   d="$teachers/$t"
-  run "$t.int8-dynamic" "$t" --quantize int8-dynamic
-  run "$t.int8-static" "$t" --quantize int8-static --calibration-data "$d/calib_x.npy"
-  run "$t.fp16" "$t" --quantize fp16
-  run "$t.int4-weight" "$t" --quantize int4-weight
-  run "$t.int8-weights" "$t" --quantize int8-weights
-  run "$t.distill" "$t" --distill --student "$d/student_scratch.onnx" --epochs 2 --train-data "$d/train_x.npy" --train-labels "$d/train_y.npy" --eval-data "$d/test_x.npy" --eval-labels "$d/test_y.npy"
-  run "$t.prune" "$t" --prune 0.5 --epochs 1 --train-data "$d/train_x.npy" --train-labels "$d/train_y.npy" --eval-data "$d/test_x.npy" --eval-labels "$d/test_y.npy"
+  run "$t.int8-dynamic" "$d/teacher.onnx" --quantize int8-dynamic
+  run "$t.int8-static" "$d/teacher.onnx" --quantize int8-static --calibration-data "$d/calib_x.npy"
+  run "$t.distill" "$d/teacher.onnx" --distill --student "$d/student_scratch.onnx" --epochs 2 \
+      --train-data "$d/train_x.npy" --train-labels "$d/train_y.npy"
+  run "$t.prune" "$d/teacher.onnx" --prune 0.5 --epochs 1 --train-data "$d/train_x.npy" --train-labels "$d/train_y.npy"
 done
-# A multi-input model with npz:name data (the data-input part of the content key).
-b="$teachers/intent-bert"
-run "intent-bert.int8-static" intent-bert --quantize int8-static --calibration-data "$b/calib.npz" --eval-data "$b/test.npz" --eval-labels "$b/test_y.npy"
+
+s="$root/samples/IntentRouter"
+cat > "$work/intent-router.json" <<JSON
+{ "teacher": "$s/Models/intent-teacher.onnx", "distill": true, "student": "$s/Models/intent-student.onnx",
+  "reinitialize": true, "trainingData": "$s/Data/train_x.npy", "trainingLabels": "$s/Data/train_y.npy",
+  "epochs": ${INTENT_EPOCHS:-40}, "prune": 0.5, "quantize": "int8-dynamic",
+  "evaluationData": "$s/Data/test_x.npy", "evaluationLabels": "$s/Data/test_y.npy", "maxAccuracyDrop": 1.0 }
+JSON
+run "intent-router" --recipe "$work/intent-router.json"

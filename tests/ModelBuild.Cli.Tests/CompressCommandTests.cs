@@ -28,6 +28,11 @@ public class CompressCommandTests
         Assert.Contains("progress", kinds);
         Assert.Contains("stage", kinds);
         Assert.Equal("summary", kinds[^1]);
+        // The summary line is written once, by the worker: on stdout and in the report, where the build task reads it.
+        var summaryLine = lines[^1];
+        var written = CompressionReport.FromJson(File.ReadAllText(report)).Summary;
+        Assert.Matches(@"^281,255 B -> [\d,]+ B \([\d.]+x smaller\), latency [\d.]+ us -> [\d.]+ us, accuracy [\d.]+% -> [\d.]+%, agreement 100\.00%$", written);
+        Assert.EndsWith(written!, summaryLine);
         Assert.True(File.Exists(output));
         var parsed = CompressionReport.FromJson(File.ReadAllText(report));
         Assert.Equal(Path.GetFullPath(output), parsed.Result.Path);
@@ -101,6 +106,10 @@ public class CompressCommandTests
         Assert.Contains("##modelbuild[error MB0521]", stdout);
         Assert.False(File.Exists(output));
         Assert.True(File.Exists(Path.Combine(dir, "r.json")));
+        // The worker states the gate's figures in the report; the build task forwards them (MB0607) instead of rebuilding them.
+        var gate = CompressionReport.FromJson(File.ReadAllText(Path.Combine(dir, "r.json"))).Gate;
+        Assert.NotNull(gate);
+        Assert.Matches(@"^accuracy teacher [\d.]+% -> result [\d.]+% \(drop -?[\d.]+ points\), agreement [\d.]+% \(required 101\.00%\), latency n/a -> n/a$", gate);
     }
 
     /// <summary>A gate given on the command line or in a recipe is checked or refused, never skipped (exit 0 before).</summary>

@@ -42,6 +42,29 @@ public sealed partial class BuildFlowTests(PackageFixture package)
     }
 
     [Fact]
+    public void Public_hooks_run_before_the_items_are_read_and_after_the_outputs_exist()
+    {
+        using var project = new ThrowAwayProject(package, ThrowAwayProject.WineInt8Static);
+        // Directory.Build.targets is imported after the package's targets, as a user's own targets are.
+        File.WriteAllText(project.PathOf("Directory.Build.targets"), """
+            <Project>
+              <Target Name="HookBefore" BeforeTargets="ModelBuild_BeforeCompress">
+                <Message Importance="high" Text="hook before: @(CompressModel)" />
+              </Target>
+              <Target Name="HookAfter" AfterTargets="ModelBuild_AfterCompress">
+                <Message Importance="high" Text="hook after: %(ModelBuildOutput.TargetPath)" Condition="Exists('%(ModelBuildOutput.FullPath)')" />
+              </Target>
+            </Project>
+            """);
+        var build = project.Build();
+        Assert.True(build.Succeeded, build.ToString());
+        var before = build.Output.IndexOf("hook before: teacher.onnx", StringComparison.Ordinal);
+        var worker = build.Output.IndexOf(ThrowAwayProject.WorkerStarted, StringComparison.Ordinal);
+        var after = build.Output.IndexOf("hook after: models/wine.onnx", StringComparison.Ordinal);
+        Assert.True(before >= 0 && worker > before && after > worker, build.Output);
+    }
+
+    [Fact]
     public void Incremental_builds_start_no_worker_touch_does_not_recompress_new_bytes_do_and_clean_removes_the_output()
     {
         using var project = new ThrowAwayProject(package, ThrowAwayProject.WineInt8Static);

@@ -98,7 +98,7 @@ public sealed class CompressModelsTests : IDisposable
         item.SetMetadata("EvaluationLabels", "test_y.npy");
         item.SetMetadata("MaxAccuracyDrop", "0.5");
         var worker = project.Worker("""
-            echo '{"teacher":{"bytes":281255,"accuracy":98.15},"result":{"bytes":74112,"accuracy":90.74,"agreement":91.2}}' > "$report"
+            echo '{"teacher":{"bytes":281255,"accuracy":98.15},"result":{"bytes":74112,"accuracy":90.74,"agreement":91.2},"gate":"accuracy teacher 98.15% -> result 90.74% (drop 7.41 points, allowed 0.50), agreement 91.20%, latency n/a -> n/a"}' > "$report"
             exit 1
             """);
         Assert.False(project.Task(engine, worker, null, item).Execute());

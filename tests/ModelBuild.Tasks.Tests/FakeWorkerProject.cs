@@ -18,7 +18,7 @@ internal sealed class FakeWorkerProject : IDisposable
     public string LocalCache => Path.Combine(Project, "obj", "modelbuild", "cache");
     public string Output => Path.Combine(Project, "obj", "modelbuild-out", "wine.onnx");
 
-    public const string GoodReport = """{"teacher":{"bytes":281255,"accuracy":98.15,"latencyMicroseconds":6.2},"result":{"bytes":74112,"accuracy":98.15,"latencyMicroseconds":5.1,"agreement":100}}""";
+    public const string GoodReport = """{"teacher":{"bytes":281255,"accuracy":98.15,"latencyMicroseconds":6.2},"result":{"bytes":74112,"accuracy":98.15,"latencyMicroseconds":5.1,"agreement":100},"summary":"281,255 B -> 74,112 B (3.80x smaller), latency 6.2 us -> 5.1 us, accuracy 98.15% -> 98.15%, agreement 100.00%"}""";
 
     public FakeWorkerProject()
     {

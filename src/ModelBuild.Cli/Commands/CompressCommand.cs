@@ -18,48 +18,15 @@ internal static class CompressCommand
         var teacher = new Argument<string?>("teacher") { Description = "The float ONNX model to compress.", Arity = ArgumentArity.ZeroOrOne };
         var output = new Option<string?>("--output", "-o") { Description = "Where to write the compressed model." };
         var recipe = new Option<string?>("--recipe") { Description = "A CompressionRecipe JSON file; command-line options override its values." };
-        var quantize = new Option<string?>("--quantize") { Description = string.Join(" | ", ModelBuild.Compression.Quantization.QuantizationForms.Words) };
-        var calibration = new Option<string?>("--calibration-data") { Description = "Calibration inputs: .npy/.npz, .csv/.tsv, token-id file, image folder or TensorProto folder (see docs/cli.md)." };
-        var method = new Option<string?>("--calibration-method") { Description = "minmax | percentile | entropy (static int8)." };
-        var prune = new Option<double?>("--prune") { Description = "Fraction of weights/channels to prune." };
-        var pruneMode = new Option<string?>("--prune-mode") { Description = "structured (default: remove neurons, channels, heads) | unstructured (zero weights)" };
-        var pruneSteps = new Option<int?>("--prune-steps") { Description = "Reach --prune in this many steps, each followed by recovery training (default 1)." };
-        var pruneExclude = new Option<string?>("--prune-exclude") { Description = "Comma-separated node or initializer names to leave unpruned; a trailing * matches a prefix." };
-        var distill = new Option<bool>("--distill") { Description = "Distill the teacher into a student." };
-        var student = new Option<string?>("--student") { Description = "Student ONNX model for distillation." };
-        var studentWidth = new Option<double?>("--student-width") { Description = "Derive the student from the teacher (MLP, Conv net or transformer): hidden widths, Conv channels, d_model and heads times this factor, in (0, 1]." };
-        var studentDepth = new Option<double?>("--student-depth") { Description = "Derive the student from the teacher: hidden layers, transformer layers or repeated same-shape Conv blocks times this factor, in (0, 1]." };
-        var studentFfnWidth = new Option<double?>("--student-ffn-width") { Description = "Derive the student from the teacher: FFN / hidden neuron widths times this factor, in (0, 1] (default: --student-width)." };
-        var trainData = new Option<string?>("--train-data") { Description = "Training inputs for distillation and pruning recovery: .npy, file.npz:name, .csv/.tsv (labels from --label-column), token-id file, image folder (labels from class subfolders), TensorProto folder." };
-        var trainLabels = new Option<string?>("--train-labels") { Description = "Class labels for --train-data (.npy, or text with one per line; optional: without them, pure KD on the teacher's outputs)." };
-        var epochs = new Option<int?>("--epochs") { Description = "Distillation epochs (default 20; recovery after each pruning step: 10)." };
-        var batchSize = new Option<int?>("--batch-size") { Description = "Training batch size (default 32)." };
-        var learningRate = new Option<double?>("--learning-rate") { Description = "AdamW learning rate, warm-up then cosine decay (default 0.001)." };
-        var temperature = new Option<double?>("--temperature") { Description = "Softmax temperature of the soft targets (default 4)." };
-        var alpha = new Option<double?>("--alpha") { Description = "Weight of the soft-target loss against the hard labels, in [0, 1] (default 0.9)." };
-        var reinitialize = new Option<bool>("--reinitialize") { Description = "Start the --student from fresh initial weights instead of the file's." };
-        var loss = new Option<string?>("--loss") { Description = "response (default) | feature | relation" };
-        var featurePairs = new Option<string?>("--feature-pairs") { Description = "teacher_tensor:student_tensor pairs, comma-separated, for --loss feature (one pair for relation)." };
-        var synthetic = new Option<int?>("--synthetic") { Description = "Train on N synthetic inputs labelled by the teacher: generated from --train-data's samples, or without --train-data inverted from the teacher's BatchNorm statistics (DeepInversion)." };
-        var dropout = new Option<double?>("--dropout") { Description = "Dropout rate while training the student (default 0)." };
-        var quantizationAware = new Option<bool>("--quantization-aware") { Description = "Distill through int8 fake quantization (weights and activations, straight-through gradients) for the int8-static step that follows; needs --quantize int8-static." };
         var stageCache = new Option<string?>("--stage-cache") { Description = "Cache each stage's output in this folder, so that changing only later stages' settings re-runs only those." };
-        var evalData = new Option<string?>("--eval-data") { Description = "Evaluation inputs, in any format --train-data takes." };
-        var evalLabels = new Option<string?>("--eval-labels") { Description = "Evaluation labels (.npy or text, int class ids), unless the data carries them." };
-        var metricOutput = new Option<string?>("--metric-output") { Description = "Models with several outputs: the output accuracy and agreement are computed on (default: the first)." };
-        var maxDrop = new Option<double?>("--max-accuracy-drop") { Description = "Accuracy points the result may lose against the teacher." };
-        var minAgreement = new Option<double?>("--min-agreement") { Description = "Minimum top-1 agreement with the teacher, percent." };
-        var maxLatency = new Option<double?>("--max-latency-us") { Description = "Maximum batch-1 latency of the result, microseconds." };
-        var force = new Option<bool>("--force") { Description = "Write the quantized model even when it is slower than the float input." };
         var report = new Option<string?>("--report") { Description = "Write the JSON report here (and a Markdown report beside it)." };
-        var seed = new Option<int?>("--seed") { Description = "Random seed; same inputs and seed give byte-identical outputs." };
-        var threads = new Option<int?>("--threads") { Description = "Intra-op threads for evaluation and calibration (latency is always measured with 1)." };
         var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs per latency median (default {LatencyMeter.DefaultRuns}; 0 skips timing; --max-latency-us then fails with MB0532)." };
 
         var cacheKey = new Option<string?>("--cache-key") { Description = "The key that names the result: the report's cacheKey and, with --remote-cache in ReadWrite mode, the entry the result is uploaded as (the build task passes its key; default: computed from the recipe)." };
         var remote = new RemoteCacheOptions();
         var json = new Option<bool>("--json") { Description = "Print the report as JSON on stdout; progress and diagnostics go to stderr." };
-        var reading = new DataReadingOptions();
+        // Every recipe setting (RecipeSchema), the data-reading ones included.
+        var settings = RecipeOptions.All();
         var command = new Command("compress", """
             Compress an ONNX model: distill -> prune -> quantize, with evaluation, quality gates and a report
             (JSON, Markdown and HTML). Exit code 0 success, 1 failed quality gate, 2 bad input, 3 internal error.
@@ -71,12 +38,11 @@ internal static class CompressCommand
               modelbuild compress --recipe recipe.json -o model.onnx
             """);
         command.Arguments.Add(teacher);
-        foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, pruneSteps, pruneExclude, distill, student,
-                     studentWidth, studentDepth, studentFfnWidth, trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss,
-                     featurePairs, synthetic, dropout, quantizationAware, evalData, evalLabels, metricOutput, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
-                     latencyRuns, stageCache, json })
+        command.Options.Add(output);
+        command.Options.Add(recipe);
+        settings.AddTo(command);
+        foreach (var o in new Option[] { report, latencyRuns, stageCache, json })
             command.Options.Add(o);
-        reading.AddTo(command);
         remote.AddTo(command);
         command.Options.Add(cacheKey);
 
@@ -94,45 +60,10 @@ internal static class CompressCommand
                     throw new ModelBuildException("MB0513", $"The recipe '{recipeFile}' is not valid recipe JSON: {e.Message}", "Fix the JSON (property names as in CompressionRecipe, camelCase).", recipeFile, e);
                 }
             }
-            T? Pick<T>(Option<T?> o, T? current) => parse.GetResult(o) is not null ? parse.GetValue(o) : current;
             r.Teacher = parse.GetValue(teacher) ?? r.Teacher;
-            r.Output = Pick(output, r.Output) ?? "";
-            r.Quantize = Pick(quantize, r.Quantize) ?? "none";
-            r.CalibrationData = Pick(calibration, r.CalibrationData);
-            r.CalibrationMethod = Pick(method, r.CalibrationMethod);
-            r.Prune = Pick(prune, r.Prune);
-            r.PruneMode = Pick(pruneMode, r.PruneMode);
-            r.PruneSteps = Pick(pruneSteps, r.PruneSteps);
-            if (parse.GetValue(pruneExclude) is { } exclude)
-                r.PruneExclude = exclude.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
-            r.Distill = parse.GetValue(distill) || r.Distill;
-            r.Student = Pick(student, r.Student);
-            r.StudentWidth = Pick(studentWidth, r.StudentWidth);
-            r.StudentDepth = Pick(studentDepth, r.StudentDepth);
-            r.StudentFfnWidth = Pick(studentFfnWidth, r.StudentFfnWidth);
-            r.TrainingData = Pick(trainData, r.TrainingData);
-            r.TrainingLabels = Pick(trainLabels, r.TrainingLabels);
-            r.Epochs = Pick(epochs, r.Epochs);
-            r.BatchSize = Pick(batchSize, r.BatchSize);
-            r.LearningRate = Pick(learningRate, r.LearningRate);
-            r.Temperature = Pick(temperature, r.Temperature);
-            r.Alpha = Pick(alpha, r.Alpha);
-            r.Reinitialize = parse.GetValue(reinitialize) || r.Reinitialize;
-            r.Loss = Pick(loss, r.Loss);
-            r.FeaturePairs = Pick(featurePairs, r.FeaturePairs);
-            r.Synthetic = Pick(synthetic, r.Synthetic);
-            r.Dropout = Pick(dropout, r.Dropout);
-            r.QuantizationAware = parse.GetValue(quantizationAware) || r.QuantizationAware;
-            r.EvaluationData = Pick(evalData, r.EvaluationData);
-            r.EvaluationLabels = Pick(evalLabels, r.EvaluationLabels);
-            r.MetricOutput = Pick(metricOutput, r.MetricOutput);
-            r.MaxAccuracyDrop = Pick(maxDrop, r.MaxAccuracyDrop);
-            r.MinAgreement = Pick(minAgreement, r.MinAgreement);
-            r.MaxLatencyMicroseconds = Pick(maxLatency, r.MaxLatencyMicroseconds);
-            r.Force = parse.GetValue(force) || r.Force;
-            r.Seed = parse.GetValue(seed) ?? r.Seed;
-            r.Threads = Pick(threads, r.Threads);
-            reading.ApplyTo(parse, r);
+            r.Output = (parse.GetResult(output) is not null ? parse.GetValue(output) : r.Output) ?? "";
+            settings.ApplyTo(parse, r);
+            if (r.Quantize is null) r.Quantize = "none"; // "quantize": null in a recipe file
             var runs = parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns;
 
             var reportPath = parse.GetValue(report);

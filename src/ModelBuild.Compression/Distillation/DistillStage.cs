@@ -51,18 +51,8 @@ public sealed class DistillStage : ICompressionStage
         return new StageOutcome(result.OutputPath, details);
     }
 
-    public StageCacheInputs CacheInputs(CompressionContext context)
-    {
-        var r = context.Recipe;
-        return new StageCacheInputs(
-            new
-            {
-                r.StudentWidth, r.StudentDepth, r.StudentFfnWidth, r.Reinitialize, r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha,
-                r.Loss, r.FeaturePairs, r.Synthetic, r.Dropout, r.QuantizationAware, r.Seed, Threads = context.Threads,
-                r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength, r.MetricOutput,
-            },
-            [r.Student, r.TrainingData, r.TrainingLabels, .. Data.Text.TextDataFiles.Of(r)]);
-    }
+    /// <summary>Besides the recipe settings the schema gives the distill stage: the threads (they change float sums).</summary>
+    public StageCacheInputs CacheInputs(CompressionContext context) => new(new { context.Threads }, []);
 
     /// <summary>The recipe's distillation settings as engine options; unset values keep the engine's defaults.</summary>
     public static DistillationOptions Options(CompressionRecipe r, string teacher, string output, int threads)

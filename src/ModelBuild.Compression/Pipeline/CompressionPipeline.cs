@@ -82,12 +82,12 @@ public sealed class CompressionPipeline
             context.CurrentFigures = report.Teacher;
 
             var stageModels = new List<string>();
-            WarnAboutUnusedSettings(recipe, log);
+            WarnAboutUnusedSettings(recipe, _stages, log);
             var cache = StageCacheDirectory is null ? null : new StageCache(StageCacheDirectory);
             foreach (var stage in _stages.Where(s => s.IsRequested(recipe)))
             {
                 var clock = Stopwatch.StartNew();
-                var cacheInputs = cache is null ? null : stage.CacheInputs(context);
+                var cacheInputs = cache is null ? null : stage.CacheInputs(context) is { } own ? StageCacheInputs.WithRecipe(stage.Name, recipe, own) : null;
                 var key = cacheInputs is null ? null : ContentKey.OfStage(stage.Name, context.CurrentModel, cacheInputs.Settings, cacheInputs.Files, _versions);
                 var cached = key is null ? null : cache!.TryGet(key, context.WorkPath($"{stage.Name}-cached.onnx"));
                 if (cached is null && key is not null && RemoteCache is not null
@@ -147,12 +147,14 @@ public sealed class CompressionPipeline
             report.CacheKey = ResultKey ?? ContentKey.OfResult(recipe, _versions);
             if (log is IRecordsWarnings recorder) report.Warnings.AddRange(recorder.Warnings);
 
+            report.Summary = ReportSummary.Line(report);
             var gateFailure = CheckGates(recipe, report, reportPath);
+            if (gateFailure is not null) report.Gate = ReportSummary.Gate(recipe, report);
             if (reportPath is not null) ReportWriter.Write(report, reportPath);
             if (gateFailure is not null) throw gateFailure;
 
             ModelBuild.Onnx.AtomicFile.Copy(stageModels.Count > 0 ? stageModels[^1] : recipe.Teacher, recipe.Output);
-            log.Summary(Summary(report));
+            log.Summary(report.Summary);
             return report;
         }
         finally
@@ -174,35 +176,27 @@ public sealed class CompressionPipeline
         }
     }
 
-    /// <summary>Settings of a stage that is not requested are ignored; say so instead of silently doing less than asked.</summary>
-    private static void WarnAboutUnusedSettings(CompressionRecipe recipe, IWorkerLog log)
+    /// <summary>
+    /// Settings of a stage that is not requested are ignored; say so instead of silently doing less than asked. Which
+    /// settings and which stages come from <see cref="RecipeSchema"/> (WarnWhenUnused, UsedBy), grouped by owner.
+    /// </summary>
+    private static void WarnAboutUnusedSettings(CompressionRecipe recipe, IReadOnlyList<ICompressionStage> stages, IWorkerLog log)
     {
-        var distillOnly = new List<string>();
-        if (!recipe.Distill)
+        var requested = stages.Where(s => s.IsRequested(recipe)).Select(s => s.Name).ToHashSet();
+        var unused = RecipeSchema.Settings
+            .Where(s => s.WarnWhenUnused && s.IsSet(recipe) && !s.UsedBy.Any(requested.Contains))
+            .GroupBy(s => s.Stage);
+        foreach (var group in unused)
         {
-            if (recipe.Student is not null) distillOnly.Add("student");
-            if (recipe.StudentWidth is not null) distillOnly.Add("student-width");
-            if (recipe.StudentDepth is not null) distillOnly.Add("student-depth");
-            if (recipe.StudentFfnWidth is not null) distillOnly.Add("student-ffn-width");
-            if (recipe.Reinitialize) distillOnly.Add("reinitialize");
-            if (recipe.QuantizationAware) distillOnly.Add("quantization-aware");
-            if (recipe.Loss is not null) distillOnly.Add("loss");
-            if (recipe.FeaturePairs is not null) distillOnly.Add("feature-pairs");
-            if (recipe.Temperature is not null && recipe.Prune is null) distillOnly.Add("temperature");
+            var options = string.Join(", ", group.Select(s => s.Option));
+            var (what, why, remedy) = group.Key switch
+            {
+                RecipeSchema.Distill => ("Distillation", "distillation is not requested", "Add --distill (Distill=\"true\" on the item) to distill"),
+                RecipeSchema.Prune => ("Pruning", "no --prune fraction", "Add --prune <fraction> (Prune=\"0.5\" on the item) to prune"),
+                _ => ($"The {group.Key} stage's", $"the {group.Key} stage is not requested", $"Request the {group.Key} stage"),
+            };
+            log.Warning("MB0515", $"{what} settings ({options}) are given but {why}; they are ignored.", $"{remedy}, or remove these settings.");
         }
-        if (distillOnly.Count > 0)
-            log.Warning("MB0515", $"Distillation settings ({string.Join(", ", distillOnly.Select(o => "--" + o))}) are given but distillation is not requested; they are ignored.",
-                "Add --distill (Distill=\"true\" on the item) to distill, or remove these settings.");
-        var pruneOnly = new List<string>();
-        if (recipe.Prune is null)
-        {
-            if (recipe.PruneMode is not null) pruneOnly.Add("prune-mode");
-            if (recipe.PruneSteps is not null) pruneOnly.Add("prune-steps");
-            if (recipe.PruneExclude is { Count: > 0 }) pruneOnly.Add("prune-exclude");
-        }
-        if (pruneOnly.Count > 0)
-            log.Warning("MB0515", $"Pruning settings ({string.Join(", ", pruneOnly.Select(o => "--" + o))}) are given but no --prune fraction; they are ignored.",
-                "Add --prune <fraction> (Prune=\"0.5\" on the item) to prune, or remove these settings.");
     }
 
     private static ModelFigures Figures(string path, ModelEvaluator evaluator, string displayPath)
@@ -287,22 +281,20 @@ public sealed class CompressionPipeline
             throw new ModelBuildException("MB0518",
                 $"Quantization-aware distillation trains the student for the int8-static step, but the quantization form is '{recipe.Quantize ?? "none"}'.",
                 "Add --quantize int8-static with --calibration-data (Quantize=\"int8-static\" and CalibrationData on the item), or drop --quantization-aware.", recipe.Teacher);
-        OneOf("prune mode", "--prune-mode", recipe.PruneMode, ["structured", "unstructured"], recipe.Teacher);
-        OneOf("distillation loss", "--loss", recipe.Loss, ["response", "feature", "relation"], recipe.Teacher);
+        OneOf("prune mode", nameof(CompressionRecipe.PruneMode), recipe.PruneMode, recipe.Teacher);
+        OneOf("distillation loss", nameof(CompressionRecipe.Loss), recipe.Loss, recipe.Teacher);
         if (recipe.CalibrationMethod is not null) CalibrationMethodNames.Parse(recipe.CalibrationMethod);
     }
 
-    private static void OneOf(string what, string option, string? value, string[] words, string teacher)
+    /// <summary>The allowed words are the schema's (the same list the task and the docs use).</summary>
+    private static void OneOf(string what, string metadata, string? value, string teacher)
     {
+        var setting = RecipeSchema.Get(metadata);
+        var (option, words) = (setting.Option, setting.Words);
         if (value is null || words.Contains(value.Trim().ToLowerInvariant())) return;
         throw new ModelBuildException("MB0517", $"The {what} '{value}' is not one of {string.Join(", ", words)}.",
             $"Pass {option} {string.Join("|", words)} (or the same word in the recipe / item metadata).", teacher);
     }
 
-    private static string Summary(CompressionReport r) => Invariant(
-        $"teacher {r.Teacher.Bytes:N0} B -> result {r.Result.Bytes:N0} B, {Us(r.Teacher.LatencyMicroseconds)} -> {Us(r.Result.LatencyMicroseconds)}, {Pct(r.Teacher.Accuracy)} -> {Pct(r.Result.Accuracy)}{(r.Result.Agreement is { } a ? Invariant($", agreement {a:0.00}%") : "")}");
-
-    private static string Us(double? v) => v is null ? "-" : Invariant($"{v:0.0} us");
-    private static string Pct(double? v) => v is null ? "-" : Invariant($"{v:0.00}%");
     private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -20,8 +20,10 @@ public interface ICompressionStage
     StageOutcome Run(CompressionContext context);
 
     /// <summary>
-    /// What decides this stage's output besides its input model: its own normalized settings and the data files it
-    /// reads. The per-stage cache (<see cref="StageCache"/>) keys on them; null means the stage is never cached.
+    /// What decides this stage's output besides its input model and the recipe settings <see cref="RecipeSchema"/>
+    /// marks as used by it (those are added by <see cref="StageCacheInputs.WithRecipe"/>): values of the run (threads,
+    /// latency runs) and files the recipe does not name. The per-stage cache (<see cref="StageCache"/>) keys on both;
+    /// null means the stage is never cached.
     /// </summary>
     StageCacheInputs? CacheInputs(CompressionContext context) => null;
 }
@@ -30,7 +32,20 @@ public interface ICompressionStage
 /// A stage's cache inputs: <paramref name="Settings"/> is serialized to JSON (so only values that change the output
 /// belong in it), <paramref name="Files"/> are hashed by content (null entries stand for "not given").
 /// </summary>
-public sealed record StageCacheInputs(object Settings, IReadOnlyList<string?> Files);
+public sealed record StageCacheInputs(object Settings, IReadOnlyList<string?> Files)
+{
+    /// <summary>
+    /// <paramref name="own"/> plus the recipe's part from the schema: the values of the settings <paramref name="stage"/>
+    /// uses and the files it reads (with the tokenizer_config.json beside a vocab.txt when it reads the tokenizer).
+    /// </summary>
+    public static StageCacheInputs WithRecipe(string stage, CompressionRecipe recipe, StageCacheInputs own)
+    {
+        var (settings, files) = RecipeSchema.StageInputs(stage, recipe);
+        if (RecipeSchema.Get(nameof(CompressionRecipe.Tokenizer)).UsedBy.Contains(stage))
+            files.Add(Data.Text.TextDataFiles.ConfigBeside(recipe.Tokenizer));
+        return new StageCacheInputs(new { Recipe = settings, Stage = own.Settings }, [.. files, .. own.Files]);
+    }
+}
 
 /// <summary>
 /// What a stage produced: the new model path (may equal the input when it changed nothing), technique details for

@@ -51,21 +51,12 @@ public sealed class PruneStage : ICompressionStage
         return new StageOutcome(output, result.ToJson());
     }
 
-    public StageCacheInputs CacheInputs(CompressionContext context)
-    {
-        var r = context.Recipe;
-        var recovers = r.TrainingData is not null;
-        return new StageCacheInputs(
-            new
-            {
-                r.Prune, r.PruneMode, r.PruneSteps, r.PruneExclude,
-                Recovery = recovers ? new { r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha, r.Synthetic, r.Seed, Threads = context.Threads } : null,
-                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength }, r.MetricOutput,
-                LatencyRuns = context.LatencyRuns > 0,
-            },
-            // The original teacher is the recovery's teacher; evaluation data only adds per-step figures to the details.
-            [recovers ? r.Teacher : null, r.TrainingData, r.TrainingLabels, r.EvaluationData, r.EvaluationLabels, .. Data.Text.TextDataFiles.Of(r)]);
-    }
+    /// <summary>
+    /// Besides the recipe settings the schema gives the prune stage: the threads, whether latency is measured, and the
+    /// original teacher when it is the recovery's teacher.
+    /// </summary>
+    public StageCacheInputs CacheInputs(CompressionContext context) =>
+        new(new { context.Threads, LatencyRuns = context.LatencyRuns > 0 }, [context.Recipe.TrainingData is not null ? context.Recipe.Teacher : null]);
 
     public static RecoveryTraining RecoveryTraining(CompressionRecipe r, int threads)
     {

@@ -233,20 +233,11 @@ public sealed class QuantizeStage : ICompressionStage
     }
 
     /// <summary>
-    /// Everything the quantize stage's choice depends on besides its input model: the form, calibration, the gates
-    /// (auto and the repair use them), --force and whether latency is measured (the "do no harm" gate).
+    /// Besides the recipe settings the schema gives the quantize stage (the form, calibration, the gates auto and the
+    /// repair use, --force): how latency is measured (the "do no harm" gate) and auto's default gates.
     /// </summary>
-    public StageCacheInputs CacheInputs(CompressionContext context)
-    {
-        var r = context.Recipe;
-        return new StageCacheInputs(
-            new
-            {
-                r.Quantize, r.CalibrationMethod, r.MaxAccuracyDrop, r.MinAgreement, r.Force, LatencyRuns = context.LatencyRuns, DefaultAutoMaxDrop, DefaultAutoMinAgreement,
-                Data = new { r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength }, r.MetricOutput,
-            },
-            [r.CalibrationData, r.EvaluationData, r.EvaluationLabels, .. Data.Text.TextDataFiles.Of(r)]);
-    }
+    public StageCacheInputs CacheInputs(CompressionContext context) =>
+        new(new { context.LatencyRuns, DefaultAutoMaxDrop, DefaultAutoMinAgreement }, []);
 
     private static string Reasons(IEnumerable<QuantizationCandidate> candidates) =>
         string.Join("; ", candidates.Select(c => $"{c.Form}: {c.SizeFailure ?? c.AccuracyFailure ?? c.LatencyFailure}"));

@@ -18,6 +18,10 @@ public sealed class CompressionReport
     public List<string> Inputs { get; set; } = [];
     public string? MetricOutput { get; set; }
     public List<string> Warnings { get; set; } = [];
+    /// <summary>The run's one-line summary (sizes, latency, accuracy), as the CLI and the build print it.</summary>
+    public string? Summary { get; set; }
+    /// <summary>When a quality gate failed: the figures it judged and the limits set (the build's MB0607 states it).</summary>
+    public string? Gate { get; set; }
     /// <summary>Technique-specific detail (candidates tried, layers kept in float, SQNR table, pruned groups...).</summary>
     public JsonObject? Details { get; set; }
 

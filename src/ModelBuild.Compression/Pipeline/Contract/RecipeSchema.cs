@@ -1,0 +1,102 @@
+namespace ModelBuild.Compression.Pipeline.Contract;
+
+/// <summary>
+/// Every setting of a <see cref="CompressionRecipe"/>, declared once. Derived from this table: the
+/// <c>&lt;CompressModel&gt;</c> metadata mapping and its validation (ModelBuild.Tasks' RecipeFromItem), recipe-file
+/// path resolution, the <c>compress</c> options and help (ModelBuild.Cli), the allowed words the pipeline checks,
+/// the unused-setting warnings (MB0515), each stage's cache inputs, the ItemDefinitionGroup in build/ModelBuild.props,
+/// the file inputs of build/ModelBuild.targets, docs/generated/options.md and docs/recipe.schema.json (the last four
+/// are generated files, checked by RecipeSchemaTests). Adding a setting: a property on CompressionRecipe, one line here, and
+/// the stage code that reads it (docs/recipe-schema.md). Shared as source with ModelBuild.Tasks: BCL only.
+/// <see cref="RecipeSetting.Stage"/> names the owner (docs, MB0515's grouping); <c>UsedBy</c> the stages whose
+/// cached output the value changes (forgetting one there serves a stale stage; listing one too many only costs a miss).
+/// </summary>
+public static class RecipeSchema
+{
+    public const string Distill = "distill";
+    public const string Prune = "prune";
+    public const string Quantize = "quantize";
+    /// <summary>Evaluation and quality gates (the pipeline itself).</summary>
+    public const string Evaluate = "evaluate";
+    /// <summary>How every data file is read: it changes every stage that reads data.</summary>
+    public const string Reading = "reading";
+    /// <summary>Run settings (seed, threads).</summary>
+    public const string Run = "run";
+
+    private static readonly string[] Trainers = [Distill, Prune];
+    private static readonly string[] DataReaders = [Distill, Prune, Quantize];
+
+    /// <summary>The table, in the order the command line's help and the docs list it.</summary>
+    public static readonly IReadOnlyList<RecipeSetting> Settings =
+    [
+        new("Quantize", "--quantize", SettingKind.Word, Quantize, "Quantization form; auto tries the int8 forms and keeps the fastest that passes the gates.") { Words = ["none", "int8-dynamic", "int8-static", "int8-weights", "int4-weight", "fp16", "auto"], Default = "none", UsedBy = [Quantize] },
+        new("CalibrationData", "--calibration-data", SettingKind.Data, Quantize, "Calibration inputs: .npy/.npz, .csv/.tsv, token-id file, image folder or TensorProto folder (see docs/cli.md).") { UsedBy = [Quantize] },
+        new("CalibrationMethod", "--calibration-method", SettingKind.Word, Quantize, "Static int8 calibration method.") { Words = ["minmax", "percentile", "entropy"], Default = "minmax", UsedBy = [Quantize] },
+        new("Prune", "--prune", SettingKind.Number, Prune, "Fraction of weights/channels to prune.") { Min = 0, Max = 1, MaxInclusive = false, UsedBy = [Prune] },
+        new("PruneMode", "--prune-mode", SettingKind.Word, Prune, "structured: remove neurons, channels, heads; unstructured: zero weights.") { Words = ["structured", "unstructured"], Default = "structured", UsedBy = [Prune], WarnWhenUnused = true },
+        new("PruneSteps", "--prune-steps", SettingKind.Integer, Prune, "Reach --prune in this many steps, each followed by recovery training.") { Min = 1, Default = "1", UsedBy = [Prune], WarnWhenUnused = true },
+        new("PruneExclude", "--prune-exclude", SettingKind.Names, Prune, "Node or initializer names to leave unpruned, separated by ',' or ';'; a trailing * matches a prefix.") { UsedBy = [Prune], WarnWhenUnused = true },
+        new("Distill", "--distill", SettingKind.Bool, Distill, "Distill the teacher into a student.") { Default = "false" },
+        new("Student", "--student", SettingKind.File, Distill, "Student ONNX model for distillation.") { UsedBy = [Distill], WarnWhenUnused = true },
+        new("StudentWidth", "--student-width", SettingKind.Number, Distill, "Derive the student from the teacher (MLP, Conv net or transformer): hidden widths, Conv channels, d_model and heads times this factor.") { Min = 0, Max = 1, MinInclusive = false, UsedBy = [Distill], WarnWhenUnused = true },
+        new("StudentDepth", "--student-depth", SettingKind.Number, Distill, "Derive the student from the teacher: hidden layers, transformer layers or repeated same-shape Conv blocks times this factor.") { Min = 0, Max = 1, MinInclusive = false, UsedBy = [Distill], WarnWhenUnused = true },
+        new("StudentFfnWidth", "--student-ffn-width", SettingKind.Number, Distill, "Derive the student from the teacher: FFN / hidden neuron widths times this factor (default: --student-width).") { Min = 0, Max = 1, MinInclusive = false, UsedBy = [Distill], WarnWhenUnused = true },
+        new("TrainingData", "--train-data", SettingKind.Data, Distill, "Training inputs for distillation and pruning recovery: .npy, file.npz:name, .csv/.tsv (labels from --label-column), token-id file, image folder (labels from class subfolders), TensorProto folder.") { UsedBy = Trainers },
+        new("TrainingLabels", "--train-labels", SettingKind.File, Distill, "Class labels for --train-data (.npy, or text with one per line; optional: without them, pure KD on the teacher's outputs).") { UsedBy = Trainers },
+        new("Epochs", "--epochs", SettingKind.Integer, Distill, "Distillation epochs (recovery after each pruning step: 10).") { Min = 1, Default = "20", UsedBy = Trainers },
+        new("BatchSize", "--batch-size", SettingKind.Integer, Distill, "Training batch size.") { Min = 1, Default = "32", UsedBy = Trainers },
+        new("LearningRate", "--learning-rate", SettingKind.Number, Distill, "AdamW learning rate, warm-up then cosine decay.") { Min = 0, MinInclusive = false, Default = "0.001", UsedBy = Trainers },
+        new("Temperature", "--temperature", SettingKind.Number, Distill, "Softmax temperature of the soft targets.") { Min = 0, MinInclusive = false, Default = "4", UsedBy = Trainers, WarnWhenUnused = true },
+        new("Alpha", "--alpha", SettingKind.Number, Distill, "Weight of the soft-target loss against the hard labels.") { Min = 0, Max = 1, Default = "0.9", UsedBy = Trainers },
+        new("Reinitialize", "--reinitialize", SettingKind.Bool, Distill, "Start the --student from fresh initial weights instead of the file's.") { Default = "false", UsedBy = [Distill], WarnWhenUnused = true },
+        new("Loss", "--loss", SettingKind.Word, Distill, "Distillation loss: on the outputs, on feature pairs, or on the relation between samples.") { Words = ["response", "feature", "relation"], Default = "response", UsedBy = [Distill], WarnWhenUnused = true },
+        new("FeaturePairs", "--feature-pairs", SettingKind.Text, Distill, "teacher_tensor:student_tensor pairs, comma-separated, for --loss feature (one pair for relation).") { UsedBy = [Distill], WarnWhenUnused = true },
+        new("Synthetic", "--synthetic", SettingKind.Integer, Distill, "Train on N synthetic inputs labelled by the teacher: generated from --train-data's samples, or without --train-data inverted from the teacher's BatchNorm statistics (DeepInversion).") { Min = 1, UsedBy = Trainers },
+        new("Dropout", "--dropout", SettingKind.Number, Distill, "Dropout rate while training the student.") { Min = 0, Max = 1, MaxInclusive = false, Default = "0", UsedBy = [Distill] },
+        new("QuantizationAware", "--quantization-aware", SettingKind.Bool, Distill, "Distill through int8 fake quantization (weights and activations, straight-through gradients) for the int8-static step that follows; needs --quantize int8-static.") { Default = "false", UsedBy = [Distill], WarnWhenUnused = true },
+        new("EvaluationData", "--eval-data", SettingKind.Data, Evaluate, "Evaluation inputs, in any format --train-data takes; `generated[:N]` for inputs generated from the model.") { UsedBy = [Prune, Quantize] },
+        new("EvaluationLabels", "--eval-labels", SettingKind.File, Evaluate, "Evaluation labels (.npy or text, int class ids), unless the data carries them.") { UsedBy = [Prune, Quantize] },
+        new("MetricOutput", "--metric-output", SettingKind.Text, Evaluate, "Models with several outputs: the output accuracy and agreement are computed on (default: the first).") { UsedBy = DataReaders },
+        new("MaxAccuracyDrop", "--max-accuracy-drop", SettingKind.Number, Evaluate, "Quality gate: accuracy points (0-100 scale) the result may lose against the teacher.") { Min = 0, Max = 100, UsedBy = [Quantize] },
+        new("MinAgreement", "--min-agreement", SettingKind.Number, Evaluate, "Quality gate: minimum top-1 agreement with the teacher, percent.") { Min = 0, Max = 100, UsedBy = [Quantize] },
+        new("MaxLatencyMicroseconds", "--max-latency-us", SettingKind.Number, Evaluate, "Quality gate: maximum batch-1 latency of the result, microseconds.") { Min = 0, MinInclusive = false },
+        new("Force", "--force", SettingKind.Bool, Quantize, "Write the quantized model even when it is slower than the float input.") { Default = "false", UsedBy = [Quantize] },
+        new("Seed", "--seed", SettingKind.Integer, Run, "Random seed; same inputs and seed give byte-identical outputs.") { Min = int.MinValue, Default = "0", UsedBy = Trainers },
+        new("Threads", "--threads", SettingKind.Integer, Run, "Intra-op threads for evaluation and calibration (latency is always measured with 1).") { Min = 1 },
+        new("LabelColumn", "--label-column", SettingKind.Text, Reading, "CSV/TSV data: the column holding the class (header name or 0-based index); the other columns are features.") { UsedBy = DataReaders },
+        new("ImageScale", "--image-scale", SettingKind.Word, Reading, "Image folders: pixel scale before normalization.") { Words = ["0..1", "0..255"], Default = "0..1", UsedBy = DataReaders },
+        new("ImageMean", "--image-mean", SettingKind.Numbers, Reading, "Image folders: per-channel mean to subtract after scaling, e.g. 0.485,0.456,0.406 (1 or 3 values).") { UsedBy = DataReaders },
+        new("ImageStd", "--image-std", SettingKind.Numbers, Reading, "Image folders: per-channel standard deviation to divide by, e.g. 0.229,0.224,0.225 (1 or 3 values).") { Positive = true, UsedBy = DataReaders },
+        new("PadId", "--pad-id", SettingKind.Integer, Reading, "Token-id files: the id shorter sequences are padded with.") { Min = 0, Default = "0", UsedBy = DataReaders },
+        new("Tokenizer", "--tokenizer", SettingKind.File, Reading, "Text data (.tsv/.csv/.txt): the tokenizer file, vocab.txt (BERT WordPiece; tokenizer_config.json beside it), tokenizer.json, a SentencePiece .model or a .tiktoken file.") { UsedBy = DataReaders },
+        new("TextColumn", "--text-column", SettingKind.Text, Reading, "Text data: the column holding the text (header name or 0-based index); default the one column besides the label, else 'text'.") { UsedBy = DataReaders },
+        new("MaxLength", "--max-length", SettingKind.Integer, Reading, "Text data: tokens per sequence; default the model's fixed sequence length, else the longest text's, at most 512.") { Min = 1, UsedBy = DataReaders },
+        new("Labels", "--labels", SettingKind.File, Reading, "Class names, index = class id: a JSON list (labels.json) or a Hugging Face config.json with id2label; labels in text files may then be names.") { UsedBy = DataReaders },
+    ];
+
+    /// <summary>The setting whose metadata (property) name is <paramref name="metadata"/>.</summary>
+    public static RecipeSetting Get(string metadata) => Settings.First(s => s.Metadata == metadata);
+
+    /// <summary>The allowed words of a <see cref="SettingKind.Word"/> setting.</summary>
+    public static string[] WordsOf(string metadata) => Get(metadata).Words;
+
+    /// <summary>The settings that name files or data inputs, in table order.</summary>
+    public static IEnumerable<RecipeSetting> Files => Settings.Where(s => s.NamesFile);
+
+    /// <summary>
+    /// What the recipe contributes to <paramref name="stage"/>'s cache key: the values of the settings it uses (by
+    /// JSON name, unset ones left out) and the files it reads (every slot, null for "not given", so a file that
+    /// appears or goes changes the key).
+    /// </summary>
+    public static (SortedDictionary<string, object?> Settings, List<string?> Files) StageInputs(string stage, CompressionRecipe recipe)
+    {
+        var settings = new SortedDictionary<string, object?>(StringComparer.Ordinal);
+        var files = new List<string?>();
+        foreach (var setting in Settings.Where(s => s.UsedBy.Contains(stage)))
+        {
+            if (setting.NamesFile) files.Add((string?)setting.Get(recipe));
+            else if (setting.Get(recipe) is { } value) settings[setting.Json] = value;
+        }
+        return (settings, files);
+    }
+}

@@ -1,0 +1,154 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+
+namespace ModelBuild.Compression.Pipeline.Contract;
+
+/// <summary>What a setting's value is, which decides how every front end parses, validates and lists it.</summary>
+public enum SettingKind
+{
+    /// <summary>A path to a file that must exist; hashed by content in cache keys; an MSBuild input.</summary>
+    File,
+    /// <summary>A data input: a file, a folder, <c>file.npz:name</c> or <c>generated[:N]</c>; hashed by content.</summary>
+    Data,
+    /// <summary>A real number within <see cref="RecipeSetting.Min"/>/<see cref="RecipeSetting.Max"/>.</summary>
+    Number,
+    /// <summary>A whole number &gt;= <see cref="RecipeSetting.Min"/>.</summary>
+    Integer,
+    /// <summary>true or false; on the command line a flag.</summary>
+    Bool,
+    /// <summary>One of <see cref="RecipeSetting.Words"/>, matched ignoring case, '-' and '_'.</summary>
+    Word,
+    /// <summary>Free text (a column name, tensor names).</summary>
+    Text,
+    /// <summary>1 or 3 numbers separated by ';' or ','.</summary>
+    Numbers,
+    /// <summary>Names separated by ';' or ','.</summary>
+    Names,
+}
+
+/// <summary>
+/// One line of <see cref="RecipeSchema"/>: a <see cref="CompressionRecipe"/> property and everything the front ends
+/// derive from it. <see cref="Metadata"/> is both the MSBuild metadata name and the property name.
+/// </summary>
+public sealed record RecipeSetting(string Metadata, string Option, SettingKind Kind, string Stage, string Help)
+{
+    /// <summary>Other spellings of <see cref="Option"/> on the command line.</summary>
+    public string[] Aliases { get; init; } = [];
+    /// <summary>The allowed words of a <see cref="SettingKind.Word"/> setting, in the spelling the recipe keeps.</summary>
+    public string[] Words { get; init; } = [];
+    public double Min { get; init; } = double.MinValue;
+    public double Max { get; init; } = double.MaxValue;
+    public bool MinInclusive { get; init; } = true;
+    public bool MaxInclusive { get; init; } = true;
+    /// <summary><see cref="SettingKind.Numbers"/>: every number must be &gt; 0.</summary>
+    public bool Positive { get; init; }
+    /// <summary>The stages whose output the value changes: it is part of each one's stage-cache key.</summary>
+    public string[] UsedBy { get; init; } = [];
+    /// <summary>Warn (MB0515) when it is set but none of <see cref="UsedBy"/> is requested.</summary>
+    public bool WarnWhenUnused { get; init; }
+    /// <summary>The default, as the docs state it; empty: none.</summary>
+    public string Default { get; init; } = "";
+
+    /// <summary>The recipe file's (JSON) name: camelCase, as <see cref="CompressionRecipe.JsonOptions"/> writes it.</summary>
+    public string Json => JsonNamingPolicy.CamelCase.ConvertName(Metadata);
+
+    public bool NamesFile => Kind is SettingKind.File or SettingKind.Data;
+
+    private PropertyInfo Property => typeof(CompressionRecipe).GetProperty(Metadata)
+        ?? throw new InvalidOperationException($"RecipeSchema names '{Metadata}', which CompressionRecipe does not have.");
+
+    /// <summary>The property's CLR type (string, double?, int?, long?, bool, List&lt;double&gt;, ...).</summary>
+    public Type ValueType => Property.PropertyType;
+
+    public object? Get(CompressionRecipe recipe) => Property.GetValue(recipe);
+
+    public void Set(CompressionRecipe recipe, object? value) => Property.SetValue(recipe, value);
+
+    /// <summary>Whether the recipe asks for something with it: a value (a bool: true; a list: not empty).</summary>
+    public bool IsSet(CompressionRecipe recipe) => Get(recipe) switch
+    {
+        null => false,
+        bool b => b,
+        System.Collections.ICollection c => c.Count > 0,
+        _ => true,
+    };
+
+    /// <summary>The canonical word for <paramref name="value"/> (ignoring case, '-' and '_'), null when it is none of <see cref="Words"/>.</summary>
+    public string? MatchWord(string value)
+    {
+        static string Squash(string s) => s.Replace("-", "").Replace("_", "").ToLowerInvariant();
+        return Words.FirstOrDefault(w => Squash(w) == Squash(value));
+    }
+
+    /// <summary>
+    /// Parses <paramref name="text"/> (an MSBuild metadata value) into the property's type, validating it.
+    /// <paramref name="label"/> names the value in the message (<c>Prune</c>, <c>Recipe:pruneMode</c>).
+    /// File and data kinds are returned as written: resolving paths is the caller's.
+    /// </summary>
+    public object? Parse(string label, string text) => Kind switch
+    {
+        SettingKind.Word => MatchWord(text) ?? throw new RecipeValueException(RecipeValueProblem.UnknownValue,
+            $"{label}='{text}' is not one of {string.Join(", ", Words)}.", $"Set {label} to one of {string.Join(", ", Words)} (case-insensitive)."),
+        SettingKind.Bool => text.ToLowerInvariant() switch
+        {
+            "true" => true,
+            "false" => false,
+            _ => throw new RecipeValueException(RecipeValueProblem.UnknownValue, $"{label}='{text}' is not true or false.", $"Set {label} to true or false."),
+        },
+        SettingKind.Number => ParseNumber(label, text),
+        SettingKind.Integer => ValueType == typeof(long?) ? (object)(long)ParseInteger(label, text) : ParseInteger(label, text),
+        SettingKind.Numbers => ParseNumbers(label, text),
+        SettingKind.Names => text.Split([';', ','], StringSplitOptions.RemoveEmptyEntries).Select(p => p.Trim()).Where(p => p.Length > 0).ToList(),
+        _ => text,
+    };
+
+    /// <summary>The range of a number as the messages and docs write it, e.g. <c>(0, 1]</c>.</summary>
+    public string Range => Kind == SettingKind.Integer
+        ? (Min <= int.MinValue ? "any whole number" : $">= {Min.ToString(CultureInfo.InvariantCulture)}")
+        : $"{(MinInclusive ? "[" : "(")}{(Min == double.MinValue ? "-inf" : Min.ToString(CultureInfo.InvariantCulture))}, "
+          + $"{(Max == double.MaxValue ? "inf" : Max.ToString(CultureInfo.InvariantCulture))}{(MaxInclusive ? "]" : ")")}";
+
+    private double ParseNumber(string label, string text)
+    {
+        if (double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number)
+            && (MinInclusive ? number >= Min : number > Min) && (MaxInclusive ? number <= Max : number < Max))
+        {
+            return number;
+        }
+        throw new RecipeValueException(RecipeValueProblem.BadNumber,
+            $"{label}='{text}' is not a number in {Range}.", $"Set {label} to a number in {Range}, written with a '.' decimal point.");
+    }
+
+    private int ParseInteger(string label, string text)
+    {
+        var min = Min <= int.MinValue ? int.MinValue : (int)Min;
+        if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var number) && number >= min) return number;
+        throw new RecipeValueException(RecipeValueProblem.BadNumber, $"{label}='{text}' is not a whole number >= {min}.", $"Set {label} to a whole number >= {min}.");
+    }
+
+    private List<double> ParseNumbers(string label, string text)
+    {
+        var parts = text.Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var numbers = new List<double>();
+        foreach (var part in parts)
+        {
+            if (double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number) && (!Positive || number > 0))
+                numbers.Add(number);
+        }
+        if (numbers.Count == parts.Length && numbers.Count is 1 or 3) return numbers;
+        throw new RecipeValueException(RecipeValueProblem.BadNumber,
+            $"{label}='{text}' is not 1 or 3 {(Positive ? "positive " : "")}numbers.",
+            $"Set {label} to one value or one per channel, e.g. 0.485;0.456;0.406, with a '.' decimal point.");
+    }
+}
+
+public enum RecipeValueProblem { UnknownValue, BadNumber }
+
+/// <summary>A value a setting does not take; each front end turns it into its own diagnostic (task MB06xx, worker MB05xx).</summary>
+public sealed class RecipeValueException(RecipeValueProblem problem, string cause, string remedy) : Exception(cause)
+{
+    public RecipeValueProblem Problem { get; } = problem;
+    public string Cause { get; } = cause;
+    public string Remedy { get; } = remedy;
+}
