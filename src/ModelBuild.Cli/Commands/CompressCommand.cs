@@ -43,6 +43,12 @@ internal static class CompressCommand
         var synthetic = new Option<int?>("--synthetic") { Description = "Train on N synthetic inputs labelled by the teacher: generated from --train-data's samples, or without --train-data inverted from the teacher's BatchNorm statistics (DeepInversion)." };
         var dropout = new Option<double?>("--dropout") { Description = "Dropout rate while training the student (default 0)." };
         var quantizationAware = new Option<bool>("--quantization-aware") { Description = "Distill through int8 fake quantization (weights and activations, straight-through gradients) for the int8-static step that follows; needs --quantize int8-static." };
+        var teacherEndpoint = new Option<string?>("--teacher-endpoint") { Description = "Distill from a teacher you can only call: an http(s) URL answering batches of inputs (JSON) with logits, probabilities or labels (docs/distillation.md). The model argument is then the student." };
+        var teacherTokenEnv = new Option<string?>("--teacher-endpoint-token-env") { Description = "Environment variable holding the endpoint's token (sent as Authorization: Bearer; never logged or cached)." };
+        var teacherHeader = new Option<string?>("--teacher-endpoint-header") { Description = "Send the token in this header as is (e.g. x-api-key) instead of Authorization: Bearer." };
+        var teacherMaxCalls = new Option<int?>("--teacher-max-calls") { Description = "Most HTTP requests (retries included) to the teacher endpoint in one run (default: no limit)." };
+        var teacherBatchSize = new Option<int?>("--teacher-batch-size") { Description = "Rows per teacher endpoint request (default 64)." };
+        var teacherTimeout = new Option<double?>("--teacher-timeout") { Description = "Seconds one teacher endpoint request may take before it is retried (default 60)." };
         var stageCache = new Option<string?>("--stage-cache") { Description = "Cache each stage's output in this folder, so that changing only later stages' settings re-runs only those." };
         var evalData = new Option<string?>("--eval-data") { Description = "Evaluation inputs, in any format --train-data takes." };
         var evalLabels = new Option<string?>("--eval-labels") { Description = "Evaluation labels (.npy or text, int class ids), unless the data carries them." };
@@ -74,7 +80,7 @@ internal static class CompressCommand
         foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, pruneSteps, pruneExclude, distill, student,
                      studentWidth, studentDepth, studentFfnWidth, trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss,
                      featurePairs, synthetic, dropout, quantizationAware, evalData, evalLabels, metricOutput, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
-                     latencyRuns, stageCache, json })
+                     latencyRuns, stageCache, json, teacherEndpoint, teacherTokenEnv, teacherHeader, teacherMaxCalls, teacherBatchSize, teacherTimeout })
             command.Options.Add(o);
         reading.AddTo(command);
         remote.AddTo(command);
@@ -123,6 +129,12 @@ internal static class CompressCommand
             r.Synthetic = Pick(synthetic, r.Synthetic);
             r.Dropout = Pick(dropout, r.Dropout);
             r.QuantizationAware = parse.GetValue(quantizationAware) || r.QuantizationAware;
+            r.TeacherEndpoint = Pick(teacherEndpoint, r.TeacherEndpoint);
+            r.TeacherEndpointTokenEnv = Pick(teacherTokenEnv, r.TeacherEndpointTokenEnv);
+            r.TeacherEndpointHeader = Pick(teacherHeader, r.TeacherEndpointHeader);
+            r.TeacherMaxCalls = Pick(teacherMaxCalls, r.TeacherMaxCalls);
+            r.TeacherBatchSize = Pick(teacherBatchSize, r.TeacherBatchSize);
+            r.TeacherTimeout = Pick(teacherTimeout, r.TeacherTimeout);
             r.EvaluationData = Pick(evalData, r.EvaluationData);
             r.EvaluationLabels = Pick(evalLabels, r.EvaluationLabels);
             r.MetricOutput = Pick(metricOutput, r.MetricOutput);

@@ -20,10 +20,20 @@ public sealed class DistillStage : ICompressionStage
 
     public StageOutcome Run(CompressionContext context)
     {
-        var options = Options(context.Recipe, context.CurrentModel, context.WorkPath("distill.onnx"), context.Threads);
+        var options = Options(context.Recipe, context.CurrentModel, context.WorkPath("distill.onnx"), context.Threads, context.StageCacheDirectory);
+        if (options.TeacherEndpoint is { } endpoint)
+            context.Log.Progress($"distill: teacher endpoint {Teachers.EndpointTeacher.Describe(endpoint.Url)}, {(endpoint.AnswerCacheDirectory is null ? "no answers cache (no --stage-cache)" : "answers cached in the stage cache")}");
         var result = StudentDistiller.Distill(options, new LogProgress(context.Log));
+        if (result.TeacherCalls is { } calls)
+            context.Log.Progress(string.Create(CultureInfo.InvariantCulture, $"distill: teacher endpoint answered {calls.Batches} request(s) ({calls.Answer}): {calls.CallsMade} call(s) made ({calls.Retries} retries), {calls.CallsCached} from the answers cache, {calls.Seconds:F1}s"));
         var details = new JsonObject
         {
+            ["teacher"] = result.TeacherCalls is { } tc ? "endpoint " + tc.Endpoint : null,
+            ["teacherCalls"] = result.TeacherCalls is { } c ? new JsonObject
+            {
+                ["answer"] = c.Answer, ["requests"] = c.Batches, ["callsMade"] = c.CallsMade, ["callsCached"] = c.CallsCached,
+                ["retries"] = c.Retries, ["seconds"] = Math.Round(c.Seconds, 2),
+            } : null,
             ["student"] = options.StudentPath is { } sp ? Path.GetFileName(sp)
                 : string.Create(CultureInfo.InvariantCulture, $"derived from the teacher (width x{options.StudentWidth ?? 1.0}, depth x{options.StudentDepth ?? 1.0}, FFN width x{options.StudentFfnWidth ?? options.StudentWidth ?? 1.0})"),
             ["initialization"] = options.Reinitialize || options.StudentPath is null ? "PyTorch default initializers" : "the student file's weights",
@@ -60,21 +70,36 @@ public sealed class DistillStage : ICompressionStage
                 r.StudentWidth, r.StudentDepth, r.StudentFfnWidth, r.Reinitialize, r.Epochs, r.BatchSize, r.LearningRate, r.Temperature, r.Alpha,
                 r.Loss, r.FeaturePairs, r.Synthetic, r.Dropout, r.QuantizationAware, r.Seed, Threads = context.Threads,
                 r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength, r.MetricOutput,
+                // The endpoint and how rows are batched decide its answers; the token, budget and timeout do not (and the token is never in a key).
+                r.TeacherEndpoint, TeacherBatchSize = r.TeacherEndpoint is null ? null : r.TeacherBatchSize,
             },
             [r.Student, r.TrainingData, r.TrainingLabels, .. Data.Text.TextDataFiles.Of(r)]);
     }
 
     /// <summary>The recipe's distillation settings as engine options; unset values keep the engine's defaults.</summary>
-    public static DistillationOptions Options(CompressionRecipe r, string teacher, string output, int threads)
+    public static DistillationOptions Options(CompressionRecipe r, string teacher, string output, int threads, string? stageCacheDirectory = null)
     {
         var defaults = new DistillationOptions { TeacherPath = teacher, OutputPath = output };
+        // With an endpoint teacher the model given is the student (unless --student names one), and the data is read for it.
+        var student = r.TeacherEndpoint is null ? r.Student : r.Student ?? teacher;
+        if (r.TeacherEndpoint is not null) teacher = student!;
         var loss = ParseLoss(r.Loss);
         var pairs = r.FeaturePairs is null ? Array.Empty<FeaturePair>() : ParsePairs(r.FeaturePairs);
         return new DistillationOptions
         {
             TeacherPath = teacher,
             OutputPath = output,
-            StudentPath = r.Student,
+            StudentPath = student,
+            TeacherEndpoint = r.TeacherEndpoint is null ? null : new Teachers.EndpointTeacherOptions
+            {
+                Url = r.TeacherEndpoint,
+                TokenEnvironmentVariable = r.TeacherEndpointTokenEnv,
+                HeaderName = r.TeacherEndpointHeader,
+                MaxCalls = r.TeacherMaxCalls,
+                BatchSize = r.TeacherBatchSize ?? 64,
+                Timeout = r.TeacherTimeout is { } seconds && seconds > 0 && double.IsFinite(seconds) ? TimeSpan.FromSeconds(Math.Min(seconds, 86400)) : TimeSpan.FromSeconds(60),
+                AnswerCacheDirectory = stageCacheDirectory is null ? null : Path.Combine(stageCacheDirectory, "teacher-answers"),
+            },
             StudentWidth = r.StudentWidth,
             StudentDepth = r.StudentDepth,
             StudentFfnWidth = r.StudentFfnWidth,

@@ -11,7 +11,10 @@ public enum DistillationLossKind { Response, Feature, Relation }
 /// </summary>
 public sealed class DistillationOptions
 {
+    /// <summary>The teacher ONNX file. With <see cref="TeacherEndpoint"/> it is not run: it may name the student, whose input the data is read for.</summary>
     public required string TeacherPath { get; init; }
+    /// <summary>A teacher that can only be called (HTTP endpoint) instead of running <see cref="TeacherPath"/>; needs a <see cref="StudentPath"/> and the response loss.</summary>
+    public Teachers.EndpointTeacherOptions? TeacherEndpoint { get; init; }
     /// <summary>Where the distilled student ONNX is written (atomically).</summary>
     public required string OutputPath { get; init; }
 

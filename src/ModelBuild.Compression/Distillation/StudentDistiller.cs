@@ -5,6 +5,7 @@ using ModelBuild.Compression.Distillation.Losses;
 using ModelBuild.Compression.Distillation.Students;
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Distillation.Synthetic;
+using ModelBuild.Compression.Distillation.Teachers;
 using ModelBuild.Onnx;
 using ModelBuild.Onnx.Diagnostics;
 using TorchSharp;
@@ -61,27 +62,35 @@ public static class StudentDistiller
                 // A progress sink that also takes text lines (the pipeline's) is told how the data-free synthesis goes.
                 (progress as IProgress<string>) is { } lines ? lines.Report : null), (Tensor?)null)
             : LoadData(options);
-        using var teacherOrt = teacherFixedBatch ? new OrtTensorBridge(teacherModel.ToBytes()) : new OrtTensorBridge(options.TeacherPath);
-        Tensor teacherLogits;
-        try
+        // The teacher's answers on every training row, once: an ONNX file run with ONNX Runtime, or an endpoint called.
+        TeacherAnswers answers;
+        using (var teacher = options.TeacherEndpoint is { } endpoint
+            ? (IDistillationTeacher)new EndpointTeacher(endpoint, student.InputNames[0])
+            : new OnnxFileTeacher(teacherFixedBatch ? new OrtTensorBridge(teacherModel.ToBytes()) : new OrtTensorBridge(options.TeacherPath)))
         {
-            using (torch.no_grad()) teacherLogits = teacherOrt.RunBatched(inputs, 512);
+            try
+            {
+                using (torch.no_grad()) answers = teacher.Answer(inputs);
+            }
+            catch (NotSupportedException e)
+            {
+                throw DistillationErrors.UnsupportedByImporter(options.TeacherPath, e);
+            }
+            catch (Exception e) when (e is not ModelBuildException)
+            {
+                throw DistillationErrors.DataDoesNotFitModel(options.TrainingData ?? "", options.TeacherPath, $"the teacher could not run on it ({FirstLine(e.Message)}).", e);
+            }
         }
-        catch (NotSupportedException e)
-        {
-            throw DistillationErrors.UnsupportedByImporter(options.TeacherPath, e);
-        }
-        catch (Exception e) when (e is not ModelBuildException)
-        {
-            throw DistillationErrors.DataDoesNotFitModel(options.TrainingData ?? "", options.TeacherPath, $"the teacher could not run on it ({FirstLine(e.Message)}).", e);
-        }
-        long classes = teacherLogits.shape[^1];
+        // A teacher that gives only labels (an endpoint) trains the student on them: hard-label KD.
+        Tensor? teacherLogits = answers.Logits, teacherLabels = answers.Labels;
+        long classes = CheckStudentOutput(student, inputs, teacherLogits, studentName, options.TrainingData ?? "");
+        if (teacherLabels is not null && teacherLabels.max().item<long>() is var top && top >= classes)
+            throw EndpointTeacherErrors.Malformed(options.TeacherEndpoint!.Url.Split('?')[0], $"it answered class {top}, but the student has {classes} outputs (classes 0..{classes - 1})");
         if (labels is not null)
         {
             long max = labels.max().item<long>(), min = labels.min().item<long>();
             if (min < 0 || max >= classes) throw DistillationErrors.LabelOutOfRange(options.TrainingLabels!, min < 0 ? min : max, classes);
         }
-        CheckStudentOutput(student, inputs, teacherLogits, studentName, options.TrainingData ?? "");
         var (truncation, truncationNote) = !options.TruncateSequences ? (null, "off")
             : options.Loss != DistillationLossKind.Response ? (null, "off: not with a feature or relation loss (the teacher's hidden tensors have the full length)")
             // The int8 step calibrates on full-length rows, PAD positions included; the observed ranges must see them too.
@@ -99,7 +108,7 @@ public static class StudentDistiller
         var valIdx = order.Take(valCount).Order().ToArray();
         using var valIndex = torch.tensor(valIdx.Select(i => (long)i).ToArray());
         Tensor? valInputs = valCount > 0 ? inputs.index_select(0, valIndex) : null;
-        Tensor? valTargets = valCount > 0 ? (labels ?? teacherLogits.argmax(-1)).index_select(0, valIndex) : null;
+        Tensor? valTargets = valCount > 0 ? (labels ?? answers.PredictedClasses()).index_select(0, valIndex) : null;
 
         // ---- losses and optimizer ----
         var response = new ResponseDistillationLoss(options.Temperature, labels is null ? 1.0 : options.Alpha);
@@ -172,14 +181,14 @@ public static class StudentDistiller
                 var batchIdx = torch.tensor(rowsOfBatch.Select(i => (long)i).ToArray());
                 var x = inputs.index_select(0, batchIdx);
                 if (rowLengths is not null) x = x.narrow(1, 0, rowsOfBatch.Max(i => rowLengths[i]));
-                var t = teacherLogits.index_select(0, batchIdx);
+                var t = (teacherLogits ?? teacherLabels!).index_select(0, batchIdx);
                 var y = labels?.index_select(0, batchIdx);
 
                 lr = ScheduledLearningRate(options.LearningRate, step, warmupSteps, totalSteps);
                 foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
 
                 var outs = student.Run(One(student, x), studentFetch, truncation);
-                var loss = response.Compute(outs[student.OutputNames[0]], t, y);
+                var loss = teacherLabels is null ? response.Compute(outs[student.OutputNames[0]], t, y) : response.ComputeHard(outs[student.OutputNames[0]], t, y);
                 if (teacherTorch is not null)
                 {
                     Dictionary<string, Tensor> tf;
@@ -245,6 +254,7 @@ public static class StudentDistiller
             SequenceTruncation = truncationNote,
             ActivationRanges = activationQuantization?.Ranges.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
             FusedOperators = student.FusedOperators,
+            TeacherCalls = answers.Calls,
         };
     }
 
@@ -332,6 +342,13 @@ public static class StudentDistiller
             throw DistillationErrors.InvalidOption("--student", "give a student model (--student) or shrink factors (--student-width/--student-depth)");
         if (o.TrainingData is null && o.Synthetic is null) throw DistillationErrors.NoTrainingData();
         if (o.Synthetic is < 1) throw DistillationErrors.InvalidOption("--synthetic", $"{o.Synthetic} must be at least 1");
+        if (o.TeacherEndpoint is not null)
+        {
+            // Only the teacher's answers can be had from an endpoint: no graph to derive a student from, no hidden tensors, no BatchNorm statistics.
+            if (o.StudentPath is null) throw EndpointTeacherErrors.InvalidSetting("a student cannot be derived from a teacher that can only be called; pass the student model (--student, or the model argument)");
+            if (o.Loss != DistillationLossKind.Response) throw EndpointTeacherErrors.InvalidSetting($"--loss {o.Loss.ToString().ToLowerInvariant()} reads the teacher's hidden tensors, which an endpoint does not give; use --loss response");
+            if (o.TrainingData is null) throw EndpointTeacherErrors.InvalidSetting("data-free synthesis (--synthetic without --train-data) inverts the teacher's BatchNorm statistics, which an endpoint does not give; pass --train-data");
+        }
     }
 
     static (Tensor Inputs, Tensor? Labels) LoadData(DistillationOptions o)
@@ -354,7 +371,8 @@ public static class StudentDistiller
         return (inputs, DistillationData.ToLabelTensor(data.Labels));
     }
 
-    static void CheckStudentOutput(OnnxGraphModule student, Tensor inputs, Tensor teacherLogits, string studentName, string data)
+    /// <summary>Runs the student on two rows: it must run on the data and give the teacher's output shape. Returns its number of classes.</summary>
+    static long CheckStudentOutput(OnnxGraphModule student, Tensor inputs, Tensor? teacherLogits, string studentName, string data)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
@@ -373,9 +391,11 @@ public static class StudentDistiller
         {
             throw DistillationErrors.DataDoesNotFitModel(data, studentName, $"the student could not run on it ({FirstLine(e.Message)}).", e);
         }
+        if (teacherLogits is null) return output.shape[^1]; // a teacher of labels only: any number of classes its labels fit
         var expected = teacherLogits.shape.ToArray();
         expected[0] = n;
         if (!output.shape.SequenceEqual(expected)) throw DistillationErrors.OutputShapeMismatch(studentName, output.shape, expected);
+        return expected[^1];
     }
 
     /// <summary>Output channels: axis 0 of Conv and Gemm(transB=1) weights, axis 1 of MatMul / Gemm(transB=0) weights.</summary>

@@ -72,6 +72,12 @@ internal sealed class RecipeFromItem
         if (Meta("Dropout") is { } dropout) recipe.Dropout = Number("Dropout", dropout, 0, 1, maxInclusive: false);
         if (Meta("QuantizationAware") is { } quantizationAware) recipe.QuantizationAware = Bool("QuantizationAware", quantizationAware);
         if (Meta("Synthetic") is { } synthetic) recipe.Synthetic = Integer("Synthetic", synthetic, 1);
+        if (Meta("TeacherEndpoint") is { } endpoint) recipe.TeacherEndpoint = endpoint;
+        if (Meta("TeacherEndpointTokenEnv") is { } tokenEnv) recipe.TeacherEndpointTokenEnv = tokenEnv;
+        if (Meta("TeacherEndpointHeader") is { } header) recipe.TeacherEndpointHeader = header;
+        if (Meta("TeacherMaxCalls") is { } maxCalls) recipe.TeacherMaxCalls = Integer("TeacherMaxCalls", maxCalls, 1);
+        if (Meta("TeacherBatchSize") is { } teacherBatch) recipe.TeacherBatchSize = Integer("TeacherBatchSize", teacherBatch, 1);
+        if (Meta("TeacherTimeout") is { } timeout) recipe.TeacherTimeout = Number("TeacherTimeout", timeout, 0, double.MaxValue, minInclusive: false);
 
         if (Meta("EvaluationData") is { } evalData) recipe.EvaluationData = RequireData(evalData, "EvaluationData", projectDirectory);
         if (Meta("EvaluationLabels") is { } evalLabels) recipe.EvaluationLabels = RequireFile(evalLabels, "EvaluationLabels", projectDirectory);
