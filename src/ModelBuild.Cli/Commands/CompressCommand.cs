@@ -43,6 +43,9 @@ internal static class CompressCommand
         var synthetic = new Option<int?>("--synthetic") { Description = "Train on N synthetic inputs labelled by the teacher: generated from --train-data's samples, or without --train-data inverted from the teacher's BatchNorm statistics (DeepInversion)." };
         var dropout = new Option<double?>("--dropout") { Description = "Dropout rate while training the student (default 0)." };
         var quantizationAware = new Option<bool>("--quantization-aware") { Description = "Distill through int8 fake quantization (weights and activations, straight-through gradients) for the int8-static step that follows; needs --quantize int8-static." };
+        var validationSplit = new Option<double?>("--validation-split") { Description = "Fraction of the training rows held out to keep the best epoch and student on (agreement with the teacher, then validation loss); default 0.1, 0 keeps the last epoch of training on every row." };
+        var patience = new Option<int?>("--patience") { Description = "Stop distilling after this many epochs without a better validation score (default: run every epoch; the best is kept either way)." };
+        var seeds = new Option<int?>("--seeds") { Description = "Train N students (seeds --seed, --seed+1, ...) one after another and keep the best on validation (default 1)." };
         var teacherEndpoint = new Option<string?>("--teacher-endpoint") { Description = "Distill from a teacher you can only call: an http(s) URL answering batches of inputs (JSON) with logits, probabilities or labels (docs/distillation.md). The model argument is then the student." };
         var teacherTokenEnv = new Option<string?>("--teacher-endpoint-token-env") { Description = "Environment variable holding the endpoint's token (sent as Authorization: Bearer; never logged or cached)." };
         var teacherHeader = new Option<string?>("--teacher-endpoint-header") { Description = "Send the token in this header as is (e.g. x-api-key) instead of Authorization: Bearer." };
@@ -80,7 +83,7 @@ internal static class CompressCommand
         foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, pruneSteps, pruneExclude, distill, student,
                      studentWidth, studentDepth, studentFfnWidth, trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss,
                      featurePairs, synthetic, dropout, quantizationAware, evalData, evalLabels, metricOutput, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
-                     latencyRuns, stageCache, json, teacherEndpoint, teacherTokenEnv, teacherHeader, teacherMaxCalls, teacherBatchSize, teacherTimeout })
+                     latencyRuns, stageCache, json, validationSplit, patience, seeds, teacherEndpoint, teacherTokenEnv, teacherHeader, teacherMaxCalls, teacherBatchSize, teacherTimeout })
             command.Options.Add(o);
         reading.AddTo(command);
         remote.AddTo(command);
@@ -129,6 +132,9 @@ internal static class CompressCommand
             r.Synthetic = Pick(synthetic, r.Synthetic);
             r.Dropout = Pick(dropout, r.Dropout);
             r.QuantizationAware = parse.GetValue(quantizationAware) || r.QuantizationAware;
+            r.ValidationSplit = Pick(validationSplit, r.ValidationSplit);
+            r.Patience = Pick(patience, r.Patience);
+            r.Seeds = Pick(seeds, r.Seeds);
             r.TeacherEndpoint = Pick(teacherEndpoint, r.TeacherEndpoint);
             r.TeacherEndpointTokenEnv = Pick(teacherTokenEnv, r.TeacherEndpointTokenEnv);
             r.TeacherEndpointHeader = Pick(teacherHeader, r.TeacherEndpointHeader);

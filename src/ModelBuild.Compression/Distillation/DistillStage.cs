@@ -45,6 +45,19 @@ public sealed class DistillStage : ICompressionStage
             ["loss"] = options.Loss.ToString().ToLowerInvariant(),
             ["epochs"] = options.Epochs,
             ["epochsRun"] = result.EpochsRun,
+            ["selectedEpoch"] = result.SelectedEpoch,
+            ["validationSplit"] = options.ValidationFraction,
+            ["validationSamples"] = result.ValidationSamples,
+            ["validationAgreement"] = Round(result.ValidationAgreement),
+            ["validationAccuracy"] = Round(result.ValidationAccuracy),
+            ["patience"] = options.EarlyStoppingPatience,
+            ["selectedSeed"] = options.Seeds > 1 ? result.SelectedSeed : null,
+            ["seeds"] = options.Seeds > 1 ? new JsonArray(result.SeedRuns!.Select(s => (JsonNode)new JsonObject
+            {
+                ["seed"] = s.Seed, ["epochsRun"] = s.EpochsRun, ["selectedEpoch"] = s.SelectedEpoch,
+                ["validationAgreement"] = Round(s.ValidationAgreement), ["validationAccuracy"] = Round(s.ValidationAccuracy),
+                ["validationLoss"] = s.ValidationLoss is { } l ? Math.Round(l, 6) : null, ["trainingSeconds"] = Math.Round(s.TrainingSeconds, 2),
+            }).ToArray()) : null,
             ["batchSize"] = options.BatchSize,
             ["learningRate"] = options.LearningRate,
             ["temperature"] = options.Temperature,
@@ -61,6 +74,12 @@ public sealed class DistillStage : ICompressionStage
         return new StageOutcome(result.OutputPath, details);
     }
 
+    /// <summary>A fraction as a percentage with two decimals, as the report shows accuracy.</summary>
+    static double? Round(double? fraction) => fraction is { } f ? Math.Round(f * 100, 2) : null;
+
+    /// <summary>The default validation split of the pipeline (the engine's own default is none).</summary>
+    public const double DefaultValidationSplit = 0.1;
+
     public StageCacheInputs CacheInputs(CompressionContext context)
     {
         var r = context.Recipe;
@@ -71,6 +90,7 @@ public sealed class DistillStage : ICompressionStage
                 r.Loss, r.FeaturePairs, r.Synthetic, r.Dropout, r.QuantizationAware, r.Seed, Threads = context.Threads,
                 r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength, r.MetricOutput,
                 // The endpoint and how rows are batched decide its answers; the token, budget and timeout do not (and the token is never in a key).
+                ValidationSplit = r.ValidationSplit ?? DefaultValidationSplit, r.Patience, r.Seeds,
                 r.TeacherEndpoint, TeacherBatchSize = r.TeacherEndpoint is null ? null : r.TeacherBatchSize,
             },
             [r.Student, r.TrainingData, r.TrainingLabels, .. Data.Text.TextDataFiles.Of(r)]);
@@ -119,6 +139,9 @@ public sealed class DistillStage : ICompressionStage
             FeaturePairs = loss == DistillationLossKind.Feature ? pairs : Array.Empty<FeaturePair>(),
             RelationTensors = loss == DistillationLossKind.Relation ? pairs.FirstOrDefault() : null,
             Seed = r.Seed,
+            ValidationFraction = r.ValidationSplit ?? DefaultValidationSplit,
+            EarlyStoppingPatience = r.Patience,
+            Seeds = r.Seeds ?? 1,
             Threads = threads,
         };
     }

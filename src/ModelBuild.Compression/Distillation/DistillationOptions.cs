@@ -66,10 +66,16 @@ public sealed class DistillationOptions
     /// <summary>Quantization-aware distillation: int8 fake quantization (STE) of the student's weights while training.</summary>
     public bool QuantizationAware { get; init; }
 
-    /// <summary>Fraction of the training rows held out for validation (early stopping, progress). 0: none.</summary>
+    /// <summary>
+    /// Fraction of the training rows held out for validation (a deterministic split by <see cref="Seed"/>): the epoch
+    /// with the best agreement with the teacher on them (then the lowest validation loss) is the one written. 0: none,
+    /// the last epoch is written (0.1 when only <see cref="EarlyStoppingPatience"/> is set).
+    /// </summary>
     public double ValidationFraction { get; init; }
-    /// <summary>Stop after this many epochs without a better validation score and keep the best epoch's weights.</summary>
+    /// <summary>Stop after this many epochs without a better validation score (the best epoch's weights are kept); null: run every epoch.</summary>
     public int? EarlyStoppingPatience { get; init; }
+    /// <summary>Train this many students, with seeds <see cref="Seed"/>, Seed+1, ..., one after another, on the same data and split, and keep the best on validation. Needs a validation split.</summary>
+    public int Seeds { get; init; } = 1;
 
     /// <summary>
     /// For a fixed-length token student (right-padded ids, PAD masked): bucket batches by length and cut each to its

@@ -27,9 +27,50 @@ public static class StudentDistiller
     public static DistillationResult Distill(DistillationOptions options, IProgress<DistillationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         Validate(options);
+        if (options.Seeds <= 1) return DistillSeed(options, options.Seed, options.OutputPath, null, progress, cancellationToken);
+
+        // Several seeds: the same data, teacher answers and validation rows (split by the first seed) for each
+        // student; the one with the best validation agreement (then the lowest validation loss) is kept.
+        var shared = new SharedData();
+        var runs = new List<DistillationResult>();
+        try
+        {
+            for (int k = 0; k < options.Seeds; k++)
+                runs.Add(DistillSeed(options, options.Seed + k, $"{options.OutputPath}.seed{k}.tmp", shared, progress, cancellationToken));
+            var best = runs.Aggregate((a, b) => IsBetter(b.ValidationAgreement!.Value, b.ValidationLoss!.Value, a.ValidationAgreement!.Value, a.ValidationLoss!.Value) ? b : a);
+            File.Move(best.OutputPath, options.OutputPath, overwrite: true);
+            return best with
+            {
+                OutputPath = options.OutputPath,
+                SelectedSeed = best.SelectedSeed,
+                SeedRuns = runs.Select(r => r.SeedRuns![0]).ToList(),
+                TeacherCalls = runs[0].TeacherCalls, // the answers were asked once, by the first student's run
+            };
+        }
+        finally
+        {
+            foreach (var r in runs) if (r.OutputPath != options.OutputPath && File.Exists(r.OutputPath)) File.Delete(r.OutputPath);
+        }
+    }
+
+    /// <summary>Training inputs, labels and teacher answers computed by the first seed's run and reused by the others.</summary>
+    sealed class SharedData
+    {
+        public Tensor? Inputs, Labels;
+        public TeacherAnswers? Answers;
+    }
+
+    /// <summary>Validation order of two epochs or students: higher agreement with the teacher, then lower validation loss.</summary>
+    static bool IsBetter(double agreement, double loss, double bestAgreement, double bestLoss) =>
+        agreement > bestAgreement || (agreement == bestAgreement && loss < bestLoss);
+
+    /// <summary>One student: data and split from <see cref="DistillationOptions.Seed"/>, initial weights and batch order from <paramref name="trainSeed"/>.</summary>
+    static DistillationResult DistillSeed(DistillationOptions options, int trainSeed, string outputPath, SharedData? shared,
+        IProgress<DistillationProgress>? progress, CancellationToken cancellationToken)
+    {
         Native.LibTorchLoader.EnsureLoaded();
         torch.set_num_threads(options.Threads ?? Environment.ProcessorCount);
-        torch.manual_seed(options.Seed);
+        torch.manual_seed(trainSeed);
 
         var teacherModel = OnnxModel.Load(options.TeacherPath);
         // Training and teacher labelling run in batches. A graph exported with a fixed batch of 1 (mnist-cnn-pytorch)
@@ -57,14 +98,16 @@ public static class StudentDistiller
 
         // ---- data ----
         // --synthetic N without samples: data-free inputs inverted from the teacher's BatchNorm statistics.
-        var (inputs, labels) = options.TrainingData is null
+        var (inputs, labels) = shared?.Inputs is { } sharedInputs ? (sharedInputs, shared.Labels)
+            : options.TrainingData is null
             ? (DeepInversionSynthesizer.Generate(teacherModel.Proto, options.TeacherPath, options.Synthetic!.Value, options.Seed, options.DeepInversion,
                 // A progress sink that also takes text lines (the pipeline's) is told how the data-free synthesis goes.
                 (progress as IProgress<string>) is { } lines ? lines.Report : null), (Tensor?)null)
             : LoadData(options);
         // The teacher's answers on every training row, once: an ONNX file run with ONNX Runtime, or an endpoint called.
         TeacherAnswers answers;
-        using (var teacher = options.TeacherEndpoint is { } endpoint
+        if (shared?.Answers is { } sharedAnswers) answers = sharedAnswers;
+        else using (var teacher = options.TeacherEndpoint is { } endpoint
             ? (IDistillationTeacher)new EndpointTeacher(endpoint, student.InputNames[0])
             : new OnnxFileTeacher(teacherFixedBatch ? new OrtTensorBridge(teacherModel.ToBytes()) : new OrtTensorBridge(options.TeacherPath)))
         {
@@ -81,6 +124,7 @@ public static class StudentDistiller
                 throw DistillationErrors.DataDoesNotFitModel(options.TrainingData ?? "", options.TeacherPath, $"the teacher could not run on it ({FirstLine(e.Message)}).", e);
             }
         }
+        if (shared is not null) (shared.Inputs, shared.Labels, shared.Answers) = (inputs, labels, answers);
         // A teacher that gives only labels (an endpoint) trains the student on them: hard-label KD.
         Tensor? teacherLogits = answers.Logits, teacherLabels = answers.Labels;
         long classes = CheckStudentOutput(student, inputs, teacherLogits, studentName, options.TrainingData ?? "");
@@ -104,11 +148,16 @@ public static class StudentDistiller
         new Random(options.Seed).Shuffle(order);
         double valFraction = options.ValidationFraction > 0 ? options.ValidationFraction : options.EarlyStoppingPatience is null ? 0 : 0.1;
         int valCount = (int)Math.Round(rows * valFraction);
+        if (options.Seeds > 1 && valCount == 0)
+            throw DistillationErrors.InvalidOption("--seeds", $"--validation-split {valFraction} of {rows} training rows holds out no row to choose the best of {options.Seeds} students on");
         var trainIdx = valCount > 0 ? order.Skip(valCount).Order().ToArray() : Enumerable.Range(0, (int)rows).ToArray();
         var valIdx = order.Take(valCount).Order().ToArray();
         using var valIndex = torch.tensor(valIdx.Select(i => (long)i).ToArray());
         Tensor? valInputs = valCount > 0 ? inputs.index_select(0, valIndex) : null;
-        Tensor? valTargets = valCount > 0 ? (labels ?? answers.PredictedClasses()).index_select(0, valIndex) : null;
+        // Students are selected on agreement with the teacher (accuracy is reported beside it when there are labels).
+        Tensor? valTeacher = valCount > 0 ? answers.PredictedClasses().index_select(0, valIndex) : null;
+        Tensor? valTeacherTargets = valCount > 0 ? (answers.Logits ?? answers.Labels!).index_select(0, valIndex) : null;
+        Tensor? valLabels = valCount > 0 ? labels?.index_select(0, valIndex) : null;
 
         // ---- losses and optimizer ----
         var response = new ResponseDistillationLoss(options.Temperature, labels is null ? 1.0 : options.Alpha);
@@ -156,9 +205,9 @@ public static class StudentDistiller
         int stepsPerEpoch = (trainIdx.Length + options.BatchSize - 1) / options.BatchSize;
         long totalSteps = (long)stepsPerEpoch * options.Epochs;
         long warmupSteps = (long)Math.Round(totalSteps * options.WarmupFraction);
-        var shuffler = new Random(options.Seed + 1);
+        var shuffler = new Random(trainSeed + 1);
         var stopwatch = Stopwatch.StartNew();
-        double bestScore = double.NegativeInfinity;
+        double bestScore = double.NegativeInfinity, bestLoss = double.PositiveInfinity;
         int bestEpoch = 0, epochsRun = 0, sinceBest = 0;
         double lastLoss = double.NaN, lr = options.LearningRate;
         Dictionary<string, Tensor>? bestState = null;
@@ -210,20 +259,22 @@ public static class StudentDistiller
             }
             epochsRun = epoch;
             lastLoss = lossSum / Math.Max(1, seen);
-            double? score = valInputs is not null ? Score(student, valInputs, valTargets!) : null;
+            double? score = valInputs is not null ? Score(student, valInputs, valTeacher!) : null;
             var elapsed = stopwatch.Elapsed;
             progress?.Report(new DistillationProgress(epoch, options.Epochs, lastLoss, score, lr, elapsed,
-                TimeSpan.FromTicks(elapsed.Ticks / epoch * (options.Epochs - epoch))));
+                TimeSpan.FromTicks(elapsed.Ticks / epoch * (options.Epochs - epoch))) { Seed = options.Seeds > 1 ? trainSeed : null });
 
-            if (score is { } s && options.EarlyStoppingPatience is { } patience)
+            // With validation rows the best epoch (agreement, then validation loss) is kept; patience stops training early.
+            if (score is { } s)
             {
-                if (s > bestScore)
+                double valLoss = ValidationLoss(student, response, valInputs!, valTeacherTargets!, teacherLabels is not null);
+                if (IsBetter(s, valLoss, bestScore, bestLoss))
                 {
-                    bestScore = s; bestEpoch = epoch; sinceBest = 0;
+                    bestScore = s; bestLoss = valLoss; bestEpoch = epoch; sinceBest = 0;
                     DisposeState(bestState);
                     bestState = Snapshot(student);
                 }
-                else if (++sinceBest >= patience) break;
+                else if (options.EarlyStoppingPatience is { } patience && ++sinceBest >= patience) break;
             }
         }
         double trainSeconds = stopwatch.Elapsed.TotalSeconds;
@@ -234,19 +285,27 @@ public static class StudentDistiller
         // Export the float weights; the quantization engine does the int8 step (and calibrates its own ranges).
         student.ParameterTransform = null;
         student.ValueTransform = null;
-        double? finalScore = valInputs is not null ? Score(student, valInputs, valTargets!) : null;
+        double? finalScore = valInputs is not null ? Score(student, valInputs, valTeacher!) : null;
+        double? finalAccuracy = valLabels is not null ? Score(student, valInputs!, valLabels) : null;
+        double? finalLoss = valInputs is not null ? ValidationLoss(student, response, valInputs, valTeacherTargets!, teacherLabels is not null) : null;
         var exported = OnnxStudentExporter.ToOnnx(student);
         if (studentFixedBatch) DynamicBatch.RestoreBatchOne(exported.Proto);
-        exported.Save(options.OutputPath);
+        exported.Save(outputPath);
         teacherTorch?.Dispose();
         featureLoss?.Dispose();
         return new DistillationResult
         {
-            OutputPath = options.OutputPath,
+            OutputPath = outputPath,
             EpochsRun = epochsRun,
             SelectedEpoch = bestState is not null ? bestEpoch : epochsRun,
             FinalTrainLoss = lastLoss,
             ValidationScore = finalScore,
+            ValidationAgreement = finalScore,
+            ValidationAccuracy = finalAccuracy,
+            ValidationLoss = finalLoss,
+            ValidationSamples = valCount,
+            SelectedSeed = trainSeed,
+            SeedRuns = [new SeedRun(trainSeed, epochsRun, bestState is not null ? bestEpoch : epochsRun, finalScore, finalAccuracy, finalLoss, trainSeconds)],
             StudentParameters = student.OnnxParameters.Values.Sum(p => p.numel()),
             TrainingSamples = trainIdx.Length,
             TrainingSeconds = trainSeconds,
@@ -309,6 +368,26 @@ public static class StudentDistiller
         return baseRate * 0.5 * (1 + Math.Cos(Math.PI * Math.Clamp(progress, 0, 1)));
     }
 
+    /// <summary>The distillation loss against the teacher alone (no labels) on the validation rows, averaged per row.</summary>
+    static double ValidationLoss(OnnxGraphModule module, ResponseDistillationLoss loss, Tensor inputs, Tensor teacherTargets, bool hardLabels)
+    {
+        bool wasTraining = module.training;
+        module.eval();
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        double sum = 0;
+        long n = inputs.shape[0];
+        for (long start = 0; start < n; start += 512)
+        {
+            long end = Math.Min(n, start + 512);
+            var output = module.forward(inputs.slice(0, start, end, 1));
+            var targets = teacherTargets.slice(0, start, end, 1);
+            sum += (hardLabels ? loss.ComputeHard(output, targets, null) : loss.Compute(output, targets, null)).item<float>() * (end - start);
+        }
+        if (wasTraining) module.train();
+        return sum / n;
+    }
+
     /// <summary>Top-1 accuracy of the module's first output against class indices.</summary>
     public static double Score(OnnxGraphModule module, Tensor inputs, Tensor targets)
     {
@@ -337,7 +416,11 @@ public static class StudentDistiller
         if (!(o.Temperature > 0)) throw DistillationErrors.InvalidOption("--temperature", $"{o.Temperature} must be positive");
         if (o.Alpha is < 0 or > 1 || double.IsNaN(o.Alpha)) throw DistillationErrors.InvalidOption("--alpha", $"{o.Alpha} must be between 0 and 1");
         if (o.Dropout is < 0 or >= 1 || double.IsNaN(o.Dropout)) throw DistillationErrors.InvalidOption("dropout", $"{o.Dropout} must be in [0, 1)");
-        if (o.ValidationFraction is < 0 or >= 1) throw DistillationErrors.InvalidOption("validation fraction", $"{o.ValidationFraction} must be in [0, 1)");
+        if (o.ValidationFraction is < 0 or >= 1 || double.IsNaN(o.ValidationFraction)) throw DistillationErrors.InvalidOption("--validation-split", $"{o.ValidationFraction} must be in [0, 1)");
+        if (o.Seeds < 1) throw DistillationErrors.InvalidOption("--seeds", $"{o.Seeds} must be at least 1");
+        if (o.Seeds > 1 && o.ValidationFraction <= 0)
+            throw DistillationErrors.InvalidOption("--seeds", $"choosing the best of {o.Seeds} students needs validation rows; set --validation-split above 0");
+        if (o.EarlyStoppingPatience is < 1) throw DistillationErrors.InvalidOption("--patience", $"{o.EarlyStoppingPatience} must be at least 1");
         if (o.StudentPath is null && o.StudentWidth is null && o.StudentDepth is null)
             throw DistillationErrors.InvalidOption("--student", "give a student model (--student) or shrink factors (--student-width/--student-depth)");
         if (o.TrainingData is null && o.Synthetic is null) throw DistillationErrors.NoTrainingData();

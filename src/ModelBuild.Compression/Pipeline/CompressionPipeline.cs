@@ -180,6 +180,9 @@ public sealed class CompressionPipeline
             if (recipe.Reinitialize) distillOnly.Add("reinitialize");
             if (recipe.QuantizationAware) distillOnly.Add("quantization-aware");
             if (recipe.TeacherEndpoint is not null) distillOnly.Add("teacher-endpoint");
+            if (recipe.ValidationSplit is not null && recipe.Prune is null) distillOnly.Add("validation-split");
+            if (recipe.Patience is not null) distillOnly.Add("patience");
+            if (recipe.Seeds is not null) distillOnly.Add("seeds");
             if (recipe.Loss is not null) distillOnly.Add("loss");
             if (recipe.FeaturePairs is not null) distillOnly.Add("feature-pairs");
             if (recipe.Temperature is not null && recipe.Prune is null) distillOnly.Add("temperature");

@@ -72,6 +72,9 @@ internal sealed class RecipeFromItem
         if (Meta("Dropout") is { } dropout) recipe.Dropout = Number("Dropout", dropout, 0, 1, maxInclusive: false);
         if (Meta("QuantizationAware") is { } quantizationAware) recipe.QuantizationAware = Bool("QuantizationAware", quantizationAware);
         if (Meta("Synthetic") is { } synthetic) recipe.Synthetic = Integer("Synthetic", synthetic, 1);
+        if (Meta("ValidationSplit") is { } validationSplit) recipe.ValidationSplit = Number("ValidationSplit", validationSplit, 0, 1, maxInclusive: false);
+        if (Meta("Patience") is { } patience) recipe.Patience = Integer("Patience", patience, 1);
+        if (Meta("Seeds") is { } seeds) recipe.Seeds = Integer("Seeds", seeds, 1);
         if (Meta("TeacherEndpoint") is { } endpoint) recipe.TeacherEndpoint = endpoint;
         if (Meta("TeacherEndpointTokenEnv") is { } tokenEnv) recipe.TeacherEndpointTokenEnv = tokenEnv;
         if (Meta("TeacherEndpointHeader") is { } header) recipe.TeacherEndpointHeader = header;

@@ -59,6 +59,15 @@ public sealed class CompressionRecipe
     public bool QuantizationAware { get; set; }
 
     /// <summary>
+    /// Fraction of the training rows held out (deterministically, by <see cref="Seed"/>) to choose the best epoch and
+    /// student on: agreement with the teacher, then the validation loss. Null: 0.1; 0 trains on every row and keeps the last epoch.
+    /// </summary>
+    public double? ValidationSplit { get; set; }
+    /// <summary>Stop distilling after this many epochs without a better validation score; null: run every epoch (the best is kept either way).</summary>
+    public int? Patience { get; set; }
+    /// <summary>Train this many students (seeds seed, seed+1, ...) one after another and keep the best on validation; null: 1.</summary>
+    public int? Seeds { get; set; }
+    /// <summary>
     /// A teacher that can only be called: an http(s) URL taking batches of inputs as JSON and answering logits,
     /// probabilities or labels (docs/distillation.md). The model to compress (<see cref="Teacher"/>) is then the
     /// student, unless <see cref="Student"/> names one; the endpoint's answers are cached in the stage cache.
