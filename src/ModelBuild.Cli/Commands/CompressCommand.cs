@@ -43,6 +43,7 @@ internal static class CompressCommand
         var synthetic = new Option<int?>("--synthetic") { Description = "Train on N synthetic inputs labelled by the teacher: generated from --train-data's samples, or without --train-data inverted from the teacher's BatchNorm statistics (DeepInversion)." };
         var dropout = new Option<double?>("--dropout") { Description = "Dropout rate while training the student (default 0)." };
         var quantizationAware = new Option<bool>("--quantization-aware") { Description = "Distill through int8 fake quantization (weights and activations, straight-through gradients) for the int8-static step that follows; needs --quantize int8-static." };
+        var trainBatchNorm = new Option<string?>("--train-batchnorm") { Description = "off (default) | auto (convolutional students from fresh weights) | on: train with a BatchNorm after each Conv that has none, folded into the Conv at export." };
         var validationSplit = new Option<double?>("--validation-split") { Description = "Fraction of the training rows held out to keep the best epoch and student on (agreement with the teacher, then validation loss); default 0.1, 0 keeps the last epoch of training on every row." };
         var patience = new Option<int?>("--patience") { Description = "Stop distilling after this many epochs without a better validation score (default: run every epoch; the best is kept either way)." };
         var seeds = new Option<int?>("--seeds") { Description = "Train N students (seeds --seed, --seed+1, ...) one after another and keep the best on validation (default 1)." };
@@ -83,7 +84,7 @@ internal static class CompressCommand
         foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, pruneSteps, pruneExclude, distill, student,
                      studentWidth, studentDepth, studentFfnWidth, trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss,
                      featurePairs, synthetic, dropout, quantizationAware, evalData, evalLabels, metricOutput, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
-                     latencyRuns, stageCache, json, validationSplit, patience, seeds, teacherEndpoint, teacherTokenEnv, teacherHeader, teacherMaxCalls, teacherBatchSize, teacherTimeout })
+                     latencyRuns, stageCache, json, trainBatchNorm, validationSplit, patience, seeds, teacherEndpoint, teacherTokenEnv, teacherHeader, teacherMaxCalls, teacherBatchSize, teacherTimeout })
             command.Options.Add(o);
         reading.AddTo(command);
         remote.AddTo(command);
@@ -132,6 +133,7 @@ internal static class CompressCommand
             r.Synthetic = Pick(synthetic, r.Synthetic);
             r.Dropout = Pick(dropout, r.Dropout);
             r.QuantizationAware = parse.GetValue(quantizationAware) || r.QuantizationAware;
+            r.TrainBatchNorm = Pick(trainBatchNorm, r.TrainBatchNorm);
             r.ValidationSplit = Pick(validationSplit, r.ValidationSplit);
             r.Patience = Pick(patience, r.Patience);
             r.Seeds = Pick(seeds, r.Seeds);

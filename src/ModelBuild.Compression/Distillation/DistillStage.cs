@@ -46,6 +46,7 @@ public sealed class DistillStage : ICompressionStage
             ["epochs"] = options.Epochs,
             ["epochsRun"] = result.EpochsRun,
             ["selectedEpoch"] = result.SelectedEpoch,
+            ["trainTimeBatchNorms"] = result.TrainTimeBatchNorms,
             ["validationSplit"] = options.ValidationFraction,
             ["validationSamples"] = result.ValidationSamples,
             ["validationAgreement"] = Round(result.ValidationAgreement),
@@ -90,7 +91,7 @@ public sealed class DistillStage : ICompressionStage
                 r.Loss, r.FeaturePairs, r.Synthetic, r.Dropout, r.QuantizationAware, r.Seed, Threads = context.Threads,
                 r.LabelColumn, r.ImageScale, r.ImageMean, r.ImageStd, r.PadId, r.TextColumn, r.MaxLength, r.MetricOutput,
                 // The endpoint and how rows are batched decide its answers; the token, budget and timeout do not (and the token is never in a key).
-                ValidationSplit = r.ValidationSplit ?? DefaultValidationSplit, r.Patience, r.Seeds,
+                ValidationSplit = r.ValidationSplit ?? DefaultValidationSplit, r.Patience, r.Seeds, TrainBatchNorm = r.TrainBatchNorm?.Trim().ToLowerInvariant() ?? "off",
                 r.TeacherEndpoint, TeacherBatchSize = r.TeacherEndpoint is null ? null : r.TeacherBatchSize,
             },
             [r.Student, r.TrainingData, r.TrainingLabels, .. Data.Text.TextDataFiles.Of(r)]);
@@ -140,6 +141,13 @@ public sealed class DistillStage : ICompressionStage
             RelationTensors = loss == DistillationLossKind.Relation ? pairs.FirstOrDefault() : null,
             Seed = r.Seed,
             ValidationFraction = r.ValidationSplit ?? DefaultValidationSplit,
+            TrainBatchNorm = r.TrainBatchNorm?.Trim().ToLowerInvariant() switch
+            {
+                null or "" or "off" => Students.TrainBatchNormMode.Off,
+                "auto" => Students.TrainBatchNormMode.Auto,
+                "on" => Students.TrainBatchNormMode.On,
+                _ => throw new InvalidOperationException($"Unknown --train-batchnorm '{r.TrainBatchNorm}' (the pipeline validates it first)."),
+            },
             EarlyStoppingPatience = r.Patience,
             Seeds = r.Seeds ?? 1,
             Threads = threads,

@@ -63,6 +63,12 @@ public sealed class DistillationOptions
     /// <summary>Dropout rate while training on hidden linear-layer outputs and attention probabilities (see <see cref="Import.OnnxGraphModule.TrainingDropout"/>).</summary>
     public double Dropout { get; init; }
 
+    /// <summary>
+    /// Train a convolutional student with a BatchNorm after each Conv no normalization follows, folded into the Conv at
+    /// export (<see cref="Students.TrainTimeBatchNorm"/>). Off by default (not yet shown to help; see docs/distillation.md).
+    /// </summary>
+    public Students.TrainBatchNormMode TrainBatchNorm { get; init; } = Students.TrainBatchNormMode.Off;
+
     /// <summary>Quantization-aware distillation: int8 fake quantization (STE) of the student's weights while training.</summary>
     public bool QuantizationAware { get; init; }
 

@@ -47,6 +47,8 @@ public sealed record DistillationResult
     public string SequenceTruncation { get; init; } = "off";
     /// <summary>Decomposed LayerNorm/GELU subgraphs the student ran as single kernels while training.</summary>
     public int FusedOperators { get; init; }
+    /// <summary>BatchNorms trained after the student's convolutions and folded into them at export (<see cref="DistillationOptions.TrainBatchNorm"/>).</summary>
+    public int TrainTimeBatchNorms { get; init; }
     /// <summary>An endpoint teacher: requests made, batches answered from the answers cache, time; null for a teacher file.</summary>
     public Teachers.TeacherCalls? TeacherCalls { get; init; }
     /// <summary>Quantization-aware runs: the activation ranges observed while training (tensor -> [min, max]), fake-quantized with int8 parameters.</summary>

@@ -87,6 +87,10 @@ public static class StudentDistiller
         // A derived student has no weights yet; a file's weights are the starting point unless asked otherwise.
         bool reinitialize = options.Reinitialize || options.StudentPath is null;
 
+        // A Conv student from fresh weights trains with BatchNorms after its convolutions, folded back at export.
+        var trainNorms = TrainTimeBatchNorm.Applies(options.TrainBatchNorm, reinitialize, options.QuantizationAware)
+            ? TrainTimeBatchNorm.Insert(studentProto) : Array.Empty<string>();
+
         // Decomposed LayerNorm/GELU run as single kernels, except around tensors a feature/relation loss reads.
         var studentTensors = options.FeaturePairs.Select(p => p.Student).Concat(options.RelationTensors is { } rt ? new[] { rt.Student } : Array.Empty<string>()).ToHashSet(StringComparer.Ordinal);
         var activationQuantization = options.QuantizationAware ? ActivationFakeQuantization.ForGraph(studentProto.Graph) : null;
@@ -289,6 +293,7 @@ public static class StudentDistiller
         double? finalAccuracy = valLabels is not null ? Score(student, valInputs!, valLabels) : null;
         double? finalLoss = valInputs is not null ? ValidationLoss(student, response, valInputs, valTeacherTargets!, teacherLabels is not null) : null;
         var exported = OnnxStudentExporter.ToOnnx(student);
+        TrainTimeBatchNorm.Fold(exported.Proto, trainNorms);
         if (studentFixedBatch) DynamicBatch.RestoreBatchOne(exported.Proto);
         exported.Save(outputPath);
         teacherTorch?.Dispose();
@@ -313,6 +318,7 @@ public static class StudentDistiller
             SequenceTruncation = truncationNote,
             ActivationRanges = activationQuantization?.Ranges.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
             FusedOperators = student.FusedOperators,
+            TrainTimeBatchNorms = trainNorms.Count,
             TeacherCalls = answers.Calls,
         };
     }

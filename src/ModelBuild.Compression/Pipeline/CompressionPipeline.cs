@@ -183,6 +183,7 @@ public sealed class CompressionPipeline
             if (recipe.ValidationSplit is not null && recipe.Prune is null) distillOnly.Add("validation-split");
             if (recipe.Patience is not null) distillOnly.Add("patience");
             if (recipe.Seeds is not null) distillOnly.Add("seeds");
+            if (recipe.TrainBatchNorm is not null) distillOnly.Add("train-batchnorm");
             if (recipe.Loss is not null) distillOnly.Add("loss");
             if (recipe.FeaturePairs is not null) distillOnly.Add("feature-pairs");
             if (recipe.Temperature is not null && recipe.Prune is null) distillOnly.Add("temperature");
@@ -290,6 +291,7 @@ public sealed class CompressionPipeline
                 "Remove the gate and read the result's accuracy in the report (--eval-data with labels), or distill from the teacher as an ONNX file.", recipe.Teacher);
         OneOf("prune mode", "--prune-mode", recipe.PruneMode, ["structured", "unstructured"], recipe.Teacher);
         OneOf("distillation loss", "--loss", recipe.Loss, ["response", "feature", "relation"], recipe.Teacher);
+        OneOf("train-time BatchNorm mode", "--train-batchnorm", recipe.TrainBatchNorm, ["auto", "on", "off"], recipe.Teacher);
         if (recipe.CalibrationMethod is not null) CalibrationMethodNames.Parse(recipe.CalibrationMethod);
     }
 

@@ -23,6 +23,7 @@ internal sealed class RecipeFromItem
     public static readonly string[] PruneModeWords = ["structured", "unstructured"];
     public static readonly string[] LossWords = ["response", "feature", "relation"];
     public static readonly string[] ImageScaleWords = ["0..1", "0..255"];
+    public static readonly string[] TrainBatchNormWords = ["auto", "on", "off"];
 
     private readonly ITaskItem item;
     private readonly string projectDirectory;
@@ -72,6 +73,7 @@ internal sealed class RecipeFromItem
         if (Meta("Dropout") is { } dropout) recipe.Dropout = Number("Dropout", dropout, 0, 1, maxInclusive: false);
         if (Meta("QuantizationAware") is { } quantizationAware) recipe.QuantizationAware = Bool("QuantizationAware", quantizationAware);
         if (Meta("Synthetic") is { } synthetic) recipe.Synthetic = Integer("Synthetic", synthetic, 1);
+        if (Meta("TrainBatchNorm") is { } trainBatchNorm) recipe.TrainBatchNorm = Word("TrainBatchNorm", trainBatchNorm, TrainBatchNormWords);
         if (Meta("ValidationSplit") is { } validationSplit) recipe.ValidationSplit = Number("ValidationSplit", validationSplit, 0, 1, maxInclusive: false);
         if (Meta("Patience") is { } patience) recipe.Patience = Integer("Patience", patience, 1);
         if (Meta("Seeds") is { } seeds) recipe.Seeds = Integer("Seeds", seeds, 1);

@@ -58,6 +58,8 @@ public sealed class CompressionRecipe
     /// </summary>
     public bool QuantizationAware { get; set; }
 
+    /// <summary>off (default) | auto (convolutional students from fresh weights) | on: train with a BatchNorm after each Conv that has none, folded into the Conv at export.</summary>
+    public string? TrainBatchNorm { get; set; }
     /// <summary>
     /// Fraction of the training rows held out (deterministically, by <see cref="Seed"/>) to choose the best epoch and
     /// student on: agreement with the teacher, then the validation loss. Null: 0.1; 0 trains on every row and keeps the last epoch.
