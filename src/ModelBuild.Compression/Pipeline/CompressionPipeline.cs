@@ -180,7 +180,7 @@ public sealed class CompressionPipeline
             if (recipe.Reinitialize) distillOnly.Add("reinitialize");
             if (recipe.QuantizationAware) distillOnly.Add("quantization-aware");
             if (recipe.TeacherEndpoint is not null) distillOnly.Add("teacher-endpoint");
-            if (recipe.ValidationSplit is not null && recipe.Prune is null) distillOnly.Add("validation-split");
+            if (recipe.ValidationSplit is not null) distillOnly.Add("validation-split");
             if (recipe.Patience is not null) distillOnly.Add("patience");
             if (recipe.Seeds is not null) distillOnly.Add("seeds");
             if (recipe.TrainBatchNorm is not null) distillOnly.Add("train-batchnorm");
