@@ -7,10 +7,16 @@ using ModelBuild.Compression.Distillation;
 // PyTorch is not installed on the build machines, so the PyTorch figure is the recorded one, not a side-by-side run.
 // Usage: dotnet run -c Release --project benchmarks/ModelBuild.Distillation.Benchmarks -- [case ...] [--threads N] [--baseline]
 // Other modes: `profile [--threads N]` (one epoch of the transformer student, phase by phase, op by op vs fused, full
-// vs truncated length) and `accuracy spec ...` (TransformerAccuracySweep: test accuracy for given settings).
+// vs truncated length), `accuracy spec ...` (TransformerAccuracySweep: test accuracy for given settings) and
+// `endpoint [case ...]` (TeacherEndpointComparison: labels-only endpoint teacher vs the teacher file, seeds 0-2).
 if (args.FirstOrDefault() == "profile")
 {
     TrainingStepProfile.Run(FindShared(), args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).DefaultIfEmpty(1).First());
+    return;
+}
+if (args.FirstOrDefault() == "endpoint")
+{
+    TeacherEndpointComparison.Run(FindShared(), args.Skip(1).DefaultIfEmpty("synthetic-intent-transformer"));
     return;
 }
 if (args.FirstOrDefault() == "accuracy")

@@ -24,6 +24,27 @@ public sealed class RecipeFromItemTests : IDisposable
         return item;
     }
 
+    [Fact]
+    public void Teacher_endpoint_validation_and_batchnorm_metadata_reach_the_recipe_and_the_token_only_by_its_variable_name()
+    {
+        var recipe = RecipeFromItem.Build(Item(
+            ("Distill", "true"), ("TeacherEndpoint", "https://models.example.com/v1/intent"), ("TeacherEndpointTokenEnv", "TEACHER_TOKEN"),
+            ("TeacherEndpointHeader", "x-api-key"), ("TeacherMaxCalls", "200"), ("TeacherBatchSize", "32"), ("TeacherTimeout", "2.5"),
+            ("ValidationSplit", "0.2"), ("Patience", "5"), ("Seeds", "3"), ("TrainBatchNorm", "Auto")), project);
+        Assert.Equal("https://models.example.com/v1/intent", recipe.TeacherEndpoint);
+        Assert.Equal("TEACHER_TOKEN", recipe.TeacherEndpointTokenEnv);
+        Assert.Equal("x-api-key", recipe.TeacherEndpointHeader);
+        Assert.Equal(200, recipe.TeacherMaxCalls);
+        Assert.Equal(32, recipe.TeacherBatchSize);
+        Assert.Equal(2.5, recipe.TeacherTimeout);
+        Assert.Equal(0.2, recipe.ValidationSplit);
+        Assert.Equal(5, recipe.Patience);
+        Assert.Equal(3, recipe.Seeds);
+        Assert.Equal("auto", recipe.TrainBatchNorm);
+        var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("ValidationSplit", "1")), project));
+        Assert.Contains("ValidationSplit", e.Message);
+    }
+
     [Theory]
     [InlineData("int8-static", "int8-static")]
     [InlineData("Int8Static", "int8-static")]

@@ -20,10 +20,20 @@ public sealed class DistillStage : ICompressionStage
 
     public StageOutcome Run(CompressionContext context)
     {
-        var options = Options(context.Recipe, context.CurrentModel, context.WorkPath("distill.onnx"), context.Threads);
+        var options = Options(context.Recipe, context.CurrentModel, context.WorkPath("distill.onnx"), context.Threads, context.StageCacheDirectory);
+        if (options.TeacherEndpoint is { } endpoint)
+            context.Log.Progress($"distill: teacher endpoint {Teachers.EndpointTeacher.Describe(endpoint.Url)}, {(endpoint.AnswerCacheDirectory is null ? "no answers cache (no --stage-cache)" : "answers cached in the stage cache")}");
         var result = StudentDistiller.Distill(options, new LogProgress(context.Log));
+        if (result.TeacherCalls is { } calls)
+            context.Log.Progress(string.Create(CultureInfo.InvariantCulture, $"distill: teacher endpoint answered {calls.Batches} request(s) ({calls.Answer}): {calls.CallsMade} call(s) made ({calls.Retries} retries), {calls.CallsCached} from the answers cache, {calls.Seconds:F1}s"));
         var details = new JsonObject
         {
+            ["teacher"] = result.TeacherCalls is { } tc ? "endpoint " + tc.Endpoint : null,
+            ["teacherCalls"] = result.TeacherCalls is { } c ? new JsonObject
+            {
+                ["answer"] = c.Answer, ["requests"] = c.Batches, ["callsMade"] = c.CallsMade, ["callsCached"] = c.CallsCached,
+                ["retries"] = c.Retries, ["seconds"] = Math.Round(c.Seconds, 2),
+            } : null,
             ["student"] = options.StudentPath is { } sp ? Path.GetFileName(sp)
                 : string.Create(CultureInfo.InvariantCulture, $"derived from the teacher (width x{options.StudentWidth ?? 1.0}, depth x{options.StudentDepth ?? 1.0}, FFN width x{options.StudentFfnWidth ?? options.StudentWidth ?? 1.0})"),
             ["initialization"] = options.Reinitialize || options.StudentPath is null ? "PyTorch default initializers" : "the student file's weights",
@@ -35,6 +45,20 @@ public sealed class DistillStage : ICompressionStage
             ["loss"] = options.Loss.ToString().ToLowerInvariant(),
             ["epochs"] = options.Epochs,
             ["epochsRun"] = result.EpochsRun,
+            ["selectedEpoch"] = result.SelectedEpoch,
+            ["trainTimeBatchNorms"] = result.TrainTimeBatchNorms,
+            ["validationSplit"] = options.ValidationFraction,
+            ["validationSamples"] = result.ValidationSamples,
+            ["validationAgreement"] = Round(result.ValidationAgreement),
+            ["validationAccuracy"] = Round(result.ValidationAccuracy),
+            ["patience"] = options.EarlyStoppingPatience,
+            ["selectedSeed"] = options.Seeds > 1 ? result.SelectedSeed : null,
+            ["seeds"] = options.Seeds > 1 ? new JsonArray(result.SeedRuns!.Select(s => (JsonNode)new JsonObject
+            {
+                ["seed"] = s.Seed, ["epochsRun"] = s.EpochsRun, ["selectedEpoch"] = s.SelectedEpoch,
+                ["validationAgreement"] = Round(s.ValidationAgreement), ["validationAccuracy"] = Round(s.ValidationAccuracy),
+                ["validationLoss"] = s.ValidationLoss is { } l ? Math.Round(l, 6) : null, ["trainingSeconds"] = Math.Round(s.TrainingSeconds, 2),
+            }).ToArray()) : null,
             ["batchSize"] = options.BatchSize,
             ["learningRate"] = options.LearningRate,
             ["temperature"] = options.Temperature,
@@ -51,20 +75,39 @@ public sealed class DistillStage : ICompressionStage
         return new StageOutcome(result.OutputPath, details);
     }
 
+    /// <summary>A fraction as a percentage with two decimals, as the report shows accuracy.</summary>
+    static double? Round(double? fraction) => fraction is { } f ? Math.Round(f * 100, 2) : null;
+
+    /// <summary>The default validation split of the pipeline (the engine's own default is none).</summary>
+    public const double DefaultValidationSplit = 0.1;
+
     /// <summary>Besides the recipe settings the schema gives the distill stage: the threads (they change float sums).</summary>
     public StageCacheInputs CacheInputs(CompressionContext context) => new(new { context.Threads }, []);
 
     /// <summary>The recipe's distillation settings as engine options; unset values keep the engine's defaults.</summary>
-    public static DistillationOptions Options(CompressionRecipe r, string teacher, string output, int threads)
+    public static DistillationOptions Options(CompressionRecipe r, string teacher, string output, int threads, string? stageCacheDirectory = null)
     {
         var defaults = new DistillationOptions { TeacherPath = teacher, OutputPath = output };
+        // With an endpoint teacher the model given is the student (unless --student names one), and the data is read for it.
+        var student = r.TeacherEndpoint is null ? r.Student : r.Student ?? teacher;
+        if (r.TeacherEndpoint is not null) teacher = student!;
         var loss = ParseLoss(r.Loss);
         var pairs = r.FeaturePairs is null ? Array.Empty<FeaturePair>() : ParsePairs(r.FeaturePairs);
         return new DistillationOptions
         {
             TeacherPath = teacher,
             OutputPath = output,
-            StudentPath = r.Student,
+            StudentPath = student,
+            TeacherEndpoint = r.TeacherEndpoint is null ? null : new Teachers.EndpointTeacherOptions
+            {
+                Url = r.TeacherEndpoint,
+                TokenEnvironmentVariable = r.TeacherEndpointTokenEnv,
+                HeaderName = r.TeacherEndpointHeader,
+                MaxCalls = r.TeacherMaxCalls,
+                BatchSize = r.TeacherBatchSize ?? 64,
+                Timeout = r.TeacherTimeout is { } seconds && seconds > 0 && double.IsFinite(seconds) ? TimeSpan.FromSeconds(Math.Min(seconds, 86400)) : TimeSpan.FromSeconds(60),
+                AnswerCacheDirectory = stageCacheDirectory is null ? null : Path.Combine(stageCacheDirectory, "teacher-answers"),
+            },
             StudentWidth = r.StudentWidth,
             StudentDepth = r.StudentDepth,
             StudentFfnWidth = r.StudentFfnWidth,
@@ -84,6 +127,16 @@ public sealed class DistillStage : ICompressionStage
             FeaturePairs = loss == DistillationLossKind.Feature ? pairs : Array.Empty<FeaturePair>(),
             RelationTensors = loss == DistillationLossKind.Relation ? pairs.FirstOrDefault() : null,
             Seed = r.Seed,
+            ValidationFraction = r.ValidationSplit ?? DefaultValidationSplit,
+            TrainBatchNorm = r.TrainBatchNorm?.Trim().ToLowerInvariant() switch
+            {
+                null or "" or "off" => Students.TrainBatchNormMode.Off,
+                "auto" => Students.TrainBatchNormMode.Auto,
+                "on" => Students.TrainBatchNormMode.On,
+                _ => throw new InvalidOperationException($"Unknown --train-batchnorm '{r.TrainBatchNorm}' (the pipeline validates it first)."),
+            },
+            EarlyStoppingPatience = r.Patience,
+            Seeds = r.Seeds ?? 1,
             Threads = threads,
         };
     }

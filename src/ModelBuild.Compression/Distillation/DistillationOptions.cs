@@ -11,7 +11,10 @@ public enum DistillationLossKind { Response, Feature, Relation }
 /// </summary>
 public sealed class DistillationOptions
 {
+    /// <summary>The teacher ONNX file. With <see cref="TeacherEndpoint"/> it is not run: it may name the student, whose input the data is read for.</summary>
     public required string TeacherPath { get; init; }
+    /// <summary>A teacher that can only be called (HTTP endpoint) instead of running <see cref="TeacherPath"/>; needs a <see cref="StudentPath"/> and the response loss.</summary>
+    public Teachers.EndpointTeacherOptions? TeacherEndpoint { get; init; }
     /// <summary>Where the distilled student ONNX is written (atomically).</summary>
     public required string OutputPath { get; init; }
 
@@ -60,13 +63,25 @@ public sealed class DistillationOptions
     /// <summary>Dropout rate while training on hidden linear-layer outputs and attention probabilities (see <see cref="Import.OnnxGraphModule.TrainingDropout"/>).</summary>
     public double Dropout { get; init; }
 
+    /// <summary>
+    /// Train a convolutional student with a BatchNorm after each Conv no normalization follows, folded into the Conv at
+    /// export (<see cref="Students.TrainTimeBatchNorm"/>). Off by default (not yet shown to help; see docs/distillation.md).
+    /// </summary>
+    public Students.TrainBatchNormMode TrainBatchNorm { get; init; } = Students.TrainBatchNormMode.Off;
+
     /// <summary>Quantization-aware distillation: int8 fake quantization (STE) of the student's weights while training.</summary>
     public bool QuantizationAware { get; init; }
 
-    /// <summary>Fraction of the training rows held out for validation (early stopping, progress). 0: none.</summary>
+    /// <summary>
+    /// Fraction of the training rows held out for validation (a deterministic split by <see cref="Seed"/>): the epoch
+    /// with the best agreement with the teacher on them (then the lowest validation loss) is the one written. 0: none,
+    /// the last epoch is written (0.1 when only <see cref="EarlyStoppingPatience"/> is set).
+    /// </summary>
     public double ValidationFraction { get; init; }
-    /// <summary>Stop after this many epochs without a better validation score and keep the best epoch's weights.</summary>
+    /// <summary>Stop after this many epochs without a better validation score (the best epoch's weights are kept); null: run every epoch.</summary>
     public int? EarlyStoppingPatience { get; init; }
+    /// <summary>Train this many students, with seeds <see cref="Seed"/>, Seed+1, ..., one after another, on the same data and split, and keep the best on validation. Needs a validation split.</summary>
+    public int Seeds { get; init; } = 1;
 
     /// <summary>
     /// For a fixed-length token student (right-padded ids, PAD masked): bucket batches by length and cut each to its

@@ -4,7 +4,10 @@ namespace ModelBuild.Compression.Distillation;
 public sealed record DistillationProgress(
     int Epoch, int Epochs, double TrainLoss, double? ValidationScore, double LearningRate, TimeSpan Elapsed, TimeSpan EstimatedRemaining)
 {
-    public override string ToString() =>
+    /// <summary>The student's seed when several are trained (<see cref="DistillationOptions.Seeds"/>); null for one.</summary>
+    public int? Seed { get; init; }
+
+    public override string ToString() => (Seed is { } seed ? $"seed {seed}: " : "") +
         $"epoch {Epoch}/{Epochs}: loss {TrainLoss:F4}" + (ValidationScore is { } v ? $", validation {v * 100:F2}%" : "")
         + $", lr {LearningRate:G3}, {Elapsed.TotalSeconds:F1}s, ETA {EstimatedRemaining.TotalSeconds:F0}s";
 }
@@ -17,8 +20,19 @@ public sealed record DistillationResult
     /// <summary>The epoch whose weights were written (the best validation epoch with early stopping, else the last).</summary>
     public required int SelectedEpoch { get; init; }
     public required double FinalTrainLoss { get; init; }
-    /// <summary>Validation accuracy (labels) or top-1 agreement with the teacher (no labels); null without a validation split.</summary>
+    /// <summary>The selection score: top-1 agreement with the teacher on the validation rows; null without a validation split.</summary>
     public double? ValidationScore { get; init; }
+    /// <summary>Top-1 agreement with the teacher on the validation rows (= <see cref="ValidationScore"/>).</summary>
+    public double? ValidationAgreement { get; init; }
+    /// <summary>Accuracy on the validation rows' labels, when the training data has labels.</summary>
+    public double? ValidationAccuracy { get; init; }
+    /// <summary>Distillation loss against the teacher on the validation rows (the tie-break between equal agreements).</summary>
+    public double? ValidationLoss { get; init; }
+    public int ValidationSamples { get; init; }
+    /// <summary>The seed of the student written.</summary>
+    public int SelectedSeed { get; init; }
+    /// <summary>Each student trained (one, or <see cref="DistillationOptions.Seeds"/>), in seed order.</summary>
+    public IReadOnlyList<SeedRun>? SeedRuns { get; init; }
     public required long StudentParameters { get; init; }
     public required int TrainingSamples { get; init; }
     public required double TrainingSeconds { get; init; }
@@ -33,6 +47,13 @@ public sealed record DistillationResult
     public string SequenceTruncation { get; init; } = "off";
     /// <summary>Decomposed LayerNorm/GELU subgraphs the student ran as single kernels while training.</summary>
     public int FusedOperators { get; init; }
+    /// <summary>BatchNorms trained after the student's convolutions and folded into them at export (<see cref="DistillationOptions.TrainBatchNorm"/>).</summary>
+    public int TrainTimeBatchNorms { get; init; }
+    /// <summary>An endpoint teacher: requests made, batches answered from the answers cache, time; null for a teacher file.</summary>
+    public Teachers.TeacherCalls? TeacherCalls { get; init; }
     /// <summary>Quantization-aware runs: the activation ranges observed while training (tensor -> [min, max]), fake-quantized with int8 parameters.</summary>
     public IReadOnlyDictionary<string, (float Min, float Max)>? ActivationRanges { get; init; }
 }
+
+/// <summary>One student of a run: its seed, epochs, the epoch kept and its validation figures.</summary>
+public sealed record SeedRun(int Seed, int EpochsRun, int SelectedEpoch, double? ValidationAgreement, double? ValidationAccuracy, double? ValidationLoss, double TrainingSeconds);

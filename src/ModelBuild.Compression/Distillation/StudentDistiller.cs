@@ -5,6 +5,7 @@ using ModelBuild.Compression.Distillation.Losses;
 using ModelBuild.Compression.Distillation.Students;
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Distillation.Synthetic;
+using ModelBuild.Compression.Distillation.Teachers;
 using ModelBuild.Onnx;
 using ModelBuild.Onnx.Diagnostics;
 using TorchSharp;
@@ -26,9 +27,50 @@ public static class StudentDistiller
     public static DistillationResult Distill(DistillationOptions options, IProgress<DistillationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         Validate(options);
+        if (options.Seeds <= 1) return DistillSeed(options, options.Seed, options.OutputPath, null, progress, cancellationToken);
+
+        // Several seeds: the same data, teacher answers and validation rows (split by the first seed) for each
+        // student; the one with the best validation agreement (then the lowest validation loss) is kept.
+        var shared = new SharedData();
+        var runs = new List<DistillationResult>();
+        try
+        {
+            for (int k = 0; k < options.Seeds; k++)
+                runs.Add(DistillSeed(options, options.Seed + k, $"{options.OutputPath}.seed{k}.tmp", shared, progress, cancellationToken));
+            var best = runs.Aggregate((a, b) => IsBetter(b.ValidationAgreement!.Value, b.ValidationLoss!.Value, a.ValidationAgreement!.Value, a.ValidationLoss!.Value) ? b : a);
+            File.Move(best.OutputPath, options.OutputPath, overwrite: true);
+            return best with
+            {
+                OutputPath = options.OutputPath,
+                SelectedSeed = best.SelectedSeed,
+                SeedRuns = runs.Select(r => r.SeedRuns![0]).ToList(),
+                TeacherCalls = runs[0].TeacherCalls, // the answers were asked once, by the first student's run
+            };
+        }
+        finally
+        {
+            foreach (var r in runs) if (r.OutputPath != options.OutputPath && File.Exists(r.OutputPath)) File.Delete(r.OutputPath);
+        }
+    }
+
+    /// <summary>Training inputs, labels and teacher answers computed by the first seed's run and reused by the others.</summary>
+    sealed class SharedData
+    {
+        public Tensor? Inputs, Labels;
+        public TeacherAnswers? Answers;
+    }
+
+    /// <summary>Validation order of two epochs or students: higher agreement with the teacher, then lower validation loss.</summary>
+    static bool IsBetter(double agreement, double loss, double bestAgreement, double bestLoss) =>
+        agreement > bestAgreement || (agreement == bestAgreement && loss < bestLoss);
+
+    /// <summary>One student: data and split from <see cref="DistillationOptions.Seed"/>, initial weights and batch order from <paramref name="trainSeed"/>.</summary>
+    static DistillationResult DistillSeed(DistillationOptions options, int trainSeed, string outputPath, SharedData? shared,
+        IProgress<DistillationProgress>? progress, CancellationToken cancellationToken)
+    {
         Native.LibTorchLoader.EnsureLoaded();
         torch.set_num_threads(options.Threads ?? Environment.ProcessorCount);
-        torch.manual_seed(options.Seed);
+        torch.manual_seed(trainSeed);
 
         var teacherModel = OnnxModel.Load(options.TeacherPath);
         // Training and teacher labelling run in batches. A graph exported with a fixed batch of 1 (mnist-cnn-pytorch)
@@ -45,6 +87,10 @@ public static class StudentDistiller
         // A derived student has no weights yet; a file's weights are the starting point unless asked otherwise.
         bool reinitialize = options.Reinitialize || options.StudentPath is null;
 
+        // A Conv student from fresh weights trains with BatchNorms after its convolutions, folded back at export.
+        var trainNorms = TrainTimeBatchNorm.Applies(options.TrainBatchNorm, reinitialize, options.QuantizationAware)
+            ? TrainTimeBatchNorm.Insert(studentProto) : Array.Empty<string>();
+
         // Decomposed LayerNorm/GELU run as single kernels, except around tensors a feature/relation loss reads.
         var studentTensors = options.FeaturePairs.Select(p => p.Student).Concat(options.RelationTensors is { } rt ? new[] { rt.Student } : Array.Empty<string>()).ToHashSet(StringComparer.Ordinal);
         var activationQuantization = options.QuantizationAware ? ActivationFakeQuantization.ForGraph(studentProto.Graph) : null;
@@ -56,32 +102,43 @@ public static class StudentDistiller
 
         // ---- data ----
         // --synthetic N without samples: data-free inputs inverted from the teacher's BatchNorm statistics.
-        var (inputs, labels) = options.TrainingData is null
+        var (inputs, labels) = shared?.Inputs is { } sharedInputs ? (sharedInputs, shared.Labels)
+            : options.TrainingData is null
             ? (DeepInversionSynthesizer.Generate(teacherModel.Proto, options.TeacherPath, options.Synthetic!.Value, options.Seed, options.DeepInversion,
                 // A progress sink that also takes text lines (the pipeline's) is told how the data-free synthesis goes.
                 (progress as IProgress<string>) is { } lines ? lines.Report : null), (Tensor?)null)
             : LoadData(options);
-        using var teacherOrt = teacherFixedBatch ? new OrtTensorBridge(teacherModel.ToBytes()) : new OrtTensorBridge(options.TeacherPath);
-        Tensor teacherLogits;
-        try
+        // The teacher's answers on every training row, once: an ONNX file run with ONNX Runtime, or an endpoint called.
+        TeacherAnswers answers;
+        if (shared?.Answers is { } sharedAnswers) answers = sharedAnswers;
+        else using (var teacher = options.TeacherEndpoint is { } endpoint
+            ? (IDistillationTeacher)new EndpointTeacher(endpoint, student.InputNames[0])
+            : new OnnxFileTeacher(teacherFixedBatch ? new OrtTensorBridge(teacherModel.ToBytes()) : new OrtTensorBridge(options.TeacherPath)))
         {
-            using (torch.no_grad()) teacherLogits = teacherOrt.RunBatched(inputs, 512);
+            try
+            {
+                using (torch.no_grad()) answers = teacher.Answer(inputs);
+            }
+            catch (NotSupportedException e)
+            {
+                throw DistillationErrors.UnsupportedByImporter(options.TeacherPath, e);
+            }
+            catch (Exception e) when (e is not ModelBuildException)
+            {
+                throw DistillationErrors.DataDoesNotFitModel(options.TrainingData ?? "", options.TeacherPath, $"the teacher could not run on it ({FirstLine(e.Message)}).", e);
+            }
         }
-        catch (NotSupportedException e)
-        {
-            throw DistillationErrors.UnsupportedByImporter(options.TeacherPath, e);
-        }
-        catch (Exception e) when (e is not ModelBuildException)
-        {
-            throw DistillationErrors.DataDoesNotFitModel(options.TrainingData ?? "", options.TeacherPath, $"the teacher could not run on it ({FirstLine(e.Message)}).", e);
-        }
-        long classes = teacherLogits.shape[^1];
+        if (shared is not null) (shared.Inputs, shared.Labels, shared.Answers) = (inputs, labels, answers);
+        // A teacher that gives only labels (an endpoint) trains the student on them: hard-label KD.
+        Tensor? teacherLogits = answers.Logits, teacherLabels = answers.Labels;
+        long classes = CheckStudentOutput(student, inputs, teacherLogits, studentName, options.TrainingData ?? "");
+        if (teacherLabels is not null && teacherLabels.max().item<long>() is var top && top >= classes)
+            throw EndpointTeacherErrors.Malformed(options.TeacherEndpoint!.Url.Split('?')[0], $"it answered class {top}, but the student has {classes} outputs (classes 0..{classes - 1})");
         if (labels is not null)
         {
             long max = labels.max().item<long>(), min = labels.min().item<long>();
             if (min < 0 || max >= classes) throw DistillationErrors.LabelOutOfRange(options.TrainingLabels!, min < 0 ? min : max, classes);
         }
-        CheckStudentOutput(student, inputs, teacherLogits, studentName, options.TrainingData ?? "");
         var (truncation, truncationNote) = !options.TruncateSequences ? (null, "off")
             : options.Loss != DistillationLossKind.Response ? (null, "off: not with a feature or relation loss (the teacher's hidden tensors have the full length)")
             // The int8 step calibrates on full-length rows, PAD positions included; the observed ranges must see them too.
@@ -95,11 +152,16 @@ public static class StudentDistiller
         new Random(options.Seed).Shuffle(order);
         double valFraction = options.ValidationFraction > 0 ? options.ValidationFraction : options.EarlyStoppingPatience is null ? 0 : 0.1;
         int valCount = (int)Math.Round(rows * valFraction);
+        if (options.Seeds > 1 && valCount == 0)
+            throw DistillationErrors.InvalidOption("--seeds", $"--validation-split {valFraction} of {rows} training rows holds out no row to choose the best of {options.Seeds} students on");
         var trainIdx = valCount > 0 ? order.Skip(valCount).Order().ToArray() : Enumerable.Range(0, (int)rows).ToArray();
         var valIdx = order.Take(valCount).Order().ToArray();
         using var valIndex = torch.tensor(valIdx.Select(i => (long)i).ToArray());
         Tensor? valInputs = valCount > 0 ? inputs.index_select(0, valIndex) : null;
-        Tensor? valTargets = valCount > 0 ? (labels ?? teacherLogits.argmax(-1)).index_select(0, valIndex) : null;
+        // Students are selected on agreement with the teacher (accuracy is reported beside it when there are labels).
+        Tensor? valTeacher = valCount > 0 ? answers.PredictedClasses().index_select(0, valIndex) : null;
+        Tensor? valTeacherTargets = valCount > 0 ? (answers.Logits ?? answers.Labels!).index_select(0, valIndex) : null;
+        Tensor? valLabels = valCount > 0 ? labels?.index_select(0, valIndex) : null;
 
         // ---- losses and optimizer ----
         var response = new ResponseDistillationLoss(options.Temperature, labels is null ? 1.0 : options.Alpha);
@@ -147,9 +209,9 @@ public static class StudentDistiller
         int stepsPerEpoch = (trainIdx.Length + options.BatchSize - 1) / options.BatchSize;
         long totalSteps = (long)stepsPerEpoch * options.Epochs;
         long warmupSteps = (long)Math.Round(totalSteps * options.WarmupFraction);
-        var shuffler = new Random(options.Seed + 1);
+        var shuffler = new Random(trainSeed + 1);
         var stopwatch = Stopwatch.StartNew();
-        double bestScore = double.NegativeInfinity;
+        double bestScore = double.NegativeInfinity, bestLoss = double.PositiveInfinity;
         int bestEpoch = 0, epochsRun = 0, sinceBest = 0;
         double lastLoss = double.NaN, lr = options.LearningRate;
         Dictionary<string, Tensor>? bestState = null;
@@ -172,14 +234,14 @@ public static class StudentDistiller
                 var batchIdx = torch.tensor(rowsOfBatch.Select(i => (long)i).ToArray());
                 var x = inputs.index_select(0, batchIdx);
                 if (rowLengths is not null) x = x.narrow(1, 0, rowsOfBatch.Max(i => rowLengths[i]));
-                var t = teacherLogits.index_select(0, batchIdx);
+                var t = (teacherLogits ?? teacherLabels!).index_select(0, batchIdx);
                 var y = labels?.index_select(0, batchIdx);
 
                 lr = ScheduledLearningRate(options.LearningRate, step, warmupSteps, totalSteps);
                 foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
 
                 var outs = student.Run(One(student, x), studentFetch, truncation);
-                var loss = response.Compute(outs[student.OutputNames[0]], t, y);
+                var loss = teacherLabels is null ? response.Compute(outs[student.OutputNames[0]], t, y) : response.ComputeHard(outs[student.OutputNames[0]], t, y);
                 if (teacherTorch is not null)
                 {
                     Dictionary<string, Tensor> tf;
@@ -201,20 +263,22 @@ public static class StudentDistiller
             }
             epochsRun = epoch;
             lastLoss = lossSum / Math.Max(1, seen);
-            double? score = valInputs is not null ? Score(student, valInputs, valTargets!) : null;
+            double? score = valInputs is not null ? Score(student, valInputs, valTeacher!) : null;
             var elapsed = stopwatch.Elapsed;
             progress?.Report(new DistillationProgress(epoch, options.Epochs, lastLoss, score, lr, elapsed,
-                TimeSpan.FromTicks(elapsed.Ticks / epoch * (options.Epochs - epoch))));
+                TimeSpan.FromTicks(elapsed.Ticks / epoch * (options.Epochs - epoch))) { Seed = options.Seeds > 1 ? trainSeed : null });
 
-            if (score is { } s && options.EarlyStoppingPatience is { } patience)
+            // With validation rows the best epoch (agreement, then validation loss) is kept; patience stops training early.
+            if (score is { } s)
             {
-                if (s > bestScore)
+                double valLoss = ValidationLoss(student, response, valInputs!, valTeacherTargets!, teacherLabels is not null);
+                if (IsBetter(s, valLoss, bestScore, bestLoss))
                 {
-                    bestScore = s; bestEpoch = epoch; sinceBest = 0;
+                    bestScore = s; bestLoss = valLoss; bestEpoch = epoch; sinceBest = 0;
                     DisposeState(bestState);
                     bestState = Snapshot(student);
                 }
-                else if (++sinceBest >= patience) break;
+                else if (options.EarlyStoppingPatience is { } patience && ++sinceBest >= patience) break;
             }
         }
         double trainSeconds = stopwatch.Elapsed.TotalSeconds;
@@ -225,19 +289,28 @@ public static class StudentDistiller
         // Export the float weights; the quantization engine does the int8 step (and calibrates its own ranges).
         student.ParameterTransform = null;
         student.ValueTransform = null;
-        double? finalScore = valInputs is not null ? Score(student, valInputs, valTargets!) : null;
+        double? finalScore = valInputs is not null ? Score(student, valInputs, valTeacher!) : null;
+        double? finalAccuracy = valLabels is not null ? Score(student, valInputs!, valLabels) : null;
+        double? finalLoss = valInputs is not null ? ValidationLoss(student, response, valInputs, valTeacherTargets!, teacherLabels is not null) : null;
         var exported = OnnxStudentExporter.ToOnnx(student);
+        TrainTimeBatchNorm.Fold(exported.Proto, trainNorms);
         if (studentFixedBatch) DynamicBatch.RestoreBatchOne(exported.Proto);
-        exported.Save(options.OutputPath);
+        exported.Save(outputPath);
         teacherTorch?.Dispose();
         featureLoss?.Dispose();
         return new DistillationResult
         {
-            OutputPath = options.OutputPath,
+            OutputPath = outputPath,
             EpochsRun = epochsRun,
             SelectedEpoch = bestState is not null ? bestEpoch : epochsRun,
             FinalTrainLoss = lastLoss,
             ValidationScore = finalScore,
+            ValidationAgreement = finalScore,
+            ValidationAccuracy = finalAccuracy,
+            ValidationLoss = finalLoss,
+            ValidationSamples = valCount,
+            SelectedSeed = trainSeed,
+            SeedRuns = [new SeedRun(trainSeed, epochsRun, bestState is not null ? bestEpoch : epochsRun, finalScore, finalAccuracy, finalLoss, trainSeconds)],
             StudentParameters = student.OnnxParameters.Values.Sum(p => p.numel()),
             TrainingSamples = trainIdx.Length,
             TrainingSeconds = trainSeconds,
@@ -245,6 +318,8 @@ public static class StudentDistiller
             SequenceTruncation = truncationNote,
             ActivationRanges = activationQuantization?.Ranges.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
             FusedOperators = student.FusedOperators,
+            TrainTimeBatchNorms = trainNorms.Count,
+            TeacherCalls = answers.Calls,
         };
     }
 
@@ -299,6 +374,26 @@ public static class StudentDistiller
         return baseRate * 0.5 * (1 + Math.Cos(Math.PI * Math.Clamp(progress, 0, 1)));
     }
 
+    /// <summary>The distillation loss against the teacher alone (no labels) on the validation rows, averaged per row.</summary>
+    static double ValidationLoss(OnnxGraphModule module, ResponseDistillationLoss loss, Tensor inputs, Tensor teacherTargets, bool hardLabels)
+    {
+        bool wasTraining = module.training;
+        module.eval();
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        double sum = 0;
+        long n = inputs.shape[0];
+        for (long start = 0; start < n; start += 512)
+        {
+            long end = Math.Min(n, start + 512);
+            var output = module.forward(inputs.slice(0, start, end, 1));
+            var targets = teacherTargets.slice(0, start, end, 1);
+            sum += (hardLabels ? loss.ComputeHard(output, targets, null) : loss.Compute(output, targets, null)).item<float>() * (end - start);
+        }
+        if (wasTraining) module.train();
+        return sum / n;
+    }
+
     /// <summary>Top-1 accuracy of the module's first output against class indices.</summary>
     public static double Score(OnnxGraphModule module, Tensor inputs, Tensor targets)
     {
@@ -327,11 +422,22 @@ public static class StudentDistiller
         if (!(o.Temperature > 0)) throw DistillationErrors.InvalidOption("--temperature", $"{o.Temperature} must be positive");
         if (o.Alpha is < 0 or > 1 || double.IsNaN(o.Alpha)) throw DistillationErrors.InvalidOption("--alpha", $"{o.Alpha} must be between 0 and 1");
         if (o.Dropout is < 0 or >= 1 || double.IsNaN(o.Dropout)) throw DistillationErrors.InvalidOption("dropout", $"{o.Dropout} must be in [0, 1)");
-        if (o.ValidationFraction is < 0 or >= 1) throw DistillationErrors.InvalidOption("validation fraction", $"{o.ValidationFraction} must be in [0, 1)");
+        if (o.ValidationFraction is < 0 or >= 1 || double.IsNaN(o.ValidationFraction)) throw DistillationErrors.InvalidOption("--validation-split", $"{o.ValidationFraction} must be in [0, 1)");
+        if (o.Seeds < 1) throw DistillationErrors.InvalidOption("--seeds", $"{o.Seeds} must be at least 1");
+        if (o.Seeds > 1 && o.ValidationFraction <= 0)
+            throw DistillationErrors.InvalidOption("--seeds", $"choosing the best of {o.Seeds} students needs validation rows; set --validation-split above 0");
+        if (o.EarlyStoppingPatience is < 1) throw DistillationErrors.InvalidOption("--patience", $"{o.EarlyStoppingPatience} must be at least 1");
         if (o.StudentPath is null && o.StudentWidth is null && o.StudentDepth is null)
             throw DistillationErrors.InvalidOption("--student", "give a student model (--student) or shrink factors (--student-width/--student-depth)");
         if (o.TrainingData is null && o.Synthetic is null) throw DistillationErrors.NoTrainingData();
         if (o.Synthetic is < 1) throw DistillationErrors.InvalidOption("--synthetic", $"{o.Synthetic} must be at least 1");
+        if (o.TeacherEndpoint is not null)
+        {
+            // Only the teacher's answers can be had from an endpoint: no graph to derive a student from, no hidden tensors, no BatchNorm statistics.
+            if (o.StudentPath is null) throw EndpointTeacherErrors.InvalidSetting("a student cannot be derived from a teacher that can only be called; pass the student model (--student, or the model argument)");
+            if (o.Loss != DistillationLossKind.Response) throw EndpointTeacherErrors.InvalidSetting($"--loss {o.Loss.ToString().ToLowerInvariant()} reads the teacher's hidden tensors, which an endpoint does not give; use --loss response");
+            if (o.TrainingData is null) throw EndpointTeacherErrors.InvalidSetting("data-free synthesis (--synthetic without --train-data) inverts the teacher's BatchNorm statistics, which an endpoint does not give; pass --train-data");
+        }
     }
 
     static (Tensor Inputs, Tensor? Labels) LoadData(DistillationOptions o)
@@ -354,7 +460,8 @@ public static class StudentDistiller
         return (inputs, DistillationData.ToLabelTensor(data.Labels));
     }
 
-    static void CheckStudentOutput(OnnxGraphModule student, Tensor inputs, Tensor teacherLogits, string studentName, string data)
+    /// <summary>Runs the student on two rows: it must run on the data and give the teacher's output shape. Returns its number of classes.</summary>
+    static long CheckStudentOutput(OnnxGraphModule student, Tensor inputs, Tensor? teacherLogits, string studentName, string data)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
@@ -373,9 +480,11 @@ public static class StudentDistiller
         {
             throw DistillationErrors.DataDoesNotFitModel(data, studentName, $"the student could not run on it ({FirstLine(e.Message)}).", e);
         }
+        if (teacherLogits is null) return output.shape[^1]; // a teacher of labels only: any number of classes its labels fit
         var expected = teacherLogits.shape.ToArray();
         expected[0] = n;
         if (!output.shape.SequenceEqual(expected)) throw DistillationErrors.OutputShapeMismatch(studentName, output.shape, expected);
+        return expected[^1];
     }
 
     /// <summary>Output channels: axis 0 of Conv and Gemm(transB=1) weights, axis 1 of MatMul / Gemm(transB=0) weights.</summary>

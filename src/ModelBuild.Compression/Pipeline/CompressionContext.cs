@@ -27,6 +27,8 @@ public sealed class CompressionContext
     public ModelFigures? CurrentFigures { get; set; }
     public int Threads => Recipe.Threads ?? 1;
     public int LatencyRuns { get; init; } = LatencyMeter.DefaultRuns;
+    /// <summary>The per-stage cache folder (<c>--stage-cache</c>), for stages that keep more than their output there (an endpoint teacher's answers); null: none.</summary>
+    public string? StageCacheDirectory { get; init; }
 
     public string WorkPath(string fileName) => Path.Combine(WorkDirectory, fileName);
 }

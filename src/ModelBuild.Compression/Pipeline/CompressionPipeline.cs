@@ -63,9 +63,11 @@ public sealed class CompressionPipeline
                     "Pass --eval-labels <y.npy> (EvaluationLabels on the item) or a label column / class folders in the data, or gate on --min-agreement instead.", recipe.EvaluationData);
             var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns, output: recipe.MetricOutput);
             if (recipe.Tokenizer is not null) log.Progress(Data.Text.TextFileReader.Describe(recipe.Tokenizer, recipe.Teacher));
-            log.Progress($"evaluating teacher {recipe.Teacher}");
-            evaluator.SetReference(recipe.Teacher);
-            var context = new CompressionContext(recipe, work, log, evaluator) { LatencyRuns = LatencyRuns };
+            // With a teacher endpoint the model given is the student before distillation: agreement with it would
+            // mean nothing, and agreement with the endpoint would cost calls, so only accuracy is measured.
+            log.Progress(recipe.TeacherEndpoint is null ? $"evaluating teacher {recipe.Teacher}" : $"evaluating the untrained student {recipe.Teacher} (the teacher is an endpoint)");
+            if (recipe.TeacherEndpoint is null) evaluator.SetReference(recipe.Teacher);
+            var context = new CompressionContext(recipe, work, log, evaluator) { LatencyRuns = LatencyRuns, StageCacheDirectory = StageCacheDirectory };
             // Without evaluation data every input of the model gets a generated sample, so latency is always measured.
             var timingSample = data ?? SyntheticSample.For(recipe.Teacher);
             using (var runner = new ModelRunner(recipe.Teacher))
@@ -281,8 +283,13 @@ public sealed class CompressionPipeline
             throw new ModelBuildException("MB0518",
                 $"Quantization-aware distillation trains the student for the int8-static step, but the quantization form is '{recipe.Quantize ?? "none"}'.",
                 "Add --quantize int8-static with --calibration-data (Quantize=\"int8-static\" and CalibrationData on the item), or drop --quantization-aware.", recipe.Teacher);
+        if (recipe.TeacherEndpoint is not null && (recipe.MinAgreement is not null || recipe.MaxAccuracyDrop is not null))
+            throw new ModelBuildException("MB0365",
+                $"{(recipe.MinAgreement is not null ? "--min-agreement (MinAgreement)" : "--max-accuracy-drop (MaxAccuracyDrop)")} is set, but the teacher is an endpoint: the teacher's figures are not measured (every evaluation row would be a paid call), so the gate could not be checked.",
+                "Remove the gate and read the result's accuracy in the report (--eval-data with labels), or distill from the teacher as an ONNX file.", recipe.Teacher);
         OneOf("prune mode", nameof(CompressionRecipe.PruneMode), recipe.PruneMode, recipe.Teacher);
         OneOf("distillation loss", nameof(CompressionRecipe.Loss), recipe.Loss, recipe.Teacher);
+        OneOf("train-time BatchNorm mode", nameof(CompressionRecipe.TrainBatchNorm), recipe.TrainBatchNorm, recipe.Teacher);
         if (recipe.CalibrationMethod is not null) CalibrationMethodNames.Parse(recipe.CalibrationMethod);
     }
 

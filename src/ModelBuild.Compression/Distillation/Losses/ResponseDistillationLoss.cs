@@ -39,4 +39,16 @@ public sealed class ResponseDistillationLoss
         var hard = F.cross_entropy(s, labels);
         return soft.mul(Alpha).add(hard.mul(1 - Alpha));
     }
+
+    /// <summary>
+    /// Hard-label KD, for a teacher that gives only its predicted class: cross-entropy on the teacher's labels, mixed
+    /// with the true labels (when given) by alpha as the soft term would be.
+    /// </summary>
+    public Tensor ComputeHard(Tensor studentLogits, Tensor teacherLabels, Tensor? labels)
+    {
+        var s = studentLogits.reshape(studentLogits.shape[0], -1);
+        var mimic = F.cross_entropy(s, teacherLabels);
+        if (labels is null || Alpha >= 1.0) return mimic;
+        return mimic.mul(Alpha).add(F.cross_entropy(s, labels).mul(1 - Alpha));
+    }
 }

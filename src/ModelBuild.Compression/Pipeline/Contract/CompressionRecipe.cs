@@ -58,6 +58,34 @@ public sealed class CompressionRecipe
     /// </summary>
     public bool QuantizationAware { get; set; }
 
+    /// <summary>off (default) | auto (convolutional students from fresh weights) | on: train with a BatchNorm after each Conv that has none, folded into the Conv at export.</summary>
+    public string? TrainBatchNorm { get; set; }
+    /// <summary>
+    /// Fraction of the training rows held out (deterministically, by <see cref="Seed"/>) to choose the best epoch and
+    /// student on: agreement with the teacher, then the validation loss. Null: 0.1; 0 trains on every row and keeps the last epoch.
+    /// </summary>
+    public double? ValidationSplit { get; set; }
+    /// <summary>Stop distilling after this many epochs without a better validation score; null: run every epoch (the best is kept either way).</summary>
+    public int? Patience { get; set; }
+    /// <summary>Train this many students (seeds seed, seed+1, ...) one after another and keep the best on validation; null: 1.</summary>
+    public int? Seeds { get; set; }
+    /// <summary>
+    /// A teacher that can only be called: an http(s) URL taking batches of inputs as JSON and answering logits,
+    /// probabilities or labels (docs/distillation.md). The model to compress (<see cref="Teacher"/>) is then the
+    /// student, unless <see cref="Student"/> names one; the endpoint's answers are cached in the stage cache.
+    /// </summary>
+    public string? TeacherEndpoint { get; set; }
+    /// <summary>Name of the environment variable holding the endpoint's token (sent as <c>Authorization: Bearer</c>, or in <see cref="TeacherEndpointHeader"/>); never the token itself.</summary>
+    public string? TeacherEndpointTokenEnv { get; set; }
+    /// <summary>Header carrying the token as is (e.g. <c>x-api-key</c>) instead of <c>Authorization: Bearer</c>.</summary>
+    public string? TeacherEndpointHeader { get; set; }
+    /// <summary>Most HTTP requests (retries included) one run may make to the endpoint; null: no limit.</summary>
+    public int? TeacherMaxCalls { get; set; }
+    /// <summary>Rows per endpoint request (default 64).</summary>
+    public int? TeacherBatchSize { get; set; }
+    /// <summary>Seconds one endpoint request may take before it is retried (default 60).</summary>
+    public double? TeacherTimeout { get; set; }
+
     // Evaluation and gates
     public string? EvaluationData { get; set; }
     public string? EvaluationLabels { get; set; }
