@@ -54,6 +54,7 @@ internal static class CompressCommand
         var report = new Option<string?>("--report") { Description = "Write the JSON report here (and a Markdown report beside it)." };
         var seed = new Option<int?>("--seed") { Description = "Random seed; same inputs and seed give byte-identical outputs." };
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads for evaluation and calibration (latency is always measured with 1)." };
+        var tuneSession = new Option<string?>("--tune-session") { Description = "auto (default): time intra-op threads, graph optimization level and execution mode for the result at batch 1 on this CPU and write the best to <output>.session.json for the runtime pool | off" };
         var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs per latency median (default {LatencyMeter.DefaultRuns}; 0 skips timing; --max-latency-us then fails with MB0532)." };
 
         var cacheKey = new Option<string?>("--cache-key") { Description = "With --remote-cache in ReadWrite mode: upload the result (model and reports) as this cache entry (the build task passes its key; default: the report's cacheKey)." };
@@ -74,7 +75,7 @@ internal static class CompressCommand
         foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, pruneSteps, pruneExclude, distill, student,
                      studentWidth, studentDepth, studentFfnWidth, trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss,
                      featurePairs, synthetic, dropout, quantizationAware, evalData, evalLabels, metricOutput, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
-                     latencyRuns, stageCache, json })
+                     tuneSession, latencyRuns, stageCache, json })
             command.Options.Add(o);
         reading.AddTo(command);
         remote.AddTo(command);
@@ -132,6 +133,7 @@ internal static class CompressCommand
             r.Force = parse.GetValue(force) || r.Force;
             r.Seed = parse.GetValue(seed) ?? r.Seed;
             r.Threads = Pick(threads, r.Threads);
+            r.TuneSession = Pick(tuneSession, r.TuneSession);
             reading.ApplyTo(parse, r);
             var runs = parse.GetValue(latencyRuns) ?? LatencyMeter.DefaultRuns;
 

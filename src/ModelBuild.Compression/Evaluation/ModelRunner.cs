@@ -14,9 +14,19 @@ public sealed class ModelRunner : IDisposable
     private readonly InferenceSession _session;
 
     public ModelRunner(string modelPath, int intraOpThreads = 1, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
+        : this(modelPath, CreateOptions(intraOpThreads, level), ownsOptions: true)
+    {
+    }
+
+    /// <summary>A runner over a session with the caller's options (the session tuner's candidates).</summary>
+    public ModelRunner(string modelPath, SessionOptions options) : this(modelPath, options, ownsOptions: false)
+    {
+    }
+
+    private ModelRunner(string modelPath, SessionOptions options, bool ownsOptions)
     {
         ModelPath = modelPath;
-        using var options = CreateOptions(intraOpThreads, level);
+        using var owned = ownsOptions ? options : null;
         try { _session = new InferenceSession(modelPath, options); }
         catch (OnnxRuntimeException e)
         {

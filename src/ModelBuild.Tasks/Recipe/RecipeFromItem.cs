@@ -21,6 +21,7 @@ internal sealed class RecipeFromItem
     public static readonly string[] QuantizeWords = ["none", "int8-dynamic", "int8-static", "int8-weights", "int4-weight", "fp16", "auto"];
     public static readonly string[] CalibrationMethodWords = ["minmax", "percentile", "entropy"];
     public static readonly string[] PruneModeWords = ["structured", "unstructured"];
+    public static readonly string[] TuneSessionWords = ["auto", "off"];
     public static readonly string[] LossWords = ["response", "feature", "relation"];
     public static readonly string[] ImageScaleWords = ["0..1", "0..255"];
 
@@ -91,6 +92,7 @@ internal sealed class RecipeFromItem
         if (Meta("Force") is { } force) recipe.Force = Bool("Force", force);
         if (Meta("Seed") is { } seed) recipe.Seed = Integer("Seed", seed, int.MinValue);
         if (Meta("Threads") is { } threads) recipe.Threads = Integer("Threads", threads, 1);
+        if (Meta("TuneSession") is { } tuneSession) recipe.TuneSession = Word("TuneSession", tuneSession, TuneSessionWords);
 
         if ((recipe.MaxAccuracyDrop is not null || recipe.MinAgreement is not null) && recipe.EvaluationData is null)
         {

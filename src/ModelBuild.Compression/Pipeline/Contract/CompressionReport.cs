@@ -18,6 +18,8 @@ public sealed class CompressionReport
     public List<string> Inputs { get; set; } = [];
     public string? MetricOutput { get; set; }
     public List<string> Warnings { get; set; } = [];
+    /// <summary>The session settings chosen for the result (--tune-session auto): the sidecar's content; null when not tuned.</summary>
+    public JsonObject? Session { get; set; }
     /// <summary>Technique-specific detail (candidates tried, layers kept in float, SQNR table, pruned groups...).</summary>
     public JsonObject? Details { get; set; }
 
