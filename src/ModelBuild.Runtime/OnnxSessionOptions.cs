@@ -40,6 +40,14 @@ public sealed class OnnxSessionOptions
     /// </summary>
     public int ExpectedConcurrentCallers { get; set; } = 1;
 
+    /// <summary>
+    /// When the recorded settings give a model more than one intra-op thread, the pool keeps a second session of the
+    /// model with one thread and runs every call that overlaps another on it: a lone caller gets the tuned speed, many
+    /// callers get one thread each (the default's throughput) instead of fighting over the cores. Costs a second
+    /// session (the weights twice in memory). Default true; false uses the recorded threads for every call.
+    /// </summary>
+    public bool OneThreadForOverlappingCalls { get; set; } = true;
+
     /// <summary>"CPU" (default), "CUDA", "DML", or any name ONNX Runtime's generic AppendExecutionProvider knows (e.g. "XNNPACK", "CoreML").</summary>
     public string ExecutionProvider { get; set; } = "CPU";
 
@@ -54,12 +62,17 @@ public sealed class OnnxSessionOptions
     {
         var use = UseRecordedSettings ? recorded : null;
         int recordedIntra = use is null ? 1 : Math.Min(use.IntraOpNumThreads, Math.Max(1, Environment.ProcessorCount / Math.Max(1, ExpectedConcurrentCallers)));
+        var intra = _intraOpNumThreads ?? (use is null ? 1 : recordedIntra);
         return new EffectiveSessionSettings(
-            _intraOpNumThreads ?? (use is null ? 1 : recordedIntra),
+            intra,
             _interOpNumThreads ?? use?.InterOpNumThreads ?? 1,
             _graphOptimizationLevel ?? use?.GraphOptimizationLevel ?? GraphOptimizationLevel.ORT_ENABLE_ALL,
             _executionMode ?? use?.ExecutionMode ?? ExecutionMode.ORT_SEQUENTIAL,
-            use?.Source);
+            use?.Source)
+        {
+            // Only threads that came from the recording fall back; a count the app sets is used as set.
+            OverlappingCallsIntraOpNumThreads = _intraOpNumThreads is null && intra > 1 && OneThreadForOverlappingCalls ? 1 : intra,
+        };
     }
 
     internal SessionOptions Create(string modelName, EffectiveSessionSettings settings)
@@ -117,4 +130,8 @@ public sealed record EffectiveSessionSettings(
     int InterOpNumThreads,
     GraphOptimizationLevel GraphOptimizationLevel,
     ExecutionMode ExecutionMode,
-    string? RecordedSettingsFile);
+    string? RecordedSettingsFile)
+{
+    /// <summary>Intra-op threads of a call that overlaps another (see <see cref="OnnxSessionOptions.OneThreadForOverlappingCalls"/>).</summary>
+    public int OverlappingCallsIntraOpNumThreads { get; init; } = IntraOpNumThreads;
+}

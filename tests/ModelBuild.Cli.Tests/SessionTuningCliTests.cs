@@ -47,6 +47,7 @@ public class SessionTuningCliTests
         var parsed = CompressionReport.FromJson(File.ReadAllText(report));
         Assert.Equal((int?)sidecar["intraOpThreads"], (int?)parsed.Session!["intraOpThreads"]);
         Assert.Contains("session:", stdout);
+        Assert.Contains("Session settings for the runtime pool", File.ReadAllText(Path.ChangeExtension(report, ".md")));
     }
 
     [Fact]

@@ -84,6 +84,58 @@ public sealed class SessionSettingsTests
         Assert.Equal(new EffectiveSessionSettings(1, 1, GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode.ORT_SEQUENTIAL, null), session);
     }
 
+    [SkippableFact]
+    public void A_call_that_overlaps_another_runs_on_a_one_thread_session_and_a_lone_call_on_the_recorded_one()
+    {
+        Skip.If(Environment.ProcessorCount < 2, "the recorded 2 threads are capped to 1 on one core: no second session");
+        using var dir = new TempDirectory();
+        var model = dir.Copy(TestPaths.WineTeacher, "wine.onnx");
+        File.WriteAllText(model + ".session.json", Sidecar(intra: 2, level: "all"));
+        var (provider, pool) = Pool(model);
+        using var _ = provider;
+
+        var session = pool.GetModelInfo("wine").Session!;
+        Assert.Equal(2, session.IntraOpNumThreads);
+        Assert.Equal(1, session.OverlappingCallsIntraOpNumThreads);
+        var rows = NpyReader.ReadFloat32Matrix(TestPaths.WineTestX);
+        var expected = DirectOnnxRuntime.PredictRows(TestPaths.WineTeacher, rows[..1])[0];
+        // Leases hold their context: the first caller in gets the solo (2-thread) session, the overlapping one a 1-thread one.
+        var lone = pool.GetPredictionEngine("wine");
+        var overlapping = pool.GetPredictionEngine("wine");
+        Assert.True(lone.Context.IsSolo);
+        Assert.False(overlapping.Context.IsSolo);
+        foreach (var engine in new[] { lone, overlapping })
+        {
+            var got = engine.Predict(new WineInput { Features = rows[0] }).Scores;
+            for (var i = 0; i < got.Length; i++) Assert.Equal(expected[i], got[i], 4);
+        }
+        pool.ReturnPredictionEngine("wine", overlapping);
+        pool.ReturnPredictionEngine("wine", lone);
+        var next = pool.GetPredictionEngine("wine");
+        Assert.True(next.Context.IsSolo); // nobody else in flight again
+        pool.ReturnPredictionEngine("wine", next);
+    }
+
+    [Fact]
+    public void Threads_the_app_sets_and_OneThreadForOverlappingCalls_false_keep_one_session()
+    {
+        using var dir = new TempDirectory();
+        var model = dir.Copy(TestPaths.WineTeacher, "wine.onnx");
+        File.WriteAllText(model + ".session.json", Sidecar(intra: 2, level: "all"));
+        foreach (var configure in new Action<OnnxSessionOptions>[] { o => o.OneThreadForOverlappingCalls = false, o => o.IntraOpNumThreads = 2 })
+        {
+            var (provider, pool) = Pool(model, configure);
+            using var _ = provider;
+            var session = pool.GetModelInfo("wine").Session!;
+            Assert.Equal(session.IntraOpNumThreads, session.OverlappingCallsIntraOpNumThreads);
+            var a = pool.GetPredictionEngine("wine");
+            var b = pool.GetPredictionEngine("wine");
+            Assert.False(a.Context.IsSolo || b.Context.IsSolo);
+            pool.ReturnPredictionEngine("wine", b);
+            pool.ReturnPredictionEngine("wine", a);
+        }
+    }
+
     [Fact]
     public void Expected_concurrent_callers_cap_the_recorded_intra_op_threads()
     {

@@ -30,7 +30,7 @@ public sealed class ModelRunner : IDisposable
         try { _session = new InferenceSession(modelPath, options); }
         catch (OnnxRuntimeException e)
         {
-            throw new ModelBuildException("MB0507", $"ONNX Runtime cannot load '{modelPath}': {FirstLine(e.Message)}", "Check that the model is valid ONNX (onnx.checker) and uses operators ONNX Runtime 1.31 supports.", modelPath, e);
+            throw new ModelBuildException("MB0507", $"ONNX Runtime cannot load '{modelPath}': {FirstLine(e.Message)}", "Check that the model is valid ONNX (onnx.checker) and uses operators ONNX Runtime 1.32 supports.", modelPath, e);
         }
         InputNames = _session.InputMetadata.Keys.ToArray();
         OutputNames = _session.OutputMetadata.Keys.ToArray();

@@ -27,6 +27,7 @@ public static class CacheKey
         normalized.Teacher = normalized.Output = "";
         normalized.Student = normalized.CalibrationData = normalized.TrainingData = normalized.TrainingLabels = normalized.EvaluationData = normalized.EvaluationLabels = null;
         normalized.Tokenizer = normalized.Labels = null;
+        normalized.TuneSession = null; // writes a file beside the model, never changes the model's bytes
         sha.AppendData(Encoding.UTF8.GetBytes(normalized.ToJson()));
         sha.AppendData(Encoding.UTF8.GetBytes(typeof(CacheKey).Assembly.GetName().Version + "|ort " + typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version));
         return Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();

@@ -179,7 +179,7 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
 
     private ModelGeneration<TIn, TOut> CreateGeneration(byte[] bytes, RecordedSessionSettings? recorded)
     {
-        InferenceSession session;
+        InferenceSession? session = null;
         var hash = Hash(bytes);
         if (recorded?.ModelSha256 is { } recordedFor && !string.Equals(recordedFor, hash, StringComparison.OrdinalIgnoreCase))
         {
@@ -189,14 +189,20 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
             recorded = null;
         }
         var settings = _options.Session.Resolve(recorded);
-        using (var sessionOptions = _options.Session.Create(Name, settings))
+        InferenceSession? solo = null;
+        var shared = settings.OverlappingCallsIntraOpNumThreads == settings.IntraOpNumThreads ? settings
+            : settings with { IntraOpNumThreads = settings.OverlappingCallsIntraOpNumThreads };
+        using (var sessionOptions = _options.Session.Create(Name, shared))
+        using (var soloOptions = ReferenceEquals(shared, settings) ? null : _options.Session.Create(Name, settings))
         {
             try
             {
                 session = new InferenceSession(bytes, sessionOptions);
+                solo = soloOptions is null ? null : new InferenceSession(bytes, soloOptions);
             }
             catch (OnnxRuntimeException ex)
             {
+                session?.Dispose();
                 throw new ModelRuntimeException(RuntimeErrorCodes.ModelLoadFailed,
                     $"Model '{Name}' from '{_loader.Source}' ({bytes.Length} bytes) could not be loaded by ONNX Runtime: {ex.Message}",
                     $"Check that '{_loader.Source}' is a complete, valid ONNX model (try it with `modelbuild inspect`).", Name, ex);
@@ -208,14 +214,19 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
             var number = Interlocked.Increment(ref _generationCounter);
             var info = new ModelInfo(Name, _loader.Source, number, hash, bytes.Length, DateTimeOffset.UtcNow,
                 Describe(session.InputMetadata), Describe(session.OutputMetadata)) { Session = settings };
-            var generation = new ModelGeneration<TIn, TOut>(Name, number, session, map, info, _options.MaximumEnginesPerModel, _pool.LiveSessions);
+            var generation = new ModelGeneration<TIn, TOut>(Name, number, session, map, info, _options.MaximumEnginesPerModel, _pool.LiveSessions, solo);
             // One context built up front, so the first call after a swap does not pay for buffers and bindings.
-            generation.Return(generation.Rent());
+            // (With a solo session: the first rent is its context, the second a one-thread one.)
+            var first = generation.Rent();
+            var second = solo is null ? null : generation.Rent();
+            if (second is not null) generation.Return(second);
+            generation.Return(first);
             return generation;
         }
         catch
         {
             session.Dispose();
+            solo?.Dispose();
             throw;
         }
     }

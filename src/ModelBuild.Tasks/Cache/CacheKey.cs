@@ -45,6 +45,8 @@ internal static class CacheKey
         // A vocab.txt's lower-casing comes from the tokenizer_config.json beside it, so that file is part of the tokenizer.
         normalized.Tokenizer = recipe.Tokenizer is null ? null : Hash(recipe.Tokenizer) + (TokenizerConfig(recipe.Tokenizer) is { } config ? "+" + Hash(config) : "");
         normalized.Labels = Hash(recipe.Labels);
+        // Session tuning writes a file beside the model and never changes the model's bytes.
+        normalized.TuneSession = null;
 
         var text = new StringBuilder()
             .Append(Scheme).Append('\n')

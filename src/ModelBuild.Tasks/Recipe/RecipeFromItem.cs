@@ -92,7 +92,9 @@ internal sealed class RecipeFromItem
         if (Meta("Force") is { } force) recipe.Force = Bool("Force", force);
         if (Meta("Seed") is { } seed) recipe.Seed = Integer("Seed", seed, int.MinValue);
         if (Meta("Threads") is { } threads) recipe.Threads = Integer("Threads", threads, 1);
+        // Off in a build unless asked for: the targets do not carry <model>.session.json to bin/ yet (docs/msbuild.md).
         if (Meta("TuneSession") is { } tuneSession) recipe.TuneSession = Word("TuneSession", tuneSession, TuneSessionWords);
+        else recipe.TuneSession ??= "off";
 
         if ((recipe.MaxAccuracyDrop is not null || recipe.MinAgreement is not null) && recipe.EvaluationData is null)
         {

@@ -9,13 +9,24 @@ namespace ModelBuild.Compression.Pipeline.SessionTuning;
 /// Times candidates on ONNX Runtime: one session per candidate (created on first use, warmed up), one sample at batch 1
 /// with input and output OrtValues allocated once, as the runtime pool calls it. A round is
 /// <see cref="RunsPerRound"/> runs, sized from the default's run time so that a round takes about
-/// <paramref name="roundBudget"/> (at least 3 runs, at most 200).
+/// <paramref name="roundBudget"/> (at least 1 run, at most 200).
 /// </summary>
 public sealed class OrtSessionLatencyProbe(string modelPath, InputSet sample, TimeSpan roundBudget) : ISessionLatencyProbe, IDisposable
 {
     private readonly Dictionary<SessionCandidate, TimedSession> _sessions = [];
 
     public int RunsPerRound { get; private set; }
+
+    /// <summary>The fastest of three warm runs of <paramref name="candidate"/> (sizes the rounds; the tuner's round count for slow models).</summary>
+    public double SingleRunMicroseconds(SessionCandidate candidate)
+    {
+        if (!_sessions.TryGetValue(candidate, out var session))
+        {
+            session = new TimedSession(modelPath, sample, candidate);
+            _sessions[candidate] = session;
+        }
+        return session.Time(3).Min();
+    }
 
     public double MeasureRound(SessionCandidate candidate)
     {
@@ -27,7 +38,7 @@ public sealed class OrtSessionLatencyProbe(string modelPath, InputSet sample, Ti
         if (RunsPerRound == 0)
         {
             var one = session.Time(3).Min();
-            RunsPerRound = (int)Math.Clamp(roundBudget.TotalMicroseconds / Math.Max(one, 1), 3, 200);
+            RunsPerRound = (int)Math.Clamp(roundBudget.TotalMicroseconds / Math.Max(one, 1), 1, 200);
         }
         return Metrics.Median(session.Time(RunsPerRound));
     }
