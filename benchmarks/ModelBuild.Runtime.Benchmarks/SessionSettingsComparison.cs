@@ -66,7 +66,7 @@ public static class SessionSettingsComparison
         for (var i = 0; i < variants.Length; i++)
         {
             var s = pools[i].GetModelInfo("m").Session!;
-            Console.WriteLine($"# {variants[i].Name}: intra-op {s.IntraOpNumThreads} ({s.OverlappingCallsIntraOpNumThreads} for overlapping calls), inter-op {s.InterOpNumThreads}, {s.GraphOptimizationLevel}, {s.ExecutionMode}, from {s.RecordedSettingsFile ?? "pool options"}");
+            Console.WriteLine($"# {variants[i].Name}: intra-op {s.IntraOpNumThreads}{(s.OneThreadForOverlappingCalls ? " (1 for overlapping calls)" : "")}, inter-op {s.InterOpNumThreads}, {s.GraphOptimizationLevel}, {s.ExecutionMode}, from {s.RecordedSettingsFile ?? "pool options"}");
         }
 
         var latency = variants.Select(_ => new List<double>()).ToArray();

@@ -41,8 +41,9 @@ public sealed class OnnxSessionOptions
     public int ExpectedConcurrentCallers { get; set; } = 1;
 
     /// <summary>
-    /// When the recorded settings give a model more than one intra-op thread, the pool keeps a second session of the
-    /// model with one thread and runs every call that overlaps another on it: a lone caller gets the tuned speed, many
+    /// When the recorded settings give a model more than one thread (intra-op threads, or parallel execution over
+    /// inter-op threads), the pool keeps a second session of the model with one thread and runs every call that
+    /// overlaps another on it: a lone caller gets the tuned speed, many
     /// callers get one thread each (the default's throughput) instead of fighting over the cores. Costs a second
     /// session (the weights twice in memory). Default true; false uses the recorded threads for every call.
     /// </summary>
@@ -70,8 +71,10 @@ public sealed class OnnxSessionOptions
             _executionMode ?? use?.ExecutionMode ?? ExecutionMode.ORT_SEQUENTIAL,
             use?.Source)
         {
-            // Only threads that came from the recording fall back; a count the app sets is used as set.
-            OverlappingCallsIntraOpNumThreads = _intraOpNumThreads is null && intra > 1 && OneThreadForOverlappingCalls ? 1 : intra,
+            // Only threading that came from the recording falls back; threads or a mode the app sets are used as set.
+            OneThreadForOverlappingCalls = OneThreadForOverlappingCalls && use is not null
+                && _intraOpNumThreads is null && _interOpNumThreads is null && _executionMode is null
+                && (intra > 1 || (use.ExecutionMode == ExecutionMode.ORT_PARALLEL && use.InterOpNumThreads > 1)),
         };
     }
 
@@ -132,6 +135,14 @@ public sealed record EffectiveSessionSettings(
     ExecutionMode ExecutionMode,
     string? RecordedSettingsFile)
 {
-    /// <summary>Intra-op threads of a call that overlaps another (see <see cref="OnnxSessionOptions.OneThreadForOverlappingCalls"/>).</summary>
-    public int OverlappingCallsIntraOpNumThreads { get; init; } = IntraOpNumThreads;
+    /// <summary>
+    /// True when a call that overlaps another runs on a second session with one thread (1 intra-op, 1 inter-op,
+    /// sequential; see <see cref="OnnxSessionOptions.OneThreadForOverlappingCalls"/>); false: every call on one session.
+    /// </summary>
+    public bool OneThreadForOverlappingCalls { get; init; }
+
+    /// <summary>The settings of the session that serves overlapping calls.</summary>
+    public EffectiveSessionSettings ForOverlappingCalls() => OneThreadForOverlappingCalls
+        ? this with { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL, OneThreadForOverlappingCalls = false }
+        : this;
 }

@@ -96,7 +96,7 @@ public sealed class SessionSettingsTests
 
         var session = pool.GetModelInfo("wine").Session!;
         Assert.Equal(2, session.IntraOpNumThreads);
-        Assert.Equal(1, session.OverlappingCallsIntraOpNumThreads);
+        Assert.True(session.OneThreadForOverlappingCalls);
         var rows = NpyReader.ReadFloat32Matrix(TestPaths.WineTestX);
         var expected = DirectOnnxRuntime.PredictRows(TestPaths.WineTeacher, rows[..1])[0];
         // Leases hold their context: the first caller in gets the solo (2-thread) session, the overlapping one a 1-thread one.
@@ -117,6 +117,27 @@ public sealed class SessionSettingsTests
     }
 
     [Fact]
+    public void Recorded_parallel_execution_also_gets_the_one_thread_session_for_overlapping_calls()
+    {
+        using var dir = new TempDirectory();
+        var model = dir.Copy(TestPaths.WineTeacher, "wine.onnx");
+        File.WriteAllText(model + ".session.json", """{ "intraOpThreads": 1, "interOpThreads": 2, "executionMode": "parallel" }""");
+        var (provider, pool) = Pool(model);
+        using var _ = provider;
+
+        var session = pool.GetModelInfo("wine").Session!;
+        Assert.Equal(ExecutionMode.ORT_PARALLEL, session.ExecutionMode);
+        Assert.True(session.OneThreadForOverlappingCalls);
+        Assert.Equal(new EffectiveSessionSettings(1, 1, GraphOptimizationLevel.ORT_ENABLE_ALL, ExecutionMode.ORT_SEQUENTIAL, model + ".session.json"), session.ForOverlappingCalls());
+        var a = pool.GetPredictionEngine("wine");
+        var b = pool.GetPredictionEngine("wine");
+        Assert.True(a.Context.IsSolo);
+        Assert.False(b.Context.IsSolo);
+        pool.ReturnPredictionEngine("wine", b);
+        pool.ReturnPredictionEngine("wine", a);
+    }
+
+    [Fact]
     public void Threads_the_app_sets_and_OneThreadForOverlappingCalls_false_keep_one_session()
     {
         using var dir = new TempDirectory();
@@ -127,7 +148,7 @@ public sealed class SessionSettingsTests
             var (provider, pool) = Pool(model, configure);
             using var _ = provider;
             var session = pool.GetModelInfo("wine").Session!;
-            Assert.Equal(session.IntraOpNumThreads, session.OverlappingCallsIntraOpNumThreads);
+            Assert.False(session.OneThreadForOverlappingCalls);
             var a = pool.GetPredictionEngine("wine");
             var b = pool.GetPredictionEngine("wine");
             Assert.False(a.Context.IsSolo || b.Context.IsSolo);

@@ -54,7 +54,7 @@ internal static class CompressCommand
         var report = new Option<string?>("--report") { Description = "Write the JSON report here (and a Markdown report beside it)." };
         var seed = new Option<int?>("--seed") { Description = "Random seed; same inputs and seed give byte-identical outputs." };
         var threads = new Option<int?>("--threads") { Description = "Intra-op threads for evaluation and calibration (latency is always measured with 1)." };
-        var tuneSession = new Option<string?>("--tune-session") { Description = "auto (default): time intra-op threads, graph optimization level and execution mode for the result at batch 1 on this CPU and write the best to <output>.session.json for the runtime pool | off" };
+        var tuneSession = new Option<string?>("--tune-session") { Description = "auto (default): time intra-op threads and the graph optimization level for the result at batch 1 on this CPU and write the best to <output>.session.json for the runtime pool | off" };
         var latencyRuns = new Option<int?>("--latency-runs") { Description = $"Batch-1 runs per latency median (default {LatencyMeter.DefaultRuns}; 0 skips timing; --max-latency-us then fails with MB0532)." };
 
         var cacheKey = new Option<string?>("--cache-key") { Description = "With --remote-cache in ReadWrite mode: upload the result (model and reports) as this cache entry (the build task passes its key; default: the report's cacheKey)." };

@@ -165,7 +165,7 @@ public sealed class CompressionPipeline
         using var probe = new OrtSessionLatencyProbe(model, sample, TimeSpan.FromMilliseconds(20));
         // About 7 x 7 rounds of 20 ms for a fast model; a model slower than 20 ms per run gets 3 rounds of one run each.
         var tuner = new SessionTuner(Environment.ProcessorCount, probe.SingleRunMicroseconds(SessionCandidate.PoolDefault) > 20_000 ? 3 : SessionTuner.DefaultRounds);
-        log.Progress($"session: timing intra-op threads {string.Join(",", tuner.ThreadCounts())}, optimization levels and execution modes at batch 1");
+        log.Progress($"session: timing intra-op threads {string.Join(",", tuner.ThreadCounts())}, and optimization levels at batch 1");
         var result = tuner.Tune(probe);
         log.Progress(result.IsDefault
             ? Invariant($"session: the default ({result.Chosen}, {result.DefaultMicroseconds:0.0} us) stays; nothing was {SessionTuner.RequiredGain * 100:0}% faster")

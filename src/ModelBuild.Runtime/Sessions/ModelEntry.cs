@@ -190,8 +190,7 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
         }
         var settings = _options.Session.Resolve(recorded);
         InferenceSession? solo = null;
-        var shared = settings.OverlappingCallsIntraOpNumThreads == settings.IntraOpNumThreads ? settings
-            : settings with { IntraOpNumThreads = settings.OverlappingCallsIntraOpNumThreads };
+        var shared = settings.ForOverlappingCalls();
         using (var sessionOptions = _options.Session.Create(Name, shared))
         using (var soloOptions = ReferenceEquals(shared, settings) ? null : _options.Session.Create(Name, settings))
         {

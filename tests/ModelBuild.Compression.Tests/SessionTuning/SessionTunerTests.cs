@@ -44,10 +44,10 @@ public class SessionTunerTests
         Assert.Equal(90, result.DefaultMicroseconds);
         Assert.Equal(60, result.ChosenMicroseconds);
         Assert.False(result.IsDefault);
-        // Threads first, then the two other levels at 2 threads, then parallel execution: 5 candidates, default included.
-        Assert.Equal(5, result.Candidates.Count);
+        // Threads first, then the two other levels at 2 threads: 4 candidates, default included; never parallel execution.
+        Assert.Equal(4, result.Candidates.Count);
         Assert.Contains(result.Candidates, c => c.Candidate == Default with { IntraOpThreads = 2, Level = GraphOptimizationLevel.ORT_ENABLE_BASIC });
-        Assert.Contains(result.Candidates, c => c.Candidate == Default with { IntraOpThreads = 2, InterOpThreads = 2, Mode = ExecutionMode.ORT_PARALLEL });
+        Assert.DoesNotContain(probe.Measured, c => c.Mode == ExecutionMode.ORT_PARALLEL);
     }
 
     [Fact]
@@ -93,7 +93,7 @@ public class SessionTunerTests
     }
 
     [Fact]
-    public void One_core_tries_no_extra_threads_and_no_parallel_execution()
+    public void One_core_tries_no_extra_threads()
     {
         var probe = new FakeProbe(_ => 100);
         var result = new SessionTuner(1).Tune(probe);

@@ -6,8 +6,8 @@ namespace ModelBuild.Compression.Pipeline.SessionTuning;
 /// <summary>
 /// Chooses the session settings that pay for one model on this CPU at batch 1, as Microsoft Olive's session-parameter
 /// tuning does: short timed rounds, candidates interleaved within each round, median of the repeats. Searched one
-/// setting at a time from the pool's default (intra-op threads 1..cores, then the graph optimization level, then the
-/// execution mode) so the count of candidates grows with log2(cores), not with a full grid. Each candidate is scored by
+/// setting at a time from the pool's default (intra-op threads 1..cores, then the graph optimization level; the
+/// execution mode stays sequential, see Tune) so the count of candidates grows with log2(cores), not with a full grid. Each candidate is scored by
 /// the median over rounds of its round median divided by the default's in the same round (load on a shared machine
 /// moves both alike). The best is chosen only when it beats the default by <see cref="RequiredGain"/>; otherwise the
 /// default stays, so noise never moves a model off the setting that is safe under concurrent callers.
@@ -35,16 +35,14 @@ public sealed class SessionTuner(int processorCount, int rounds = SessionTuner.D
         var measured = new Dictionary<SessionCandidate, CandidateTiming>();
         CandidateTiming Best() => measured.Values.OrderBy(t => t.RatioToDefault).ThenBy(t => Cost(t.Candidate)).First();
 
-        // 1. threads, 2. optimization level at the best thread count, 3. parallel execution of independent branches.
+        // 1. threads, 2. optimization level at the best thread count. The execution mode stays sequential: ONNX Runtime's
+        // parallel executor was 0.76x the default in one tuning run of intent-bert and 60x slower (35 ms per call) in the
+        // pool minutes later on the same loaded machine, and 49x slower for the synthetic-intent teacher while tuning
+        // (benchmarks/RESULTS.md); a setting that unstable must not be chosen from a few seconds of timing.
         Measure(probe, baseline, ThreadCounts().Select(t => baseline with { IntraOpThreads = t }), measured);
         var threads = Best().Candidate;
         Measure(probe, baseline, [threads with { Level = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED },
                                   threads with { Level = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_BASIC }], measured);
-        if (processorCount > 1)
-        {
-            var level = Best().Candidate;
-            Measure(probe, baseline, [level with { Mode = Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_PARALLEL, InterOpThreads = processorCount }], measured);
-        }
 
         var best = Best();
         var chosen = best.RatioToDefault <= 1 - RequiredGain ? best.Candidate : baseline;
@@ -52,7 +50,7 @@ public sealed class SessionTuner(int processorCount, int rounds = SessionTuner.D
             measured.Values.OrderBy(t => t.RatioToDefault).ToList(), processorCount, rounds);
     }
 
-    // Ties go to the cheaper setting: fewer threads, then sequential.
+    // Ties go to the cheaper setting: fewer threads.
     private static int Cost(SessionCandidate c) => c.IntraOpThreads * 4 + c.InterOpThreads * 2 + (c.Mode == Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_PARALLEL ? 1 : 0);
 
     private void Measure(ISessionLatencyProbe probe, SessionCandidate baseline, IEnumerable<SessionCandidate> candidates,
