@@ -9,7 +9,11 @@ public sealed record ModelInfo(
     long SizeBytes,
     DateTimeOffset LoadedAt,
     IReadOnlyList<TensorInfo> Inputs,
-    IReadOnlyList<TensorInfo> Outputs);
+    IReadOnlyList<TensorInfo> Outputs)
+{
+    /// <summary>The ONNX Runtime settings this generation's session was created with (see docs/runtime.md for the precedence).</summary>
+    public EffectiveSessionSettings? Session { get; init; }
+}
 
 /// <summary>A model input or output: name, element type and shape (-1 for a dynamic dimension).</summary>
 public sealed record TensorInfo(string Name, string ElementType, IReadOnlyList<long> Shape);

@@ -22,7 +22,7 @@ public sealed class ItemMetadataCampaignTests(ITestOutputHelper output) : IDispo
         "StudentWidth", "StudentDepth", "StudentFfnWidth", "TrainingData", "TrainingLabels", "Epochs", "BatchSize", "LearningRate",
         "Temperature", "Alpha", "Loss", "FeaturePairs", "Synthetic", "Reinitialize", "Dropout", "QuantizationAware", "EvaluationData",
         "EvaluationLabels", "MaxAccuracyDrop", "MinAgreement", "MaxLatencyMicroseconds", "Seed", "Threads", "LabelColumn", "ImageScale",
-        "ImageMean", "ImageStd", "PadId", "Force", "Recipe",
+        "ImageMean", "ImageStd", "PadId", "Force", "Recipe", "TuneSession",
     ];
 
     private static readonly Gen<string> Value = Gen.OneOf(

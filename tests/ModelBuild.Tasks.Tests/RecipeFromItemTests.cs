@@ -45,6 +45,18 @@ public sealed class RecipeFromItemTests : IDisposable
         Assert.Contains("ValidationSplit", e.Message);
     }
 
+    [Fact]
+    public void TuneSession_is_off_in_a_build_unless_the_item_asks_and_is_not_part_of_the_cache_key()
+    {
+        Assert.Equal("off", RecipeFromItem.Build(Item(), project).TuneSession);
+        var auto = RecipeFromItem.Build(Item(("TuneSession", "Auto")), project);
+        Assert.Equal("auto", auto.TuneSession);
+        Assert.Equal(TaskCodes.UnknownValue, Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("TuneSession", "sometimes")), project)).Code);
+        var versions = new ModelBuild.Tasks.Cache.ToolVersions("0.1.0", "1.32.0", "0.107.0");
+        Assert.Equal(ModelBuild.Tasks.Cache.CacheKey.Compute(RecipeFromItem.Build(Item(), project), versions),
+                     ModelBuild.Tasks.Cache.CacheKey.Compute(auto, versions));
+    }
+
     [Theory]
     [InlineData("int8-static", "int8-static")]
     [InlineData("Int8Static", "int8-static")]

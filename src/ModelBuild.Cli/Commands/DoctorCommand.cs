@@ -36,7 +36,7 @@ internal static class DoctorCommand
             output.WriteLine("ONNX Runtime:  FAILED to load");
             failures.Add(new ModelBuildException(OnnxRuntimeLoadFailed,
                 $"ONNX Runtime's native library (libonnxruntime) could not be loaded: {Innermost(e).Message.Split('\n')[0].Trim()}",
-                "Restore again (dotnet restore) so that Microsoft.ML.OnnxRuntime's runtimes/<rid>/native folder is complete, and check that the system's C/C++ runtime is the one ONNX Runtime 1.31 needs.",
+                "Restore again (dotnet restore) so that Microsoft.ML.OnnxRuntime's runtimes/<rid>/native folder is complete, and check that the system's C/C++ runtime is the one ONNX Runtime 1.32 needs.",
                 "libonnxruntime.so", e));
         }
         try

@@ -14,13 +14,23 @@ public sealed class ModelRunner : IDisposable
     private readonly InferenceSession _session;
 
     public ModelRunner(string modelPath, int intraOpThreads = 1, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
+        : this(modelPath, CreateOptions(intraOpThreads, level), ownsOptions: true)
+    {
+    }
+
+    /// <summary>A runner over a session with the caller's options (the session tuner's candidates).</summary>
+    public ModelRunner(string modelPath, SessionOptions options) : this(modelPath, options, ownsOptions: false)
+    {
+    }
+
+    private ModelRunner(string modelPath, SessionOptions options, bool ownsOptions)
     {
         ModelPath = modelPath;
-        using var options = CreateOptions(intraOpThreads, level);
+        using var owned = ownsOptions ? options : null;
         try { _session = new InferenceSession(modelPath, options); }
         catch (OnnxRuntimeException e)
         {
-            throw new ModelBuildException("MB0507", $"ONNX Runtime cannot load '{modelPath}': {FirstLine(e.Message)}", "Check that the model is valid ONNX (onnx.checker) and uses operators ONNX Runtime 1.31 supports.", modelPath, e);
+            throw new ModelBuildException("MB0507", $"ONNX Runtime cannot load '{modelPath}': {FirstLine(e.Message)}", "Check that the model is valid ONNX (onnx.checker) and uses operators ONNX Runtime 1.32 supports.", modelPath, e);
         }
         InputNames = _session.InputMetadata.Keys.ToArray();
         OutputNames = _session.OutputMetadata.Keys.ToArray();

@@ -3,6 +3,7 @@ using System.Globalization;
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Compression.Pipeline.SessionTuning;
 using ModelBuild.Compression.Quantization;
 using ModelBuild.Onnx.Diagnostics;
 
@@ -147,6 +148,8 @@ public sealed class CompressionPipeline
                 LatencyMicroseconds = final.LatencyMicroseconds, Accuracy = final.Accuracy, Agreement = final.Agreement,
             };
             report.CacheKey = ResultKey ?? ContentKey.OfResult(recipe, _versions);
+            var tuning = TunesSession(recipe, LatencyRuns) ? TuneSession(stageModels.Count > 0 ? stageModels[^1] : recipe.Teacher, timingSample, log) : null;
+            if (tuning is not null) report.Session = SessionSettingsSidecar.ToJson(tuning, modelSha256: null);
             if (log is IRecordsWarnings recorder) report.Warnings.AddRange(recorder.Warnings);
 
             report.Summary = ReportSummary.Line(report);
@@ -156,12 +159,49 @@ public sealed class CompressionPipeline
             if (gateFailure is not null) throw gateFailure;
 
             ModelBuild.Onnx.AtomicFile.Copy(stageModels.Count > 0 ? stageModels[^1] : recipe.Teacher, recipe.Output);
+            WriteSessionSidecar(recipe, tuning, log);
             log.Summary(report.Summary);
             return report;
         }
         finally
         {
             try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>Session tuning runs unless turned off, or timing is skipped altogether (--latency-runs 0).</summary>
+    private static bool TunesSession(CompressionRecipe recipe, int latencyRuns) =>
+        latencyRuns > 0 && !string.Equals(recipe.TuneSession?.Trim(), "off", StringComparison.OrdinalIgnoreCase);
+
+    private static SessionTuningResult TuneSession(string model, InputSet sample, IWorkerLog log)
+    {
+        using var probe = new OrtSessionLatencyProbe(model, sample, TimeSpan.FromMilliseconds(20));
+        // About 7 x 7 rounds of 20 ms for a fast model; a model slower than 20 ms per run gets 3 rounds of one run each.
+        var tuner = new SessionTuner(Environment.ProcessorCount, probe.SingleRunMicroseconds(SessionCandidate.PoolDefault) > 20_000 ? 3 : SessionTuner.DefaultRounds);
+        log.Progress($"session: timing intra-op threads {string.Join(",", tuner.ThreadCounts())}, and optimization levels at batch 1");
+        var result = tuner.Tune(probe);
+        log.Progress(result.IsDefault
+            ? Invariant($"session: the default ({result.Chosen}, {result.DefaultMicroseconds:0.0} us) stays; nothing was {SessionTuner.RequiredGain * 100:0}% faster")
+            : Invariant($"session: {result.Chosen}: {result.ChosenMicroseconds:0.0} us against {result.DefaultMicroseconds:0.0} us with the default"));
+        return result;
+    }
+
+    /// <summary>
+    /// The tuned settings go beside the output, not into it (the model's bytes stay deterministic). Without tuning a
+    /// sidecar left from an earlier run is removed, so it cannot describe a model it was not measured for.
+    /// </summary>
+    private static void WriteSessionSidecar(CompressionRecipe recipe, SessionTuningResult? tuning, IWorkerLog log)
+    {
+        var path = SessionSettingsSidecar.PathFor(Path.GetFullPath(recipe.Output));
+        try
+        {
+            if (tuning is not null) SessionSettingsSidecar.Write(recipe.Output, tuning);
+            else if (File.Exists(path)) File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Warning("MB0250", $"The session settings file '{path}' could not be {(tuning is null ? "removed" : "written")}: {e.Message}",
+                "Make the output folder writable (or remove what is in the way at that path); the model itself was written. The runtime pool uses its own settings without this file.");
         }
     }
 
@@ -290,6 +330,7 @@ public sealed class CompressionPipeline
         OneOf("prune mode", nameof(CompressionRecipe.PruneMode), recipe.PruneMode, recipe.Teacher);
         OneOf("distillation loss", nameof(CompressionRecipe.Loss), recipe.Loss, recipe.Teacher);
         OneOf("train-time BatchNorm mode", nameof(CompressionRecipe.TrainBatchNorm), recipe.TrainBatchNorm, recipe.Teacher);
+        OneOf("session tuning", nameof(CompressionRecipe.TuneSession), recipe.TuneSession, recipe.Teacher);
         if (recipe.CalibrationMethod is not null) CalibrationMethodNames.Parse(recipe.CalibrationMethod);
     }
 

@@ -33,6 +33,12 @@ public static class ReportWriter
         if (report.CacheKey is not null) md.AppendLine().AppendLine($"Cache key: `{report.CacheKey}`");
         if (report.Inputs.Count > 0) md.AppendLine().AppendLine($"Inputs: {string.Join("; ", report.Inputs)}.");
         if (report.MetricOutput is not null) md.AppendLine().AppendLine($"Accuracy and agreement are computed on the output `{report.MetricOutput}`.");
+        if (report.Session is { } session)
+        {
+            var measured = session["measured"];
+            md.AppendLine().AppendLine(FormattableString.Invariant(
+                $"Session settings for the runtime pool (`<model>.session.json`, timed at batch 1 on {measured?["processorCount"]} cores): intra-op threads {session["intraOpThreads"]}, inter-op threads {session["interOpThreads"]}, optimization `{session["graphOptimizationLevel"]}`, execution `{session["executionMode"]}`: {measured?["chosenMicroseconds"]} us against {measured?["defaultMicroseconds"]} us with the pool's default."));
+        }
         if (report.Warnings.Count > 0)
         {
             md.AppendLine().AppendLine("## Warnings").AppendLine();

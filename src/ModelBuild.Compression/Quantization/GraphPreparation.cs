@@ -80,7 +80,7 @@ public static class GraphPreparation
             }
             catch (OnnxRuntimeException e)
             {
-                throw new ModelBuildException("MB0507", $"ONNX Runtime cannot load '{modelPath}': {ModelRunner.FirstLine(e.Message)}", "Check the model with onnx.checker and that ONNX Runtime 1.31 supports its operators.", modelPath, e);
+                throw new ModelBuildException("MB0507", $"ONNX Runtime cannot load '{modelPath}': {ModelRunner.FirstLine(e.Message)}", "Check the model with onnx.checker and that ONNX Runtime 1.32 supports its operators.", modelPath, e);
             }
             var optimized = OnnxModelAccess.Load(output);
             // Keep the source's producer fields, metadata and opset list so the output is recognizably the same model.

@@ -39,4 +39,6 @@ public static class RuntimeErrorCodes
     public const string TokenInputUnfillable = "MB0732";
     /// <summary>Text needs Unicode normalization (accent stripping) and the process runs with InvariantGlobalization.</summary>
     public const string TextNormalizationUnavailable = "MB0733";
+    /// <summary>A model's session settings sidecar (&lt;model&gt;.session.json) is not valid JSON or has invalid values.</summary>
+    public const string SessionSettingsMalformed = "MB0740";
 }

@@ -44,6 +44,9 @@ public sealed class FileModelLoader : ModelLoader
         return buffer.ToArray();
     }
 
+    public override ValueTask<RecordedSessionSettings?> ReadSessionSettingsAsync(CancellationToken cancellationToken) =>
+        ValueTask.FromResult(RecordedSessionSettings.ReadSidecar(_path));
+
     public override IChangeToken GetReloadToken() => _signal.Token;
 
     public override void Start()

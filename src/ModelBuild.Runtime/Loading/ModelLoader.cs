@@ -14,6 +14,13 @@ public abstract class ModelLoader : IDisposable
     /// <summary>The model bytes; throws when they cannot be read (the pool retries until its reload timeout).</summary>
     public abstract ValueTask<byte[]> ReadModelAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Session settings recorded for the model by `modelbuild compress` (a file loader reads <c>&lt;model&gt;.session.json</c>
+    /// beside the model), or null. Read at every (re)load, so a deploy can change them with the model.
+    /// </summary>
+    public virtual ValueTask<RecordedSessionSettings?> ReadSessionSettingsAsync(CancellationToken cancellationToken) =>
+        ValueTask.FromResult<RecordedSessionSettings?>(null);
+
     /// <summary>A token that fires when the source has changed.</summary>
     public abstract IChangeToken GetReloadToken();
 

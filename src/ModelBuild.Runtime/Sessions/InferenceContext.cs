@@ -20,11 +20,12 @@ internal sealed class InferenceContext<TIn, TOut> : IDisposable
     private readonly OrtIoBinding _binding;
     private readonly RunOptions _runOptions;
 
-    public InferenceContext(ModelGeneration<TIn, TOut> generation, int rows)
+    public InferenceContext(ModelGeneration<TIn, TOut> generation, int rows, InferenceSession? session = null)
     {
         Generation = generation;
         Rows = rows;
-        _session = generation.Session;
+        _session = session ?? generation.Session;
+        IsSolo = session is not null && !ReferenceEquals(session, generation.Session);
         _map = generation.Map;
         _runOptions = new RunOptions();
         _binding = _session.CreateIoBinding();
@@ -67,6 +68,9 @@ internal sealed class InferenceContext<TIn, TOut> : IDisposable
     public ModelGeneration<TIn, TOut> Generation { get; }
 
     public int Rows { get; }
+
+    /// <summary>Bound to the generation's solo session (the recorded thread count, used while no other call is in flight).</summary>
+    public bool IsSolo { get; }
 
     /// <summary>The engine object handed out by GetPredictionEngine; created once per context.</summary>
     public PredictionEngine<TIn, TOut>? Engine { get; set; }

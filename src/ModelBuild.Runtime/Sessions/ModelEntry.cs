@@ -64,7 +64,7 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
         _changeRegistration = ChangeToken.OnChange(_loader.GetReloadToken, OnSourceChanged);
         _loader.Start();
         var bytes = _loader.ReadModelAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
-        var first = CreateGeneration(bytes);
+        var first = CreateGeneration(bytes, _loader.ReadSessionSettingsAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult());
         Volatile.Write(ref _current, first);
         _logger.LogInformation("Loaded model {Model} from {Source} (generation {Generation}, sha256 {Sha256})",
             Name, _loader.Source, first.Number, first.Info.Sha256);
@@ -133,7 +133,7 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
                         _lastError = null;
                         return false;
                     }
-                    var next = CreateGeneration(bytes);
+                    var next = CreateGeneration(bytes, await _loader.ReadSessionSettingsAsync(cancellationToken).ConfigureAwait(false));
                     ModelGeneration<TIn, TOut>? previous;
                     lock (_swapLock)
                     {
@@ -177,17 +177,31 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
         }
     }
 
-    private ModelGeneration<TIn, TOut> CreateGeneration(byte[] bytes)
+    private ModelGeneration<TIn, TOut> CreateGeneration(byte[] bytes, RecordedSessionSettings? recorded)
     {
-        InferenceSession session;
-        using (var sessionOptions = _options.Session.Create(Name))
+        InferenceSession? session = null;
+        var hash = Hash(bytes);
+        if (recorded?.ModelSha256 is { } recordedFor && !string.Equals(recordedFor, hash, StringComparison.OrdinalIgnoreCase))
+        {
+            // Settings measured for other bytes (a model deployed without its sidecar) say nothing about this model.
+            _logger.LogWarning("Ignoring the session settings in {File}: they were measured for a model with sha256 {Recorded}, not this one ({Sha256})",
+                recorded.Source, recordedFor, hash);
+            recorded = null;
+        }
+        var settings = _options.Session.Resolve(recorded);
+        InferenceSession? solo = null;
+        var shared = settings.ForOverlappingCalls();
+        using (var sessionOptions = _options.Session.Create(Name, shared))
+        using (var soloOptions = ReferenceEquals(shared, settings) ? null : _options.Session.Create(Name, settings))
         {
             try
             {
                 session = new InferenceSession(bytes, sessionOptions);
+                solo = soloOptions is null ? null : new InferenceSession(bytes, soloOptions);
             }
             catch (OnnxRuntimeException ex)
             {
+                session?.Dispose();
                 throw new ModelRuntimeException(RuntimeErrorCodes.ModelLoadFailed,
                     $"Model '{Name}' from '{_loader.Source}' ({bytes.Length} bytes) could not be loaded by ONNX Runtime: {ex.Message}",
                     $"Check that '{_loader.Source}' is a complete, valid ONNX model (try it with `modelbuild inspect`).", Name, ex);
@@ -197,16 +211,21 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
         {
             var map = TensorMap<TIn, TOut>.Build(Name, session, _options.Tokenizers.TryGetValue(Name, out var tokenizer) ? tokenizer : null);
             var number = Interlocked.Increment(ref _generationCounter);
-            var info = new ModelInfo(Name, _loader.Source, number, Hash(bytes), bytes.Length, DateTimeOffset.UtcNow,
-                Describe(session.InputMetadata), Describe(session.OutputMetadata));
-            var generation = new ModelGeneration<TIn, TOut>(Name, number, session, map, info, _options.MaximumEnginesPerModel, _pool.LiveSessions);
+            var info = new ModelInfo(Name, _loader.Source, number, hash, bytes.Length, DateTimeOffset.UtcNow,
+                Describe(session.InputMetadata), Describe(session.OutputMetadata)) { Session = settings };
+            var generation = new ModelGeneration<TIn, TOut>(Name, number, session, map, info, _options.MaximumEnginesPerModel, _pool.LiveSessions, solo);
             // One context built up front, so the first call after a swap does not pay for buffers and bindings.
-            generation.Return(generation.Rent());
+            // (With a solo session: the first rent is its context, the second a one-thread one.)
+            var first = generation.Rent();
+            var second = solo is null ? null : generation.Rent();
+            if (second is not null) generation.Return(second);
+            generation.Return(first);
             return generation;
         }
         catch
         {
             session.Dispose();
+            solo?.Dispose();
             throw;
         }
     }

@@ -19,11 +19,23 @@ internal sealed class ModelGeneration<TIn, TOut>
     private readonly ConcurrentDictionary<int, ContextPool<InferenceContext<TIn, TOut>>> _batchContexts = new();
     private readonly int _poolSize;
     private readonly LiveSessionCounter _counter;
+    private readonly ContextPool<InferenceContext<TIn, TOut>>? _soloContexts;
     private int _references = 1;
+    private int _inFlight;
 
+    /// <param name="soloSession">
+    /// A second session with more intra-op threads (the model's recorded settings), used by a call that starts while no
+    /// other call of this generation is in flight; overlapping calls use <paramref name="session"/> (one thread), so
+    /// concurrent callers never share cores with a multi-threaded run beyond the one solo call. Null: one session.
+    /// </param>
     public ModelGeneration(string modelName, long number, InferenceSession session, TensorMap<TIn, TOut> map,
-        ModelInfo info, int poolSize, LiveSessionCounter counter)
+        ModelInfo info, int poolSize, LiveSessionCounter counter, InferenceSession? soloSession = null)
     {
+        SoloSession = soloSession;
+        if (soloSession is not null)
+        {
+            _soloContexts = new ContextPool<InferenceContext<TIn, TOut>>(1, () => new InferenceContext<TIn, TOut>(this, 1, soloSession));
+        }
         ModelName = modelName;
         Number = number;
         Session = session;
@@ -38,6 +50,7 @@ internal sealed class ModelGeneration<TIn, TOut>
     public string ModelName { get; }
     public long Number { get; }
     public InferenceSession Session { get; }
+    public InferenceSession? SoloSession { get; }
     public TensorMap<TIn, TOut> Map { get; }
     public ModelInfo Info { get; }
     public bool IsDisposed => Volatile.Read(ref _references) == 0;
@@ -65,6 +78,8 @@ internal sealed class ModelGeneration<TIn, TOut>
         if (remaining == 0)
         {
             _contexts.Dispose();
+            _soloContexts?.Dispose();
+            SoloSession?.Dispose();
             foreach (var pool in _batchContexts.Values)
             {
                 pool.Dispose();
@@ -78,9 +93,27 @@ internal sealed class ModelGeneration<TIn, TOut>
         }
     }
 
-    public InferenceContext<TIn, TOut> Rent() => _contexts.Rent();
+    /// <summary>A context for one call: the solo session's when no other call is in flight (and there is one), else a one-thread one.</summary>
+    public InferenceContext<TIn, TOut> Rent()
+    {
+        if (_soloContexts is null)
+        {
+            return _contexts.Rent();
+        }
+        // Exactly one caller can move the count from 0 to 1 while nobody else holds a context, so at most one solo run at a time.
+        return Interlocked.Increment(ref _inFlight) == 1 ? _soloContexts.Rent() : _contexts.Rent();
+    }
 
-    public void Return(InferenceContext<TIn, TOut> context) => _contexts.Return(context);
+    public void Return(InferenceContext<TIn, TOut> context)
+    {
+        if (_soloContexts is null)
+        {
+            _contexts.Return(context);
+            return;
+        }
+        (context.IsSolo ? _soloContexts : _contexts).Return(context);
+        Interlocked.Decrement(ref _inFlight);
+    }
 
     public InferenceContext<TIn, TOut> RentBatch(int rows) => BatchPool(rows)?.Rent() ?? new InferenceContext<TIn, TOut>(this, rows);
 

@@ -39,6 +39,8 @@ internal sealed class RecipeFromItem
         {
             if (Meta(setting.Metadata) is { } value) setting.Set(recipe, Value(setting, setting.Metadata, value, projectDirectory));
         }
+        // The build does not carry the session sidecar to bin/ or the cache yet, so it tunes only when the item asks.
+        recipe.TuneSession ??= "off";
 
         if ((recipe.MaxAccuracyDrop is not null || recipe.MinAgreement is not null) && recipe.EvaluationData is null)
         {

@@ -11,7 +11,7 @@ namespace ModelBuild.Compression.Tests.Distillation;
 
 /// <summary>
 /// Every model in ../shared/models and ../shared/teachers, imported into TorchSharp and run on its data, against
-/// ONNX Runtime 1.31.1 on the same inputs (and against the stored expected outputs where the model has them).
+/// ONNX Runtime (the version Directory.Packages.props pins) on the same inputs (and against the stored expected outputs where the model has them).
 /// Models with operators outside the importer's set must fail with one MB0301 that names all of them.
 /// </summary>
 [Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]

@@ -121,6 +121,11 @@ public sealed class CompressionRecipe
 
     public int Seed { get; set; }
     public int? Threads { get; set; }
+    /// <summary>
+    /// auto (default, null): time the result's session settings at batch 1 and write them to &lt;output&gt;.session.json
+    /// for the runtime pool; off: do not (and remove a sidecar left from an earlier run).
+    /// </summary>
+    public string? TuneSession { get; set; }
 
     public static readonly JsonSerializerOptions JsonOptions = new()
     {

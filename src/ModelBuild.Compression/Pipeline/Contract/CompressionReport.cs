@@ -22,6 +22,8 @@ public sealed class CompressionReport
     public string? Summary { get; set; }
     /// <summary>When a quality gate failed: the figures it judged and the limits set (the build's MB0607 states it).</summary>
     public string? Gate { get; set; }
+    /// <summary>The session settings chosen for the result (--tune-session auto): the sidecar's content; null when not tuned.</summary>
+    public JsonObject? Session { get; set; }
     /// <summary>Technique-specific detail (candidates tried, layers kept in float, SQNR table, pruned groups...).</summary>
     public JsonObject? Details { get; set; }
 

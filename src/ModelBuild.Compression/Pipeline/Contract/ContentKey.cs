@@ -41,6 +41,7 @@ public static class ContentKey
 
         var normalized = CompressionRecipe.FromJson(recipe.ToJson());
         normalized.Output = "";
+        normalized.TuneSession = null; // writes a file beside the model, never changes the model's bytes
         normalized.Teacher = Hash(recipe.Teacher)!;
         normalized.CalibrationData = Hash(recipe.CalibrationData);
         normalized.Student = Hash(recipe.Student);
