@@ -21,6 +21,7 @@ internal static class CompressCommand
         var quantize = new Option<string?>("--quantize") { Description = "none | int8-dynamic | int8-static | int8-weights | int4-weight | fp16 | auto" };
         var calibration = new Option<string?>("--calibration-data") { Description = "Calibration inputs: .npy/.npz, .csv/.tsv, token-id file, image folder or TensorProto folder (see docs/cli.md)." };
         var method = new Option<string?>("--calibration-method") { Description = "minmax | percentile | entropy (static int8)." };
+        var optimize = new Option<string?>("--optimize") { Description = "auto (default: fuse attention, LayerNorm, GELU, embeddings into ONNX Runtime's fused operators, each verified within 1e-4) | none" };
         var prune = new Option<double?>("--prune") { Description = "Fraction of weights/channels to prune." };
         var pruneMode = new Option<string?>("--prune-mode") { Description = "structured (default: remove neurons, channels, heads) | unstructured (zero weights)" };
         var pruneSteps = new Option<int?>("--prune-steps") { Description = "Reach --prune in this many steps, each followed by recovery training (default 1)." };
@@ -71,7 +72,7 @@ internal static class CompressCommand
               modelbuild compress --recipe recipe.json -o model.onnx
             """);
         command.Arguments.Add(teacher);
-        foreach (var o in new Option[] { output, recipe, quantize, calibration, method, prune, pruneMode, pruneSteps, pruneExclude, distill, student,
+        foreach (var o in new Option[] { output, recipe, quantize, calibration, method, optimize, prune, pruneMode, pruneSteps, pruneExclude, distill, student,
                      studentWidth, studentDepth, studentFfnWidth, trainData, trainLabels, epochs, batchSize, learningRate, temperature, alpha, reinitialize, loss,
                      featurePairs, synthetic, dropout, quantizationAware, evalData, evalLabels, metricOutput, maxDrop, minAgreement, maxLatency, force, report, seed, threads,
                      latencyRuns, stageCache, json })
@@ -100,6 +101,7 @@ internal static class CompressCommand
             r.Quantize = Pick(quantize, r.Quantize) ?? "none";
             r.CalibrationData = Pick(calibration, r.CalibrationData);
             r.CalibrationMethod = Pick(method, r.CalibrationMethod);
+            r.Optimize = Pick(optimize, r.Optimize);
             r.Prune = Pick(prune, r.Prune);
             r.PruneMode = Pick(pruneMode, r.PruneMode);
             r.PruneSteps = Pick(pruneSteps, r.PruneSteps);

@@ -97,6 +97,11 @@ public sealed class CompressionPipeline
                     if (key is not null) log.Progress($"{stage.Name}: cache miss {key}");
                     log.Progress($"{stage.Name}: starting");
                     outcome = stage.Run(context);
+                    if (outcome.NotApplicable)
+                    {
+                        log.Progress($"{stage.Name}: nothing to do");
+                        continue;
+                    }
                     if (key is not null) StoreInCache(cache!, key, stage.Name, outcome, clock.Elapsed.TotalSeconds, log);
                 }
                 // Write-back also for a local hit: the entry may have been made while the remote cache was read-only.
@@ -279,6 +284,7 @@ public sealed class CompressionPipeline
                 $"Quantization-aware distillation trains the student for the int8-static step, but the quantization form is '{recipe.Quantize ?? "none"}'.",
                 "Add --quantize int8-static with --calibration-data (Quantize=\"int8-static\" and CalibrationData on the item), or drop --quantization-aware.", recipe.Teacher);
         OneOf("prune mode", "--prune-mode", recipe.PruneMode, ["structured", "unstructured"], recipe.Teacher);
+        OneOf("graph optimization", "--optimize", recipe.Optimize, ["auto", "none"], recipe.Teacher);
         OneOf("distillation loss", "--loss", recipe.Loss, ["response", "feature", "relation"], recipe.Teacher);
         if (recipe.CalibrationMethod is not null) CalibrationMethodNames.Parse(recipe.CalibrationMethod);
     }

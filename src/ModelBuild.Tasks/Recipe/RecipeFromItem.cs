@@ -20,6 +20,7 @@ internal sealed class RecipeFromItem
 
     public static readonly string[] QuantizeWords = ["none", "int8-dynamic", "int8-static", "int8-weights", "int4-weight", "fp16", "auto"];
     public static readonly string[] CalibrationMethodWords = ["minmax", "percentile", "entropy"];
+    public static readonly string[] OptimizeWords = ["auto", "none"];
     public static readonly string[] PruneModeWords = ["structured", "unstructured"];
     public static readonly string[] LossWords = ["response", "feature", "relation"];
     public static readonly string[] ImageScaleWords = ["0..1", "0..255"];
@@ -48,6 +49,7 @@ internal sealed class RecipeFromItem
         if (Meta("CalibrationData") is { } calibration) recipe.CalibrationData = RequireData(calibration, "CalibrationData", projectDirectory);
         if (Meta("CalibrationMethod") is { } method) recipe.CalibrationMethod = Word("CalibrationMethod", method, CalibrationMethodWords);
 
+        if (Meta("Optimize") is { } optimize) recipe.Optimize = Word("Optimize", optimize, OptimizeWords);
         if (Meta("Prune") is { } prune) recipe.Prune = Number("Prune", prune, 0, 1, maxInclusive: false);
         if (Meta("PruneMode") is { } pruneMode) recipe.PruneMode = Word("PruneMode", pruneMode, PruneModeWords);
         if (Meta("PruneSteps") is { } pruneSteps) recipe.PruneSteps = Integer("PruneSteps", pruneSteps, 1);
@@ -135,6 +137,7 @@ internal sealed class RecipeFromItem
         recipe.Tokenizer = Resolve(recipe.Tokenizer, "tokenizer");
         recipe.Labels = Resolve(recipe.Labels, "labels");
         if (recipe.CalibrationMethod is not null) recipe.CalibrationMethod = Word("Recipe:calibrationMethod", recipe.CalibrationMethod, CalibrationMethodWords);
+        if (recipe.Optimize is not null) recipe.Optimize = Word("Recipe:optimize", recipe.Optimize, OptimizeWords);
         if (recipe.PruneMode is not null) recipe.PruneMode = Word("Recipe:pruneMode", recipe.PruneMode, PruneModeWords);
         if (recipe.Loss is not null) recipe.Loss = Word("Recipe:loss", recipe.Loss, LossWords);
         return recipe;

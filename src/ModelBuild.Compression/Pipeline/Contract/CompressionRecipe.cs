@@ -23,6 +23,14 @@ public sealed class CompressionRecipe
     /// <summary>minmax | percentile | entropy</summary>
     public string? CalibrationMethod { get; set; }
 
+    // Graph optimization (before quantization): auto (default) | none
+    /// <summary>
+    /// auto: rewrite attention, LayerNorm, residual+LayerNorm, GELU and BERT embeddings into ONNX Runtime's fused
+    /// operators, each rewrite kept only when ONNX Runtime's outputs match within 1e-4; none: leave the graph as is.
+    /// Null means auto.
+    /// </summary>
+    public string? Optimize { get; set; }
+
     // Pruning
     public double? Prune { get; set; }
     /// <summary>structured | unstructured</summary>
