@@ -6,12 +6,18 @@ using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Optimization;
 
-// Usage: dotnet run -c Release --project benchmarks/ModelBuild.Optimization.Benchmarks -- [runs] [name=model.onnx:data ...]
+// Usage: dotnet run -c Release --project benchmarks/ModelBuild.Optimization.Benchmarks -- [runs] [--all] [--without A,B] [name=model.onnx:data ...]
 // For each model: optimize it (verified on the data), then time the unfused and fused graphs interleaved (1 intra-op
 // thread, ORT_ENABLE_ALL, batch 1 and 32, median of runs), then profile both per operator type.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var root = FindRepoRoot();
 var teachers = Path.GetFullPath(Path.Combine(root, "..", "shared", "teachers"));
+// --all: every fusion (--optimize all) instead of the auto set; --without A,B leaves those out (what each costs or gains).
+var every = args.Contains("--all");
+args = args.Where(a => a != "--all").ToArray();
+var without = args.SkipWhile(a => a != "--without").Skip(1).FirstOrDefault()?.Split(',') ?? [];
+args = args.Where((a, i) => a != "--without" && (i == 0 || args[i - 1] != "--without")).ToArray();
+var fusions = (every ? FusionRegistry.All() : FusionRegistry.Auto()).Where(f => !without.Contains(f.Name)).ToList();
 var runs = args.Length > 0 && int.TryParse(args[0], out var r) ? r : 300;
 var cases = args.Skip(1).Select(a => a.Split('=', 2)).Select(p => (p[0], p[1].Split(':')[0], p[1].Split(':')[1])).ToList();
 if (cases.Count == 0)
@@ -24,12 +30,13 @@ if (cases.Count == 0)
     ];
 }
 var work = Directory.CreateTempSubdirectory("mb-optimize-bench").FullName;
+Console.WriteLine($"fusions: {string.Join(", ", fusions.Select(f => f.Name))}");
 Console.WriteLine($"runs per median: {runs}; ONNX Runtime 1 intra-op thread, ORT_ENABLE_ALL; {Environment.ProcessorCount} logical CPUs");
 foreach (var (name, model, dataPath) in cases)
 {
     var data = DataSource.ReadInputSet(dataPath, new DataReadOptions().ForModel(model));
     var fused = Path.Combine(work, Path.GetFileNameWithoutExtension(model) + "-" + name.GetHashCode().ToString("x") + ".fused.onnx");
-    var result = new GraphOptimizer().Optimize(model, data.Take(64), fused, Path.Combine(work, "candidates"));
+    var result = new GraphOptimizer(fusions).Optimize(model, data.Take(64), fused, Path.Combine(work, "candidates"));
     Console.WriteLine();
     Console.WriteLine($"## {name}: {result.NodesBefore} -> {result.NodesAfter} nodes");
     foreach (var f in result.Fusions.Where(f => f.Matches > 0))
@@ -37,8 +44,9 @@ foreach (var (name, model, dataPath) in cases)
     if (!result.Changed) continue;
     foreach (var batch in new[] { 1, 32 })
     {
-        var (unfusedUs, fusedUs) = Interleaved(model, fused, data, batch, runs);
-        Console.WriteLine($"  batch {batch,2}: unfused {unfusedUs,9:F1} us   fused {fusedUs,9:F1} us   speed-up {unfusedUs / fusedUs:F2}x");
+        var (unfused, fusedTime) = Interleaved(model, fused, data, batch, runs);
+        Console.WriteLine($"  batch {batch,2}: wall   unfused {unfused.Wall,9:F1} us   fused {fusedTime.Wall,9:F1} us   speed-up {unfused.Wall / fusedTime.Wall:F2}x");
+        Console.WriteLine($"  batch {batch,2}: thread CPU unfused {unfused.Cpu,9:F1} us   fused {fusedTime.Cpu,9:F1} us   speed-up {unfused.Cpu / fusedTime.Cpu:F2}x");
     }
     foreach (var batch in new[] { 1, 32 })
     {
@@ -55,7 +63,9 @@ foreach (var (name, model, dataPath) in cases)
 }
 Directory.Delete(work, true);
 
-static (double Unfused, double Fused) Interleaved(string a, string b, InputSet data, int batch, int runs)
+// Medians of wall time and of the calling thread's CPU time (with one intra-op thread ONNX Runtime computes on the
+// caller's thread): on a machine shared with other jobs the CPU time leaves out the time the thread waited for a core.
+static ((double Wall, double Cpu) Unfused, (double Wall, double Cpu) Fused) Interleaved(string a, string b, InputSet data, int batch, int runs)
 {
     using var ra = new ModelRunner(a, 1);
     using var rb = new ModelRunner(b, 1);
@@ -68,19 +78,23 @@ static (double Unfused, double Fused) Interleaved(string a, string b, InputSet d
     for (var i = 0; i < 20; i++) { ra.Session.Run(options, ra.InputNames, inputsA, outA).Dispose(); rb.Session.Run(options, rb.InputNames, inputsB, outB).Dispose(); }
     var ta = new List<double>();
     var tb = new List<double>();
+    var ca = new List<double>();
+    var cb = new List<double>();
     var clock = new Stopwatch();
     for (var i = 0; i < runs; i++)
     {
         // Alternate which goes first so that neither profits from the other's cache or from machine load drifting.
         foreach (var first in i % 2 == 0 ? new[] { true, false } : [false, true])
         {
+            var cpu = ThreadCpu.Microseconds();
             clock.Restart();
             if (first) ra.Session.Run(options, ra.InputNames, inputsA, outA).Dispose();
             else rb.Session.Run(options, rb.InputNames, inputsB, outB).Dispose();
             (first ? ta : tb).Add(clock.Elapsed.TotalMicroseconds);
+            (first ? ca : cb).Add(ThreadCpu.Microseconds() - cpu);
         }
     }
-    return (Median(ta), Median(tb));
+    return ((Median(ta), Median(ca)), (Median(tb), Median(cb)));
 }
 
 static double Median(List<double> values)
@@ -119,4 +133,17 @@ static string FindRepoRoot()
     var dir = AppContext.BaseDirectory;
     while (dir is not null && !File.Exists(Path.Combine(dir, "ModelBuild.sln"))) dir = Path.GetDirectoryName(dir);
     return dir ?? throw new InvalidOperationException("Run from inside the repository.");
+}
+
+static class ThreadCpu
+{
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    struct Timespec { public long Seconds; public long Nanoseconds; }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    static extern int ClockGetTime(int clock, out Timespec value);
+
+    const int ThreadCpuClock = 3; // CLOCK_THREAD_CPUTIME_ID (Linux)
+
+    public static double Microseconds() => ClockGetTime(ThreadCpuClock, out var t) == 0 ? t.Seconds * 1e6 + t.Nanoseconds / 1e3 : double.NaN;
 }

@@ -21,7 +21,7 @@ internal static class CompressCommand
         var quantize = new Option<string?>("--quantize") { Description = "none | int8-dynamic | int8-static | int8-weights | int4-weight | fp16 | auto" };
         var calibration = new Option<string?>("--calibration-data") { Description = "Calibration inputs: .npy/.npz, .csv/.tsv, token-id file, image folder or TensorProto folder (see docs/cli.md)." };
         var method = new Option<string?>("--calibration-method") { Description = "minmax | percentile | entropy (static int8)." };
-        var optimize = new Option<string?>("--optimize") { Description = "auto (default: fuse attention, LayerNorm, GELU, embeddings into ONNX Runtime's fused operators, each verified within 1e-4) | none" };
+        var optimize = new Option<string?>("--optimize") { Description = "auto (default: fuse attention, LayerNorm and GELU into ONNX Runtime's fused operators, each verified within 1e-4) | all (also residual+LayerNorm and embeddings) | none" };
         var prune = new Option<double?>("--prune") { Description = "Fraction of weights/channels to prune." };
         var pruneMode = new Option<string?>("--prune-mode") { Description = "structured (default: remove neurons, channels, heads) | unstructured (zero weights)" };
         var pruneSteps = new Option<int?>("--prune-steps") { Description = "Reach --prune in this many steps, each followed by recovery training (default 1)." };

@@ -25,7 +25,7 @@ public sealed class GraphOptimizer
 
     public GraphOptimizer(IReadOnlyList<IGraphFusion>? fusions = null, double tolerance = FusionVerifier.DefaultTolerance)
     {
-        _fusions = fusions ?? FusionRegistry.All();
+        _fusions = fusions ?? FusionRegistry.Auto();
         Tolerance = tolerance;
     }
 

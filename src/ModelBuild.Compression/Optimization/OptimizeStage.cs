@@ -17,7 +17,7 @@ public sealed class OptimizeStage : ICompressionStage
 {
     readonly IReadOnlyList<IGraphFusion>? _fusions;
 
-    /// <param name="fusions">The fusions to try; null: <see cref="FusionRegistry.All"/> (tests pass their own).</param>
+    /// <param name="fusions">The fusions to try; null: the recipe's (<see cref="FusionRegistry.For"/>; tests pass their own).</param>
     public OptimizeStage(IReadOnlyList<IGraphFusion>? fusions = null) => _fusions = fusions;
 
     /// <summary>How many samples of the data a rewrite is verified on (enough to reach padded and unpadded rows).</summary>
@@ -26,16 +26,14 @@ public sealed class OptimizeStage : ICompressionStage
     public string Name => "optimize";
     public int Order => 250;
 
-    public bool IsRequested(CompressionRecipe recipe) => IsAuto(recipe.Optimize);
-
-    /// <summary>auto (or unset) runs the stage; none skips it.</summary>
-    public static bool IsAuto(string? optimize) => optimize is null || optimize.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase);
+    /// <summary>auto (or unset) and all run the stage; none skips it.</summary>
+    public bool IsRequested(CompressionRecipe recipe) => !string.Equals(recipe.Optimize?.Trim(), "none", StringComparison.OrdinalIgnoreCase);
 
     public StageOutcome Run(CompressionContext context)
     {
         var input = context.CurrentModel;
         var (data, source) = VerificationData(context, input);
-        var optimizer = new GraphOptimizer(_fusions);
+        var optimizer = new GraphOptimizer(_fusions ?? FusionRegistry.For(context.Recipe.Optimize));
         var output = context.WorkPath("optimized.onnx");
         var result = optimizer.Optimize(input, data, output, context.WorkPath("optimize-candidates"), context.Log.Progress);
         if (result.Fusions.All(f => f.Matches == 0))
@@ -51,7 +49,7 @@ public sealed class OptimizeStage : ICompressionStage
                 "Pass --eval-data (or --calibration-data) with representative inputs, including padded ones, so that every rewrite is checked on them.");
         var details = new JsonObject
         {
-            ["mode"] = "auto",
+            ["mode"] = context.Recipe.Optimize?.Trim().ToLowerInvariant() ?? "auto",
             ["nodesBefore"] = result.NodesBefore,
             ["nodesAfter"] = result.NodesAfter,
             ["verifiedOn"] = string.Create(CultureInfo.InvariantCulture, $"{source} ({result.VerifiedSamples} samples), tolerance {FusionVerifier.DefaultTolerance:G3}"),

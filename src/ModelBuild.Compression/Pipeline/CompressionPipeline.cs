@@ -284,7 +284,7 @@ public sealed class CompressionPipeline
                 $"Quantization-aware distillation trains the student for the int8-static step, but the quantization form is '{recipe.Quantize ?? "none"}'.",
                 "Add --quantize int8-static with --calibration-data (Quantize=\"int8-static\" and CalibrationData on the item), or drop --quantization-aware.", recipe.Teacher);
         OneOf("prune mode", "--prune-mode", recipe.PruneMode, ["structured", "unstructured"], recipe.Teacher);
-        OneOf("graph optimization", "--optimize", recipe.Optimize, ["auto", "none"], recipe.Teacher);
+        OneOf("graph optimization", "--optimize", recipe.Optimize, ["auto", "all", "none"], recipe.Teacher);
         OneOf("distillation loss", "--loss", recipe.Loss, ["response", "feature", "relation"], recipe.Teacher);
         if (recipe.CalibrationMethod is not null) CalibrationMethodNames.Parse(recipe.CalibrationMethod);
     }

@@ -20,7 +20,7 @@ internal sealed class RecipeFromItem
 
     public static readonly string[] QuantizeWords = ["none", "int8-dynamic", "int8-static", "int8-weights", "int4-weight", "fp16", "auto"];
     public static readonly string[] CalibrationMethodWords = ["minmax", "percentile", "entropy"];
-    public static readonly string[] OptimizeWords = ["auto", "none"];
+    public static readonly string[] OptimizeWords = ["auto", "all", "none"];
     public static readonly string[] PruneModeWords = ["structured", "unstructured"];
     public static readonly string[] LossWords = ["response", "feature", "relation"];
     public static readonly string[] ImageScaleWords = ["0..1", "0..255"];

@@ -107,12 +107,27 @@ public class GraphFusionTests
         var (model, verify, check) = Case(graph);
         var dir = TempDir();
         var output = Path.Combine(dir, "fused.onnx");
-        var result = new GraphOptimizer().Optimize(model, Read(verify, model).Take(64), output, dir);
+        var result = new GraphOptimizer(FusionRegistry.All()).Optimize(model, Read(verify, model).Take(64), output, dir);
         foreach (var kind in fusedKinds) Assert.True(result.Fusions.Single(f => f.Name == kind).Kept, kind);
         var ops = Operators(output);
         foreach (var op in gone) Assert.False(ops.ContainsKey(op), $"{op} is left in the fused {graph}: {string.Join(", ", ops.Keys)}");
         Assert.True(result.NodesAfter * 4 < result.NodesBefore, $"{result.NodesBefore} -> {result.NodesAfter} nodes");
         Assert.True(MaxDifference(model, output, Read(check, model)) <= Tolerance);
+    }
+
+    [Fact]
+    public void Auto_leaves_out_the_fusions_that_do_not_pay_on_the_cpu_provider()
+    {
+        var (model, verify, _) = Case("bert-teacher");
+        var dir = TempDir();
+        var output = Path.Combine(dir, "fused.onnx");
+        var result = new GraphOptimizer(FusionRegistry.For("auto")).Optimize(model, Read(verify, model).Take(64), output, dir);
+        Assert.DoesNotContain(result.Fusions, f => f.Name is "SkipLayerNormalization" or "EmbedLayerNormalization");
+        var ops = Operators(output);
+        Assert.Equal(2, ops["com.microsoft.Attention"]);
+        Assert.Equal(2, ops["com.microsoft.BiasGelu"]);
+        Assert.Equal(5, ops["LayerNormalization"]);
+        Assert.Equal(7, FusionRegistry.For("all").Count);
     }
 
     /// <summary>Rewrites the synthetic teacher's first LayerNorm (block 0, ln1) with <paramref name="edit"/>.</summary>

@@ -23,10 +23,11 @@ public sealed class CompressionRecipe
     /// <summary>minmax | percentile | entropy</summary>
     public string? CalibrationMethod { get; set; }
 
-    // Graph optimization (before quantization): auto (default) | none
+    // Graph optimization (before quantization): auto (default) | all | none
     /// <summary>
     /// auto: rewrite attention, LayerNorm, residual+LayerNorm, GELU and BERT embeddings into ONNX Runtime's fused
-    /// operators, each rewrite kept only when ONNX Runtime's outputs match within 1e-4; none: leave the graph as is.
+    /// operators that pay on ONNX Runtime's CPU provider, each rewrite kept only when ONNX Runtime's outputs match
+    /// within 1e-4; all: also SkipLayerNormalization and EmbedLayerNormalization; none: leave the graph as is.
     /// Null means auto.
     /// </summary>
     public string? Optimize { get; set; }
