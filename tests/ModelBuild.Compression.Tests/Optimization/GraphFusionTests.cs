@@ -3,6 +3,7 @@ using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Optimization;
 using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Compression.Quantization;
 using ModelBuild.Onnx;
 using ModelBuild.Onnx.Graph;
 using Onnx;
@@ -310,5 +311,81 @@ public class FusedGraphQuantizationTests
         var b = quantized.RunAll(data).ArgMax();
         var agreement = a.Zip(b).Count(p => p.First == p.Second) * 100.0 / a.Length;
         Assert.True(agreement >= 99, $"agreement {agreement:0.00}%");
+    }
+}
+
+/// <summary>
+/// tanh GELU (none of the shared transformers has it): a Linear layer followed by GPT-2's
+/// 0.5 * x * (1 + tanh(0.7978845608 * (x + 0.044715 * x^3))) becomes FastGelu with its bias folded, with the same outputs.
+/// </summary>
+public class TanhGeluFusionTests
+{
+    static NodeProto Node(string op, string[] inputs, string output)
+    {
+        var node = new NodeProto { OpType = op, Name = output + "_node" };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        return node;
+    }
+
+    static ValueInfoProto Value(string name, params long[] dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var d in dims)
+            shape.Dim.Add(d > 0 ? new TensorShapeProto.Types.Dimension { DimValue = d } : new TensorShapeProto.Types.Dimension { DimParam = "N" });
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } } };
+    }
+
+    static string TanhGeluModel(string dir, bool cubeAsPow)
+    {
+        var model = new ModelProto { IrVersion = 8, ProducerName = "ModelBuild.Tests" };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        var g = model.Graph = new GraphProto { Name = "tanh-gelu" };
+        g.Input.Add(Value("x", -1, 8));
+        g.Initializer.Add(ModelBuild.Onnx.Tensors.TensorData.Create("w", TestMaterials.Random(8 * 16, 3, -1, 1), 8, 16));
+        g.Initializer.Add(ModelBuild.Onnx.Tensors.TensorData.Create("b", TestMaterials.Random(16, 4, -1, 1), 16));
+        foreach (var (name, value) in new[] { ("three", 3f), ("k", 0.044715f), ("c", 0.7978845608f), ("one", 1f), ("half", 0.5f) })
+            g.Initializer.Add(ModelBuild.Onnx.Tensors.TensorData.CreateScalar(name, value));
+        g.Node.Add(Node("MatMul", ["x", "w"], "xw"));
+        g.Node.Add(Node("Add", ["xw", "b"], "h"));
+        if (cubeAsPow) g.Node.Add(Node("Pow", ["h", "three"], "cube"));
+        else
+        {
+            g.Node.Add(Node("Mul", ["h", "h"], "square"));
+            g.Node.Add(Node("Mul", ["h", "square"], "cube"));
+        }
+        g.Node.Add(Node("Mul", ["cube", "k"], "term"));
+        g.Node.Add(Node("Add", ["h", "term"], "inner"));
+        g.Node.Add(Node("Mul", ["inner", "c"], "scaled"));
+        g.Node.Add(Node("Tanh", ["scaled"], "t"));
+        g.Node.Add(Node("Add", ["t", "one"], "onePlus"));
+        g.Node.Add(Node("Mul", ["h", "half"], "halfX"));
+        g.Node.Add(Node("Mul", ["halfX", "onePlus"], "y"));
+        g.Output.Add(Value("y", -1, 16));
+        var path = Path.Combine(dir, $"tanh-gelu-{(cubeAsPow ? "pow" : "mul")}.onnx");
+        OnnxModelAccess.SaveAtomic(model, path);
+        return path;
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Tanh_gelu_becomes_FastGelu_with_its_bias(bool cubeAsPow)
+    {
+        var dir = TempDir();
+        var model = TanhGeluModel(dir, cubeAsPow);
+        var data = InputSet.Of(new DataTensor("<test>", [64, 8], TestMaterials.Random(64 * 8, 5, -3, 3), null, "float32"));
+        var output = Path.Combine(dir, "fused.onnx");
+        var result = new GraphOptimizer().Optimize(model, data, output, Path.Combine(dir, "work"));
+        Assert.True(result.Fusions.Single(f => f.Name == "FastGelu").Kept);
+        var nodes = OnnxModel.Load(output).Graph.Nodes;
+        var fastGelu = Assert.Single(nodes, n => n.OpType == "FastGelu" && n.Domain == "com.microsoft");
+        Assert.Equal(2, fastGelu.Input.Count); // the bias Add folded in
+        Assert.Equal(["MatMul", "FastGelu"], nodes.Select(n => n.OpType));
+        using var a = new ModelRunner(model);
+        using var b = new ModelRunner(output);
+        var ya = a.RunAll(data).Values[0];
+        var yb = b.RunAll(data).Values[0];
+        Assert.True(ya.Zip(yb).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
     }
 }
