@@ -18,7 +18,7 @@ public sealed class ItemMetadataCampaignTests(ITestOutputHelper output) : IDispo
 
     private static readonly string[] Names =
     [
-        "Quantize", "CalibrationData", "CalibrationMethod", "Prune", "PruneMode", "PruneSteps", "PruneExclude", "Distill", "Student",
+        "Quantize", "CalibrationData", "CalibrationMethod", "Optimize", "Prune", "PruneMode", "PruneSteps", "PruneExclude", "Distill", "Student",
         "StudentWidth", "StudentDepth", "StudentFfnWidth", "TrainingData", "TrainingLabels", "Epochs", "BatchSize", "LearningRate",
         "Temperature", "Alpha", "Loss", "FeaturePairs", "Synthetic", "Reinitialize", "Dropout", "QuantizationAware", "EvaluationData",
         "EvaluationLabels", "MaxAccuracyDrop", "MinAgreement", "MaxLatencyMicroseconds", "Seed", "Threads", "LabelColumn", "ImageScale",

@@ -80,7 +80,7 @@ public sealed class RecipeFromItemTests : IDisposable
             ("Distill", "true"), ("Student", "student.onnx"), ("Reinitialize", "True"), ("TrainingData", "Data/train_x.npy"),
             ("TrainingLabels", "Data/train_y.npy"), ("Epochs", "40"), ("Temperature", "4"), ("Alpha", "0.9"), ("Dropout", "0.1"),
             ("QuantizationAware", "True"), ("Loss", "Feature"), ("FeaturePairs", "/h:/s"), ("Prune", "0.25"), ("PruneMode", "Structured"), ("PruneSteps", "3"),
-            ("PruneExclude", "/classifier/*; fc1")), project);
+            ("PruneExclude", "/classifier/*; fc1"), ("Optimize", "None")), project);
         Assert.True(recipe.Distill);
         Assert.True(recipe.Reinitialize);
         Assert.Equal(Path.Combine(project, "student.onnx"), recipe.Student);
@@ -93,6 +93,7 @@ public sealed class RecipeFromItemTests : IDisposable
         Assert.Equal("/h:/s", recipe.FeaturePairs);
         Assert.Equal(0.25, recipe.Prune);
         Assert.Equal("structured", recipe.PruneMode);
+        Assert.Equal("none", recipe.Optimize);
         Assert.Equal(3, recipe.PruneSteps);
         Assert.Equal(["/classifier/*", "fc1"], recipe.PruneExclude!);
         // Every data file the new stages read is part of the item's cache key.

@@ -109,6 +109,11 @@ public sealed class CompressionPipeline
                     if (key is not null) log.Progress($"{stage.Name}: cache miss {key}");
                     log.Progress($"{stage.Name}: starting");
                     outcome = stage.Run(context);
+                    if (outcome.NotApplicable)
+                    {
+                        log.Progress($"{stage.Name}: nothing to do");
+                        continue;
+                    }
                     if (key is not null) StoreInCache(cache!, key, stage.Name, outcome, clock.Elapsed.TotalSeconds, log);
                 }
                 // Write-back also for a local hit: the entry may have been made while the remote cache was read-only.
@@ -331,6 +336,7 @@ public sealed class CompressionPipeline
         OneOf("distillation loss", nameof(CompressionRecipe.Loss), recipe.Loss, recipe.Teacher);
         OneOf("train-time BatchNorm mode", nameof(CompressionRecipe.TrainBatchNorm), recipe.TrainBatchNorm, recipe.Teacher);
         OneOf("session tuning", nameof(CompressionRecipe.TuneSession), recipe.TuneSession, recipe.Teacher);
+        OneOf("graph optimization", nameof(CompressionRecipe.Optimize), recipe.Optimize, recipe.Teacher);
         if (recipe.CalibrationMethod is not null) CalibrationMethodNames.Parse(recipe.CalibrationMethod);
     }
 

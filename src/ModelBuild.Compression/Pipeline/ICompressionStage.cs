@@ -50,5 +50,7 @@ public sealed record StageCacheInputs(object Settings, IReadOnlyList<string?> Fi
 /// <summary>
 /// What a stage produced: the new model path (may equal the input when it changed nothing), technique details for
 /// the report, and optionally figures it already measured (so the pipeline does not measure twice).
+/// <paramref name="NotApplicable"/>: a stage that runs by default found nothing to do (the optimize stage on a model
+/// without fusable patterns); the pipeline then leaves it out of the report.
 /// </summary>
-public sealed record StageOutcome(string ModelPath, JsonObject? Details = null, ModelFigures? Figures = null);
+public sealed record StageOutcome(string ModelPath, JsonObject? Details = null, ModelFigures? Figures = null, bool NotApplicable = false);

@@ -1,4 +1,5 @@
 using ModelBuild.Compression.Distillation;
+using ModelBuild.Compression.Optimization;
 using ModelBuild.Compression.Pruning;
 using ModelBuild.Compression.Quantization;
 
@@ -11,6 +12,7 @@ public static class StageCatalog
     {
         yield return new DistillStage();
         yield return new PruneStage();
+        yield return new OptimizeStage();
         yield return new QuantizeStage();
     }
 }

@@ -40,6 +40,12 @@ public sealed class DynamicInt8Quantizer : IQuantizationForm
         var weights = new Dictionary<string, (string Q, string Zero, string Scale)>(StringComparer.Ordinal);
         foreach (var node in graph.Node.ToList())
         {
+            if (IsFusedAttention(node, writer) && !ExcludedNodes.Contains(node.Name))
+            {
+                newNodes.AddRange(QuantizeAttention(node, writer));
+                quantized.Add(node.Name);
+                continue;
+            }
             if (!candidates.TryGetValue(node, out var q)) { newNodes.Add(node); continue; }
             quantized.Add(q.Name);
             if (q.Kind == QuantizableKind.GatherEmbedding)
@@ -87,6 +93,34 @@ public sealed class DynamicInt8Quantizer : IQuantizationForm
         QdqGraphWriter.RemoveUnusedInitializers(graph);
         OnnxModelAccess.EnsureOpset(model, "", GraphPreparation.DynamicQuantizationOpset);
         return new QuantizedModel(model, quantized, 0);
+    }
+
+    /// <summary>ONNX Runtime's fused Attention (from the optimize stage) with a constant float packed QKV weight.</summary>
+    static bool IsFusedAttention(NodeProto node, QdqGraphWriter writer) =>
+        node.OpType == "Attention" && node.Domain == "com.microsoft" && node.Input.Count >= 3
+        && writer.IsInitializer(node.Input[1]) && writer.Initializer(node.Input[1]) is { Dims.Count: 2 } w && OnnxModelAccess.IsFloat(w);
+
+    /// <summary>
+    /// Attention -> DynamicQuantizeLinear + QAttention, as ONNX Runtime's quantizer writes it: the packed QKV weight
+    /// int8 (symmetric, one scale: QAttention's CPU kernel takes a per-tensor weight scale), the input quantized at
+    /// run time, the attributes (heads, scale, mask filter value) carried over.
+    /// </summary>
+    static IEnumerable<NodeProto> QuantizeAttention(NodeProto node, QdqGraphWriter writer)
+    {
+        var weightName = node.Input[1];
+        var tensor = writer.Initializer(weightName);
+        var dims = OnnxModelAccess.Dims(tensor);
+        var (qv, p) = QuantizationMath.Int8WeightsSymmetric(OnnxModelAccess.ReadFloats(tensor), dims, null);
+        var wq = writer.AddInitializer(OnnxModelAccess.Int8Tensor(weightName + "_quantized", qv, dims));
+        var wScale = writer.AddInitializer(OnnxModelAccess.FloatTensor(weightName + "_scale", [p.Scales[0]]));
+        var wZero = writer.AddInitializer(OnnxModelAccess.Int8Tensor(weightName + "_zero_point", [0]));
+        string U(string s) => writer.Unique(node.Name + s);
+        var (aq, aScale, aZero) = (U("_input_quantized"), U("_input_scale"), U("_input_zero_point"));
+        yield return OnnxModelAccess.Node("DynamicQuantizeLinear", U("_DynamicQuantizeLinear"), [node.Input[0]], [aq, aScale, aZero]);
+        var mask = node.Input.Count > 3 ? node.Input[3] : "";
+        var attention = OnnxModelAccess.Node("QAttention", U("_QAttention"), [aq, wq, node.Input[2], aScale, wScale, mask, aZero, wZero], node.Output, "com.microsoft");
+        attention.Attribute.AddRange(node.Attribute.Select(a => a.Clone()));
+        yield return attention;
     }
 
     internal static float[] Transpose(float[] values, int rows, int cols)

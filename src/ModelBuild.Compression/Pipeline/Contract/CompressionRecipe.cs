@@ -23,6 +23,15 @@ public sealed class CompressionRecipe
     /// <summary>minmax | percentile | entropy</summary>
     public string? CalibrationMethod { get; set; }
 
+    // Graph optimization (before quantization): auto (default) | all | none
+    /// <summary>
+    /// auto: rewrite attention, LayerNorm, residual+LayerNorm, GELU and BERT embeddings into ONNX Runtime's fused
+    /// operators that pay on ONNX Runtime's CPU provider, each rewrite kept only when ONNX Runtime's outputs match
+    /// within 1e-4; all: also SkipLayerNormalization and EmbedLayerNormalization; none: leave the graph as is.
+    /// Null means auto.
+    /// </summary>
+    public string? Optimize { get; set; }
+
     // Pruning
     public double? Prune { get; set; }
     /// <summary>structured | unstructured</summary>

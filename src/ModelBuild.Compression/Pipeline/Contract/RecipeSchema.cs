@@ -15,6 +15,7 @@ public static class RecipeSchema
 {
     public const string Distill = "distill";
     public const string Prune = "prune";
+    public const string Optimize = "optimize";
     public const string Quantize = "quantize";
     /// <summary>Evaluation and quality gates (the pipeline itself).</summary>
     public const string Evaluate = "evaluate";
@@ -32,6 +33,7 @@ public static class RecipeSchema
         new("Quantize", "--quantize", SettingKind.Word, Quantize, "Quantization form; auto tries the int8 forms and keeps the fastest that passes the gates.") { Words = ["none", "int8-dynamic", "int8-static", "int8-weights", "int4-weight", "fp16", "auto"], Default = "none", UsedBy = [Quantize] },
         new("CalibrationData", "--calibration-data", SettingKind.Data, Quantize, "Calibration inputs: .npy/.npz, .csv/.tsv, token-id file, image folder or TensorProto folder (see docs/cli.md).") { UsedBy = [Quantize] },
         new("CalibrationMethod", "--calibration-method", SettingKind.Word, Quantize, "Static int8 calibration method.") { Words = ["minmax", "percentile", "entropy"], Default = "minmax", UsedBy = [Quantize] },
+        new("Optimize", "--optimize", SettingKind.Word, Optimize, "Rewrite attention, LayerNorm, GELU and BERT embeddings into ONNX Runtime's fused CPU operators before quantization, each rewrite kept only when ONNX Runtime's outputs match within 1e-4; all adds SkipLayerNormalization and EmbedLayerNormalization.") { Words = ["auto", "all", "none"], Default = "auto", UsedBy = [Optimize] },
         new("Prune", "--prune", SettingKind.Number, Prune, "Fraction of weights/channels to prune.") { Min = 0, Max = 1, MaxInclusive = false, UsedBy = [Prune] },
         new("PruneMode", "--prune-mode", SettingKind.Word, Prune, "structured: remove neurons, channels, heads; unstructured: zero weights.") { Words = ["structured", "unstructured"], Default = "structured", UsedBy = [Prune], WarnWhenUnused = true },
         new("PruneSteps", "--prune-steps", SettingKind.Integer, Prune, "Reach --prune in this many steps, each followed by recovery training.") { Min = 1, Default = "1", UsedBy = [Prune], WarnWhenUnused = true },

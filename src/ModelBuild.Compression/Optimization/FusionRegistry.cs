@@ -1,0 +1,32 @@
+namespace ModelBuild.Compression.Optimization;
+
+/// <summary>
+/// The fusions the optimize stage tries, in order: normalizations first (so that residual Adds meet a
+/// LayerNormalization), then GELU (so that its bias can fold), then attention. Each one is verified on its own.
+/// </summary>
+public static class FusionRegistry
+{
+    /// <summary>Every fusion (<c>--optimize all</c>).</summary>
+    public static IReadOnlyList<IGraphFusion> All() =>
+    [
+        new LayerNormFusion(),
+        new EmbedLayerNormFusion(),
+        new SkipLayerNormFusion(),
+        new GeluFusion(),
+        new FastGeluFusion(),
+        new BiasGeluFusion(),
+        new AttentionFusion(),
+    ];
+
+    /// <summary>
+    /// The fusions that pay on ONNX Runtime 1.31's CPU provider (<c>--optimize auto</c>). SkipLayerNormalization and
+    /// EmbedLayerNormalization are left out: with one thread their kernels took longer than the LayerNormalization +
+    /// Add and Gather + Add they replace (about 13% each on the intent-bert teacher at batch 32, benchmarks/RESULTS.md
+    /// "Graph optimization"), while Attention alone gave 1.2x at batch 1.
+    /// </summary>
+    public static IReadOnlyList<IGraphFusion> Auto() => All().Where(f => f is not (SkipLayerNormFusion or EmbedLayerNormFusion)).ToList();
+
+    /// <summary>The fusions for an <c>--optimize</c> word: auto (or unset) and all.</summary>
+    public static IReadOnlyList<IGraphFusion> For(string? optimize) =>
+        optimize?.Trim().Equals("all", StringComparison.OrdinalIgnoreCase) == true ? All() : Auto();
+}
