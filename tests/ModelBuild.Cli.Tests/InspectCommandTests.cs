@@ -129,7 +129,7 @@ public sealed class InspectCommandTests : IDisposable
             start.ArgumentList.Add(a);
         }
         using var process = Process.Start(start)!;
-        string stderr = process.StandardError.ReadToEnd();
+        string stderr = ModelBuild.TestSupport.ProducedCodes.Observe(process.StandardError.ReadToEnd())!;
         process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         Assert.Equal(2, process.ExitCode);

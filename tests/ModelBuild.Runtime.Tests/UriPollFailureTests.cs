@@ -30,7 +30,10 @@ public sealed class UriPollFailureTests
         public ConcurrentQueue<(LogLevel Level, EventId Id, string Message, Exception? Exception)> Entries { get; } = new();
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
         public bool IsEnabled(LogLevel logLevel) => true;
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            ModelBuild.TestSupport.ProducedCodes.ObserveCode(eventId.Name);
             Entries.Enqueue((logLevel, eventId, formatter(state, exception), exception));
+        }
     }
 }
