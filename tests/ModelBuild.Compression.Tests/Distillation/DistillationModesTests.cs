@@ -16,7 +16,7 @@ public sealed class DistillationModesTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, true);
 
     DistillationResult Run(string file, DistillationLossKind loss = DistillationLossKind.Response, bool qat = false,
-        string? student = null, double? width = null, double? depth = null, int epochs = 100, int? patience = null, double auxiliaryWeight = 1.0)
+        string? student = null, double? width = null, double? depth = null, int epochs = 100, int? patience = null, double auxiliaryWeight = 1.0, int seed = 0)
     {
         var pair = new FeaturePair("/4/Relu_output_0", "/1/Relu_output_0"); // teacher's last hidden (256) vs student's (16)
         return StudentDistiller.Distill(new DistillationOptions
@@ -27,15 +27,22 @@ public sealed class DistillationModesTests : IDisposable
             Epochs = epochs, WeightDecay = 0, WarmupFraction = 0, Loss = loss, QuantizationAware = qat,
             FeaturePairs = loss == DistillationLossKind.Feature ? new[] { pair } : Array.Empty<FeaturePair>(),
             RelationTensors = loss == DistillationLossKind.Relation ? pair : null,
-            AuxiliaryWeight = auxiliaryWeight, EarlyStoppingPatience = patience, ValidationFraction = patience is null ? 0 : 0.2, Seed = 0,
+            AuxiliaryWeight = auxiliaryWeight, EarlyStoppingPatience = patience, ValidationFraction = patience is null ? 0 : 0.2, Seed = seed,
         });
     }
 
-    void AssertAccurate(string file, double minimum, string what)
+    /// <summary>
+    /// The fixed recipe (100 epochs, no tuning) trained with seeds 0, 1 and 2 (<paramref name="train"/> returns the
+    /// written model for a seed): the mean test accuracy must reach <paramref name="minimum"/> and no seed may fall more
+    /// than 4 points below it, so one lucky (or unlucky) seed decides nothing. Wine's test split: 36 rows, 2.8 points each.
+    /// </summary>
+    void AssertAccurateOverSeeds(string what, double minimum, Func<int, string> train)
     {
-        double accuracy = Wine.OrtTestAccuracy(Path.Combine(_dir, file));
-        _output.WriteLine($"{what}: {accuracy * 100:F2}%");
-        Assert.True(accuracy >= minimum, $"{what}: {accuracy * 100:F2}% < {minimum * 100:F2}%");
+        var accuracies = Enumerable.Range(0, 3).Select(seed => Wine.OrtTestAccuracy(Path.Combine(_dir, train(seed)))).ToList();
+        double mean = accuracies.Average();
+        _output.WriteLine($"{what}: seeds 0-2 {string.Join(", ", accuracies.Select(a => $"{a * 100:F2}%"))}, mean {mean * 100:F2}%");
+        Assert.True(mean >= minimum, $"{what}: mean {mean * 100:F2}% over seeds 0-2 < {minimum * 100:F2}%");
+        Assert.All(accuracies, a => Assert.True(a >= minimum - 0.04, $"{what}: one seed at {a * 100:F2}%, more than 4 points below {minimum * 100:F2}%"));
     }
 
     /// <summary>
@@ -59,6 +66,8 @@ public sealed class DistillationModesTests : IDisposable
         Assert.True(largest > 1e-3, $"{what}: the student equals {baseline} (max |dw| {largest:G3}): the term contributed nothing");
     }
 
+    static string Named(string file, DistillationResult _) => file;
+
     [Fact]
     public void Feature_distillation_with_a_projection_trains_and_exports_without_it()
     {
@@ -69,7 +78,7 @@ public sealed class DistillationModesTests : IDisposable
         Assert.Equal(original, exported);
         Run("feature-weight0.onnx", DistillationLossKind.Feature, auxiliaryWeight: 0);
         AssertTheTermChangedTraining("feature.onnx", "feature-weight0.onnx", "feature KD");
-        AssertAccurate("feature.onnx", 0.94, "feature KD");
+        AssertAccurateOverSeeds("feature KD", 0.94, seed => seed == 0 ? "feature.onnx" : Named($"feature-s{seed}.onnx", Run($"feature-s{seed}.onnx", DistillationLossKind.Feature, seed: seed)));
     }
 
     [Fact]
@@ -78,7 +87,7 @@ public sealed class DistillationModesTests : IDisposable
         Run("relation.onnx", DistillationLossKind.Relation);
         Run("relation-weight0.onnx", DistillationLossKind.Relation, auxiliaryWeight: 0);
         AssertTheTermChangedTraining("relation.onnx", "relation-weight0.onnx", "relation KD");
-        AssertAccurate("relation.onnx", 0.94, "relation KD");
+        AssertAccurateOverSeeds("relation KD", 0.94, seed => seed == 0 ? "relation.onnx" : Named($"relation-s{seed}.onnx", Run($"relation-s{seed}.onnx", DistillationLossKind.Relation, seed: seed)));
     }
 
     [Fact]
@@ -90,14 +99,20 @@ public sealed class DistillationModesTests : IDisposable
         Run("response.onnx");
         AssertTheTermChangedTraining("qat.onnx", "response.onnx", "QAT KD");
         // ...and the int8-static step it trains for keeps the accuracy: quantize it for real and score the int8 model.
-        var recipe = new Pipeline.Contract.CompressionRecipe
+        string Quantized(int seed)
         {
-            Teacher = Path.Combine(_dir, "qat.onnx"), Output = Path.Combine(_dir, "qat-int8.onnx"), Quantize = "int8-static", Force = true,
-            CalibrationData = Wine.File("calib_x.npy"), EvaluationData = Wine.File("test_x.npy"), EvaluationLabels = Wine.File("test_y.npy"),
-        };
-        TestMaterials.Run(recipe);
-        Assert.Contains(ModelBuild.Compression.Quantization.OnnxModelAccess.Load(recipe.Output).Graph.Node, n => n.OpType == "QuantizeLinear");
-        AssertAccurate("qat-int8.onnx", 0.94, "QAT KD student quantized to int8-static");
+            var student = seed == 0 ? "qat.onnx" : $"qat-s{seed}.onnx";
+            if (seed != 0) Assert.True(Run(student, qat: true, seed: seed).NeedsInt8Step);
+            var recipe = new Pipeline.Contract.CompressionRecipe
+            {
+                Teacher = Path.Combine(_dir, student), Output = Path.Combine(_dir, $"qat-int8-s{seed}.onnx"), Quantize = "int8-static", Force = true,
+                CalibrationData = Wine.File("calib_x.npy"), EvaluationData = Wine.File("test_x.npy"), EvaluationLabels = Wine.File("test_y.npy"),
+            };
+            TestMaterials.Run(recipe);
+            Assert.Contains(ModelBuild.Compression.Quantization.OnnxModelAccess.Load(recipe.Output).Graph.Node, n => n.OpType == "QuantizeLinear");
+            return recipe.Output;
+        }
+        AssertAccurateOverSeeds("QAT KD student quantized to int8-static", 0.94, Quantized);
     }
 
     [Fact]
@@ -106,7 +121,7 @@ public sealed class DistillationModesTests : IDisposable
         // 13-256-256-3 teacher, width 1/16 and depth 1/2 -> 13-16-3, the stated student's shape.
         var result = Run("derived.onnx", width: 1.0 / 16, depth: 0.5, epochs: 200);
         Assert.Equal(275, result.StudentParameters);
-        AssertAccurate("derived.onnx", 0.94, "derived student");
+        AssertAccurateOverSeeds("derived student", 0.94, seed => seed == 0 ? "derived.onnx" : Named($"derived-s{seed}.onnx", Run($"derived-s{seed}.onnx", width: 1.0 / 16, depth: 0.5, epochs: 200, seed: seed)));
     }
 
     [Fact]
