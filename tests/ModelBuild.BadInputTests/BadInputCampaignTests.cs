@@ -205,7 +205,7 @@ public sealed class BadInputCampaignTests(ITestOutputHelper output) : IDisposabl
     /// <summary>Runs the CLI in-process: exit 0/1 pass, 2 must carry a code, 3 (or anything else) is unexpected.</summary>
     private static void Cli(string dir, string output, params string[] args)
     {
-        var stdout = new StringWriter();
+        var stdout = ModelBuild.TestSupport.ProducedCodes.Observing(new StringWriter());
         var previousOut = Console.Out;
         var previousError = Console.Error;
         Console.SetOut(stdout);
@@ -220,7 +220,7 @@ public sealed class BadInputCampaignTests(ITestOutputHelper output) : IDisposabl
             Console.SetOut(previousOut);
             Console.SetError(previousError);
         }
-        var text = stdout.ToString();
+        var text = stdout.ToString()!;
         var code = System.Text.RegularExpressions.Regex.Match(text, @"##modelbuild\[error (MB\d{4})\]").Groups[1].Value;
         switch (exit)
         {

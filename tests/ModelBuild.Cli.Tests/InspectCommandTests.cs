@@ -34,7 +34,7 @@ public sealed class InspectCommandTests : IDisposable
         var output = new StringWriter();
         var error = new StringWriter();
         int exit = root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        return (exit, output.ToString(), error.ToString());
+        return (exit, ModelBuild.TestSupport.ProducedCodes.Observe(output.ToString())!, ModelBuild.TestSupport.ProducedCodes.Observe(error.ToString())!);
     }
 
     [Fact]
