@@ -81,7 +81,9 @@ public class DiagnosticCodeCoverageTests
             .Select(l => l.Trim()).Where(l => l.Length > 0), StringComparer.Ordinal);
         var exempt = Exemptions();
         var documented = DocumentedCodes();
-        var missing = documented.Where(c => !produced.Contains(c) && !exempt.ContainsKey(c)).ToList();
+        // A retired code keeps its row (docs/diagnostics.md says "(retired)") but nothing raises it any more.
+        var raised = SourceCodes();
+        var missing = documented.Where(c => raised.Contains(c) && !produced.Contains(c) && !exempt.ContainsKey(c)).ToList();
         var stale = exempt.Keys.Where(produced.Contains).ToList();
         var undocumented = produced.Where(c => !documented.Contains(c)).ToList();
         Assert.True(missing.Count == 0 && stale.Count == 0 && undocumented.Count == 0,
