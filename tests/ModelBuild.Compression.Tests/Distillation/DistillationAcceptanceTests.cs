@@ -136,25 +136,35 @@ public sealed class DistillationAcceptanceTests : IDisposable
         Assert.All(accuracies, a => Assert.True(a >= scratch - 0.05, $"transformer: one seed at {a * 100:F2}%, more than 5 points below the reference scratch {scratch * 100:F2}%"));
     }
 
+    /// <remarks>
+    /// The fixed recipe (no tuning on the test split) over seeds 0, 1 and 2: the mean test accuracy must be within two
+    /// points of the teacher, and no seed more than five points below it (one seed decides nothing).
+    /// </remarks>
     [Theory]
     [InlineData("wine-mlp")]
     [InlineData("breast-cancer-mlp")]
-    public void Synthetic_only_distillation_from_calibration_samples_is_within_two_points_of_the_teacher(string name)
+    public void Synthetic_only_distillation_from_calibration_samples_is_within_two_points_of_the_teacher_over_seeds(string name)
     {
         var c = new TeacherCase(name);
-        var output = Path.Combine(_dir, "synthetic.onnx");
-        var options = ReferenceOptions(c, output, synthetic: 5000);
-        // 5000 rows per epoch instead of ~300: fewer epochs give the same number of optimizer steps order of magnitude.
-        options = new DistillationOptions
+        double teacher = c.OrtTestAccuracy(c.Teacher);
+        var accuracies = new List<double>();
+        for (int seed = 0; seed < 3; seed++)
         {
-            TeacherPath = options.TeacherPath, StudentPath = options.StudentPath, Reinitialize = true, OutputPath = output,
-            TrainingData = options.TrainingData, Synthetic = 5000, Epochs = 20, BatchSize = 64, LearningRate = 3e-3,
-            WeightDecay = 0, WarmupFraction = 0, Temperature = 4.0, Seed = 0,
-        };
-        StudentDistiller.Distill(options);
-        double accuracy = c.OrtTestAccuracy(output), teacher = c.OrtTestAccuracy(c.Teacher);
-        _output.WriteLine($"{name}: synthetic-only student {accuracy * 100:F2}%, teacher {teacher * 100:F2}%");
-        Assert.True(accuracy * 100 >= teacher * 100 - 2, $"{name}: {accuracy * 100:F2}% is more than 2 points below the teacher's {teacher * 100:F2}%");
+            var output = Path.Combine(_dir, $"synthetic{seed}.onnx");
+            var options = ReferenceOptions(c, output, synthetic: 5000);
+            // 5000 rows per epoch instead of ~300: fewer epochs give the same number of optimizer steps order of magnitude.
+            StudentDistiller.Distill(new DistillationOptions
+            {
+                TeacherPath = options.TeacherPath, StudentPath = options.StudentPath, Reinitialize = true, OutputPath = output,
+                TrainingData = options.TrainingData, Synthetic = 5000, Epochs = 20, BatchSize = 64, LearningRate = 3e-3,
+                WeightDecay = 0, WarmupFraction = 0, Temperature = 4.0, Seed = seed,
+            });
+            accuracies.Add(c.OrtTestAccuracy(output));
+        }
+        double mean = accuracies.Average();
+        _output.WriteLine($"{name}: synthetic-only students, seeds 0-2: {string.Join(", ", accuracies.Select(a => $"{a * 100:F2}%"))}, mean {mean * 100:F2}%; teacher {teacher * 100:F2}%");
+        Assert.True(mean * 100 >= teacher * 100 - 2, $"{name}: mean {mean * 100:F2}% over seeds 0-2 is more than 2 points below the teacher's {teacher * 100:F2}%");
+        Assert.All(accuracies, a => Assert.True(a * 100 >= teacher * 100 - 5, $"{name}: one seed at {a * 100:F2}%, more than 5 points below the teacher's {teacher * 100:F2}%"));
     }
 
     [Fact]
