@@ -29,6 +29,7 @@ public sealed class BadInputCampaignTests(ITestOutputHelper output) : IDisposabl
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
+    internal static ulong CampaignSeed => Seed;
     private static readonly ulong Seed = ulong.TryParse(Environment.GetEnvironmentVariable("MODELBUILD_BADINPUT_SEED"), out var s) ? s : 20261203UL;
     private static readonly double Scale = double.TryParse(Environment.GetEnvironmentVariable("MODELBUILD_BADINPUT_SCALE"), CultureInfo.InvariantCulture, out var f) ? f : 1.0;
 
@@ -37,85 +38,11 @@ public sealed class BadInputCampaignTests(ITestOutputHelper output) : IDisposabl
     [Fact]
     public void Generated_bad_inputs_end_in_success_or_a_coded_error_with_nothing_left_behind()
     {
-        output.WriteLine($"seed {Seed} (MODELBUILD_BADINPUT_SEED), scale {Scale} (MODELBUILD_BADINPUT_SCALE), per-case limit {CampaignCase.Timeout.TotalSeconds} s");
+        output.WriteLine($"seed {Seed} (MODELBUILD_BADINPUT_SEED), scale {Scale} (MODELBUILD_BADINPUT_SCALE), per-case limit {CaseProcess.Timeout.TotalSeconds} s (the case's process is killed)");
         var tally = new Tally();
-        var materials = Directory.CreateDirectory(Path.Combine(_root, "materials")).FullName;
-        var mlp = Save(Models.Mlp(), Path.Combine(materials, "mlp.onnx"));
-        var embedding = Save(Models.Embedding(), Path.Combine(materials, "embedding.onnx"));
-        var wine = Shared.Wine("teacher.onnx");
-        var labels = Path.Combine(materials, "labels.npy");
-        NpyArray.Create(Enumerable.Range(0, 8).Select(i => (long)(i % 3)).ToArray(), 8).Save(labels);
-        var goodNpy = NpyBytes(Enumerable.Range(0, 8 * 13).Select(i => (float)Math.Sin(i)).ToArray(), 8, 13);
-        var goodNpz = NpzBytes(goodNpy);
-        var payload = goodNpy[NpyHeader.Parse(goodNpy, "good.npy").DataOffset..];
-        using var mlpRunner = new ModelRunner(mlp);
-        using var embeddingRunner = new ModelRunner(embedding);
-        var floatInput = new ModelInputSignature("x", [-1, 13], true);
-        var idInput = new ModelInputSignature("ids", [-1, 4], false);
-
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        Kind(tally, "onnx model bytes", Cases(800), (pcg, dir) =>
-        {
-            var path = Path.Combine(dir, "model.onnx");
-            File.WriteAllBytes(path, Mutations.Mutate(pcg, File.ReadAllBytes(Gen.Int[0, 3].Next(pcg) == 0 ? wine : mlp)));
-            return () =>
-            {
-                var model = OnnxModel.Load(path);
-                ModelSummary.Create(model);
-                using var runner = new ModelRunner(path); // ONNX Runtime on what our loader accepted
-            };
-        });
-        Kind(tally, ".npy header and payload", Cases(600), (pcg, dir) =>
-        {
-            var path = Path.Combine(dir, "x.npy");
-            File.WriteAllBytes(path, Gen.Bool.Next(pcg) ? Mutations.Mutate(pcg, goodNpy) : Mutations.NpyWithHeader(pcg, payload));
-            var asLabels = Gen.Int[0, 4].Next(pcg) == 0;
-            return () => ReadAndRun(path, new DataReadOptions { Input = floatInput }, mlpRunner, asLabels);
-        });
-        Kind(tally, ".npz archive", Cases(150), (pcg, dir) =>
-        {
-            var path = Path.Combine(dir, "x.npz");
-            File.WriteAllBytes(path, Mutations.Mutate(pcg, goodNpz));
-            var spec = Gen.Int[0, 3].Next(pcg) == 0 ? path + ":y" : path;
-            return () => ReadAndRun(spec, new DataReadOptions { Input = floatInput }, mlpRunner, false);
-        });
-        Kind(tally, "CSV/TSV rows", Cases(500), (pcg, dir) =>
-        {
-            var path = Path.Combine(dir, "rows" + Gen.OneOf(".csv", ".tsv", ".txt", ".data").Next(pcg));
-            File.WriteAllText(path, Mutations.Table(pcg));
-            var label = Gen.OneOf<string?>(null, null, null, null, null, "0", "12", "13", "-1", "label", "x", "99999999999").Next(pcg);
-            var asLabels = Gen.Int[0, 5].Next(pcg) == 0;
-            return () => ReadAndRun(path, new DataReadOptions { Input = floatInput, LabelColumn = label }, mlpRunner, asLabels);
-        });
-        Kind(tally, "token-id files", Cases(250), (pcg, dir) =>
-        {
-            var path = Path.Combine(dir, "ids" + Gen.OneOf(".ids", ".tokens", ".txt").Next(pcg));
-            File.WriteAllText(path, Mutations.TokenLines(pcg));
-            var input = Gen.Bool.Next(pcg) ? idInput : new ModelInputSignature("ids", [-1, -1], false);
-            var pad = Gen.OneOf(0L, 0L, -1L, 5L, 99L).Next(pcg);
-            return () => ReadAndRun(path, new DataReadOptions { Input = input, PadId = pad }, embeddingRunner, false);
-        });
-        Kind(tally, "recipe JSON (compress --recipe)", Cases(300), (pcg, dir) =>
-        {
-            var recipe = Path.Combine(dir, "recipe.json");
-            var output = Path.Combine(dir, "out.onnx");
-            File.WriteAllText(recipe, RecipeJson(pcg, mlp, output, Path.Combine(materials, "calib.npy")));
-            if (!File.Exists(Path.Combine(materials, "calib.npy"))) File.WriteAllBytes(Path.Combine(materials, "calib.npy"), goodNpy);
-            if (Gen.Int[0, 3].Next(pcg) == 0) File.WriteAllBytes(recipe, Mutations.Mutate(pcg, File.ReadAllBytes(recipe)));
-            return () => Cli(dir, output, "compress", "--recipe", recipe, "--latency-runs", "0", "--report", Path.Combine(dir, "report.json"));
-        });
-        Kind(tally, "pipeline with bad data (compress)", Cases(100), (pcg, dir) =>
-        {
-            var calibration = Path.Combine(dir, "calib" + (Gen.Bool.Next(pcg) ? ".npy" : ".csv"));
-            if (calibration.EndsWith(".npy", StringComparison.Ordinal)) File.WriteAllBytes(calibration, Gen.Int[0, 3].Next(pcg) == 0 ? goodNpy : Mutations.NpyWithHeader(pcg, payload));
-            else File.WriteAllText(calibration, Mutations.Table(pcg));
-            var evaluation = Path.Combine(dir, "eval.npy");
-            File.WriteAllBytes(evaluation, Gen.Bool.Next(pcg) ? goodNpy : Mutations.Mutate(pcg, goodNpy));
-            var output = Path.Combine(dir, "out.onnx");
-            var quantize = Gen.OneOf("int8-static", "int8-dynamic", "int8-weights", "fp16").Next(pcg);
-            return () => Cli(dir, output, "compress", mlp, "-o", output, "--quantize", quantize, "--calibration-data", calibration,
-                "--eval-data", evaluation, "--eval-labels", labels, "--max-accuracy-drop", "50", "--latency-runs", "0", "--report", Path.Combine(dir, "report.json"));
-        });
+        var kinds = Kinds(_root);
+        for (var k = 0; k < kinds.Count; k++) CaseProcess.RunKind(tally, _root, Seed, Scale, k, kinds[k].Name, kinds[k].Count);
         clock.Stop();
 
         foreach (var line in tally.Lines()) output.WriteLine(line);
@@ -126,14 +53,117 @@ public sealed class BadInputCampaignTests(ITestOutputHelper output) : IDisposabl
         Assert.True(tally.Problems.IsEmpty, $"{tally.Problems.Count} input(s) ended badly; first: {tally.Problems.FirstOrDefault()}");
     }
 
-    /// <summary>Generates <paramref name="count"/> cases of one kind, each in its own folder, and checks for leftovers.</summary>
-    private void Kind(Tally tally, string kind, int count, Func<PCG, string, Action> make)
+    [Fact]
+    public void A_case_that_hangs_is_killed_counted_as_a_hang_and_the_next_case_still_runs()
+    {
+        var tally = new Tally();
+        CaseProcess.RunKind(tally, _root, Seed, 1.0, CaseProcess.HangProbe, "hang probe", 3, TimeSpan.FromSeconds(10));
+        Assert.Equal(3, tally.Total);
+        Assert.Equal(1, tally.Count(Outcome.Hang));
+        Assert.Equal(2, tally.Count(Outcome.Success));
+        Assert.Contains(tally.Problems, p => p.Contains("case 1: Hang", StringComparison.Ordinal));
+        Assert.Single(Directory.GetDirectories(_root, "hung-*-1")); // the hung case's folder, kept for inspection
+    }
+
+    /// <summary>
+    /// The input kinds, each a count and a generator: a case is (kind, number), generated from the seed alone, so the
+    /// case process regenerates exactly the case the test asked for. Writes the shared materials under <paramref name="root"/>.
+    /// </summary>
+    internal static List<(string Name, int Count, Func<PCG, string, Action> Make)> Kinds(string root)
+    {
+        var kinds = new List<(string Name, int Count, Func<PCG, string, Action> Make)>();
+        var materials = Directory.CreateDirectory(Path.Combine(root, "materials")).FullName;
+        var mlp = Save(Models.Mlp(), Path.Combine(materials, "mlp.onnx"));
+        var embedding = Save(Models.Embedding(), Path.Combine(materials, "embedding.onnx"));
+        var wine = Shared.Wine("teacher.onnx");
+        var labels = Path.Combine(materials, "labels.npy");
+        NpyArray.Create(Enumerable.Range(0, 8).Select(i => (long)(i % 3)).ToArray(), 8).Save(labels);
+        var goodNpy = NpyBytes(Enumerable.Range(0, 8 * 13).Select(i => (float)Math.Sin(i)).ToArray(), 8, 13);
+        var goodNpz = NpzBytes(goodNpy);
+        var payload = goodNpy[NpyHeader.Parse(goodNpy, "good.npy").DataOffset..];
+        var mlpRunner = new ModelRunner(mlp); // lives as long as the case process
+        var embeddingRunner = new ModelRunner(embedding);
+        var floatInput = new ModelInputSignature("x", [-1, 13], true);
+        var idInput = new ModelInputSignature("ids", [-1, 4], false);
+
+        kinds.Add(("onnx model bytes", Cases(800), (pcg, dir) =>
+        {
+            var path = Path.Combine(dir, "model.onnx");
+            File.WriteAllBytes(path, Mutations.Mutate(pcg, File.ReadAllBytes(Gen.Int[0, 3].Next(pcg) == 0 ? wine : mlp)));
+            return () =>
+            {
+                var model = OnnxModel.Load(path);
+                ModelSummary.Create(model);
+                using var runner = new ModelRunner(path); // ONNX Runtime on what our loader accepted
+            };
+        }));
+        kinds.Add((".npy header and payload", Cases(600), (pcg, dir) =>
+        {
+            var path = Path.Combine(dir, "x.npy");
+            File.WriteAllBytes(path, Gen.Bool.Next(pcg) ? Mutations.Mutate(pcg, goodNpy) : Mutations.NpyWithHeader(pcg, payload));
+            var asLabels = Gen.Int[0, 4].Next(pcg) == 0;
+            return () => ReadAndRun(path, new DataReadOptions { Input = floatInput }, mlpRunner, asLabels);
+        }));
+        kinds.Add((".npz archive", Cases(150), (pcg, dir) =>
+        {
+            var path = Path.Combine(dir, "x.npz");
+            File.WriteAllBytes(path, Mutations.Mutate(pcg, goodNpz));
+            var spec = Gen.Int[0, 3].Next(pcg) == 0 ? path + ":y" : path;
+            return () => ReadAndRun(spec, new DataReadOptions { Input = floatInput }, mlpRunner, false);
+        }));
+        kinds.Add(("CSV/TSV rows", Cases(500), (pcg, dir) =>
+        {
+            var path = Path.Combine(dir, "rows" + Gen.OneOf(".csv", ".tsv", ".txt", ".data").Next(pcg));
+            File.WriteAllText(path, Mutations.Table(pcg));
+            var label = Gen.OneOf<string?>(null, null, null, null, null, "0", "12", "13", "-1", "label", "x", "99999999999").Next(pcg);
+            var asLabels = Gen.Int[0, 5].Next(pcg) == 0;
+            return () => ReadAndRun(path, new DataReadOptions { Input = floatInput, LabelColumn = label }, mlpRunner, asLabels);
+        }));
+        kinds.Add(("token-id files", Cases(250), (pcg, dir) =>
+        {
+            var path = Path.Combine(dir, "ids" + Gen.OneOf(".ids", ".tokens", ".txt").Next(pcg));
+            File.WriteAllText(path, Mutations.TokenLines(pcg));
+            var input = Gen.Bool.Next(pcg) ? idInput : new ModelInputSignature("ids", [-1, -1], false);
+            var pad = Gen.OneOf(0L, 0L, -1L, 5L, 99L).Next(pcg);
+            return () => ReadAndRun(path, new DataReadOptions { Input = input, PadId = pad }, embeddingRunner, false);
+        }));
+        kinds.Add(("recipe JSON (compress --recipe)", Cases(300), (pcg, dir) =>
+        {
+            var recipe = Path.Combine(dir, "recipe.json");
+            var output = Path.Combine(dir, "out.onnx");
+            File.WriteAllText(recipe, RecipeJson(pcg, mlp, output, Path.Combine(materials, "calib.npy")));
+            if (!File.Exists(Path.Combine(materials, "calib.npy"))) File.WriteAllBytes(Path.Combine(materials, "calib.npy"), goodNpy);
+            if (Gen.Int[0, 3].Next(pcg) == 0) File.WriteAllBytes(recipe, Mutations.Mutate(pcg, File.ReadAllBytes(recipe)));
+            return () => Cli(dir, output, "compress", "--recipe", recipe, "--latency-runs", "0", "--report", Path.Combine(dir, "report.json"));
+        }));
+        kinds.Add(("pipeline with bad data (compress)", Cases(100), (pcg, dir) =>
+        {
+            var calibration = Path.Combine(dir, "calib" + (Gen.Bool.Next(pcg) ? ".npy" : ".csv"));
+            if (calibration.EndsWith(".npy", StringComparison.Ordinal)) File.WriteAllBytes(calibration, Gen.Int[0, 3].Next(pcg) == 0 ? goodNpy : Mutations.NpyWithHeader(pcg, payload));
+            else File.WriteAllText(calibration, Mutations.Table(pcg));
+            var evaluation = Path.Combine(dir, "eval.npy");
+            File.WriteAllBytes(evaluation, Gen.Bool.Next(pcg) ? goodNpy : Mutations.Mutate(pcg, goodNpy));
+            var output = Path.Combine(dir, "out.onnx");
+            var quantize = Gen.OneOf("int8-static", "int8-dynamic", "int8-weights", "fp16").Next(pcg);
+            return () => Cli(dir, output, "compress", mlp, "-o", output, "--quantize", quantize, "--calibration-data", calibration,
+                "--eval-data", evaluation, "--eval-labels", labels, "--max-accuracy-drop", "50", "--latency-runs", "0", "--report", Path.Combine(dir, "report.json"));
+        }));
+        return kinds;
+    }
+
+    /// <summary>
+    /// In the case process: generates cases <paramref name="first"/>..<paramref name="count"/>-1 of one kind, each in its
+    /// own folder, runs it, checks for leftovers and reports it on <paramref name="report"/> before the next one starts.
+    /// </summary>
+    internal static void Kind(TextWriter report, string root, ulong seed, string kind, int first, int count, Func<PCG, string, Action> make)
     {
         // A stable per-kind seed (string.GetHashCode is randomized per process): FNV-1a of the kind's name.
-        var kindSeed = kind.Aggregate(14695981039346656037UL, (h, c) => (h ^ c) * 1099511628211UL) ^ Seed;
-        for (var i = 0; i < count; i++)
+        var kindSeed = kind.Aggregate(14695981039346656037UL, (h, c) => (h ^ c) * 1099511628211UL) ^ seed;
+        var caseDir = Path.Combine(root, "case");
+        if (Directory.Exists(caseDir)) Directory.Delete(caseDir, recursive: true); // a killed case's folder (already moved, or not)
+        for (var i = first; i < count; i++)
         {
-            var dir = Directory.CreateDirectory(Path.Combine(_root, "case")).FullName;
+            var dir = Directory.CreateDirectory(caseDir).FullName;
             var pcg = new PCG((uint)i, kindSeed);
             var inputs = new HashSet<string>();
             Action run;
@@ -144,7 +174,7 @@ public sealed class BadInputCampaignTests(ITestOutputHelper output) : IDisposabl
             }
             catch (Exception e)
             {
-                tally.Add(kind, Outcome.Unexpected, "generator: " + e.Message, $"seed {Seed} case {i}");
+                CaseProcess.Report(report, i, Outcome.Unexpected, "generator: " + e.Message);
                 Directory.Delete(dir, recursive: true);
                 continue;
             }
@@ -155,9 +185,8 @@ public sealed class BadInputCampaignTests(ITestOutputHelper output) : IDisposabl
                 .Where(f => outcome != Outcome.Success || f.EndsWith(".tmp", StringComparison.Ordinal)).ToList();
             if (extra.Count > 0 && outcome is Outcome.UserError or Outcome.GateFailed or Outcome.Success)
                 (outcome, detail) = (Outcome.Leftover, $"{detail} left {string.Join(", ", extra.Select(Path.GetFileName))}");
-            tally.Add(kind, outcome, detail, $"seed {Seed} case {i}");
-            if (outcome != Outcome.Hang) Directory.Delete(dir, recursive: true);
-            else Directory.Move(dir, Path.Combine(_root, $"hung-{kind.Length}-{i}"));
+            Directory.Delete(dir, recursive: true);
+            CaseProcess.Report(report, i, outcome, detail);
         }
     }
 
@@ -176,7 +205,7 @@ public sealed class BadInputCampaignTests(ITestOutputHelper output) : IDisposabl
     /// <summary>Runs the CLI in-process: exit 0/1 pass, 2 must carry a code, 3 (or anything else) is unexpected.</summary>
     private static void Cli(string dir, string output, params string[] args)
     {
-        var stdout = new StringWriter();
+        var stdout = ModelBuild.TestSupport.ProducedCodes.Observing(new StringWriter());
         var previousOut = Console.Out;
         var previousError = Console.Error;
         Console.SetOut(stdout);
@@ -191,7 +220,7 @@ public sealed class BadInputCampaignTests(ITestOutputHelper output) : IDisposabl
             Console.SetOut(previousOut);
             Console.SetError(previousError);
         }
-        var text = stdout.ToString();
+        var text = stdout.ToString()!;
         var code = System.Text.RegularExpressions.Regex.Match(text, @"##modelbuild\[error (MB\d{4})\]").Groups[1].Value;
         switch (exit)
         {

@@ -40,7 +40,7 @@ public sealed class BrokenNativeLibraryTests : IDisposable
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        return (process.ExitCode, ModelBuild.TestSupport.ProducedCodes.Observe(stdout.Result)!, ModelBuild.TestSupport.ProducedCodes.Observe(stderr.Result)!);
     }
 
     [SkippableFact]

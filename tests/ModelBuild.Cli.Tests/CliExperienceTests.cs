@@ -66,7 +66,7 @@ public class CliExperienceTests
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "compress under script(1) did not finish");
-        var text = stdout.Result;
+        var text = ModelBuild.TestSupport.ProducedCodes.Observe(stdout.Result)!;
         Assert.True(process.ExitCode == 0, text + stderr.Result);
         Assert.DoesNotContain("##modelbuild[", text);
         Assert.Contains('\u001b', text); // styled by Spectre.Console

@@ -17,7 +17,7 @@ internal static class CliProcess
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result);
+        return (process.ExitCode, ModelBuild.TestSupport.ProducedCodes.Observe(stdout.Result)!, ModelBuild.TestSupport.ProducedCodes.Observe(stderr.Result)!);
     }
 }
 

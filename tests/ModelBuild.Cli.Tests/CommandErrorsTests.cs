@@ -8,12 +8,12 @@ public class CommandErrorsTests
     [Fact]
     public void An_unexpected_exception_is_MB0599_with_exit_code_3()
     {
-        var output = new StringWriter();
+        var output = ModelBuild.TestSupport.ProducedCodes.Observing(new StringWriter()); // the product writes MB0599 here
         var error = new StringWriter();
         var exit = CommandErrors.Run(() => throw new InvalidOperationException("boom\nsecond line"), output, error);
         Assert.Equal(CommandErrors.InternalErrorExitCode, exit);
         Assert.Equal("##modelbuild[error MB0599] Internal error: boom | Report this with the command line and the model; the stack trace is on stderr.",
-            output.ToString().TrimEnd());
+            output.ToString()!.TrimEnd());
         Assert.Contains("InvalidOperationException", error.ToString());
     }
 

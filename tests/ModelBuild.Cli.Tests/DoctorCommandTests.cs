@@ -30,7 +30,7 @@ public sealed class DoctorCommandTests
             var stderr = process.StandardError.ReadToEndAsync();
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
             await process.WaitForExitAsync(timeout.Token);
-            var (output, errors) = (await stdout, await stderr);
+            var (output, errors) = (ModelBuild.TestSupport.ProducedCodes.Observe(await stdout)!, ModelBuild.TestSupport.ProducedCodes.Observe(await stderr)!);
 
             Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{output}\n{errors}");
             Assert.Contains("ones(4).sum() = 4", output);

@@ -34,7 +34,7 @@ public sealed class InspectCommandTests : IDisposable
         var output = new StringWriter();
         var error = new StringWriter();
         int exit = root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        return (exit, output.ToString(), error.ToString());
+        return (exit, ModelBuild.TestSupport.ProducedCodes.Observe(output.ToString())!, ModelBuild.TestSupport.ProducedCodes.Observe(error.ToString())!);
     }
 
     [Fact]
@@ -129,7 +129,7 @@ public sealed class InspectCommandTests : IDisposable
             start.ArgumentList.Add(a);
         }
         using var process = Process.Start(start)!;
-        string stderr = process.StandardError.ReadToEnd();
+        string stderr = ModelBuild.TestSupport.ProducedCodes.Observe(process.StandardError.ReadToEnd())!;
         process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         Assert.Equal(2, process.ExitCode);

@@ -90,7 +90,7 @@ internal static class TestMaterials
     }
 
     public static CompressionReport Run(CompressionRecipe recipe, string? reportPath = null, int latencyRuns = 0, StringWriter? log = null) =>
-        new CompressionPipeline(StageCatalog.All()) { LatencyRuns = latencyRuns }.Run(recipe, new WorkerProtocolLog(log ?? new StringWriter()), reportPath);
+        new CompressionPipeline(StageCatalog.All()) { LatencyRuns = latencyRuns }.Run(recipe, new WorkerProtocolLog(ModelBuild.TestSupport.ProducedCodes.Observing(log ?? new StringWriter())), reportPath);
 
     public static System.Text.Json.Nodes.JsonObject QuantizeDetails(CompressionReport report) =>
         report.Stages.Single(s => s.Name == "quantize").Details!;

@@ -58,8 +58,8 @@ internal static class DotnetCommand
         public Running(Process process)
         {
             this.process = process;
-            process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
-            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+            process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(ModelBuild.TestSupport.ProducedCodes.Observe(e.Data)); };
+            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(ModelBuild.TestSupport.ProducedCodes.Observe(e.Data)); };
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
         }

@@ -27,7 +27,7 @@ public sealed class FileWatchTests : IDisposable
         string temp = _dir.Copy(TestPaths.WineStudent, "wine.onnx.new");
         File.Move(temp, path, overwrite: true);
 
-        var e = await reloaded.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var e = await reloaded.Task.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(2, e.Info.Generation);
         Assert.Equal(DirectOnnxRuntime.PredictRows(TestPaths.WineStudent, _rows[..1])[0], pool.Predict("wine", new WineInput { Features = _rows[0] }).Scores);
     }
@@ -43,7 +43,7 @@ public sealed class FileWatchTests : IDisposable
 
         File.WriteAllText(path, "this is not an onnx model");
 
-        var e = await failed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var e = await failed.Task.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal("MB0701", Assert.IsType<ModelRuntimeException>(e.Error).Code);
         Assert.Equal(1, e.ServingGeneration);
         Assert.Equal(DirectOnnxRuntime.PredictRows(TestPaths.WineTeacher, _rows[..1])[0], pool.Predict("wine", new WineInput { Features = _rows[0] }).Scores);

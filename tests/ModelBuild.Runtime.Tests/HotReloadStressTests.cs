@@ -111,7 +111,8 @@ public sealed class HotReloadStressTests(ITestOutputHelper output) : IDisposable
             var served = Stopwatch.StartNew();
             while (pool.GetModelInfo("wine").Sha256 != deployed)
             {
-                Assert.True(served.Elapsed < TimeSpan.FromSeconds(20), $"deploy {k + 1} was not served within 20 s");
+                // A bound on "never", not a speed: on a loaded 2-core machine a starved watcher may take seconds.
+                Assert.True(served.Elapsed < TimeSpan.FromSeconds(60), $"deploy {k + 1} was not served within 60 s");
                 Thread.Sleep(5);
             }
             var next = Duration * (k + 1) / Replacements;
@@ -123,7 +124,7 @@ public sealed class HotReloadStressTests(ITestOutputHelper output) : IDisposable
 
         string lastHash = Convert.ToHexStringLower(SHA256.HashData(last));
         // The ModelReloaded event is raised around the swap; give the last one a moment to be counted.
-        SpinWait.SpinUntil(() => Volatile.Read(ref reloads) >= Replacements, TimeSpan.FromSeconds(5));
+        SpinWait.SpinUntil(() => Volatile.Read(ref reloads) >= Replacements, TimeSpan.FromSeconds(60));
         stop.Cancel();
         workers.ForEach(w => w.Join());
         output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s, {teacherHits} teacher + {studentHits} student results, {reloads} reloads, {reloadFailures} reload failures, generation {pool.GetModelInfo("wine").Generation}");

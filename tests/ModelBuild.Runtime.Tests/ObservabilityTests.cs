@@ -94,8 +94,11 @@ public sealed class ObservabilityTests : IDisposable
         {
             public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
             public bool IsEnabled(LogLevel logLevel) => true;
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                ModelBuild.TestSupport.ProducedCodes.ObserveCode(eventId.Name);
                 entries.Enqueue((logLevel, formatter(state, exception)));
+            }
         }
     }
 }

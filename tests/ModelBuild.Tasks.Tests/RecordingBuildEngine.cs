@@ -16,8 +16,15 @@ internal sealed class RecordingBuildEngine : IBuildEngine
     public int ColumnNumberOfTaskNode => 0;
     public string ProjectFileOfTaskNode => "test.csproj";
 
-    public void LogErrorEvent(BuildErrorEventArgs e) => Errors.Enqueue(e);
-    public void LogWarningEvent(BuildWarningEventArgs e) => Warnings.Enqueue(e);
+    public void LogErrorEvent(BuildErrorEventArgs e) { TaskOwn(e.Code); Errors.Enqueue(e); }
+    public void LogWarningEvent(BuildWarningEventArgs e) { TaskOwn(e.Code); Warnings.Enqueue(e); }
+
+    // Only the task's own codes (MB06xx) count as produced here: other codes come from the fake workers these tests
+    // write, that is from the test, not the product.
+    private static void TaskOwn(string? code)
+    {
+        if (code is not null && code.StartsWith("MB06", StringComparison.Ordinal)) ModelBuild.TestSupport.ProducedCodes.ObserveCode(code);
+    }
     public void LogMessageEvent(BuildMessageEventArgs e) => Messages.Enqueue(e);
     public void LogCustomEvent(CustomBuildEventArgs e) { }
     public bool BuildProjectFile(string projectFileName, string[] targetNames, IDictionary globalProperties, IDictionary targetOutputs) => throw new NotSupportedException();

@@ -16,7 +16,7 @@ public sealed class DistillationModesTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, true);
 
     DistillationResult Run(string file, DistillationLossKind loss = DistillationLossKind.Response, bool qat = false,
-        string? student = null, double? width = null, double? depth = null, int epochs = 100, int? patience = null, double auxiliaryWeight = 1.0)
+        string? student = null, double? width = null, double? depth = null, int epochs = 100, int? patience = null, double auxiliaryWeight = 1.0, int seed = 0)
     {
         var pair = new FeaturePair("/4/Relu_output_0", "/1/Relu_output_0"); // teacher's last hidden (256) vs student's (16)
         return StudentDistiller.Distill(new DistillationOptions
@@ -27,15 +27,35 @@ public sealed class DistillationModesTests : IDisposable
             Epochs = epochs, WeightDecay = 0, WarmupFraction = 0, Loss = loss, QuantizationAware = qat,
             FeaturePairs = loss == DistillationLossKind.Feature ? new[] { pair } : Array.Empty<FeaturePair>(),
             RelationTensors = loss == DistillationLossKind.Relation ? pair : null,
-            AuxiliaryWeight = auxiliaryWeight, EarlyStoppingPatience = patience, ValidationFraction = patience is null ? 0 : 0.2, Seed = 0,
+            AuxiliaryWeight = auxiliaryWeight, EarlyStoppingPatience = patience, ValidationFraction = patience is null ? 0 : 0.2, Seed = seed,
         });
     }
 
-    void AssertAccurate(string file, double minimum, string what)
+    /// <summary>
+    /// Accuracy over seeds 0, 1 and 2, not one seed: the fixed recipe (100 epochs, no tuning) spans 89-96% on wine's
+    /// 54 test rows (1.85 points each) from one seed to the next, for every mode alike. So each seed's model
+    /// (<paramref name="train"/> returns its file) is held against plain response KD trained with the same seed: the
+    /// mean over the three seeds may be at most 4 points (two rows) below response KD's mean, and no seed may fall
+    /// under 85% (chance is 40%; a broken export, importer or loss lands far below). That the term itself does
+    /// something is <see cref="AssertTheTermChangedTraining"/>'s part: wine is too easy for accuracy to show it.
+    /// </summary>
+    void AssertAccurateOverSeeds(string what, Func<int, string> train)
     {
-        double accuracy = Wine.OrtTestAccuracy(Path.Combine(_dir, file));
-        _output.WriteLine($"{what}: {accuracy * 100:F2}%");
-        Assert.True(accuracy >= minimum, $"{what}: {accuracy * 100:F2}% < {minimum * 100:F2}%");
+        var accuracies = Enumerable.Range(0, 3).Select(seed => Wine.OrtTestAccuracy(Path.Combine(_dir, train(seed)))).ToList();
+        var baseline = Enumerable.Range(0, 3).Select(seed => Wine.OrtTestAccuracy(Path.Combine(_dir, Response(seed)))).ToList();
+        double mean = accuracies.Average(), reference = baseline.Average();
+        _output.WriteLine($"{what}: seeds 0-2 {string.Join(", ", accuracies.Select(a => $"{a * 100:F2}%"))}, mean {mean * 100:F2}%; " +
+                          $"response KD {string.Join(", ", baseline.Select(a => $"{a * 100:F2}%"))}, mean {reference * 100:F2}%");
+        Assert.True(mean >= reference - 0.04, $"{what}: mean {mean * 100:F2}% over seeds 0-2 is more than 4 points below response KD's {reference * 100:F2}%");
+        Assert.All(accuracies, a => Assert.True(a >= 0.85, $"{what}: one seed at {a * 100:F2}% < 85%"));
+    }
+
+    /// <summary>Plain response KD with the same recipe and seed: the baseline every mode is held against.</summary>
+    string Response(int seed)
+    {
+        var file = seed == 0 ? "response.onnx" : $"response-s{seed}.onnx";
+        if (!File.Exists(Path.Combine(_dir, file))) Run(file, seed: seed);
+        return file;
     }
 
     /// <summary>
@@ -59,6 +79,8 @@ public sealed class DistillationModesTests : IDisposable
         Assert.True(largest > 1e-3, $"{what}: the student equals {baseline} (max |dw| {largest:G3}): the term contributed nothing");
     }
 
+    static string Named(string file, DistillationResult _) => file;
+
     [Fact]
     public void Feature_distillation_with_a_projection_trains_and_exports_without_it()
     {
@@ -69,7 +91,7 @@ public sealed class DistillationModesTests : IDisposable
         Assert.Equal(original, exported);
         Run("feature-weight0.onnx", DistillationLossKind.Feature, auxiliaryWeight: 0);
         AssertTheTermChangedTraining("feature.onnx", "feature-weight0.onnx", "feature KD");
-        AssertAccurate("feature.onnx", 0.94, "feature KD");
+        AssertAccurateOverSeeds("feature KD", seed => seed == 0 ? "feature.onnx" : Named($"feature-s{seed}.onnx", Run($"feature-s{seed}.onnx", DistillationLossKind.Feature, seed: seed)));
     }
 
     [Fact]
@@ -78,7 +100,7 @@ public sealed class DistillationModesTests : IDisposable
         Run("relation.onnx", DistillationLossKind.Relation);
         Run("relation-weight0.onnx", DistillationLossKind.Relation, auxiliaryWeight: 0);
         AssertTheTermChangedTraining("relation.onnx", "relation-weight0.onnx", "relation KD");
-        AssertAccurate("relation.onnx", 0.94, "relation KD");
+        AssertAccurateOverSeeds("relation KD", seed => seed == 0 ? "relation.onnx" : Named($"relation-s{seed}.onnx", Run($"relation-s{seed}.onnx", DistillationLossKind.Relation, seed: seed)));
     }
 
     [Fact]
@@ -87,17 +109,22 @@ public sealed class DistillationModesTests : IDisposable
         var result = Run("qat.onnx", qat: true);
         Assert.True(result.NeedsInt8Step);
         // Fake quantization changes what the student learns...
-        Run("response.onnx");
-        AssertTheTermChangedTraining("qat.onnx", "response.onnx", "QAT KD");
+        AssertTheTermChangedTraining("qat.onnx", Response(0), "QAT KD");
         // ...and the int8-static step it trains for keeps the accuracy: quantize it for real and score the int8 model.
-        var recipe = new Pipeline.Contract.CompressionRecipe
+        string Quantized(int seed)
         {
-            Teacher = Path.Combine(_dir, "qat.onnx"), Output = Path.Combine(_dir, "qat-int8.onnx"), Quantize = "int8-static", Force = true,
-            CalibrationData = Wine.File("calib_x.npy"), EvaluationData = Wine.File("test_x.npy"), EvaluationLabels = Wine.File("test_y.npy"),
-        };
-        TestMaterials.Run(recipe);
-        Assert.Contains(ModelBuild.Compression.Quantization.OnnxModelAccess.Load(recipe.Output).Graph.Node, n => n.OpType == "QuantizeLinear");
-        AssertAccurate("qat-int8.onnx", 0.94, "QAT KD student quantized to int8-static");
+            var student = seed == 0 ? "qat.onnx" : $"qat-s{seed}.onnx";
+            if (seed != 0) Assert.True(Run(student, qat: true, seed: seed).NeedsInt8Step);
+            var recipe = new Pipeline.Contract.CompressionRecipe
+            {
+                Teacher = Path.Combine(_dir, student), Output = Path.Combine(_dir, $"qat-int8-s{seed}.onnx"), Quantize = "int8-static", Force = true,
+                CalibrationData = Wine.File("calib_x.npy"), EvaluationData = Wine.File("test_x.npy"), EvaluationLabels = Wine.File("test_y.npy"),
+            };
+            TestMaterials.Run(recipe);
+            Assert.Contains(ModelBuild.Compression.Quantization.OnnxModelAccess.Load(recipe.Output).Graph.Node, n => n.OpType == "QuantizeLinear");
+            return recipe.Output;
+        }
+        AssertAccurateOverSeeds("QAT KD student quantized to int8-static", Quantized);
     }
 
     [Fact]
@@ -106,7 +133,7 @@ public sealed class DistillationModesTests : IDisposable
         // 13-256-256-3 teacher, width 1/16 and depth 1/2 -> 13-16-3, the stated student's shape.
         var result = Run("derived.onnx", width: 1.0 / 16, depth: 0.5, epochs: 200);
         Assert.Equal(275, result.StudentParameters);
-        AssertAccurate("derived.onnx", 0.94, "derived student");
+        AssertAccurateOverSeeds("derived student", seed => seed == 0 ? "derived.onnx" : Named($"derived-s{seed}.onnx", Run($"derived-s{seed}.onnx", width: 1.0 / 16, depth: 0.5, epochs: 200, seed: seed)));
     }
 
     [Fact]

@@ -60,6 +60,7 @@ public class DepthPrunerTests(ITestOutputHelper output)
     {
         var result = DepthPruner.Prune(PruningMaterials.Teacher("wine-mlp"), new DepthPruningOptions { LayersToRemove = 1 });
         Assert.False(result.Changed);
+        ModelBuild.TestSupport.ProducedCodes.Observe(string.Join("\n", result.Warnings)); // the pruner's own warnings
         Assert.Contains(result.Warnings, w => w.Contains("MB0402"));
     }
 }

@@ -150,6 +150,7 @@ public class StructuredPrunerTests(ITestOutputHelper output)
         var model = PruningMaterials.Teacher("wine-mlp");
         var result = StructuredPruner.Prune(model, new PruningOptions { Fraction = 0.5, Exclude = new[] { "/0/Gemm", "/3/Gemm" } });
         Assert.False(result.Changed);
+        ModelBuild.TestSupport.ProducedCodes.Observe(string.Join("\n", result.Warnings)); // the pruner's own warnings
         var warning = Assert.Single(result.Warnings, w => w.Contains("MB0402"));
         Assert.Contains("/6/Gemm", warning);
         Assert.Contains("model output", warning);
@@ -203,6 +204,7 @@ public class UnrewritableGroupTests
         var result = StructuredPruner.Prune(model, new PruningOptions { Fraction = 0.5 });
         var skipped = Assert.Single(result.Skipped, s => s.Name == "fc1");
         Assert.Contains("Softmax", skipped.Reason);
+        ModelBuild.TestSupport.ProducedCodes.Observe(string.Join("\n", result.Warnings)); // the pruner's own warnings
         Assert.Contains(result.Warnings, w => w.Contains("MB0403") && w.Contains("fc1"));
         var pruned = Assert.Single(result.Pruned);
         Assert.Equal(("fc2", 8, 4), (pruned.Name, pruned.UnitsBefore, pruned.UnitsAfter));

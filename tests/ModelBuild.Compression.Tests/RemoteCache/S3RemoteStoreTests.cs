@@ -137,5 +137,5 @@ internal sealed class RecordingLog : IRemoteCacheLog
     public List<string> Infos { get; } = [];
     public List<string> Warnings { get; } = [];
     public void Info(string text) => Infos.Add(text);
-    public void Warning(string code, string cause, string remedy) => Warnings.Add($"{code}: {cause}");
+    public void Warning(string code, string cause, string remedy) { ModelBuild.TestSupport.ProducedCodes.ObserveCode(code); Warnings.Add($"{code}: {cause}"); }
 }
