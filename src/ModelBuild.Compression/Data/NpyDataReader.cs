@@ -14,9 +14,7 @@ public static class NpyDataReader
     public static string? NpzPath(string spec)
     {
         if (spec.EndsWith(".npz", StringComparison.OrdinalIgnoreCase)) return spec;
-        var colon = spec.LastIndexOf(':');
-        // colon > 1 keeps a Windows drive letter (C:\...) from reading as a member name.
-        return colon > 1 && spec[..colon].EndsWith(".npz", StringComparison.OrdinalIgnoreCase) ? spec[..colon] : null;
+        return Pipeline.Contract.DataInputHash.NpzMember(spec)?.Archive;
     }
 
     public static NpyArray ReadArray(string spec)

@@ -117,8 +117,7 @@ internal sealed class RecipeFromItem
         if (DataInputHash.IsGenerated(value.Trim())) return value.Trim();
         var full = FullPath(value, metadata, baseDirectory);
         if (Directory.Exists(full)) return full;
-        var colon = full.LastIndexOf(':');
-        if (colon > 1 && full[..colon].EndsWith(".npz", StringComparison.OrdinalIgnoreCase) && File.Exists(full[..colon])) return full;
+        if (DataInputHash.NpzMember(full) is { } npz && File.Exists(npz.Archive)) return full;
         return RequireFile(value, metadata, baseDirectory);
     }
 

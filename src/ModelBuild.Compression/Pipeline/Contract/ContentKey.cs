@@ -113,8 +113,7 @@ public static class ContentKey
     private static string InputOrMissing(string path)
     {
         if (DataInputHash.IsGenerated(path) || File.Exists(path) || Directory.Exists(path)) return DataInputHash.Compute(path);
-        var colon = path.LastIndexOf(':');
-        return colon > 1 && File.Exists(path[..colon]) ? DataInputHash.Compute(path) : "missing:" + path;
+        return DataInputHash.NpzMember(path) is { } npz && File.Exists(npz.Archive) ? DataInputHash.Compute(path) : "missing:" + path;
     }
 
     private static string Sha256Hex(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text))).ToLowerInvariant();

@@ -18,6 +18,16 @@ public static class DataInputHash
     public static bool IsGenerated(string spec) =>
         spec.Equals(Generated, StringComparison.OrdinalIgnoreCase) || spec.StartsWith(Generated + ":", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// The one reading of the <c>file.npz:name</c> syntax: the archive and the member when <paramref name="spec"/> names
+    /// one, else null. <c>colon &gt; 1</c> keeps a Windows drive letter (C:\...) from reading as a member name.
+    /// </summary>
+    public static (string Archive, string Member)? NpzMember(string spec)
+    {
+        var colon = spec.LastIndexOf(':');
+        return colon > 1 && spec[..colon].EndsWith(".npz", StringComparison.OrdinalIgnoreCase) ? (spec[..colon], spec[(colon + 1)..]) : null;
+    }
+
     public static string Compute(string path)
     {
         if (IsGenerated(path)) return path.ToLowerInvariant();
@@ -31,9 +41,8 @@ public static class DataInputHash
             }
             return "sha256-dir:" + Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
         }
-        var colon = path.LastIndexOf(':');
         // The member name decides which array is read, so it is part of the hash (e.npz:a and e.npz:b differ).
-        if (!File.Exists(path) && colon > 1 && File.Exists(path[..colon])) return "sha256:" + HashFile(path[..colon]) + ":" + path[(colon + 1)..];
+        if (!File.Exists(path) && NpzMember(path) is { } npz && File.Exists(npz.Archive)) return "sha256:" + HashFile(npz.Archive) + ":" + npz.Member;
         return "sha256:" + HashFile(path);
     }
 
@@ -42,8 +51,7 @@ public static class DataInputHash
     {
         if (IsGenerated(path)) return [];
         if (Directory.Exists(path)) return FolderFiles(path).Select(f => f.Full).ToList();
-        var colon = path.LastIndexOf(':');
-        return [!File.Exists(path) && colon > 1 && File.Exists(path[..colon]) ? path[..colon] : path];
+        return [!File.Exists(path) && NpzMember(path) is { } npz && File.Exists(npz.Archive) ? npz.Archive : path];
     }
 
     static IEnumerable<(string Relative, string Full)> FolderFiles(string folder) =>
