@@ -52,9 +52,9 @@ public sealed class RecipeFromItemTests : IDisposable
         var auto = RecipeFromItem.Build(Item(("TuneSession", "Auto")), project);
         Assert.Equal("auto", auto.TuneSession);
         Assert.Equal(TaskCodes.UnknownValue, Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("TuneSession", "sometimes")), project)).Code);
-        var versions = new ModelBuild.Tasks.Cache.ToolVersions("0.1.0", "1.32.0", "0.107.0");
-        Assert.Equal(ModelBuild.Tasks.Cache.CacheKey.Compute(RecipeFromItem.Build(Item(), project), versions),
-                     ModelBuild.Tasks.Cache.CacheKey.Compute(auto, versions));
+        var versions = new ModelBuild.Compression.Pipeline.Contract.ToolVersions("0.1.0", "1.32.0", "0.107.0");
+        Assert.Equal(ModelBuild.Compression.Pipeline.Contract.ContentKey.OfResult(RecipeFromItem.Build(Item(), project), versions),
+                     ModelBuild.Compression.Pipeline.Contract.ContentKey.OfResult(auto, versions));
     }
 
     [Theory]

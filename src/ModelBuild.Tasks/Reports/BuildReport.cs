@@ -1,6 +1,7 @@
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Onnx;
 using ModelBuild.Tasks.Cache;
 
 namespace ModelBuild.Tasks.Reports;
