@@ -13,7 +13,6 @@ for seed in 0 1 2; do
     --train-data "$T/train.tsv" --text-column text --label-column intent --labels "$T/labels.json" --tokenizer "$T/vocab.txt" \
     --epochs 60 --batch-size 64 --learning-rate 0.001 --seed "$seed" \
     --eval-data "$T/val.tsv" -o "$OUT/kd_seed$seed.onnx" > "$OUT/kd_seed$seed.log" 2>&1
-  val=$(grep -o '[0-9.]*% agreement' "$OUT/kd_seed$seed.log" | head -1 || true)
   test=$("$MB" eval "$OUT/kd_seed$seed.onnx" --data "$T/test.tsv" --text-column text --label-column intent --labels "$T/labels.json" --tokenizer "$T/vocab.txt" --latency-runs 0 | awk '/^accuracy/ {print $2}')
   echo "seed $seed: $(grep summary "$OUT/kd_seed$seed.log" | sed 's/.*summary] //') | test accuracy $test"
 done
