@@ -48,4 +48,8 @@ internal static class DistillationErrors
     public static ModelBuildException NoTrainingData() => new("MB0311",
         "Distillation needs training inputs, and none were given.",
         "Pass --train-data <x.npy> (labels are optional), or --synthetic N (with a few samples in --train-data, or alone for a teacher with BatchNormalization layers).");
+
+    public static ModelBuildException StudentInputNotInTeacher(string student, IReadOnlyList<string> missing, IReadOnlyList<string> teacherInputs, string teacher) => new("MB0340",
+        $"The student reads input(s) {string.Join(", ", missing.Select(m => $"'{m}'"))} that the teacher does not have (teacher inputs: {string.Join(", ", teacherInputs)}; {Path.GetFileName(teacher)}).",
+        "Use a student whose inputs are named as the teacher's (it is trained on the teacher's inputs), e.g. one exported from the same tokenizer/pipeline or derived with --student-width/--student-depth.", student);
 }

@@ -18,8 +18,10 @@ public static class OnnxStudentExporter
         var byName = proto.Graph.Initializer.ToDictionary(i => i.Name, StringComparer.Ordinal);
         using (torch.no_grad())
         {
+            var constants = proto.Graph.Node.Where(n => n.OpType == "Constant" && module.ConstantWeights.Contains(n.Output[0]))
+                .ToDictionary(n => n.Output[0], n => n.Attribute.First(a => a.Name == "value").T, StringComparer.Ordinal);
             foreach (var (name, parameter) in module.OnnxParameters)
-                TensorProtoConverter.OverwriteValues(byName[name], parameter);
+                TensorProtoConverter.OverwriteValues(byName.TryGetValue(name, out var init) ? init : constants[name], parameter);
             foreach (var (name, buffer) in module.InitializerBuffers)
                 TensorProtoConverter.OverwriteValues(byName[name], buffer);
         }

@@ -74,6 +74,24 @@ public sealed class OrtTensorBridge : IDisposable
         return all;
     }
 
+    /// <summary>Runs the model over every row of <paramref name="inputs"/> (all its inputs, by name) in batches and concatenates one output (default: the first).</summary>
+    public Tensor RunBatched(TrainingInputs inputs, int batchSize = 256, string? outputName = null)
+    {
+        var output = outputName ?? _session.OutputNames[0];
+        var parts = new List<Tensor>();
+        long n = inputs.Rows;
+        for (long start = 0; start < n; start += batchSize)
+        {
+            using var scope = torch.NewDisposeScope();
+            var batch = inputs.Slice(start, Math.Min(n, start + batchSize)).ByName();
+            if (batch.Count == 1 && _session.InputNames.Count == 1) batch = new() { [_session.InputNames[0]] = batch.Values.First() };
+            parts.Add(Run(batch, new[] { output })[output].MoveToOuterDisposeScope());
+        }
+        var all = torch.cat(parts, 0);
+        foreach (var p in parts) p.Dispose();
+        return all;
+    }
+
     public static OrtValue ToOrt(Tensor tensor)
     {
         using var c = tensor.detach().cpu().contiguous();

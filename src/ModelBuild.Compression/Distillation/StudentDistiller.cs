@@ -56,7 +56,8 @@ public static class StudentDistiller
     /// <summary>Training inputs, labels and teacher answers computed by the first seed's run and reused by the others.</summary>
     sealed class SharedData
     {
-        public Tensor? Inputs, Labels;
+        public TrainingInputs? Inputs;
+        public Tensor? Labels;
         public TeacherAnswers? Answers;
     }
 
@@ -97,22 +98,21 @@ public static class StudentDistiller
         if (activationQuantization is not null) studentTensors.UnionWith(activationQuantization.Tensors);
         using var student = OnnxGraphImporter.Import(studentProto, studentName, fuseOperators: options.FuseOperators, preserveTensors: studentTensors);
         if (reinitialize) PyTorchDefaultInitializer.Apply(student);
-        if (student.InputNames.Count != 1)
-            throw DistillationErrors.CannotDeriveStudent(studentName, $"the student has {student.InputNames.Count} inputs; distillation supports single-input models");
 
         // ---- data ----
         // --synthetic N without samples: data-free inputs inverted from the teacher's BatchNorm statistics.
         var (inputs, labels) = shared?.Inputs is { } sharedInputs ? (sharedInputs, shared.Labels)
             : options.TrainingData is null
-            ? (DeepInversionSynthesizer.Generate(teacherModel.Proto, options.TeacherPath, options.Synthetic!.Value, options.Seed, options.DeepInversion,
+            ? (TrainingInputs.Single(student.InputNames[0], DeepInversionSynthesizer.Generate(teacherModel.Proto, options.TeacherPath, options.Synthetic!.Value, options.Seed, options.DeepInversion,
                 // A progress sink that also takes text lines (the pipeline's) is told how the data-free synthesis goes.
-                (progress as IProgress<string>) is { } lines ? lines.Report : null), (Tensor?)null)
-            : LoadData(options);
+                (progress as IProgress<string>) is { } lines ? lines.Report : null)), (Tensor?)null)
+            : LoadData(options, teacherModel.Proto);
+        CheckStudentInputs(student, inputs, studentName, options.TeacherPath);
         // The teacher's answers on every training row, once: an ONNX file run with ONNX Runtime, or an endpoint called.
         TeacherAnswers answers;
         if (shared?.Answers is { } sharedAnswers) answers = sharedAnswers;
         else using (var teacher = options.TeacherEndpoint is { } endpoint
-            ? (IDistillationTeacher)new EndpointTeacher(endpoint, student.InputNames[0])
+            ? (IDistillationTeacher)new EndpointTeacher(endpoint)
             : new OnnxFileTeacher(teacherFixedBatch ? new OrtTensorBridge(teacherModel.ToBytes()) : new OrtTensorBridge(options.TeacherPath)))
         {
             try
@@ -139,15 +139,14 @@ public static class StudentDistiller
             long max = labels.max().item<long>(), min = labels.min().item<long>();
             if (min < 0 || max >= classes) throw DistillationErrors.LabelOutOfRange(options.TrainingLabels!, min < 0 ? min : max, classes);
         }
-        var (truncation, truncationNote) = !options.TruncateSequences ? (null, "off")
-            : options.Loss != DistillationLossKind.Response ? (null, "off: not with a feature or relation loss (the teacher's hidden tensors have the full length)")
+        var (truncation, truncationNote, rowLengths) = !options.TruncateSequences ? (null, "off", null)
+            : options.Loss != DistillationLossKind.Response ? (null, "off: not with a feature or relation loss (the teacher's hidden tensors have the full length)", (int[]?)null)
             // The int8 step calibrates on full-length rows, PAD positions included; the observed ranges must see them too.
-            : options.QuantizationAware ? (null, "off: quantization-aware ranges are observed at the full length the int8 step calibrates at")
+            : options.QuantizationAware ? (null, "off: quantization-aware ranges are observed at the full length the int8 step calibrates at", null)
             : PlanTruncation(student, inputs);
-        int[]? rowLengths = truncation?.RowLengths(inputs);
 
         // ---- split ----
-        long rows = inputs.shape[0];
+        long rows = inputs.Rows;
         var order = Enumerable.Range(0, (int)rows).ToArray();
         new Random(options.Seed).Shuffle(order);
         double valFraction = options.ValidationFraction > 0 ? options.ValidationFraction : options.EarlyStoppingPatience is null ? 0 : 0.1;
@@ -157,7 +156,7 @@ public static class StudentDistiller
         var trainIdx = valCount > 0 ? order.Skip(valCount).Order().ToArray() : Enumerable.Range(0, (int)rows).ToArray();
         var valIdx = order.Take(valCount).Order().ToArray();
         using var valIndex = torch.tensor(valIdx.Select(i => (long)i).ToArray());
-        Tensor? valInputs = valCount > 0 ? inputs.index_select(0, valIndex) : null;
+        TrainingInputs? valInputs = valCount > 0 ? inputs.IndexSelect(valIndex) : null;
         // Students are selected on agreement with the teacher (accuracy is reported beside it when there are labels).
         Tensor? valTeacher = valCount > 0 ? answers.PredictedClasses().index_select(0, valIndex) : null;
         Tensor? valTeacherTargets = valCount > 0 ? (answers.Logits ?? answers.Labels!).index_select(0, valIndex) : null;
@@ -188,9 +187,9 @@ public static class StudentDistiller
             {
                 featureLoss = new FeatureDistillationLoss(pairs);
                 using var probeScope = torch.NewDisposeScope();
-                using var probe = inputs.slice(0, 0, Math.Min(2, rows), 1);
+                var probe = inputs.Slice(0, Math.Min(2, rows));
                 using var noGrad = torch.no_grad();
-                featureLoss.Prepare(teacherTorch.Run(One(teacherTorch, probe), teacherFetch), student.Run(One(student, probe), studentFetch));
+                featureLoss.Prepare(teacherTorch.Run(probe.For(teacherTorch), teacherFetch), student.Run(probe.For(student), studentFetch));
             }
             else relationLoss = new RelationDistillationLoss(options.RelationKind);
         }
@@ -232,20 +231,20 @@ public static class StudentDistiller
                 using var scope = torch.NewDisposeScope();
                 var rowsOfBatch = batches[b];
                 var batchIdx = torch.tensor(rowsOfBatch.Select(i => (long)i).ToArray());
-                var x = inputs.index_select(0, batchIdx);
-                if (rowLengths is not null) x = x.narrow(1, 0, rowsOfBatch.Max(i => rowLengths[i]));
+                var x = inputs.IndexSelect(batchIdx);
+                if (rowLengths is not null) x = x.Narrow(rowsOfBatch.Max(i => rowLengths[i]));
                 var t = (teacherLogits ?? teacherLabels!).index_select(0, batchIdx);
                 var y = labels?.index_select(0, batchIdx);
 
                 lr = ScheduledLearningRate(options.LearningRate, step, warmupSteps, totalSteps);
                 foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
 
-                var outs = student.Run(One(student, x), studentFetch, truncation);
+                var outs = student.Run(x.For(student), studentFetch, truncation);
                 var loss = teacherLabels is null ? response.Compute(outs[student.OutputNames[0]], t, y) : response.ComputeHard(outs[student.OutputNames[0]], t, y);
                 if (teacherTorch is not null)
                 {
                     Dictionary<string, Tensor> tf;
-                    using (torch.no_grad()) tf = teacherTorch.Run(One(teacherTorch, x), teacherFetch);
+                    using (torch.no_grad()) tf = teacherTorch.Run(x.For(teacherTorch), teacherFetch);
                     var aux = featureLoss is not null
                         ? featureLoss.Compute(tf, outs)
                         : relationLoss!.Compute(tf[teacherFetch[0]], outs[studentFetch[1]]);
@@ -257,8 +256,8 @@ public static class StudentDistiller
                 loss.backward();
                 if (options.GradientClipNorm is { } clip) torch.nn.utils.clip_grad_norm_(parameters, clip);
                 optimizer.step();
-                lossSum += value * x.shape[0];
-                seen += (int)x.shape[0];
+                lossSum += value * x.Rows;
+                seen += (int)x.Rows;
                 step++;
             }
             epochsRun = epoch;
@@ -327,15 +326,26 @@ public static class StudentDistiller
     /// Length-truncated batches for a fixed-length token student, used only when the truncated forward pass gives the
     /// full-length outputs on the training data (PAD masked, pooling over non-PAD positions).
     /// </summary>
-    static (SequenceTruncation? Plan, string Note) PlanTruncation(OnnxGraphModule student, Tensor inputs)
+    static (SequenceTruncation? Plan, string Note, int[]? RowLengths) PlanTruncation(OnnxGraphModule student, TrainingInputs data)
     {
+        if (!data.IsSingle)
+        {
+            // Several inputs with a dynamic sequence axis (BERT-style): the inputs are cut, the graph is not rewritten.
+            var lengths = DynamicSequenceTruncation.TryRowLengths(student, data, out var why);
+            if (lengths is null) return (null, "off: " + why, null);
+            double d = DynamicSequenceTruncation.MaxDeviation(student, data, lengths);
+            if (!(d <= TruncationTolerance))
+                return (null, $"off: truncated outputs differ from full-length ones by {d:G3} (PAD positions are not fully masked)", null);
+            return (null, $"on: batches bucketed by {DynamicSequenceTruncation.MaskInput} length and every input cut to the batch's longest sequence, at most {data.First.shape[1]} (largest output difference {d:G2})", lengths);
+        }
+        var inputs = data.First;
         using var scope = torch.NewDisposeScope();
         var plan = SequenceTruncation.TryCreate(student, inputs.slice(0, 0, Math.Min(2, inputs.shape[0]), 1), out var reason);
-        if (plan is null) return (null, "off: " + reason);
+        if (plan is null) return (null, "off: " + reason, null);
         double deviation = plan.MaxDeviation(student, inputs);
         if (!(deviation <= TruncationTolerance))
-            return (null, $"off: truncated outputs differ from full-length ones by {deviation:G3} (PAD positions are not fully masked)");
-        return (plan, $"on: batches bucketed by length and cut to their longest sequence of {plan.FullLength} (largest output difference {deviation:G2})");
+            return (null, $"off: truncated outputs differ from full-length ones by {deviation:G3} (PAD positions are not fully masked)", null);
+        return (plan, $"on: batches bucketed by length and cut to their longest sequence of {plan.FullLength} (largest output difference {deviation:G2})", plan.RowLengths(inputs));
     }
 
     /// <summary>Largest difference (relative to 1 + |output|) between truncated and full-length outputs that still counts as exact: float rounding only.</summary>
@@ -375,18 +385,18 @@ public static class StudentDistiller
     }
 
     /// <summary>The distillation loss against the teacher alone (no labels) on the validation rows, averaged per row.</summary>
-    static double ValidationLoss(OnnxGraphModule module, ResponseDistillationLoss loss, Tensor inputs, Tensor teacherTargets, bool hardLabels)
+    static double ValidationLoss(OnnxGraphModule module, ResponseDistillationLoss loss, TrainingInputs inputs, Tensor teacherTargets, bool hardLabels)
     {
         bool wasTraining = module.training;
         module.eval();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         double sum = 0;
-        long n = inputs.shape[0];
+        long n = inputs.Rows;
         for (long start = 0; start < n; start += 512)
         {
             long end = Math.Min(n, start + 512);
-            var output = module.forward(inputs.slice(0, start, end, 1));
+            var output = module.Run(inputs.Slice(start, end).For(module), new[] { module.OutputNames[0] })[module.OutputNames[0]];
             var targets = teacherTargets.slice(0, start, end, 1);
             sum += (hardLabels ? loss.ComputeHard(output, targets, null) : loss.Compute(output, targets, null)).item<float>() * (end - start);
         }
@@ -395,24 +405,25 @@ public static class StudentDistiller
     }
 
     /// <summary>Top-1 accuracy of the module's first output against class indices.</summary>
-    public static double Score(OnnxGraphModule module, Tensor inputs, Tensor targets)
+    public static double Score(OnnxGraphModule module, Tensor inputs, Tensor targets) => Score(module, TrainingInputs.Single(module.InputNames[0], inputs), targets);
+
+    /// <summary>Top-1 accuracy of the module's first output against class indices, on all its inputs.</summary>
+    public static double Score(OnnxGraphModule module, TrainingInputs inputs, Tensor targets)
     {
         bool wasTraining = module.training;
         module.eval();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        long correct = 0, n = inputs.shape[0];
+        long correct = 0, n = inputs.Rows;
         for (long start = 0; start < n; start += 512)
         {
-            var x = inputs.slice(0, start, Math.Min(n, start + 512), 1);
-            var pred = module.forward(x).reshape(x.shape[0], -1).argmax(1);
+            var x = inputs.Slice(start, Math.Min(n, start + 512));
+            var pred = module.Run(x.For(module), new[] { module.OutputNames[0] })[module.OutputNames[0]].reshape(x.Rows, -1).argmax(1);
             correct += pred.eq(targets.slice(0, start, Math.Min(n, start + 512), 1)).sum().item<long>();
         }
         if (wasTraining) module.train();
         return (double)correct / n;
     }
-
-    static Dictionary<string, Tensor> One(OnnxGraphModule m, Tensor x) => new() { [m.InputNames[0]] = x };
 
     static void Validate(DistillationOptions o)
     {
@@ -440,37 +451,47 @@ public static class StudentDistiller
         }
     }
 
-    static (Tensor Inputs, Tensor? Labels) LoadData(DistillationOptions o)
+    static (TrainingInputs Inputs, Tensor? Labels) LoadData(DistillationOptions o, global::Onnx.ModelProto teacher)
     {
         // Synthetic training is output mimicry: labels, if any, are not used.
         var read = (o.DataOptions ?? new DataReadOptions()).ForModel(o.TeacherPath);
         var data = DataSource.Read(o.TrainingData!, read, o.Synthetic is null ? o.TrainingLabels : null);
-        var x = data.Inputs.Single("training data");
         if (o.Synthetic is int n)
         {
+            var x = data.Inputs.Single("training data");
+            string name = teacher.Graph.Input.First(i => teacher.Graph.Initializer.All(w => w.Name != i.Name)).Name;
             // Output mimicry: only the generated inputs are trained on, labelled by the teacher (no hard labels).
             long[] shape = [n, .. x.Shape.Skip(1)];
-            if (!x.IsFloat) return (torch.tensor(TokenSequenceSynthesizer.Generate(x.Int64s!, x.Count, x.SampleSize, n, o.Seed, read.PadId), shape), null);
-            if (x.Shape.Length == 4) return (torch.tensor(ImageSynthesizer.Generate(x.Floats!, x.Count, x.SampleSize, n, o.Seed), shape), null);
-            return (torch.tensor(TabularSynthesizer.Generate(x.Floats!, x.Count, x.SampleSize, n, o.Seed), shape), null);
+            if (!x.IsFloat) return (TrainingInputs.Single(name, torch.tensor(TokenSequenceSynthesizer.Generate(x.Int64s!, x.Count, x.SampleSize, n, o.Seed, read.PadId), shape)), null);
+            if (x.Shape.Length == 4) return (TrainingInputs.Single(name, torch.tensor(ImageSynthesizer.Generate(x.Floats!, x.Count, x.SampleSize, n, o.Seed), shape)), null);
+            return (TrainingInputs.Single(name, torch.tensor(TabularSynthesizer.Generate(x.Floats!, x.Count, x.SampleSize, n, o.Seed), shape)), null);
         }
-        var inputs = DistillationData.ToInputTensor(x);
+        // Every teacher input, by name (a lone array feeds a single-input teacher): MB0508/MB0582 when they do not bind.
+        var inputs = TrainingInputs.From(data.Inputs, teacher, "training data");
         if (data.Labels is null) return (inputs, null);
-        if (data.Labels.Length != x.Count) throw DistillationErrors.LabelCountMismatch(data.LabelSource ?? o.TrainingData!, data.Labels.Length, o.TrainingData!, x.Count);
+        if (data.Labels.Length != inputs.Rows) throw DistillationErrors.LabelCountMismatch(data.LabelSource ?? o.TrainingData!, data.Labels.Length, o.TrainingData!, inputs.Rows);
         return (inputs, DistillationData.ToLabelTensor(data.Labels));
     }
 
+    /// <summary>MB0340 when the student reads an input the teacher (and so the data) does not have.</summary>
+    static void CheckStudentInputs(OnnxGraphModule student, TrainingInputs inputs, string studentName, string teacher)
+    {
+        if (inputs.IsSingle && student.InputNames.Count == 1) return;
+        var missing = student.InputNames.Where(n => !inputs.Names.Contains(n)).ToList();
+        if (missing.Count > 0) throw DistillationErrors.StudentInputNotInTeacher(studentName, missing, inputs.Names, teacher);
+    }
+
     /// <summary>Runs the student on two rows: it must run on the data and give the teacher's output shape. Returns its number of classes.</summary>
-    static long CheckStudentOutput(OnnxGraphModule student, Tensor inputs, Tensor? teacherLogits, string studentName, string data)
+    static long CheckStudentOutput(OnnxGraphModule student, TrainingInputs inputs, Tensor? teacherLogits, string studentName, string data)
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        long n = Math.Min(2, inputs.shape[0]);
+        long n = Math.Min(2, inputs.Rows);
         Tensor output;
         try
         {
             student.eval();
-            output = student.forward(inputs.slice(0, 0, n, 1));
+            output = student.Run(inputs.Slice(0, n).For(student), new[] { student.OutputNames[0] })[student.OutputNames[0]];
         }
         catch (NotSupportedException e)
         {

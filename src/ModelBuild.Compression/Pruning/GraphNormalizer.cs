@@ -9,6 +9,8 @@ namespace ModelBuild.Compression.Pruning;
 /// Constant nodes become initializers (so every constant operand is an initializer), a Reshape of an
 /// initializer by a constant shape is folded (mnist-8 reshapes its Gemm weight at run time), and every
 /// Reshape gets its own shape initializer (so pruning one head group cannot edit another Reshape's shape).
+/// <see cref="FoldComputedReshapeTargets"/> (run with probed shapes) does the same for Reshape targets assembled at
+/// run time from a tensor's shape.
 /// </summary>
 public static class GraphNormalizer
 {
@@ -52,6 +54,100 @@ public static class GraphNormalizer
             graph.Initializer.Add(tensor);
             graph.Node.RemoveAt(i);
         }
+    }
+
+    /// <summary>
+    /// Rewrites Reshape targets assembled at run time as Concat(parts), every part a constant or
+    /// <c>Unsqueeze(Gather(Shape(x), i))</c> (Hugging Face attention: <c>Concat(Shape(x)[0], Shape(x)[1], heads,
+    /// head_dim)</c> and back), into constants, so the head count is a constant that width scaling and head pruning edit
+    /// while batch and sequence stay dynamic: a part at position p reading dim p of a tensor whose dim p equals the
+    /// reshaped input's in <paramref name="shapes"/> (one probe run) becomes 0 (copy the input's dim); one other
+    /// computed part becomes -1 (its value is then the only one the reshape can have); constants stay. Other forms are
+    /// left alone (the coupling analysis then reports them). Returns how many targets were folded; the Shape/Gather
+    /// nodes they used are removed when nothing else reads them.
+    /// </summary>
+    public static int FoldComputedReshapeTargets(ModelProto model, IReadOnlyDictionary<string, long[]> shapes)
+    {
+        var graph = model.Graph;
+        var initializers = graph.Initializer.ToDictionary(t => t.Name);
+        var producers = new Dictionary<string, NodeProto>();
+        foreach (var n in graph.Node) foreach (var o in n.Output) producers[o] = n;
+        var view = new OnnxGraph(graph);
+        int folded = 0;
+        foreach (var reshape in graph.Node.Where(n => n.OpType == "Reshape" && n.Input.Count > 1).ToList())
+        {
+            if (initializers.ContainsKey(reshape.Input[1]) || reshape.Attribute.Any(a => a.Name == "allowzero" && a.I != 0)
+                || !producers.TryGetValue(reshape.Input[1], out var concat) || concat.OpType != "Concat"
+                || !shapes.TryGetValue(reshape.Input[0], out var dataShape))
+            {
+                continue;
+            }
+            var target = new List<long>();
+            int inferred = 0;
+            foreach (var part in concat.Input)
+            {
+                if (initializers.TryGetValue(part, out var constant) && constant.DataType == (int)TensorProto.Types.DataType.Int64 && constant.Dims.Count <= 1)
+                {
+                    var values = TensorData.ToInt64Array(constant);
+                    inferred += values.Count(v => v == -1);
+                    target.AddRange(values);
+                    continue;
+                }
+                if (ShapeDim(part, producers, initializers) is not var (source, dim) || !shapes.TryGetValue(source, out var sourceShape) || dim >= sourceShape.Length)
+                {
+                    target.Clear();
+                    break;
+                }
+                int p = target.Count;
+                if (dim == p && p < dataShape.Length && dataShape[p] == sourceShape[dim])
+                {
+                    target.Add(0);
+                }
+                else
+                {
+                    target.Add(-1);
+                    inferred++;
+                }
+            }
+            if (target.Count == 0 || inferred > 1)
+            {
+                continue;
+            }
+            var shape = TensorData.Create(view.MakeUniqueName(reshape.Input[1] + "_folded"), target.ToArray(), target.Count);
+            graph.Initializer.Add(shape);
+            initializers[shape.Name] = shape;
+            reshape.Input[1] = shape.Name;
+            folded++;
+        }
+        if (folded > 0)
+        {
+            var before = graph.Initializer.Select(t => t.Name).ToHashSet();
+            new OnnxGraph(graph).RemoveUnusedNodesAndInitializers();
+            before.ExceptWith(graph.Initializer.Select(t => t.Name));
+            SyncInitializerInputs(model, before);
+        }
+        return folded;
+    }
+
+    /// <summary>(x, i) when <paramref name="name"/> is Unsqueeze(Gather(Shape(x), i)) (a 1-element dim of x), else null.</summary>
+    private static (string Source, long Dim)? ShapeDim(string name, Dictionary<string, NodeProto> producers, Dictionary<string, TensorProto> initializers)
+    {
+        if (!producers.TryGetValue(name, out var unsqueeze) || unsqueeze.OpType != "Unsqueeze"
+            || !producers.TryGetValue(unsqueeze.Input[0], out var gather) || gather.OpType != "Gather"
+            || gather.Attribute.Any(a => a.Name == "axis" && a.I != 0)
+            || !producers.TryGetValue(gather.Input[0], out var shape) || shape.OpType != "Shape" || shape.Attribute.Count > 0
+            || !initializers.TryGetValue(gather.Input[1], out var index) || index.Dims.Count != 0)
+        {
+            return null;
+        }
+        var axes = unsqueeze.Input.Count > 1 && initializers.TryGetValue(unsqueeze.Input[1], out var a) ? TensorData.ToInt64Array(a)
+            : unsqueeze.Attribute.FirstOrDefault(x => x.Name == "axes")?.Ints.ToArray();
+        if (axes is not [0])
+        {
+            return null;
+        }
+        long i = TensorData.ToInt64Array(index)[0];
+        return i >= 0 ? (shape.Input[0], i) : null;
     }
 
     private static void FoldConstantReshapes(ModelProto model)

@@ -23,6 +23,12 @@ public static class StructuredPruner
         GraphNormalizer.Normalize(proto);
         working.InvalidateGraph();
         var shapes = TensorShapeProbe.Run(proto);
+        // Head counts in Reshape targets computed at run time (Hugging Face exports) become editable constants.
+        if (GraphNormalizer.FoldComputedReshapeTargets(proto, shapes) > 0)
+        {
+            working.InvalidateGraph();
+            shapes = TensorShapeProbe.Run(proto);
+        }
         var graph = DependencyGraph.Build(proto, shapes);
         long paramsBefore = working.ParameterCount;
         long flopsBefore = ModelCost.Flops(proto, shapes);

@@ -3,7 +3,7 @@ using Onnx;
 namespace ModelBuild.Compression.Pruning;
 
 /// <summary>
-/// Concrete shapes of every tensor in a graph, taken from one ONNX Runtime run on a deterministic batch-1 input.
+/// Concrete shapes of every tensor in a graph, taken from one ONNX Runtime run on deterministic batch-1 inputs.
 /// Pruning needs static sizes to map units through Reshape/Flatten and to count FLOPs; running the graph gives
 /// them for any operator ORT supports, including ones a static inferencer would not know.
 /// </summary>
@@ -11,6 +11,12 @@ public static class TensorShapeProbe
 {
     public static Dictionary<string, long[]> Run(ModelProto model)
     {
+        var initializers = model.Graph.Initializer.Select(i => i.Name).ToHashSet();
+        if (model.Graph.Input.Count(i => !initializers.Contains(i.Name)) > 1)
+        {
+            // Several inputs (BERT's ids, mask and segments): the probe that feeds every input.
+            return Distillation.Students.StudentShapeProbe.Run(model);
+        }
         var shapes = new Dictionary<string, long[]>();
         foreach (var init in model.Graph.Initializer)
         {

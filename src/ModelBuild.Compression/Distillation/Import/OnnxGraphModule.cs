@@ -19,6 +19,7 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
     readonly HashSet<string> _initializerBuffers = new(StringComparer.Ordinal);
     readonly HashSet<string> _float16Outputs;
     readonly HashSet<NodeProto> _dropoutNodes = new(ReferenceEqualityComparer.Instance);
+    readonly HashSet<string> _constantWeights = new(StringComparer.Ordinal);
 
     internal OnnxGraphModule(ModelProto model, IReadOnlyList<NodeProto> sortedNodes, int opset, Func<TensorProto, bool> isTrainable, string name, bool float16AsFloat32,
         bool fuseOperators = false, IReadOnlySet<string>? preserveTensors = null)
@@ -61,8 +62,20 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
             {
                 // Constants are evaluated once here instead of on every forward pass.
                 var value = OnnxOperators.Get(node.OpType)(new OnnxNodeContext(node, opset, float16AsFloat32))[0];
+                var registered = UniqueModuleName(node.Output[0], usedNames);
+                if (IsConstantWeight(node, value))
+                {
+                    // Converter and PyTorch exports that fold weights into Constant nodes: they train like initializers
+                    // and the exporter writes them back into the node (ConstantWeights).
+                    var p = new Parameter(value, requires_grad: true);
+                    _onnxParameters[node.Output[0]] = p;
+                    _constantWeights.Add(node.Output[0]);
+                    register_parameter(registered, p);
+                    ModuleNames[node.Output[0]] = registered;
+                    continue;
+                }
                 _constants[node.Output[0]] = value;
-                register_buffer(UniqueModuleName(node.Output[0], usedNames), value, persistent: false);
+                register_buffer(registered, value, persistent: false);
                 continue;
             }
             computed.Add(node);
@@ -126,7 +139,18 @@ public sealed class OnnxGraphModule : nn.Module<Tensor, Tensor>
     /// </summary>
     public double TrainingDropout { get; set; }
 
-    /// <summary>The trainable tensors, by ONNX initializer name.</summary>
+    /// <summary>The trainable tensors held by Constant nodes (by output name) rather than initializers.</summary>
+    public IReadOnlySet<string> ConstantWeights => _constantWeights;
+
+    /// <summary>
+    /// A Constant node's tensor is a weight when it is floating point with more than one element (a tensor `value`
+    /// attribute): a scalar such as the attention scale or the mask's -10000 stays a constant, shapes are integers.
+    /// </summary>
+    static bool IsConstantWeight(NodeProto node, Tensor value) =>
+        node.Attribute.Any(a => a.Name == "value") && value.numel() > 1
+        && value.dtype is ScalarType.Float32 or ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16;
+
+    /// <summary>The trainable tensors, by ONNX initializer name (or Constant node output name, see <see cref="ConstantWeights"/>).</summary>
     public IReadOnlyDictionary<string, Parameter> OnnxParameters => _onnxParameters;
 
     /// <summary>Initializer-backed buffers (e.g. BatchNorm running statistics, which training updates), by ONNX name.</summary>

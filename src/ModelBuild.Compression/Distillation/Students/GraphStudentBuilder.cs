@@ -23,6 +23,9 @@ public static class GraphStudentBuilder
         var transformer = TransformerLayerFinder.Find(model);
         bool needsAllShapes = transformer is null || width < 1 || ffnWidth < 1;
         var teacherShapes = Probe(model, teacherFile, "the teacher", needsAllShapes);
+        // Head counts in Reshape targets computed at run time (Hugging Face exports) become editable constants.
+        if ((width < 1 || ffnWidth < 1) && GraphNormalizer.FoldComputedReshapeTargets(model, teacherShapes) > 0)
+            teacherShapes = Probe(model, teacherFile, "the teacher", needsAllShapes);
 
         var depthLines = new List<string>();
         var runs = transformer is not null ? new[] { transformer } : SameShapeBlockFinder.Find(model, teacherShapes);

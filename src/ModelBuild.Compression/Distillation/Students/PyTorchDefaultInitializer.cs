@@ -26,6 +26,8 @@ public static class PyTorchDefaultInitializer
         var producers = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
         foreach (var n in graph.Node) foreach (var o in n.Output) producers[o] = n;
         var shapes = graph.Initializer.ToDictionary(i => i.Name, i => i.Dims.ToArray(), StringComparer.Ordinal);
+        // Weights held by Constant nodes (converter exports) have the same roles.
+        foreach (var name in module.ConstantWeights) shapes[name] = module.OnnxParameters[name].shape;
         var linearOutputs = new Dictionary<string, long>(StringComparer.Ordinal); // MatMul output -> fan_in
 
         void Set(string name, Role role, long fanIn = 0)

@@ -10,7 +10,7 @@ namespace ModelBuild.Compression.Distillation.Students;
 /// Running the graph is also the check that a derived student is a valid model ORT accepts.
 /// Integer inputs are fed 1 (a valid token id, an attention mask of ones), float inputs 0.5.
 /// </summary>
-internal static class StudentShapeProbe
+public static class StudentShapeProbe
 {
     /// <param name="intermediates">Also every node output (false: the graph outputs only, a cheaper run on large graphs).</param>
     public static Dictionary<string, long[]> Run(ModelProto model, bool intermediates = true)

@@ -24,16 +24,14 @@ internal sealed class EndpointTeacher : IDistillationTeacher
 {
     const string CacheScheme = "modelbuild-teacher-answer-v1";
     readonly EndpointTeacherOptions _options;
-    readonly string _inputName;
     readonly Uri _uri;
     readonly string? _token;
     readonly HttpClient _http;
     int _callsMade, _retries;
 
-    public EndpointTeacher(EndpointTeacherOptions options, string inputName)
+    public EndpointTeacher(EndpointTeacherOptions options)
     {
         _options = options;
-        _inputName = inputName;
         if (!Uri.TryCreate(options.Url, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
             throw EndpointTeacherErrors.InvalidSetting($"'{Describe(options.Url)}' is not an absolute http(s) URL");
         if (uri.UserInfo.Length > 0)
@@ -65,20 +63,21 @@ internal sealed class EndpointTeacher : IDistillationTeacher
 
     public static string Describe(string url) => Uri.TryCreate(url, UriKind.Absolute, out var u) ? Describe(u) : url.Split('?')[0];
 
-    public TeacherAnswers Answer(Tensor inputs)
+    public TeacherAnswers Answer(TrainingInputs inputs)
     {
         var clock = Stopwatch.StartNew();
-        using (var finite = inputs.is_floating_point() ? torch.isfinite(inputs).all() : null)
+        foreach (var (_, tensor) in inputs.ByName())
         {
+            using var finite = tensor.is_floating_point() ? torch.isfinite(tensor).all() : null;
             if (finite is not null && !finite.item<bool>())
                 throw EndpointTeacherErrors.InvalidSetting("the training inputs contain NaN or infinite values, which JSON cannot carry");
         }
-        int rows = (int)inputs.shape[0];
+        int rows = (int)inputs.Rows;
         var requests = new List<(int Start, int Count, string Body, string Key)>();
         for (int start = 0; start < rows; start += _options.BatchSize)
         {
             int count = Math.Min(_options.BatchSize, rows - start);
-            using var batch = inputs.slice(0, start, start + count, 1);
+            var batch = inputs.Slice(start, start + count);
             var body = RequestBody(batch);
             requests.Add((start, count, body, CacheKey(body)));
         }
@@ -128,30 +127,37 @@ internal sealed class EndpointTeacher : IDistillationTeacher
         return new TeacherAnswers(torch.tensor(scores, new long[] { rows, widths[0] }), null, calls);
     }
 
-    /// <summary><c>{"inputs": {"name": [row, ...]}}</c>, each row nested as the input's shape after the batch axis; floats in shortest round-trip form.</summary>
-    string RequestBody(Tensor batch)
+    /// <summary>
+    /// <c>{"inputs": {"name": [row, ...], ...}}</c>: every input of the model by name (a BERT-style model sends
+    /// input_ids, attention_mask and token_type_ids), each row nested as the input's shape after the batch axis;
+    /// floats in shortest round-trip form, so the same rows always give the same body (and answers-cache key).
+    /// </summary>
+    static string RequestBody(TrainingInputs batch)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream))
         {
             json.WriteStartObject();
             json.WriteStartObject("inputs");
-            json.WritePropertyName(_inputName);
-            var shape = batch.shape;
-            using var c = batch.contiguous();
-            if (c.is_floating_point())
+            foreach (var (name, tensor) in batch.ByName().OrderBy(i => i.Key, StringComparer.Ordinal))
             {
-                using var f = c.to_type(ScalarType.Float32);
-                var values = f.data<float>().ToArray();
-                int at = 0;
-                WriteNested(json, shape, 0, () => json.WriteNumberValue(values[at++]));
-            }
-            else
-            {
-                using var l = c.to_type(ScalarType.Int64);
-                var values = l.data<long>().ToArray();
-                int at = 0;
-                WriteNested(json, shape, 0, () => json.WriteNumberValue(values[at++]));
+                json.WritePropertyName(name);
+                var shape = tensor.shape;
+                using var c = tensor.contiguous();
+                if (c.is_floating_point())
+                {
+                    using var f = c.to_type(ScalarType.Float32);
+                    var values = f.data<float>().ToArray();
+                    int at = 0;
+                    WriteNested(json, shape, 0, () => json.WriteNumberValue(values[at++]));
+                }
+                else
+                {
+                    using var l = c.to_type(ScalarType.Int64);
+                    var values = l.data<long>().ToArray();
+                    int at = 0;
+                    WriteNested(json, shape, 0, () => json.WriteNumberValue(values[at++]));
+                }
             }
             json.WriteEndObject();
             json.WriteEndObject();

@@ -10,7 +10,7 @@ namespace ModelBuild.Compression.Distillation.Teachers;
 internal interface IDistillationTeacher : IDisposable
 {
     /// <summary>The teacher's answers for <paramref name="inputs"/> (rows on axis 0), in row order.</summary>
-    TeacherAnswers Answer(Tensor inputs);
+    TeacherAnswers Answer(TrainingInputs inputs);
 }
 
 /// <summary>

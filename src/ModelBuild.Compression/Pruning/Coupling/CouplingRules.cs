@@ -26,6 +26,9 @@ internal static partial class CouplingRules
             case "BatchNormalization" or "InstanceNormalization":
                 CoupleNormalization(node, span, onOutput, result);
                 break;
+            case "LayerNormalization":
+                CoupleLayerNormalization(node, span, onOutput, index, ctx, result);
+                break;
             case "Conv":
                 CoupleConv(node, span, onOutput, index, ctx, result);
                 break;
