@@ -22,6 +22,14 @@ public class QuantizationFormsTests
     }
 
     [Fact]
+    public void The_recipe_schema_accepts_exactly_the_registry_words()
+    {
+        // The schema is shared as source with the build task, which must not load the engine, so it keeps its own list;
+        // this is the check that the two never drift (a new form: one file, one registry line, one word in the schema).
+        Assert.Equal(QuantizationForms.Words, ModelBuild.Compression.Pipeline.Contract.RecipeSchema.Get("Quantize").Words);
+    }
+
+    [Fact]
     public void Auto_tries_static_only_with_calibration_dynamic_only_with_matmuls_and_weights_always()
     {
         string[] Names(bool calibration, bool matMul) => QuantizationForms.AutoCandidates(new QuantizationFacts(calibration, matMul, false)).Select(f => f.Name).ToArray();
