@@ -4,6 +4,7 @@ using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Compression.Quantization;
 
 namespace ModelBuild.Compression.Optimization;
 
@@ -33,10 +34,20 @@ public sealed class OptimizeStage : ICompressionStage
     {
         var input = context.CurrentModel;
         var (data, source) = VerificationData(context, input);
-        var optimizer = new GraphOptimizer(_fusions ?? FusionRegistry.For(context.Recipe.Optimize));
+        var fusions = _fusions ?? FusionRegistry.For(context.Recipe.Optimize);
+        // Static int8 (QDQ) has no form for ONNX Runtime's fused Attention: its packed QKV weights would stay float and
+        // the file would be ~1.4x the unfused int8-static file (0.42x instead of 0.30x of the synthetic-intent teacher).
+        // The user asked for that form, so attention stays unfused for it; auto and int8-dynamic (QAttention) keep it.
+        string? attentionNote = null;
+        if (_fusions is null && QuantizationForms.Parse(context.Recipe.Quantize) == StaticInt8 && fusions.Any(f => f is AttentionFusion))
+        {
+            fusions = fusions.Where(f => f is not AttentionFusion).ToList();
+            attentionNote = "attention left unfused: int8-static has no QDQ form of the fused Attention operator, whose weights would stay float";
+        }
+        var optimizer = new GraphOptimizer(fusions);
         var output = context.WorkPath("optimized.onnx");
         var result = optimizer.Optimize(input, data, output, context.WorkPath("optimize-candidates"), context.Log.Progress);
-        if (result.Fusions.All(f => f.Matches == 0))
+        if (result.Fusions.All(f => f.Matches == 0) && attentionNote is null)
             return new StageOutcome(input, NotApplicable: true);
 
         foreach (var dropped in result.Fusions.Where(f => f.Matches > 0 && !f.Kept))
@@ -57,6 +68,7 @@ public sealed class OptimizeStage : ICompressionStage
             {
                 ["fusion"] = f.Name, ["operator"] = f.Operator, ["count"] = f.Matches, ["maxDifference"] = f.MaxDifference,
             }).ToArray()),
+            ["notes"] = new JsonArray(attentionNote is null ? [] : [(JsonNode)attentionNote]),
             ["dropped"] = new JsonArray(result.Fusions.Where(f => f.Matches > 0 && !f.Kept).Select(f => (JsonNode)new JsonObject
             {
                 ["fusion"] = f.Name, ["operator"] = f.Operator, ["count"] = f.Matches, ["reason"] = f.Note,
@@ -64,6 +76,8 @@ public sealed class OptimizeStage : ICompressionStage
         };
         return new StageOutcome(result.OutputPath ?? input, details);
     }
+
+    const string StaticInt8 = "int8-static";
 
     const string GeneratedSource = "generated inputs";
 

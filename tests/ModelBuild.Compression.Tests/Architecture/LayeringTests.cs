@@ -25,7 +25,7 @@ public class LayeringTests
     /// </summary>
     private static readonly (string From, string To)[] WrongWayNotYetRemoved =
     [
-        ("Distillation", "Pipeline"), ("Pruning", "Pipeline"), ("Quantization", "Pipeline"), ("Pruning", "Distillation"),
+        ("Distillation", "Pipeline"), ("Pruning", "Pipeline"), ("Quantization", "Pipeline"), ("Optimization", "Pipeline"), ("Pruning", "Distillation"),
         ("Data", "Evaluation"),
     ];
 
