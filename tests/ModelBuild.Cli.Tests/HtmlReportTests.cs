@@ -138,7 +138,7 @@ public class HtmlReportTests
             "--quantize", "int8-dynamic", "--calibration-data", TestPaths.Intent("calib_x.npy"), "--eval-data", TestPaths.Intent("test_x.npy"),
             "--eval-labels", TestPaths.Intent("test_y.npy"), "--report", json, "--latency-runs", "0");
         Assert.True(exit == 0, stdout + stderr);
-        var layers = CompressionReport.FromJson(File.ReadAllText(json)).Stages[0].Details!["layerSqnr"]!.AsArray().OfType<JsonObject>().ToList();
+        var layers = CompressionReport.FromJson(File.ReadAllText(json)).Stages.Single(s => s.Name == "quantize").Details!["layerSqnr"]!.AsArray().OfType<JsonObject>().ToList();
         Assert.NotEmpty(layers);
 
         var page = HeadlessChromium.DumpDom(chromium, ReportWriter.HtmlPath(json));

@@ -33,7 +33,9 @@ public static class ContentKey
             if (path is null) return null;
             if (!hashes.TryGetValue(path, out var hash))
             {
-                hash = DataInputHash.Compute(path);
+                // A file named by a setting no stage uses (e.g. --student without --distill: warning MB0515) may not
+                // exist; the key says so instead of failing (the stage that reads a file reports it missing).
+                hash = InputOrMissing(path);
                 hashes[path] = hash;
             }
             return hash;
