@@ -235,7 +235,7 @@ public class GraphFusionTests
             EvaluationData = Synthetic("test_x.npy"), EvaluationLabels = Synthetic("test_y.npy"),
         };
         var report = new CompressionPipeline([new OptimizeStage([new WrongEpsilonLayerNorm(), new GeluFusion(), new BiasGeluFusion()])]) { LatencyRuns = 0 }
-            .Run(recipe, new WorkerProtocolLog(new StringWriter()), Path.Combine(dir, "report.json"));
+            .Run(recipe, new WorkerProtocolLog(ModelBuild.TestSupport.ProducedCodes.Observing(new StringWriter())), Path.Combine(dir, "report.json"));
         var stage = report.Stages.Single();
         Assert.Equal("optimize", stage.Name);
         Assert.Contains(report.Warnings, w => w.StartsWith("MB0230") && w.Contains("LayerNormalization"));
