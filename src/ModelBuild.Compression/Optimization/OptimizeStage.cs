@@ -42,7 +42,9 @@ public sealed class OptimizeStage : ICompressionStage
         if (_fusions is null && QuantizationForms.Parse(context.Recipe.Quantize) == StaticInt8 && fusions.Any(f => f is AttentionFusion))
         {
             fusions = fusions.Where(f => f is not AttentionFusion).ToList();
-            attentionNote = "attention left unfused: int8-static has no QDQ form of the fused Attention operator, whose weights would stay float";
+            // Say so only when the model has attention the rewrite would have fused (tried on a throw-away copy).
+            if (new AttentionFusion().Apply(ModelBuild.Onnx.OnnxModel.Load(input)) > 0)
+                attentionNote = "attention left unfused: int8-static has no QDQ form of the fused Attention operator, whose weights would stay float";
         }
         var optimizer = new GraphOptimizer(fusions);
         var output = context.WorkPath("optimized.onnx");
