@@ -39,7 +39,7 @@ public sealed class OptimizeStage : ICompressionStage
         // the file would be ~1.4x the unfused int8-static file (0.42x instead of 0.30x of the synthetic-intent teacher).
         // The user asked for that form, so attention stays unfused for it; auto and int8-dynamic (QAttention) keep it.
         string? attentionNote = null;
-        if (_fusions is null && QuantizationForms.Parse(context.Recipe.Quantize) == StaticInt8 && fusions.Any(f => f is AttentionFusion))
+        if (_fusions is null && QuantizationForms.Parse(context.Recipe.Quantize) == StaticQdqInt8Quantizer.FormName && fusions.Any(f => f is AttentionFusion))
         {
             fusions = fusions.Where(f => f is not AttentionFusion).ToList();
             // Say so only when the model has attention the rewrite would have fused (tried on a throw-away copy).
@@ -78,8 +78,6 @@ public sealed class OptimizeStage : ICompressionStage
         };
         return new StageOutcome(result.OutputPath ?? input, details);
     }
-
-    const string StaticInt8 = "int8-static";
 
     const string GeneratedSource = "generated inputs";
 
