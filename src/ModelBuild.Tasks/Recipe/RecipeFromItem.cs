@@ -38,9 +38,8 @@ internal sealed class RecipeFromItem
         foreach (var setting in RecipeSchema.Settings)
         {
             if (Meta(setting.Metadata) is { } value) setting.Set(recipe, Value(setting, setting.Metadata, value, projectDirectory));
+            else if (setting.BuildDefault is { } fallback && setting.Get(recipe) is null) setting.Set(recipe, fallback);
         }
-        // The build does not carry the session sidecar to bin/ or the cache yet, so it tunes only when the item asks.
-        recipe.TuneSession ??= "off";
 
         if ((recipe.MaxAccuracyDrop is not null || recipe.MinAgreement is not null) && recipe.EvaluationData is null)
         {

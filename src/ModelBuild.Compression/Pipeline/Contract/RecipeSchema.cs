@@ -74,8 +74,9 @@ public static class RecipeSchema
         new("MinAgreement", "--min-agreement", SettingKind.Number, Evaluate, "Quality gate: minimum top-1 agreement with the teacher, percent.") { Min = 0, Max = 100, UsedBy = [Quantize] },
         new("MaxLatencyMicroseconds", "--max-latency-us", SettingKind.Number, Evaluate, "Quality gate: maximum batch-1 latency of the result, microseconds.") { Min = 0, MinInclusive = false },
         new("Force", "--force", SettingKind.Bool, Quantize, "Write the quantized model even when it is slower than the float input.") { Default = "false", UsedBy = [Quantize] },
-        // Writes <output>.session.json beside the model and never changes the model's bytes: no cache key.
-        new("TuneSession", "--tune-session", SettingKind.Word, Run, "Time the result's session settings (intra-op threads, optimization level) at batch 1 and record the choice in <output>.session.json for the runtime pool (off in a build unless the item asks).") { Words = ["auto", "off"], Default = "auto" },
+        // Writes <output>.session.json beside the model and never changes the model's bytes: no cache key. The build does
+        // not carry that file to bin/ or the cache yet, so an item tunes only when it asks.
+        new("TuneSession", "--tune-session", SettingKind.Word, Run, "Time the result's session settings (intra-op threads, optimization level) at batch 1 and record the choice in <output>.session.json for the runtime pool (off in a build unless the item asks).") { Words = ["auto", "off"], Default = "auto", BuildDefault = "off" },
         new("Seed", "--seed", SettingKind.Integer, Run, "Random seed; same inputs and seed give byte-identical outputs.") { Min = int.MinValue, Default = "0", UsedBy = Trainers },
         new("Threads", "--threads", SettingKind.Integer, Run, "Intra-op threads for evaluation and calibration (latency is always measured with 1).") { Min = 1 },
         new("LabelColumn", "--label-column", SettingKind.Text, Reading, "CSV/TSV data: the column holding the class (header name or 0-based index); the other columns are features.") { UsedBy = DataReaders },

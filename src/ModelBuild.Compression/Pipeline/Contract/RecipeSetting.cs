@@ -49,6 +49,12 @@ public sealed record RecipeSetting(string Metadata, string Option, SettingKind K
     public bool WarnWhenUnused { get; init; }
     /// <summary>The default, as the docs state it; empty: none.</summary>
     public string Default { get; init; } = "";
+    /// <summary>
+    /// A different default for an item in a build, applied by the task when neither the item nor its recipe file sets
+    /// the value (e.g. work whose output the build does not carry yet); a word or text, stored as written; null: the
+    /// same as on the command line.
+    /// </summary>
+    public string? BuildDefault { get; init; }
 
     /// <summary>The recipe file's (JSON) name: camelCase, as <see cref="CompressionRecipe.JsonOptions"/> writes it.</summary>
     public string Json => JsonNamingPolicy.CamelCase.ConvertName(Metadata);
