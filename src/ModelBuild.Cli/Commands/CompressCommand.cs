@@ -3,6 +3,7 @@ using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Compression.RemoteCache;
+using ModelBuild.Compression.StageContract;
 using ModelBuild.Onnx.Diagnostics;
 
 namespace ModelBuild.Cli.Commands;

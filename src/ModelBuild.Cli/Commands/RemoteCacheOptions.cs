@@ -1,6 +1,7 @@
 using System.CommandLine;
 using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.RemoteCache;
+using ModelBuild.Compression.StageContract;
 
 namespace ModelBuild.Cli.Commands;
 

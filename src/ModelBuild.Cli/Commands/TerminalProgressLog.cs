@@ -1,4 +1,5 @@
 using ModelBuild.Compression.Pipeline;
+using ModelBuild.Compression.StageContract;
 using Spectre.Console;
 
 namespace ModelBuild.Cli.Commands;

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using ModelBuild.Compression.Distillation.Losses;
-using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Compression.StageContract;
 
 namespace ModelBuild.Compression.Distillation;
 

@@ -2,9 +2,9 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
-using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Compression.Quantization;
+using ModelBuild.Compression.StageContract;
 
 namespace ModelBuild.Compression.Optimization;
 

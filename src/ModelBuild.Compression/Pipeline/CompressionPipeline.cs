@@ -5,6 +5,7 @@ using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Compression.Pipeline.SessionTuning;
 using ModelBuild.Compression.Quantization;
+using ModelBuild.Compression.StageContract;
 using ModelBuild.Onnx.Diagnostics;
 
 namespace ModelBuild.Compression.Pipeline;

@@ -2,6 +2,7 @@ using ModelBuild.Compression.Distillation;
 using ModelBuild.Compression.Optimization;
 using ModelBuild.Compression.Pruning;
 using ModelBuild.Compression.Quantization;
+using ModelBuild.Compression.StageContract;
 
 namespace ModelBuild.Compression.Pipeline;
 

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using ModelBuild.Compression.Data;
-using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Compression.StageContract;
 using ModelBuild.Onnx;
 
 namespace ModelBuild.Compression.Pruning;

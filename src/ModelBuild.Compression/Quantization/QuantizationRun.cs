@@ -1,5 +1,5 @@
 using ModelBuild.Compression.Evaluation;
-using ModelBuild.Compression.Pipeline;
+using ModelBuild.Compression.StageContract;
 using Onnx;
 
 namespace ModelBuild.Compression.Quantization;

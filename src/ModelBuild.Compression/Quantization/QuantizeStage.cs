@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using ModelBuild.Compression.Evaluation;
-using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Compression.StageContract;
 using ModelBuild.Onnx.Diagnostics;
 using Onnx;
 

@@ -1,16 +1,7 @@
 using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Compression.StageContract;
 
 namespace ModelBuild.Compression.Pipeline;
-
-/// <summary>Where the pipeline reports progress, stage times, warnings and the summary.</summary>
-public interface IWorkerLog
-{
-    void Progress(string text);
-    void Stage(string name, double seconds);
-    void Warning(string code, string cause, string remedy);
-    void Error(string code, string cause, string remedy);
-    void Summary(string text);
-}
 
 /// <summary>A log that keeps the warnings it was given, so the pipeline can put them in the report.</summary>
 public interface IRecordsWarnings

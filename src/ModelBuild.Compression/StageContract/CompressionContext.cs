@@ -1,7 +1,7 @@
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pipeline.Contract;
 
-namespace ModelBuild.Compression.Pipeline;
+namespace ModelBuild.Compression.StageContract;
 
 /// <summary>State shared by the stages of one pipeline run.</summary>
 public sealed class CompressionContext

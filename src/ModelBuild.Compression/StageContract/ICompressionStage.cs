@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using ModelBuild.Compression.Pipeline.Contract;
 
-namespace ModelBuild.Compression.Pipeline;
+namespace ModelBuild.Compression.StageContract;
 
 /// <summary>
 /// One technique in the pipeline (distill, prune, quantize). A stage reads <see cref="CompressionContext.CurrentModel"/>,
@@ -22,7 +22,7 @@ public interface ICompressionStage
     /// <summary>
     /// What decides this stage's output besides its input model and the recipe settings <see cref="RecipeSchema"/>
     /// marks as used by it (those are added by <see cref="StageCacheInputs.WithRecipe"/>): values of the run (threads,
-    /// latency runs) and files the recipe does not name. The per-stage cache (<see cref="StageCache"/>) keys on both;
+    /// latency runs) and files the recipe does not name. The per-stage cache (<see cref="Pipeline.StageCache"/>) keys on both;
     /// null means the stage is never cached.
     /// </summary>
     StageCacheInputs? CacheInputs(CompressionContext context) => null;
