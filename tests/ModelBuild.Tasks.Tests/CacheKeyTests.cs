@@ -47,6 +47,27 @@ public sealed class CacheKeyTests : IDisposable
     }
 
     [Fact]
+    public void Every_file_and_data_setting_of_the_schema_is_keyed_by_content_not_path()
+    {
+        // The key's file list comes from RecipeSchema: a new File/Data line is covered without an edit in ContentKey.
+        foreach (var setting in RecipeSchema.Files)
+        {
+            string KeyWith(string folder, byte[] bytes)
+            {
+                var recipe = Recipe(folder, [1, 2, 3], [9, 9]);
+                var file = Path.Combine(root, folder, setting.Json + ".bin");
+                File.WriteAllBytes(file, bytes);
+                setting.Set(recipe, file);
+                Assert.Contains(file, ContentKey.InputFiles(recipe));
+                return ContentKey.OfResult(recipe, Versions);
+            }
+            var key = KeyWith(setting.Json + "-a", [4, 5]);
+            Assert.Equal(key, KeyWith(setting.Json + "-b/deeper", [4, 5]));
+            Assert.NotEqual(key, KeyWith(setting.Json + "-c", [4, 6]));
+        }
+    }
+
+    [Fact]
     public void The_tokenizer_its_config_beside_it_and_the_class_names_are_part_of_the_key_by_content()
     {
         var recipe = Recipe("a", [1, 2, 3], [9, 9]);

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using Google.Protobuf;
+using Google.Protobuf.Collections;
 using ModelBuild.Onnx.Diagnostics;
 using ModelBuild.Onnx.ExternalData;
 using Onnx;
@@ -328,33 +329,22 @@ public static class TensorData
         }
     }
 
-    private static bool TryCopyTypedFields<T>(TensorProto tensor, T[] result) where T : unmanaged
+    private static bool TryCopyTypedFields<T>(TensorProto tensor, T[] result) where T : unmanaged => result switch
     {
-        switch (result)
-        {
-            case float[] f when tensor.FloatData.Count > 0:
-                CheckLength(tensor, tensor.FloatData.Count, f.Length, "float_data values");
-                tensor.FloatData.CopyTo(f, 0);
-                return true;
-            case double[] d when tensor.DoubleData.Count > 0:
-                CheckLength(tensor, tensor.DoubleData.Count, d.Length, "double_data values");
-                tensor.DoubleData.CopyTo(d, 0);
-                return true;
-            case int[] i when tensor.Int32Data.Count > 0:
-                CheckLength(tensor, tensor.Int32Data.Count, i.Length, "int32_data values");
-                tensor.Int32Data.CopyTo(i, 0);
-                return true;
-            case long[] l when tensor.Int64Data.Count > 0:
-                CheckLength(tensor, tensor.Int64Data.Count, l.Length, "int64_data values");
-                tensor.Int64Data.CopyTo(l, 0);
-                return true;
-            case ulong[] u when tensor.Uint64Data.Count > 0:
-                CheckLength(tensor, tensor.Uint64Data.Count, u.Length, "uint64_data values");
-                tensor.Uint64Data.CopyTo(u, 0);
-                return true;
-            default:
-                return false;
-        }
+        float[] f when tensor.FloatData.Count > 0 => CopyField(tensor, tensor.FloatData, f, "float_data values"),
+        double[] d when tensor.DoubleData.Count > 0 => CopyField(tensor, tensor.DoubleData, d, "double_data values"),
+        int[] i when tensor.Int32Data.Count > 0 => CopyField(tensor, tensor.Int32Data, i, "int32_data values"),
+        long[] l when tensor.Int64Data.Count > 0 => CopyField(tensor, tensor.Int64Data, l, "int64_data values"),
+        ulong[] u when tensor.Uint64Data.Count > 0 => CopyField(tensor, tensor.Uint64Data, u, "uint64_data values"),
+        _ => false,
+    };
+
+    /// <summary>Copies a typed repeated field into <paramref name="result"/> after checking it holds one value per element.</summary>
+    private static bool CopyField<TValue>(TensorProto tensor, RepeatedField<TValue> field, TValue[] result, string unit)
+    {
+        CheckLength(tensor, field.Count, result.Length, unit);
+        field.CopyTo(result, 0);
+        return true;
     }
 
     private static void CheckLength(TensorProto tensor, long actual, long expected, string unit = "bytes")

@@ -22,7 +22,8 @@ public static class ContentKey
     private const string StageScheme = "modelbuild-stage-cache-v2";
 
     /// <summary>
-    /// The key of a whole compression: the recipe with each path replaced by its input's content hash (Output is
+    /// The key of a whole compression: the recipe with each path (the teacher and every file or data setting of
+    /// <see cref="RecipeSchema"/>, so a new one needs no line here) replaced by its input's content hash (Output is
     /// where the worker writes, not what it writes, so it is left out). <paramref name="hashes"/> memoizes hashes by path.
     /// </summary>
     public static string OfResult(CompressionRecipe recipe, ToolVersions versions, IDictionary<string, string>? hashes = null)
@@ -45,15 +46,8 @@ public static class ContentKey
         normalized.Output = "";
         normalized.TuneSession = null; // writes a file beside the model, never changes the model's bytes
         normalized.Teacher = Hash(recipe.Teacher)!;
-        normalized.CalibrationData = Hash(recipe.CalibrationData);
-        normalized.Student = Hash(recipe.Student);
-        normalized.TrainingData = Hash(recipe.TrainingData);
-        normalized.TrainingLabels = Hash(recipe.TrainingLabels);
-        normalized.EvaluationData = Hash(recipe.EvaluationData);
-        normalized.EvaluationLabels = Hash(recipe.EvaluationLabels);
-        // A vocab.txt's lower-casing comes from the tokenizer_config.json beside it, so that file is part of the tokenizer.
-        normalized.Tokenizer = recipe.Tokenizer is null ? null : Hash(recipe.Tokenizer) + (TokenizerConfig(recipe.Tokenizer) is { } config ? "+" + Hash(config) : "");
-        normalized.Labels = Hash(recipe.Labels);
+        foreach (var (setting, path, beside) in FileInputs(recipe))
+            setting.Set(normalized, Hash(path) + (beside is null ? "" : "+" + Hash(beside)));
 
         var text = new StringBuilder()
             .Append(ResultScheme).Append('\n')
@@ -99,9 +93,17 @@ public static class ContentKey
 
     /// <summary>Every file or data folder the result depends on (teacher first), without duplicates.</summary>
     public static IReadOnlyList<string> InputFiles(CompressionRecipe recipe) =>
-        new[] { recipe.Teacher, recipe.CalibrationData, recipe.Student, recipe.TrainingData, recipe.TrainingLabels, recipe.EvaluationData, recipe.EvaluationLabels,
-                recipe.Tokenizer, TokenizerConfig(recipe.Tokenizer), recipe.Labels }
+        FileInputs(recipe).SelectMany(f => new[] { f.Path, f.Beside }).Prepend(recipe.Teacher)
             .Where(p => p is not null).Select(p => p!).Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>The recipe's file and data settings that are set (<see cref="RecipeSchema.Files"/>, table order), each with its file beside.</summary>
+    private static IEnumerable<(RecipeSetting Setting, string Path, string? Beside)> FileInputs(CompressionRecipe recipe)
+    {
+        foreach (var setting in RecipeSchema.Files)
+        {
+            if (setting.Get(recipe) is string path) yield return (setting, path, setting.Beside?.Invoke(path));
+        }
+    }
 
     /// <summary>The tokenizer_config.json read beside a vocab.txt (it decides lower-casing), if any.</summary>
     public static string? TokenizerConfig(string? tokenizer)

@@ -55,6 +55,11 @@ public sealed record RecipeSetting(string Metadata, string Option, SettingKind K
     /// same as on the command line.
     /// </summary>
     public string? BuildDefault { get; init; }
+    /// <summary>
+    /// A file or data setting: the file read beside the one it names that is part of the same input (e.g. a vocab.txt's
+    /// tokenizer_config.json), or null; the content key hashes it with the named file.
+    /// </summary>
+    public Func<string, string?>? Beside { get; init; }
 
     /// <summary>The recipe file's (JSON) name: camelCase, as <see cref="CompressionRecipe.JsonOptions"/> writes it.</summary>
     public string Json => JsonNamingPolicy.CamelCase.ConvertName(Metadata);
