@@ -136,7 +136,8 @@ public sealed class ModelRunner : IDisposable
     public OrtValue[] CreateInputs(InputSet bound, int start, int count) =>
         bound.Inputs.Select(i => CreateInput(i.Tensor.Shape.Length == 0 ? i.Tensor : i.Slice(start, count), Inputs[i.Name!].ElementDataType)).ToArray();
 
-    static OrtValue CreateInput(DataTensor slice, TensorElementType type)
+    /// <summary>One slice as an OrtValue of the model input's element type (data holds float32 or int64).</summary>
+    public static OrtValue CreateInput(DataTensor slice, TensorElementType type)
     {
         var shape = slice.Shape;
         if (slice.IsFloat)

@@ -35,7 +35,8 @@ public sealed class PruneStage : ICompressionStage
             Mode = ParseMode(r.PruneMode),
             Steps = r.PruneSteps ?? 1,
             Recovery = recovery,
-            EvaluationData = evaluationSet is null ? null : NpyDataReader.ToNpyArray(evaluationSet.Inputs.Single("evaluation data")),
+            // Every input by name (a multi-input model's .npz or tokenized text), so per-step figures need no single array.
+            EvaluationInputs = evaluationSet?.Inputs,
             EvaluationLabels = evaluationSet?.Labels is { } labels ? NpyArray.Create(labels, labels.Length) : null,
             // Per-step latency is report detail; the pipeline times every stage's output side by side anyway.
             LatencyRuns = context.LatencyRuns > 0 ? 200 : 0,

@@ -30,6 +30,10 @@ public sealed class PruningScheduleOptions
     public IPruningRecovery? Recovery { get; init; }
 
     public NpyArray? EvaluationData { get; init; }
+
+    /// <summary>Evaluation data as named inputs (every input of a multi-input model); used instead of <see cref="EvaluationData"/> when set.</summary>
+    public InputSet? EvaluationInputs { get; init; }
+
     public NpyArray? EvaluationLabels { get; init; }
 
     /// <summary>Batch-1 latency runs per step (median reported); 0 skips latency.</summary>
@@ -148,12 +152,12 @@ public static class PruningSchedule
 
     private static double? Accuracy(OnnxModel model, PruningScheduleOptions options)
     {
-        if (options.EvaluationData is null || options.EvaluationLabels is null)
+        if ((options.EvaluationData is null && options.EvaluationInputs is null) || options.EvaluationLabels is null)
         {
             return null;
         }
         using var evaluator = new PruningEvaluator(model);
-        return evaluator.Accuracy(options.EvaluationData, options.EvaluationLabels);
+        return options.EvaluationInputs is { } set ? evaluator.Accuracy(set, options.EvaluationLabels) : evaluator.Accuracy(options.EvaluationData!, options.EvaluationLabels);
     }
 
     private static PruningStepReport Measure(OnnxModel model, int step, double fraction, PruningScheduleOptions options,
@@ -163,7 +167,13 @@ public static class PruningSchedule
         GraphNormalizer.Normalize(proto);
         var shapes = TensorShapeProbe.Run(proto);
         double? latency = null, accuracy = null;
-        if (options.EvaluationData is { } x)
+        if (options.EvaluationInputs is { } set)
+        {
+            using var evaluator = new PruningEvaluator(model);
+            latency = options.LatencyRuns > 0 ? evaluator.LatencyMicroseconds(set, options.LatencyRuns) : null;
+            accuracy = options.EvaluationLabels is { } y ? evaluator.Accuracy(set, y) : null;
+        }
+        else if (options.EvaluationData is { } x)
         {
             using var evaluator = new PruningEvaluator(model);
             latency = options.LatencyRuns > 0 ? evaluator.LatencyMicroseconds(x, options.LatencyRuns) : null;
