@@ -7,6 +7,7 @@ using System.Globalization;
 using System.IO.Compression;
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Pruning;
+using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
 
 var cases = args.Length > 0 ? args : new[] { "wine-mlp", "breast-cancer-mlp", "mnist-cnn", "intent-heads-ffn", "intent-depth", "unstructured" };

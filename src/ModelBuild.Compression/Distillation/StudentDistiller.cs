@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using ModelBuild.Compression.Distillation.Import;
-using ModelBuild.Compression.Pruning;
 using ModelBuild.Compression.Distillation.Losses;
 using ModelBuild.Compression.Distillation.Students;
 using ModelBuild.Compression.Data;

@@ -1,4 +1,5 @@
 using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Structure;
 using Onnx;
 
 namespace ModelBuild.Compression.Pruning;

@@ -1,4 +1,5 @@
 using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
 using ModelBuild.Onnx.Graph;
 

@@ -1,3 +1,4 @@
+using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx.Diagnostics;
 
 namespace ModelBuild.Compression.Pruning;

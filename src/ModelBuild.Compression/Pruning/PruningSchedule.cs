@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
 using ModelBuild.Onnx.Tensors;
 using Onnx;

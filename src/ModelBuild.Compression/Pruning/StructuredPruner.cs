@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
 
 namespace ModelBuild.Compression.Pruning;

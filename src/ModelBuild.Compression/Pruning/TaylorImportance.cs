@@ -1,5 +1,7 @@
 using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Distillation;
 using ModelBuild.Compression.Distillation.Import;
+using ModelBuild.Compression.Structure;
 using TorchSharp;
 using static TorchSharp.torch;
 

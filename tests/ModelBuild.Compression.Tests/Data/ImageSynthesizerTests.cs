@@ -1,7 +1,6 @@
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Distillation;
 using ModelBuild.Compression.Distillation.Synthetic;
-using ModelBuild.Compression.Pruning;
 using ModelBuild.Compression.Tests.Distillation;
 using ModelBuild.Onnx;
 

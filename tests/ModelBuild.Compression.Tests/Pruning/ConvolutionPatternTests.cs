@@ -1,5 +1,6 @@
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Pruning;
+using ModelBuild.Compression.Structure;
 using Xunit.Abstractions;
 
 namespace ModelBuild.Compression.Tests.Pruning;

@@ -1,4 +1,5 @@
 using ModelBuild.Compression.Pruning;
+using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
 using Xunit.Abstractions;
 

@@ -1,4 +1,5 @@
 using ModelBuild.Compression.Pruning;
+using ModelBuild.Compression.Structure;
 using Xunit.Abstractions;
 
 namespace ModelBuild.Compression.Tests.Pruning;

@@ -1,5 +1,6 @@
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Pruning;
+using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
 using ModelBuild.Onnx.Diagnostics;
 using Xunit.Abstractions;

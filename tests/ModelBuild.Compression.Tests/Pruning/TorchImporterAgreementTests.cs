@@ -1,6 +1,8 @@
 using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Distillation;
 using ModelBuild.Compression.Distillation.Import;
 using ModelBuild.Compression.Pruning;
+using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
 using TorchSharp;
 using Xunit.Abstractions;

@@ -1,4 +1,4 @@
-using ModelBuild.Compression.Pruning;
+using ModelBuild.Compression.Structure;
 using Onnx;
 
 namespace ModelBuild.Compression.Distillation.Students;

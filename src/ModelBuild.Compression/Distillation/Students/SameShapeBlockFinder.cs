@@ -1,4 +1,4 @@
-using ModelBuild.Compression.Pruning;
+using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx.Graph;
 using Onnx;
 

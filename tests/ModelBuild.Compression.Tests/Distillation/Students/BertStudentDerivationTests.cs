@@ -4,6 +4,7 @@ using ModelBuild.Compression.Distillation;
 using ModelBuild.Compression.Distillation.Import;
 using ModelBuild.Compression.Distillation.Students;
 using ModelBuild.Compression.Pruning;
+using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
 using ModelBuild.Onnx.Tensors;
 using Onnx;

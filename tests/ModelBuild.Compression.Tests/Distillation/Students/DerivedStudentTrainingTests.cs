@@ -28,7 +28,7 @@ public sealed class DerivedStudentTrainingTests : IDisposable
         {
             // Batch-1 models are evaluated through their any-batch form (batch 1 computes the same).
             var model = OnnxModel.Load(path);
-            if (ModelBuild.Compression.Pruning.DynamicBatch.IsFixedBatchOne(model.Proto)) ModelBuild.Compression.Pruning.DynamicBatch.Apply(model.Proto);
+            if (DynamicBatch.IsFixedBatchOne(model.Proto)) DynamicBatch.Apply(model.Proto);
             using var session = new InferenceSession(model.ToBytes());
             using var input = OrtValue.CreateTensorValueFromMemory((long[])x.Data, x.Shape);
             using var run = new RunOptions();
@@ -90,7 +90,7 @@ public sealed class DerivedStudentTrainingTests : IDisposable
         // student back with the same batch-1 interface.
         string teacher = SharedMaterials.Path_("models", "mnist-cnn-pytorch", "model.onnx");
         var teacherModel = OnnxModel.Load(teacher);
-        ModelBuild.Compression.Pruning.DynamicBatch.Apply(teacherModel.Proto); // for the untrained reference below
+        DynamicBatch.Apply(teacherModel.Proto); // for the untrained reference below
 
         var (x, y) = ModelBuild.Compression.Tests.Pruning.MnistReader.Load(SharedMaterials.Path_("datasets", "mnist-t10k"));
         string data = Path.Combine(_dir, "mnist.npz");
@@ -130,7 +130,7 @@ public sealed class DerivedStudentTrainingTests : IDisposable
         {
             // Batch-1 models are evaluated through their any-batch form (batch 1 computes the same).
             var model = OnnxModel.Load(path);
-            if (ModelBuild.Compression.Pruning.DynamicBatch.IsFixedBatchOne(model.Proto)) ModelBuild.Compression.Pruning.DynamicBatch.Apply(model.Proto);
+            if (DynamicBatch.IsFixedBatchOne(model.Proto)) DynamicBatch.Apply(model.Proto);
             using var session = new InferenceSession(model.ToBytes());
             using var input = OrtValue.CreateTensorValueFromMemory(images.ToSingleArray(), images.Shape);
             using var run = new RunOptions();

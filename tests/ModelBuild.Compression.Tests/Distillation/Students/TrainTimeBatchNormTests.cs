@@ -33,7 +33,7 @@ public sealed class TrainTimeBatchNormTests(ITestOutputHelper output)
     {
         ModelBuild.Compression.Native.LibTorchLoader.EnsureLoaded();
         var model = OnnxModel.Load(Cnn);
-        ModelBuild.Compression.Pruning.DynamicBatch.Apply(model.Proto);
+        DynamicBatch.Apply(model.Proto);
         var opTypes = model.Proto.Graph.Node.Select(n => n.OpType).ToList();
         var inserted = TrainTimeBatchNorm.Insert(model.Proto);
         Assert.Equal(model.Proto.Graph.Node.Count(n => n.OpType == "Conv"), inserted.Count);
@@ -86,7 +86,7 @@ public sealed class TrainTimeBatchNormTests(ITestOutputHelper output)
         double Accuracy(string file)
         {
             var model = OnnxModel.Load(Path.Combine(dir, file)); // written with the teacher's batch-1 interface
-            ModelBuild.Compression.Pruning.DynamicBatch.Apply(model.Proto);
+            DynamicBatch.Apply(model.Proto);
             var logits = Run(model.ToBytes(), testX, 500);
             int classes = logits.Length / 500;
             return Enumerable.Range(0, 500).Count(i => logits.AsSpan(i * classes, classes).IndexOf(logits.AsSpan(i * classes, classes).ToArray().Max()) == testY[i]) / 500.0;

@@ -1,6 +1,7 @@
+using ModelBuild.Compression.Structure;
 using Onnx;
 
-namespace ModelBuild.Compression.Pruning;
+namespace ModelBuild.Compression.Distillation;
 
 /// <summary>
 /// Turns a model exported with a fixed batch of 1 (mnist-cnn-pytorch) into one that takes any batch, so it can be

@@ -1,6 +1,6 @@
 using Onnx;
 
-namespace ModelBuild.Compression.Pruning.Coupling;
+namespace ModelBuild.Compression.Structure.Coupling;
 
 /// <summary>
 /// Per-operator coupling rules: given a span of units on one input or output of a node, which other tensors,

@@ -1,8 +1,8 @@
-using ModelBuild.Compression.Pruning.Coupling;
+using ModelBuild.Compression.Structure.Coupling;
 using ModelBuild.Onnx.Graph;
 using Onnx;
 
-namespace ModelBuild.Compression.Pruning;
+namespace ModelBuild.Compression.Structure;
 
 /// <summary>
 /// The DepGraph idea on an ONNX graph: starting from every layer that produces prunable units (Gemm/MatMul
@@ -22,7 +22,7 @@ public sealed class DependencyGraph
     public IEnumerable<PruningGroup> Prunable => Groups.Where(g => g.IsPrunable);
 
     /// <param name="model">A model normalized by <see cref="GraphNormalizer"/>.</param>
-    /// <param name="shapes">Concrete shapes of every tensor (<see cref="TensorShapeProbe"/>).</param>
+    /// <param name="shapes">Concrete shapes of every tensor (<see cref="Pruning.TensorShapeProbe"/>).</param>
     public static DependencyGraph Build(ModelProto model, IReadOnlyDictionary<string, long[]> shapes)
     {
         var graph = new OnnxGraph(model.Graph);

@@ -1,4 +1,4 @@
-namespace ModelBuild.Compression.Pruning;
+namespace ModelBuild.Compression.Structure;
 
 /// <summary>What a parameter tensor is to the group that slices it; magnitude importance reads the weight roles.</summary>
 public enum ParameterRole

@@ -2,7 +2,7 @@ using ModelBuild.Onnx.Graph;
 using ModelBuild.Onnx.Tensors;
 using Onnx;
 
-namespace ModelBuild.Compression.Pruning;
+namespace ModelBuild.Compression.Structure;
 
 /// <summary>
 /// Puts a graph in the form the dependency analysis expects, without changing what it computes or its opset:

@@ -1,6 +1,6 @@
 using Onnx;
 
-namespace ModelBuild.Compression.Pruning.Coupling;
+namespace ModelBuild.Compression.Structure.Coupling;
 
 /// <summary>What a coupling rule may look at: initializers, concrete shapes, the opset and the group's unit count.</summary>
 internal sealed class CouplingContext

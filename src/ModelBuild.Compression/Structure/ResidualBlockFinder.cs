@@ -1,7 +1,7 @@
 using ModelBuild.Onnx.Graph;
 using Onnx;
 
-namespace ModelBuild.Compression.Pruning;
+namespace ModelBuild.Compression.Structure;
 
 /// <summary>
 /// Finds residual blocks: an Add (or two-input Sum) whose one input (the skip) is an ancestor of the other

@@ -1,4 +1,4 @@
-namespace ModelBuild.Compression.Pruning;
+namespace ModelBuild.Compression.Structure;
 
 /// <summary>
 /// Where a pruning group's units live in one tensor: along <see cref="Axis"/>, unit <c>u</c> covers the

@@ -1,7 +1,7 @@
 using ModelBuild.Onnx.Tensors;
 using Onnx;
 
-namespace ModelBuild.Compression.Pruning;
+namespace ModelBuild.Compression.Structure;
 
 /// <summary>
 /// Removes chosen units from a model: every initializer slice, Reshape constant and depthwise Conv group

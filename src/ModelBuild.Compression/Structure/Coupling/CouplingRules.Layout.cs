@@ -1,7 +1,7 @@
 using ModelBuild.Onnx.Tensors;
 using Onnx;
 
-namespace ModelBuild.Compression.Pruning.Coupling;
+namespace ModelBuild.Compression.Structure.Coupling;
 
 internal static partial class CouplingRules
 {

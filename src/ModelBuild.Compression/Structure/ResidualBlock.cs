@@ -1,6 +1,6 @@
 using Onnx;
 
-namespace ModelBuild.Compression.Pruning;
+namespace ModelBuild.Compression.Structure;
 
 /// <summary>
 /// A removable stretch of the graph: <c>Output = Input + f(Input)</c> for one or more chained residual

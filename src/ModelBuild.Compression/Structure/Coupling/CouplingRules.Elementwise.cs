@@ -1,6 +1,6 @@
 using Onnx;
 
-namespace ModelBuild.Compression.Pruning.Coupling;
+namespace ModelBuild.Compression.Structure.Coupling;
 
 internal static partial class CouplingRules
 {

@@ -1,6 +1,6 @@
-namespace ModelBuild.Compression.Pruning;
+namespace ModelBuild.Compression.Structure;
 
-/// <summary>What kind of unit a group removes; used in reports and by <see cref="PruningOptions.Kinds"/>.</summary>
+/// <summary>What kind of unit a group removes; used in reports and by <see cref="Pruning.PruningOptions.Kinds"/>.</summary>
 public enum PruningUnitKind
 {
     /// <summary>Output features of a Gemm/MatMul and everything coupled to them (an MLP's hidden neurons, a transformer's FFN neurons).</summary>
@@ -16,7 +16,7 @@ public enum PruningUnitKind
 /// <summary>
 /// A set of coupled dimensions that must shrink together (DepGraph's "group"): every tensor span carrying
 /// the same units, every initializer sliced with them, and every shape constant or attribute that records
-/// their count. Built on the original graph; <see cref="StructuredPruner"/> removes the same unit indices
+/// their count. Built on the original graph; <see cref="Pruning.StructuredPruner"/> removes the same unit indices
 /// from all members at once.
 /// </summary>
 public sealed class PruningGroup
