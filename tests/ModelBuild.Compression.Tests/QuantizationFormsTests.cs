@@ -36,6 +36,9 @@ public class QuantizationFormsTests
         Assert.Equal(["int8-static", "int8-dynamic", "int8-weights"], Names(true, true));
         Assert.Equal(["int8-dynamic", "int8-weights"], Names(false, true));
         Assert.Equal(["int8-static", "int8-weights"], Names(true, false));
+        // --prefer size adds the size-only form int4-weight, last, and only where it has MatMul/Gemm weights to reach.
+        Assert.Equal(["int8-static", "int8-dynamic", "int8-weights", "int4-weight"], QuantizationForms.AutoCandidates(new QuantizationFacts(true, true, false, PreferSize: true)).Select(f => f.Name));
+        Assert.Equal(["int8-static", "int8-weights"], QuantizationForms.AutoCandidates(new QuantizationFacts(true, false, true, PreferSize: true)).Select(f => f.Name));
         Assert.Equal("int8-weights", QuantizationForms.LatencyFallback.Name);
         Assert.Equal(13, QuantizationForms.AutoOpset);
         Assert.All(QuantizationForms.All, f => Assert.Equal(f.SensitivityRepair, f.Name is "int8-static" or "int8-dynamic" or "int4-weight"));

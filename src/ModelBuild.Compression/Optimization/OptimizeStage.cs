@@ -35,16 +35,17 @@ public sealed class OptimizeStage : ICompressionStage
         var input = context.CurrentModel;
         var (data, source) = VerificationData(context, input);
         var fusions = _fusions ?? FusionRegistry.For(context.Recipe.Optimize);
-        // Static int8 (QDQ) has no form for ONNX Runtime's fused Attention: its packed QKV weights would stay float and
-        // the file would be ~1.4x the unfused int8-static file (0.42x instead of 0.30x of the synthetic-intent teacher).
-        // The user asked for that form, so attention stays unfused for it; auto and int8-dynamic (QAttention) keep it.
+        // Static int8 (QDQ) and int4 have no form for ONNX Runtime's fused Attention: its packed QKV weights would stay
+        // float and the file would be ~1.4x the unfused int8-static file (0.42x instead of 0.30x of the synthetic-intent
+        // teacher). The user asked for that form (or for size), so attention stays unfused for it; auto and int8-dynamic
+        // (QAttention) keep it.
         string? attentionNote = null;
-        if (_fusions is null && QuantizationForms.Parse(context.Recipe.Quantize) == StaticQdqInt8Quantizer.FormName && fusions.Any(f => f is AttentionFusion))
+        if (_fusions is null && FusedAttentionReach.UnreachedBy(context.Recipe) is { } unreached && fusions.Any(f => f is AttentionFusion))
         {
             fusions = fusions.Where(f => f is not AttentionFusion).ToList();
             // Say so only when the model has attention the rewrite would have fused (tried on a throw-away copy).
             if (new AttentionFusion().Apply(ModelBuild.Onnx.OnnxModel.Load(input)) > 0)
-                attentionNote = "attention left unfused: int8-static has no QDQ form of the fused Attention operator, whose weights would stay float";
+                attentionNote = $"attention left unfused: {unreached} has no form of the fused Attention operator, whose weights would stay float";
         }
         var optimizer = new GraphOptimizer(fusions);
         var output = context.WorkPath("optimized.onnx");

@@ -51,5 +51,8 @@ public interface IQuantizationForm
 /// </summary>
 public sealed record QuantizeRequest(IReadOnlySet<string> ExcludedNodes, IReadOnlyDictionary<string, (float Min, float Max)>? Ranges = null, bool PerChannel = true);
 
-/// <summary>What the registry's choices depend on: whether calibration data was given and which kinds of weighted nodes the graph has.</summary>
-public sealed record QuantizationFacts(bool HasCalibrationData, bool HasMatMulOrGemm, bool HasConv);
+/// <summary>
+/// What the registry's choices depend on: whether calibration data was given, which kinds of weighted nodes the graph
+/// has and whether the recipe prefers size to latency (<c>--prefer size</c>, which adds the size-only forms to auto).
+/// </summary>
+public sealed record QuantizationFacts(bool HasCalibrationData, bool HasMatMulOrGemm, bool HasConv, bool PreferSize = false);

@@ -7,22 +7,28 @@ namespace ModelBuild.Compression.Quantization;
 /// blocks of 32 along K, one float scale per block, symmetric (no zero-point tensor: the default zero point 8),
 /// <c>accuracy_level</c> 4 so the CPU kernel quantizes activations to int8 and runs the integer path instead of
 /// dequantizing weights to float. Symmetric blocks cost 4 + 32/32 = 5 bits per weight (6.4x smaller than float32);
-/// a zero-point per block would push that to 5.5 bits (5.8x). Embedding tables are stored int8 (Gather + DequantizeLinear).
+/// a zero-point per block would push that to 5.5 bits (5.8x). Embedding tables (Gather on a float table) become
+/// 4-bit <c>GatherBlockQuantized</c> (<see cref="BlockQuantizedGather"/>), so the table, the largest tensor of a small
+/// transformer, shrinks as much as the matrices; a table ONNX Runtime's kernel cannot hold (odd row width) is stored
+/// int8 (Gather + DequantizeLinear).
 /// </summary>
 public sealed class Int4WeightQuantizer : IQuantizationForm
 {
     public const int BlockSize = 32;
     public const int AccuracyLevel = 4;
 
-    public string Name => "int4-weight";
+    public const string FormName = "int4-weight";
+
+    public string Name => FormName;
     public IReadOnlyList<string> Aliases => ["int4weight", "int4"];
     public int MinimumOpset => 10;
     public bool SensitivityRepair => true;
     public bool NeedsCalibration => false;
     public bool OnlyWeightMatrices => true;
     public double BestCaseSizeRatio => 1 / 8.0;
-    /// <summary>Never tried by auto: MatMulNBits measured slower than float at batch 1 on every teacher here (benchmarks/RESULTS.md); chosen for size, explicitly.</summary>
-    public int? AutoRank => null;
+    /// <summary>Tried by auto only with <c>--prefer size</c> (after the int8 forms): chosen for size, not speed.</summary>
+    public int? AutoRank => 4;
+    public bool FitsAuto(QuantizationFacts facts) => facts.PreferSize && facts.HasMatMulOrGemm;
 
     public IReadOnlySet<string> ExcludedNodes { get; init; } = new HashSet<string>();
 
@@ -36,12 +42,18 @@ public sealed class Int4WeightQuantizer : IQuantizationForm
         var candidates = QuantizableNode.FindWeightedMatMuls(graph, ExcludedNodes);
         var newNodes = new List<NodeProto>();
         var quantized = new List<string>();
+        var tables = new Dictionary<string, string[]>(StringComparer.Ordinal);
         foreach (var node in graph.Node.ToList())
         {
             if (!candidates.TryGetValue(node, out var q)) { newNodes.Add(node); continue; }
             quantized.Add(q.Name);
             if (q.Kind == QuantizableKind.GatherEmbedding)
             {
+                if (BlockQuantizedGather.Fits(writer.Initializer(node.Input[0])))
+                {
+                    newNodes.Add(BlockQuantizedGather.Rewrite(writer, q, tables));
+                    continue;
+                }
                 newNodes.Add(node);
                 newNodes.Add(StaticQdqInt8Quantizer.QuantizeGather(writer, q));
                 continue;

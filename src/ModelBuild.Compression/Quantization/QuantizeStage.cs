@@ -123,7 +123,12 @@ public sealed class QuantizeStage : ICompressionStage
             log.Warning("MB0208", "The accuracy gate cannot be checked: no evaluation or calibration data was given.", "Pass --eval-data (and --eval-labels) so that quantization can measure what it costs.");
         var sqnrData = calibration ?? decisionData;
 
-        var facts = new QuantizationFacts(calibration is not null, hasMatMul, quantizable.Any(n => n.Kind == QuantizableKind.Conv));
+        var preferSize = PreferSize(recipe);
+        var facts = new QuantizationFacts(calibration is not null, hasMatMul, quantizable.Any(n => n.Kind == QuantizableKind.Conv), preferSize);
+        if (auto) details["prefer"] = preferSize ? "size" : "latency";
+        else if (recipe.Prefer is not null)
+            log.Warning("MB0218", $"--prefer {recipe.Prefer.Trim()} applies only to --quantize auto; {word} is written as asked for '{input}'.",
+                "Drop --prefer, or use --quantize auto --prefer size to keep the smallest form that passes the gates.");
         IReadOnlyList<IQuantizationForm> forms = requested is null ? QuantizationForms.AutoCandidates(facts) : [requested];
         if (requested?.Note(facts) is { } note)
             details["note"] = note;
@@ -181,7 +186,7 @@ public sealed class QuantizeStage : ICompressionStage
         QuantizationCandidate? chosen;
         if (auto)
         {
-            chosen = AutoQuantizer.Choose(candidates, recipe.Force);
+            chosen = AutoQuantizer.Choose(candidates, recipe.Force, preferSize: preferSize);
             if (chosen?.LatencyFailure is not null)
                 log.Warning("MB0205", $"auto: {chosen.Form} is {chosen.LatencyFailure}; written anyway because of --force.", "Drop --force to let auto keep only forms that are faster than float.");
             if (chosen is null)
@@ -238,6 +243,9 @@ public sealed class QuantizeStage : ICompressionStage
     /// </summary>
     public StageCacheInputs CacheInputs(CompressionContext context) =>
         new(new { context.LatencyRuns, DefaultAutoMaxDrop, DefaultAutoMinAgreement }, []);
+
+    /// <summary>Whether the recipe weighs bytes over latency (<c>--prefer size</c>); latency when unset.</summary>
+    public static bool PreferSize(CompressionRecipe recipe) => string.Equals(recipe.Prefer?.Trim(), "size", StringComparison.OrdinalIgnoreCase);
 
     private static string Reasons(IEnumerable<QuantizationCandidate> candidates) =>
         string.Join("; ", candidates.Select(c => $"{c.Form}: {c.SizeFailure ?? c.AccuracyFailure ?? c.LatencyFailure}"));

@@ -127,6 +127,8 @@ public sealed class CompressionRecipe
     public double? MaxLatencyMicroseconds { get; set; }
     /// <summary>Write the result even when it is slower than the float input.</summary>
     public bool Force { get; set; }
+    /// <summary>latency (default, null) | size: what auto weighs first among the forms that pass the gates; size also tries int4-weight.</summary>
+    public string? Prefer { get; set; }
 
     public int Seed { get; set; }
     public int? Threads { get; set; }

@@ -30,7 +30,7 @@ public static class RecipeSchema
     /// <summary>The table, in the order the command line's help and the docs list it.</summary>
     public static readonly IReadOnlyList<RecipeSetting> Settings =
     [
-        new("Quantize", "--quantize", SettingKind.Word, Quantize, "Quantization form; auto tries the int8 forms and keeps the fastest that passes the gates.") { Words = ["none", "int8-dynamic", "int8-static", "int8-weights", "int4-weight", "fp16", "auto"], Default = "none", UsedBy = [Quantize] },
+        new("Quantize", "--quantize", SettingKind.Word, Quantize, "Quantization form; auto tries the int8 forms and keeps the fastest that passes the gates (with --prefer size also int4-weight, and the smallest).") { Words = ["none", "int8-dynamic", "int8-static", "int8-weights", "int4-weight", "fp16", "auto"], Default = "none", UsedBy = [Quantize] },
         new("CalibrationData", "--calibration-data", SettingKind.Data, Quantize, "Calibration inputs: .npy/.npz, .csv/.tsv, token-id file, image folder or TensorProto folder (see docs/cli.md).") { UsedBy = [Quantize] },
         new("CalibrationMethod", "--calibration-method", SettingKind.Word, Quantize, "Static int8 calibration method.") { Words = ["minmax", "percentile", "entropy"], Default = "minmax", UsedBy = [Quantize] },
         new("Optimize", "--optimize", SettingKind.Word, Optimize, "Rewrite attention, LayerNorm, GELU and BERT embeddings into ONNX Runtime's fused CPU operators before quantization, each rewrite kept only when ONNX Runtime's outputs match within 1e-4; all adds SkipLayerNormalization and EmbedLayerNormalization.") { Words = ["auto", "all", "none"], Default = "auto", UsedBy = [Optimize] },
@@ -73,6 +73,7 @@ public static class RecipeSchema
         new("MaxAccuracyDrop", "--max-accuracy-drop", SettingKind.Number, Evaluate, "Quality gate: accuracy points (0-100 scale) the result may lose against the teacher.") { Min = 0, Max = 100, UsedBy = [Quantize] },
         new("MinAgreement", "--min-agreement", SettingKind.Number, Evaluate, "Quality gate: minimum top-1 agreement with the teacher, percent.") { Min = 0, Max = 100, UsedBy = [Quantize] },
         new("MaxLatencyMicroseconds", "--max-latency-us", SettingKind.Number, Evaluate, "Quality gate: maximum batch-1 latency of the result, microseconds.") { Min = 0, MinInclusive = false },
+        new("Prefer", "--prefer", SettingKind.Word, Quantize, "What --quantize auto weighs first among the forms that pass the gates: latency (the fastest) or size (the smallest file; also tries int4-weight).") { Words = ["latency", "size"], Default = "latency", UsedBy = [Quantize], WarnWhenUnused = true },
         new("Force", "--force", SettingKind.Bool, Quantize, "Write the quantized model even when it is slower than the float input.") { Default = "false", UsedBy = [Quantize] },
         // Writes <output>.session.json beside the model and never changes the model's bytes: no cache key. The build does
         // not carry that file to bin/ or the cache yet, so an item tunes only when it asks.
