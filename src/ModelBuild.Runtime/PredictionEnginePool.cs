@@ -86,29 +86,18 @@ public sealed class PredictionEnginePool<TIn, TOut> : IDisposable
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
-        var metrics = Metrics;
-        long started = metrics.PredictionsEnabled ? Stopwatch.GetTimestamp() : 0;
-        var generation = GetEntry(modelName).Acquire();
-        try
+        RunOnCurrentGeneration(modelName, 1, (input, output), static (generation, io) =>
         {
             var context = generation.Rent();
             try
             {
-                context.Run(input, output);
+                context.Run(io.input, io.output);
             }
             finally
             {
                 generation.Return(context);
             }
-        }
-        finally
-        {
-            generation.Release();
-        }
-        if (started != 0)
-        {
-            metrics.RecordPrediction(modelName, started, 1);
-        }
+        });
     }
 
     /// <summary>Predicts many rows with one ONNX Runtime call over the model's dynamic batch axis.</summary>
@@ -138,26 +127,39 @@ public sealed class PredictionEnginePool<TIn, TOut> : IDisposable
         {
             return;
         }
-        var metrics = Metrics;
-        long started = metrics.PredictionsEnabled ? Stopwatch.GetTimestamp() : 0;
-        var generation = GetEntry(modelName).Acquire();
-        try
+        RunOnCurrentGeneration(modelName, inputs.Count, (inputs, outputs, modelName), static (generation, io) =>
         {
             if (!generation.Map.SupportsBatch)
             {
                 throw new ModelRuntimeException(RuntimeErrorCodes.NoBatchAxis,
-                    $"Model '{modelName}' has no dynamic leading (batch) dimension on every mapped input and output, so {inputs.Count} rows cannot run as one batch.",
-                    "Export the model with a dynamic batch axis (e.g. torch.onnx.export dynamic_axes={'input': {0: 'N'}}) or call Predict per row.", modelName);
+                    $"Model '{io.modelName}' has no dynamic leading (batch) dimension on every mapped input and output, so {io.inputs.Count} rows cannot run as one batch.",
+                    "Export the model with a dynamic batch axis (e.g. torch.onnx.export dynamic_axes={'input': {0: 'N'}}) or call Predict per row.", io.modelName);
             }
-            var context = generation.RentBatch(inputs.Count);
+            var context = generation.RentBatch(io.inputs.Count);
             try
             {
-                context.RunBatch(inputs, outputs);
+                context.RunBatch(io.inputs, io.outputs);
             }
             finally
             {
                 generation.ReturnBatch(context);
             }
+        });
+    }
+
+    /// <summary>
+    /// One call on the model's current generation: holds it for the call (a reload disposes it only after the last
+    /// holder releases it) and records <paramref name="rows"/> predictions in the metrics. <paramref name="run"/> is a
+    /// static lambda with its state passed in, so a call allocates nothing here.
+    /// </summary>
+    private void RunOnCurrentGeneration<TState>(string modelName, int rows, TState state, Action<ModelGeneration<TIn, TOut>, TState> run)
+    {
+        var metrics = Metrics;
+        long started = metrics.PredictionsEnabled ? Stopwatch.GetTimestamp() : 0;
+        var generation = GetEntry(modelName).Acquire();
+        try
+        {
+            run(generation, state);
         }
         finally
         {
@@ -165,7 +167,7 @@ public sealed class PredictionEnginePool<TIn, TOut> : IDisposable
         }
         if (started != 0)
         {
-            metrics.RecordPrediction(modelName, started, inputs.Count);
+            metrics.RecordPrediction(modelName, started, rows);
         }
     }
 

@@ -18,7 +18,11 @@ internal abstract class InputColumn<TIn>(string modelName, string propertyName, 
     /// <summary>A buffer for <paramref name="rows"/> rows, wrapped once as an OrtValue and reused for every call.</summary>
     public abstract InputBuffer<TIn> CreateBuffer(int rows);
 
-    protected ModelRuntimeException LengthMismatch(int? actual) => new(RuntimeErrorCodes.InputLengthMismatch,
+    /// <summary>An array property's value for one row, checked to hold exactly <see cref="ElementsPerRow"/> elements.</summary>
+    protected TElement[] CheckedRow<TElement>(TElement[]? source) =>
+        source is not null && source.Length == ElementsPerRow ? source : throw LengthMismatch(source?.Length);
+
+    private ModelRuntimeException LengthMismatch(int? actual) => new(RuntimeErrorCodes.InputLengthMismatch,
         $"Property '{typeof(TIn).Name}.{PropertyName}' for tensor '{TensorName}' of model '{ModelName}' holds {(actual is null ? "null" : actual + " elements")}; the tensor needs {ElementsPerRow} per row.",
         $"Fill '{PropertyName}' with exactly {ElementsPerRow} values.", ModelName);
 }
@@ -65,11 +69,7 @@ internal sealed class NumericInputColumn<TIn, T> : InputColumn<TIn> where T : un
             int n = column.ElementsPerRow;
             if (column._array is not null)
             {
-                var source = column._array(input);
-                if (source is null || source.Length != n)
-                {
-                    throw column.LengthMismatch(source?.Length);
-                }
+                var source = column.CheckedRow(column._array(input));
                 source.AsSpan().CopyTo(data.AsSpan(row * n, n));
             }
             else
@@ -109,11 +109,7 @@ internal sealed class StringInputColumn<TIn> : InputColumn<TIn>
             int n = column.ElementsPerRow;
             if (column._array is not null)
             {
-                var source = column._array(input);
-                if (source is null || source.Length != n)
-                {
-                    throw column.LengthMismatch(source?.Length);
-                }
+                var source = column.CheckedRow(column._array(input));
                 for (int i = 0; i < n; i++)
                 {
                     Value.StringTensorSetElementAt((source[i] ?? string.Empty).AsSpan(), row * n + i);

@@ -70,9 +70,7 @@ internal sealed class TensorMap<TIn, TOut>
 
     private static InputColumn<TIn> CreateInput(string modelName, MemberInfo property, string tensor, NodeMetadata metadata)
     {
-        var element = CheckElementType(modelName, typeof(TIn), property, tensor, metadata);
-        var (rowDims, hasBatch) = TensorShapeResolver.Resolve(modelName, typeof(TIn).Name, property.Name, tensor, metadata,
-            MemberAccessors.MemberType(property).IsArray, ColumnAttributeReader.VectorDimensions(property), allowUnknown: false);
+        var (element, rowDims, hasBatch) = Describe(modelName, typeof(TIn), property, tensor, metadata, allowUnknown: false);
         var columnType = element == typeof(string)
             ? typeof(StringInputColumn<>).MakeGenericType(typeof(TIn))
             : typeof(NumericInputColumn<,>).MakeGenericType(typeof(TIn), element);
@@ -81,13 +79,20 @@ internal sealed class TensorMap<TIn, TOut>
 
     private static OutputColumn<TOut> CreateOutput(string modelName, MemberInfo property, string tensor, NodeMetadata metadata)
     {
-        var element = CheckElementType(modelName, typeof(TOut), property, tensor, metadata);
-        var (rowDims, hasBatch) = TensorShapeResolver.Resolve(modelName, typeof(TOut).Name, property.Name, tensor, metadata,
-            MemberAccessors.MemberType(property).IsArray, ColumnAttributeReader.VectorDimensions(property), allowUnknown: true);
+        var (element, rowDims, hasBatch) = Describe(modelName, typeof(TOut), property, tensor, metadata, allowUnknown: true);
         var columnType = element == typeof(string)
             ? typeof(StringOutputColumn<>).MakeGenericType(typeof(TOut))
             : typeof(NumericOutputColumn<,>).MakeGenericType(typeof(TOut), element);
         return (OutputColumn<TOut>)Activator.CreateInstance(columnType, property, tensor, rowDims, hasBatch)!;
+    }
+
+    /// <summary>What an input or output property binds to: the checked element type and the per-row dims (and whether the tensor has a batch axis).</summary>
+    private static (Type Element, int[]? RowDims, bool HasBatch) Describe(string modelName, Type owner, MemberInfo property, string tensor, NodeMetadata metadata, bool allowUnknown)
+    {
+        var element = CheckElementType(modelName, owner, property, tensor, metadata);
+        var (rowDims, hasBatch) = TensorShapeResolver.Resolve(modelName, owner.Name, property.Name, tensor, metadata,
+            MemberAccessors.MemberType(property).IsArray, ColumnAttributeReader.VectorDimensions(property), allowUnknown);
+        return (element, rowDims, hasBatch);
     }
 
     private static Type CheckElementType(string modelName, Type owner, MemberInfo property, string tensor, NodeMetadata metadata)
