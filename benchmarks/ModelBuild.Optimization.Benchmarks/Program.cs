@@ -8,7 +8,8 @@ using ModelBuild.Compression.Optimization;
 
 // Usage: dotnet run -c Release --project benchmarks/ModelBuild.Optimization.Benchmarks -- [runs] [--all] [--without A,B] [name=model.onnx:data ...]
 // For each model: optimize it (verified on the data), then time the unfused and fused graphs interleaved (1 intra-op
-// thread, ORT_ENABLE_ALL, batch 1 and 32, median of runs), then profile both per operator type.
+// thread, ORT_ENABLE_ALL, batch 1 and 32, median of runs; with the sequence trim also the fused graph without it),
+// then profile each per operator type.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 var root = FindRepoRoot();
 var teachers = Path.GetFullPath(Path.Combine(root, "..", "shared", "teachers"));
@@ -42,59 +43,67 @@ foreach (var (name, model, dataPath) in cases)
     foreach (var f in result.Fusions.Where(f => f.Matches > 0))
         Console.WriteLine($"  {f.Name} x{f.Matches}: {(f.Kept ? "kept" : "dropped")} max diff {f.MaxDifference:G3} {f.Note}");
     if (!result.Changed) continue;
-    foreach (var batch in new[] { 1, 32 })
+    // The same fusions without the sequence trim: what operator fusion alone gives, beside what the trim adds.
+    var graphs = new List<(string Label, string Path)> { ("unfused", model), ("fused", fused) };
+    if (result.Fusions.Any(f => f.Name == "SequenceTrim" && f.Kept))
     {
-        var (unfused, fusedTime) = Interleaved(model, fused, data, batch, runs);
-        Console.WriteLine($"  batch {batch,2}: wall   unfused {unfused.Wall,9:F1} us   fused {fusedTime.Wall,9:F1} us   speed-up {unfused.Wall / fusedTime.Wall:F2}x");
-        Console.WriteLine($"  batch {batch,2}: thread CPU unfused {unfused.Cpu,9:F1} us   fused {fusedTime.Cpu,9:F1} us   speed-up {unfused.Cpu / fusedTime.Cpu:F2}x");
+        var noTrim = Path.Combine(work, Path.GetFileNameWithoutExtension(fused) + ".notrim.onnx");
+        new GraphOptimizer(fusions.Where(f => f is not SequenceTrimFusion).ToList()).Optimize(model, data.Take(64), noTrim, Path.Combine(work, "candidates"));
+        graphs.Insert(1, ("fused, no trim", noTrim));
     }
     foreach (var batch in new[] { 1, 32 })
     {
-        var before = Profile(model, data, batch, Math.Max(50, runs / 3), work);
-        var after = Profile(fused, data, batch, Math.Max(50, runs / 3), work);
-        Console.WriteLine($"  profile, batch {batch} (us per run, summed kernel time per operator type):");
-        Console.WriteLine($"    {"unfused",-40} {"fused",-40}");
-        var left = before.OrderByDescending(p => p.Value).Select(p => $"{p.Key,-26} {p.Value,8:F1}").ToList();
-        var right = after.OrderByDescending(p => p.Value).Select(p => $"{p.Key,-26} {p.Value,8:F1}").ToList();
-        for (var i = 0; i < Math.Max(left.Count, right.Count); i++)
-            Console.WriteLine($"    {(i < left.Count ? left[i] : ""),-40} {(i < right.Count ? right[i] : "")}");
-        Console.WriteLine($"    {"total " + before.Values.Sum().ToString("F1"),-40} {"total " + after.Values.Sum().ToString("F1")}");
+        var times = Interleaved(graphs.Select(g => g.Path).ToArray(), data, batch, runs);
+        for (var i = 0; i < graphs.Count; i++)
+            Console.WriteLine($"  batch {batch,2}: {graphs[i].Label,-15} wall {times[i].Wall,9:F1} us  thread CPU {times[i].Cpu,9:F1} us   speed-up vs unfused: wall {times[0].Wall / times[i].Wall:F2}x, CPU {times[0].Cpu / times[i].Cpu:F2}x");
+    }
+    foreach (var batch in new[] { 1, 32 })
+    {
+        var profiles = graphs.Select(g => Profile(g.Path, data, batch, Math.Max(50, runs / 3), work)).ToList();
+        Console.WriteLine($"  profile, batch {batch} (us per run: each node's median kernel time, summed per operator type):");
+        Console.WriteLine("    " + string.Concat(graphs.Select(g => $"{g.Label,-40}")));
+        var columns = profiles.Select(p => p.OrderByDescending(x => x.Value).Select(x => $"{x.Key,-26} {x.Value,8:F1}").ToList()).ToList();
+        for (var i = 0; i < columns.Max(c => c.Count); i++)
+            Console.WriteLine("    " + string.Concat(columns.Select(c => $"{(i < c.Count ? c[i] : ""),-40}")));
+        Console.WriteLine("    " + string.Concat(profiles.Select(p => $"{"total " + p.Values.Sum().ToString("F1"),-40}")));
     }
 }
 Directory.Delete(work, true);
 
 // Medians of wall time and of the calling thread's CPU time (with one intra-op thread ONNX Runtime computes on the
 // caller's thread): on a machine shared with other jobs the CPU time leaves out the time the thread waited for a core.
-static ((double Wall, double Cpu) Unfused, (double Wall, double Cpu) Fused) Interleaved(string a, string b, InputSet data, int batch, int runs)
+static (double Wall, double Cpu)[] Interleaved(string[] models, InputSet data, int batch, int runs)
 {
-    using var ra = new ModelRunner(a, 1);
-    using var rb = new ModelRunner(b, 1);
-    var bound = ra.Bind(data, "data");
-    var inputsA = ra.CreateInputs(bound, 0, batch);
-    var inputsB = rb.CreateInputs(rb.Bind(data, "data"), 0, batch);
-    var outA = ra.OutputNames.ToArray();
-    var outB = rb.OutputNames.ToArray();
-    using var options = new RunOptions();
-    for (var i = 0; i < 20; i++) { ra.Session.Run(options, ra.InputNames, inputsA, outA).Dispose(); rb.Session.Run(options, rb.InputNames, inputsB, outB).Dispose(); }
-    var ta = new List<double>();
-    var tb = new List<double>();
-    var ca = new List<double>();
-    var cb = new List<double>();
-    var clock = new Stopwatch();
-    for (var i = 0; i < runs; i++)
+    var runners = models.Select(m => new ModelRunner(m, 1)).ToArray();
+    try
     {
-        // Alternate which goes first so that neither profits from the other's cache or from machine load drifting.
-        foreach (var first in i % 2 == 0 ? new[] { true, false } : [false, true])
+        var inputs = runners.Select(r => r.CreateInputs(r.Bind(data, "data"), 0, batch)).ToArray();
+        var outputs = runners.Select(r => r.OutputNames.ToArray()).ToArray();
+        using var options = new RunOptions();
+        for (var i = 0; i < 20; i++)
+            for (var m = 0; m < runners.Length; m++) runners[m].Session.Run(options, runners[m].InputNames, inputs[m], outputs[m]).Dispose();
+        var wall = models.Select(_ => new List<double>()).ToArray();
+        var cpu = models.Select(_ => new List<double>()).ToArray();
+        var clock = new Stopwatch();
+        for (var i = 0; i < runs; i++)
         {
-            var cpu = ThreadCpu.Microseconds();
-            clock.Restart();
-            if (first) ra.Session.Run(options, ra.InputNames, inputsA, outA).Dispose();
-            else rb.Session.Run(options, rb.InputNames, inputsB, outB).Dispose();
-            (first ? ta : tb).Add(clock.Elapsed.TotalMicroseconds);
-            (first ? ca : cb).Add(ThreadCpu.Microseconds() - cpu);
+            // Rotate which goes first so that none profits from another's cache or from machine load drifting.
+            for (var k = 0; k < runners.Length; k++)
+            {
+                var m = (i + k) % runners.Length;
+                var c = ThreadCpu.Microseconds();
+                clock.Restart();
+                runners[m].Session.Run(options, runners[m].InputNames, inputs[m], outputs[m]).Dispose();
+                wall[m].Add(clock.Elapsed.TotalMicroseconds);
+                cpu[m].Add(ThreadCpu.Microseconds() - c);
+            }
         }
+        return models.Select((_, m) => (Median(wall[m]), Median(cpu[m]))).ToArray();
     }
-    return ((Median(ta), Median(ca)), (Median(tb), Median(cb)));
+    finally
+    {
+        foreach (var r in runners) r.Dispose();
+    }
 }
 
 static double Median(List<double> values)
@@ -116,15 +125,20 @@ static Dictionary<string, double> Profile(string model, InputSet data, int batch
     var names = session.InputMetadata.Keys.ToArray();
     for (var i = 0; i < runs; i++) session.Run(runOptions, names, inputs, outputs).Dispose();
     var file = session.EndProfiling();
-    var totals = new Dictionary<string, double>();
+    // Each node's median over the runs, not the mean: on a shared machine a run preempted inside one kernel would
+    // charge that kernel the time the thread waited.
+    var perNode = new Dictionary<string, (string Op, List<double> Times)>();
     using var json = JsonDocument.Parse(File.ReadAllText(file));
     foreach (var e in json.RootElement.EnumerateArray())
     {
-        if (e.GetProperty("cat").GetString() != "Node" || !e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
-        var op = e.GetProperty("args").GetProperty("op_name").GetString()!;
-        totals[op] = totals.GetValueOrDefault(op) + e.GetProperty("dur").GetDouble() / runs;
+        var name = e.GetProperty("name").GetString()!;
+        if (e.GetProperty("cat").GetString() != "Node" || !name.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
+        if (!perNode.TryGetValue(name, out var node)) perNode[name] = node = (e.GetProperty("args").GetProperty("op_name").GetString()!, []);
+        node.Times.Add(e.GetProperty("dur").GetDouble());
     }
     File.Delete(file);
+    var totals = new Dictionary<string, double>();
+    foreach (var (op, times) in perNode.Values) totals[op] = totals.GetValueOrDefault(op) + Median(times);
     return totals;
 }
 

@@ -2,7 +2,8 @@ namespace ModelBuild.Compression.Optimization;
 
 /// <summary>
 /// The fusions the optimize stage tries, in order: normalizations first (so that residual Adds meet a
-/// LayerNormalization), then GELU (so that its bias can fold), then attention. Each one is verified on its own.
+/// LayerNormalization), then GELU (so that its bias can fold), then attention, then the sequence trim (which needs the
+/// fused Attention's mask to prove the padded positions are never read). Each one is verified on its own.
 /// </summary>
 public static class FusionRegistry
 {
@@ -16,6 +17,7 @@ public static class FusionRegistry
         new FastGeluFusion(),
         new BiasGeluFusion(),
         new AttentionFusion(),
+        new SequenceTrimFusion(),
     ];
 
     /// <summary>

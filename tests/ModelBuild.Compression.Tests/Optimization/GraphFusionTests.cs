@@ -108,7 +108,9 @@ public class GraphFusionTests
         var (model, verify, check) = Case(graph);
         var dir = TempDir();
         var output = Path.Combine(dir, "fused.onnx");
-        var result = new GraphOptimizer(FusionRegistry.All()).Optimize(model, Read(verify, model).Take(64), output, dir);
+        // Every fusion; the sequence trim (SequenceTrimFusionTests) adds its own small length computation.
+        var fusions = FusionRegistry.All().Where(f => f is not SequenceTrimFusion).ToList();
+        var result = new GraphOptimizer(fusions).Optimize(model, Read(verify, model).Take(64), output, dir);
         foreach (var kind in fusedKinds) Assert.True(result.Fusions.Single(f => f.Name == kind).Kept, kind);
         var ops = Operators(output);
         foreach (var op in gone) Assert.False(ops.ContainsKey(op), $"{op} is left in the fused {graph}: {string.Join(", ", ops.Keys)}");
@@ -128,7 +130,7 @@ public class GraphFusionTests
         Assert.Equal(2, ops["com.microsoft.Attention"]);
         Assert.Equal(2, ops["com.microsoft.BiasGelu"]);
         Assert.Equal(5, ops["LayerNormalization"]);
-        Assert.Equal(7, FusionRegistry.For("all").Count);
+        Assert.Equal(8, FusionRegistry.For("all").Count);
     }
 
     /// <summary>Rewrites the synthetic teacher's first LayerNorm (block 0, ln1) with <paramref name="edit"/>.</summary>

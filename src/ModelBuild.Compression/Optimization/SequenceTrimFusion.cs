@@ -1,0 +1,288 @@
+using ModelBuild.Onnx;
+using ModelBuild.Onnx.Graph;
+using Onnx;
+
+namespace ModelBuild.Compression.Optimization;
+
+/// <summary>
+/// Runs a padded encoder on the positions that hold tokens only: the [B,S] inputs are sliced at run time to
+/// L = 1 + the last position any row keeps (at least 1), so a row of 9 tokens padded to 32 costs 9 positions of
+/// QKV/FFN/attention instead of 32. At batch 1 and one thread that padding, not operator overhead, is where most of
+/// the time went (benchmarks/RESULTS.md "Graph optimization").
+/// <para>
+/// Exact, not approximate, for the graphs it accepts, which it proves from structure (after the Attention fusion):
+/// every fused Attention masks keys with the same [B,S] keep tensor (so a dropped position was never attended to), and
+/// every node that reads a sequence-carrying value treats positions independently (elementwise with constants or
+/// other sequence values, MatMul by a constant, LayerNormalization/SkipLayerNormalization over the last axis, the GELU
+/// forms, embedding Gathers and EmbedLayerNormalization), except the poolings that reduce the sequence axis: ReduceSum of a value multiplied by
+/// the keep (masked sum and count) or the value at position 0 (CLS). Constants laid out along the sequence
+/// (a [1,S,H] position table) are sliced with the inputs; position ids made from Shape and a constant range follow
+/// the new length by themselves. Anything else that reads a sequence value (Reshape, Transpose, ReduceMean, a graph
+/// output with a sequence axis, a second mask) leaves the graph untouched.
+/// </para>
+/// </summary>
+public sealed class SequenceTrimFusion : IGraphFusion
+{
+    public string Name => "SequenceTrim";
+    public string FusedOperator => "Slice";
+
+    /// <summary>A value that has the sequence axis: where it is, the value's rank, and whether it is 0 wherever the keep is.</summary>
+    sealed record Seq(int Axis, int Rank, bool Masked);
+
+    /// <summary>Nodes that act on each element alone (unary or broadcasting n-ary).</summary>
+    static readonly HashSet<string> Elementwise =
+    [
+        "Add", "Sub", "Mul", "Div", "Pow", "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Not",
+        "Where", "Max", "Min", "Cast", "Identity", "Erf", "Tanh", "Sqrt", "Relu", "Sigmoid", "Neg", "Abs", "Exp", "Clip",
+    ];
+
+    static readonly HashSet<string> ContribPerPosition = ["BiasGelu", "Gelu", "FastGelu"];
+
+    public int Apply(OnnxModel model)
+    {
+        if ((model.GetOpsetVersion("") ?? 0) < 13) return 0;
+        var g = new GraphPatterns(model);
+        var attentions = g.Graph.Nodes.Where(n => n.OpType == "Attention" && n.Domain == GraphPatterns.MicrosoftDomain).ToList();
+        if (attentions.Count == 0) return 0;
+        // One mask for every attention: mask_index = Cast(keep, int32), the keep computed elementwise from [B,S] inputs.
+        var maskIndices = attentions.Select(a => a.Input.Count == 4 ? a.Input[3] : "").Distinct().ToList();
+        if (maskIndices.Count != 1 || maskIndices[0].Length == 0) return 0;
+        var maskCast = g.Producer(maskIndices[0]);
+        if (!GraphPatterns.Is(maskCast, "Cast") || maskCast.GetInt("to", 0) != (long)TensorProto.Types.DataType.Int32) return 0;
+        var keep = maskCast.Input[0];
+        var keepChain = KeepChain(g, keep);
+        if (keepChain is null) return 0;
+        var (chain, sources) = keepChain.Value;
+        var sequenceInputs = SequenceInputs(g, sources);
+        if (sequenceInputs is null) return 0;
+
+        var seq = sequenceInputs.ToDictionary(i => i, i => new Seq(1, 2, i == keep), StringComparer.Ordinal);
+        if (!Propagate(g, seq, keep, maskIndices[0], out var positional)) return 0;
+
+        // The graph reads the trimmed inputs; L = max(1, max over rows and positions of (position + 1) * keep) is
+        // computed from the untrimmed ones by a copy of the keep's nodes.
+        var rename = sequenceInputs.ToDictionary(i => i, i => g.Graph.MakeUniqueName(i + "_trimmed"), StringComparer.Ordinal);
+        foreach (var node in g.Graph.Nodes)
+            for (var i = 0; i < node.Input.Count; i++)
+                if (rename.TryGetValue(node.Input[i], out var trimmedName)) node.Input[i] = trimmedName;
+        g.Graph.Invalidate();
+        var keepRaw = keep;
+        var cloned = rename.ToDictionary(p => p.Value, p => p.Key, StringComparer.Ordinal);
+        foreach (var node in chain)
+        {
+            var copy = node.Clone();
+            copy.Name = "";
+            for (var i = 0; i < copy.Input.Count; i++)
+                if (cloned.TryGetValue(copy.Input[i], out var c)) copy.Input[i] = c;
+            for (var i = 0; i < copy.Output.Count; i++)
+            {
+                var name = g.Graph.MakeUniqueName(copy.Output[i] + "_untrimmed");
+                cloned[copy.Output[i]] = name;
+                copy.Output[i] = name;
+            }
+            g.Graph.AddNode(copy);
+        }
+        if (cloned.TryGetValue(keep, out var k)) keepRaw = k;
+        var prefix = "SequenceTrim";
+        var asBool = Add(g, "Cast", [keepRaw], prefix, NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Bool));
+        var keep64 = Add(g, "Cast", [asBool], prefix, NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Int64));
+        var shape = Add(g, "Shape", [keep64], prefix);
+        var length = Add(g, "Gather", [shape, g.AddInitializer(prefix + "_axis", new long[] { 1 })], prefix, NodeAttributes.Int("axis", 0));
+        var one = g.AddInitializer(prefix + "_one", new long[] { 1 });
+        var end = Add(g, "Add", [length, one], prefix);
+        var positions = Add(g, "Range", [one, end, one], prefix);
+        var weighted = Add(g, "Mul", [keep64, positions], prefix);
+        var last = Add(g, "ReduceMax", [weighted], prefix, NodeAttributes.Int("keepdims", 0));
+        var kept = Add(g, "Max", [last, one], prefix);
+        var ends = Add(g, "Reshape", [kept, g.AddInitializer(prefix + "_shape", new long[] { 1 }, 1)], prefix);
+        var starts = g.AddInitializer(prefix + "_starts", new long[] { 0 }, 1);
+        foreach (var (raw, trimmed) in rename)
+            g.Graph.AddNode("Slice", [raw, starts, ends, g.AddInitializer(prefix + "_axes", new long[] { 1 }, 1)], [trimmed]);
+        foreach (var (node, input, axis) in positional)
+            node.Input[input] = Add(g, "Slice", [node.Input[input], starts, ends, g.AddInitializer(prefix + "_axes", new long[] { axis }, 1)], prefix);
+        // Shapes recorded for the padded length would contradict the trimmed one.
+        foreach (var info in g.Graph.Proto.ValueInfo.Where(v => seq.ContainsKey(v.Name)).ToList()) g.Graph.Proto.ValueInfo.Remove(info);
+        g.Commit();
+        return 1;
+    }
+
+    static string Add(GraphPatterns g, string op, string[] inputs, string prefix, params AttributeProto[] attributes) =>
+        g.Graph.AddNode(op, inputs, attributes: attributes, outputPrefix: prefix + "_" + op).Output[0];
+
+    /// <summary>The nodes computing the keep from graph inputs (elementwise with constants only) and those inputs.</summary>
+    static (List<NodeProto> Chain, HashSet<string> Sources)? KeepChain(GraphPatterns g, string keep)
+    {
+        var chain = new List<NodeProto>();
+        var sources = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>([keep]);
+        while (pending.Count > 0)
+        {
+            var value = pending.Pop();
+            if (g.Graph.IsGraphInput(value) && !g.IsConstant(value)) { sources.Add(value); continue; }
+            if (g.IsConstant(value)) continue;
+            var node = g.Producer(value);
+            if (node is null || node.Domain is not ("" or "ai.onnx") || !Elementwise.Contains(node.OpType) || chain.Count > 8) return null;
+            if (!chain.Contains(node)) chain.Insert(0, node);
+            foreach (var input in node.Input.Where(i => i.Length > 0)) pending.Push(input);
+        }
+        if (sources.Count == 0) return null;
+        var order = g.Graph.TopologicalOrder().Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i);
+        return (chain.OrderBy(n => order[n]).ToList(), sources);
+    }
+
+    /// <summary>Every [B,S] graph input with the keep's sequence dimension; null when a source is not such an input.</summary>
+    static List<string>? SequenceInputs(GraphPatterns g, HashSet<string> sources)
+    {
+        static TensorShapeProto.Types.Dimension? Dim1(ValueInfoProto v) =>
+            v.Type?.TensorType?.Shape is { Dim.Count: 2 } s ? s.Dim[1] : null;
+        static bool Same(TensorShapeProto.Types.Dimension a, TensorShapeProto.Types.Dimension b) =>
+            a.HasDimParam ? b.HasDimParam && a.DimParam == b.DimParam : a.HasDimValue && b.HasDimValue && a.DimValue == b.DimValue && a.DimValue > 1;
+        var inputs = g.Graph.RealInputs().ToList();
+        var first = inputs.FirstOrDefault(i => sources.Contains(i.Name));
+        if (first is null || Dim1(first) is not { } dim) return null;
+        var all = inputs.Where(i => Dim1(i) is { } d && Same(d, dim)).Select(i => i.Name).ToList();
+        return sources.All(all.Contains) ? all : null;
+    }
+
+    /// <summary>
+    /// Follows the sequence axis through the graph; false when a node could mix positions or depend on the padded
+    /// length. <paramref name="positional"/>: constant inputs laid out along the sequence, to slice with the inputs.
+    /// </summary>
+    static bool Propagate(GraphPatterns g, Dictionary<string, Seq> seq, string keep, string maskIndex, out List<(NodeProto Node, int Input, long Axis)> positional)
+    {
+        positional = [];
+        var shapes = new Dictionary<string, int>(StringComparer.Ordinal); // Shape(seq value) -> its sequence axis
+        var lengths = new HashSet<string>(StringComparer.Ordinal);          // the sequence length as a value
+        foreach (var node in g.Graph.TopologicalOrder())
+        {
+            if (node.Output.Contains(keep) && !seq.ContainsKey(keep))
+            {
+                // The keep is computed here: it must come out as a masked [B,S] value.
+                if (!ElementwiseNode(g, node, seq, positional, out var keepSeq) || keepSeq is null) return false;
+                seq[keep] = keepSeq with { Masked = true };
+                continue;
+            }
+            var seqInputs = node.Input.Where(seq.ContainsKey).ToList();
+            var reads = seqInputs.Count > 0 || node.Input.Any(i => shapes.ContainsKey(i) || lengths.Contains(i));
+            if (!reads) continue;
+            var standard = node.Domain is "" or "ai.onnx";
+            var op = node.OpType;
+            if (standard && op == "Shape" && seqInputs.Count == 1 && !node.HasAttribute("start") && !node.HasAttribute("end"))
+                shapes[node.Output[0]] = seq[node.Input[0]].Axis;
+            else if (standard && op == "Gather" && shapes.TryGetValue(node.Input[0], out var shapeAxis))
+            {
+                // A dimension of a sequence value: the length itself, or another (unchanged) dimension.
+                if (g.Int64s(node.Input[1]) is not { Length: 1 } index) return false;
+                if (index[0] == shapeAxis) lengths.Add(node.Output[0]);
+            }
+            else if (standard && op == "Unsqueeze" && lengths.Contains(node.Input[0]))
+                lengths.Add(node.Output[0]);
+            else if (standard && op == "Slice" && node.Input.Count >= 4 && lengths.Contains(node.Input[2]) && g.Constant(node.Input[0]) is { } data)
+            {
+                // Position ids: a constant sliced to the length along one axis, from 0 in steps of 1.
+                if (g.Int64s(node.Input[1]) is not [0] || g.Int64s(node.Input[3]) is not [var axis]) return false;
+                if (node.Input.Count > 4 && node.Input[4].Length > 0 && g.Int64s(node.Input[4]) is not [1]) return false;
+                var rank = data.Dims.Count;
+                seq[node.Output[0]] = new Seq((int)(axis < 0 ? axis + rank : axis), rank, false);
+            }
+            else if (shapes.Count > 0 && node.Input.Any(i => shapes.ContainsKey(i) || lengths.Contains(i)))
+                return false;
+            else if (standard && Elementwise.Contains(op) || !standard && node.Domain == GraphPatterns.MicrosoftDomain && ContribPerPosition.Contains(op))
+            {
+                if (!ElementwiseNode(g, node, seq, positional, out var result)) return false;
+                if (result is not null) seq[node.Output[0]] = result;
+            }
+            else if (standard && op == "MatMul" && node.Input[0] is var x && seq.TryGetValue(x, out var xs) && !seq.ContainsKey(node.Input[1])
+                && g.Constant(node.Input[1]) is { Dims.Count: 2 } && xs.Axis < xs.Rank - 1)
+                seq[node.Output[0]] = xs with { Masked = false };
+            else if (standard && op == "Gather" && node.GetInt("axis", 0) == 0 && g.Constant(node.Input[0]) is { } table && seq.TryGetValue(node.Input[1], out var ids) && !seq.ContainsKey(node.Input[0]))
+                seq[node.Output[0]] = new Seq(ids.Axis, ids.Rank + table.Dims.Count - 1, false);
+            else if (standard && op == "Gather" && seq.TryGetValue(node.Input[0], out var pooled) && !seq.ContainsKey(node.Input[1]))
+            {
+                // The value at position 0 (CLS pooling): there whatever L is.
+                var axis = node.GetInt("axis", 0);
+                if ((axis < 0 ? axis + pooled.Rank : axis) != pooled.Axis || g.Int64s(node.Input[1]) is not [0]) return false;
+            }
+            else if (standard && op == "Unsqueeze" && seq.TryGetValue(node.Input[0], out var u))
+            {
+                var axes = node.GetInts("axes") ?? (node.Input.Count > 1 ? g.Int64s(node.Input[1]) : null);
+                if (axes is null) return false;
+                var rank = u.Rank + axes.Length;
+                var dims = Enumerable.Range(0, u.Rank).Select(d => d == u.Axis).ToList();
+                foreach (var a in axes.Select(a => a < 0 ? a + rank : a).Order())
+                {
+                    if (a < 0 || a > dims.Count) return false;
+                    dims.Insert((int)a, false);
+                }
+                seq[node.Output[0]] = new Seq(dims.IndexOf(true), rank, u.Masked);
+            }
+            else if (standard && op == "ReduceSum" && seqInputs.Count == 1 && seqInputs[0] == node.Input[0])
+            {
+                // A masked sum over the sequence: the dropped positions added 0.
+                var s = seq[node.Input[0]];
+                var axes = g.ReduceAxes(node);
+                if (!s.Masked || axes is not [var a] || (a < 0 ? a + s.Rank : a) != s.Axis) return false;
+            }
+            else if (standard && op == "LayerNormalization" && seqInputs.Count == 1 && seqInputs[0] == node.Input[0]
+                && seq[node.Input[0]] is var ln && LastAxis(node.GetInt("axis", -1), ln) && node.Output.Skip(1).All(o => o.Length == 0 || g.Consumers(o).Count == 0))
+                seq[node.Output[0]] = ln with { Masked = false };
+            else if (!standard && node.Domain == GraphPatterns.MicrosoftDomain && op == "SkipLayerNormalization" && seq.TryGetValue(node.Input[0], out var sk)
+                && node.Input.Skip(2).All(i => i.Length == 0 || g.IsConstant(i)) && (node.Input.Count < 2 || seq.ContainsKey(node.Input[1]))
+                && node.Output.Skip(1).Take(2).All(o => o.Length == 0 || g.Consumers(o).Count == 0))
+            {
+                seq[node.Output[0]] = sk with { Masked = false };
+                if (node.Output.Count > 3 && node.Output[3].Length > 0) seq[node.Output[3]] = sk with { Masked = false };
+            }
+            else if (!standard && node.Domain == GraphPatterns.MicrosoftDomain && op == "EmbedLayerNormalization" && seq.TryGetValue(node.Input[0], out var ids2)
+                && ids2 is { Rank: 2, Axis: 1 } && node.Input.Skip(1).Select((v, i) => (v, i: i + 1)).All(p => p.v.Length == 0 || (p.i is 1 or 7 or 8 ? seq.ContainsKey(p.v) : g.IsConstant(p.v))))
+            {
+                // Per position (its position table is read from position 0 on); the mask_index output counts the keep's
+                // ones, which the dropped positions did not have.
+                seq[node.Output[0]] = new Seq(1, 3, false);
+                if (node.Output.Count > 2 && node.Output[2].Length > 0) seq[node.Output[2]] = new Seq(1, 3, false);
+            }
+            else if (!standard && node.Domain == GraphPatterns.MicrosoftDomain && op == "Attention" && node.Input.Count == 4 && node.Input[3] == maskIndex
+                && seq.TryGetValue(node.Input[0], out var xa) && xa is { Rank: 3, Axis: 1 } && !seq.ContainsKey(node.Input[1]) && !seq.ContainsKey(node.Input[2])
+                && node.Output.Skip(1).All(o => o.Length == 0 || g.Consumers(o).Count == 0))
+                seq[node.Output[0]] = xa with { Masked = false };
+            else
+                return false;
+        }
+        return !g.Graph.Proto.Output.Any(o => seq.ContainsKey(o.Name) || shapes.ContainsKey(o.Name) || lengths.Contains(o.Name));
+    }
+
+    static bool LastAxis(long axis, Seq s) => axis == -1 || axis == s.Rank - 1;
+
+    /// <summary>
+    /// An elementwise node with at least one sequence input: the output's sequence layout (null when no input has one).
+    /// The other inputs must be sequence values with the same aligned axis, or constants; a constant with more than one
+    /// element on that axis is positional and is recorded for slicing.
+    /// </summary>
+    static bool ElementwiseNode(GraphPatterns g, NodeProto node, Dictionary<string, Seq> seq, List<(NodeProto, int, long)> positional, out Seq? result)
+    {
+        result = null;
+        var inputs = node.Input.Select((name, i) => (name, i)).Where(p => p.name.Length > 0).ToList();
+        var seqs = inputs.Where(p => seq.ContainsKey(p.name)).Select(p => seq[p.name]).ToList();
+        if (seqs.Count == 0) return true;
+        var constants = inputs.Where(p => !seq.ContainsKey(p.name)).Select(p => (p.i, Tensor: g.Constant(p.name))).ToList();
+        if (constants.Any(c => c.Tensor is null)) return false;
+        var rank = Math.Max(seqs.Max(s => s.Rank), constants.Select(c => c.Tensor!.Dims.Count).DefaultIfEmpty(0).Max());
+        var aligned = seqs.Select(s => s.Axis + rank - s.Rank).Distinct().ToList();
+        if (aligned.Count != 1) return false;
+        var axis = aligned[0];
+        foreach (var (index, tensor) in constants)
+        {
+            var at = axis - (rank - tensor!.Dims.Count);
+            if (at >= 0 && tensor.Dims[at] != 1) positional.Add((node, index, at));
+        }
+        // Zero where the keep is 0 survives a product with anything, a Cast and an Identity.
+        var masked = node.OpType switch
+        {
+            "Mul" or "And" => seqs.Any(s => s.Masked),
+            "Cast" or "Identity" => seqs[0].Masked,
+            _ => false,
+        };
+        result = new Seq(axis, rank, masked);
+        return true;
+    }
+}

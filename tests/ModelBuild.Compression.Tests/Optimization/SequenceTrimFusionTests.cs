@@ -1,0 +1,144 @@
+using Microsoft.ML.OnnxRuntime;
+using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Evaluation;
+using ModelBuild.Compression.Optimization;
+using ModelBuild.Onnx;
+using Onnx;
+using static ModelBuild.Compression.Tests.TestMaterials;
+
+namespace ModelBuild.Compression.Tests.Optimization;
+
+/// <summary>
+/// The sequence trim on the real shared transformers: after the Attention fusion, the graph slices its padded [B,S]
+/// inputs to the longest row's tokens at run time (seen in the shape of an inner value), with outputs within 1e-4 of
+/// the original's one row at a time (where the trim cuts the most) and in batches; a graph that sums over padded
+/// positions without the mask is left as it is.
+/// </summary>
+public class SequenceTrimFusionTests
+{
+    const double Tolerance = 1e-4;
+
+    static string Synthetic(string file) => Path.Combine(Teacher("synthetic-intent-transformer"), file);
+    static string Bert(string file) => Path.Combine(Teacher("intent-bert"), file);
+
+    static InputSet Read(string data, string model) => DataSource.ReadInputSet(data, new DataReadOptions().ForModel(model));
+
+    /// <summary>The auto set (it ends with the trim), or every fusion (EmbedLayerNormalization and SkipLayerNormalization too).</summary>
+    static IReadOnlyList<IGraphFusion> WithTrim(bool all = false) => FusionRegistry.For(all ? "all" : "auto");
+
+    /// <summary>The longest row's token count in the first <paramref name="rows"/> rows (1 + last position not padding).</summary>
+    static long Length(InputSet data, string keepInput, int rows)
+    {
+        var t = data.IsSingle ? data.Single() : data.Find(keepInput)!;
+        var s = (int)t.Shape[1];
+        var values = t.Int64s!;
+        long longest = 0;
+        for (var r = 0; r < rows; r++)
+            for (var p = 0; p < s; p++)
+                if (values[r * s + p] != 0) longest = Math.Max(longest, p + 1);
+        return longest;
+    }
+
+    /// <summary>The same model with the first fused Attention's output as an extra graph output.</summary>
+    static string ExposeFirstAttention(string path)
+    {
+        var model = OnnxModel.Load(path);
+        var attention = model.Graph.Nodes.First(n => n.OpType == "Attention");
+        model.GraphProto.Output.Add(new ValueInfoProto
+        {
+            Name = attention.Output[0],
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
+        });
+        var exposed = Path.Combine(TempDir(), "exposed.onnx");
+        model.Save(exposed);
+        return exposed;
+    }
+
+    [Theory]
+    [InlineData("synthetic-intent-transformer", "teacher.onnx", "calib_x.npy", "test_x.npy", "input", false)]
+    [InlineData("synthetic-intent-transformer", "student_kd.onnx", "calib_x.npy", "test_x.npy", "input", false)]
+    [InlineData("intent-bert", "teacher.onnx", "calib.npz", "test.npz", "attention_mask", false)]
+    [InlineData("synthetic-intent-transformer", "teacher.onnx", "calib_x.npy", "test_x.npy", "input", true)]
+    [InlineData("intent-bert", "teacher.onnx", "calib.npz", "test.npz", "attention_mask", true)]
+    public void A_padded_transformer_runs_on_its_tokens_only_with_the_same_outputs(string teacher, string file, string verify, string check, string keepInput, bool all)
+    {
+        var model = Path.Combine(Teacher(teacher), file);
+        var dir = TempDir();
+        var output = Path.Combine(dir, "trimmed.onnx");
+        var result = new GraphOptimizer(WithTrim(all)).Optimize(model, Read(Path.Combine(Teacher(teacher), verify), model).Take(64), output, Path.Combine(dir, "work"));
+        var trim = result.Fusions.Single(f => f.Name == "SequenceTrim");
+        Assert.True(trim.Kept, trim.Note);
+        Assert.Equal(1, trim.Matches);
+        var graph = OnnxModel.Load(output).Graph;
+        var inputs = graph.RealInputs().Select(i => i.Name).ToList();
+        // Every [B,S] input is read through a Slice on the sequence axis, and only there.
+        foreach (var input in inputs)
+            Assert.All(graph.GetConsumers(input).Where(c => c.OpType is not ("Equal" or "Cast")), c => Assert.Equal("Slice", c.OpType));
+
+        var data = Read(Path.Combine(Teacher(teacher), check), model);
+        // Batches of 64 (the longest row of each batch sets the length) and single rows (the trim cuts the most).
+        Assert.True(MaxDifference(model, output, data) <= Tolerance);
+        var single = data.Take(40);
+        using (var a = new ModelRunner(model))
+        using (var b = new ModelRunner(output))
+        {
+            var oa = a.RunAll(single, 1).Values[0];
+            var ob = b.RunAll(single, 1).Values[0];
+            Assert.True(oa.Zip(ob).Max(p => Math.Abs(p.First - p.Second)) <= Tolerance);
+        }
+
+        // The attention ran on the first row's tokens, not on the padded 32 positions.
+        using var exposed = new ModelRunner(ExposeFirstAttention(output));
+        var row = exposed.CreateInputs(exposed.Bind(data, "data"), 0, 1);
+        using var options = new RunOptions();
+        using var outputs = exposed.Session.Run(options, exposed.InputNames, row, exposed.OutputNames.ToArray());
+        var shape = outputs[^1].GetTensorTypeAndShape().Shape;
+        var length = Length(data, keepInput, 1);
+        Assert.True(length < 32, $"the first test row of {teacher} is not padded");
+        Assert.Equal([1L, length, shape[2]], shape);
+    }
+
+    [Fact]
+    public void A_sum_over_padded_positions_without_the_mask_is_not_trimmed()
+    {
+        // The synthetic teacher's mean pooling sums Mul(hidden, keep); summing the hidden states themselves makes the
+        // padded positions count, so dropping them would change the output.
+        var model = OnnxModel.Load(Synthetic("teacher.onnx"));
+        var g = model.Graph;
+        var pooled = g.Nodes.Single(n => n.OpType == "ReduceSum" && g.GetProducer(n.Input[0])?.OpType == "Mul");
+        pooled.Input[0] = g.GetProducer(pooled.Input[0])!.Input[0];
+        g.Invalidate();
+        var edited = Path.Combine(TempDir(), "unmasked-sum.onnx");
+        model.Save(edited);
+
+        var dir = TempDir();
+        var result = new GraphOptimizer(WithTrim()).Optimize(edited, Read(Synthetic("calib_x.npy"), edited).Take(64), Path.Combine(dir, "out.onnx"), Path.Combine(dir, "work"));
+        Assert.True(result.Fusions.Single(f => f.Name == "Attention").Kept);
+        var trim = result.Fusions.Single(f => f.Name == "SequenceTrim");
+        Assert.Equal(0, trim.Matches);
+        Assert.DoesNotContain(OnnxModel.Load(Path.Combine(dir, "out.onnx")).Graph.Nodes, n => n.OpType == "Slice");
+    }
+
+    [Fact]
+    public void Without_a_fused_attention_mask_there_is_nothing_to_trim_against()
+    {
+        // Attention left unfused (as for an explicit int8-static): no mask is proven to cover every attention.
+        var dir = TempDir();
+        var model = Synthetic("teacher.onnx");
+        var fusions = FusionRegistry.Auto().Where(f => f is not AttentionFusion).ToList();
+        var result = new GraphOptimizer(fusions).Optimize(model, Read(Synthetic("calib_x.npy"), model).Take(32), Path.Combine(dir, "out.onnx"), Path.Combine(dir, "work"));
+        Assert.Equal(0, result.Fusions.Single(f => f.Name == "SequenceTrim").Matches);
+    }
+
+    static double MaxDifference(string a, string b, InputSet data)
+    {
+        using var ra = new ModelRunner(a);
+        using var rb = new ModelRunner(b);
+        var oa = ra.RunAll(data);
+        var ob = rb.RunAll(data);
+        var max = 0.0;
+        for (var o = 0; o < oa.Values.Length; o++)
+            for (var i = 0; i < oa.Values[o].Length; i++) max = Math.Max(max, Math.Abs((double)oa.Values[o][i] - ob.Values[o][i]));
+        return max;
+    }
+}
