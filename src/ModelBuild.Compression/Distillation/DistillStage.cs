@@ -24,6 +24,7 @@ public sealed class DistillStage : ICompressionStage
         if (options.TeacherEndpoint is { } endpoint)
             context.Log.Progress($"distill: teacher endpoint {Teachers.EndpointTeacher.Describe(endpoint.Url)}, {(endpoint.AnswerCacheDirectory is null ? "no answers cache (no --stage-cache)" : "answers cached in the stage cache")}");
         var result = StudentDistiller.Distill(options, new LogProgress(context.Log));
+        context.Log.Progress($"distill: student initialized from {result.Initialization}" + (result.LayerMap is { } map ? $"; layer map: {map}" : ""));
         if (result.TeacherCalls is { } calls)
             context.Log.Progress(string.Create(CultureInfo.InvariantCulture, $"distill: teacher endpoint answered {calls.Batches} request(s) ({calls.Answer}): {calls.CallsMade} call(s) made ({calls.Retries} retries), {calls.CallsCached} from the answers cache, {calls.Seconds:F1}s"));
         var details = new JsonObject
@@ -36,13 +37,14 @@ public sealed class DistillStage : ICompressionStage
             } : null,
             ["student"] = options.StudentPath is { } sp ? Path.GetFileName(sp)
                 : string.Create(CultureInfo.InvariantCulture, $"derived from the teacher (width x{options.StudentWidth ?? 1.0}, depth x{options.StudentDepth ?? 1.0}, FFN width x{options.StudentFfnWidth ?? options.StudentWidth ?? 1.0})"),
-            ["initialization"] = options.Reinitialize || options.StudentPath is null ? "PyTorch default initializers" : "the student file's weights",
+            ["initialization"] = result.Initialization,
             ["trainingData"] = options.TrainingData is null ? (options.Synthetic is null ? null : "none: DeepInversion from the teacher's BatchNorm statistics") : Path.GetFileName(options.TrainingData),
             ["trainingLabels"] = options.Synthetic is not null ? "none (synthetic inputs, labelled by the teacher)"
                 : options.TrainingData is null ? null
                 : Data.DataSource.DescribeLabels(options.TrainingData, options.DataOptions!, options.TrainingLabels) ?? "none (pure KD on the teacher's outputs)",
             ["synthetic"] = options.Synthetic,
             ["loss"] = options.Loss.ToString().ToLowerInvariant(),
+            ["layerMap"] = result.LayerMap,
             ["epochs"] = options.Epochs,
             ["epochsRun"] = result.EpochsRun,
             ["selectedEpoch"] = result.SelectedEpoch,
@@ -146,6 +148,7 @@ public sealed class DistillStage : ICompressionStage
         null or "" or "response" => DistillationLossKind.Response,
         "feature" => DistillationLossKind.Feature,
         "relation" => DistillationLossKind.Relation,
+        "layerwise" => DistillationLossKind.Layerwise,
         _ => throw new InvalidOperationException($"Unknown loss '{loss}' (the pipeline validates it first)."),
     };
 

@@ -17,6 +17,10 @@ internal static class DistillationErrors
         $"The distillation loss became NaN or infinite in epoch {epoch} (step {step}) at learning rate {learningRate:G3}; no output was written.",
         $"Lower the learning rate (e.g. --learning-rate {learningRate / 10:G3}), keep gradient clipping on, and check the data for NaN/Inf values.");
 
+    public static ModelBuildException NoTransformerLayers(string model) => new("MB0366",
+        "--loss layerwise maps the student's transformer encoder layers to the teacher's, but this model has none the structure finder recognizes (a self-attention residual block followed by a feed-forward residual block, repeated identically), or the student has more layers than the teacher.",
+        "Use --loss response (or --loss feature with --feature-pairs naming the tensors), or a transformer teacher and a student with at most its number of layers (e.g. derived with --student-width/--student-depth).", model);
+
     public static ModelBuildException LabelOutOfRange(string labels, long label, long classes) => new("MB0306",
         $"The training labels contain class {label}, but the teacher has {classes} outputs (classes 0..{classes - 1}).",
         "Pass 0-based int64 class indices that match the teacher's output order.", labels);

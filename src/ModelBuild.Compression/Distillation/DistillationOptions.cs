@@ -3,7 +3,7 @@ using ModelBuild.Compression.Distillation.Losses;
 namespace ModelBuild.Compression.Distillation;
 
 /// <summary>Which extra distillation term joins the response (soft-target) loss.</summary>
-public enum DistillationLossKind { Response, Feature, Relation }
+public enum DistillationLossKind { Response, Feature, Relation, Layerwise }
 
 /// <summary>
 /// Everything <see cref="StudentDistiller"/> needs. Defaults follow common PyTorch practice (AdamW, lr 1e-3,
@@ -26,7 +26,7 @@ public sealed class DistillationOptions
     public double? StudentDepth { get; init; }
     /// <summary>Derive the student from the teacher: FFN / hidden neuron widths times this factor (default: <see cref="StudentWidth"/>).</summary>
     public double? StudentFfnWidth { get; init; }
-    /// <summary>Start from PyTorch's default initializers instead of the student file's weights.</summary>
+    /// <summary>Start from PyTorch's default initializers instead of the student file's weights (or, for a derived student, the teacher's).</summary>
     public bool Reinitialize { get; init; }
 
     /// <summary>Training inputs (.npy, or .npz with the array name after a colon: <c>data.npz:x</c>).</summary>
@@ -57,7 +57,7 @@ public sealed class DistillationOptions
     /// <summary>Relation loss: the tensor (teacher:student pair) whose batch structure is matched.</summary>
     public FeaturePair? RelationTensors { get; init; }
     public RelationKind RelationKind { get; init; } = RelationKind.DistanceAndAngle;
-    /// <summary>Weight of the feature or relation term added to the response loss.</summary>
+    /// <summary>Weight of the feature, relation or layer-wise term added to the response loss.</summary>
     public double AuxiliaryWeight { get; init; } = 1.0;
 
     /// <summary>Dropout rate while training on hidden linear-layer outputs and attention probabilities (see <see cref="Import.OnnxGraphModule.TrainingDropout"/>).</summary>

@@ -51,6 +51,10 @@ public sealed record DistillationResult
     public int TrainTimeBatchNorms { get; init; }
     /// <summary>An endpoint teacher: requests made, batches answered from the answers cache, time; null for a teacher file.</summary>
     public Teachers.TeacherCalls? TeacherCalls { get; init; }
+    /// <summary>How the student's weights started: PyTorch default initializers, the student file's, or the teacher's (what a derived student kept).</summary>
+    public string? Initialization { get; init; }
+    /// <summary>The layer-wise loss's map of student layers to teacher layers (<c>--loss layerwise</c>); null otherwise.</summary>
+    public string? LayerMap { get; init; }
     /// <summary>Quantization-aware runs: the activation ranges observed while training (tensor -> [min, max]), fake-quantized with int8 parameters.</summary>
     public IReadOnlyDictionary<string, (float Min, float Max)>? ActivationRanges { get; init; }
 }

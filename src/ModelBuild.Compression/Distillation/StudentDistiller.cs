@@ -7,6 +7,7 @@ using ModelBuild.Compression.Distillation.Synthetic;
 using ModelBuild.Compression.Distillation.Teachers;
 using ModelBuild.Onnx;
 using ModelBuild.Onnx.Diagnostics;
+using Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -78,21 +79,36 @@ public static class StudentDistiller
         // batch-1 interface it came with (its file's, or for a derived student the teacher's).
         bool teacherFixedBatch = DynamicBatch.IsFixedBatchOne(teacherModel.Proto);
         if (teacherFixedBatch) DynamicBatch.Apply(teacherModel.Proto);
-        var studentProto = options.StudentPath is { } sp
-            ? OnnxModel.Load(sp).Proto
-            : StudentDeriver.Derive(teacherModel.Proto, options.StudentWidth ?? 1.0, options.StudentDepth ?? 1.0, options.StudentFfnWidth, options.TeacherPath);
+        StudentDerivation? fromTeacher = null;
+        ModelProto studentProto;
+        if (options.StudentPath is { } sp) studentProto = OnnxModel.Load(sp).Proto;
+        else (studentProto, fromTeacher) = StudentDeriver.DeriveWithOrigin(teacherModel.Proto, options.StudentWidth ?? 1.0, options.StudentDepth ?? 1.0, options.StudentFfnWidth, options.TeacherPath);
         bool studentFixedBatch = options.StudentPath is null ? teacherFixedBatch : DynamicBatch.IsFixedBatchOne(studentProto);
         if (studentFixedBatch) DynamicBatch.Apply(studentProto);
         string studentName = options.StudentPath ?? $"student derived from {options.TeacherPath}";
-        // A derived student has no weights yet; a file's weights are the starting point unless asked otherwise.
-        bool reinitialize = options.Reinitialize || options.StudentPath is null;
+        // A file's weights, or a graph student's weights taken from the teacher (DistilBERT's recipe), are the starting
+        // point unless asked otherwise; an MLP student is rebuilt without weights and always starts fresh.
+        bool reinitialize = options.Reinitialize || (options.StudentPath is null && fromTeacher is null);
+        string initialization = reinitialize ? "PyTorch default initializers"
+            : fromTeacher is not null ? "the teacher's weights: " + DescribeKept(fromTeacher)
+            : "the student file's weights";
+
+        // Layer-wise loss: student layers mapped to teacher layers from both graphs' structure.
+        TransformerLayerMap? layerMap = null;
+        if (options.Loss == DistillationLossKind.Layerwise)
+        {
+            layerMap = FindLayerMap(teacherModel.Proto, studentProto)
+                ?? throw DistillationErrors.NoTransformerLayers(TransformerLayerFinder.Find(Normalized(teacherModel.Proto)) is null ? options.TeacherPath : studentName);
+        }
 
         // A Conv student from fresh weights trains with BatchNorms after its convolutions, folded back at export.
         var trainNorms = TrainTimeBatchNorm.Applies(options.TrainBatchNorm, reinitialize, options.QuantizationAware)
             ? TrainTimeBatchNorm.Insert(studentProto) : Array.Empty<string>();
 
         // Decomposed LayerNorm/GELU run as single kernels, except around tensors a feature/relation loss reads.
-        var studentTensors = options.FeaturePairs.Select(p => p.Student).Concat(options.RelationTensors is { } rt ? new[] { rt.Student } : Array.Empty<string>()).ToHashSet(StringComparer.Ordinal);
+        (IReadOnlyList<FeaturePair> Hidden, IReadOnlyList<FeaturePair> Attention)? layerPairs = layerMap is null ? null : LayerPairs(layerMap);
+        var studentTensors = options.FeaturePairs.Select(p => p.Student).Concat(options.RelationTensors is { } rt ? new[] { rt.Student } : Array.Empty<string>())
+            .Concat(layerPairs is { } lp ? lp.Hidden.Concat(lp.Attention).Select(p => p.Student) : []).ToHashSet(StringComparer.Ordinal);
         var activationQuantization = options.QuantizationAware ? ActivationFakeQuantization.ForGraph(studentProto.Graph) : null;
         if (activationQuantization is not null) studentTensors.UnionWith(activationQuantization.Tensors);
         using var student = OnnxGraphImporter.Import(studentProto, studentName, fuseOperators: options.FuseOperators, preserveTensors: studentTensors);
@@ -139,7 +155,7 @@ public static class StudentDistiller
             if (min < 0 || max >= classes) throw DistillationErrors.LabelOutOfRange(options.TrainingLabels!, min < 0 ? min : max, classes);
         }
         var (truncation, truncationNote, rowLengths) = !options.TruncateSequences ? (null, "off", null)
-            : options.Loss != DistillationLossKind.Response ? (null, "off: not with a feature or relation loss (the teacher's hidden tensors have the full length)", (int[]?)null)
+            : options.Loss is DistillationLossKind.Feature or DistillationLossKind.Relation ? (null, "off: not with a feature or relation loss (the teacher's hidden tensors have the full length)", (int[]?)null)
             // The int8 step calibrates on full-length rows, PAD positions included; the observed ranges must see them too.
             : options.QuantizationAware ? (null, "off: quantization-aware ranges are observed at the full length the int8 step calibrates at", null)
             : PlanTruncation(student, inputs);
@@ -166,9 +182,42 @@ public static class StudentDistiller
         OnnxGraphModule? teacherTorch = null;
         FeatureDistillationLoss? featureLoss = null;
         RelationDistillationLoss? relationLoss = null;
+        LayerwiseDistillationLoss? layerwiseLoss = null;
+        SequenceTruncation? teacherTruncation = null;
         var teacherFetch = new List<string>();
         var studentFetch = new List<string> { student.OutputNames[0] };
-        if (options.Loss != DistillationLossKind.Response)
+        if (layerPairs is not null)
+        {
+            teacherTorch = OnnxGraphImporter.Import(teacherModel.Proto, options.TeacherPath);
+            teacherTorch.eval();
+            layerwiseLoss = new LayerwiseDistillationLoss(layerPairs.Value.Hidden, layerPairs.Value.Attention);
+            // Cut batches need the teacher's hidden states at the cut length too: the teacher runs on the cut inputs
+            // (several inputs) or with its own plan (one fixed-length input), and only where that is exact.
+            if (rowLengths is not null)
+            {
+                string? why = null;
+                if (truncation is not null)
+                {
+                    using var planScope = torch.NewDisposeScope();
+                    teacherTruncation = SequenceTruncation.TryCreate(teacherTorch, inputs.First.slice(0, 0, Math.Min(2, rows), 1), out var reason);
+                    if (teacherTruncation is null) why = reason;
+                    else if (!(teacherTruncation.MaxDeviation(teacherTorch, inputs.First) <= TruncationTolerance)) why = "its truncated outputs differ from full-length ones";
+                }
+                else if (!(DynamicSequenceTruncation.MaxDeviation(teacherTorch, inputs, rowLengths) <= TruncationTolerance)) why = "its truncated outputs differ from full-length ones";
+                if (why is not null)
+                {
+                    (truncation, teacherTruncation, rowLengths) = (null, null, null);
+                    truncationNote = $"off: the layer-wise loss needs the teacher cut too, and the teacher cannot be ({why})";
+                }
+            }
+            teacherFetch.AddRange(layerwiseLoss.TeacherTensors);
+            studentFetch.AddRange(layerwiseLoss.StudentTensors);
+            using var probeScope = torch.NewDisposeScope();
+            var probe = inputs.Slice(0, Math.Min(2, rows));
+            using var noGrad = torch.no_grad();
+            layerwiseLoss.Prepare(teacherTorch.Run(probe.For(teacherTorch), teacherFetch), student.Run(probe.For(student), studentFetch));
+        }
+        else if (options.Loss != DistillationLossKind.Response)
         {
             teacherTorch = OnnxGraphImporter.Import(teacherModel.Proto, options.TeacherPath);
             teacherTorch.eval();
@@ -202,6 +251,7 @@ public static class StudentDistiller
 
         var parameters = student.parameters().ToList();
         if (featureLoss is not null) parameters.AddRange(featureLoss.parameters());
+        if (layerwiseLoss is not null) parameters.AddRange(layerwiseLoss.parameters());
         using var optimizer = torch.optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay);
 
         int stepsPerEpoch = (trainIdx.Length + options.BatchSize - 1) / options.BatchSize;
@@ -220,6 +270,7 @@ public static class StudentDistiller
             cancellationToken.ThrowIfCancellationRequested();
             student.train();
             featureLoss?.train();
+            layerwiseLoss?.train();
             var perm = (int[])trainIdx.Clone();
             shuffler.Shuffle(perm);
             var batches = EpochBatches(perm, options.BatchSize, rowLengths, shuffler);
@@ -243,8 +294,9 @@ public static class StudentDistiller
                 if (teacherTorch is not null)
                 {
                     Dictionary<string, Tensor> tf;
-                    using (torch.no_grad()) tf = teacherTorch.Run(x.For(teacherTorch), teacherFetch);
-                    var aux = featureLoss is not null
+                    using (torch.no_grad()) tf = teacherTorch.Run(x.For(teacherTorch), teacherFetch, teacherTruncation);
+                    var aux = layerwiseLoss is not null ? layerwiseLoss.Compute(tf, outs)
+                        : featureLoss is not null
                         ? featureLoss.Compute(tf, outs)
                         : relationLoss!.Compute(tf[teacherFetch[0]], outs[studentFetch[1]]);
                     loss = loss.add(aux.mul(options.AuxiliaryWeight));
@@ -296,6 +348,7 @@ public static class StudentDistiller
         exported.Save(outputPath);
         teacherTorch?.Dispose();
         featureLoss?.Dispose();
+        layerwiseLoss?.Dispose();
         return new DistillationResult
         {
             OutputPath = outputPath,
@@ -318,7 +371,35 @@ public static class StudentDistiller
             FusedOperators = student.FusedOperators,
             TrainTimeBatchNorms = trainNorms.Count,
             TeacherCalls = answers.Calls,
+            Initialization = initialization,
+            LayerMap = layerMap?.Describe(),
         };
+    }
+
+    /// <summary>A line saying what a derived student kept of the teacher.</summary>
+    static string DescribeKept(StudentDerivation d)
+    {
+        var parts = d.Depth.Concat(d.Width.Count > 0 ? [$"{d.Width.Count} coupled group(s) keep the units the L2 importance ranks highest"] : []).ToList();
+        return parts.Count == 0 ? "all of them" : string.Join("; ", parts);
+    }
+
+    /// <summary>The layer map on normalized copies (Constant nodes as initializers, as the finder expects); activation names are unchanged.</summary>
+    static TransformerLayerMap? FindLayerMap(ModelProto teacher, ModelProto student) => TransformerLayerMap.Find(Normalized(teacher), Normalized(student));
+
+    static ModelProto Normalized(ModelProto model)
+    {
+        var copy = model.Clone();
+        GraphNormalizer.Normalize(copy);
+        return copy;
+    }
+
+    /// <summary>Teacher:student pairs of hidden states (embeddings and mapped layer outputs) and attention distributions.</summary>
+    static (IReadOnlyList<FeaturePair> Hidden, IReadOnlyList<FeaturePair> Attention) LayerPairs(TransformerLayerMap map)
+    {
+        var hidden = new List<FeaturePair> { new(map.TeacherEmbedding, map.StudentEmbedding) };
+        hidden.AddRange(map.Layers.Select(l => new FeaturePair(l.TeacherHidden, l.StudentHidden)));
+        var attention = map.HasAttention ? map.Layers.Select(l => new FeaturePair(l.TeacherAttention!, l.StudentAttention!)).ToList() : new List<FeaturePair>();
+        return (hidden, attention);
     }
 
     /// <summary>

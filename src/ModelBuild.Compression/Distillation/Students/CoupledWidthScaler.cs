@@ -9,8 +9,10 @@ namespace ModelBuild.Compression.Distillation.Students;
 /// channel x H x W after a Flatten), BatchNorm parameters and biases; a transformer's hidden size with the
 /// embedding and position tables, every LayerNorm and every projection reading the residual stream; attention heads
 /// in whole heads (head_dim kept, the Reshape constants' head count edited); FFN neurons. Each group keeps
-/// <c>max(1, round(f * units))</c> units, its first ones: the student is freshly initialized, so which units stay
-/// does not matter, only the shapes do. Groups that reach a model input or output keep their width.
+/// <c>max(1, round(f * units))</c> units: the ones the pruning engine's importance (<see cref="MagnitudeImportance"/>,
+/// L2 over every weight slice of the group, as <c>--prune</c> ranks by default) scores highest, ties by index, so a
+/// student that starts from the teacher's weights keeps its most important heads, channels and neurons. Groups that
+/// reach a model input or output keep their width.
 /// </summary>
 internal static class CoupledWidthScaler
 {
@@ -20,12 +22,16 @@ internal static class CoupledWidthScaler
         var groups = DependencyGraph.Build(model, shapes);
         var plan = new List<(PruningGroup Group, IReadOnlyCollection<int> RemovedUnits)>();
         var lines = new List<string>();
-        foreach (var group in groups.Groups.Where(g => g.IsPrunable && g.Units >= 2))
+        var candidates = groups.Groups.Where(g => g.IsPrunable && g.Units >= 2).ToList();
+        var scores = new MagnitudeImportance(2).Score(model, candidates);
+        for (int g = 0; g < candidates.Count; g++)
         {
+            var group = candidates[g];
             double f = group.Kind == PruningUnitKind.Neurons ? ffnWidth : width;
             int keep = Math.Max(1, (int)Math.Round(f * group.Units, MidpointRounding.AwayFromZero));
             if (keep >= group.Units) continue;
-            plan.Add((group, Enumerable.Range(keep, group.Units - keep).ToArray()));
+            var removed = Enumerable.Range(0, group.Units).OrderBy(u => scores[g][u]).ThenBy(u => u).Take(group.Units - keep).Order().ToArray();
+            plan.Add((group, removed));
             lines.Add($"{group.Name}: {group.Kind} {group.Units} -> {keep}{(group.Root.UnitSize > 1 ? $" (unit {group.Root.UnitSize})" : "")}");
         }
         if (plan.Count > 0) GroupRewriter.Apply(model, plan);

@@ -10,8 +10,10 @@ public sealed record StudentDerivation(IReadOnlyList<string> Depth, IReadOnlyLis
 /// Derives a student from a Conv or transformer teacher by editing a copy of the teacher's graph, so the student
 /// keeps the teacher's operators, inputs and outputs: depth first (<see cref="TransformerLayerFinder"/> or
 /// <see cref="SameShapeBlockFinder"/>: each run of n identical layers keeps <c>max(1, round(n * depth))</c>), then
-/// width (<see cref="CoupledWidthScaler"/>). The result is run once in ONNX Runtime. Its weights are slices of the
-/// teacher's; the distiller re-initializes them with PyTorch's defaults.
+/// width (<see cref="CoupledWidthScaler"/>). The result is run once in ONNX Runtime. Its weights are the teacher's:
+/// the kept layers (a uniform map, <see cref="LayerRun.UniformMap"/>) and, in each coupled group, the units the
+/// pruning importance ranks highest, so the distiller starts from the teacher (DistilBERT's recipe) unless asked to
+/// re-initialize them with PyTorch's defaults.
 /// </summary>
 public static class GraphStudentBuilder
 {
@@ -37,8 +39,8 @@ public static class GraphStudentBuilder
             foreach (var run in repeatable)
             {
                 int keep = Math.Max(1, (int)Math.Round(run.Count * depth, MidpointRounding.AwayFromZero));
-                run.KeepLast(model, keep);
-                depthLines.Add($"{run.Kind}: {run.Count} -> {keep}");
+                var kept = run.KeepUniform(model, keep);
+                depthLines.Add($"{run.Kind}: {run.Count} -> {kept.Length} (keeps the teacher's layer{(kept.Length > 1 ? "s" : "")} {string.Join(", ", kept.Select(k => k + 1))} of {run.Count})");
             }
             removed.ExceptWith(model.Graph.Initializer.Select(t => t.Name));
             model.Graph.ValueInfo.Clear();

@@ -13,18 +13,38 @@ public sealed record LayerRun(string Kind, IReadOnlyList<string> Inputs, string 
     public int Count => Inputs.Count;
 
     /// <summary>
-    /// Keeps the last <paramref name="keep"/> layers: readers of the first kept layer's input read the run's input
-    /// instead, and the dropped layers' nodes and weights, now unread, are removed. The kept layers are the same
-    /// structure as the dropped ones, and a derived student is freshly initialized, so which ones stay only matters
-    /// for keeping every boundary tensor well defined (the run's end may be followed by a norm or pooling).
+    /// The layers a run of <see cref="Count"/> keeps when it shrinks to <paramref name="keep"/>: the uniform map
+    /// (DistilBERT's every other layer, TinyBERT's g(m) = m * N / M): student layer m (0-based) is teacher layer
+    /// round((m + 1) * N / M) - 1, so the last layer is always kept and the kept ones are spread evenly.
     /// </summary>
-    internal void KeepLast(ModelProto model, int keep)
+    public static int[] UniformMap(int count, int keep)
     {
-        if (keep >= Count) return;
+        keep = Math.Clamp(keep, 1, count);
+        return Enumerable.Range(0, keep)
+            .Select(m => (int)Math.Round((double)(m + 1) * count / keep, MidpointRounding.AwayFromZero) - 1)
+            .ToArray();
+    }
+
+    /// <summary>
+    /// Keeps the layers <see cref="UniformMap"/> picks, with their weights: every dropped layer's output readers read
+    /// its input instead (from the last dropped layer to the first, so consecutive dropped layers chain), and the
+    /// dropped layers' nodes and weights, now unread, are removed. The last layer is always kept, so the run's output
+    /// tensor (which a norm or pooling may follow) stays defined. Returns the teacher layer index of each kept layer.
+    /// </summary>
+    internal int[] KeepUniform(ModelProto model, int keep)
+    {
+        var kept = UniformMap(Count, keep);
+        if (kept.Length >= Count) return kept;
         var graph = new OnnxGraph(model.Graph);
-        graph.ReplaceAllUses(Inputs[Count - keep], Inputs[0]);
-        graph.Invalidate();
+        for (int layer = Count - 1; layer >= 0; layer--)
+        {
+            if (kept.Contains(layer)) continue;
+            string output = layer + 1 < Count ? Inputs[layer + 1] : LastOutput;
+            graph.ReplaceAllUses(output, Inputs[layer]);
+            graph.Invalidate();
+        }
         graph.RemoveUnusedNodesAndInitializers();
+        return kept;
     }
 
     public override string ToString() => $"{Count} x {Kind}";

@@ -9,7 +9,7 @@ namespace ModelBuild.Compression.Distillation.Students;
 /// <summary>When a BatchNorm is added after the student's convolutions for training (<c>--train-batchnorm</c>).</summary>
 public enum TrainBatchNormMode
 {
-    /// <summary>For a student that starts from fresh weights (<c>--reinitialize</c>, or derived) and is not trained quantization-aware.</summary>
+    /// <summary>For a student that starts from fresh weights (<c>--reinitialize</c>, or a derived MLP) and is not trained quantization-aware.</summary>
     Auto,
     On,
     Off,

@@ -21,7 +21,7 @@ public sealed class DerivedStudentTrainingTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, true);
 
     /// <summary>Fraction of test rows where the model's top class equals the teacher's, in ONNX Runtime.</summary>
-    static double Agreement(string model)
+    internal static double Agreement(string model)
     {
         var x = NpyArray.Read(Intent.File("test_x.npy"));
         int[] Top(string path)
