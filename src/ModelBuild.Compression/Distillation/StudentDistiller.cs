@@ -3,6 +3,7 @@ using ModelBuild.Compression.Distillation.Import;
 using ModelBuild.Compression.Distillation.Losses;
 using ModelBuild.Compression.Distillation.Students;
 using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Structure;
 using ModelBuild.Compression.Distillation.Synthetic;
 using ModelBuild.Compression.Distillation.Teachers;
 using ModelBuild.Onnx;

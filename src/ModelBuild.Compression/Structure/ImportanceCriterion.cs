@@ -1,8 +1,6 @@
-using ModelBuild.Compression.Data;
-using ModelBuild.Compression.Structure;
 using Onnx;
 
-namespace ModelBuild.Compression.Pruning;
+namespace ModelBuild.Compression.Structure;
 
 /// <summary>The built-in ways of ranking a group's units.</summary>
 public enum ImportanceCriterion

@@ -1,8 +1,7 @@
-using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx.Tensors;
 using Onnx;
 
-namespace ModelBuild.Compression.Pruning;
+namespace ModelBuild.Compression.Structure;
 
 /// <summary>
 /// L1 or L2 weight magnitude aggregated over the group: for each weight slice the group owns (producing
