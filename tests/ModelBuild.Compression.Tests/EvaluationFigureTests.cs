@@ -160,11 +160,34 @@ public class EvaluationFigureTests
         Assert.Null(report.Stages.Single().Agreement);
 
         recipe.MinAgreement = 99;
+        File.Delete(recipe.Output); // written by the ungated run above
         var log = new StringWriter();
         var e = Assert.ThrowsAny<ModelBuildException>(() => TestMaterials.Run(recipe, log: log));
         Assert.Equal("MB0535", e.Code);
+        Assert.Contains("agreement", e.Cause);
         // Refused on the teacher's figures, before any stage ran (not after quantizing).
         Assert.DoesNotContain("quantize:", log.ToString());
         Assert.Contains("evaluating teacher", log.ToString());
+        Assert.False(File.Exists(recipe.Output));
+    }
+
+    [Fact]
+    public void Accuracy_that_cannot_be_measured_fails_its_gate_with_MB0535_before_any_stage()
+    {
+        // Labelled data, but one float per sample has no predicted class: the accuracy gate cannot be checked.
+        var dir = TestMaterials.TempDir();
+        var (x, y) = Data(dir, 200);
+        var recipe = new CompressionRecipe
+        {
+            Teacher = Model(dir, Head.OneScore), Output = Path.Combine(dir, "out.onnx"), Quantize = "int8-dynamic",
+            EvaluationData = x, EvaluationLabels = y, MaxAccuracyDrop = 1,
+        };
+        var log = new StringWriter();
+        var e = Assert.ThrowsAny<ModelBuildException>(() => TestMaterials.Run(recipe, log: log));
+        Assert.Equal("MB0535", e.Code);
+        Assert.Equal(2, e.ExitCode);
+        Assert.Contains("accuracy", e.Cause);
+        Assert.DoesNotContain("quantize:", log.ToString());
+        Assert.False(File.Exists(recipe.Output));
     }
 }

@@ -46,8 +46,11 @@ public class TeacherAcceptanceTests
         Assert.Equal(["int8-static", "int8-dynamic", "int8-weights"], candidates.Select(c => c!["form"]!.GetValue<string>()));
         Assert.All(candidates, c => { Assert.True(c!["bytes"]!.GetValue<long>() > 0); Assert.NotNull(c["latencyMicroseconds"]); Assert.NotNull(c["latencyRatioToFloat"]); Assert.NotNull(c["accuracy"]); });
         AutoChoiceInvariants.Hold(report, recipe.Teacher, recipe.Output, 0.5, 99, report.Teacher.Accuracy);
-        if (details["chosen"]!.GetValue<string>() != "float (unchanged)")
-            Assert.True(new FileInfo(recipe.Output).Length < new FileInfo(recipe.Teacher).Length * 0.35);
+        // Whatever auto chose on this CPU (the invariants above tie the written file to that choice): every form it
+        // built is at most 0.35x the teacher, so the shrink does not depend on which branch this run took.
+        var teacherBytes = new FileInfo(recipe.Teacher).Length;
+        Assert.All(candidates, c => Assert.True(c!["bytes"]!.GetValue<long>() < teacherBytes * 0.35,
+            $"{c["form"]}: {c["bytes"]} B of the teacher's {teacherBytes} B"));
     }
 
     /// <summary>With --force the latency gate cannot keep float: auto must write a quantized model that keeps accuracy.</summary>

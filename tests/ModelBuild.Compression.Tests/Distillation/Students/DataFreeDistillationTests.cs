@@ -103,7 +103,7 @@ public sealed class DataFreeDistillationTests : IDisposable
     }
 
     [Fact]
-    public void Student_distilled_only_on_DeepInversion_images_beats_chance_on_held_out_MNIST()
+    public void Student_distilled_only_on_DeepInversion_images_beats_chance_and_noise_on_held_out_MNIST_for_every_seed()
     {
         var watch = Stopwatch.StartNew();
         string teacher = TrainTeacher();
@@ -119,22 +119,32 @@ public sealed class DataFreeDistillationTests : IDisposable
             Assert.All(perClass, count => Assert.InRange(count, 16, 24));
         }
 
-        var lines = new ProgressLines();
-        var result = DistillDataFree(teacher, "student.onnx", steps: 100, lines);
-        Assert.Equal(512, result.TrainingSamples);
-        // 512 inputs in batches of 128: one synthesis line per batch reaches a sink that takes text, then the epochs.
-        Assert.Equal(4, lines.Text.Count(l => l.StartsWith("synthetic: DeepInversion batch ", StringComparison.Ordinal)));
-        Assert.Contains("synthetic: DeepInversion batch 4/4 (512/512 inputs", lines.Text[^1]);
-        Assert.Equal(30, lines.Epochs);
-        Assert.Equal(BatchNormCnn.TrainableParameters(4, 8, 1), result.StudentParameters);
-        double accuracy = HeldOutAccuracy(result.OutputPath);
-        _output.WriteLine($"student on 512 DeepInversion images only: {accuracy:P2} on held-out t10k rows (chance 10%), {result.StudentParameters} parameters, total {watch.Elapsed.TotalSeconds:F1} s");
+        // The data-free student over seeds 0, 1 and 2 (each seed its own generated images, initial weights and batch
+        // order; the teacher is the fixture and stays). Every seed must hold the band, not only the mean: measured
+        // 2026-12-03 (benchmarks/RESULTS.md, "Data-free distillation"), see there for the per-seed figures.
+        var accuracies = new List<double>();
+        for (int seed = 0; seed < 3; seed++)
+        {
+            var lines = new ProgressLines();
+            var result = DistillDataFree(teacher, $"student-s{seed}.onnx", steps: 100, seed, lines);
+            Assert.Equal(512, result.TrainingSamples);
+            // 512 inputs in batches of 128: one synthesis line per batch reaches a sink that takes text, then the epochs.
+            Assert.Equal(4, lines.Text.Count(l => l.StartsWith("synthetic: DeepInversion batch ", StringComparison.Ordinal)));
+            Assert.Contains("synthetic: DeepInversion batch 4/4 (512/512 inputs", lines.Text[^1]);
+            Assert.Equal(30, lines.Epochs);
+            Assert.Equal(BatchNormCnn.TrainableParameters(4, 8, 1), result.StudentParameters);
+            double accuracy = HeldOutAccuracy(result.OutputPath);
 
-        // The same run with 0 optimization steps trains on the starting Gaussian noise: what the inversion adds.
-        double noise = HeldOutAccuracy(DistillDataFree(teacher, "noise-student.onnx", steps: 0).OutputPath);
-        _output.WriteLine($"same student on 512 Gaussian-noise images: {noise:P2}; total {watch.Elapsed.TotalSeconds:F1} s");
-        Assert.True(accuracy > 0.7, $"the data-free student reached only {accuracy:P2}");
-        Assert.True(accuracy > noise + 0.2, $"DeepInversion ({accuracy:P2}) is not clearly better than noise ({noise:P2})");
+            // The same run with 0 optimization steps trains on the starting Gaussian noise: what the inversion adds.
+            double noise = HeldOutAccuracy(DistillDataFree(teacher, $"noise-student-s{seed}.onnx", steps: 0, seed).OutputPath);
+            _output.WriteLine($"seed {seed}: student on 512 DeepInversion images only {accuracy:P2} on held-out t10k rows (chance 10%), " +
+                              $"on 512 Gaussian-noise images {noise:P2}; {result.StudentParameters} parameters, total {watch.Elapsed.TotalSeconds:F1} s");
+            Assert.True(accuracy > 0.7, $"seed {seed}: the data-free student reached only {accuracy:P2}");
+            Assert.True(accuracy > noise + 0.2, $"seed {seed}: DeepInversion ({accuracy:P2}) is not clearly better than noise ({noise:P2})");
+            accuracies.Add(accuracy);
+        }
+        _output.WriteLine($"data-free students, seeds 0-2: {string.Join(", ", accuracies.Select(a => $"{a:P2}"))}, mean {accuracies.Average():P2}");
+        Assert.True(accuracies.Average() > 0.75, $"mean {accuracies.Average():P2} over seeds 0-2");
     }
 
     sealed class ProgressLines : IProgress<DistillationProgress>, IProgress<string>
@@ -145,13 +155,13 @@ public sealed class DataFreeDistillationTests : IDisposable
         public void Report(string value) => Text.Add(value);
     }
 
-    DistillationResult DistillDataFree(string teacher, string file, int steps, ProgressLines? progress = null) => StudentDistiller.Distill(new DistillationOptions
+    DistillationResult DistillDataFree(string teacher, string file, int steps, int seed, ProgressLines? progress = null) => StudentDistiller.Distill(new DistillationOptions
     {
         TeacherPath = teacher, OutputPath = Path.Combine(_dir, file),
         // Half the channels, one of the two same-shape Conv blocks: also checks that a derived Conv student trains.
         StudentWidth = 0.5, StudentDepth = 0.5,
         Synthetic = 512, DeepInversion = new DeepInversionOptions { BatchSize = 128, Steps = steps },
-        Epochs = 30, BatchSize = 64, LearningRate = 2e-3, Seed = 0, Threads = 1,
+        Epochs = 30, BatchSize = 64, LearningRate = 2e-3, Seed = seed, Threads = 1,
     }, progress);
 
     [Fact]
