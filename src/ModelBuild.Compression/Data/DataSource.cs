@@ -1,5 +1,4 @@
 using ModelBuild.Compression.Data.Text;
-using ModelBuild.Compression.Evaluation;
 
 namespace ModelBuild.Compression.Data;
 

@@ -1,4 +1,3 @@
-using ModelBuild.Compression.Evaluation;
 using SkiaSharp;
 
 namespace ModelBuild.Compression.Data;

@@ -1,4 +1,3 @@
-using ModelBuild.Compression.Evaluation;
 
 namespace ModelBuild.Compression.Data;
 

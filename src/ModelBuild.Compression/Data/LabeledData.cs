@@ -1,4 +1,3 @@
-using ModelBuild.Compression.Evaluation;
 
 namespace ModelBuild.Compression.Data;
 
@@ -11,6 +10,6 @@ public sealed record LabeledData(InputSet Inputs, long[]? Labels, string? LabelS
     /// <summary>A single unnamed array with its labels (the readers of one-tensor formats).</summary>
     public LabeledData(DataTensor inputs, long[]? labels, string? labelSource) : this(InputSet.Of(inputs), labels, labelSource) { }
 
-    /// <summary>The labels as a [samples] int64 tensor (what <see cref="ModelEvaluator"/> takes), or null.</summary>
+    /// <summary>The labels as a [samples] int64 tensor (what <see cref="Evaluation.ModelEvaluator"/> takes), or null.</summary>
     public DataTensor? LabelTensor => Labels is null ? null : new DataTensor(LabelSource ?? Inputs.Path, [Labels.Length], null, Labels, "int64");
 }

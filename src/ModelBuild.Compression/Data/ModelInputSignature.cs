@@ -1,6 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using ModelBuild.Compression.Evaluation;
 
 namespace ModelBuild.Compression.Data;
 
@@ -13,10 +12,10 @@ public sealed record ModelInputSignature(string Name, long[] Dimensions, bool Is
     /// <summary>Every input of <paramref name="modelPath"/>, in graph order, read through ONNX Runtime (MB0507 when it cannot).</summary>
     public static IReadOnlyList<ModelInputSignature> AllFromModel(string modelPath)
     {
-        using var runner = new ModelRunner(modelPath, 1, GraphOptimizationLevel.ORT_DISABLE_ALL);
-        return runner.InputNames.Select(name =>
+        using var session = OrtSessions.OpenForInputs(modelPath);
+        return session.InputMetadata.Keys.Select(name =>
         {
-            var meta = runner.Inputs[name];
+            var meta = session.InputMetadata[name];
             return new ModelInputSignature(name, meta.Dimensions.Select(d => (long)d).ToArray(),
                 meta.ElementDataType is TensorElementType.Float or TensorElementType.Float16 or TensorElementType.Double);
         }).ToArray();

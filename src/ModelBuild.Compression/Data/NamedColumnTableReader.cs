@@ -1,5 +1,4 @@
 using System.Globalization;
-using ModelBuild.Compression.Evaluation;
 
 namespace ModelBuild.Compression.Data;
 

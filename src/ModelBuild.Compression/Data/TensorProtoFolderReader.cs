@@ -1,5 +1,4 @@
 using Google.Protobuf;
-using ModelBuild.Compression.Evaluation;
 using ModelBuild.Onnx.Tensors;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;

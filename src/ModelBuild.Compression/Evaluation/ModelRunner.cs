@@ -27,30 +27,14 @@ public sealed class ModelRunner : IDisposable
     {
         ModelPath = modelPath;
         using var owned = ownsOptions ? options : null;
-        try { _session = new InferenceSession(modelPath, options); }
-        catch (OnnxRuntimeException e)
-        {
-            throw new ModelBuildException("MB0507", $"ONNX Runtime cannot load '{modelPath}': {FirstLine(e.Message)}", "Check that the model is valid ONNX (onnx.checker) and uses operators ONNX Runtime 1.32 supports.", modelPath, e);
-        }
+        _session = OrtSessions.Open(modelPath, options);
         InputNames = _session.InputMetadata.Keys.ToArray();
         OutputNames = _session.OutputMetadata.Keys.ToArray();
-        SampleAxes = FindSampleAxes(_session.InputMetadata);
+        SampleAxes = OrtSessions.SampleAxes(_session.InputMetadata);
     }
 
-    public static SessionOptions CreateOptions(int intraOpThreads, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
-    {
-        var options = new SessionOptions
-        {
-            IntraOpNumThreads = intraOpThreads,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = level,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        };
-        // Spinning threads distort measurements on a shared machine and buy nothing with one thread.
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
-        return options;
-    }
+    public static SessionOptions CreateOptions(int intraOpThreads, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL) =>
+        OrtSessions.CreateOptions(intraOpThreads, level);
 
     public string ModelPath { get; }
     /// <summary>The model's inputs in graph order.</summary>
@@ -60,22 +44,6 @@ public sealed class ModelRunner : IDisposable
     /// <summary>Per input, the axis samples run along (the batch axis): 0, except where the model puts the batch elsewhere.</summary>
     public IReadOnlyDictionary<string, int> SampleAxes { get; }
     public InferenceSession Session => _session;
-
-    /// <summary>
-    /// The batch axis of every input: the symbolic name of the first input's axis 0 (e.g. <c>batch_size</c>) marks the
-    /// batch wherever it appears (GPT-2's <c>past_*</c> are <c>[2, batch_size, heads, past, head]</c>); 0 otherwise.
-    /// </summary>
-    static Dictionary<string, int> FindSampleAxes(IReadOnlyDictionary<string, NodeMetadata> inputs)
-    {
-        var first = inputs.Values.FirstOrDefault();
-        var batchSymbol = first?.SymbolicDimensions is { Length: > 0 } s && !string.IsNullOrEmpty(s[0]) ? s[0] : null;
-        return inputs.ToDictionary(p => p.Key, p =>
-        {
-            if (batchSymbol is null) return 0;
-            var axis = Array.IndexOf(p.Value.SymbolicDimensions ?? [], batchSymbol);
-            return axis < 0 ? 0 : axis;
-        }, StringComparer.Ordinal);
-    }
 
     /// <summary>The batch size the model accepts: the fixed batch dimension of an input, or <paramref name="preferred"/> when dynamic.</summary>
     public int BatchSize(int preferred)
@@ -250,7 +218,7 @@ public sealed class ModelRunner : IDisposable
 
     public void Dispose() => _session.Dispose();
 
-    internal static string FirstLine(string text) => text.Split('\n')[0].Trim();
+    internal static string FirstLine(string text) => OrtSessions.FirstLine(text);
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Compression.StageContract;

@@ -1,4 +1,3 @@
-using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Data;
 
 namespace ModelBuild.Compression.Data.Text;

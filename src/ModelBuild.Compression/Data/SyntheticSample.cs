@@ -1,10 +1,9 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
-using ModelBuild.Compression.Data;
 using ModelBuild.Onnx.Graph;
 using Onnx;
 
-namespace ModelBuild.Compression.Evaluation;
+namespace ModelBuild.Compression.Data;
 
 /// <summary>
 /// Generated inputs for every input of a model, from its signature and graph, for timing and calibration when no data
@@ -28,16 +27,18 @@ public static class SyntheticSample
 
     public static InputSet For(string modelPath, int samples)
     {
-        using var runner = new ModelRunner(modelPath, 1, GraphOptimizationLevel.ORT_DISABLE_ALL);
+        using var session = OrtSessions.OpenForInputs(modelPath);
+        var inputNames = session.InputMetadata.Keys.ToArray();
+        var sampleAxes = OrtSessions.SampleAxes(session.InputMetadata);
         var graph = ModelProto.Parser.ParseFrom(ModelBuild.Onnx.OnnxModel.Load(modelPath).ToBytes()).Graph;
         var vocabulary = VocabularyBounds(graph);
         var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
         var inputs = new List<NamedTensor>();
-        for (var index = 0; index < runner.InputNames.Count; index++)
+        for (var index = 0; index < inputNames.Length; index++)
         {
-            var name = runner.InputNames[index];
-            var meta = runner.Inputs[name];
-            var axis = runner.SampleAxes[name];
+            var name = inputNames[index];
+            var meta = session.InputMetadata[name];
+            var axis = sampleAxes[name];
             var symbols = meta.SymbolicDimensions ?? [];
             var dims = meta.Dimensions.Select((d, i) =>
             {
