@@ -33,18 +33,29 @@ internal static class CacheCommand
         return command;
     }
 
-    private static Option<string?> LocalOption() => new("--local") { Description = "A local cache folder (obj/modelbuild/cache of a project, or ModelBuildCacheDir)." };
+    /// <summary>
+    /// A subcommand over the local cache (<c>--local</c>) and/or the remote one (<c>--remote-cache</c>): both options, the
+    /// subcommand's own <paramref name="options"/> between them, and <paramref name="action"/> run with the targets at hand
+    /// (<c>targets()</c> checks that one was named and the local folder exists).
+    /// </summary>
+    private static Command OverCaches(string name, string description, Option[] options,
+        Func<ParseResult, Func<(string? Local, RemoteCacheSettings? Remote)>, int> action)
+    {
+        var local = new Option<string?>("--local") { Description = "A local cache folder (obj/modelbuild/cache of a project, or ModelBuildCacheDir)." };
+        var remote = new RemoteCacheOptions();
+        var command = new Command(name, description);
+        command.Options.Add(local);
+        foreach (var option in options) command.Options.Add(option);
+        remote.AddTo(command);
+        command.SetAction(parse => CommandErrors.Run(() => action(parse, () => Targets(parse, local, remote))));
+        return command;
+    }
 
     private static Command List()
     {
-        var local = LocalOption();
-        var remote = new RemoteCacheOptions();
-        var command = new Command("list", "List the entries (results and stage outputs) with their size and age.");
-        command.Options.Add(local);
-        remote.AddTo(command);
-        command.SetAction(parse => CommandErrors.Run(() =>
+        return OverCaches("list", "List the entries (results and stage outputs) with their size and age.", [], (parse, targets) =>
         {
-            var (localDir, settings) = Targets(parse, local, remote);
+            var (localDir, settings) = targets();
             if (localDir is not null)
                 foreach (var e in LocalEntries(localDir)) Row("local", e.Kind, e.Key, e.Bytes, e.LastModified);
             if (settings is not null)
@@ -57,24 +68,17 @@ internal static class CacheCommand
                 }
             }
             return 0;
-        }));
-        return command;
+        });
     }
 
     private static Command Prune()
     {
-        var local = LocalOption();
-        var remote = new RemoteCacheOptions();
         var olderThan = new Option<string>("--older-than") { Description = "Remove entries last written before this age: 30d, 12h, 90m.", Required = true };
-        var command = new Command("prune", "Remove entries older than --older-than (and, remotely, the blobs no remaining entry names).");
-        command.Options.Add(local);
-        command.Options.Add(olderThan);
-        remote.AddTo(command);
-        command.SetAction(parse => CommandErrors.Run(() =>
+        return OverCaches("prune", "Remove entries older than --older-than (and, remotely, the blobs no remaining entry names).", [olderThan], (parse, targets) =>
         {
             var age = ParseAge(parse.GetValue(olderThan)!);
             var cutoff = DateTimeOffset.UtcNow - age;
-            var (localDir, settings) = Targets(parse, local, remote);
+            var (localDir, settings) = targets();
             if (localDir is not null)
             {
                 var removed = 0;
@@ -117,20 +121,14 @@ internal static class CacheCommand
                 Console.WriteLine($"remote: removed {removed} entr{(removed == 1 ? "y" : "ies")} and {blobs} unreferenced blob(s) older than {parse.GetValue(olderThan)} from {store.Display}");
             }
             return 0;
-        }));
-        return command;
+        });
     }
 
     private static Command Verify()
     {
-        var local = LocalOption();
-        var remote = new RemoteCacheOptions();
-        var command = new Command("verify", "Check every entry's files against its manifest (SHA-256), and remotely its signature when ModelBuildRemoteCacheSigningKey is set. Exit 1 when one is damaged.");
-        command.Options.Add(local);
-        remote.AddTo(command);
-        command.SetAction(parse => CommandErrors.Run(() =>
+        return OverCaches("verify", "Check every entry's files against its manifest (SHA-256), and remotely its signature when ModelBuildRemoteCacheSigningKey is set. Exit 1 when one is damaged.", [], (parse, targets) =>
         {
-            var (localDir, settings) = Targets(parse, local, remote);
+            var (localDir, settings) = targets();
             var bad = 0;
             var good = 0;
             if (localDir is not null)
@@ -155,8 +153,7 @@ internal static class CacheCommand
             }
             Console.WriteLine($"{good} entr{(good == 1 ? "y" : "ies")} verified, {bad} damaged");
             return bad == 0 ? 0 : 1;
-        }));
-        return command;
+        });
     }
 
     /// <summary>The build task's remote lookup: one entry into a local cache folder, with worker-protocol lines.</summary>

@@ -109,35 +109,11 @@ public sealed class OrtTensorBridge : IDisposable
         return t;
     }
 
-    static TensorElementType ToOrtType(ScalarType t) => t switch
-    {
-        ScalarType.Float32 => TensorElementType.Float,
-        ScalarType.Float64 => TensorElementType.Double,
-        ScalarType.Float16 => TensorElementType.Float16,
-        ScalarType.BFloat16 => TensorElementType.BFloat16,
-        ScalarType.Int8 => TensorElementType.Int8,
-        ScalarType.Byte => TensorElementType.UInt8,
-        ScalarType.Int16 => TensorElementType.Int16,
-        ScalarType.Int32 => TensorElementType.Int32,
-        ScalarType.Int64 => TensorElementType.Int64,
-        ScalarType.Bool => TensorElementType.Bool,
-        _ => throw new NotSupportedException($"No ONNX Runtime element type for {t}."),
-    };
+    // ONNX Runtime's element types are ONNX's data type numbers, so the importer's one torch <-> ONNX table serves both.
+    static TensorElementType ToOrtType(ScalarType t) => (TensorElementType)(int)Import.TensorProtoConverter.ToOnnxType(t);
 
-    static ScalarType ToTorchType(TensorElementType t) => t switch
-    {
-        TensorElementType.Float => ScalarType.Float32,
-        TensorElementType.Double => ScalarType.Float64,
-        TensorElementType.Float16 => ScalarType.Float16,
-        TensorElementType.BFloat16 => ScalarType.BFloat16,
-        TensorElementType.Int8 => ScalarType.Int8,
-        TensorElementType.UInt8 => ScalarType.Byte,
-        TensorElementType.Int16 => ScalarType.Int16,
-        TensorElementType.Int32 => ScalarType.Int32,
-        TensorElementType.Int64 => ScalarType.Int64,
-        TensorElementType.Bool => ScalarType.Bool,
-        _ => throw new NotSupportedException($"No torch element type for ONNX Runtime type {t}."),
-    };
+    static ScalarType ToTorchType(TensorElementType t) =>
+        Import.TensorProtoConverter.ToScalarType((int)t) ?? throw new NotSupportedException($"No torch element type for ONNX Runtime type {t}.");
 
     public void Dispose() => _session.Dispose();
 }

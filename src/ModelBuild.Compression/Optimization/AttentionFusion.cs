@@ -55,15 +55,9 @@ public sealed class AttentionFusion : IGraphFusion
                 inputs.Add(index);
                 attributes.Add(NodeAttributes.Float("mask_filter_value", mask.FilterValue));
             }
-            g.Graph.AddNode("Attention", inputs, [m.Output], domain: GraphPatterns.MicrosoftDomain, attributes: attributes, outputPrefix: "Attention");
-            g.Remove(m.Nodes);
+            g.Fuse("Attention", inputs, [m.Output], m.Nodes, outputPrefix: "Attention", attributes);
         }
-        if (matches.Count > 0)
-        {
-            g.UseMicrosoftDomain();
-            g.Commit();
-        }
-        return matches.Count;
+        return g.CommitFused(matches.Count);
     }
 
     sealed record Projection(string X, string Weight, string Bias, long Heads, long HeadSize, NodeProto[] Nodes);

@@ -39,16 +39,9 @@ public sealed class EmbedLayerNormFusion : IGraphFusion
             var inputs = new[] { Int32(m.Ids), m.SegmentIds is null ? "" : Int32(m.SegmentIds), m.Word, position, m.Segment ?? "", ln.Input[1], beta };
             var maskIndex = g.Graph.MakeUniqueName("EmbedLayerNorm_mask_index");
             string[] outputs = m.SumReadElsewhere ? [ln.Output[0], maskIndex, m.Sum] : [ln.Output[0], maskIndex];
-            g.Graph.AddNode("EmbedLayerNormalization", inputs, outputs, domain: GraphPatterns.MicrosoftDomain,
-                attributes: [NodeAttributes.Float("epsilon", ln.GetFloat("epsilon", 1e-5f))], outputPrefix: "EmbedLayerNorm");
-            g.Remove(m.Nodes);
+            g.Fuse("EmbedLayerNormalization", inputs, outputs, m.Nodes, outputPrefix: "EmbedLayerNorm", [NodeAttributes.Float("epsilon", ln.GetFloat("epsilon", 1e-5f))]);
         }
-        if (matches.Count > 0)
-        {
-            g.UseMicrosoftDomain();
-            g.Commit();
-        }
-        return matches.Count;
+        return g.CommitFused(matches.Count);
     }
 
     static Match? Find(GraphPatterns g, NodeProto ln)

@@ -34,15 +34,9 @@ public sealed class FastGeluFusion : IGraphFusion
         }
         foreach (var m in matches)
         {
-            g.Graph.AddNode("FastGelu", [m.X], [m.Output], domain: GraphPatterns.MicrosoftDomain, outputPrefix: "FastGelu");
-            g.Remove(m.Nodes);
+            g.Fuse("FastGelu", [m.X], [m.Output], m.Nodes, outputPrefix: "FastGelu");
         }
-        if (matches.Count > 0)
-        {
-            g.UseMicrosoftDomain();
-            g.Commit();
-        }
-        return matches.Count;
+        return g.CommitFused(matches.Count);
     }
 
     /// <summary>sum = x + 0.044715 * x^3 (either operand order); returns x and the nodes of the cubic term.</summary>

@@ -30,15 +30,9 @@ public sealed class GeluFusion : IGraphFusion
         }
         foreach (var m in matches)
         {
-            g.Graph.AddNode("Gelu", [m.X], [m.Output], domain: GraphPatterns.MicrosoftDomain, outputPrefix: "Gelu");
-            g.Remove(m.Nodes);
+            g.Fuse("Gelu", [m.X], [m.Output], m.Nodes, outputPrefix: "Gelu");
         }
-        if (matches.Count > 0)
-        {
-            g.UseMicrosoftDomain();
-            g.Commit();
-        }
-        return matches.Count;
+        return g.CommitFused(matches.Count);
     }
 
     /// <summary>

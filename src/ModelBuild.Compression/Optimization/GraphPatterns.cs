@@ -142,6 +142,29 @@ public sealed class GraphPatterns
         Graph.SortTopologically();
     }
 
+    /// <summary>
+    /// Adds one ONNX Runtime contrib node (<see cref="MicrosoftDomain"/>) in place of a match's <paramref name="nodes"/>,
+    /// which go at <see cref="CommitFused"/>; its outputs take the match's, so readers of the match read the fused node.
+    /// </summary>
+    public NodeProto Fuse(string opType, IEnumerable<string> inputs, IEnumerable<string> outputs, IEnumerable<NodeProto> nodes,
+        string outputPrefix, IEnumerable<AttributeProto>? attributes = null)
+    {
+        var fused = Graph.AddNode(opType, inputs, outputs, domain: MicrosoftDomain, attributes: attributes, outputPrefix: outputPrefix);
+        Remove(nodes);
+        return fused;
+    }
+
+    /// <summary>Ends a pass that <see cref="Fuse"/>d <paramref name="matches"/> matches: imports the contrib domain and commits (nothing when none). Returns <paramref name="matches"/>.</summary>
+    public int CommitFused(int matches)
+    {
+        if (matches > 0)
+        {
+            UseMicrosoftDomain();
+            Commit();
+        }
+        return matches;
+    }
+
     /// <summary>Makes sure the model imports the ONNX Runtime contrib domain (version 1).</summary>
     public void UseMicrosoftDomain()
     {

@@ -51,15 +51,8 @@ public sealed class SkipLayerNormFusion : IGraphFusion
         // Rewrite after matching, so that no match sees another's half-made edit.
         foreach (var m in matches)
         {
-            g.Graph.AddNode("SkipLayerNormalization", m.Inputs, m.Outputs, domain: GraphPatterns.MicrosoftDomain,
-                attributes: [NodeAttributes.Float("epsilon", m.Epsilon)], outputPrefix: "SkipLayerNorm");
-            g.Remove(m.Nodes);
+            g.Fuse("SkipLayerNormalization", m.Inputs, m.Outputs, m.Nodes, outputPrefix: "SkipLayerNorm", [NodeAttributes.Float("epsilon", m.Epsilon)]);
         }
-        if (matches.Count > 0)
-        {
-            g.UseMicrosoftDomain();
-            g.Commit();
-        }
-        return matches.Count;
+        return g.CommitFused(matches.Count);
     }
 }

@@ -1,6 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Compression.Data;
-using ModelBuild.Compression.Evaluation;
 using Onnx;
 
 namespace ModelBuild.Compression.Quantization;
@@ -22,28 +21,12 @@ public sealed class CalibrationCollector
     {
         var histograms = tensors.Distinct().ToDictionary(t => t, _ => new ActivationHistogram(), StringComparer.Ordinal);
         if (histograms.Count == 0) return histograms;
-        var augmented = model.Clone();
-        var graphOutputs = augmented.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        var initializers = augmented.Graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
-        var inputNames = augmented.Graph.Input.Select(i => i.Name).Where(n => !initializers.Contains(n)).ToHashSet(StringComparer.Ordinal);
-        var fetched = new List<string>();
-        foreach (var name in histograms.Keys)
+        var initializers = model.Graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var inputNames = model.Graph.Input.Select(i => i.Name).Where(n => !initializers.Contains(n)).ToHashSet(StringComparer.Ordinal);
+        var fetched = histograms.Keys.Where(name => !inputNames.Contains(name)).ToList();
+        using (var observed = new ObservedModel(model, fetched, Threads, "calibration"))
         {
-            if (inputNames.Contains(name)) continue;
-            fetched.Add(name);
-            if (graphOutputs.Contains(name)) continue;
-            augmented.Graph.Output.Add(new ValueInfoProto
-            {
-                Name = name,
-                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
-            });
-        }
-        var path = Path.Combine(Path.GetTempPath(), "modelbuild-calibration-" + Guid.NewGuid().ToString("N") + ".onnx");
-        try
-        {
-            File.WriteAllBytes(path, OnnxModelAccess.Serialize(augmented));
-            // Basic optimizations only: fusions at higher levels could remove the tensors being observed.
-            using var runner = new ModelRunner(path, Threads, GraphOptimizationLevel.ORT_ENABLE_BASIC);
+            var runner = observed.Runner;
             var bound = runner.Bind(data, "calibration data");
             using var runOptions = new RunOptions();
             var fixedBatch = runner.BatchSize(0);
@@ -74,6 +57,5 @@ public sealed class CalibrationCollector
             }
             return histograms;
         }
-        finally { File.Delete(path); }
     }
 }

@@ -59,21 +59,15 @@ public sealed class Fp16Converter : IQuantizationForm
         foreach (var input in graph.Input.Where(i => i.Type?.TensorType?.ElemType == Float))
         {
             var half = writer.Unique(input.Name + "_fp16");
-            foreach (var node in graph.Node)
-                for (var i = 0; i < node.Input.Count; i++)
-                    if (node.Input[i] == input.Name) node.Input[i] = half;
+            Rename(graph.Node, n => n.Input, input.Name, half);
             prologue.Add(Cast(writer.Unique(input.Name + "_CastToFp16"), input.Name, half, Float16));
         }
         var epilogue = new List<NodeProto>();
         foreach (var output in graph.Output.Where(o => o.Type?.TensorType?.ElemType == Float))
         {
             var half = writer.Unique(output.Name + "_fp16");
-            foreach (var node in graph.Node)
-                for (var i = 0; i < node.Output.Count; i++)
-                    if (node.Output[i] == output.Name) node.Output[i] = half;
-            foreach (var node in graph.Node)
-                for (var i = 0; i < node.Input.Count; i++)
-                    if (node.Input[i] == output.Name) node.Input[i] = half;
+            Rename(graph.Node, n => n.Output, output.Name, half);
+            Rename(graph.Node, n => n.Input, output.Name, half);
             epilogue.Add(Cast(writer.Unique(output.Name + "_CastToFp32"), half, output.Name, Float));
         }
         var all = prologue.Concat(graph.Node).Concat(epilogue).ToList();
@@ -82,6 +76,17 @@ public sealed class Fp16Converter : IQuantizationForm
         // Intermediate type annotations would now be wrong; ONNX Runtime re-infers them.
         graph.ValueInfo.Clear();
         return new QuantizedModel(model, converted, 0);
+    }
+
+    /// <summary>Points every <paramref name="from"/> among the nodes' inputs or outputs (<paramref name="values"/>) at <paramref name="to"/>.</summary>
+    private static void Rename(IEnumerable<NodeProto> nodes, Func<NodeProto, IList<string>> values, string from, string to)
+    {
+        foreach (var node in nodes)
+        {
+            var names = values(node);
+            for (var i = 0; i < names.Count; i++)
+                if (names[i] == from) names[i] = to;
+        }
     }
 
     private static NodeProto Cast(string name, string input, string output, int to)

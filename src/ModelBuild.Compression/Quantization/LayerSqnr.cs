@@ -1,4 +1,3 @@
-using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
 using Onnx;
@@ -26,22 +25,8 @@ public static class LayerSqnr
 
     private static Dictionary<string, float[]> Run(ModelProto model, List<string> tensors, InputSet data, int threads)
     {
-        var augmented = model.Clone();
-        var outputs = augmented.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var t in tensors.Where(t => !outputs.Contains(t)))
-            augmented.Graph.Output.Add(new ValueInfoProto
-            {
-                Name = t,
-                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
-            });
-        var path = Path.Combine(Path.GetTempPath(), "modelbuild-sqnr-" + Guid.NewGuid().ToString("N") + ".onnx");
-        try
-        {
-            File.WriteAllBytes(path, OnnxModelAccess.Serialize(augmented));
-            using var runner = new ModelRunner(path, threads, GraphOptimizationLevel.ORT_ENABLE_BASIC);
-            var result = runner.RunAll(data, 8, tensors);
-            return tensors.Select((t, i) => (t, result.Values[i])).ToDictionary(p => p.t, p => p.Item2, StringComparer.Ordinal);
-        }
-        finally { File.Delete(path); }
+        using var observed = new ObservedModel(model, tensors, threads, "sqnr");
+        var result = observed.Runner.RunAll(data, 8, tensors);
+        return tensors.Select((t, i) => (t, result.Values[i])).ToDictionary(p => p.t, p => p.Item2, StringComparer.Ordinal);
     }
 }

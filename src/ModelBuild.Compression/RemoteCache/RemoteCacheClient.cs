@@ -42,77 +42,62 @@ public sealed class RemoteCacheClient(IRemoteCacheStore store, RemoteCacheMode m
         var staging = $"{entryDirectory}.{Environment.ProcessId}.{Guid.NewGuid():N}.remote.tmp";
         try
         {
-            using var timeout = new CancellationTokenSource(OperationTimeout);
-            Prepare(timeout.Token);
-            var manifestBytes = store.TryReadAsync(RemoteCacheLayout.Manifest(kind, key), timeout.Token).GetAwaiter().GetResult();
-            if (manifestBytes is null)
+            return Guarded(what, $"for {what}", "the local cache", cancellation =>
             {
-                log.Info(string.Format(CultureInfo.InvariantCulture, "{0}: remote miss (key {1}) in {2:0.000} s", what, Short(key), clock.Elapsed.TotalSeconds));
-                return false;
-            }
-            var manifest = CacheManifest.TryParse(Encoding.UTF8.GetString(manifestBytes));
-            if (manifest is null || manifest.Key != key || manifest.Kind != kind || manifest.Files.Any(f => !CacheManifest.IsPlainFileName(f.Name)))
-            {
-                Reject(RemoteCacheCodes.EntryCorrupt, what, key, "its manifest is malformed or names another entry");
-                return false;
-            }
-            if (signingKey is not null && !manifest.HasValidSignature(signingKey))
-            {
-                log.Warning(RemoteCacheCodes.EntryUntrusted,
-                    $"{what}: the remote entry {Short(key)} in {store.Display} is {(manifest.Signature is null ? "unsigned" : "signed with another key")}; ignored.",
-                    "Only entries written by a build with the same ModelBuildRemoteCacheSigningKey (trusted CI) are used; the model is built locally.");
-                return false;
-            }
-
-            Directory.CreateDirectory(staging);
-            long bytes = 0;
-            foreach (var file in manifest.Files)
-            {
-                using (var output = File.Create(Path.Combine(staging, file.Name)))
+                var manifestBytes = store.TryReadAsync(RemoteCacheLayout.Manifest(kind, key), cancellation).GetAwaiter().GetResult();
+                if (manifestBytes is null)
                 {
-                    if (!store.TryDownloadAsync(RemoteCacheLayout.Blob(file.Sha256), output, timeout.Token).GetAwaiter().GetResult())
-                    {
-                        output.Close();
-                        Reject(RemoteCacheCodes.EntryCorrupt, what, key, $"the blob of {file.Name} is missing");
-                        return false;
-                    }
-                    bytes += output.Length;
+                    log.Info(string.Format(CultureInfo.InvariantCulture, "{0}: remote miss (key {1}) in {2:0.000} s", what, Short(key), clock.Elapsed.TotalSeconds));
+                    return false;
                 }
-            }
-            if (manifest.Verify(staging) is { } problem)
-            {
-                Reject(RemoteCacheCodes.EntryCorrupt, what, key, problem);
-                return false;
-            }
-            File.WriteAllBytes(Path.Combine(staging, CacheManifest.FileName), manifestBytes);
-            try
-            {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(entryDirectory))!);
-                Directory.Move(staging, entryDirectory);
-            }
-            catch (IOException) when (Directory.Exists(entryDirectory))
-            {
-                // Another build put the same entry there first; it is equally valid.
-            }
-            log.Info(string.Format(CultureInfo.InvariantCulture, "{0}: remote hit (key {1}) downloaded {2:N0} B in {3:0.000} s from {4}",
-                what, Short(key), bytes, clock.Elapsed.TotalSeconds, store.Display));
-            return true;
-        }
-        catch (RemoteCacheException e)
-        {
-            Fail(e);
-            return false;
-        }
-        catch (OperationCanceledException)
-        {
-            Fail(new RemoteCacheException(RemoteCacheCodes.Unreachable, $"The remote cache {store.Display} took longer than {OperationTimeout.TotalSeconds:0} s for {what}.",
-                "Check the network; the build went on with the local cache."));
-            return false;
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            Fail(Unexpected(e, what));
-            return false;
+                var manifest = CacheManifest.TryParse(Encoding.UTF8.GetString(manifestBytes));
+                if (manifest is null || manifest.Key != key || manifest.Kind != kind || manifest.Files.Any(f => !CacheManifest.IsPlainFileName(f.Name)))
+                {
+                    Reject(RemoteCacheCodes.EntryCorrupt, what, key, "its manifest is malformed or names another entry");
+                    return false;
+                }
+                if (signingKey is not null && !manifest.HasValidSignature(signingKey))
+                {
+                    log.Warning(RemoteCacheCodes.EntryUntrusted,
+                        $"{what}: the remote entry {Short(key)} in {store.Display} is {(manifest.Signature is null ? "unsigned" : "signed with another key")}; ignored.",
+                        "Only entries written by a build with the same ModelBuildRemoteCacheSigningKey (trusted CI) are used; the model is built locally.");
+                    return false;
+                }
+
+                Directory.CreateDirectory(staging);
+                long bytes = 0;
+                foreach (var file in manifest.Files)
+                {
+                    using (var output = File.Create(Path.Combine(staging, file.Name)))
+                    {
+                        if (!store.TryDownloadAsync(RemoteCacheLayout.Blob(file.Sha256), output, cancellation).GetAwaiter().GetResult())
+                        {
+                            output.Close();
+                            Reject(RemoteCacheCodes.EntryCorrupt, what, key, $"the blob of {file.Name} is missing");
+                            return false;
+                        }
+                        bytes += output.Length;
+                    }
+                }
+                if (manifest.Verify(staging) is { } problem)
+                {
+                    Reject(RemoteCacheCodes.EntryCorrupt, what, key, problem);
+                    return false;
+                }
+                File.WriteAllBytes(Path.Combine(staging, CacheManifest.FileName), manifestBytes);
+                try
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(entryDirectory))!);
+                    Directory.Move(staging, entryDirectory);
+                }
+                catch (IOException) when (Directory.Exists(entryDirectory))
+                {
+                    // Another build put the same entry there first; it is equally valid.
+                }
+                log.Info(string.Format(CultureInfo.InvariantCulture, "{0}: remote hit (key {1}) downloaded {2:N0} B in {3:0.000} s from {4}",
+                    what, Short(key), bytes, clock.Elapsed.TotalSeconds, store.Display));
+                return true;
+            });
         }
         finally
         {
@@ -128,12 +113,10 @@ public sealed class RemoteCacheClient(IRemoteCacheStore store, RemoteCacheMode m
     {
         if (!CanWrite) return false;
         var clock = Stopwatch.StartNew();
-        try
+        return Guarded(what, $"to upload {what}", "the local result", cancellation =>
         {
-            using var timeout = new CancellationTokenSource(OperationTimeout);
-            Prepare(timeout.Token);
             var manifestName = RemoteCacheLayout.Manifest(kind, key);
-            if (store.ExistsAsync(manifestName, timeout.Token).GetAwaiter().GetResult())
+            if (store.ExistsAsync(manifestName, cancellation).GetAwaiter().GetResult())
             {
                 log.Info($"{what}: already in the remote cache (key {Short(key)}); not uploaded");
                 return false;
@@ -144,10 +127,10 @@ public sealed class RemoteCacheClient(IRemoteCacheStore store, RemoteCacheMode m
             foreach (var file in manifest.Files)
             {
                 // Blobs first: the manifest below is what makes the entry visible, so it must come last.
-                store.UploadAsync(RemoteCacheLayout.Blob(file.Sha256), Path.Combine(entryDirectory, file.Name), timeout.Token).GetAwaiter().GetResult();
+                store.UploadAsync(RemoteCacheLayout.Blob(file.Sha256), Path.Combine(entryDirectory, file.Name), cancellation).GetAwaiter().GetResult();
                 bytes += file.Bytes;
             }
-            if (!store.TryCreateAsync(manifestName, Encoding.UTF8.GetBytes(manifest.ToJson()), timeout.Token).GetAwaiter().GetResult())
+            if (!store.TryCreateAsync(manifestName, Encoding.UTF8.GetBytes(manifest.ToJson()), cancellation).GetAwaiter().GetResult())
             {
                 log.Info($"{what}: another build uploaded key {Short(key)} first; its entry stays, this build keeps its local result");
                 return false;
@@ -155,6 +138,21 @@ public sealed class RemoteCacheClient(IRemoteCacheStore store, RemoteCacheMode m
             log.Info(string.Format(CultureInfo.InvariantCulture, "{0}: uploaded (key {1}) {2} file(s), {3:N0} B in {4:0.000} s to {5}",
                 what, Short(key), manifest.Files.Count, bytes, clock.Elapsed.TotalSeconds, store.Display));
             return true;
+        });
+    }
+
+    /// <summary>
+    /// Runs one operation on the store within <see cref="OperationTimeout"/>, the store prepared first. A store error,
+    /// the timeout (<paramref name="timedOut"/>: what took too long; <paramref name="goesOnWith"/>: what the build uses
+    /// instead) or an unexpected error is reported once and gives false: the remote cache never fails a build.
+    /// </summary>
+    private bool Guarded(string what, string timedOut, string goesOnWith, Func<CancellationToken, bool> operation)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(OperationTimeout);
+            Prepare(timeout.Token);
+            return operation(timeout.Token);
         }
         catch (RemoteCacheException e)
         {
@@ -163,8 +161,8 @@ public sealed class RemoteCacheClient(IRemoteCacheStore store, RemoteCacheMode m
         }
         catch (OperationCanceledException)
         {
-            Fail(new RemoteCacheException(RemoteCacheCodes.Unreachable, $"The remote cache {store.Display} took longer than {OperationTimeout.TotalSeconds:0} s to upload {what}.",
-                "Check the network; the build went on with the local result."));
+            Fail(new RemoteCacheException(RemoteCacheCodes.Unreachable, $"The remote cache {store.Display} took longer than {OperationTimeout.TotalSeconds:0} s {timedOut}.",
+                $"Check the network; the build went on with {goesOnWith}."));
             return false;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
