@@ -4,7 +4,6 @@ using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
-using ModelBuild.Compression.Quantization;
 
 namespace ModelBuild.Compression.Optimization;
 
@@ -35,21 +34,10 @@ public sealed class OptimizeStage : ICompressionStage
         var input = context.CurrentModel;
         var (data, source) = VerificationData(context, input);
         var fusions = _fusions ?? FusionRegistry.For(context.Recipe.Optimize);
-        // Static int8 (QDQ) has no form for ONNX Runtime's fused Attention: its packed QKV weights would stay float and
-        // the file would be ~1.4x the unfused int8-static file (0.42x instead of 0.30x of the synthetic-intent teacher).
-        // The user asked for that form, so attention stays unfused for it; auto and int8-dynamic (QAttention) keep it.
-        string? attentionNote = null;
-        if (_fusions is null && QuantizationForms.Parse(context.Recipe.Quantize) == StaticQdqInt8Quantizer.FormName && fusions.Any(f => f is AttentionFusion))
-        {
-            fusions = fusions.Where(f => f is not AttentionFusion).ToList();
-            // Say so only when the model has attention the rewrite would have fused (tried on a throw-away copy).
-            if (new AttentionFusion().Apply(ModelBuild.Onnx.OnnxModel.Load(input)) > 0)
-                attentionNote = "attention left unfused: int8-static has no QDQ form of the fused Attention operator, whose weights would stay float";
-        }
         var optimizer = new GraphOptimizer(fusions);
         var output = context.WorkPath("optimized.onnx");
         var result = optimizer.Optimize(input, data, output, context.WorkPath("optimize-candidates"), context.Log.Progress);
-        if (result.Fusions.All(f => f.Matches == 0) && attentionNote is null)
+        if (result.Fusions.All(f => f.Matches == 0))
             return new StageOutcome(input, NotApplicable: true);
 
         foreach (var dropped in result.Fusions.Where(f => f.Matches > 0 && !f.Kept))
@@ -70,7 +58,7 @@ public sealed class OptimizeStage : ICompressionStage
             {
                 ["fusion"] = f.Name, ["operator"] = f.Operator, ["count"] = f.Matches, ["maxDifference"] = f.MaxDifference,
             }).ToArray()),
-            ["notes"] = new JsonArray(attentionNote is null ? [] : [(JsonNode)attentionNote]),
+            ["notes"] = new JsonArray(),
             ["dropped"] = new JsonArray(result.Fusions.Where(f => f.Matches > 0 && !f.Kept).Select(f => (JsonNode)new JsonObject
             {
                 ["fusion"] = f.Name, ["operator"] = f.Operator, ["count"] = f.Matches, ["reason"] = f.Note,
