@@ -35,10 +35,9 @@ public sealed class OptimizeStage : ICompressionStage
         var input = context.CurrentModel;
         var (data, source) = VerificationData(context, input);
         var fusions = _fusions ?? FusionRegistry.For(context.Recipe.Optimize);
-        // Static int8 (QDQ) and int4 have no form for ONNX Runtime's fused Attention: its packed QKV weights would stay
-        // float and the file would be ~1.4x the unfused int8-static file (0.42x instead of 0.30x of the synthetic-intent
-        // teacher). The user asked for that form (or for size), so attention stays unfused for it; auto and int8-dynamic
-        // (QAttention) keep it.
+        // int4 has no form for ONNX Runtime's fused Attention (MatMulNBits needs the separate Q/K/V projections): its
+        // packed QKV weights would stay float. The user asked for that form (or for size), so attention stays unfused
+        // for it; auto, int8-dynamic and int8-static (QAttention) keep the fusion.
         string? attentionNote = null;
         if (_fusions is null && FusedAttentionReach.UnreachedBy(context.Recipe) is { } unreached && fusions.Any(f => f is AttentionFusion))
         {

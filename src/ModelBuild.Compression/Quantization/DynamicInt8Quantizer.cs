@@ -96,7 +96,7 @@ public sealed class DynamicInt8Quantizer : IQuantizationForm
     }
 
     /// <summary>ONNX Runtime's fused Attention (from the optimize stage) with a constant float packed QKV weight.</summary>
-    static bool IsFusedAttention(NodeProto node, QdqGraphWriter writer) =>
+    internal static bool IsFusedAttention(NodeProto node, QdqGraphWriter writer) =>
         node.OpType == "Attention" && node.Domain == "com.microsoft" && node.Input.Count >= 3
         && writer.IsInitializer(node.Input[1]) && writer.Initializer(node.Input[1]) is { Dims.Count: 2 } w && OnnxModelAccess.IsFloat(w);
 
@@ -107,6 +107,18 @@ public sealed class DynamicInt8Quantizer : IQuantizationForm
     /// </summary>
     static IEnumerable<NodeProto> QuantizeAttention(NodeProto node, QdqGraphWriter writer)
     {
+        string U(string s) => writer.Unique(node.Name + s);
+        var (aq, aScale, aZero) = (U("_input_quantized"), U("_input_scale"), U("_input_zero_point"));
+        yield return OnnxModelAccess.Node("DynamicQuantizeLinear", U("_DynamicQuantizeLinear"), [node.Input[0]], [aq, aScale, aZero]);
+        yield return QAttention(node, writer, aq, aScale, aZero);
+    }
+
+    /// <summary>
+    /// QAttention over an already quantized uint8 input (its scale and zero point given): the packed QKV weight int8,
+    /// symmetric with one scale; shared by the dynamic form and the static one (whose input scale is calibrated).
+    /// </summary>
+    internal static NodeProto QAttention(NodeProto node, QdqGraphWriter writer, string quantizedInput, string inputScale, string inputZeroPoint)
+    {
         var weightName = node.Input[1];
         var tensor = writer.Initializer(weightName);
         var dims = OnnxModelAccess.Dims(tensor);
@@ -114,13 +126,11 @@ public sealed class DynamicInt8Quantizer : IQuantizationForm
         var wq = writer.AddInitializer(OnnxModelAccess.Int8Tensor(weightName + "_quantized", qv, dims));
         var wScale = writer.AddInitializer(OnnxModelAccess.FloatTensor(weightName + "_scale", [p.Scales[0]]));
         var wZero = writer.AddInitializer(OnnxModelAccess.Int8Tensor(weightName + "_zero_point", [0]));
-        string U(string s) => writer.Unique(node.Name + s);
-        var (aq, aScale, aZero) = (U("_input_quantized"), U("_input_scale"), U("_input_zero_point"));
-        yield return OnnxModelAccess.Node("DynamicQuantizeLinear", U("_DynamicQuantizeLinear"), [node.Input[0]], [aq, aScale, aZero]);
         var mask = node.Input.Count > 3 ? node.Input[3] : "";
-        var attention = OnnxModelAccess.Node("QAttention", U("_QAttention"), [aq, wq, node.Input[2], aScale, wScale, mask, aZero, wZero], node.Output, "com.microsoft");
+        var attention = OnnxModelAccess.Node("QAttention", writer.Unique(node.Name + "_QAttention"),
+            [quantizedInput, wq, node.Input[2], inputScale, wScale, mask, inputZeroPoint, wZero], node.Output, "com.microsoft");
         attention.Attribute.AddRange(node.Attribute.Select(a => a.Clone()));
-        yield return attention;
+        return attention;
     }
 
     internal static float[] Transpose(float[] values, int rows, int cols)

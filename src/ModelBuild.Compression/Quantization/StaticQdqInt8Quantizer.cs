@@ -10,7 +10,9 @@ namespace ModelBuild.Compression.Quantization;
 /// Quantization points: every activation input of a quantized node, the output of a quantized node when it feeds
 /// only quantized or data-movement nodes (through a single ReLU, whose range then makes ORT drop it), and the
 /// outputs of data-movement nodes (MaxPool, Reshape, ...) behind a quantized tensor, with the same parameters so
-/// ORT can run them on int8 directly.
+/// ORT can run them on int8 directly. ONNX Runtime's fused Attention (from the optimize stage) becomes QAttention
+/// with its input quantized to uint8 by a QuantizeLinear with the calibrated range (no QDQ form of Attention exists
+/// that the CPU provider runs on integers: a Q feeding DQs would leave q/k/v float).
 /// </summary>
 public sealed class StaticQdqInt8Quantizer : IQuantizationForm
 {
@@ -65,6 +67,11 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
             if (FeedsQuantized(output)) Add(output);
         }
 
+        // The fused Attentions' inputs: a calibrated range for QAttention's uint8 input.
+        var writer = new QdqGraphWriter(graph);
+        foreach (var attention in graph.Node.Where(n => DynamicInt8Quantizer.IsFusedAttention(n, writer) && !ExcludedNodes.Contains(n.Name)))
+            Add(attention.Input[0]);
+
         // Data-movement nodes behind a quantized tensor share its parameters (graph order is topological).
         var sameAs = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var node in graph.Node)
@@ -92,6 +99,14 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
             if (!ranges.TryGetValue(source, out var r)) continue;
             activation[t] = QuantizationMath.Int8Activation(r.Min, r.Max);
         }
+
+        // A fused Attention's input that no QDQ node reads gets no Q/DQ pair: its QuantizeLinear (uint8) is QAttention's own.
+        var attentions = new HashSet<NodeProto>(graph.Node.Where(n => DynamicInt8Quantizer.IsFusedAttention(n, writer) && !ExcludedNodes.Contains(n.Name)
+            && ranges.ContainsKey(n.Input[0])), ReferenceEqualityComparer.Instance);
+        var qdqRead = nodes.Where(n => n.Kind != QuantizableKind.GatherEmbedding).SelectMany(n => n.ActivationInputs.Select(i => n.Node.Input[i]))
+            .Concat(sameAs.Values).ToHashSet(StringComparer.Ordinal);
+        foreach (var a in attentions)
+            if (!qdqRead.Contains(a.Input[0])) activation.Remove(a.Input[0]);
 
         var quantizedNames = new List<string>();
         var weightCache = new Dictionary<string, (string Output, QuantParams Params)>(StringComparer.Ordinal);
@@ -153,6 +168,15 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
             if (readers.Contains(node))
                 for (var i = 0; i < node.Input.Count; i++)
                     if (replace.TryGetValue(node.Input[i], out var r)) node.Input[i] = r;
+            if (attentions.Contains(node))
+            {
+                var (q, quantized) = QuantizeAttentionInput(node, writer, ranges[node.Input[0]]);
+                newNodes.Add(q);
+                newNodes.Add(quantized);
+                quantizedNames.Add(node.Name);
+                foreach (var o in node.Output) Emit(o);
+                continue;
+            }
             if (gatherRewrites.TryGetValue(node, out var dequantize))
             {
                 newNodes.Add(node); newNodes.Add(dequantize);
@@ -168,6 +192,24 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
         // Per-tensor QuantizeLinear/DequantizeLinear exist from opset 10, so a per-tensor model keeps its opset.
         OnnxModelAccess.EnsureOpset(model, "", PerChannel ? GraphPreparation.QuantizationOpset : GraphPreparation.PerTensorQuantizationOpset);
         return new QuantizedModel(model, quantizedNames, activation.Count);
+    }
+
+    /// <summary>
+    /// QuantizeLinear of the Attention's input to uint8 (asymmetric, the calibrated range widened to hold 0, as QAttention's
+    /// u8s8 CPU kernel takes it) and the QAttention that reads it.
+    /// </summary>
+    static (NodeProto Quantize, NodeProto Attention) QuantizeAttentionInput(NodeProto node, QdqGraphWriter writer, (float Min, float Max) range)
+    {
+        var min = Math.Min(range.Min, 0f);
+        var max = Math.Max(range.Max, 0f);
+        var scale = max - min < 1e-12f ? 1f : (max - min) / 255f;
+        var zero = (byte)Math.Clamp(Math.Round(-min / scale, MidpointRounding.ToEven), 0, 255);
+        var input = node.Input[0];
+        var scaleName = writer.AddInitializer(OnnxModelAccess.FloatTensor(input + "_uint8_scale", [scale]));
+        var zeroName = writer.AddInitializer(OnnxModelAccess.UInt8Tensor(input + "_uint8_zero_point", [zero]));
+        var quantized = writer.Unique(input + "_uint8");
+        var q = OnnxModelAccess.Node("QuantizeLinear", writer.Unique(node.Name + "_QuantizeLinear"), [input, scaleName, zeroName], [quantized]);
+        return (q, DynamicInt8Quantizer.QAttention(node, writer, quantized, scaleName, zeroName));
     }
 
     /// <summary>Gather reads an int8 table; a per-tensor DequantizeLinear after it restores float rows.</summary>

@@ -317,6 +317,48 @@ public class FusedGraphQuantizationTests
 }
 
 /// <summary>
+/// Static int8 on the fused graph: each fused Attention becomes QAttention reading a uint8 input quantized with the
+/// calibrated range (QuantizeLinear, not DynamicQuantizeLinear), its packed QKV weight int8, the predictions kept.
+/// </summary>
+public class StaticFusedAttentionQuantizationTests
+{
+    static string Synthetic(string file) => Path.Combine(Teacher("synthetic-intent-transformer"), file);
+
+    [Fact]
+    public void Static_int8_runs_the_fused_attention_as_QAttention_with_a_calibrated_input()
+    {
+        var dir = TempDir();
+        var recipe = new CompressionRecipe
+        {
+            Teacher = Synthetic("teacher.onnx"), Output = Path.Combine(dir, "out.onnx"), Quantize = "int8-static",
+            CalibrationData = Synthetic("calib_x.npy"), Force = true,
+            EvaluationData = Synthetic("test_x.npy"), EvaluationLabels = Synthetic("test_y.npy"),
+        };
+        var report = TestMaterials.Run(recipe);
+        Assert.Equal(["optimize", "quantize"], report.Stages.Select(s => s.Name));
+        var graph = OnnxModel.Load(recipe.Output).Graph;
+        var attentions = graph.Nodes.Where(n => n.OpType == "QAttention" && n.Domain == "com.microsoft").ToList();
+        Assert.Equal(2, attentions.Count);
+        Assert.DoesNotContain(graph.Nodes, n => n.OpType is "Attention" or "DynamicQuantizeLinear");
+        foreach (var q in attentions)
+        {
+            Assert.Equal("QuantizeLinear", graph.GetProducer(q.Input[0])!.OpType);
+            Assert.Equal((int)TensorProto.Types.DataType.Uint8, graph.GetInitializer(q.Input[6])!.DataType);
+            Assert.Equal((int)TensorProto.Types.DataType.Int8, graph.GetInitializer(q.Input[1])!.DataType);
+            Assert.True(graph.GetInitializer(q.Input[3])!.FloatData.Count == 1 || graph.GetInitializer(q.Input[3])!.RawData.Length == 4);
+        }
+        // Top-1 agreement with the float teacher on the test split, measured here.
+        var data = DataSource.ReadInputSet(Synthetic("test_x.npy"), new DataReadOptions().ForModel(recipe.Teacher));
+        using var teacher = new ModelRunner(recipe.Teacher);
+        using var quantized = new ModelRunner(recipe.Output);
+        var a = teacher.RunAll(data).ArgMax();
+        var b = quantized.RunAll(data).ArgMax();
+        var agreement = a.Zip(b).Count(p => p.First == p.Second) * 100.0 / a.Length;
+        Assert.True(agreement >= 99, $"agreement {agreement:0.00}%");
+    }
+}
+
+/// <summary>
 /// tanh GELU (none of the shared transformers has it): a Linear layer followed by GPT-2's
 /// 0.5 * x * (1 + tanh(0.7978845608 * (x + 0.044715 * x^3))) becomes FastGelu with its bias folded, with the same outputs.
 /// </summary>

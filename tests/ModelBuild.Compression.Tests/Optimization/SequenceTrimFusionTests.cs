@@ -122,7 +122,7 @@ public class SequenceTrimFusionTests
     [Fact]
     public void Without_a_fused_attention_mask_there_is_nothing_to_trim_against()
     {
-        // Attention left unfused (as for an explicit int8-static): no mask is proven to cover every attention.
+        // Attention left unfused (--optimize with the Attention rewrite dropped): no mask is proven to cover every attention.
         var dir = TempDir();
         var model = Synthetic("teacher.onnx");
         var fusions = FusionRegistry.Auto().Where(f => f is not AttentionFusion).ToList();
