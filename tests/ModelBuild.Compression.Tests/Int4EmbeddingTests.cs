@@ -117,6 +117,20 @@ public class Int4EmbeddingTests
         Assert.Equal(row, BlockQuantizedGather.Dequantize(packed, scales, zeros, 1, 64));
     }
 
+    [Fact]
+    public void Word_tables_get_4_bits_small_and_odd_width_tables_stay_int8()
+    {
+        TensorProto Table(long rows, long width) => OnnxModelAccess.FloatTensor("t", new float[rows * width], rows, width);
+        Assert.True(BlockQuantizedGather.Fits(Table(627, 64)));   // the synthetic student's word table
+        Assert.False(BlockQuantizedGather.Fits(Table(64, 64)));   // intent-bert's position table: 4,096 values
+        Assert.False(BlockQuantizedGather.Fits(Table(1001, 65))); // odd width: two codes per byte cannot hold a row
+        // intent-bert's student gathers three tables: word [1069, 64] in 4 bits, position [64, 64] and segment [2, 64] int8.
+        var model = Int4(Case("bert-student").Model);
+        var gather = Assert.Single(model.Graph.Node, n => n.OpType == "GatherBlockQuantized");
+        Assert.Equal("input_ids", gather.Input[1]);
+        Assert.Equal(2, model.Graph.Node.Count(n => n.OpType == "DequantizeLinear"));
+    }
+
     [Theory]
     [MemberData(nameof(Students))]
     public void The_int4_student_runs_in_onnx_runtime_within_the_stated_tolerance_of_float(string student)

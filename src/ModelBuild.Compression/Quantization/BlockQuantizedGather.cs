@@ -16,8 +16,19 @@ public static class BlockQuantizedGather
     /// <summary>The block size along a row: ONNX Runtime takes powers of two from 16; 32 as its quantizer and MatMulNBits use.</summary>
     public const int BlockSize = 32;
 
-    /// <summary>Whether ONNX Runtime's uint8 kernel can hold this table: 2-D with an even row width (two codes per byte).</summary>
-    public static bool Fits(TensorProto table) => table.Dims.Count == 2 && table.Dims[1] % 2 == 0 && table.Dims[1] > 0;
+    /// <summary>
+    /// Tables smaller than this (32 KiB of float32, e.g. the students' 64x64 position and 2x64 segment tables) stay
+    /// int8: 4 bits would save a few KiB and cost their precision; the word tables this is for are larger (627x64 and
+    /// 1069x64 in the shared students).
+    /// </summary>
+    public const int MinimumElements = 8192;
+
+    /// <summary>
+    /// Whether this table is worth 4 bits and ONNX Runtime's uint8 kernel can hold it: 2-D, an even row width (two
+    /// codes per byte) and at least <see cref="MinimumElements"/> values.
+    /// </summary>
+    public static bool Fits(TensorProto table) =>
+        table.Dims.Count == 2 && table.Dims[1] % 2 == 0 && table.Dims[1] > 0 && table.Dims[0] * table.Dims[1] >= MinimumElements;
 
     /// <summary>
     /// Replaces the Gather of <paramref name="q"/> (whose table <see cref="Fits"/>) by GatherBlockQuantized on the same

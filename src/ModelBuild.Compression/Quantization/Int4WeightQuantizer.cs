@@ -9,8 +9,8 @@ namespace ModelBuild.Compression.Quantization;
 /// dequantizing weights to float. Symmetric blocks cost 4 + 32/32 = 5 bits per weight (6.4x smaller than float32);
 /// a zero-point per block would push that to 5.5 bits (5.8x). Embedding tables (Gather on a float table) become
 /// 4-bit <c>GatherBlockQuantized</c> (<see cref="BlockQuantizedGather"/>), so the table, the largest tensor of a small
-/// transformer, shrinks as much as the matrices; a table ONNX Runtime's kernel cannot hold (odd row width) is stored
-/// int8 (Gather + DequantizeLinear).
+/// transformer, shrinks as much as the matrices; a small table (under 8192 values, e.g. positions) or one ONNX Runtime's
+/// kernel cannot hold (odd row width) is stored int8 (Gather + DequantizeLinear).
 /// </summary>
 public sealed class Int4WeightQuantizer : IQuantizationForm
 {
