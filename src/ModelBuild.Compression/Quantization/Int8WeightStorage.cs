@@ -29,7 +29,7 @@ public sealed class Int8WeightStorage : IQuantizationForm
         var model = prepared.Clone();
         var graph = model.Graph;
         var writer = new QdqGraphWriter(graph);
-        var nodes = QuantizableNode.Find(graph).Where(n => n.WeightInput is not null).ToList();
+        var nodes = QuantizableNode.Find(graph).Where(n => n.WeightInput is not null).Concat(FusedAttentionWeights(graph)).ToList();
         var done = new Dictionary<string, string>(StringComparer.Ordinal);
         var prologue = new List<NodeProto>();
         var quantized = new List<string>();
@@ -62,5 +62,19 @@ public sealed class Int8WeightStorage : IQuantizationForm
         graph.Node.AddRange(all);
         QdqGraphWriter.RemoveUnusedInitializers(graph);
         return new QuantizedModel(model, quantized, 0);
+    }
+
+    /// <summary>
+    /// The packed QKV weight ([hidden, 3*hidden], output channels on axis 1) of each com.microsoft <c>Attention</c> the
+    /// optimize stage wrote: a weight like any MatMul's, which storage alone can shrink (ONNX Runtime folds the Cast +
+    /// Mul before the kernel packs it). Without it the fused graph kept its largest matrices float.
+    /// </summary>
+    static IEnumerable<QuantizableNode> FusedAttentionWeights(GraphProto graph)
+    {
+        var initializers = OnnxModelAccess.Initializers(graph);
+        return graph.Node
+            .Where(n => n is { OpType: "Attention", Domain: "com.microsoft" } && n.Input.Count >= 2
+                        && initializers.TryGetValue(n.Input[1], out var w) && OnnxModelAccess.IsFloat(w) && w.Dims.Count == 2)
+            .Select(n => new QuantizableNode(n, QuantizableKind.MatMulWeight, 1, 1, [0], null));
     }
 }
