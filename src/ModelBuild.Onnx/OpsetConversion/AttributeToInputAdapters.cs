@@ -6,37 +6,20 @@ namespace ModelBuild.Onnx.OpsetConversion;
 // Operators whose parameters moved from attributes to (constant) inputs with the same meaning. ONNX adapters:
 // axes_attribute_to_input (Squeeze/Unsqueeze/ReduceSum 13), split_12_13, slice_9_10, pad_10_11, topk_9_10, dropout_11_12.
 
-/// <summary>Squeeze/Unsqueeze/ReduceSum-13: <c>axes</c> became an optional int64 input.</summary>
-internal sealed class AxesToInputAdapter : OpsetAdapter
+/// <summary>
+/// Squeeze/Unsqueeze/ReduceSum-13 (<c>axes</c>) and Split-13 (<c>split</c> sizes): the int64 list attribute became an
+/// optional int64 input.
+/// </summary>
+internal sealed class IntsToInputAdapter : OpsetAdapter
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["Squeeze", "Unsqueeze", "ReduceSum"];
+    public override IReadOnlyList<string> OpTypes { get; } = ["Squeeze", "Unsqueeze", "ReduceSum", "Split"];
     public override int ChangedAt => 13;
 
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
-        if (node.GetInts("axes") is { } axes)
-        {
-            node.RemoveAttributes("axes");
-            node.Input.Add(context.Int64s($"{node.Output[0]}_axes", axes));
-        }
-        return [node];
-    }
-}
-
-/// <summary>Split-13: the <c>split</c> sizes became an optional int64 input.</summary>
-internal sealed class SplitAdapter : OpsetAdapter
-{
-    public override IReadOnlyList<string> OpTypes { get; } = ["Split"];
-    public override int ChangedAt => 13;
-
-    public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
-    {
-        if (node.GetInts("split") is { } split)
-        {
-            node.RemoveAttributes("split");
-            if (node.Input.Count > 1) return context.Refuse(node, "both a 'split' attribute and a second input");
-            node.Input.Add(context.Int64s($"{node.Output[0]}_split", split));
-        }
+        var attribute = node.OpType == "Split" ? "split" : "axes";
+        if (attribute == "split" && node.GetInts("split") is not null && node.Input.Count > 1) return context.Refuse(node, "both a 'split' attribute and a second input");
+        context.IntsAttributeToInput(node, attribute);
         return [node];
     }
 }
@@ -50,14 +33,8 @@ internal sealed class SliceAdapter : OpsetAdapter
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         if (node.Input.Count > 1) return [node]; // already in the input form
-        var starts = node.GetInts("starts");
-        var ends = node.GetInts("ends");
-        if (starts is null || ends is null) return context.Refuse(node, "Slice-1 without 'starts' and 'ends'");
-        var axes = node.GetInts("axes");
-        node.RemoveAttributes("starts", "ends", "axes");
-        node.Input.Add(context.Int64s($"{node.Output[0]}_starts", starts));
-        node.Input.Add(context.Int64s($"{node.Output[0]}_ends", ends));
-        if (axes is not null) node.Input.Add(context.Int64s($"{node.Output[0]}_axes", axes));
+        if (node.GetInts("starts") is null || node.GetInts("ends") is null) return context.Refuse(node, "Slice-1 without 'starts' and 'ends'");
+        foreach (var attribute in new[] { "starts", "ends", "axes" }) context.IntsAttributeToInput(node, attribute);
         return [node];
     }
 }

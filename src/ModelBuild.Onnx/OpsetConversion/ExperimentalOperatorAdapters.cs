@@ -6,43 +6,34 @@ namespace ModelBuild.Onnx.OpsetConversion;
 // The experimental image operators of opsets 1-9 (removed at 10), written as the standard operators that compute the
 // same (their definitions in ONNX's Changelog and ONNX Runtime's contrib kernels).
 
-/// <summary>ImageScaler: y = scale * x + bias[c] on NCHW -> Mul(scale) then Add(bias as [1,C,1,1]).</summary>
-internal sealed class ImageScalerAdapter : OpsetAdapter
+/// <summary>
+/// ImageScaler (y = scale * x + bias[c] on NCHW, bias as [1,C,1,1]) and Affine (y = alpha * x + beta): one affine map,
+/// Mul then Add (just the Mul when ImageScaler has no bias).
+/// </summary>
+internal sealed class ScaleShiftAdapter : OpsetAdapter
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["ImageScaler"];
+    public override IReadOnlyList<string> OpTypes { get; } = ["ImageScaler", "Affine"];
     public override int ChangedAt => 10;
 
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         var type = context.ElementType(node.Input[0]);
         var y = node.Output[0];
-        var scaled = context.UniqueName($"{y}_scaled");
-        var mul = context.Node("Mul", node, [node.Input[0], context.Scalar($"{y}_scale", node.GetFloat("scale", 1f), type)], [scaled]);
         var bias = node.GetFloats("bias");
-        if (bias is null)
+        Func<string> scale = node.OpType == "Affine"
+            ? () => context.Scalar($"{y}_alpha", node.GetFloat("alpha", 1f), type)
+            : () => context.Scalar($"{y}_scale", node.GetFloat("scale", 1f), type);
+        Func<string>? shift = node.OpType == "Affine" ? () => context.Scalar($"{y}_beta", node.GetFloat("beta", 0f), type)
+            : bias is null ? null : () => context.Floats($"{y}_bias", bias, type, 1, bias.Length, 1, 1);
+        // The constants are made when the nodes take them, scale first, so their names come in the same order as before.
+        var scaled = context.UniqueName($"{y}_scaled");
+        var mul = context.Node("Mul", node, [node.Input[0], scale()], [scaled]);
+        if (shift is null)
         {
             mul.Output[0] = y;
             return [mul];
         }
-        var add = context.Node("Add", node, [scaled, context.Floats($"{y}_bias", bias, type, 1, bias.Length, 1, 1)], [y]);
-        return [mul, add];
-    }
-}
-
-/// <summary>Affine: y = alpha * x + beta -> Mul then Add.</summary>
-internal sealed class AffineAdapter : OpsetAdapter
-{
-    public override IReadOnlyList<string> OpTypes { get; } = ["Affine"];
-    public override int ChangedAt => 10;
-
-    public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
-    {
-        var type = context.ElementType(node.Input[0]);
-        var y = node.Output[0];
-        var scaled = context.UniqueName($"{y}_scaled");
-        var mul = context.Node("Mul", node, [node.Input[0], context.Scalar($"{y}_alpha", node.GetFloat("alpha", 1f), type)], [scaled]);
-        var add = context.Node("Add", node, [scaled, context.Scalar($"{y}_beta", node.GetFloat("beta", 0f), type)], [y]);
-        return [mul, add];
+        return [mul, context.Node("Add", node, [scaled, shift()], [y])];
     }
 }
 

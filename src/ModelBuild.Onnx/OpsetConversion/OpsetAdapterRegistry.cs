@@ -17,8 +17,7 @@ public static class OpsetAdapterRegistry
     [
         new ClipAdapter(),
         new SoftmaxAdapter(),
-        new AxesToInputAdapter(),
-        new SplitAdapter(),
+        new IntsToInputAdapter(),
         new SliceAdapter(),
         new PadAdapter(),
         new TopKAdapter(),
@@ -27,8 +26,7 @@ public static class OpsetAdapterRegistry
         new DropoutAdapter(),
         new BatchNormalizationAdapter(),
         new ScatterAdapter(),
-        new ImageScalerAdapter(),
-        new AffineAdapter(),
+        new ScaleShiftAdapter(),
         new CropAdapter(),
         new ScanAdapter(),
     ];

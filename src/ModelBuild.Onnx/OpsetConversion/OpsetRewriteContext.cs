@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using ModelBuild.Onnx.Graph;
 using ModelBuild.Onnx.Shapes;
 using ModelBuild.Onnx.Tensors;
 using Onnx;
@@ -49,6 +50,17 @@ public sealed class OpsetRewriteContext
 
     /// <summary>Adds an int64 constant (as an initializer of the node's graph) and returns its name.</summary>
     public string Int64s(string hint, params long[] values) => AddInitializer(TensorData.Create(UniqueName(hint), values, values.Length));
+
+    /// <summary>
+    /// Moves the int64-list attribute <paramref name="attribute"/>, when the node has it, to a new last input holding the
+    /// same values (a constant named after the node's output), as the attribute-to-input adapters of ONNX do.
+    /// </summary>
+    public void IntsAttributeToInput(NodeProto node, string attribute)
+    {
+        if (node.GetInts(attribute) is not { } values) return;
+        node.RemoveAttributes(attribute);
+        node.Input.Add(Int64s($"{node.Output[0]}_{attribute}", values));
+    }
 
     /// <summary>Adds a scalar constant of the given element type (float, double or float16).</summary>
     public string Scalar(string hint, float value, DataType type) => AddInitializer(type switch
