@@ -145,8 +145,10 @@ public sealed class BadInputCampaignTests(ITestOutputHelper output) : IDisposabl
             File.WriteAllBytes(evaluation, Gen.Bool.Next(pcg) ? goodNpy : Mutations.Mutate(pcg, goodNpy));
             var output = Path.Combine(dir, "out.onnx");
             var quantize = Gen.OneOf("int8-static", "int8-dynamic", "int8-weights", "fp16").Next(pcg);
+            // A stage cache inside the case folder, so a cache entry a failed case leaves behind is counted as a leftover.
             return () => Cli(dir, output, "compress", mlp, "-o", output, "--quantize", quantize, "--calibration-data", calibration,
-                "--eval-data", evaluation, "--eval-labels", labels, "--max-accuracy-drop", "50", "--latency-runs", "0", "--report", Path.Combine(dir, "report.json"));
+                "--eval-data", evaluation, "--eval-labels", labels, "--max-accuracy-drop", "50", "--latency-runs", "0", "--report", Path.Combine(dir, "report.json"),
+                "--stage-cache", Path.Combine(dir, StageCacheFolder));
         }));
         return kinds;
     }
@@ -179,16 +181,30 @@ public sealed class BadInputCampaignTests(ITestOutputHelper output) : IDisposabl
                 continue;
             }
             var (outcome, detail) = CampaignCase.Run(run);
-            // Nothing half-written: a failed case leaves only its inputs (a failed gate may leave its report).
+            // Nothing half-written: a failed case leaves only its inputs (a failed gate may leave its report, and the
+            // stage it completed may stay in the stage cache). Any staging (.tmp) file or folder is a leftover always.
             var extra = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Where(f => !inputs.Contains(f))
-                .Where(f => outcome == Outcome.Success || !(outcome == Outcome.GateFailed && Path.GetFileName(f).StartsWith("report.", StringComparison.Ordinal)))
-                .Where(f => outcome != Outcome.Success || f.EndsWith(".tmp", StringComparison.Ordinal)).ToList();
+                .Where(f => IsStaging(dir, f) || outcome switch
+                {
+                    Outcome.Success => false,
+                    Outcome.GateFailed => !Path.GetFileName(f).StartsWith("report.", StringComparison.Ordinal) && !IsInStageCache(dir, f),
+                    _ => true,
+                }).ToList();
             if (extra.Count > 0 && outcome is Outcome.UserError or Outcome.GateFailed or Outcome.Success)
                 (outcome, detail) = (Outcome.Leftover, $"{detail} left {string.Join(", ", extra.Select(Path.GetFileName))}");
             Directory.Delete(dir, recursive: true);
             CaseProcess.Report(report, i, outcome, detail);
         }
     }
+
+    private const string StageCacheFolder = "stages";
+
+    private static bool IsInStageCache(string caseDir, string file) =>
+        Path.GetRelativePath(caseDir, file).StartsWith(StageCacheFolder + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+
+    /// <summary>A temp file, or a file inside a staging folder (AtomicFile's "*.tmp" folders): never complete.</summary>
+    private static bool IsStaging(string caseDir, string file) =>
+        Path.GetRelativePath(caseDir, file).Split(Path.DirectorySeparatorChar).Any(part => part.EndsWith(".tmp", StringComparison.Ordinal));
 
     private static void ReadAndRun(string spec, DataReadOptions options, ModelRunner runner, bool asLabels)
     {

@@ -88,10 +88,11 @@ public sealed class QuantizationAwareDistillationTests : IDisposable
     /// (calibrated on calib_x, as <c>--distill --quantization-aware --quantize int8-static</c> does) and scored in ONNX
     /// Runtime: the int8 model is what the user ships, so its accuracy is what is asserted, over seeds 0, 1 and 2 (the
     /// start is the trained student; the seed moves the batch order and the dropout). The recipe (2 epochs on calib_x,
-    /// lr 1e-4) is fixed, not tuned on the test split. Measured per seed (2026-12-03, benchmarks/RESULTS.md
-    /// "Quantization-aware distillation over seeds"): see there; the band is the mean at most 2 points under the
-    /// reference scratch student (89.92%) and every seed at most 3 points under it. A QAD that broke the weights (or
-    /// an int8 step that broke the model) lands far below: a broken model of 12 classes scores about 8%.
+    /// lr 1e-4) is fixed, not tuned on the test split. Measured 2026-12-03 (benchmarks/RESULTS.md, "Quantization-aware
+    /// distillation over seeds"): int8-static after QAD 89.92%, 90.08%, 89.83% for seeds 0-2 (mean 89.94%; float
+    /// students 89.75%, 90.08%, 90.08%). The band: the mean at most 1 point under the reference scratch student
+    /// (89.92%), every seed at most 2 points under it (one test sample is 0.083 points). A QAD that broke the weights
+    /// (or an int8 step that broke the model) lands far below: a broken model of 12 classes scores about 8%.
     /// </summary>
     [Fact]
     public void Quantization_aware_transformer_observes_every_tensor_the_int8_step_quantizes_and_stays_accurate_after_int8_over_seeds()
@@ -131,8 +132,8 @@ public sealed class QuantizationAwareDistillationTests : IDisposable
         }
         double scratch = intent.TestAccuracy("student_scratch"), mean = accuracies.Average();
         _output.WriteLine($"int8-static after QAD, seeds 0-2: {string.Join(", ", accuracies.Select(a => $"{a * 100:F2}%"))}, mean {mean * 100:F2}% (reference scratch {scratch * 100:F2}%)");
-        Assert.True(mean >= scratch - 0.02, $"mean {mean * 100:F2}% over seeds 0-2 is more than 2 points below the reference scratch {scratch * 100:F2}%");
-        Assert.All(accuracies, a => Assert.True(a >= scratch - 0.03, $"one seed at {a * 100:F2}%, more than 3 points below the reference scratch {scratch * 100:F2}%"));
+        Assert.True(mean >= scratch - 0.01, $"mean {mean * 100:F2}% over seeds 0-2 is more than 1 point below the reference scratch {scratch * 100:F2}%");
+        Assert.All(accuracies, a => Assert.True(a >= scratch - 0.02, $"one seed at {a * 100:F2}%, more than 2 points below the reference scratch {scratch * 100:F2}%"));
     }
 
     static long? WeightAxis(OnnxGraphModule m, string name)

@@ -120,8 +120,10 @@ public sealed class DataFreeDistillationTests : IDisposable
         }
 
         // The data-free student over seeds 0, 1 and 2 (each seed its own generated images, initial weights and batch
-        // order; the teacher is the fixture and stays). Every seed must hold the band, not only the mean: measured
-        // 2026-12-03 (benchmarks/RESULTS.md, "Data-free distillation"), see there for the per-seed figures.
+        // order; the teacher is the fixture and stays; the recipe is fixed, nothing is tuned on the held-out rows).
+        // Measured 2026-12-03 (benchmarks/RESULTS.md, "Data-free distillation"): DeepInversion students 82.10%,
+        // 74.40%, 78.60% (mean 78.37%), noise students 25.65%, 8.60%, 16.60%. The band: every seed above 70% and
+        // 20 points above its noise student, the mean above 74% (each about 4 points under what was measured).
         var accuracies = new List<double>();
         for (int seed = 0; seed < 3; seed++)
         {
@@ -144,7 +146,7 @@ public sealed class DataFreeDistillationTests : IDisposable
             accuracies.Add(accuracy);
         }
         _output.WriteLine($"data-free students, seeds 0-2: {string.Join(", ", accuracies.Select(a => $"{a:P2}"))}, mean {accuracies.Average():P2}");
-        Assert.True(accuracies.Average() > 0.75, $"mean {accuracies.Average():P2} over seeds 0-2");
+        Assert.True(accuracies.Average() > 0.74, $"mean {accuracies.Average():P2} over seeds 0-2");
     }
 
     sealed class ProgressLines : IProgress<DistillationProgress>, IProgress<string>
