@@ -6,7 +6,7 @@ using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Optimization;
 
-// Usage: dotnet run -c Release --project benchmarks/ModelBuild.Optimization.Benchmarks -- [runs] [--all] [--without A,B] [name=model.onnx:data ...]
+// Usage: dotnet run -c Release --project benchmarks/ModelBuild.Optimization.Benchmarks -- [runs] [--all | --trim] [--without A,B] [name=model.onnx:data ...]
 // For each model: optimize it (verified on the data), then time the unfused and fused graphs interleaved (1 intra-op
 // thread, ORT_ENABLE_ALL, batch 1 and 32, median of runs; with the sequence trim also the fused graph without it),
 // then profile each per operator type.
@@ -18,7 +18,10 @@ var every = args.Contains("--all");
 args = args.Where(a => a != "--all").ToArray();
 var without = args.SkipWhile(a => a != "--without").Skip(1).FirstOrDefault()?.Split(',') ?? [];
 args = args.Where((a, i) => a != "--without" && (i == 0 || args[i - 1] != "--without")).ToArray();
-var fusions = (every ? FusionRegistry.All() : FusionRegistry.Auto()).Where(f => !without.Contains(f.Name)).ToList();
+// --trim: the auto set plus SequenceTrim (the padded positions dropped; in --optimize all, not yet in auto).
+var trim = args.Contains("--trim");
+args = args.Where(a => a != "--trim").ToArray();
+var fusions = (every ? FusionRegistry.All() : trim ? [.. FusionRegistry.Auto(), new SequenceTrimFusion()] : FusionRegistry.Auto()).Where(f => !without.Contains(f.Name)).ToList();
 var runs = args.Length > 0 && int.TryParse(args[0], out var r) ? r : 300;
 var cases = args.Skip(1).Select(a => a.Split('=', 2)).Select(p => (p[0], p[1].Split(':')[0], p[1].Split(':')[1])).ToList();
 if (cases.Count == 0)

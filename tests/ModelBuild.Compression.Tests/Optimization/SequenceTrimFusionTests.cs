@@ -23,8 +23,8 @@ public class SequenceTrimFusionTests
 
     static InputSet Read(string data, string model) => DataSource.ReadInputSet(data, new DataReadOptions().ForModel(model));
 
-    /// <summary>The auto set (it ends with the trim), or every fusion (EmbedLayerNormalization and SkipLayerNormalization too).</summary>
-    static IReadOnlyList<IGraphFusion> WithTrim(bool all = false) => FusionRegistry.For(all ? "all" : "auto");
+    /// <summary>The auto set and the trim, or every fusion (it ends with the trim; EmbedLayerNormalization and SkipLayerNormalization too).</summary>
+    static IReadOnlyList<IGraphFusion> WithTrim(bool all = false) => all ? FusionRegistry.All() : [.. FusionRegistry.Auto(), new SequenceTrimFusion()];
 
     /// <summary>The longest row's token count in the first <paramref name="rows"/> rows (1 + last position not padding).</summary>
     static long Length(InputSet data, string keepInput, int rows)
@@ -125,7 +125,7 @@ public class SequenceTrimFusionTests
         // Attention left unfused (--optimize with the Attention rewrite dropped): no mask is proven to cover every attention.
         var dir = TempDir();
         var model = Synthetic("teacher.onnx");
-        var fusions = FusionRegistry.Auto().Where(f => f is not AttentionFusion).ToList();
+        var fusions = FusionRegistry.All().Where(f => f is not AttentionFusion).ToList();
         var result = new GraphOptimizer(fusions).Optimize(model, Read(Synthetic("calib_x.npy"), model).Take(32), Path.Combine(dir, "out.onnx"), Path.Combine(dir, "work"));
         Assert.Equal(0, result.Fusions.Single(f => f.Name == "SequenceTrim").Matches);
     }
