@@ -96,7 +96,7 @@ public sealed class StudentDerivationTests(ITestOutputHelper output)
         {
             new OnnxModel(BatchNormCnn.Build()).Save(file);
             var (student, derivation) = GraphStudentBuilder.Derive(OnnxModel.Load(file).Proto, 0.5, 0.5, 0.5, file);
-            Assert.Equal(["same-shape Conv block: 2 -> 1"], derivation.Depth);
+            Assert.Equal(["same-shape Conv block: 2 -> 1 (keeps the teacher's layer 2 of 2)"], derivation.Depth);
             Assert.Equal(3, student.Graph.Node.Count(n => n.OpType == "Conv"));
             Assert.Equal(BatchNormCnn.TrainableParameters(4, 8, 1) + 2 * (4 + 8 + 8), FloatParameters(student)); // + BN running mean/var
             AssertRunsLikeTeacher(file, student);
@@ -105,16 +105,16 @@ public sealed class StudentDerivationTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(0.5, 1.0, 2, 8)]   // depth only: round(3 x 0.5) = 2 of 3 residual blocks
-    [InlineData(0.34, 0.5, 1, 4)]  // one block, half the channels (the residual stream and the blocks' inner channels)
-    public void Residual_blocks_form_a_run_and_shrink_in_depth_and_width(double depth, double width, int kept, int channels)
+    [InlineData(0.5, 1.0, 2, 8, "layers 2, 3")]   // depth only: round(3 x 0.5) = 2 of 3 residual blocks, uniformly mapped
+    [InlineData(0.34, 0.5, 1, 4, "layer 3")]      // one block, half the channels (the residual stream and the blocks' inner channels)
+    public void Residual_blocks_form_a_run_and_shrink_in_depth_and_width(double depth, double width, int kept, int channels, string keptLayers)
     {
         string file = Path.Combine(Path.GetTempPath(), $"mb-rescnn-{Guid.NewGuid():N}.onnx");
         try
         {
             new OnnxModel(ResidualCnn.Build(3)).Save(file);
             var (student, derivation) = GraphStudentBuilder.Derive(OnnxModel.Load(file).Proto, width, depth, width, file);
-            Assert.Equal([$"residual block: 3 -> {kept}"], derivation.Depth);
+            Assert.Equal([$"residual block: 3 -> {kept} (keeps the teacher's {keptLayers} of 3)"], derivation.Depth);
             Assert.Equal(1 + 2 * kept, student.Graph.Node.Count(n => n.OpType == "Conv"));
             Assert.Equal(ResidualCnn.Parameters(channels, kept), FloatParameters(student));
             AssertRunsLikeTeacher(file, student);
