@@ -27,16 +27,16 @@ public sealed class PruneStage : ICompressionStage
         var recovery = r.TrainingData is null ? null : new DistillationRecovery(r.Teacher, r.TrainingData, r.TrainingLabels, RecoveryTraining(r, context.Threads));
         if (recovery is null)
             context.Log.Progress("prune: no --train-data, so no recovery training after pruning (accuracy may drop)");
-        var evaluationSet = r.EvaluationData is null ? null
-            : DataSource.Read(r.EvaluationData, DataReadOptions.FromRecipe(r, context.CurrentModel), r.EvaluationLabels);
+        // The evaluation set the pipeline read once for the run (the context's evaluator), not a second read of the files.
+        var (evaluation, evaluationLabels) = (context.Evaluator.Data, context.Evaluator.LabelData?.Int64s);
         var options = new PruningScheduleOptions
         {
             Pruning = new PruningOptions { Fraction = r.Prune!.Value, Exclude = r.PruneExclude ?? [] },
             Mode = ParseMode(r.PruneMode),
             Steps = r.PruneSteps ?? 1,
             Recovery = recovery,
-            EvaluationData = evaluationSet is null ? null : NpyDataReader.ToNpyArray(evaluationSet.Inputs.Single("evaluation data")),
-            EvaluationLabels = evaluationSet?.Labels is { } labels ? NpyArray.Create(labels, labels.Length) : null,
+            EvaluationData = evaluation is null ? null : NpyDataReader.ToNpyArray(evaluation.Single("evaluation data")),
+            EvaluationLabels = evaluationLabels is { } labels ? NpyArray.Create(labels, labels.Length) : null,
             // Per-step latency is report detail; the pipeline times every stage's output side by side anyway.
             LatencyRuns = context.LatencyRuns > 0 ? 200 : 0,
         };
