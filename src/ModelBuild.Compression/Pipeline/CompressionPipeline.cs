@@ -53,22 +53,8 @@ public sealed class CompressionPipeline
         var report = new CompressionReport();
         try
         {
-            // Labels come from the evaluation data itself (label column, class subfolders) or from EvaluationLabels.
-            var evaluationSet = recipe.EvaluationData is null ? null
-                : DataSource.Read(recipe.EvaluationData, DataReadOptions.FromRecipe(recipe, recipe.Teacher), recipe.EvaluationLabels);
-            var data = evaluationSet?.Inputs;
-            data?.EnsureFinite();
-            var labels = evaluationSet?.LabelTensor;
-            if (recipe.MaxAccuracyDrop is not null && data is not null && labels is null)
-                throw new ModelBuildException("MB0531",
-                    $"--max-accuracy-drop (MaxAccuracyDrop) is set but the evaluation data '{recipe.EvaluationData}' has no labels, so accuracy cannot be measured and the gate would not be checked.",
-                    "Pass --eval-labels <y.npy> (EvaluationLabels on the item) or a label column / class folders in the data, or gate on --min-agreement instead.", recipe.EvaluationData);
-            var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns, output: recipe.MetricOutput);
-            if (recipe.Tokenizer is not null) log.Progress(Data.Text.TextFileReader.Describe(recipe.Tokenizer, recipe.Teacher));
-            // With a teacher endpoint the model given is the student before distillation: agreement with it would
-            // mean nothing, and agreement with the endpoint would cost calls, so only accuracy is measured.
-            log.Progress(recipe.TeacherEndpoint is null ? $"evaluating teacher {recipe.Teacher}" : $"evaluating the untrained student {recipe.Teacher} (the teacher is an endpoint)");
-            if (recipe.TeacherEndpoint is null) evaluator.SetReference(recipe.Teacher);
+            var evaluator = ReadEvaluation(recipe, log);
+            var data = evaluator.Data;
             var context = new CompressionContext(recipe, work, log, evaluator) { LatencyRuns = LatencyRuns, StageCacheDirectory = StageCacheDirectory };
             // Without evaluation data every input of the model gets a generated sample, so latency is always measured.
             var timingSample = data ?? SyntheticSample.For(recipe.Teacher);
@@ -90,50 +76,13 @@ public sealed class CompressionPipeline
             var cache = StageCacheDirectory is null ? null : new StageCache(StageCacheDirectory);
             foreach (var stage in _stages.Where(s => s.IsRequested(recipe)))
             {
-                var clock = Stopwatch.StartNew();
-                var cacheInputs = cache is null ? null : stage.CacheInputs(context) is { } own ? StageCacheInputs.WithRecipe(stage.Name, recipe, own) : null;
-                var key = cacheInputs is null ? null : ContentKey.OfStage(stage.Name, context.CurrentModel, cacheInputs.Settings, cacheInputs.Files, _versions);
-                var cached = key is null ? null : cache!.TryGet(key, context.WorkPath($"{stage.Name}-cached.onnx"));
-                if (cached is null && key is not null && RemoteCache is not null
-                    && RemoteCache.TryFetch(ModelBuild.Compression.RemoteCache.RemoteCacheLayout.StageKind, key, cache!.EntryDirectory(key), $"{stage.Name} stage"))
-                {
-                    cached = cache.TryGet(key, context.WorkPath($"{stage.Name}-cached.onnx"));
-                }
-                StageOutcome outcome;
-                if (cached is not null)
-                {
-                    log.Progress($"{stage.Name}: cache hit {key}");
-                    outcome = new StageOutcome(context.WorkPath($"{stage.Name}-cached.onnx"), cached.Details);
-                }
-                else
-                {
-                    if (key is not null) log.Progress($"{stage.Name}: cache miss {key}");
-                    log.Progress($"{stage.Name}: starting");
-                    outcome = stage.Run(context);
-                    if (outcome.NotApplicable)
-                    {
-                        log.Progress($"{stage.Name}: nothing to do");
-                        continue;
-                    }
-                    if (key is not null) StoreInCache(cache!, key, stage.Name, outcome, clock.Elapsed.TotalSeconds, log);
-                }
-                // Write-back also for a local hit: the entry may have been made while the remote cache was read-only.
-                if (key is not null && RemoteCache is { CanWrite: true } && Directory.Exists(cache!.EntryDirectory(key)))
-                    RemoteCache.Publish(ModelBuild.Compression.RemoteCache.RemoteCacheLayout.StageKind, key, cache.EntryDirectory(key), $"{stage.Name} stage");
-                var seconds = clock.Elapsed.TotalSeconds;
-                var figures = Figures(outcome.ModelPath, evaluator, outcome.ModelPath);
-                var stageReport = new StageReport
-                {
-                    Name = stage.Name, Seconds = seconds, Details = outcome.Details,
-                    Path = outcome.ModelPath, Bytes = figures.Bytes, Parameters = figures.Parameters,
-                    Accuracy = figures.Accuracy, Agreement = figures.Agreement,
-                    CacheKey = key, CacheHit = cached is not null,
-                };
+                var stageReport = RunStage(stage, context, cache, evaluator, log);
+                if (stageReport is null) continue;
                 report.Stages.Add(stageReport);
-                stageModels.Add(outcome.ModelPath);
-                context.CurrentModel = outcome.ModelPath;
+                stageModels.Add(stageReport.Path);
+                context.CurrentModel = stageReport.Path;
                 context.CurrentFigures = stageReport;
-                log.Stage(stage.Name, seconds);
+                log.Stage(stage.Name, stageReport.Seconds);
             }
 
             // Latencies of the teacher and every stage output, measured interleaved so they are comparable.
@@ -173,6 +122,79 @@ public sealed class CompressionPipeline
         {
             try { Directory.Delete(work, recursive: true); } catch (IOException) { }
         }
+    }
+
+    /// <summary>
+    /// The evaluation set, read once for the whole run (the stages get it through <see cref="CompressionContext.Evaluator"/>),
+    /// with the teacher as the reference. Labels come from the evaluation data itself (label column, class subfolders)
+    /// or from EvaluationLabels.
+    /// </summary>
+    private ModelEvaluator ReadEvaluation(CompressionRecipe recipe, IWorkerLog log)
+    {
+        var evaluationSet = recipe.EvaluationData is null ? null
+            : DataSource.Read(recipe.EvaluationData, DataReadOptions.FromRecipe(recipe, recipe.Teacher), recipe.EvaluationLabels);
+        var data = evaluationSet?.Inputs;
+        data?.EnsureFinite();
+        var labels = evaluationSet?.LabelTensor;
+        if (recipe.MaxAccuracyDrop is not null && data is not null && labels is null)
+            throw new ModelBuildException("MB0531",
+                $"--max-accuracy-drop (MaxAccuracyDrop) is set but the evaluation data '{recipe.EvaluationData}' has no labels, so accuracy cannot be measured and the gate would not be checked.",
+                "Pass --eval-labels <y.npy> (EvaluationLabels on the item) or a label column / class folders in the data, or gate on --min-agreement instead.", recipe.EvaluationData);
+        var evaluator = new ModelEvaluator(data, labels, recipe.Threads ?? 1, LatencyRuns, output: recipe.MetricOutput);
+        if (recipe.Tokenizer is not null) log.Progress(Data.Text.TextFileReader.Describe(recipe.Tokenizer, recipe.Teacher));
+        // With a teacher endpoint the model given is the student before distillation: agreement with it would
+        // mean nothing, and agreement with the endpoint would cost calls, so only accuracy is measured.
+        log.Progress(recipe.TeacherEndpoint is null ? $"evaluating teacher {recipe.Teacher}" : $"evaluating the untrained student {recipe.Teacher} (the teacher is an endpoint)");
+        if (recipe.TeacherEndpoint is null) evaluator.SetReference(recipe.Teacher);
+        return evaluator;
+    }
+
+    /// <summary>
+    /// One stage: its output from the stage cache (local, then remote) or from running it, stored back, and measured.
+    /// Null when the stage found nothing to do (it is left out of the report).
+    /// </summary>
+    private StageReport? RunStage(ICompressionStage stage, CompressionContext context, StageCache? cache, ModelEvaluator evaluator, IWorkerLog log)
+    {
+        var recipe = context.Recipe;
+        var clock = Stopwatch.StartNew();
+        var cacheInputs = cache is null ? null : stage.CacheInputs(context) is { } own ? StageCacheInputs.WithRecipe(stage.Name, recipe, own) : null;
+        var key = cacheInputs is null ? null : ContentKey.OfStage(stage.Name, context.CurrentModel, cacheInputs.Settings, cacheInputs.Files, _versions);
+        var cached = key is null ? null : cache!.TryGet(key, context.WorkPath($"{stage.Name}-cached.onnx"));
+        if (cached is null && key is not null && RemoteCache is not null
+            && RemoteCache.TryFetch(ModelBuild.Compression.RemoteCache.RemoteCacheLayout.StageKind, key, cache!.EntryDirectory(key), $"{stage.Name} stage"))
+        {
+            cached = cache.TryGet(key, context.WorkPath($"{stage.Name}-cached.onnx"));
+        }
+        StageOutcome outcome;
+        if (cached is not null)
+        {
+            log.Progress($"{stage.Name}: cache hit {key}");
+            outcome = new StageOutcome(context.WorkPath($"{stage.Name}-cached.onnx"), cached.Details);
+        }
+        else
+        {
+            if (key is not null) log.Progress($"{stage.Name}: cache miss {key}");
+            log.Progress($"{stage.Name}: starting");
+            outcome = stage.Run(context);
+            if (outcome.NotApplicable)
+            {
+                log.Progress($"{stage.Name}: nothing to do");
+                return null;
+            }
+            if (key is not null) StoreInCache(cache!, key, stage.Name, outcome, clock.Elapsed.TotalSeconds, log);
+        }
+        // Write-back also for a local hit: the entry may have been made while the remote cache was read-only.
+        if (key is not null && RemoteCache is { CanWrite: true } && Directory.Exists(cache!.EntryDirectory(key)))
+            RemoteCache.Publish(ModelBuild.Compression.RemoteCache.RemoteCacheLayout.StageKind, key, cache.EntryDirectory(key), $"{stage.Name} stage");
+        var seconds = clock.Elapsed.TotalSeconds;
+        var figures = Figures(outcome.ModelPath, evaluator, outcome.ModelPath);
+        return new StageReport
+        {
+            Name = stage.Name, Seconds = seconds, Details = outcome.Details,
+            Path = outcome.ModelPath, Bytes = figures.Bytes, Parameters = figures.Parameters,
+            Accuracy = figures.Accuracy, Agreement = figures.Agreement,
+            CacheKey = key, CacheHit = cached is not null,
+        };
     }
 
     /// <summary>Session tuning runs unless turned off, or timing is skipped altogether (--latency-runs 0).</summary>

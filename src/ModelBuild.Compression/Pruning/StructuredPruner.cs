@@ -35,6 +35,48 @@ public static class StructuredPruner
         long flopsBefore = ModelCost.Flops(proto, shapes);
 
         var excluded = ExclusionMatcher(options.Exclude, proto, display);
+        var (candidates, skipped, warnings) = Triage(graph, options, excluded);
+
+        if (candidates.Count == 0) return Unchanged(model, paramsBefore, flopsBefore, skipped, warnings, graph, display);
+
+        var criterion = CreateCriterion(options, display);
+        if (options.CalibrationData is { } calibration && options.CustomCriterion is null
+            && options.Criterion is ImportanceCriterion.Activation or ImportanceCriterion.Taylor)
+        {
+            CheckCalibration(proto, calibration);
+        }
+        var scores = criterion.Score(proto, candidates);
+        var plan = Select(candidates, scores, options);
+        GroupRewriter.Apply(proto, plan);
+        working.InvalidateGraph();
+        var after = TensorShapeProbe.Run(proto); // runs the pruned graph in ORT: a broken rewrite fails here
+        var result = new PruningResult
+        {
+            Model = working,
+            ParametersBefore = paramsBefore,
+            ParametersAfter = working.ParameterCount,
+            FlopsBefore = flopsBefore,
+            FlopsAfter = ModelCost.Flops(proto, after),
+            Criterion = criterion.Name,
+            Plan = plan,
+        };
+        foreach (var (group, removed) in plan)
+        {
+            result.Pruned.Add(new PrunedGroupReport(group.Name, group.Kind, group.Units, group.Units - removed.Count, group.Root.UnitSize, group.Nodes.ToList(), removed.ToList()));
+        }
+        result.Skipped.AddRange(skipped);
+        result.Warnings.AddRange(warnings);
+        return result;
+    }
+
+    /// <summary>
+    /// Which groups get pruned: the rewritable ones of the selected kinds, not excluded, with at least two units. The
+    /// others are reported with their reason (a group that cannot be rewritten also warns, unless it is the hidden size
+    /// or reaches a model output).
+    /// </summary>
+    private static (List<PruningGroup> Candidates, List<SkippedGroupReport> Skipped, List<string> Warnings) Triage(
+        DependencyGraph graph, PruningOptions options, Func<string, bool> excluded)
+    {
         var candidates = new List<PruningGroup>();
         var skipped = new List<SkippedGroupReport>();
         var warnings = new List<string>();
@@ -65,52 +107,26 @@ public static class StructuredPruner
                 candidates.Add(group);
             }
         }
+        return (candidates, skipped, warnings);
+    }
 
-        if (candidates.Count == 0)
+    /// <summary>Nothing to prune: the model as it was, with the skipped groups and why.</summary>
+    private static PruningResult Unchanged(OnnxModel model, long paramsBefore, long flopsBefore, List<SkippedGroupReport> skipped,
+        List<string> warnings, DependencyGraph graph, string display)
+    {
+        var unchanged = new PruningResult
         {
-            var unchanged = new PruningResult
-            {
-                Model = model.Clone(),
-                ParametersBefore = paramsBefore,
-                ParametersAfter = paramsBefore,
-                FlopsBefore = flopsBefore,
-                FlopsAfter = flopsBefore,
-                Criterion = "none",
-            };
-            unchanged.Skipped.AddRange(skipped);
-            unchanged.Warnings.AddRange(warnings);
-            unchanged.Warnings.Add(PruningErrors.NothingPrunableWarning(display, graph.Groups));
-            return unchanged;
-        }
-
-        var criterion = CreateCriterion(options, display);
-        if (options.CalibrationData is { } calibration && options.CustomCriterion is null
-            && options.Criterion is ImportanceCriterion.Activation or ImportanceCriterion.Taylor)
-        {
-            CheckCalibration(proto, calibration);
-        }
-        var scores = criterion.Score(proto, candidates);
-        var plan = Select(candidates, scores, options);
-        GroupRewriter.Apply(proto, plan);
-        working.InvalidateGraph();
-        var after = TensorShapeProbe.Run(proto); // runs the pruned graph in ORT: a broken rewrite fails here
-        var result = new PruningResult
-        {
-            Model = working,
+            Model = model.Clone(),
             ParametersBefore = paramsBefore,
-            ParametersAfter = working.ParameterCount,
+            ParametersAfter = paramsBefore,
             FlopsBefore = flopsBefore,
-            FlopsAfter = ModelCost.Flops(proto, after),
-            Criterion = criterion.Name,
-            Plan = plan,
+            FlopsAfter = flopsBefore,
+            Criterion = "none",
         };
-        foreach (var (group, removed) in plan)
-        {
-            result.Pruned.Add(new PrunedGroupReport(group.Name, group.Kind, group.Units, group.Units - removed.Count, group.Root.UnitSize, group.Nodes.ToList(), removed.ToList()));
-        }
-        result.Skipped.AddRange(skipped);
-        result.Warnings.AddRange(warnings);
-        return result;
+        unchanged.Skipped.AddRange(skipped);
+        unchanged.Warnings.AddRange(warnings);
+        unchanged.Warnings.Add(PruningErrors.NothingPrunableWarning(display, graph.Groups));
+        return unchanged;
     }
 
     internal static IImportanceCriterion CreateCriterion(PruningOptions options, string display) => options.CustomCriterion ?? options.Criterion switch
