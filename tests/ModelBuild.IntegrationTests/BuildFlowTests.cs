@@ -156,14 +156,34 @@ public sealed partial class BuildFlowTests(PackageFixture package)
     {
         var shared = System.IO.Directory.CreateTempSubdirectory("mb-it-shared-").FullName;
         var property = $"<ModelBuildCacheDir>{shared}</ModelBuildCacheDir>";
-        using var a = new ThrowAwayProject(package, ThrowAwayProject.WineInt8Static, property);
-        using var b = new ThrowAwayProject(package, ThrowAwayProject.WineInt8Static, property);
         try
         {
-            // Restore first so that both builds reach the compression step at about the same time.
+            // A first build of the same sources reveals the key: its entry <key>/ and lock <key>.lock in the shared cache.
+            using (var first = new ThrowAwayProject(package, ThrowAwayProject.WineInt8Static, property))
+            {
+                var seed = first.Build();
+                Assert.True(seed.Succeeded, seed.ToString());
+            }
+            var lockPath = Assert.Single(System.IO.Directory.GetFiles(shared, "*.lock"));
+            System.IO.Directory.Delete(Path.ChangeExtension(lockPath, null), recursive: true);
+
+            using var a = new ThrowAwayProject(package, ThrowAwayProject.WineInt8Static, property);
+            using var b = new ThrowAwayProject(package, ThrowAwayProject.WineInt8Static, property);
             Assert.True(DotnetCommand.Run(a.Directory, "restore").Succeeded);
             Assert.True(DotnetCommand.Run(b.Directory, "restore").Succeeded);
-            var runs = new[] { a.StartBuild("--no-restore"), b.StartBuild("--no-restore") };
+
+            // The test holds the per-key lock as a build does (ModelCache.TryLock: an exclusive open), so both builds
+            // are certainly inside the task, waiting on the same key, at the same moment; neither can be a plain hit.
+            var runs = new List<DotnetCommand.Running>();
+            using (var held = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+            {
+                runs.Add(a.StartBuild("--no-restore"));
+                runs.Add(b.StartBuild("--no-restore"));
+                // A bound for a loaded machine, not a timing assertion: a build that never waits ends and fails the test.
+                var bothWaiting = runs.All(r => r.WaitForOutput(LockWaitMessage, TimeSpan.FromMinutes(5)));
+                held.Dispose();
+                if (!bothWaiting) Assert.Fail("both builds should wait for the held lock:\n" + string.Join("\n----\n", runs.Select(r => r.Wait())));
+            }
             var results = runs.Select(r => r.Wait()).ToList();
             Assert.All(results, r => Assert.True(r.Succeeded, r.ToString()));
             Assert.Equal(1, results.Count(r => r.Output.Contains(ThrowAwayProject.WorkerStarted)));
@@ -187,6 +207,9 @@ public sealed partial class BuildFlowTests(PackageFixture package)
             System.IO.Directory.Delete(shared, recursive: true);
         }
     }
+
+    /// <summary>What CacheLock logs (once) while another build holds the key's lock.</summary>
+    private const string LockWaitMessage = "models/wine.onnx: another build is compressing the same inputs";
 
     [Fact]
     public void Multi_targeted_project_compresses_once()
