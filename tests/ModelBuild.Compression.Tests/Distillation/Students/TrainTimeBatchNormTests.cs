@@ -71,9 +71,11 @@ public sealed class TrainTimeBatchNormTests(ITestOutputHelper output)
         DistillationResult Distill(string file, TrainBatchNormMode mode) => StudentDistiller.Distill(new DistillationOptions
         {
             TeacherPath = Cnn, StudentWidth = 0.5, OutputPath = Path.Combine(dir, file), TrainingData = train, TrainingLabels = labels,
-            Epochs = 10, BatchSize = 64, TrainBatchNorm = mode, Threads = 1, Seed = 0,
+            Epochs = 10, BatchSize = 64, TrainBatchNorm = mode, Threads = 1, Seed = 0, Reinitialize = true,
         });
-        var withNorms = Distill("bn.onnx", TrainBatchNormMode.Auto); // a derived student starts from fresh weights
+        // --reinitialize: a derived student from fresh weights, the case auto inserts BatchNorms for (a derived student
+        // otherwise starts from the teacher's weights, trained with the teacher's folded normalization).
+        var withNorms = Distill("bn.onnx", TrainBatchNormMode.Auto);
         var without = Distill("plain.onnx", TrainBatchNormMode.Off);
         Assert.True(withNorms.TrainTimeBatchNorms > 0);
         Assert.Equal(0, without.TrainTimeBatchNorms);
