@@ -83,7 +83,8 @@ public static class GraphPreparation
                 throw new ModelBuildException("MB0507", $"ONNX Runtime cannot load '{modelPath}': {ModelRunner.FirstLine(e.Message)}", "Check the model with onnx.checker and that ONNX Runtime 1.32 supports its operators.", modelPath, e);
             }
             var optimized = OnnxModelAccess.Load(output);
-            // Keep the source's producer fields, metadata and opset list so the output is recognizably the same model.
+            // Keep the source's producer fields so the output is recognizably the same model (ONNX Runtime writes its own
+            // opset list: every domain it registers, not only the ones the graph uses).
             optimized.ProducerName = model.ProducerName;
             optimized.ProducerVersion = model.ProducerVersion;
             return optimized;
