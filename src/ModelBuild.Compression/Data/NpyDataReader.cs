@@ -37,8 +37,4 @@ public static class NpyDataReader
             throw NpyErrors.DType(path, $"<u8 (entry {at} is {big[at]}, above int64's range)");
         return new DataTensor(path, array.Shape, isFloat ? array.ToSingleArray() : null, isFloat ? null : array.ToInt64Array(), array.DType.ToString());
     }
-
-    /// <summary>The tensor as an <see cref="NpyArray"/> (float32 or int64), for code that takes arrays (pruning).</summary>
-    public static NpyArray ToNpyArray(DataTensor data) =>
-        data.IsFloat ? NpyArray.Create(data.Floats!, data.Shape) : NpyArray.Create(data.Int64s!, data.Shape);
 }

@@ -27,12 +27,17 @@ public static class OrtSessions
     }
 
     /// <summary>A session over <paramref name="modelPath"/>; MB0507 when ONNX Runtime cannot load the model.</summary>
-    public static InferenceSession Open(string modelPath, SessionOptions options)
+    public static InferenceSession Open(string modelPath, SessionOptions options) => Open(() => new InferenceSession(modelPath, options), modelPath);
+
+    /// <summary>A session over a model in memory; <paramref name="displayName"/> names it in MB0507.</summary>
+    public static InferenceSession Open(byte[] model, string displayName, SessionOptions options) => Open(() => new InferenceSession(model, options), displayName);
+
+    static InferenceSession Open(Func<InferenceSession> open, string displayName)
     {
-        try { return new InferenceSession(modelPath, options); }
+        try { return open(); }
         catch (OnnxRuntimeException e)
         {
-            throw new ModelBuildException("MB0507", $"ONNX Runtime cannot load '{modelPath}': {FirstLine(e.Message)}", "Check that the model is valid ONNX (onnx.checker) and uses operators ONNX Runtime 1.32 supports.", modelPath, e);
+            throw new ModelBuildException("MB0507", $"ONNX Runtime cannot load '{displayName}': {FirstLine(e.Message)}", "Check that the model is valid ONNX (onnx.checker) and uses operators ONNX Runtime 1.32 supports.", displayName, e);
         }
     }
 

@@ -1,7 +1,5 @@
-using System.Diagnostics;
-using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Compression.Data;
-using ModelBuild.Onnx.Diagnostics;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Compression.Evaluation;
 
@@ -23,9 +21,12 @@ public static class LatencyMeter
     /// model's round median in the same round). Pairing by round cancels load that comes and goes on a shared machine,
     /// which moves both models of a round alike; this is the figure the latency gate decides on.
     /// </summary>
-    public static LatencyComparison Compare(IReadOnlyList<string> modelPaths, InputSet sample, int runs = DefaultRuns, int batch = 1)
+    public static LatencyComparison Compare(IReadOnlyList<string> modelPaths, InputSet sample, int runs = DefaultRuns, int batch = 1) =>
+        Compare(modelPaths.Select(p => (Func<ModelRunner>)(() => new ModelRunner(p, intraOpThreads: 1))).ToArray(), sample, runs, batch);
+
+    private static LatencyComparison Compare(IReadOnlyList<Func<ModelRunner>> models, InputSet sample, int runs, int batch)
     {
-        var timers = modelPaths.Select(p => new PreparedRun(p, sample, batch)).ToArray();
+        var timers = models.Select(open => new TimedRun(open(), sample, batch)).ToArray();
         try
         {
             foreach (var t in timers) t.Warmup(Math.Max(10, runs / 20));
@@ -57,62 +58,9 @@ public static class LatencyMeter
     public static double MeasureMedian(string modelPath, InputSet sample, int runs = DefaultRuns, int batch = 1) =>
         MeasureMedians([modelPath], sample, runs, batch)[0];
 
-    private sealed class PreparedRun : IDisposable
-    {
-        private readonly InferenceSession _session;
-        private readonly RunOptions _runOptions = new();
-        private readonly OrtValue[] _inputs;
-        private readonly OrtValue[] _outputs;
-        private readonly string[] _inputNames;
-        private readonly string[] _outputNames;
-
-        public PreparedRun(string path, InputSet data, int batch)
-        {
-            var runner = new ModelRunner(path, intraOpThreads: 1);
-            _session = runner.Session;
-            batch = runner.BatchSize(batch);
-            var bound = runner.Bind(data, "timing data");
-            var count = Math.Min(batch, bound.Count);
-            _inputNames = runner.InputNames.ToArray();
-            _inputs = runner.CreateInputs(bound, 0, count);
-            // Only tensor outputs get a pre-allocated buffer; a converter's ZipMap (a sequence of maps) is not fetched.
-            _outputNames = runner.OutputNames.Where(n => _session.OutputMetadata[n].IsTensor).ToArray();
-            if (_outputNames.Length == 0)
-                throw new ModelBuildException(ModelRunner.UnreadableOutput,
-                    $"'{path}' has no tensor output (only sequences or maps, e.g. a ZipMap), so it cannot be timed or scored.",
-                    "Export the model with numeric tensor outputs (skl2onnx: options={'zipmap': False}).", path);
-            // One run discovers the output shapes; afterwards outputs are written into buffers allocated once.
-            using var first = _session.Run(_runOptions, _inputNames, _inputs, _outputNames);
-            _outputs = first.Select(v =>
-            {
-                var info = v.GetTensorTypeAndShape();
-                return OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, info.ElementDataType, info.Shape);
-            }).ToArray();
-        }
-
-        public void Warmup(int n)
-        {
-            for (var i = 0; i < n; i++) _session.Run(_runOptions, _inputNames, _inputs, _outputNames, _outputs);
-        }
-
-        public void Time(int n, List<double> into)
-        {
-            for (var i = 0; i < n; i++)
-            {
-                var start = Stopwatch.GetTimestamp();
-                _session.Run(_runOptions, _inputNames, _inputs, _outputNames, _outputs);
-                into.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
-            }
-        }
-
-        public void Dispose()
-        {
-            foreach (var v in _inputs) v.Dispose();
-            foreach (var v in _outputs) v.Dispose();
-            _runOptions.Dispose();
-            _session.Dispose();
-        }
-    }
+    /// <summary>Median batch-1 microseconds of a model in memory (pruning's steps).</summary>
+    public static double MeasureMedian(OnnxModel model, InputSet sample, int runs = DefaultRuns) =>
+        Compare([() => new ModelRunner(model, intraOpThreads: 1)], sample, runs, 1).Medians[0];
 }
 
 /// <summary>Median microseconds per model, and each model's paired (per-round) ratio to the first model.</summary>

@@ -1,4 +1,5 @@
 using ModelBuild.Compression.Data;
+using ModelBuild.Onnx;
 using ModelBuild.Onnx.Diagnostics;
 
 namespace ModelBuild.Compression.Evaluation;
@@ -61,10 +62,15 @@ public sealed class ModelEvaluator
 
     public ModelOutputs? Reference => _reference;
 
-    public EvaluationResult Evaluate(string modelPath)
+    public EvaluationResult Evaluate(string modelPath) => Evaluate(() => new ModelRunner(modelPath, Threads));
+
+    /// <summary>Evaluates a model in memory (pruning's steps).</summary>
+    public EvaluationResult Evaluate(OnnxModel model) => Evaluate(() => new ModelRunner(model, Threads));
+
+    EvaluationResult Evaluate(Func<ModelRunner> open)
     {
         if (_data is null) return new EvaluationResult(null, null, null, []);
-        using var runner = new ModelRunner(modelPath, Threads);
+        using var runner = open();
         ResolveOutput(runner);
         var outputs = runner.RunAll(_data);
         return Compare(outputs);
@@ -131,6 +137,10 @@ public sealed class ModelEvaluator
 
     public double? Latency(string modelPath) =>
         _data is null || LatencyRuns <= 0 ? null : LatencyMeter.MeasureMedian(modelPath, _data, LatencyRuns);
+
+    /// <summary>Batch-1 latency of a model in memory, <paramref name="runs"/> runs (none: null).</summary>
+    public double? Latency(OnnxModel model, int runs) =>
+        _data is null || runs <= 0 ? null : LatencyMeter.MeasureMedian(model, _data, runs);
 }
 
 /// <summary>What one evaluation measured. SQNR is per model output, in dB, against the reference.</summary>

@@ -1,7 +1,10 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Google.Protobuf;
 using ModelBuild.Compression.Data;
+using ModelBuild.Onnx;
 using ModelBuild.Onnx.Diagnostics;
+using Onnx;
 
 namespace ModelBuild.Compression.Evaluation;
 
@@ -14,23 +17,50 @@ public sealed class ModelRunner : IDisposable
     private readonly InferenceSession _session;
 
     public ModelRunner(string modelPath, int intraOpThreads = 1, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
-        : this(modelPath, CreateOptions(intraOpThreads, level), ownsOptions: true)
+        : this(modelPath, OpenOwned(CreateOptions(intraOpThreads, level), o => OrtSessions.Open(modelPath, o)))
     {
     }
 
     /// <summary>A runner over a session with the caller's options (the session tuner's candidates).</summary>
-    public ModelRunner(string modelPath, SessionOptions options) : this(modelPath, options, ownsOptions: false)
+    public ModelRunner(string modelPath, SessionOptions options) : this(modelPath, OrtSessions.Open(modelPath, options))
     {
     }
 
-    private ModelRunner(string modelPath, SessionOptions options, bool ownsOptions)
+    /// <summary>A runner over a model in memory (pruning measures each step's model without writing it out).</summary>
+    public ModelRunner(OnnxModel model, int intraOpThreads = 1, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
+        : this(model.DisplayName, OpenOwned(CreateOptions(intraOpThreads, level), o => OrtSessions.Open(model.ToBytes(), model.DisplayName, o)))
+    {
+    }
+
+    private ModelRunner(string modelPath, InferenceSession session)
     {
         ModelPath = modelPath;
-        using var owned = ownsOptions ? options : null;
-        _session = OrtSessions.Open(modelPath, options);
+        _session = session;
         InputNames = _session.InputMetadata.Keys.ToArray();
         OutputNames = _session.OutputMetadata.Keys.ToArray();
         SampleAxes = OrtSessions.SampleAxes(_session.InputMetadata);
+    }
+
+    static InferenceSession OpenOwned(SessionOptions options, Func<SessionOptions, InferenceSession> open)
+    {
+        using (options) return open(options);
+    }
+
+    /// <summary>
+    /// A runner whose outputs are the model's plus the named intermediate tensors (ONNX Runtime infers their types, so a
+    /// bare name is enough), with graph optimizations off so that every named tensor exists: activations for pruning's
+    /// importance and block influence, and concrete shapes (<see cref="TensorShapeProbe"/>). One thread.
+    /// ONNX Runtime's own exception when it cannot load the graph: callers that built the graph report that themselves.
+    /// </summary>
+    public static ModelRunner Tapping(ModelProto model, IEnumerable<string> tensors)
+    {
+        var tapped = model.Clone();
+        var existing = tapped.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in tensors)
+            if (name.Length > 0 && existing.Add(name)) tapped.Graph.Output.Add(new ValueInfoProto { Name = name });
+        tapped.Graph.ValueInfo.Clear();
+        var session = OpenOwned(CreateOptions(1, GraphOptimizationLevel.ORT_DISABLE_ALL), o => new InferenceSession(tapped.ToByteArray(), o));
+        return new ModelRunner(string.IsNullOrEmpty(model.Graph.Name) ? "<in-memory model>" : model.Graph.Name, session);
     }
 
     public static SessionOptions CreateOptions(int intraOpThreads, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL) =>
@@ -164,31 +194,57 @@ public sealed class ModelRunner : IDisposable
     }
 
     /// <summary>One batch of a set bound by <see cref="Bind"/>: each requested output as floats.</summary>
-    public IEnumerable<float[]> RunBatch(RunOptions runOptions, InputSet bound, int start, int count, IReadOnlyList<string> outputs)
+    public IEnumerable<float[]> RunBatch(RunOptions runOptions, InputSet bound, int start, int count, IReadOnlyList<string> outputs) =>
+        OnBatch(bound, start, count, inputs =>
+        {
+            using var results = _session.Run(runOptions, InputNames, inputs, outputs);
+            var list = new List<float[]>();
+            for (var i = 0; i < results.Count; i++) list.Add(ToFloats(results[i], outputs[i]));
+            return list;
+        });
+
+    /// <summary>
+    /// One batch of a set bound by <see cref="Bind"/>: every requested output that is a tensor, with its shape and, when
+    /// it is float32, its values (an intermediate activation is read as it is, not converted).
+    /// </summary>
+    public IReadOnlyList<OutputTensor> RunTensors(InputSet bound, int start, int count, IReadOnlyList<string>? outputs = null) =>
+        OnBatch(bound, start, count, inputs => RunTensors(InputNames, inputs, outputs ?? OutputNames));
+
+    /// <summary>Runs <paramref name="run"/> on samples [start, start+count) of a bound set as OrtValues; MB0562 when ONNX Runtime fails.</summary>
+    T OnBatch<T>(InputSet bound, int start, int count, Func<OrtValue[], T> run)
     {
         var inputs = CreateInputs(bound, start, count);
         try
         {
-            IDisposableReadOnlyCollection<OrtValue> results;
-            try { results = _session.Run(runOptions, InputNames, inputs, outputs); }
-            catch (OnnxRuntimeException e)
-            {
-                // The data fits the declared input but not what the graph does with it, e.g. a token id past the vocabulary.
-                throw new ModelBuildException(RunFailed,
-                    $"ONNX Runtime failed running '{ModelPath}' on samples {start}..{start + count - 1} of '{bound.Path}': {FirstLine(e.Message)}",
-                    "Check those samples against what the model expects (token ids below the vocabulary size, values in the range it was trained on).", bound.Path, e);
-            }
-            using (results)
-            {
-                var list = new List<float[]>();
-                for (var i = 0; i < results.Count; i++) list.Add(ToFloats(results[i], outputs[i]));
-                return list;
-            }
+            return run(inputs);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            // The data fits the declared input but not what the graph does with it, e.g. a token id past the vocabulary.
+            throw new ModelBuildException(RunFailed,
+                $"ONNX Runtime failed running '{ModelPath}' on samples {start}..{start + count - 1} of '{bound.Path}': {FirstLine(e.Message)}",
+                "Check those samples against what the model expects (token ids below the vocabulary size, values in the range it was trained on).", bound.Path, e);
         }
         finally
         {
             foreach (var v in inputs) v.Dispose();
         }
+    }
+
+    /// <summary>One run on the caller's OrtValues (named <paramref name="inputNames"/>); see <see cref="RunTensors(InputSet, int, int, IReadOnlyList{string}?)"/>.</summary>
+    public IReadOnlyList<OutputTensor> RunTensors(IReadOnlyList<string> inputNames, IReadOnlyList<OrtValue> inputs, IReadOnlyList<string> outputs)
+    {
+        using var runOptions = new RunOptions();
+        using var results = _session.Run(runOptions, inputNames, inputs, outputs);
+        var tensors = new List<OutputTensor>(outputs.Count);
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            if (!results[i].IsTensor) continue;
+            var info = results[i].GetTensorTypeAndShape();
+            tensors.Add(new OutputTensor(outputs[i], info.Shape,
+                info.ElementDataType == TensorElementType.Float ? results[i].GetTensorDataAsSpan<float>().ToArray() : null));
+        }
+        return tensors;
     }
 
     /// <summary>A numeric output as floats; MB0563 for anything else (a ZipMap sequence of maps, strings).</summary>
@@ -220,6 +276,9 @@ public sealed class ModelRunner : IDisposable
 
     internal static string FirstLine(string text) => OrtSessions.FirstLine(text);
 }
+
+/// <summary>One tensor a run produced: its name, its shape and its values when it is float32 (null otherwise).</summary>
+public sealed record OutputTensor(string Name, long[] Shape, float[]? Floats);
 
 /// <summary>
 /// Outputs of a run over a data set: per output, values flattened sample-major. <paramref name="Integer"/> marks

@@ -1,4 +1,5 @@
 using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Structure;
 using Onnx;
 
@@ -11,13 +12,13 @@ namespace ModelBuild.Compression.Pruning;
 /// </summary>
 public sealed class ActivationImportance : IImportanceCriterion
 {
-    private readonly NpyArray _data;
+    private readonly DataTensor _data;
     private readonly int _samples;
 
-    public ActivationImportance(NpyArray calibration, int maxSamples = 256)
+    public ActivationImportance(DataTensor calibration, int maxSamples = 256)
     {
         _data = calibration;
-        _samples = (int)Math.Min(calibration.Rows, maxSamples);
+        _samples = Math.Min(calibration.Count, maxSamples);
     }
 
     public string Name => "activation";
@@ -28,17 +29,17 @@ public sealed class ActivationImportance : IImportanceCriterion
         var spans = groups.SelectMany((g, i) => g.Spans.Where(s => !initializers.Contains(s.Tensor)).Select(s => (Group: i, Span: s))).ToList();
         var sums = spans.ToDictionary(s => s, s => new double[groups[s.Group].Units]);
         var byTensor = spans.ToLookup(s => s.Span.Tensor);
-        using var runner = new IntermediateTensorRunner(model, spans.Select(s => s.Span.Tensor).Distinct());
-        int batch = Math.Min(runner.MaxBatch, 64);
+        using var runner = ModelRunner.Tapping(model, spans.Select(s => s.Span.Tensor).Distinct());
+        var bound = runner.Bind(InputSet.Of(_data), "calibration data");
+        int batch = runner.BatchSize(64);
         for (int start = 0; start < _samples; start += batch)
         {
             int count = Math.Min(batch, _samples - start);
-            using var input = IntermediateTensorRunner.CreateBatch(_data, start, count);
-            runner.Run(input, (name, shape, values, isFloat) =>
+            foreach (var (name, shape, values) in runner.RunTensors(bound, start, count))
             {
-                if (!isFloat)
+                if (values is null)
                 {
-                    return;
+                    continue;
                 }
                 foreach (var s in byTensor[name])
                 {
@@ -49,7 +50,7 @@ public sealed class ActivationImportance : IImportanceCriterion
                         acc[u] += per[u];
                     }
                 }
-            });
+            }
         }
         var scores = groups.Select(g => new double[g.Units]).ToList();
         foreach (var (key, acc) in sums)

@@ -1,4 +1,5 @@
 using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
 using ModelBuild.Onnx.Graph;
@@ -12,7 +13,7 @@ public sealed class DepthPruningOptions
     public int LayersToRemove { get; init; } = 1;
 
     /// <summary>Inputs used to rank layers by block influence, shaped [samples, ...input dims].</summary>
-    public NpyArray? CalibrationData { get; init; }
+    public DataTensor? CalibrationData { get; init; }
 
     public int CalibrationSamples { get; init; } = 128;
 
@@ -116,26 +117,20 @@ public static class DepthPruner
         pattern.EndsWith('*') ? name.StartsWith(pattern[..^1], StringComparison.Ordinal) : name == pattern;
 
     /// <summary>1 - mean over samples and positions of cos(layer input, layer output) along the last axis.</summary>
-    internal static double[] BlockInfluence(global::Onnx.ModelProto proto, IReadOnlyList<ResidualBlock> layers, NpyArray data, int maxSamples)
+    internal static double[] BlockInfluence(global::Onnx.ModelProto proto, IReadOnlyList<ResidualBlock> layers, DataTensor data, int maxSamples)
     {
         var tensors = layers.SelectMany(l => new[] { l.Input, l.Output }).Distinct().ToList();
         var sums = new double[layers.Count];
         long[] counts = new long[layers.Count];
-        using var runner = new IntermediateTensorRunner(proto, tensors);
-        int samples = (int)Math.Min(data.Rows, maxSamples);
-        int batch = Math.Min(runner.MaxBatch, 64);
+        using var runner = ModelRunner.Tapping(proto, tensors);
+        var bound = runner.Bind(InputSet.Of(data), "calibration data");
+        int samples = Math.Min(data.Count, maxSamples);
+        int batch = runner.BatchSize(64);
         for (int start = 0; start < samples; start += batch)
         {
             int count = Math.Min(batch, samples - start);
-            var captured = new Dictionary<string, (long[] Shape, float[] Values)>();
-            using var input = IntermediateTensorRunner.CreateBatch(data, start, count);
-            runner.Run(input, (name, shape, values, isFloat) =>
-            {
-                if (isFloat)
-                {
-                    captured[name] = (shape, values.ToArray());
-                }
-            });
+            var captured = runner.RunTensors(bound, start, count).Where(t => t.Floats is not null)
+                .ToDictionary(t => t.Name, t => (t.Shape, Values: t.Floats!));
             for (int i = 0; i < layers.Count; i++)
             {
                 var (shape, x) = captured[layers[i].Input];

@@ -27,17 +27,14 @@ public sealed class PruneStage : ICompressionStage
         var recovery = r.TrainingData is null ? null : new DistillationRecovery(r.Teacher, r.TrainingData, r.TrainingLabels, RecoveryTraining(r, context.Threads));
         if (recovery is null)
             context.Log.Progress("prune: no --train-data, so no recovery training after pruning (accuracy may drop)");
-        // The evaluation set the pipeline read once for the run (the context's evaluator), not a second read of the files.
-        var (evaluation, evaluationLabels) = (context.Evaluator.Data, context.Evaluator.LabelData?.Int64s);
         var options = new PruningScheduleOptions
         {
             Pruning = new PruningOptions { Fraction = r.Prune!.Value, Exclude = r.PruneExclude ?? [] },
             Mode = ParseMode(r.PruneMode),
             Steps = r.PruneSteps ?? 1,
             Recovery = recovery,
-            // Every input by name (a multi-input model's .npz or tokenized text), so per-step figures need no single array.
-            EvaluationInputs = evaluation,
-            EvaluationLabels = evaluationLabels is { } labels ? NpyArray.Create(labels, labels.Length) : null,
+            // The evaluation set the pipeline read once for the run (every input by name), not a second read of the files.
+            Evaluator = context.Evaluator,
             // Per-step latency is report detail; the pipeline times every stage's output side by side anyway.
             LatencyRuns = context.LatencyRuns > 0 ? 200 : 0,
         };

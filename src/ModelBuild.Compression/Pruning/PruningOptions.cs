@@ -31,10 +31,10 @@ public sealed class PruningOptions
     public bool GlobalRanking { get; init; }
 
     /// <summary>Inputs for the activation (and Taylor) criteria, shaped [samples, ...input dims].</summary>
-    public NpyArray? CalibrationData { get; init; }
+    public DataTensor? CalibrationData { get; init; }
 
     /// <summary>Labels for the Taylor criterion's loss; without them the model's own predictions are the targets.</summary>
-    public NpyArray? CalibrationLabels { get; init; }
+    public DataTensor? CalibrationLabels { get; init; }
 
     public int CalibrationSamples { get; init; } = 256;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.IO.Compression;
-using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
 using ModelBuild.Onnx.Tensors;
@@ -30,12 +30,8 @@ public sealed class PruningScheduleOptions
     /// <summary>Run after each step when set (e.g. <see cref="DistillationRecovery"/>); none means prune only.</summary>
     public IPruningRecovery? Recovery { get; init; }
 
-    public NpyArray? EvaluationData { get; init; }
-
-    /// <summary>Evaluation data as named inputs (every input of a multi-input model); used instead of <see cref="EvaluationData"/> when set.</summary>
-    public InputSet? EvaluationInputs { get; init; }
-
-    public NpyArray? EvaluationLabels { get; init; }
+    /// <summary>Measures each step: accuracy when it has labels, latency when it has data (the pipeline's one evaluator).</summary>
+    public ModelEvaluator? Evaluator { get; init; }
 
     /// <summary>Batch-1 latency runs per step (median reported); 0 skips latency.</summary>
     public int LatencyRuns { get; init; } = 200;
@@ -153,12 +149,7 @@ public static class PruningSchedule
 
     private static double? Accuracy(OnnxModel model, PruningScheduleOptions options)
     {
-        if ((options.EvaluationData is null && options.EvaluationInputs is null) || options.EvaluationLabels is null)
-        {
-            return null;
-        }
-        using var evaluator = new PruningEvaluator(model);
-        return options.EvaluationInputs is { } set ? evaluator.Accuracy(set, options.EvaluationLabels) : evaluator.Accuracy(options.EvaluationData!, options.EvaluationLabels);
+        return options.Evaluator is { HasData: true, HasLabels: true } evaluator ? evaluator.Evaluate(model).Accuracy : null;
     }
 
     private static PruningStepReport Measure(OnnxModel model, int step, double fraction, PruningScheduleOptions options,
@@ -168,17 +159,10 @@ public static class PruningSchedule
         GraphNormalizer.Normalize(proto);
         var shapes = TensorShapeProbe.Run(proto);
         double? latency = null, accuracy = null;
-        if (options.EvaluationInputs is { } set)
+        if (options.Evaluator is { HasData: true } evaluator)
         {
-            using var evaluator = new PruningEvaluator(model);
-            latency = options.LatencyRuns > 0 ? evaluator.LatencyMicroseconds(set, options.LatencyRuns) : null;
-            accuracy = options.EvaluationLabels is { } y ? evaluator.Accuracy(set, y) : null;
-        }
-        else if (options.EvaluationData is { } x)
-        {
-            using var evaluator = new PruningEvaluator(model);
-            latency = options.LatencyRuns > 0 ? evaluator.LatencyMicroseconds(x, options.LatencyRuns) : null;
-            accuracy = options.EvaluationLabels is { } y ? evaluator.Accuracy(x, y) : null;
+            latency = evaluator.Latency(model, options.LatencyRuns);
+            accuracy = evaluator.HasLabels ? evaluator.Evaluate(model).Accuracy : null;
         }
         byte[] bytes = model.ToBytes();
         return new PruningStepReport

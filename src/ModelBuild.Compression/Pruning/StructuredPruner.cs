@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
 
@@ -186,27 +187,28 @@ public static class StructuredPruner
     }
 
     /// <summary>MB0407 when the calibration rows do not have the model input's fixed dims or element kind.</summary>
-    internal static void CheckCalibration(global::Onnx.ModelProto proto, Data.NpyArray data)
+    internal static void CheckCalibration(global::Onnx.ModelProto proto, Data.DataTensor data)
     {
         var initializers = proto.Graph.Initializer.Select(t => t.Name).ToHashSet();
         var input = proto.Graph.Input.First(i => !initializers.Contains(i.Name));
         var dims = input.Type.TensorType.Shape.Dim;
-        if (dims.Count != data.Rank)
+        var array = $"{data.ElementTypeName}{data.ShapeText}";
+        if (dims.Count != data.Shape.Length)
         {
-            throw PruningErrors.Calibration($"the array {data} has rank {data.Rank}, model input '{input.Name}' has rank {dims.Count}", null);
+            throw PruningErrors.Calibration($"the array {array} has rank {data.Shape.Length}, model input '{input.Name}' has rank {dims.Count}", null);
         }
         for (int i = 1; i < dims.Count; i++)
         {
             if (dims[i].DimValue > 0 && dims[i].DimValue != data.Shape[i])
             {
-                throw PruningErrors.Calibration($"the array {data} has {data.Shape[i]} on axis {i}, model input '{input.Name}' expects {dims[i].DimValue}", null);
+                throw PruningErrors.Calibration($"the array {array} has {data.Shape[i]} on axis {i}, model input '{input.Name}' expects {dims[i].DimValue}", null);
             }
         }
         bool integerInput = input.Type.TensorType.ElemType is (int)global::Onnx.TensorProto.Types.DataType.Int64 or (int)global::Onnx.TensorProto.Types.DataType.Int32;
-        bool integerData = data.Data is long[] or int[];
+        bool integerData = !data.IsFloat;
         if (integerInput != integerData)
         {
-            throw PruningErrors.Calibration($"the array {data} holds {(integerData ? "integers" : "floats")}, model input '{input.Name}' takes {(integerInput ? "integer ids" : "floats")}", null);
+            throw PruningErrors.Calibration($"the array {array} holds {(integerData ? "integers" : "floats")}, model input '{input.Name}' takes {(integerInput ? "integer ids" : "floats")}", null);
         }
     }
 

@@ -15,15 +15,15 @@ namespace ModelBuild.Compression.Pruning;
 /// </summary>
 public sealed class TaylorImportance : IImportanceCriterion
 {
-    private readonly NpyArray _data;
-    private readonly NpyArray? _labels;
+    private readonly DataTensor _data;
+    private readonly long[]? _labels;
     private readonly int _samples;
 
-    public TaylorImportance(NpyArray calibration, NpyArray? labels = null, int maxSamples = 256)
+    public TaylorImportance(DataTensor calibration, DataTensor? labels = null, int maxSamples = 256)
     {
         _data = calibration;
-        _labels = labels;
-        _samples = (int)Math.Min(calibration.Rows, maxSamples);
+        _labels = labels is null ? null : labels.Int64s ?? throw PruningErrors.Calibration($"the labels '{labels.Path}' hold floats; labels are integer class ids", null);
+        _samples = Math.Min(calibration.Count, maxSamples);
     }
 
     public string Name => "Taylor";
@@ -43,9 +43,9 @@ public sealed class TaylorImportance : IImportanceCriterion
             for (int start = 0; start < _samples; start += 64)
             {
                 int count = Math.Min(64, _samples - start);
-                var x = Batch(_data, start, count);
+                var x = DistillationData.ToInputTensor(new NamedTensor(null, _data).Slice(start, count));
                 var logits = module.forward(x).reshape(count, -1);
-                var target = _labels is { } y ? torch.tensor(y.ToInt64Array().AsSpan(start, count).ToArray()) : logits.argmax(1).detach();
+                var target = _labels is { } y ? torch.tensor(y.AsSpan(start, count).ToArray()) : logits.argmax(1).detach();
                 // Summed (not averaged) so every sample weighs the same whatever the batch split.
                 var loss = nn.functional.cross_entropy(logits, target, reduction: nn.Reduction.Sum);
                 loss.backward();
@@ -77,18 +77,5 @@ public sealed class TaylorImportance : IImportanceCriterion
             scores.Add(total);
         }
         return scores;
-    }
-
-    private static Tensor Batch(NpyArray data, int start, int count)
-    {
-        long row = data.RowLength;
-        long[] shape = data.Shape.ToArray();
-        shape[0] = count;
-        return data.Data switch
-        {
-            long[] l => torch.tensor(l.AsSpan((int)(start * row), (int)(count * row)).ToArray(), shape),
-            int[] i => torch.tensor(i.AsSpan((int)(start * row), (int)(count * row)).ToArray().Select(v => (long)v).ToArray(), shape),
-            _ => torch.tensor(data.ToSingleArray().AsSpan((int)(start * row), (int)(count * row)).ToArray(), shape),
-        };
     }
 }

@@ -22,7 +22,7 @@ public sealed class DependencyGraph
     public IEnumerable<PruningGroup> Prunable => Groups.Where(g => g.IsPrunable);
 
     /// <param name="model">A model normalized by <see cref="GraphNormalizer"/>.</param>
-    /// <param name="shapes">Concrete shapes of every tensor (<see cref="Pruning.TensorShapeProbe"/>).</param>
+    /// <param name="shapes">Concrete shapes of every tensor (Evaluation's <c>TensorShapeProbe</c>).</param>
     public static DependencyGraph Build(ModelProto model, IReadOnlyDictionary<string, long[]> shapes)
     {
         var graph = new OnnxGraph(model.Graph);

@@ -55,7 +55,7 @@ public sealed class QuantizationAwareDistillationTests : IDisposable
         File.WriteAllBytes(qdqPath, Google.Protobuf.MessageExtensions.ToByteArray(quantized.Model));
         Assert.True(quantized.QuantizedActivations >= ranges.Count);
 
-        var x = DistillationData.ToInputTensor(NpyArray.Read(Wine.File("test_x.npy")));
+        var x = DistillationData.ToInputTensor(NpyDataReader.Read(Wine.File("test_x.npy")));
         using var ort = new OrtTensorBridge(qdqPath, threads: 1);
         using var scope = torch.NewDisposeScope();
         var ortLogits = ort.Run(new Dictionary<string, Tensor> { ["input"] = x })[ort.OutputNames[0]];

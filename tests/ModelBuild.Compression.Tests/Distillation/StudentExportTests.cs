@@ -23,7 +23,7 @@ public sealed class StudentExportTests : IDisposable
         torch.manual_seed(3);
         using var module = OnnxGraphImporter.Import(c.StudentScratch);
         PyTorchDefaultInitializer.Apply(module); // new values everywhere, so a stale initializer could not pass
-        var x = DistillationData.ToInputTensor(NpyArray.Read(c.File("test_x.npy")));
+        var x = DistillationData.ToInputTensor(NpyDataReader.Read(c.File("test_x.npy")));
         var path = Path.Combine(_dir, "exported.onnx");
         OnnxStudentExporter.Save(module, path);
 

@@ -19,7 +19,7 @@ public sealed class TrainingSpeedupExactnessTests
 
     static Tensor TrainRows(long count)
     {
-        var x = DistillationData.ToInputTensor(NpyArray.Read(Intent.File("train_x.npy")));
+        var x = DistillationData.ToInputTensor(NpyDataReader.Read(Intent.File("train_x.npy")));
         return x.slice(0, 0, count, 1);
     }
 
@@ -81,7 +81,7 @@ public sealed class TrainingSpeedupExactnessTests
         using var module = OnnxGraphImporter.Import(ModelBuild.Onnx.OnnxModel.Load(Intent.File(file)).Proto, file, fuseOperators: true);
         if (reinitialize) PyTorchDefaultInitializer.Apply(module);
         using var scope = torch.NewDisposeScope();
-        var all = DistillationData.ToInputTensor(NpyArray.Read(Intent.File("train_x.npy")));
+        var all = DistillationData.ToInputTensor(NpyDataReader.Read(Intent.File("train_x.npy")));
         var plan = SequenceTruncation.TryCreate(module, all.slice(0, 0, 2, 1), out var reason);
         Assert.True(plan is not null, reason);
         Assert.Equal(32, plan.FullLength);

@@ -1,3 +1,4 @@
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Pruning;
 using ModelBuild.Compression.Structure;
@@ -38,10 +39,9 @@ public class ConvolutionPatternTests(ITestOutputHelper output)
         Assert.Equal(4, dw.Attribute.Single(a => a.Name == "group").I);
         PrunedShapeCheck.AssertInfersConsistently(result.Model);
 
-        var x = NpyArray.Create(Enumerable.Range(0, 2 * 3 * 8 * 8).Select(i => (float)Math.Cos(i * 0.11)).ToArray(), 2, 3, 8, 8);
-        using var pruned = new PruningEvaluator(result.Model);
-        using var reference = new PruningEvaluator(MaskedReference.Build(model, result));
-        float[] got = pruned.Logits(x, out _), want = reference.Logits(x, out _);
+        var x = PruningMaterials.Floats(Enumerable.Range(0, 2 * 3 * 8 * 8).Select(i => (float)Math.Cos(i * 0.11)).ToArray(), 2, 3, 8, 8);
+        var (got, _) = PruningMaterials.Logits(result.Model, x);
+        var (want, _) = PruningMaterials.Logits(MaskedReference.Build(model, result), x);
         Assert.True(got.Zip(want, (p, q) => Math.Abs(p - q)).Max() < 1e-5);
     }
 }

@@ -1,3 +1,4 @@
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pruning;
 using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;

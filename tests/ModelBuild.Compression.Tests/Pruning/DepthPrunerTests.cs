@@ -1,3 +1,4 @@
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pruning;
 using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx.Diagnostics;
@@ -41,8 +42,7 @@ public class DepthPrunerTests(ITestOutputHelper output)
         Assert.True(result.ParametersAfter < result.ParametersBefore - 190_000);
         Assert.True(result.FlopsAfter < result.FlopsBefore * 0.6);
         var x = MnistReader.Rows(PruningMaterials.TeacherData("synthetic-intent-transformer", "test_x.npy"), 0, 16);
-        using var evaluator = new PruningEvaluator(result.Model);
-        Assert.Equal(16 * 12, evaluator.Logits(x, out _).Length);
+        Assert.Equal(16 * 12, PruningMaterials.Logits(result.Model, x).Values.Length);
         PrunedShapeCheck.AssertInfersConsistently(result.Model);
     }
 
@@ -50,7 +50,7 @@ public class DepthPrunerTests(ITestOutputHelper output)
     public void Dropping_the_only_residual_block_is_MB0406()
     {
         var model = SyntheticGraphs.ResidualDepthwiseConcat();
-        var x = ModelBuild.Compression.Data.NpyArray.Create(Enumerable.Range(0, 2 * 3 * 8 * 8).Select(i => (float)Math.Cos(i * 0.11)).ToArray(), 2, 3, 8, 8);
+        var x = PruningMaterials.Floats(Enumerable.Range(0, 2 * 3 * 8 * 8).Select(i => (float)Math.Cos(i * 0.11)).ToArray(), 2, 3, 8, 8);
         // One residual block only: at least one layer must stay.
         var e = Assert.Throws<ModelBuildException>(() => DepthPruner.Prune(model, new DepthPruningOptions { LayersToRemove = 1, CalibrationData = x }));
         Assert.Equal("MB0406", e.Code);

@@ -38,6 +38,9 @@ internal static class MnistReader
         };
     }
 
+    /// <summary>Samples [start, start+count) of a data set.</summary>
+    public static DataTensor Rows(DataTensor a, int start, int count) => new NamedTensor(null, a).Slice(start, count);
+
     private static int BigEndian(byte[] b, int at) => (b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
 
     private static byte[] Gunzip(string path)

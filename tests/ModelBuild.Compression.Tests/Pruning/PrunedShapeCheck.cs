@@ -1,3 +1,4 @@
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pruning;
 using ModelBuild.Onnx;
 using ModelBuild.Onnx.Shapes;

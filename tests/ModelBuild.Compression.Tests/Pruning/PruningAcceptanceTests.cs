@@ -1,3 +1,4 @@
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pruning;
 using ModelBuild.Compression.Structure;
 using Xunit.Abstractions;
@@ -22,8 +23,7 @@ public class PruningAcceptanceTests(ITestOutputHelper output)
             Steps = 3,
             Recovery = new DistillationRecovery(Path.Combine(dir, "teacher.onnx"), Path.Combine(dir, "train_x.npy"), Path.Combine(dir, "train_y.npy"),
                 new RecoveryTraining { Epochs = 30, BatchSize = 16, LearningRate = 3e-3, Threads = 1 }),
-            EvaluationData = PruningMaterials.TeacherData(teacher, "test_x.npy"),
-            EvaluationLabels = PruningMaterials.TeacherData(teacher, "test_y.npy"),
+            Evaluator = new ModelEvaluator(PruningMaterials.TeacherData(teacher, "test_x.npy"), PruningMaterials.TeacherData(teacher, "test_y.npy")),
             LatencyRuns = 0,
         };
         var result = PruningSchedule.Run(model, options);
@@ -51,8 +51,8 @@ public class CnnPruningAcceptanceTests(ITestOutputHelper output)
         try
         {
             string trainX = Path.Combine(folder, "train_x.npy"), trainY = Path.Combine(folder, "train_y.npy");
-            MnistReader.Rows(x, 0, 8000).Save(trainX);
-            MnistReader.Rows(y, 0, 8000).Save(trainY);
+            PruningMaterials.Save(MnistReader.Rows(x, 0, 8000), trainX);
+            PruningMaterials.Save(MnistReader.Rows(y, 0, 8000), trainY);
             var model = PruningMaterials.Model("mnist-cnn-pytorch");
             var options = new PruningScheduleOptions
             {
@@ -60,8 +60,7 @@ public class CnnPruningAcceptanceTests(ITestOutputHelper output)
                 Steps = 1,
                 Recovery = new DistillationRecovery(model.FilePath!, trainX, trainY,
                     new RecoveryTraining { Epochs = 1, BatchSize = 64, LearningRate = 2e-3, Threads = 2 }),
-                EvaluationData = MnistReader.Rows(x, 8000, 2000),
-                EvaluationLabels = MnistReader.Rows(y, 8000, 2000),
+                Evaluator = new ModelEvaluator(MnistReader.Rows(x, 8000, 2000), MnistReader.Rows(y, 8000, 2000)),
                 LatencyRuns = 0,
             };
             var result = PruningSchedule.Run(model, options);
@@ -102,16 +101,15 @@ public class TransformerPruningAcceptanceTests(ITestOutputHelper output)
         try
         {
             string trainX = Path.Combine(folder, "train_x.npy"), trainY = Path.Combine(folder, "train_y.npy");
-            MnistReader.Rows(PruningMaterials.TeacherData(Teacher, "train_x.npy"), 0, 1024).Save(trainX);
-            MnistReader.Rows(PruningMaterials.TeacherData(Teacher, "train_y.npy"), 0, 1024).Save(trainY);
+            PruningMaterials.Save(MnistReader.Rows(PruningMaterials.TeacherData(Teacher, "train_x.npy"), 0, 1024), trainX);
+            PruningMaterials.Save(MnistReader.Rows(PruningMaterials.TeacherData(Teacher, "train_y.npy"), 0, 1024), trainY);
             var options = new PruningScheduleOptions
             {
                 Pruning = new PruningOptions { Fraction = 0.5 },
                 Steps = 1,
                 Recovery = new DistillationRecovery(PruningMaterials.Shared("teachers", Teacher, "teacher.onnx"), trainX, trainY,
                     new RecoveryTraining { Epochs = 1, BatchSize = 32, LearningRate = 5e-4, Threads = 2 }),
-                EvaluationData = PruningMaterials.TeacherData(Teacher, "test_x.npy"),
-                EvaluationLabels = PruningMaterials.TeacherData(Teacher, "test_y.npy"),
+                Evaluator = new ModelEvaluator(PruningMaterials.TeacherData(Teacher, "test_x.npy"), PruningMaterials.TeacherData(Teacher, "test_y.npy")),
                 LatencyRuns = 0,
             };
             var result = PruningSchedule.Run(PruningMaterials.Teacher(Teacher), options);

@@ -1,4 +1,5 @@
 using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pruning;
 using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
@@ -11,7 +12,7 @@ namespace ModelBuild.Compression.Tests.Pruning;
 public class StructuredPrunerTests(ITestOutputHelper output)
 {
     /// <summary>Prunes, then checks the pruned graph runs in ORT and matches the masked original on <paramref name="x"/>.</summary>
-    private PruningResult PruneAndCheck(OnnxModel model, PruningOptions options, NpyArray x)
+    private PruningResult PruneAndCheck(OnnxModel model, PruningOptions options, DataTensor x)
     {
         var result = StructuredPruner.Prune(model, options);
         foreach (var g in result.Pruned)
@@ -31,10 +32,8 @@ public class StructuredPrunerTests(ITestOutputHelper output)
 
         PrunedShapeCheck.AssertInfersConsistently(result.Model);
         var reloaded = OnnxModel.Load(result.Model.ToBytes(), Path.GetTempPath());
-        using var pruned = new PruningEvaluator(reloaded);
-        using var reference = new PruningEvaluator(MaskedReference.Build(model, result));
-        float[] got = pruned.Logits(x, out int classes);
-        float[] want = reference.Logits(x, out int refClasses);
+        var (got, classes) = PruningMaterials.Logits(reloaded, x);
+        var (want, refClasses) = PruningMaterials.Logits(MaskedReference.Build(model, result), x);
         Assert.Equal(refClasses, classes);
         double maxDiff = got.Zip(want, (a, b) => Math.Abs(a - b)).Max();
         double scale = want.Max(Math.Abs);
@@ -64,7 +63,7 @@ public class StructuredPrunerTests(ITestOutputHelper output)
     public void Iris_mlp_prunes_with_each_criterion(ImportanceCriterion criterion)
     {
         var model = PruningMaterials.Model("iris-mlp-pytorch");
-        var x = NpyArray.Create(Enumerable.Range(0, 40).Select(i => (float)Math.Sin(i * 0.37) * 2).ToArray(), 10, 4);
+        var x = PruningMaterials.Floats(Enumerable.Range(0, 40).Select(i => (float)Math.Sin(i * 0.37) * 2).ToArray(), 10, 4);
         var result = PruneAndCheck(model, new PruningOptions { Fraction = 0.5, Criterion = criterion, CalibrationData = x }, x);
         Assert.All(result.Pruned, g => Assert.Equal((24, 12), (g.UnitsBefore, g.UnitsAfter)));
     }
@@ -95,14 +94,14 @@ public class StructuredPrunerTests(ITestOutputHelper output)
     public void Mnist8_with_initializers_as_inputs_and_a_runtime_reshape_of_its_weight()
     {
         var (x, _) = PruningMaterials.MnistT10k();
-        var raw = NpyArray.Create(MnistReader.Rows(x, 0, 10).As<float>().Select(v => (v * 0.3081f + 0.1307f) * 255f).ToArray(), 10, 1, 28, 28);
+        var raw = PruningMaterials.Floats(MnistReader.Rows(x, 0, 10).Floats!.Select(v => (v * 0.3081f + 0.1307f) * 255f).ToArray(), 10, 1, 28, 28);
         PruneAndCheck(PruningMaterials.Model("mnist-8"), new PruningOptions { Fraction = 0.5 }, raw);
     }
 
     [Fact]
     public void Cifar10_cnn_with_padding_and_a_flatten_into_the_classifier()
     {
-        var x = NpyArray.Create(Enumerable.Range(0, 4 * 3 * 32 * 32).Select(i => (float)Math.Sin(i * 0.013)).ToArray(), 4, 3, 32, 32);
+        var x = PruningMaterials.Floats(Enumerable.Range(0, 4 * 3 * 32 * 32).Select(i => (float)Math.Sin(i * 0.013)).ToArray(), 4, 3, 32, 32);
         var result = PruneAndCheck(PruningMaterials.Model("cifar10-cnn-pytorch"), new PruningOptions { Fraction = 0.5 }, x);
         Assert.Equal(4, result.Pruned.Count);
     }
@@ -129,8 +128,7 @@ public class StructuredPrunerTests(ITestOutputHelper output)
         var hidden = Assert.Single(result.Pruned);
         Assert.Equal((128, 96), (hidden.UnitsBefore, hidden.UnitsAfter));
         var x = MnistReader.Rows(PruningMaterials.TeacherData("synthetic-intent-transformer", "test_x.npy"), 0, 8);
-        using var evaluator = new PruningEvaluator(result.Model);
-        Assert.Equal(8 * 12, evaluator.Logits(x, out _).Length);
+        Assert.Equal(8 * 12, PruningMaterials.Logits(result.Model, x).Values.Length);
         PrunedShapeCheck.AssertInfersConsistently(result.Model);
     }
 
@@ -178,7 +176,7 @@ public class StructuredPrunerTests(ITestOutputHelper output)
     [Fact]
     public void Calibration_data_of_the_wrong_shape_is_MB0407()
     {
-        var wrong = NpyArray.Create(new float[5 * 7], 5, 7);
+        var wrong = PruningMaterials.Floats(new float[5 * 7], 5, 7);
         var e = Assert.Throws<ModelBuildException>(() => StructuredPruner.Prune(PruningMaterials.Teacher("wine-mlp"),
             new PruningOptions { Criterion = ImportanceCriterion.Activation, CalibrationData = wrong }));
         Assert.Equal("MB0407", e.Code);
@@ -242,8 +240,7 @@ public class UnstructuredPruningTests
             Pruning = new PruningOptions { Fraction = 0.9 },
             Mode = PruningMode.Unstructured,
             Steps = 2,
-            EvaluationData = PruningMaterials.TeacherData("breast-cancer-mlp", "test_x.npy"),
-            EvaluationLabels = PruningMaterials.TeacherData("breast-cancer-mlp", "test_y.npy"),
+            Evaluator = new ModelEvaluator(PruningMaterials.TeacherData("breast-cancer-mlp", "test_x.npy"), PruningMaterials.TeacherData("breast-cancer-mlp", "test_y.npy")),
             LatencyRuns = 20,
         });
         var first = result.Steps[0];

@@ -1,3 +1,4 @@
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Distillation;
 using ModelBuild.Compression.Distillation.Import;
@@ -17,11 +18,10 @@ namespace ModelBuild.Compression.Tests.Pruning;
 [Collection(ModelBuild.Compression.Tests.Distillation.TorchTrainingCollection.Name)]
 public class TorchImporterAgreementTests(ITestOutputHelper output)
 {
-    private void AssertAgree(OnnxModel pruned, NpyArray x)
+    private void AssertAgree(OnnxModel pruned, DataTensor x)
     {
         ModelBuild.Compression.Native.LibTorchLoader.EnsureLoaded();
-        using var evaluator = new PruningEvaluator(pruned);
-        float[] ort = evaluator.Logits(x, out _);
+        float[] ort = PruningMaterials.Logits(pruned, x).Values;
         var proto = pruned.Proto.Clone();
         if (DynamicBatch.IsFixedBatchOne(proto))
         {
@@ -31,7 +31,7 @@ public class TorchImporterAgreementTests(ITestOutputHelper output)
         module.eval();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var input = x.Data is long[] l ? torch.tensor(l, x.Shape) : torch.tensor(x.ToSingleArray(), x.Shape);
+        var input = x.IsFloat ? torch.tensor(x.Floats!, x.Shape) : torch.tensor(x.Int64s!, x.Shape);
         float[] torchLogits = module.forward(input).contiguous().data<float>().ToArray();
         Assert.Equal(ort.Length, torchLogits.Length);
         double diff = ort.Zip(torchLogits, (a, b) => Math.Abs(a - b)).Max();

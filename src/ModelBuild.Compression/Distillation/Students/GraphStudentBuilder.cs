@@ -72,9 +72,9 @@ public static class GraphStudentBuilder
     {
         try
         {
-            return StudentShapeProbe.Run(model, intermediates);
+            return Evaluation.TensorShapeProbe.Run(model, intermediates);
         }
-        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or NotSupportedException)
+        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or ModelBuild.Onnx.Diagnostics.ModelBuildException { Code: Evaluation.TensorShapeProbe.CannotFeedCode })
         {
             throw StudentDerivationErrors.InvalidStudentGraph(teacherFile, $"{what} failed to run ({e.Message.Split('\n')[0]}).", e);
         }

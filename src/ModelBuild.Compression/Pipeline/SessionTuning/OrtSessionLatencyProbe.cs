@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
 
@@ -13,28 +11,19 @@ namespace ModelBuild.Compression.Pipeline.SessionTuning;
 /// </summary>
 public sealed class OrtSessionLatencyProbe(string modelPath, InputSet sample, TimeSpan roundBudget) : ISessionLatencyProbe, IDisposable
 {
-    private readonly Dictionary<SessionCandidate, TimedSession> _sessions = [];
+    private readonly Dictionary<SessionCandidate, TimedRun> _sessions = [];
 
     public int RunsPerRound { get; private set; }
 
     /// <summary>The fastest of three warm runs of <paramref name="candidate"/> (sizes the rounds; the tuner's round count for slow models).</summary>
     public double SingleRunMicroseconds(SessionCandidate candidate)
     {
-        if (!_sessions.TryGetValue(candidate, out var session))
-        {
-            session = new TimedSession(modelPath, sample, candidate);
-            _sessions[candidate] = session;
-        }
-        return session.Time(3).Min();
+        return Session(candidate).Time(3).Min();
     }
 
     public double MeasureRound(SessionCandidate candidate)
     {
-        if (!_sessions.TryGetValue(candidate, out var session))
-        {
-            session = new TimedSession(modelPath, sample, candidate);
-            _sessions[candidate] = session;
-        }
+        var session = Session(candidate);
         if (RunsPerRound == 0)
         {
             var one = session.Time(3).Min();
@@ -43,55 +32,21 @@ public sealed class OrtSessionLatencyProbe(string modelPath, InputSet sample, Ti
         return Metrics.Median(session.Time(RunsPerRound));
     }
 
+    /// <summary>The candidate's session: on first use opened over its options and warmed up with five runs.</summary>
+    private TimedRun Session(SessionCandidate candidate)
+    {
+        if (_sessions.TryGetValue(candidate, out var open)) return open;
+        ModelRunner runner;
+        using (var options = candidate.CreateOptions()) runner = new ModelRunner(modelPath, options);
+        var run = new TimedRun(runner, sample);
+        run.Warmup(5);
+        _sessions[candidate] = run;
+        return run;
+    }
+
     public void Dispose()
     {
         foreach (var s in _sessions.Values) s.Dispose();
         _sessions.Clear();
-    }
-
-    private sealed class TimedSession : IDisposable
-    {
-        private readonly ModelRunner _runner;
-        private readonly RunOptions _runOptions = new();
-        private readonly OrtValue[] _inputs;
-        private readonly OrtValue[] _outputs;
-        private readonly string[] _inputNames;
-        private readonly string[] _outputNames;
-
-        public TimedSession(string path, InputSet data, SessionCandidate candidate)
-        {
-            using (var options = candidate.CreateOptions()) _runner = new ModelRunner(path, options);
-            var bound = _runner.Bind(data, "timing data");
-            _inputNames = _runner.InputNames.ToArray();
-            _inputs = _runner.CreateInputs(bound, 0, Math.Min(_runner.BatchSize(1), bound.Count));
-            _outputNames = _runner.OutputNames.Where(n => _runner.Session.OutputMetadata[n].IsTensor).ToArray();
-            using var first = _runner.Session.Run(_runOptions, _inputNames, _inputs, _outputNames);
-            _outputs = first.Select(v =>
-            {
-                var info = v.GetTensorTypeAndShape();
-                return OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, info.ElementDataType, info.Shape);
-            }).ToArray();
-            Time(5);
-        }
-
-        public double[] Time(int runs)
-        {
-            var times = new double[runs];
-            for (var i = 0; i < runs; i++)
-            {
-                var start = Stopwatch.GetTimestamp();
-                _runner.Session.Run(_runOptions, _inputNames, _inputs, _outputNames, _outputs);
-                times[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-            }
-            return times;
-        }
-
-        public void Dispose()
-        {
-            foreach (var v in _inputs) v.Dispose();
-            foreach (var v in _outputs) v.Dispose();
-            _runOptions.Dispose();
-            _runner.Dispose();
-        }
     }
 }

@@ -1,3 +1,4 @@
+using ModelBuild.Compression.Evaluation;
 using Google.Protobuf;
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Distillation;
@@ -37,7 +38,7 @@ public sealed class BertStudentDerivationTests
         var teacher = OnnxModel.Load(T("teacher.onnx")).Proto;
         var folded = teacher.Clone();
         GraphNormalizer.Normalize(folded);
-        Assert.Equal(8, GraphNormalizer.FoldComputedReshapeTargets(folded, StudentShapeProbe.Run(folded)));
+        Assert.Equal(8, GraphNormalizer.FoldComputedReshapeTargets(folded, TensorShapeProbe.Run(folded)));
         var reshapes = folded.Graph.Node.Where(n => n.OpType == "Reshape").ToList();
         var initializers = folded.Graph.Initializer.ToDictionary(i => i.Name);
         Assert.All(reshapes, r => Assert.True(initializers.ContainsKey(r.Input[1]), $"{r.Name} target still computed"));
