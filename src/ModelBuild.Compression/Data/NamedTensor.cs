@@ -14,6 +14,24 @@ public sealed record NamedTensor(string? Name, DataTensor Tensor, int SampleAxis
     /// <summary>Exactly <paramref name="count"/> samples: the first ones, repeated from the start when there are fewer.</summary>
     public DataTensor Cycle(int count)
     {
+        var samples = Count;
+        return Gather(count, s => s % samples);
+    }
+
+    /// <summary>Samples [start, start+count) as a new tensor (same rank, the sample axis cut to <paramref name="count"/>).</summary>
+    public DataTensor Slice(int start, int count)
+    {
+        var t = Tensor;
+        if (SampleAxis != 0) return Gather(count, s => start + s);
+        var shape = t.Shape.ToArray();
+        if (shape.Length > 0) shape[0] = count;
+        return new DataTensor(t.Path, shape, t.IsFloat ? t.SliceFloats(start, count) : null, t.IsFloat ? null : t.SliceInt64s(start, count), t.SourceDtype);
+    }
+
+    /// <summary><paramref name="count"/> samples, the s-th being sample <paramref name="sampleAt"/>(s) of this one, along the sample axis.</summary>
+    DataTensor Gather(int count, Func<int, int> sampleAt)
+    {
+        // Elements are [outer][sample][inner]: copy the chosen samples of every outer block.
         var t = Tensor;
         var outer = checked((int)t.Shape.Take(SampleAxis).Aggregate(1L, (a, b) => a * b));
         var inner = checked((int)t.Shape.Skip(SampleAxis + 1).Aggregate(1L, (a, b) => a * b));
@@ -21,44 +39,15 @@ public sealed record NamedTensor(string? Name, DataTensor Tensor, int SampleAxis
         var shape = t.Shape.ToArray();
         shape[SampleAxis] = count;
         return t.IsFloat
-            ? new DataTensor(t.Path, shape, Repeat(t.Floats!), null, t.SourceDtype)
-            : new DataTensor(t.Path, shape, null, Repeat(t.Int64s!), t.SourceDtype);
+            ? new DataTensor(t.Path, shape, Copy(t.Floats!), null, t.SourceDtype)
+            : new DataTensor(t.Path, shape, null, Copy(t.Int64s!), t.SourceDtype);
 
-        T[] Repeat<T>(T[] source)
+        T[] Copy<T>(T[] source)
         {
             var result = new T[outer * count * inner];
             for (var o = 0; o < outer; o++)
                 for (var s = 0; s < count; s++)
-                    Array.Copy(source, (o * samples + s % samples) * inner, result, (o * count + s) * inner, inner);
-            return result;
-        }
-    }
-
-    /// <summary>Samples [start, start+count) as a new tensor (same rank, the sample axis cut to <paramref name="count"/>).</summary>
-    public DataTensor Slice(int start, int count)
-    {
-        var t = Tensor;
-        if (SampleAxis == 0)
-        {
-            var shape0 = t.Shape.ToArray();
-            if (shape0.Length > 0) shape0[0] = count;
-            return new DataTensor(t.Path, shape0, t.IsFloat ? t.SliceFloats(start, count) : null, t.IsFloat ? null : t.SliceInt64s(start, count), t.SourceDtype);
-        }
-        // Elements are [outer][sample][inner]: copy the chosen sample range of every outer block.
-        var outer = checked((int)t.Shape.Take(SampleAxis).Aggregate(1L, (a, b) => a * b));
-        var inner = checked((int)t.Shape.Skip(SampleAxis + 1).Aggregate(1L, (a, b) => a * b));
-        var samples = checked((int)t.Shape[SampleAxis]);
-        var shape = t.Shape.ToArray();
-        shape[SampleAxis] = count;
-        return t.IsFloat
-            ? new DataTensor(t.Path, shape, Cut(t.Floats!), null, t.SourceDtype)
-            : new DataTensor(t.Path, shape, null, Cut(t.Int64s!), t.SourceDtype);
-
-        T[] Cut<T>(T[] source)
-        {
-            var result = new T[outer * count * inner];
-            for (var o = 0; o < outer; o++)
-                Array.Copy(source, (o * samples + start) * inner, result, o * count * inner, count * inner);
+                    Array.Copy(source, (o * samples + sampleAt(s)) * inner, result, (o * count + s) * inner, inner);
             return result;
         }
     }
