@@ -26,7 +26,6 @@ public sealed class QuantizeStage : ICompressionStage
     public StageOutcome Run(CompressionContext context)
     {
         var recipe = context.Recipe;
-        var log = context.Log;
         var word = QuantizationForms.Parse(recipe.Quantize);
         var auto = word == QuantizationForms.Auto;
         // The form asked for; null for auto, which tries the registry's candidates.
@@ -36,15 +35,53 @@ public sealed class QuantizeStage : ICompressionStage
         var details = new JsonObject { ["mode"] = word };
 
         // Data problems are cheaper to find (and more useful to report) than graph ones: check the data first.
-        Data.InputSet? calibration = null;
-        if (recipe.CalibrationData is not null)
+        var calibration = ReadCalibration(context);
+        var (prepared, perChannel) = PrepareGraph(context, requested, details);
+        var quantizable = QuantizableNode.Find(prepared.Graph);
+        var leftFloat = WeightsOutOfReach(prepared.Graph);
+        if (leftFloat.Count > 0)
         {
-            calibration = Data.DataSource.ReadInputSet(recipe.CalibrationData, Data.DataReadOptions.FromRecipe(recipe, input));
-            calibration.EnsureFinite();
-            using var check = new Evaluation.ModelRunner(input, context.Threads);
-            check.CheckData(calibration, "calibration data");
+            details["leftFloat"] = new JsonArray(leftFloat.Select(n => (JsonNode)n).ToArray());
+            context.Log.Warning("MB0217", $"'{input}' has weights this quantizer does not reach, which stay float: {string.Join(", ", leftFloat)}.",
+                "Nothing to do for the rest of the model; to quantize these, export the model without control flow (e.g. unrolled) or with MatMul-based cells.");
         }
-        log.Progress("quantize: preparing graph (constant folding, BatchNorm folding)");
+        if (WhyUnchanged(context, word, requested, prepared, quantizable) is { } unchanged)
+        {
+            details["result"] = unchanged;
+            return new StageOutcome(input, details);
+        }
+        if (requested is { NeedsCalibration: true } && calibration is null)
+            throw new ModelBuildException("MB0204", "Static int8 quantization needs calibration data and none was given.",
+                "Pass --calibration-data <x.npy> (a few hundred representative inputs), or use --quantize int8-dynamic.", input);
+
+        var run = StartRun(context, prepared, calibration, perChannel, auto);
+        var forms = FormsToTry(context, word, requested, calibration is not null, quantizable, details);
+        var candidates = BuildCandidates(forms, run, calibration, method);
+        details["calibrationMethod"] = forms.Any(f => f.NeedsCalibration) ? method.Name() : null;
+        var floatLatency = MeasureLatency(run, candidates, details, auto ? null : word);
+        var chosen = auto
+            ? QuantizationChoice.Auto(candidates, recipe, context.Log)
+            : QuantizationChoice.Requested(candidates, recipe.Force, leftFloat, context.Log, slow => FallBack(slow, run));
+        WriteChoice(details, candidates, chosen, floatLatency, run.FloatResult);
+        return new StageOutcome(chosen?.Path ?? input, details);
+    }
+
+    private static Data.InputSet? ReadCalibration(CompressionContext context)
+    {
+        if (context.Recipe.CalibrationData is null) return null;
+        var input = context.CurrentModel;
+        var calibration = Data.DataSource.ReadInputSet(context.Recipe.CalibrationData, Data.DataReadOptions.FromRecipe(context.Recipe, input));
+        calibration.EnsureFinite();
+        using var check = new Evaluation.ModelRunner(input, context.Threads);
+        check.CheckData(calibration, "calibration data");
+        return calibration;
+    }
+
+    /// <summary>Constant and BatchNorm folding and the opset conversion the form needs; whether static int8 gets per-channel scales.</summary>
+    private static (ModelProto Prepared, bool PerChannel) PrepareGraph(CompressionContext context, IQuantizationForm? requested, JsonObject details)
+    {
+        var input = context.CurrentModel;
+        context.Log.Progress("quantize: preparing graph (constant folding, BatchNorm folding)");
         var source = OnnxModelAccess.Load(input);
         var staticPerChannel = true;
         var converted = new List<string>();
@@ -66,23 +103,20 @@ public sealed class QuantizeStage : ICompressionStage
         if (converted.Count > 0)
         {
             details["opsetConversion"] = converted[0];
-            log.Progress("quantize: converted " + converted[0]);
+            context.Log.Progress("quantize: converted " + converted[0]);
         }
-        var quantizable = QuantizableNode.Find(prepared.Graph);
-        var leftFloat = WeightsOutOfReach(prepared.Graph);
-        if (leftFloat.Count > 0)
-        {
-            details["leftFloat"] = new JsonArray(leftFloat.Select(n => (JsonNode)n).ToArray());
-            log.Warning("MB0217", $"'{input}' has weights this quantizer does not reach, which stay float: {string.Join(", ", leftFloat)}.",
-                "Nothing to do for the rest of the model; to quantize these, export the model without control flow (e.g. unrolled) or with MatMul-based cells.");
-        }
-        var hasMatMul = quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight);
+        return (prepared, staticPerChannel);
+    }
+
+    /// <summary>Why no form can improve on the input (warned; the report's "result"), or null when quantizing can go ahead.</summary>
+    private static string? WhyUnchanged(CompressionContext context, string word, IQuantizationForm? requested, ModelProto prepared, IReadOnlyList<QuantizableNode> quantizable)
+    {
+        var (input, log) = (context.CurrentModel, context.Log);
         if (quantizable.Count == 0 && requested?.NeedsQuantizableNodes != false)
         {
             log.Warning("MB0203", $"'{input}' has no operator this quantizer handles (Conv, Gemm, MatMul, Gather of a float table); the output equals the input.",
                 "Nothing to do: quantization needs weight-bearing Conv/Gemm/MatMul nodes; drop --quantize for this model.");
-            details["result"] = "unchanged: nothing quantizable";
-            return new StageOutcome(input, details);
+            return "unchanged: nothing quantizable";
         }
 
         // int8-dynamic and int4-weight rewrite only MatMul/Gemm (and Gather tables); a convolution-only model keeps its float form.
@@ -91,8 +125,7 @@ public sealed class QuantizeStage : ICompressionStage
         {
             log.Warning("MB0215", $"{word} quantizes only MatMul/Gemm weights (and Gather tables), and '{input}' has none (its {quantizable.Count} quantizable node(s) are convolutions); the float model is kept.",
                 "Use --quantize int8-static with --calibration-data for convolutions, or int8-weights/fp16 for a smaller file.");
-            details["result"] = "unchanged: no MatMul/Gemm for " + word;
-            return new StageOutcome(input, details);
+            return "unchanged: no MatMul/Gemm for " + word;
         }
 
         // Weights that the file stores compactly (Constant/ConstantOfShape folded by preparation, e.g. ONNX's "light"
@@ -105,15 +138,18 @@ public sealed class QuantizeStage : ICompressionStage
             log.Warning("MB0216", string.Create(CultureInfo.InvariantCulture,
                 $"{word} cannot write a file smaller than '{input}' ({inputFileBytes:N0} B): its weights, stored compactly in the file (e.g. as Constant/ConstantOfShape), take {weightBytes:N0} B once materialized, at best {bestCase:N0} B in this form; the float model is kept."),
                 "Use a form that reaches this model's weights, or drop --quantize for this model.");
-            details["result"] = "unchanged: every encoding would be larger than the input file";
-            return new StageOutcome(input, details);
+            return "unchanged: every encoding would be larger than the input file";
         }
+        return null;
+    }
 
-        if (requested is { NeedsCalibration: true } && calibration is null)
-            throw new ModelBuildException("MB0204", "Static int8 quantization needs calibration data and none was given.",
-                "Pass --calibration-data <x.npy> (a few hundred representative inputs), or use --quantize int8-dynamic.", input);
-
-        // Decisions are made against the float input of this stage, on the evaluation set when there is one.
+    /// <summary>
+    /// What every candidate is judged by: decisions are made against the float input of this stage, on the evaluation
+    /// set when there is one (else the calibration data), with the recipe's accuracy gate (auto's defaults for auto).
+    /// </summary>
+    private QuantizationRun StartRun(CompressionContext context, ModelProto prepared, Data.InputSet? calibration, bool perChannel, bool auto)
+    {
+        var (input, recipe) = (context.CurrentModel, context.Recipe);
         var decisionData = context.Evaluator.Data ?? calibration;
         var labels = context.Evaluator.Data is not null ? context.Evaluator.LabelData : null;
         var evaluator = new ModelEvaluator(decisionData, labels, context.Threads, 0, output: context.Evaluator.RequestedOutput);
@@ -121,46 +157,65 @@ public sealed class QuantizeStage : ICompressionStage
         var floatResult = evaluator.Evaluate(input);
         var gate = new AccuracyGate(recipe.MaxAccuracyDrop ?? (auto ? DefaultAutoMaxDrop : null), recipe.MinAgreement ?? (auto ? DefaultAutoMinAgreement : null));
         if (decisionData is null && gate.IsActive)
-            log.Warning("MB0208", "The accuracy gate cannot be checked: no evaluation or calibration data was given.", "Pass --eval-data (and --eval-labels) so that quantization can measure what it costs.");
-        var sqnrData = calibration ?? decisionData;
+            context.Log.Warning("MB0208", "The accuracy gate cannot be checked: no evaluation or calibration data was given.", "Pass --eval-data (and --eval-labels) so that quantization can measure what it costs.");
+        return new QuantizationRun(prepared, evaluator, floatResult, gate, calibration ?? decisionData, context, perChannel);
+    }
 
+    /// <summary>The forms to build: the requested one, or auto's candidates for this model's facts (the registry decides).</summary>
+    private static IReadOnlyList<IQuantizationForm> FormsToTry(CompressionContext context, string word, IQuantizationForm? requested, bool hasCalibration,
+        IReadOnlyList<QuantizableNode> quantizable, JsonObject details)
+    {
+        var recipe = context.Recipe;
         var preferSize = PreferSize(recipe);
-        var facts = new QuantizationFacts(calibration is not null, hasMatMul, quantizable.Any(n => n.Kind == QuantizableKind.Conv), preferSize);
-        if (auto) details["prefer"] = preferSize ? "size" : "latency";
+        var hasMatMul = quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight);
+        var facts = new QuantizationFacts(hasCalibration, hasMatMul, quantizable.Any(n => n.Kind == QuantizableKind.Conv), preferSize);
+        if (requested is null) details["prefer"] = preferSize ? "size" : "latency";
         else if (recipe.Prefer is not null)
-            log.Warning("MB0218", $"--prefer {recipe.Prefer.Trim()} applies only to --quantize auto; {word} is written as asked for '{input}'.",
+            context.Log.Warning("MB0218", $"--prefer {recipe.Prefer.Trim()} applies only to --quantize auto; {word} is written as asked for '{context.CurrentModel}'.",
                 "Drop --prefer, or use --quantize auto --prefer size to keep the smallest form that passes the gates.");
-        IReadOnlyList<IQuantizationForm> forms = requested is null ? QuantizationForms.AutoCandidates(facts) : [requested];
         if (requested?.Note(facts) is { } note)
             details["note"] = note;
-        if (auto && calibration is null)
+        if (requested is null && !hasCalibration)
             details["note"] = "int8-static was not tried: no --calibration-data.";
+        return requested is null ? QuantizationForms.AutoCandidates(facts) : [requested];
+    }
 
-        var run = new QuantizationRun(prepared, evaluator, floatResult, gate, sqnrData, context, staticPerChannel);
+    /// <summary>Builds and measures every form (calibrating once, for the first that needs it); a file larger than the float input fails.</summary>
+    private static List<QuantizationCandidate> BuildCandidates(IReadOnlyList<IQuantizationForm> forms, QuantizationRun run, Data.InputSet? calibration, CalibrationMethod method)
+    {
+        var context = run.Context;
         var candidates = new List<QuantizationCandidate>();
         foreach (var form in forms)
         {
-            log.Progress($"quantize: building {form.Name}");
+            context.Log.Progress($"quantize: building {form.Name}");
             if (form.NeedsCalibration && run.Ranges is null)
-                run.Ranges = Calibrate(prepared, calibration!, method, context, log);
+                run.Ranges = Calibrate(run.Prepared, calibration!, method, context, context.Log);
             candidates.Add(Build(form, run));
         }
         // Do no harm to size either: a form that wrote a larger file than its float input is never kept.
-        var inputBytes = new FileInfo(input).Length;
+        var inputBytes = new FileInfo(context.CurrentModel).Length;
         foreach (var c in candidates.Where(c => c.Bytes > inputBytes))
             c.SizeFailure = string.Create(CultureInfo.InvariantCulture, $"{c.Bytes:N0} B, larger than the float input's {inputBytes:N0} B");
-        details["calibrationMethod"] = forms.Any(f => f.NeedsCalibration) ? method.Name() : null;
+        return candidates;
+    }
 
-        // Latency: the float input and every candidate, interleaved, batch 1, one thread.
+    /// <summary>
+    /// Latency: the float input and every candidate, interleaved, batch 1, one thread; then the "never slower than
+    /// float" gate on each. Returns the float median, or null when latency was not measured (warned).
+    /// <paramref name="word"/> is the requested form, null for auto.
+    /// </summary>
+    private static double? MeasureLatency(QuantizationRun run, List<QuantizationCandidate> candidates, JsonObject details, string? word)
+    {
+        var context = run.Context;
+        var input = context.CurrentModel;
         double? floatLatency = null;
-        var timingSample = decisionData ?? SyntheticSample.For(input);
         if (context.LatencyRuns > 0)
         {
-            var sample = timingSample;
+            var sample = run.Evaluator.Data ?? SyntheticSample.For(input);
             // Said in the report because a model with symbolic dims (e.g. [N,3,H,W]) runs at whatever size it is fed.
             details["latencyInputShape"] = string.Join(", ", sample.Inputs.Select(i => (i.Name is null || sample.IsSingle ? "" : i.Name + " ")
-                + "[" + string.Join(",", i.Tensor.Shape.Select((d, k) => k == i.SampleAxis ? 1 : d)) + "]")) + (decisionData is null ? " (synthetic)" : "");
-            log.Progress($"quantize: timing float and {candidates.Count} candidate(s), {context.LatencyRuns} runs each");
+                + "[" + string.Join(",", i.Tensor.Shape.Select((d, k) => k == i.SampleAxis ? 1 : d)) + "]")) + (run.Evaluator.Data is null ? " (synthetic)" : "");
+            context.Log.Progress($"quantize: timing float and {candidates.Count} candidate(s), {context.LatencyRuns} runs each");
             var timing = LatencyMeter.Compare([input, .. candidates.Select(c => c.Path)], sample, context.LatencyRuns);
             floatLatency = timing.Medians[0];
             for (var i = 0; i < candidates.Count; i++)
@@ -179,49 +234,16 @@ public sealed class QuantizeStage : ICompressionStage
         {
             // "Never slower than float" cannot hold unmeasured: say so where the choice is reported.
             var why = context.LatencyRuns <= 0 ? "--latency-runs is 0" : $"'{input}' has several inputs and ModelBuild cannot time it";
-            details["latency"] = $"not measured ({why}): no candidate was checked against float latency{(auto ? "; auto chose among the accurate forms by file size" : "")}";
-            log.Warning("MB0533", $"quantize: latency was not measured ({why}), so the {(auto ? "form auto chose" : word + " model")} may be slower than the float model on this CPU.",
+            details["latency"] = $"not measured ({why}): no candidate was checked against float latency{(word is null ? "; auto chose among the accurate forms by file size" : "")}";
+            context.Log.Warning("MB0533", $"quantize: latency was not measured ({why}), so the {(word is null ? "form auto chose" : word + " model")} may be slower than the float model on this CPU.",
                 "Let ModelBuild time the models (drop --latency-runs 0), or time both models in the application before shipping the quantized one.");
         }
+        return floatLatency;
+    }
 
-        QuantizationCandidate? chosen;
-        if (auto)
-        {
-            chosen = AutoQuantizer.Choose(candidates, recipe.Force, preferSize: preferSize);
-            if (chosen?.LatencyFailure is not null)
-                log.Warning("MB0205", $"auto: {chosen.Form} is {chosen.LatencyFailure}; written anyway because of --force.", "Drop --force to let auto keep only forms that are faster than float.");
-            if (chosen is null)
-                log.Warning("MB0205", "auto: no quantized form passed the accuracy and latency gates on this CPU; the output is the float input. " + Reasons(candidates),
-                    "Loosen --max-accuracy-drop/--min-agreement, or accept a slower model with --quantize <form> --force.");
-        }
-        else if (candidates[0].SizeFailure is { } tooLarge && !recipe.Force)
-        {
-            chosen = null;
-            log.Warning("MB0216", $"{candidates[0].Form} would write {tooLarge}{(leftFloat.Count > 0 ? " (its weights sit where it does not reach: " + string.Join(", ", leftFloat) + ")" : "")}; the float model is kept.",
-                "Use a form that reaches this model's weights, pass --force to write the larger file anyway, or drop --quantize for this model.");
-        }
-        else
-        {
-            chosen = candidates[0];
-            if (chosen.SizeFailure is { } forcedLarger)
-                log.Warning("MB0216", $"{chosen.Form} writes {forcedLarger}; written anyway because of --force.", "Drop --force to keep the smaller float model.");
-            if (chosen.AccuracyFailure is not null)
-                log.Warning("MB0206", $"{chosen.Form}: {chosen.AccuracyFailure} even with {chosen.KeptFloat.Count} layer(s) kept float.",
-                    "The final gate decides; consider another form or more calibration data.");
-            if (chosen.LatencyFailure is not null && !recipe.Force)
-            {
-                var fallback = FallBack(chosen, run);
-                if (fallback is not null) candidates.Add(fallback);
-                log.Warning("MB0205", $"{chosen.Form} is {chosen.LatencyFailure}; writing {(fallback?.Passed == true ? fallback.Form + " (int8 weights in the file, float kernels at run time)" : "the float input")} instead.",
-                    "Pass --force to write the slower quantized model anyway.");
-                chosen = fallback?.Passed == true ? fallback : null;
-            }
-            else if (chosen.LatencyFailure is not null)
-            {
-                log.Warning("MB0205", $"{chosen.Form} is {chosen.LatencyFailure}; written anyway because of --force.", "Drop --force to let the latency gate fall back to a faster form.");
-            }
-        }
-
+    /// <summary>The report's account of the choice: float figures, every candidate, and the written (else first) candidate's layers.</summary>
+    private static void WriteChoice(JsonObject details, List<QuantizationCandidate> candidates, QuantizationCandidate? chosen, double? floatLatency, EvaluationResult floatResult)
+    {
         details["floatLatencyMicroseconds"] = floatLatency is { } fl ? Math.Round(fl, 2) : null;
         details["floatAccuracy"] = floatResult.Accuracy;
         details["chosen"] = chosen?.Form ?? "float (unchanged)";
@@ -235,7 +257,6 @@ public sealed class QuantizeStage : ICompressionStage
                 ["float"] = reported.KeptFloat.Contains(s.Node),
             }).ToArray());
         if (reported.OutputSqnrDb is { } osq) details["outputSqnrDb"] = double.IsFinite(osq) ? Math.Round(osq, 2) : null;
-        return new StageOutcome(chosen?.Path ?? input, details);
     }
 
     /// <summary>
@@ -247,9 +268,6 @@ public sealed class QuantizeStage : ICompressionStage
 
     /// <summary>Whether the recipe weighs bytes over latency (<c>--prefer size</c>); latency when unset.</summary>
     public static bool PreferSize(CompressionRecipe recipe) => string.Equals(recipe.Prefer?.Trim(), "size", StringComparison.OrdinalIgnoreCase);
-
-    private static string Reasons(IEnumerable<QuantizationCandidate> candidates) =>
-        string.Join("; ", candidates.Select(c => $"{c.Form}: {c.SizeFailure ?? c.AccuracyFailure ?? c.LatencyFailure}"));
 
     /// <summary>
     /// Nodes whose weights no form here rewrites: control flow with weights inside its subgraphs (If/Loop/Scan bodies)
