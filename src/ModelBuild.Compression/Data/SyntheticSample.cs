@@ -89,7 +89,9 @@ public static class SyntheticSample
     /// </summary>
     static Dictionary<string, long> VocabularyBounds(GraphProto graph)
     {
-        var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        // A malformed graph may repeat an initializer's name; ONNX Runtime runs it with the last one, so that one bounds the ids.
+        var initializers = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
+        foreach (var t in graph.Initializer) initializers[t.Name] = t;
         var consumers = graph.Node.SelectMany(n => n.Input.Select(i => (i, n))).ToLookup(p => p.i, p => p.n, StringComparer.Ordinal);
         var result = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var input in graph.Input.Where(i => !initializers.ContainsKey(i.Name)))

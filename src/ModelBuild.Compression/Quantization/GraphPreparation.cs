@@ -83,6 +83,7 @@ public static class GraphPreparation
                 throw new ModelBuildException("MB0507", $"ONNX Runtime cannot load '{modelPath}': {ModelRunner.FirstLine(e.Message)}", "Check the model with onnx.checker and that ONNX Runtime 1.32 supports its operators.", modelPath, e);
             }
             var optimized = OnnxModelAccess.Load(output);
+            KeepLastInitializerOfEachName(optimized.Graph);
             // Keep the source's producer fields so the output is recognizably the same model (ONNX Runtime writes its own
             // opset list: every domain it registers, not only the ones the graph uses).
             optimized.ProducerName = model.ProducerName;
@@ -94,6 +95,22 @@ public static class GraphPreparation
             File.Delete(input);
             File.Delete(output);
         }
+    }
+
+    /// <summary>
+    /// A graph that defines a name twice (gpt2-past-tiny has 48 Constant nodes whose outputs repeat another's) comes
+    /// back from ONNX Runtime with one initializer per definition, all holding the value ONNX Runtime runs with: the
+    /// last one ("the model will use the latest encountered initializer"). One of each is kept, that one, so no stage
+    /// writes a file with a name defined twice.
+    /// </summary>
+    private static void KeepLastInitializerOfEachName(GraphProto graph)
+    {
+        var last = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
+        foreach (var t in graph.Initializer) last[t.Name] = t;
+        if (last.Count == graph.Initializer.Count) return;
+        var kept = graph.Initializer.Where(t => ReferenceEquals(last[t.Name], t)).ToList();
+        graph.Initializer.Clear();
+        graph.Initializer.AddRange(kept);
     }
 
     /// <summary>Gives unnamed nodes the name <c>OpType_index</c>, and duplicate names a suffix.</summary>
