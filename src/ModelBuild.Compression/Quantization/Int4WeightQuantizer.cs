@@ -29,6 +29,8 @@ public sealed class Int4WeightQuantizer : IQuantizationForm
     /// <summary>Tried by auto only with <c>--prefer size</c> (after the int8 forms): chosen for size, not speed.</summary>
     public int? AutoRank => 4;
     public bool FitsAuto(QuantizationFacts facts) => facts.PreferSize && facts.HasMatMulOrGemm;
+    /// <summary><c>MatMulNBits</c> needs the separate Q/K/V projections: no 4-bit form of the fused Attention exists.</summary>
+    public bool ReachesFusedAttention => false;
 
     public IReadOnlySet<string> ExcludedNodes { get; init; } = new HashSet<string>();
 
