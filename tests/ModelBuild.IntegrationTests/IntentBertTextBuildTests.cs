@@ -45,6 +45,8 @@ public sealed partial class IntentBertTextBuildTests(PackageFixture package)
             File.SetAttributes(project.PathOf(file), FileAttributes.Normal);
         }
         File.WriteAllText(project.PathOf("Program.cs"), App);
+        // The test-side .npz reader the test projects share (tests/Shared), compiled into the app.
+        File.Copy(Path.Combine(RepositoryPaths.Root, "tests", "Shared", "Int64Npz.cs"), project.PathOf("Int64Npz.cs"), overwrite: true);
 
         var build = project.Build("-c", "Release");
         Assert.True(build.Succeeded, build.ToString());
@@ -78,11 +80,10 @@ public sealed partial class IntentBertTextBuildTests(PackageFixture package)
     /// scores are compared with ONNX Runtime's on the same row of test.npz (batch 1, one thread, as the pool runs).
     /// </summary>
     const string App = """
-        using System.IO.Compression;
-        using System.Text;
         using Microsoft.Extensions.DependencyInjection;
         using Microsoft.ML.OnnxRuntime;
         using ModelBuild.Runtime;
+        using ModelBuild.TestSupport;
 
         var services = new ServiceCollection();
         services.AddPredictionEnginePool<Utterance, IntentScores>()
@@ -92,7 +93,7 @@ public sealed partial class IntentBertTextBuildTests(PackageFixture package)
         var pool = provider.GetRequiredService<PredictionEnginePool<Utterance, IntentScores>>();
 
         var texts = File.ReadLines("test.tsv").Skip(1).Select(l => l.Split('\t')[0]).ToArray();
-        var npz = ReadInt64Npz("test.npz");
+        var npz = Int64Npz.Read("test.npz");
         var names = new[] { "input_ids", "attention_mask", "token_type_ids" };
         using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
         using var session = new InferenceSession("models/intent.onnx", options);
@@ -109,27 +110,6 @@ public sealed partial class IntentBertTextBuildTests(PackageFixture package)
             if (Array.IndexOf(got, got.Max()) == Array.IndexOf(expected, expected.Max())) classesEqual++;
         }
         Console.WriteLine($"served {texts.Length} strings: scores equal to test.npz's on {scoresEqual}, classes on {classesEqual}");
-
-        static Dictionary<string, (long[] Data, int Length)> ReadInt64Npz(string path)
-        {
-            var result = new Dictionary<string, (long[], int)>();
-            using var zip = ZipFile.OpenRead(path);
-            foreach (var entry in zip.Entries)
-            {
-                using var stream = entry.Open();
-                using var memory = new MemoryStream();
-                stream.CopyTo(memory);
-                var bytes = memory.ToArray();
-                int headerLength = BitConverter.ToUInt16(bytes, 8);
-                var header = Encoding.ASCII.GetString(bytes, 10, headerLength);
-                if (!header.Contains("'<i8'")) throw new InvalidDataException(entry.FullName + ": " + header);
-                var shape = header[(header.IndexOf("'shape': (") + 10)..].Split(')')[0].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s.Trim())).ToArray();
-                var data = new long[shape[0] * shape[1]];
-                Buffer.BlockCopy(bytes, 10 + headerLength, data, 0, data.Length * 8);
-                result[entry.FullName.Replace(".npy", "")] = (data, shape[1]);
-            }
-            return result;
-        }
 
         public sealed class Utterance
         {

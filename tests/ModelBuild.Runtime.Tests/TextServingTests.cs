@@ -1,8 +1,7 @@
-using System.IO.Compression;
-using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Runtime.Tests.Support;
+using ModelBuild.TestSupport;
 
 namespace ModelBuild.Runtime.Tests;
 
@@ -35,7 +34,7 @@ public sealed class TextServingTests
     /// <summary>The teacher run directly on the test.npz rows (batch 1, the pool's default thread settings).</summary>
     static float[][] ReferenceScores()
     {
-        var arrays = ReadInt64Npz(Bert("test.npz"));
+        var arrays = Int64Npz.Read(Bert("test.npz"));
         using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
         using var session = new InferenceSession(Bert("teacher.onnx"), options);
         var (rows, length) = (arrays["input_ids"].Rows, arrays["input_ids"].Length);
@@ -144,29 +143,5 @@ public sealed class TextServingTests
         var e = Assert.Throws<ModelRuntimeException>(() => pool.Predict("intents", new Utterance { Text = "annulez la réunion" }));
         Assert.Equal("MB0733", e.Code);
         Assert.Equal(12, pool.Predict("intents", new Utterance { Text = "cancel the meeting" }).Scores.Length); // ASCII text is fine
-    }
-
-    /// <summary>int64 C-order [rows, length] arrays of a .npz (test helper; the runtime has no .npy reader).</summary>
-    static Dictionary<string, (long[] Data, int Rows, int Length)> ReadInt64Npz(string path)
-    {
-        var result = new Dictionary<string, (long[], int, int)>();
-        using var zip = ZipFile.OpenRead(path);
-        foreach (var entry in zip.Entries)
-        {
-            using var stream = entry.Open();
-            using var memory = new MemoryStream();
-            stream.CopyTo(memory);
-            var bytes = memory.ToArray();
-            int major = bytes[6];
-            int headerLength = major == 1 ? BitConverter.ToUInt16(bytes, 8) : BitConverter.ToInt32(bytes, 8);
-            int headerStart = major == 1 ? 10 : 12;
-            var header = Encoding.ASCII.GetString(bytes, headerStart, headerLength);
-            Assert.Contains("'<i8'", header);
-            var shape = header[(header.IndexOf("'shape': (", StringComparison.Ordinal) + 10)..].Split(')')[0].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s.Trim())).ToArray();
-            var data = new long[shape[0] * shape[1]];
-            Buffer.BlockCopy(bytes, headerStart + headerLength, data, 0, data.Length * 8);
-            result[entry.FullName.Replace(".npy", "", StringComparison.Ordinal)] = (data, shape[0], shape[1]);
-        }
-        return result;
     }
 }

@@ -7,8 +7,12 @@ namespace ModelBuild.Compression.Optimization;
 /// <summary>What one fusion did: how many subgraphs it rewrote, whether the rewrite was kept, and why not.</summary>
 public sealed record FusionOutcome(string Name, string Operator, int Matches, bool Kept, double? MaxDifference, string? Note);
 
-/// <summary>The optimized model (null when nothing was kept) and every fusion's outcome.</summary>
-public sealed record OptimizationResult(string? OutputPath, int NodesBefore, int NodesAfter, IReadOnlyList<FusionOutcome> Fusions, int VerifiedSamples)
+/// <summary>
+/// The optimized model (null when nothing was kept), every applied fusion's outcome, and the matches of the fusions
+/// that were only counted (never kept).
+/// </summary>
+public sealed record OptimizationResult(string? OutputPath, int NodesBefore, int NodesAfter, IReadOnlyList<FusionOutcome> Fusions, int VerifiedSamples,
+    IReadOnlyList<FusionOutcome> Counted)
 {
     public bool Changed => OutputPath is not null;
 }
@@ -17,16 +21,18 @@ public sealed record OptimizationResult(string? OutputPath, int NodesBefore, int
 /// Applies the fusions one after another, each to the result of the ones kept so far, and checks every rewrite on the
 /// spot: the rewritten graph runs in ONNX Runtime on the given inputs and is kept only when every output stays within
 /// the tolerance of the original's; otherwise that fusion is dropped with a note and the next one starts from the
-/// graph before it.
+/// graph before it. A fusion marked count-only is applied to a throw-away copy: its matches are reported, its rewrite never kept.
 /// </summary>
 public sealed class GraphOptimizer
 {
     readonly IReadOnlyList<IGraphFusion> _fusions;
+    readonly Func<IGraphFusion, bool> _countOnly;
 
-    public GraphOptimizer(IReadOnlyList<IGraphFusion>? fusions = null, double tolerance = FusionVerifier.DefaultTolerance)
+    public GraphOptimizer(IReadOnlyList<IGraphFusion>? fusions = null, double tolerance = FusionVerifier.DefaultTolerance, Func<IGraphFusion, bool>? countOnly = null)
     {
         _fusions = fusions ?? FusionRegistry.Auto();
         Tolerance = tolerance;
+        _countOnly = countOnly ?? (_ => false);
     }
 
     public double Tolerance { get; }
@@ -42,6 +48,7 @@ public sealed class GraphOptimizer
         var verifier = new FusionVerifier(modelPath, data, Tolerance);
         var current = original;
         var outcomes = new List<FusionOutcome>();
+        var counted = new List<FusionOutcome>();
         Directory.CreateDirectory(workDirectory);
         for (var i = 0; i < _fusions.Count; i++)
         {
@@ -52,6 +59,11 @@ public sealed class GraphOptimizer
             catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException or ModelBuild.Onnx.Diagnostics.ModelBuildException)
             {
                 outcomes.Add(new FusionOutcome(fusion.Name, fusion.FusedOperator, 0, false, null, "the rewrite failed: " + e.Message));
+                continue;
+            }
+            if (_countOnly(fusion))
+            {
+                counted.Add(new FusionOutcome(fusion.Name, fusion.FusedOperator, matches, false, null, "counted only"));
                 continue;
             }
             if (matches == 0)
@@ -80,8 +92,8 @@ public sealed class GraphOptimizer
         }
         var after = current.Graph.Nodes.Count;
         if (ReferenceEquals(current, original))
-            return new OptimizationResult(null, before, before, outcomes, verifier.Samples);
+            return new OptimizationResult(null, before, before, outcomes, verifier.Samples, counted);
         current.Save(outputPath);
-        return new OptimizationResult(outputPath, before, after, outcomes, verifier.Samples);
+        return new OptimizationResult(outputPath, before, after, outcomes, verifier.Samples, counted);
     }
 }

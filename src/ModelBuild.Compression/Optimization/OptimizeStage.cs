@@ -37,18 +37,15 @@ public sealed class OptimizeStage : ICompressionStage
         var fusions = _fusions ?? FusionRegistry.For(context.Recipe.Optimize);
         // int4 has no form for ONNX Runtime's fused Attention (MatMulNBits needs the separate Q/K/V projections): its
         // packed QKV weights would stay float. The user asked for that form (or for size), so attention stays unfused
-        // for it; auto, int8-dynamic and int8-static (QAttention) keep the fusion.
-        string? attentionNote = null;
-        if (_fusions is null && FusedAttentionReach.UnreachedBy(context.Recipe) is { } unreached && fusions.Any(f => f is AttentionFusion))
-        {
-            fusions = fusions.Where(f => f is not AttentionFusion).ToList();
-            // Say so only when the model has attention the rewrite would have fused (tried on a throw-away copy).
-            if (new AttentionFusion().Apply(ModelBuild.Onnx.OnnxModel.Load(input)) > 0)
-                attentionNote = $"attention left unfused: {unreached} has no form of the fused Attention operator, whose weights would stay float";
-        }
-        var optimizer = new GraphOptimizer(fusions);
+        // for it (the optimizer only counts its matches); auto, int8-dynamic and int8-static (QAttention) keep the fusion.
+        var unreached = _fusions is null ? QuantizationForms.LeavingFusedAttentionFloat(context.Recipe.Quantize, QuantizeStage.PreferSize(context.Recipe)) : null;
+        var optimizer = new GraphOptimizer(fusions, countOnly: unreached is null ? null : f => f is AttentionFusion);
         var output = context.WorkPath("optimized.onnx");
         var result = optimizer.Optimize(input, data, output, context.WorkPath("optimize-candidates"), context.Log.Progress);
+        // Said only when the model has attention the rewrite would have fused.
+        var attentionNote = result.Counted.Any(f => f.Matches > 0)
+            ? $"attention left unfused: {unreached} has no form of the fused Attention operator, whose weights would stay float"
+            : null;
         if (result.Fusions.All(f => f.Matches == 0) && attentionNote is null)
             return new StageOutcome(input, NotApplicable: true);
 

@@ -32,67 +32,60 @@ public sealed class DynamicInt8Quantizer : IQuantizationForm
     public QuantizedModel Quantize(ModelProto prepared)
     {
         var model = prepared.Clone();
-        var graph = model.Graph;
-        var writer = new QdqGraphWriter(graph);
-        var candidates = QuantizableNode.FindWeightedMatMuls(graph, ExcludedNodes);
-        var quantized = new List<string>();
-        var newNodes = new List<NodeProto>();
         var weights = new Dictionary<string, (string Q, string Zero, string Scale)>(StringComparer.Ordinal);
-        foreach (var node in graph.Node.ToList())
+        var quantized = WeightMatrixRewrite.Apply(model.Graph, ExcludedNodes, (node, q, writer) =>
         {
-            if (IsFusedAttention(node, writer) && !ExcludedNodes.Contains(node.Name))
-            {
-                newNodes.AddRange(QuantizeAttention(node, writer));
-                quantized.Add(node.Name);
-                continue;
-            }
-            if (!candidates.TryGetValue(node, out var q)) { newNodes.Add(node); continue; }
-            quantized.Add(q.Name);
-            if (q.Kind == QuantizableKind.GatherEmbedding)
-            {
-                newNodes.Add(node);
-                newNodes.Add(StaticQdqInt8Quantizer.QuantizeGather(writer, q));
-                continue;
-            }
-            var weightName = node.Input[1];
-            var transB = q.Kind == QuantizableKind.Gemm && OnnxModelAccess.GetInt(node, "transB", 0) == 1;
-            if (!weights.TryGetValue(weightName + (transB ? "/T" : ""), out var w))
-            {
-                var tensor = writer.Initializer(weightName);
-                var dims = OnnxModelAccess.Dims(tensor);
-                var values = OnnxModelAccess.ReadFloats(tensor);
-                if (transB) (values, dims) = (Transpose(values, (int)dims[0], (int)dims[1]), [dims[1], dims[0]]);
-                // MatMulInteger takes B as [K, N]; one scale per output column N.
-                var (qv, p) = QuantizationMath.Int8WeightsSymmetric(values, dims, 1);
-                w = (writer.AddInitializer(OnnxModelAccess.Int8Tensor(weightName + "_quantized", qv, dims)),
-                     writer.AddInitializer(OnnxModelAccess.Int8Tensor(weightName + "_zero_point", new sbyte[dims[1]], dims[1])),
-                     writer.AddInitializer(OnnxModelAccess.FloatTensor(weightName + "_scale", p.Scales, dims[1])));
-                weights[weightName + (transB ? "/T" : "")] = w;
-            }
-            var input = node.Input[0];
-            var output = node.Output[0];
-            var prefix = q.Name;
-            string U(string s) => writer.Unique(prefix + s);
-            var (aq, aScale, aZero) = (U("_input_quantized"), U("_input_scale"), U("_input_zero_point"));
-            var integer = U("_output_int32");
-            var asFloat = U("_output_float_unscaled");
-            var scale = U("_output_scale");
-            var product = q.Kind == QuantizableKind.Gemm && node.Input.Count > 2 ? U("_output_unbiased") : output;
-            newNodes.Add(OnnxModelAccess.Node("DynamicQuantizeLinear", U("_DynamicQuantizeLinear"), [input], [aq, aScale, aZero]));
-            newNodes.Add(OnnxModelAccess.Node("MatMulInteger", U("_MatMulInteger"), [aq, w.Q, aZero, w.Zero], [integer]));
-            var cast = OnnxModelAccess.Node("Cast", U("_Cast"), [integer], [asFloat]);
-            cast.Attribute.Add(OnnxModelAccess.IntAttribute("to", (int)TensorProto.Types.DataType.Float));
-            newNodes.Add(cast);
-            newNodes.Add(OnnxModelAccess.Node("Mul", U("_ScaleMul"), [aScale, w.Scale], [scale]));
-            newNodes.Add(OnnxModelAccess.Node("Mul", U("_OutputMul"), [asFloat, scale], [product]));
-            if (product != output)
-                newNodes.Add(OnnxModelAccess.Node("Add", U("_BiasAdd"), [product, node.Input[2]], [output]));
-        }
-        graph.Node.Clear();
-        graph.Node.AddRange(newNodes);
-        QdqGraphWriter.RemoveUnusedInitializers(graph);
+            if (IsFusedAttention(node, writer) && !ExcludedNodes.Contains(node.Name)) return QuantizeAttention(node, writer);
+            if (q is null) return null;
+            if (q.Kind == QuantizableKind.GatherEmbedding) return [node, StaticQdqInt8Quantizer.QuantizeGather(writer, q)];
+            return QuantizeMatMul(q, writer, weights);
+        });
         OnnxModelAccess.EnsureOpset(model, "", GraphPreparation.DynamicQuantizationOpset);
         return new QuantizedModel(model, quantized, 0);
+    }
+
+    /// <summary>
+    /// MatMul/Gemm -> DynamicQuantizeLinear, MatMulInteger, Cast, Mul (and Add for a Gemm bias); the int8 weight,
+    /// its zero point and scale are written once per weight (and transposition) in <paramref name="weights"/>.
+    /// </summary>
+    static List<NodeProto> QuantizeMatMul(QuantizableNode q, QdqGraphWriter writer, Dictionary<string, (string Q, string Zero, string Scale)> weights)
+    {
+        var node = q.Node;
+        var newNodes = new List<NodeProto>();
+        var weightName = node.Input[1];
+        var transB = q.Kind == QuantizableKind.Gemm && OnnxModelAccess.GetInt(node, "transB", 0) == 1;
+        if (!weights.TryGetValue(weightName + (transB ? "/T" : ""), out var w))
+        {
+            var tensor = writer.Initializer(weightName);
+            var dims = OnnxModelAccess.Dims(tensor);
+            var values = OnnxModelAccess.ReadFloats(tensor);
+            if (transB) (values, dims) = (Transpose(values, (int)dims[0], (int)dims[1]), [dims[1], dims[0]]);
+            // MatMulInteger takes B as [K, N]; one scale per output column N.
+            var (qv, p) = QuantizationMath.Int8WeightsSymmetric(values, dims, 1);
+            w = (writer.AddInitializer(OnnxModelAccess.Int8Tensor(weightName + "_quantized", qv, dims)),
+                 writer.AddInitializer(OnnxModelAccess.Int8Tensor(weightName + "_zero_point", new sbyte[dims[1]], dims[1])),
+                 writer.AddInitializer(OnnxModelAccess.FloatTensor(weightName + "_scale", p.Scales, dims[1])));
+            weights[weightName + (transB ? "/T" : "")] = w;
+        }
+        var input = node.Input[0];
+        var output = node.Output[0];
+        var prefix = q.Name;
+        string U(string s) => writer.Unique(prefix + s);
+        var (aq, aScale, aZero) = (U("_input_quantized"), U("_input_scale"), U("_input_zero_point"));
+        var integer = U("_output_int32");
+        var asFloat = U("_output_float_unscaled");
+        var scale = U("_output_scale");
+        var product = q.Kind == QuantizableKind.Gemm && node.Input.Count > 2 ? U("_output_unbiased") : output;
+        newNodes.Add(OnnxModelAccess.Node("DynamicQuantizeLinear", U("_DynamicQuantizeLinear"), [input], [aq, aScale, aZero]));
+        newNodes.Add(OnnxModelAccess.Node("MatMulInteger", U("_MatMulInteger"), [aq, w.Q, aZero, w.Zero], [integer]));
+        var cast = OnnxModelAccess.Node("Cast", U("_Cast"), [integer], [asFloat]);
+        cast.Attribute.Add(OnnxModelAccess.IntAttribute("to", (int)TensorProto.Types.DataType.Float));
+        newNodes.Add(cast);
+        newNodes.Add(OnnxModelAccess.Node("Mul", U("_ScaleMul"), [aScale, w.Scale], [scale]));
+        newNodes.Add(OnnxModelAccess.Node("Mul", U("_OutputMul"), [asFloat, scale], [product]));
+        if (product != output)
+            newNodes.Add(OnnxModelAccess.Node("Add", U("_BiasAdd"), [product, node.Input[2]], [output]));
+        return newNodes;
     }
 
     /// <summary>ONNX Runtime's fused Attention (from the optimize stage) with a constant float packed QKV weight.</summary>

@@ -33,6 +33,13 @@ public interface IQuantizationForm
     /// <summary>The smallest fraction of the float32 weight bytes this form can store them in (the early "cannot be smaller" check).</summary>
     double BestCaseSizeRatio { get; }
 
+    /// <summary>
+    /// Whether this form quantizes the packed QKV weight of ONNX Runtime's fused <c>Attention</c> (its int8 <c>QAttention</c>
+    /// form, or int8 storage); when it does not, the optimize stage leaves attention unfused so that the separate
+    /// projections are quantized instead of that weight staying float.
+    /// </summary>
+    bool ReachesFusedAttention => true;
+
     /// <summary>The rank of this form among <c>auto</c>'s candidates (tried in ascending rank), or null when auto never tries it.</summary>
     int? AutoRank { get; }
 

@@ -29,6 +29,8 @@ public sealed class Int4WeightQuantizer : IQuantizationForm
     /// <summary>Tried by auto only with <c>--prefer size</c> (after the int8 forms): chosen for size, not speed.</summary>
     public int? AutoRank => 4;
     public bool FitsAuto(QuantizationFacts facts) => facts.PreferSize && facts.HasMatMulOrGemm;
+    /// <summary><c>MatMulNBits</c> needs the separate Q/K/V projections: no 4-bit form of the fused Attention exists.</summary>
+    public bool ReachesFusedAttention => false;
 
     public IReadOnlySet<string> ExcludedNodes { get; init; } = new HashSet<string>();
 
@@ -37,54 +39,45 @@ public sealed class Int4WeightQuantizer : IQuantizationForm
     public QuantizedModel Quantize(ModelProto prepared)
     {
         var model = prepared.Clone();
-        var graph = model.Graph;
-        var writer = new QdqGraphWriter(graph);
-        var candidates = QuantizableNode.FindWeightedMatMuls(graph, ExcludedNodes);
-        var newNodes = new List<NodeProto>();
-        var quantized = new List<string>();
         var tables = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        foreach (var node in graph.Node.ToList())
+        var quantized = WeightMatrixRewrite.Apply(model.Graph, ExcludedNodes, (node, q, writer) =>
         {
-            if (!candidates.TryGetValue(node, out var q)) { newNodes.Add(node); continue; }
-            quantized.Add(q.Name);
-            if (q.Kind == QuantizableKind.GatherEmbedding)
-            {
-                if (BlockQuantizedGather.Fits(writer.Initializer(node.Input[0])))
-                {
-                    newNodes.Add(BlockQuantizedGather.Rewrite(writer, q, tables));
-                    continue;
-                }
-                newNodes.Add(node);
-                newNodes.Add(StaticQdqInt8Quantizer.QuantizeGather(writer, q));
-                continue;
-            }
-            var tensor = writer.Initializer(node.Input[1]);
-            var dims = OnnxModelAccess.Dims(tensor);
-            var values = OnnxModelAccess.ReadFloats(tensor);
-            var transB = q.Kind == QuantizableKind.Gemm && OnnxModelAccess.GetInt(node, "transB", 0) == 1;
-            // MatMulNBits wants B as [N, K]: one row of K per output column.
-            var (n, k) = transB ? ((int)dims[0], (int)dims[1]) : ((int)dims[1], (int)dims[0]);
-            var rows = transB ? values : DynamicInt8Quantizer.Transpose(values, k, n);
-            var (packed, scales, blocks) = QuantizeBlocks(rows, n, k);
-            var b = writer.AddInitializer(OnnxModelAccess.UInt8Tensor(node.Input[1] + "_int4", packed, n, blocks, BlockSize / 2));
-            var s = writer.AddInitializer(OnnxModelAccess.FloatTensor(node.Input[1] + "_int4_scales", scales, (long)n * blocks));
-            var output = node.Output[0];
-            var hasBias = q.Kind == QuantizableKind.Gemm && node.Input.Count > 2 && node.Input[2].Length > 0;
-            var product = hasBias ? writer.Unique(output + "_unbiased") : output;
-            var matmul = OnnxModelAccess.Node("MatMulNBits", writer.Unique(q.Name + "_MatMulNBits"), [node.Input[0], b, s], [product], "com.microsoft");
-            matmul.Attribute.Add(OnnxModelAccess.IntAttribute("K", k));
-            matmul.Attribute.Add(OnnxModelAccess.IntAttribute("N", n));
-            matmul.Attribute.Add(OnnxModelAccess.IntAttribute("bits", 4));
-            matmul.Attribute.Add(OnnxModelAccess.IntAttribute("block_size", BlockSize));
-            matmul.Attribute.Add(OnnxModelAccess.IntAttribute("accuracy_level", AccuracyLevel));
-            newNodes.Add(matmul);
-            if (hasBias) newNodes.Add(OnnxModelAccess.Node("Add", writer.Unique(q.Name + "_BiasAdd"), [product, node.Input[2]], [output]));
-        }
-        graph.Node.Clear();
-        graph.Node.AddRange(newNodes);
-        QdqGraphWriter.RemoveUnusedInitializers(graph);
+            if (q is null) return null;
+            if (q.Kind != QuantizableKind.GatherEmbedding) return QuantizeMatMul(q, writer);
+            return BlockQuantizedGather.Fits(writer.Initializer(node.Input[0]))
+                ? [BlockQuantizedGather.Rewrite(writer, q, tables)]
+                : [node, StaticQdqInt8Quantizer.QuantizeGather(writer, q)];
+        });
         OnnxModelAccess.EnsureOpset(model, "com.microsoft", 1);
         return new QuantizedModel(model, quantized, 0);
+    }
+
+    /// <summary>MatMul/Gemm -> MatMulNBits with the weight in symmetric 4-bit blocks (and Add for a Gemm bias).</summary>
+    static List<NodeProto> QuantizeMatMul(QuantizableNode q, QdqGraphWriter writer)
+    {
+        var node = q.Node;
+        var tensor = writer.Initializer(node.Input[1]);
+        var dims = OnnxModelAccess.Dims(tensor);
+        var values = OnnxModelAccess.ReadFloats(tensor);
+        var transB = q.Kind == QuantizableKind.Gemm && OnnxModelAccess.GetInt(node, "transB", 0) == 1;
+        // MatMulNBits wants B as [N, K]: one row of K per output column.
+        var (n, k) = transB ? ((int)dims[0], (int)dims[1]) : ((int)dims[1], (int)dims[0]);
+        var rows = transB ? values : DynamicInt8Quantizer.Transpose(values, k, n);
+        var (packed, scales, blocks) = QuantizeBlocks(rows, n, k);
+        var b = writer.AddInitializer(OnnxModelAccess.UInt8Tensor(node.Input[1] + "_int4", packed, n, blocks, BlockSize / 2));
+        var s = writer.AddInitializer(OnnxModelAccess.FloatTensor(node.Input[1] + "_int4_scales", scales, (long)n * blocks));
+        var output = node.Output[0];
+        var hasBias = q.Kind == QuantizableKind.Gemm && node.Input.Count > 2 && node.Input[2].Length > 0;
+        var product = hasBias ? writer.Unique(output + "_unbiased") : output;
+        var matmul = OnnxModelAccess.Node("MatMulNBits", writer.Unique(q.Name + "_MatMulNBits"), [node.Input[0], b, s], [product], "com.microsoft");
+        matmul.Attribute.Add(OnnxModelAccess.IntAttribute("K", k));
+        matmul.Attribute.Add(OnnxModelAccess.IntAttribute("N", n));
+        matmul.Attribute.Add(OnnxModelAccess.IntAttribute("bits", 4));
+        matmul.Attribute.Add(OnnxModelAccess.IntAttribute("block_size", BlockSize));
+        matmul.Attribute.Add(OnnxModelAccess.IntAttribute("accuracy_level", AccuracyLevel));
+        List<NodeProto> newNodes = [matmul];
+        if (hasBias) newNodes.Add(OnnxModelAccess.Node("Add", writer.Unique(q.Name + "_BiasAdd"), [product, node.Input[2]], [output]));
+        return newNodes;
     }
 
     /// <summary>

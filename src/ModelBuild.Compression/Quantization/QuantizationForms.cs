@@ -46,6 +46,21 @@ public static class QuantizationForms
     /// <summary>The form named <paramref name="name"/> (a canonical word from <see cref="Parse"/>).</summary>
     public static IQuantizationForm Get(string name) => All.First(f => f.Name == name);
 
+    /// <summary>
+    /// The form a <c>--quantize</c> word names that would leave the packed weights of a fused Attention float (for auto,
+    /// "auto" with the forms it may try that do), or null when every form it may write reaches them.
+    /// </summary>
+    public static string? LeavingFusedAttentionFloat(string? quantize, bool preferSize)
+    {
+        var word = Parse(quantize);
+        if (word == None) return null;
+        if (word != Auto) return Get(word).ReachesFusedAttention ? null : word;
+        // Any model: the forms auto may try with this preference on some model.
+        var facts = new QuantizationFacts(HasCalibrationData: true, HasMatMulOrGemm: true, HasConv: true, preferSize);
+        var unreached = All.Where(f => f.AutoRank is not null && !f.ReachesFusedAttention && f.FitsAuto(facts)).Select(f => f.Name).ToList();
+        return unreached.Count == 0 ? null : $"auto{(preferSize ? " --prefer size" : "")} ({string.Join(", ", unreached)})";
+    }
+
     /// <summary>The forms <c>auto</c> tries on a model with these facts, in rank order.</summary>
     public static IReadOnlyList<IQuantizationForm> AutoCandidates(QuantizationFacts facts) =>
         All.Where(f => f.AutoRank is not null && f.FitsAuto(facts)).OrderBy(f => f.AutoRank).ToList();
