@@ -26,8 +26,13 @@ public static class GraphStudentBuilder
         bool needsAllShapes = transformer is null || width < 1 || ffnWidth < 1;
         var teacherShapes = Probe(model, teacherFile, "the teacher", needsAllShapes);
         // Head counts in Reshape targets computed at run time (Hugging Face exports) become editable constants.
-        if ((width < 1 || ffnWidth < 1) && GraphNormalizer.FoldComputedReshapeTargets(model, teacherShapes) > 0)
-            teacherShapes = Probe(model, teacherFile, "the teacher", needsAllShapes);
+        if (width < 1 || ffnWidth < 1)
+        {
+            int folded = GraphNormalizer.FoldComputedReshapeTargets(model, teacherShapes);
+            // Other exporters' forms (keras2onnx's Tensordot) are folded from runs at two input sizes.
+            folded += ProbedReshapeTargets.Fold(model, TryProbe);
+            if (folded > 0) teacherShapes = Probe(model, teacherFile, "the teacher", needsAllShapes);
+        }
 
         var depthLines = new List<string>();
         var runs = transformer is not null ? new[] { transformer } : SameShapeBlockFinder.Find(model, teacherShapes);
@@ -52,7 +57,13 @@ public static class GraphStudentBuilder
         {
             var shapes = depthLines.Count > 0 ? Probe(model, teacherFile, "the depth-reduced student") : teacherShapes;
             widthLines = CoupledWidthScaler.Apply(model, width, ffnWidth, shapes);
-            if (widthLines.Count == 0) throw StudentDerivationErrors.NothingToScale(teacherFile, Math.Min(width, ffnWidth));
+            if (widthLines.Count == 0)
+            {
+                var initializers = model.Graph.Initializer.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+                var computed = model.Graph.Node.FirstOrDefault(n => n.OpType == "Reshape" && n.Input.Count > 1 && !initializers.Contains(n.Input[1]));
+                if (computed is not null) throw StudentDerivationErrors.ComputedReshapeTarget(teacherFile, Math.Min(width, ffnWidth), computed.Name.Length > 0 ? computed.Name : computed.Output[0]);
+                throw StudentDerivationErrors.NothingToScale(teacherFile, Math.Min(width, ffnWidth));
+            }
         }
 
         var studentShapes = Probe(model, teacherFile, "the derived student", intermediates: false);
@@ -66,6 +77,19 @@ public static class GraphStudentBuilder
         model.Graph.Name = "student";
         model.DocString = $"Student derived from {Path.GetFileName(teacherFile)}: depth x{depth} ({string.Join("; ", depthLines)}), width x{width}, FFN width x{ffnWidth}.";
         return (model, new StudentDerivation(depthLines, widthLines));
+    }
+
+    /// <summary>Every tensor's shape, or null when ONNX Runtime cannot run the graph at the probe's input sizes.</summary>
+    static IReadOnlyDictionary<string, long[]>? TryProbe(ModelProto model)
+    {
+        try
+        {
+            return StudentShapeProbe.Run(model);
+        }
+        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or NotSupportedException)
+        {
+            return null;
+        }
     }
 
     static Dictionary<string, long[]> Probe(ModelProto model, string teacherFile, string what, bool intermediates = true)
