@@ -7,6 +7,7 @@ using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Optimization;
 
 // Usage: dotnet run -c Release --project benchmarks/ModelBuild.Optimization.Benchmarks -- [runs] [--all | --trim] [--without A,B] [name=model.onnx:data ...]
+//        ... -- [runs] --models data.npy label=a.onnx label=b.onnx ...   (given files, e.g. each quantized form, side by side)
 // For each model: optimize it (verified on the data), then time the unfused and fused graphs interleaved (1 intra-op
 // thread, ORT_ENABLE_ALL, batch 1 and 32, median of runs; with the sequence trim also the fused graph without it),
 // then profile each per operator type.
@@ -23,7 +24,7 @@ var trim = args.Contains("--trim");
 args = args.Where(a => a != "--trim").ToArray();
 var fusions = (every ? FusionRegistry.All() : trim ? [.. FusionRegistry.Auto(), new SequenceTrimFusion()] : FusionRegistry.Auto()).Where(f => !without.Contains(f.Name)).ToList();
 var runs = args.Length > 0 && int.TryParse(args[0], out var r) ? r : 300;
-var cases = args.Skip(1).Select(a => a.Split('=', 2)).Select(p => (p[0], p[1].Split(':')[0], p[1].Split(':')[1])).ToList();
+var cases = args.Skip(1).TakeWhile(a => a != "--models").Select(a => a.Split('=', 2)).Select(p => (p[0], p[1].Split(':')[0], p[1].Split(':')[1])).ToList();
 if (cases.Count == 0)
 {
     cases =
@@ -34,6 +35,24 @@ if (cases.Count == 0)
     ];
 }
 var work = Directory.CreateTempSubdirectory("mb-optimize-bench").FullName;
+// --models: no optimizing; the files the CLI wrote (float and each form of the same graph) timed interleaved in one
+// process at batch 1 (the latency gate's batch), then profiled per operator type.
+if (args.Contains("--models"))
+{
+    var rest = args.SkipWhile(a => a != "--models").Skip(1).ToArray();
+    var models = rest.Skip(1).Select(a => a.Split('=', 2)).Select(p => (Label: p[0], Path: p[1])).ToList();
+    var data = DataSource.ReadInputSet(rest[0], new DataReadOptions().ForModel(models[0].Path));
+    Console.WriteLine($"runs per median: {runs}; ONNX Runtime 1 intra-op thread, ORT_ENABLE_ALL; {Environment.ProcessorCount} logical CPUs; data {rest[0]} (batch 1 = its first row)");
+    var times = Interleaved(models.Select(m => m.Path).ToArray(), data, 1, runs);
+    for (var i = 0; i < models.Count; i++)
+        Console.WriteLine($"  batch  1: {models[i].Label,-22} {new FileInfo(models[i].Path).Length,9:N0} B  wall {times[i].Wall,8:F1} us  thread CPU {times[i].Cpu,8:F1} us   vs {models[0].Label}: wall {times[0].Wall / times[i].Wall:F2}x, CPU {times[0].Cpu / times[i].Cpu:F2}x");
+    var profiles = models.Select(m => Profile(m.Path, data, 1, Math.Max(50, runs / 3), work)).ToList();
+    Console.WriteLine("  profile, batch 1 (us per run: each node's median kernel time, summed per operator type; nodes):");
+    for (var i = 0; i < models.Count; i++)
+        Console.WriteLine($"    {models[i].Label}: " + string.Join(", ", profiles[i].OrderByDescending(x => x.Value).Select(x => $"{x.Key} {x.Value:F1}")) + $"; total {profiles[i].Values.Sum():F1}");
+    Directory.Delete(work, true);
+    return;
+}
 Console.WriteLine($"fusions: {string.Join(", ", fusions.Select(f => f.Name))}");
 Console.WriteLine($"runs per median: {runs}; ONNX Runtime 1 intra-op thread, ORT_ENABLE_ALL; {Environment.ProcessorCount} logical CPUs");
 foreach (var (name, model, dataPath) in cases)

@@ -19,6 +19,8 @@ public sealed class QuantizationCandidate
     public List<(string Node, string OpType, double Db)> LayerSqnr { get; set; } = [];
     public string? AccuracyFailure { get; set; }
     public string? LatencyFailure { get; set; }
+    /// <summary>Why the latency gate passed a candidate its measurement called slower (<see cref="FloatKernelMatch"/>).</summary>
+    public string? LatencyNote { get; set; }
     /// <summary>The gates that were measured for this candidate ("accuracy drop", "agreement", "not slower than float").</summary>
     public List<string> GatesChecked { get; } = [];
     /// <summary>Set when the file is larger than the float input (e.g. weights out of the form's reach, in subgraphs): never kept.</summary>
@@ -46,6 +48,6 @@ public sealed class QuantizationCandidate
     {
         var latency = GatesChecked.Contains(LatencyGate.Name) ? "" : "; latency not measured, so not checked against float";
         if (GatesChecked.Count == 0) return "no gate checked: no accuracy gate measured and latency not measured";
-        return "passes " + string.Join(" and ", GatesChecked) + latency;
+        return "passes " + string.Join(" and ", GatesChecked) + latency + (LatencyNote is null ? "" : " (" + LatencyNote + ")");
     }
 }

@@ -227,7 +227,7 @@ public sealed class QuantizeStage : ICompressionStage
         var latencyGate = new LatencyGate();
         foreach (var c in candidates)
         {
-            c.LatencyFailure = latencyGate.Check(floatLatency, c.LatencyMicroseconds, c.LatencyRatioToFloat);
+            c.LatencyFailure = FloatKernelMatch.Check(latencyGate, input, floatLatency, c);
             if (LatencyGate.CanCheck(floatLatency, c.LatencyMicroseconds)) c.GatesChecked.Add(LatencyGate.Name);
         }
         if (floatLatency is null)
@@ -346,7 +346,7 @@ public sealed class QuantizeStage : ICompressionStage
             var timing = LatencyMeter.Compare([context.CurrentModel, candidate.Path], sample, context.LatencyRuns);
             candidate.LatencyMicroseconds = timing.Medians[1];
             candidate.LatencyRatioToFloat = timing.RatiosToFirst[1];
-            candidate.LatencyFailure = new LatencyGate().Check(timing.Medians[0], timing.Medians[1], timing.RatiosToFirst[1]);
+            candidate.LatencyFailure = FloatKernelMatch.Check(new LatencyGate(), context.CurrentModel, timing.Medians[0], candidate);
             candidate.GatesChecked.Add(LatencyGate.Name);
         }
         return candidate;

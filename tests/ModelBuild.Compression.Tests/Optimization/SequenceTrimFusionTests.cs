@@ -23,8 +23,8 @@ public class SequenceTrimFusionTests
 
     static InputSet Read(string data, string model) => DataSource.ReadInputSet(data, new DataReadOptions().ForModel(model));
 
-    /// <summary>The auto set and the trim, or every fusion (it ends with the trim; EmbedLayerNormalization and SkipLayerNormalization too).</summary>
-    static IReadOnlyList<IGraphFusion> WithTrim(bool all = false) => all ? FusionRegistry.All() : [.. FusionRegistry.Auto(), new SequenceTrimFusion()];
+    /// <summary>The auto set (it ends with the trim), or every fusion (EmbedLayerNormalization and SkipLayerNormalization too).</summary>
+    static IReadOnlyList<IGraphFusion> WithTrim(bool all = false) => FusionRegistry.For(all ? "all" : "auto");
 
     /// <summary>The longest row's token count in the first <paramref name="rows"/> rows (1 + last position not padding).</summary>
     static long Length(InputSet data, string keepInput, int rows)
