@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.Tokenizers;
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Distillation;
 using ModelBuild.Compression.Distillation.Teachers;
@@ -12,6 +13,7 @@ using ModelBuild.Compression.Evaluation;
 /// The teacher-endpoint acceptance at full size: each case's teacher served over HTTP on loopback answering labels
 /// only, the stated student (reinitialized, reference settings, training inputs without labels) distilled from it,
 /// against KD from the same teacher as a file, seeds 0-2; then the same run again on the answers cache (calls made: 0).
+/// intent-bert is the text case: its training texts (train.tsv, no labels) are sent as texts and the server tokenizes.
 /// The server is an HttpListener here (a console benchmark needs no hosting); the tests serve with Kestrel.
 /// </summary>
 static class TeacherEndpointComparison
@@ -25,8 +27,9 @@ static class TeacherEndpointComparison
         {
             string dir = Path.Combine(shared, "teachers", name);
             var train = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "reference.json"))).RootElement.GetProperty("student_kd").GetProperty("train");
+            bool text = File.Exists(Path.Combine(dir, "train.tsv"));
             using var teacher = new InferenceSession(Path.Combine(dir, "teacher.onnx"));
-            using var server = new LabelServer(teacher);
+            using var server = new LabelServer(teacher, text ? Path.Combine(dir, "vocab.txt") : null);
             string cache = Directory.CreateTempSubdirectory("mb-bench-answers-").FullName;
             string output = Path.Combine(Path.GetTempPath(), $"mb-bench-endpoint-{Environment.ProcessId}.onnx");
             double sumFile = 0, sumEndpoint = 0;
@@ -37,7 +40,9 @@ static class TeacherEndpointComparison
                 {
                     TeacherPath = Path.Combine(dir, endpoint is null ? "teacher.onnx" : "student_scratch.onnx"), TeacherEndpoint = endpoint,
                     StudentPath = Path.Combine(dir, "student_scratch.onnx"), Reinitialize = true, OutputPath = output,
-                    TrainingData = Path.Combine(dir, "train_x.npy"),
+                    // intent-bert: the texts of train.tsv (no label column), tokenized for the student; the endpoint gets the texts.
+                    TrainingData = Path.Combine(dir, text ? "train.tsv" : "train_x.npy"),
+                    DataOptions = text ? new DataReadOptions { Tokenizer = Path.Combine(dir, "vocab.txt"), TextColumn = "text" } : null,
                     Epochs = train.GetProperty("epochs").GetInt32(), BatchSize = train.GetProperty("batch_size").GetInt32(),
                     LearningRate = train.GetProperty("lr").GetDouble(), WeightDecay = train.GetProperty("weight_decay").GetDouble(),
                     WarmupFraction = train.TryGetProperty("warmup_frac", out var w) ? w.GetDouble() : 0,
@@ -49,7 +54,8 @@ static class TeacherEndpointComparison
                 var endpoint = new EndpointTeacherOptions { Url = server.Url, AnswerCacheDirectory = cache };
                 var first = StudentDistiller.Distill(Options(endpoint));
                 double fromEndpoint = Accuracy(dir, output);
-                var again = StudentDistiller.Distill(Options(endpoint));
+                // The second build: the same rows and settings (for intent-bert 1 epoch: the calls are made before training).
+                var again = StudentDistiller.Distill(text ? Options(endpoint).With(epochs: 1) : Options(endpoint));
                 sumFile += fromFile;
                 sumEndpoint += fromEndpoint;
                 Console.WriteLine($"| {name} | {seed} | {fromFile * 100:F2}% | {fromEndpoint * 100:F2}% | {first.TeacherCalls!.CallsMade} | {again.TeacherCalls!.CallsMade} | {first.TeacherCalls.Seconds:F2} |");
@@ -63,22 +69,40 @@ static class TeacherEndpointComparison
 
     static string Load() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
 
-    static double Accuracy(string dir, string model) =>
-        new ModelEvaluator(DataTensor.Load(Path.Combine(dir, "test_x.npy")), DataTensor.Load(Path.Combine(dir, "test_y.npy")), latencyRuns: 0)
-            .Evaluate(model).Accuracy!.Value / 100;
+    /// <summary>Test accuracy in ONNX Runtime: test_x.npy, or for intent-bert the three arrays of test.npz.</summary>
+    static double Accuracy(string dir, string model)
+    {
+        string npz = Path.Combine(dir, "test.npz");
+        InputSet x = File.Exists(npz) ? DataSource.ReadInputSet(npz, new DataReadOptions().ForModel(model)) : DataTensor.Load(Path.Combine(dir, "test_x.npy"));
+        return new ModelEvaluator(x, DataTensor.Load(Path.Combine(dir, "test_y.npy")), latencyRuns: 0).Evaluate(model).Accuracy!.Value / 100;
+    }
 
-    /// <summary>Answers <c>{"inputs": {name: rows}}</c> with the teacher's arg-max labels.</summary>
+    static DistillationOptions With(this DistillationOptions o, int epochs) => new()
+    {
+        TeacherPath = o.TeacherPath, TeacherEndpoint = o.TeacherEndpoint, StudentPath = o.StudentPath, Reinitialize = o.Reinitialize,
+        OutputPath = o.OutputPath, TrainingData = o.TrainingData, DataOptions = o.DataOptions, Epochs = epochs, BatchSize = o.BatchSize,
+        LearningRate = o.LearningRate, WeightDecay = o.WeightDecay, WarmupFraction = o.WarmupFraction, GradientClipNorm = o.GradientClipNorm,
+        Temperature = o.Temperature, Alpha = o.Alpha, Seed = o.Seed, Threads = o.Threads,
+    };
+
+    /// <summary>
+    /// Answers <c>{"inputs": {name: rows}}</c>, or with a vocabulary <c>{"texts": [...]}</c> (tokenized here with
+    /// Microsoft.ML.Tokenizers' BertTokenizer, as the case's data was: uncased WordPiece, [CLS] .. [SEP], 32 tokens,
+    /// pad 0), with the teacher's arg-max labels.
+    /// </summary>
     sealed class LabelServer : IDisposable
     {
         readonly HttpListener _listener = new();
         readonly InferenceSession _teacher;
+        readonly BertTokenizer? _tokenizer;
         readonly Task _loop;
 
         public string Url { get; }
 
-        public LabelServer(InferenceSession teacher)
+        public LabelServer(InferenceSession teacher, string? vocabulary)
         {
             _teacher = teacher;
+            _tokenizer = vocabulary is null ? null : BertTokenizer.Create(vocabulary, new BertOptions { LowerCaseBeforeTokenization = true });
             var probe = new TcpListener(IPAddress.Loopback, 0);
             probe.Start();
             int port = ((IPEndPoint)probe.LocalEndpoint).Port;
@@ -97,6 +121,11 @@ static class TeacherEndpointComparison
                 try { context = await _listener.GetContextAsync(); }
                 catch (Exception e) when (e is HttpListenerException or ObjectDisposedException) { return; }
                 using var doc = await JsonDocument.ParseAsync(context.Request.InputStream);
+                if (_tokenizer is not null)
+                {
+                    await Answer(context, TextLabels(doc.RootElement.GetProperty("texts").EnumerateArray().Select(t => t.GetString()!).ToArray()));
+                    continue;
+                }
                 var rows = doc.RootElement.GetProperty("inputs").EnumerateObject().Single().Value;
                 int n = rows.GetArrayLength(), width = rows[0].GetArrayLength();
                 bool ids = _teacher.InputMetadata[_teacher.InputNames[0]].ElementDataType == Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64;
@@ -105,14 +134,41 @@ static class TeacherEndpointComparison
                     : OrtValue.CreateTensorValueFromMemory(rows.EnumerateArray().SelectMany(r => r.EnumerateArray().Select(v => v.GetSingle())).ToArray(), new long[] { n, width });
                 using var run = new RunOptions();
                 using var outputs = _teacher.Run(run, new[] { _teacher.InputNames[0] }, new[] { input }, new[] { _teacher.OutputNames[0] });
-                var logits = outputs[0].GetTensorDataAsSpan<float>().ToArray();
-                int classes = logits.Length / n;
-                var labels = Enumerable.Range(0, n).Select(i => { var r = logits.AsSpan(i * classes, classes).ToArray(); return Array.IndexOf(r, r.Max()); });
-                var body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { labels }));
-                context.Response.ContentType = "application/json";
-                await context.Response.OutputStream.WriteAsync(body);
-                context.Response.Close();
+                await Answer(context, ArgMax(outputs[0].GetTensorDataAsSpan<float>().ToArray(), n));
             }
+        }
+
+        static int[] ArgMax(float[] logits, int n)
+        {
+            int classes = logits.Length / n;
+            return Enumerable.Range(0, n).Select(i => { var r = logits.AsSpan(i * classes, classes).ToArray(); return Array.IndexOf(r, r.Max()); }).ToArray();
+        }
+
+        static async Task Answer(HttpListenerContext context, int[] labels)
+        {
+            var body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { labels }));
+            context.Response.ContentType = "application/json";
+            await context.Response.OutputStream.WriteAsync(body);
+            context.Response.Close();
+        }
+
+        int[] TextLabels(string[] texts)
+        {
+            const int length = 32;
+            var ids = new long[texts.Length * length];
+            var mask = new long[ids.Length];
+            for (int r = 0; r < texts.Length; r++)
+            {
+                var encoded = _tokenizer!.EncodeToIds(texts[r], addSpecialTokens: true);
+                for (int t = 0; t < Math.Min(length, encoded.Count); t++) { ids[r * length + t] = encoded[t]; mask[r * length + t] = 1; }
+            }
+            long[] shape = [texts.Length, length];
+            using var a = OrtValue.CreateTensorValueFromMemory(ids, shape);
+            using var b = OrtValue.CreateTensorValueFromMemory(mask, shape);
+            using var c = OrtValue.CreateTensorValueFromMemory(new long[ids.Length], shape);
+            using var run = new RunOptions();
+            using var outputs = _teacher.Run(run, new[] { "input_ids", "attention_mask", "token_type_ids" }, new[] { a, b, c }, new[] { _teacher.OutputNames[0] });
+            return ArgMax(outputs[0].GetTensorDataAsSpan<float>().ToArray(), texts.Length);
         }
 
         public void Dispose()

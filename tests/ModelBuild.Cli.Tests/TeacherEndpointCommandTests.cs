@@ -1,3 +1,9 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
 namespace ModelBuild.Cli.Tests;
 
 /// <summary>
@@ -27,6 +33,62 @@ public sealed class TeacherEndpointCommandTests
         Assert.Contains("##modelbuild[error MB0364]", stdout);
         Assert.Contains("http://127.0.0.1:1/v1/teacher", stdout);
         Assert.DoesNotContain("in-the-query", stdout + stderr);
+    }
+
+    [Fact]
+    public async Task Text_training_data_reaches_the_endpoint_as_texts_from_the_command_line()
+    {
+        // A stand-in text endpoint (HttpListener: this project does not host ASP.NET): answers class 0 for every text
+        // of a {"texts": [...]} request, 400 for anything else. The served intent-bert teacher is TextTeacherEndpointTests'.
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        string url = $"http://127.0.0.1:{port}/v1/intent/";
+        var bodies = new ConcurrentQueue<string>();
+        using var listener = new HttpListener();
+        listener.Prefixes.Add(url);
+        listener.Start();
+        var serve = Task.Run(async () =>
+        {
+            while (listener.IsListening)
+            {
+                HttpListenerContext context;
+                try { context = await listener.GetContextAsync(); }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException) { return; }
+                var body = await new StreamReader(context.Request.InputStream).ReadToEndAsync();
+                bodies.Enqueue(body);
+                using var doc = JsonDocument.Parse(body);
+                byte[] answer;
+                if (doc.RootElement.TryGetProperty("texts", out var texts)) answer = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { labels = new int[texts.GetArrayLength()] }));
+                else { context.Response.StatusCode = 400; answer = []; }
+                await context.Response.OutputStream.WriteAsync(answer);
+                context.Response.Close();
+            }
+        });
+        string dir = Path.Combine(TestPaths.Shared, "teachers", "intent-bert");
+        var output = Directory.CreateTempSubdirectory("mb-cli-text-endpoint-").FullName;
+        try
+        {
+            var (exit, stdout, stderr) = CliProcess.Run(
+            [
+                "compress", Path.Combine(dir, "student_scratch.onnx"), "-o", Path.Combine(output, "out.onnx"), "--distill", "--reinitialize",
+                "--train-data", Path.Combine(dir, "train.tsv"), "--tokenizer", Path.Combine(dir, "vocab.txt"), "--text-column", "text",
+                "--epochs", "1", "--latency-runs", "0", "--teacher-endpoint", url, "--teacher-batch-size", "1000",
+            ]);
+            Assert.True(exit == 0, stdout + stderr);
+            Assert.Equal(4, bodies.Count); // 3,240 texts in requests of 1,000
+            var sent = bodies.SelectMany(b => JsonDocument.Parse(b).RootElement.GetProperty("texts").EnumerateArray().Select(t => t.GetString())).ToList();
+            Assert.Equal(3240, sent.Count);
+            Assert.Contains("ok what does my afternoon look like right now", sent); // train.tsv's first row, as written there
+            Assert.True(File.Exists(Path.Combine(output, "out.onnx")));
+        }
+        finally
+        {
+            listener.Stop();
+            await serve.WaitAsync(TimeSpan.FromSeconds(5));
+            Directory.Delete(output, true);
+        }
     }
 
     [Fact]

@@ -87,7 +87,7 @@ public static class DataSource
         {
             var text = ReadText(spec, options);
             var tensors = text.Tensors;
-            return new LabeledData(InputSet.Of(text.Inputs.Select(i => (i.Name, tensors[i.Name]))), text.Labels, text.LabelSource);
+            return new LabeledData(InputSet.Of(text.Inputs.Select(i => (i.Name, tensors[i.Name]))), text.Labels, text.LabelSource) { Texts = text.Texts };
         }
         if (options.TextColumn is not null || options.MaxLength is not null)
             throw TextDataErrors.NoTokenizer(spec, options.TextColumn is not null ? "--text-column was given but no tokenizer" : "--max-length was given but no tokenizer");

@@ -7,6 +7,9 @@ namespace ModelBuild.Compression.Data;
 /// </summary>
 public sealed record LabeledData(InputSet Inputs, long[]? Labels, string? LabelSource)
 {
+    /// <summary>For text data read with a tokenizer: the texts the inputs were made from, one per sample.</summary>
+    public IReadOnlyList<string>? Texts { get; init; }
+
     /// <summary>A single unnamed array with its labels (the readers of one-tensor formats).</summary>
     public LabeledData(DataTensor inputs, long[]? labels, string? labelSource) : this(InputSet.Of(inputs), labels, labelSource) { }
 

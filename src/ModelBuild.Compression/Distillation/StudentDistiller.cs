@@ -548,7 +548,7 @@ public static class StudentDistiller
             return (TrainingInputs.Single(name, torch.tensor(TabularSynthesizer.Generate(x.Floats!, x.Count, x.SampleSize, n, o.Seed), shape)), null);
         }
         // Every teacher input, by name (a lone array feeds a single-input teacher): MB0508/MB0582 when they do not bind.
-        var inputs = TrainingInputs.From(data.Inputs, teacher, "training data");
+        var inputs = TrainingInputs.From(data.Inputs, teacher, "training data").WithTexts(data.Texts);
         if (data.Labels is null) return (inputs, null);
         if (data.Labels.Length != inputs.Rows) throw DistillationErrors.LabelCountMismatch(data.LabelSource ?? o.TrainingData!, data.Labels.Length, o.TrainingData!, inputs.Rows);
         return (inputs, DistillationData.ToLabelTensor(data.Labels));

@@ -16,13 +16,25 @@ public sealed class TrainingInputs
 {
     readonly (string Name, Tensor Tensor)[] _inputs;
 
-    public TrainingInputs(IEnumerable<(string Name, Tensor Tensor)> inputs)
+    public TrainingInputs(IEnumerable<(string Name, Tensor Tensor)> inputs, IReadOnlyList<string>? texts = null)
     {
         _inputs = inputs.ToArray();
+        Texts = texts;
         if (_inputs.Length == 0) throw new ArgumentException("At least one input.", nameof(inputs));
         if (_inputs.Any(i => i.Tensor.shape[0] != _inputs[0].Tensor.shape[0]))
             throw new ArgumentException($"Inputs with different row counts: {string.Join(", ", _inputs.Select(i => $"{i.Name} {i.Tensor.shape[0]}"))}.", nameof(inputs));
+        if (texts is not null && texts.Count != _inputs[0].Tensor.shape[0])
+            throw new ArgumentException($"{texts.Count} texts for {_inputs[0].Tensor.shape[0]} rows.", nameof(texts));
     }
+
+    /// <summary>
+    /// For text data, the texts the rows were tokenized from (row-aligned, selected and sliced with them): what a
+    /// teacher endpoint that tokenizes for itself is sent. Null for other data.
+    /// </summary>
+    public IReadOnlyList<string>? Texts { get; }
+
+    /// <summary>The same rows with the texts they were tokenized from.</summary>
+    public TrainingInputs WithTexts(IReadOnlyList<string>? texts) => new(_inputs, texts);
 
     /// <summary>One input (a single-input model's data, or generated samples).</summary>
     public static TrainingInputs Single(string name, Tensor tensor) => new([(name, tensor)]);
@@ -52,13 +64,15 @@ public sealed class TrainingInputs
     /// <summary>The first input: a single-input model's data, or the token ids sequence truncation measures.</summary>
     public Tensor First => _inputs[0].Tensor;
 
-    public TrainingInputs IndexSelect(Tensor rows) => new(_inputs.Select(i => (i.Name, i.Tensor.index_select(0, rows))));
+    public TrainingInputs IndexSelect(Tensor rows) => new(_inputs.Select(i => (i.Name, i.Tensor.index_select(0, rows))),
+        Texts is null ? null : rows.data<long>().Select(r => Texts[(int)r]).ToArray());
 
     /// <summary>Rows [start, end).</summary>
-    public TrainingInputs Slice(long start, long end) => new(_inputs.Select(i => (i.Name, i.Tensor.slice(0, start, end, 1))));
+    public TrainingInputs Slice(long start, long end) => new(_inputs.Select(i => (i.Name, i.Tensor.slice(0, start, end, 1))),
+        Texts is null ? null : Texts.Skip((int)start).Take((int)(end - start)).ToArray());
 
     /// <summary>A single input's first <paramref name="length"/> positions (sequence truncation of a token model).</summary>
-    public TrainingInputs Narrow(long length) => new(_inputs.Select(i => (i.Name, i.Tensor.narrow(1, 0, length))));
+    public TrainingInputs Narrow(long length) => new(_inputs.Select(i => (i.Name, i.Tensor.narrow(1, 0, length))), Texts);
 
     /// <summary>
     /// The inputs of <paramref name="module"/> by its names: a single input feeds a single-input module whatever each

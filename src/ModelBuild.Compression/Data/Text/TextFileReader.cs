@@ -58,7 +58,10 @@ public static class TextFileReader
         if (tokenizer.PaddingId != 0) Array.Fill(ids, tokenizer.PaddingId);
         for (var r = 0; r < encoded.Length; r++)
             for (var t = 0; t < encoded[r].Length; t++) { ids[r * length + t] = encoded[r][t]; mask[r * length + t] = 1; }
-        return new TokenizedText(path, texts.Count, length, ids, mask, types, labels, labels is null ? null : path, inputs, tokenizer.Kind);
+        return new TokenizedText(path, texts.Count, length, ids, mask, types, labels, labels is null ? null : path, inputs, tokenizer.Kind)
+        {
+            Texts = texts.Select(t => t.Text).ToArray(),
+        };
     }
 
     /// <summary>

@@ -9,6 +9,9 @@ namespace ModelBuild.Compression.Data.Text;
 public sealed record TokenizedText(string Path, int Count, int Length, long[] InputIds, long[] AttentionMask, long[] TokenTypeIds,
     long[]? Labels, string? LabelSource, IReadOnlyList<TextModelInput> Inputs, string TokenizerKind)
 {
+    /// <summary>The texts as read, one per row (a teacher endpoint that tokenizes for itself is sent these).</summary>
+    public IReadOnlyList<string>? Texts { get; init; }
+
     /// <summary>The tensors keyed by model input name (int64 values; <see cref="DataTensor.SourceDtype"/> says what the model declares).</summary>
     public IReadOnlyDictionary<string, DataTensor> Tensors => Inputs.ToDictionary(i => i.Name, i => new DataTensor(Path, [Count, Length], null, i.Role switch
     {

@@ -11,7 +11,8 @@ namespace ModelBuild.Compression.Distillation.Teachers;
 
 /// <summary>
 /// A teacher behind an HTTP endpoint (output mimicry of a hosted model). The training rows are posted in batches as
-/// <c>{"inputs": {"&lt;input name&gt;": [row, ...]}}</c>, a few requests at a time; the answer is
+/// <c>{"inputs": {"&lt;input name&gt;": [row, ...]}}</c>, or for text data as <c>{"texts": ["...", ...]}</c>, a few
+/// requests at a time; the answer is
 /// <c>{"logits": [[...], ...]}</c>, <c>{"probabilities": [[...], ...]}</c> or <c>{"labels": [...]}</c>.
 /// A 408, 429, 5xx, connection failure or timeout is retried with exponential back-off (Retry-After honoured);
 /// every answer is kept in the answers cache under the hash of the URL and the request body, so a rebuild, another
@@ -128,41 +129,54 @@ internal sealed class EndpointTeacher : IDistillationTeacher
     }
 
     /// <summary>
-    /// <c>{"inputs": {"name": [row, ...], ...}}</c>: every input of the model by name (a BERT-style model sends
-    /// input_ids, attention_mask and token_type_ids), each row nested as the input's shape after the batch axis;
-    /// floats in shortest round-trip form, so the same rows always give the same body (and answers-cache key).
+    /// Text data (read with a tokenizer): <c>{"texts": ["...", ...]}</c>, the rows as read, for an endpoint that
+    /// tokenizes for itself as a hosted text model does. Other data: <c>{"inputs": {"name": [row, ...], ...}}</c>, every
+    /// input of the model by name, each row nested as the input's shape after the batch axis; floats in shortest
+    /// round-trip form. The same rows always give the same body (and answers-cache key).
     /// </summary>
     static string RequestBody(TrainingInputs batch)
     {
         using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream))
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
-            json.WriteStartObject("inputs");
-            foreach (var (name, tensor) in batch.ByName().OrderBy(i => i.Key, StringComparer.Ordinal))
+            if (batch.Texts is { } texts)
             {
-                json.WritePropertyName(name);
-                var shape = tensor.shape;
-                using var c = tensor.contiguous();
-                if (c.is_floating_point())
-                {
-                    using var f = c.to_type(ScalarType.Float32);
-                    var values = f.data<float>().ToArray();
-                    int at = 0;
-                    WriteNested(json, shape, 0, () => json.WriteNumberValue(values[at++]));
-                }
-                else
-                {
-                    using var l = c.to_type(ScalarType.Int64);
-                    var values = l.data<long>().ToArray();
-                    int at = 0;
-                    WriteNested(json, shape, 0, () => json.WriteNumberValue(values[at++]));
-                }
+                // Non-ASCII text is written as UTF-8, not \u escapes (the relaxed encoder), so the body reads as the data does.
+                json.WriteStartArray("texts");
+                foreach (var text in texts) json.WriteStringValue(text);
+                json.WriteEndArray();
             }
-            json.WriteEndObject();
+            else WriteInputs(json, batch);
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    static void WriteInputs(Utf8JsonWriter json, TrainingInputs batch)
+    {
+        json.WriteStartObject("inputs");
+        foreach (var (name, tensor) in batch.ByName().OrderBy(i => i.Key, StringComparer.Ordinal))
+        {
+            json.WritePropertyName(name);
+            var shape = tensor.shape;
+            using var c = tensor.contiguous();
+            if (c.is_floating_point())
+            {
+                using var f = c.to_type(ScalarType.Float32);
+                var values = f.data<float>().ToArray();
+                int at = 0;
+                WriteNested(json, shape, 0, () => json.WriteNumberValue(values[at++]));
+            }
+            else
+            {
+                using var l = c.to_type(ScalarType.Int64);
+                var values = l.data<long>().ToArray();
+                int at = 0;
+                WriteNested(json, shape, 0, () => json.WriteNumberValue(values[at++]));
+            }
+        }
+        json.WriteEndObject();
     }
 
     static void WriteNested(Utf8JsonWriter json, long[] shape, int axis, Action writeValue)
