@@ -84,9 +84,9 @@ public static class GraphStudentBuilder
     {
         try
         {
-            return StudentShapeProbe.Run(model);
+            return Evaluation.TensorShapeProbe.Run(model);
         }
-        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or NotSupportedException)
+        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or ModelBuild.Onnx.Diagnostics.ModelBuildException { Code: Evaluation.TensorShapeProbe.CannotFeedCode })
         {
             return null;
         }
