@@ -6,6 +6,7 @@
 using System.Globalization;
 using System.IO.Compression;
 using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pruning;
 using ModelBuild.Compression.Structure;
 using ModelBuild.Onnx;
@@ -33,8 +34,8 @@ rows.ForEach(Console.WriteLine);
 string Tabular(string teacher)
 {
     string dir = Path.Combine(shared, "teachers", teacher);
-    var x = NpyArray.Read(Path.Combine(dir, "test_x.npy"));
-    var y = NpyArray.Read(Path.Combine(dir, "test_y.npy"));
+    var x = NpyDataReader.Read(Path.Combine(dir, "test_x.npy"));
+    var y = NpyDataReader.Read(Path.Combine(dir, "test_y.npy"));
     var model = OnnxModel.Load(Path.Combine(dir, "teacher.onnx"));
     var result = PruningSchedule.Run(model, new PruningScheduleOptions
     {
@@ -42,7 +43,7 @@ string Tabular(string teacher)
         Steps = 3,
         Recovery = new DistillationRecovery(Path.Combine(dir, "teacher.onnx"), Path.Combine(dir, "train_x.npy"), Path.Combine(dir, "train_y.npy"),
             new RecoveryTraining { Epochs = 30, BatchSize = 16, LearningRate = 3e-3, Threads = 1 }),
-        EvaluationData = x, EvaluationLabels = y, LatencyRuns = 0,
+        Evaluator = new ModelEvaluator(x, y), LatencyRuns = 0,
     });
     return Row(teacher, "90% hidden neurons, 3 steps", "KD 30 epochs/step, full train split", model, result.Model, x, y);
 }
@@ -55,13 +56,13 @@ string Mnist()
     Rows(x, 0, 8000).Save(tx);
     Rows(y, 0, 8000).Save(ty);
     var model = OnnxModel.Load(Path.Combine(shared, "models", "mnist-cnn-pytorch", "model.onnx"));
-    var ex = Rows(x, 8000, 2000);
-    var ey = Rows(y, 8000, 2000);
+    var ex = NpyDataReader.ToDataTensor("mnist-t10k images", Rows(x, 8000, 2000));
+    var ey = NpyDataReader.ToDataTensor("mnist-t10k labels", Rows(y, 8000, 2000));
     var result = PruningSchedule.Run(model, new PruningScheduleOptions
     {
         Pruning = new PruningOptions { Fraction = 0.5 },
         Recovery = new DistillationRecovery(model.FilePath!, tx, ty, new RecoveryTraining { Epochs = 3, BatchSize = 64, LearningRate = 2e-3, Threads = 2 }),
-        EvaluationData = ex, EvaluationLabels = ey, LatencyRuns = 0,
+        Evaluator = new ModelEvaluator(ex, ey), LatencyRuns = 0,
     });
     Directory.Delete(folder, true);
     return Row("mnist-cnn-pytorch (t10k: 8,000 recover / 2,000 evaluate)", "50% conv channels + 50% fc1 neurons", "KD 3 epochs", model, result.Model, ex, ey);
@@ -70,15 +71,15 @@ string Mnist()
 string IntentHeadsFfn()
 {
     string dir = Path.Combine(shared, "teachers", "synthetic-intent-transformer");
-    var x = NpyArray.Read(Path.Combine(dir, "test_x.npy"));
-    var y = NpyArray.Read(Path.Combine(dir, "test_y.npy"));
+    var x = NpyDataReader.Read(Path.Combine(dir, "test_x.npy"));
+    var y = NpyDataReader.Read(Path.Combine(dir, "test_y.npy"));
     var model = OnnxModel.Load(Path.Combine(dir, "teacher.onnx"));
     var result = PruningSchedule.Run(model, new PruningScheduleOptions
     {
         Pruning = new PruningOptions { Fraction = 0.5 },
         Recovery = new DistillationRecovery(Path.Combine(dir, "teacher.onnx"), Path.Combine(dir, "train_x.npy"), Path.Combine(dir, "train_y.npy"),
             new RecoveryTraining { Epochs = 2, BatchSize = 64, LearningRate = 1e-3, Threads = 2 }),
-        EvaluationData = x, EvaluationLabels = y, LatencyRuns = 0,
+        Evaluator = new ModelEvaluator(x, y), LatencyRuns = 0,
     });
     return Row("synthetic-intent-transformer", "50% heads (4->2 per layer) + 50% FFN neurons", "KD 2 epochs, full train split", model, result.Model, x, y);
 }
@@ -86,10 +87,10 @@ string IntentHeadsFfn()
 string IntentDepth()
 {
     string dir = Path.Combine(shared, "teachers", "synthetic-intent-transformer");
-    var x = NpyArray.Read(Path.Combine(dir, "test_x.npy"));
-    var y = NpyArray.Read(Path.Combine(dir, "test_y.npy"));
+    var x = NpyDataReader.Read(Path.Combine(dir, "test_x.npy"));
+    var y = NpyDataReader.Read(Path.Combine(dir, "test_y.npy"));
     var model = OnnxModel.Load(Path.Combine(dir, "teacher.onnx"));
-    var depth = DepthPruner.Prune(model, new DepthPruningOptions { LayersToRemove = 1, CalibrationData = NpyArray.Read(Path.Combine(dir, "calib_x.npy")) });
+    var depth = DepthPruner.Prune(model, new DepthPruningOptions { LayersToRemove = 1, CalibrationData = NpyDataReader.Read(Path.Combine(dir, "calib_x.npy")) });
     var recovery = new DistillationRecovery(Path.Combine(dir, "teacher.onnx"), Path.Combine(dir, "train_x.npy"), Path.Combine(dir, "train_y.npy"),
         new RecoveryTraining { Epochs = 2, BatchSize = 64, LearningRate = 1e-3, Threads = 2 });
     var recovered = recovery.Recover(depth.Model, 1);
@@ -100,8 +101,8 @@ string IntentDepth()
 string Unstructured()
 {
     string dir = Path.Combine(shared, "teachers", "breast-cancer-mlp");
-    var x = NpyArray.Read(Path.Combine(dir, "test_x.npy"));
-    var y = NpyArray.Read(Path.Combine(dir, "test_y.npy"));
+    var x = NpyDataReader.Read(Path.Combine(dir, "test_x.npy"));
+    var y = NpyDataReader.Read(Path.Combine(dir, "test_y.npy"));
     var model = OnnxModel.Load(Path.Combine(dir, "teacher.onnx"));
     var sparse = UnstructuredMagnitudePruner.Prune(model, 0.9).Model;
     long Deflated(byte[] bytes)
@@ -115,18 +116,17 @@ string Unstructured()
         "none", model, sparse, x, y);
 }
 
-string Row(string name, string pruning, string recovery, OnnxModel teacher, OnnxModel pruned, NpyArray x, NpyArray y)
+string Row(string name, string pruning, string recovery, OnnxModel teacher, OnnxModel pruned, DataTensor x, DataTensor y)
 {
-    using var t = new PruningEvaluator(teacher);
-    using var p = new PruningEvaluator(pruned);
-    double at = t.Accuracy(x, y), ap = p.Accuracy(x, y);
+    var evaluator = new ModelEvaluator(x, y);
+    double at = evaluator.Evaluate(teacher).Accuracy!.Value, ap = evaluator.Evaluate(pruned).Accuracy!.Value;
     // Alternate rounds so that machine noise hits both models alike.
     var lt = new List<double>();
     var lp = new List<double>();
     for (int round = 0; round < 7; round++)
     {
-        lt.Add(t.LatencyMicroseconds(x, 300));
-        lp.Add(p.LatencyMicroseconds(x, 300));
+        lt.Add(evaluator.Latency(teacher, 300)!.Value);
+        lp.Add(evaluator.Latency(pruned, 300)!.Value);
     }
     double mt = Median(lt), mp = Median(lp);
     long flopsT = Flops(teacher), flopsP = Flops(pruned);
