@@ -210,6 +210,9 @@ public class Int4EmbeddingTests
         Assert.All(nbits, n => Assert.Equal(4, OnnxModelAccess.GetInt(n, "accuracy_level")));
         // Attention stayed unfused for int4 so that MatMulNBits reached the Q/K/V projections: no float MatMul weight is left.
         Assert.DoesNotContain(model.Graph.Node, n => n.OpType == "Attention");
+        // The optimize stage says why, from the optimizer's own count of the Attention matches it did not keep.
+        var notes = report.Stages.Single(s => s.Name == "optimize").Details!["notes"]!.AsArray().Select(n => n!.GetValue<string>());
+        Assert.Contains(notes, n => n.StartsWith("attention left unfused: int4-weight has no form", StringComparison.Ordinal));
         Assert.DoesNotContain(QuantizableNode.Find(model.Graph), n => n.Kind is QuantizableKind.MatMulWeight or QuantizableKind.Gemm or QuantizableKind.GatherEmbedding);
         Assert.True(report.Result.Bytes * 4 < report.Teacher.Bytes, $"{report.Result.Bytes} B vs {report.Teacher.Bytes} B");
     }

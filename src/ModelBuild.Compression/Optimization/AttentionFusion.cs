@@ -1,4 +1,3 @@
-using ModelBuild.Onnx;
 using ModelBuild.Onnx.Graph;
 using Onnx;
 
@@ -16,14 +15,10 @@ namespace ModelBuild.Compression.Optimization;
 /// negative filter value and Unsqueezes to [B,1,1,S]; it becomes Attention's raw 2-D mask with that filter value.
 /// Any other mask (a constant causal mask, a 3-D mask) leaves the block unfused. The output projection stays a MatMul.
 /// </summary>
-public sealed class AttentionFusion : IGraphFusion
+public sealed class AttentionFusion() : ContribOperatorFusion("Attention")
 {
-    public string Name => "Attention";
-    public string FusedOperator => GraphPatterns.MicrosoftDomain + ".Attention";
-
-    public int Apply(OnnxModel model)
+    protected override int Rewrite(GraphPatterns g)
     {
-        var g = new GraphPatterns(model);
         var matches = g.Graph.Nodes.Where(n => GraphPatterns.Is(n, "Softmax")).Select(n => Find(g, n)).OfType<Match>().ToList();
         var maskIndices = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var m in matches)

@@ -1,4 +1,3 @@
-using ModelBuild.Onnx;
 using Onnx;
 
 namespace ModelBuild.Compression.Optimization;
@@ -7,14 +6,10 @@ namespace ModelBuild.Compression.Optimization;
 /// A bias Add (1-D constant over the last axis) feeding Gelu becomes ONNX Runtime's BiasGelu, and feeding FastGelu
 /// moves into FastGelu's bias input: one pass over the activations instead of two. Runs after the GELU fusions.
 /// </summary>
-public sealed class BiasGeluFusion : IGraphFusion
+public sealed class BiasGeluFusion() : ContribOperatorFusion("BiasGelu")
 {
-    public string Name => "BiasGelu";
-    public string FusedOperator => GraphPatterns.MicrosoftDomain + ".BiasGelu";
-
-    public int Apply(OnnxModel model)
+    protected override int Rewrite(GraphPatterns g)
     {
-        var g = new GraphPatterns(model);
         var matches = new List<(NodeProto Add, NodeProto Gelu, string Activation, string Bias)>();
         foreach (var gelu in g.Graph.Nodes.Where(n => n.Domain == GraphPatterns.MicrosoftDomain && n.OpType is "Gelu" or "FastGelu" && n.Input.Count == 1).ToList())
         {

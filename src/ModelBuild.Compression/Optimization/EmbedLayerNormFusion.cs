@@ -1,4 +1,3 @@
-using ModelBuild.Onnx;
 using ModelBuild.Onnx.Graph;
 using Onnx;
 
@@ -11,17 +10,13 @@ namespace ModelBuild.Compression.Optimization;
 /// Slice of a constant range, as Hugging Face exports it) or as a constant [1,S,H] table added as is. When the raw
 /// sum is read elsewhere (the residual of a pre-LN first block) the fused node returns it as embedding_sum.
 /// </summary>
-public sealed class EmbedLayerNormFusion : IGraphFusion
+public sealed class EmbedLayerNormFusion() : ContribOperatorFusion("EmbedLayerNormalization")
 {
-    public string Name => "EmbedLayerNormalization";
-    public string FusedOperator => GraphPatterns.MicrosoftDomain + ".EmbedLayerNormalization";
-
     sealed record Match(string Ids, string? SegmentIds, string Word, string? Segment, string? PositionTable, float[]? PositionValues,
         long[]? PositionDims, NodeProto LayerNorm, string Sum, bool SumReadElsewhere, NodeProto[] Nodes);
 
-    public int Apply(OnnxModel model)
+    protected override int Rewrite(GraphPatterns g)
     {
-        var g = new GraphPatterns(model);
         var matches = g.Graph.Nodes.Where(n => GraphPatterns.Is(n, "LayerNormalization")).Select(n => Find(g, n)).OfType<Match>().ToList();
         var casts = new Dictionary<string, string>(StringComparer.Ordinal);
         string Int32(string value)

@@ -1,4 +1,3 @@
-using ModelBuild.Onnx;
 using Onnx;
 
 namespace ModelBuild.Compression.Optimization;
@@ -7,17 +6,13 @@ namespace ModelBuild.Compression.Optimization;
 /// The tanh approximation of GELU, 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))), becomes ONNX Runtime's
 /// FastGelu. The cube may be Pow(x, 3) or x * x * x; the outer product with x and 0.5 is matched as for exact GELU.
 /// </summary>
-public sealed class FastGeluFusion : IGraphFusion
+public sealed class FastGeluFusion() : ContribOperatorFusion("FastGelu")
 {
-    public string Name => "FastGelu";
-    public string FusedOperator => GraphPatterns.MicrosoftDomain + ".FastGelu";
-
     const float SqrtTwoOverPi = 0.7978845608f;
     const float CubeCoefficient = 0.044715f;
 
-    public int Apply(OnnxModel model)
+    protected override int Rewrite(GraphPatterns g)
     {
-        var g = new GraphPatterns(model);
         var matches = new List<(string X, string Output, List<NodeProto> Nodes)>();
         foreach (var tanh in g.Graph.Nodes.Where(n => GraphPatterns.Is(n, "Tanh")).ToList())
         {

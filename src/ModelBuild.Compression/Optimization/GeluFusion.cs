@@ -1,4 +1,3 @@
-using ModelBuild.Onnx;
 using Onnx;
 
 namespace ModelBuild.Compression.Optimization;
@@ -7,14 +6,10 @@ namespace ModelBuild.Compression.Optimization;
 /// Exact GELU, x * 0.5 * (1 + erf(x / sqrt 2)), becomes ONNX Runtime's Gelu. Accepts the arrangements exporters
 /// write: x/sqrt2 or x*(1/sqrt2) inside the erf, and the 0.5 applied to x, to (1 + erf) or to the product.
 /// </summary>
-public sealed class GeluFusion : IGraphFusion
+public sealed class GeluFusion() : ContribOperatorFusion("Gelu")
 {
-    public string Name => "Gelu";
-    public string FusedOperator => GraphPatterns.MicrosoftDomain + ".Gelu";
-
-    public int Apply(OnnxModel model)
+    protected override int Rewrite(GraphPatterns g)
     {
-        var g = new GraphPatterns(model);
         var matches = new List<(string X, string Output, List<NodeProto> Nodes)>();
         foreach (var erf in g.Graph.Nodes.Where(n => GraphPatterns.Is(n, "Erf")).ToList())
         {

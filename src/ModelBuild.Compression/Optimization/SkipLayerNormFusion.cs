@@ -1,4 +1,3 @@
-using ModelBuild.Onnx;
 using ModelBuild.Onnx.Graph;
 using Onnx;
 
@@ -11,14 +10,10 @@ namespace ModelBuild.Compression.Optimization;
 /// A residual of a constant (e.g. a learned position table) is left alone: the contrib kernel wants two activations
 /// of the same shape.
 /// </summary>
-public sealed class SkipLayerNormFusion : IGraphFusion
+public sealed class SkipLayerNormFusion() : ContribOperatorFusion("SkipLayerNormalization")
 {
-    public string Name => "SkipLayerNormalization";
-    public string FusedOperator => GraphPatterns.MicrosoftDomain + ".SkipLayerNormalization";
-
-    public int Apply(OnnxModel model)
+    protected override int Rewrite(GraphPatterns g)
     {
-        var g = new GraphPatterns(model);
         var matches = new List<(List<string> Inputs, string[] Outputs, float Epsilon, List<NodeProto> Nodes)>();
         foreach (var ln in g.Graph.Nodes.Where(n => GraphPatterns.Is(n, "LayerNormalization")).ToList())
         {

@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using Google.Protobuf;
+using ModelBuild.Onnx.Tensors;
 using Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -64,58 +64,12 @@ public static class TensorProtoConverter
         long[] dims = proto.Dims.ToArray();
         long count = 1;
         foreach (var d in dims) count *= d;
-        byte[] bytes = RawBytes(proto, type, count);
+        // raw_data or the typed fields, as the little-endian bytes torch holds; a length that does not match the shape is an error.
+        byte[] bytes = TensorData.ToRawBytes(proto);
         var t = torch.empty(dims, type);
         if (count > 0) t.bytes = bytes.AsSpan(0, checked((int)(count * ElementSize(type))));
         return t;
     }
-
-    static byte[] RawBytes(TensorProto p, ScalarType type, long count)
-    {
-        int size = ElementSize(type);
-        if (!p.RawData.IsEmpty)
-        {
-            if (p.RawData.Length != count * size)
-                throw new InvalidDataException($"ONNX tensor '{p.Name}' has {p.RawData.Length} bytes of raw data for {count} elements of {type}.");
-            return p.RawData.ToByteArray();
-        }
-        var bytes = new byte[count * size];
-        switch (type)
-        {
-            case ScalarType.Float32:
-                MemoryMarshal.AsBytes(p.FloatData.ToArray().AsSpan()).CopyTo(bytes);
-                break;
-            case ScalarType.Float64:
-                MemoryMarshal.AsBytes(p.DoubleData.ToArray().AsSpan()).CopyTo(bytes);
-                break;
-            case ScalarType.Int64:
-                MemoryMarshal.AsBytes(p.Int64Data.ToArray().AsSpan()).CopyTo(bytes);
-                break;
-            case ScalarType.Int32:
-                MemoryMarshal.AsBytes(p.Int32Data.ToArray().AsSpan()).CopyTo(bytes);
-                break;
-            default:
-                // int8/uint8/int16/bool/fp16/bf16: one element per int32_data entry, low bits hold the value.
-                for (int i = 0; i < count; i++)
-                {
-                    int v = p.Int32Data[i];
-                    if (size == 1) bytes[i] = (byte)v;
-                    else { bytes[2 * i] = (byte)v; bytes[2 * i + 1] = (byte)(v >> 8); }
-                }
-                break;
-        }
-        if (p.RawData.IsEmpty && count > 0 && LengthOfTypedField(p, type) < count)
-            throw new InvalidDataException($"ONNX tensor '{p.Name}' holds fewer values than its shape needs ({count}).");
-        return bytes;
-    }
-
-    static long LengthOfTypedField(TensorProto p, ScalarType type) => type switch
-    {
-        ScalarType.Float32 => p.FloatData.Count,
-        ScalarType.Float64 => p.DoubleData.Count,
-        ScalarType.Int64 => p.Int64Data.Count,
-        _ => p.Int32Data.Count,
-    };
 
     /// <summary>Writes a tensor into a TensorProto as raw little-endian data.</summary>
     public static TensorProto ToProto(Tensor tensor, string name)
