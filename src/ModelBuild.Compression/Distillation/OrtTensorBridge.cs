@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using ModelBuild.Compression.Evaluation;
 using TensorElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,35 +8,27 @@ namespace ModelBuild.Compression.Distillation;
 
 /// <summary>
 /// Runs an ONNX model in ONNX Runtime on TorchSharp tensors (copying bytes both ways). Used to precompute teacher
-/// outputs once and to check the importer and the exported student against the reference runtime.
+/// outputs once and to check the importer and the exported student against the reference runtime. The session is
+/// Evaluation's <see cref="ModelRunner"/> (all graph optimizations; <c>threads</c> 0: ONNX Runtime's default).
 /// </summary>
 public sealed class OrtTensorBridge : IDisposable
 {
-    readonly InferenceSession _session;
+    readonly ModelRunner _runner;
 
-    public OrtTensorBridge(string modelPath, int threads = 0)
-    {
-        using var options = CreateOptions(threads);
-        _session = new InferenceSession(modelPath, options);
-    }
+    public OrtTensorBridge(string modelPath, int threads = 0) => _runner = new ModelRunner(modelPath, threads);
 
     /// <summary>From a model held in memory (e.g. a fixed-batch graph generalized to any batch).</summary>
-    public OrtTensorBridge(byte[] model, int threads = 0)
-    {
-        using var options = CreateOptions(threads);
-        _session = new InferenceSession(model, options);
-    }
+    public OrtTensorBridge(byte[] model, int threads = 0) => _runner = new ModelRunner(model, "<in-memory model>", threads);
 
-    static SessionOptions CreateOptions(int threads) =>
-        new() { IntraOpNumThreads = threads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+    InferenceSession Session => _runner.Session;
 
-    public IReadOnlyList<string> InputNames => _session.InputNames;
-    public IReadOnlyList<string> OutputNames => _session.OutputNames;
+    public IReadOnlyList<string> InputNames => Session.InputNames;
+    public IReadOnlyList<string> OutputNames => Session.OutputNames;
 
     /// <summary>Runs the model; returns the named outputs (all graph outputs when <paramref name="outputNames"/> is null).</summary>
     public Dictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs, IReadOnlyList<string>? outputNames = null)
     {
-        var names = outputNames ?? _session.OutputNames;
+        var names = outputNames ?? Session.OutputNames;
         var inputValues = new List<OrtValue>();
         try
         {
@@ -46,7 +39,7 @@ public sealed class OrtTensorBridge : IDisposable
                 inputValues.Add(ToOrt(tensor));
             }
             using var runOptions = new RunOptions();
-            using var results = _session.Run(runOptions, inNames, inputValues, names);
+            using var results = Session.Run(runOptions, inNames, inputValues, names);
             var output = new Dictionary<string, Tensor>(StringComparer.Ordinal);
             for (int i = 0; i < names.Count; i++) output[names[i]] = ToTorch(results[i]);
             return output;
@@ -60,8 +53,8 @@ public sealed class OrtTensorBridge : IDisposable
     /// <summary>Runs a single-input model over <paramref name="inputs"/> in batches and concatenates the first output.</summary>
     public Tensor RunBatched(Tensor inputs, int batchSize = 256, string? outputName = null)
     {
-        var inputName = _session.InputNames[0];
-        var output = outputName ?? _session.OutputNames[0];
+        var inputName = Session.InputNames[0];
+        var output = outputName ?? Session.OutputNames[0];
         var parts = new List<Tensor>();
         long n = inputs.shape[0];
         for (long start = 0; start < n; start += batchSize)
@@ -77,14 +70,14 @@ public sealed class OrtTensorBridge : IDisposable
     /// <summary>Runs the model over every row of <paramref name="inputs"/> (all its inputs, by name) in batches and concatenates one output (default: the first).</summary>
     public Tensor RunBatched(TrainingInputs inputs, int batchSize = 256, string? outputName = null)
     {
-        var output = outputName ?? _session.OutputNames[0];
+        var output = outputName ?? Session.OutputNames[0];
         var parts = new List<Tensor>();
         long n = inputs.Rows;
         for (long start = 0; start < n; start += batchSize)
         {
             using var scope = torch.NewDisposeScope();
             var batch = inputs.Slice(start, Math.Min(n, start + batchSize)).ByName();
-            if (batch.Count == 1 && _session.InputNames.Count == 1) batch = new() { [_session.InputNames[0]] = batch.Values.First() };
+            if (batch.Count == 1 && Session.InputNames.Count == 1) batch = new() { [Session.InputNames[0]] = batch.Values.First() };
             parts.Add(Run(batch, new[] { output })[output].MoveToOuterDisposeScope());
         }
         var all = torch.cat(parts, 0);
@@ -115,5 +108,5 @@ public sealed class OrtTensorBridge : IDisposable
     static ScalarType ToTorchType(TensorElementType t) =>
         Import.TensorProtoConverter.ToScalarType((int)t) ?? throw new NotSupportedException($"No torch element type for ONNX Runtime type {t}.");
 
-    public void Dispose() => _session.Dispose();
+    public void Dispose() => _runner.Dispose();
 }

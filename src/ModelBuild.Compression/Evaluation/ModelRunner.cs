@@ -28,7 +28,13 @@ public sealed class ModelRunner : IDisposable
 
     /// <summary>A runner over a model in memory (pruning measures each step's model without writing it out).</summary>
     public ModelRunner(OnnxModel model, int intraOpThreads = 1, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
-        : this(model.DisplayName, OpenOwned(CreateOptions(intraOpThreads, level), o => OrtSessions.Open(model.ToBytes(), model.DisplayName, o)))
+        : this(model.ToBytes(), model.DisplayName, intraOpThreads, level)
+    {
+    }
+
+    /// <summary>A runner over serialized model bytes; <paramref name="displayName"/> names the model in errors.</summary>
+    public ModelRunner(byte[] model, string displayName, int intraOpThreads = 1, GraphOptimizationLevel level = GraphOptimizationLevel.ORT_ENABLE_ALL)
+        : this(displayName, OpenOwned(CreateOptions(intraOpThreads, level), o => OrtSessions.Open(model, displayName, o)))
     {
     }
 
