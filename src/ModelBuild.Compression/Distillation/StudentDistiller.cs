@@ -78,7 +78,8 @@ public static class StudentDistiller
         var models = PrepareModels(options);
         using var student = ImportStudent(options, models, out var layerPairs, out var activationQuantization);
         var data = PrepareData(options, models, student, shared, progress);
-        var split = SplitRows(options, data);
+        var split = SplitRows(options, models, student, data);
+        if (options.Augment > 0) Augment(options, models, student, data, split);
         using var losses = PrepareLosses(options, models, student, data, layerPairs);
         ConfigureStudent(options, student, activationQuantization);
         var run = Train(options, trainSeed, student, data, split, losses, progress, cancellationToken);
@@ -229,10 +230,15 @@ public static class StudentDistiller
         public TrainingInputs? ValInputs;
         /// <summary>The teacher's classes (students are selected on agreement with them), its targets for the validation loss, the labels if any.</summary>
         public Tensor? ValTeacher, ValTeacherTargets, ValLabels;
+        /// <summary>Requests an endpoint teacher was sent for validation rows from their own file.</summary>
+        public TeacherCalls? ValidationCalls;
+        /// <summary>Teacher-labelled variants among <see cref="TrainRows"/> (<c>--augment</c>).</summary>
+        public int AugmentedRows;
     }
 
-    static SeedSplit SplitRows(DistillationOptions options, SeedData data)
+    static SeedSplit SplitRows(DistillationOptions options, SeedModels models, OnnxGraphModule student, SeedData data)
     {
+        if (options.ValidationData is { } file) return ValidationFromFile(options, models, student, data, file);
         long rows = data.Inputs.Rows;
         var order = Enumerable.Range(0, (int)rows).ToArray();
         new Random(options.Seed).Shuffle(order);
@@ -253,6 +259,55 @@ public static class StudentDistiller
             ValTeacherTargets = valCount > 0 ? (data.Answers.Logits ?? data.Answers.Labels!).index_select(0, valIndex) : null,
             ValLabels = valCount > 0 ? data.Labels?.index_select(0, valIndex) : null,
         };
+    }
+
+    /// <summary>
+    /// Validation rows from their own file (<c>--validation-data</c>): every training row is trained on; the teacher
+    /// answers the validation rows too (an endpoint: more requests, cached like the others).
+    /// </summary>
+    static SeedSplit ValidationFromFile(DistillationOptions options, SeedModels models, OnnxGraphModule student, SeedData data, string file)
+    {
+        var read = (options.DataOptions ?? new DataReadOptions()).ForModel(options.TeacherPath);
+        var raw = DataSource.Read(file, read);
+        var inputs = TrainingInputs.From(raw.Inputs, models.Teacher.Proto, "validation data").WithTexts(raw.Texts);
+        CheckStudentInputs(student, inputs, models.StudentName, options.TeacherPath);
+        var answers = AskTeacher(options, models, inputs);
+        if ((answers.Labels is null) != (data.TeacherLabels is null))
+            throw EndpointTeacherErrors.Malformed(EndpointTeacher.Describe(options.TeacherEndpoint!.Url), $"the training rows were answered with {(data.TeacherLabels is null ? "scores" : "labels")} and the validation rows of {Path.GetFileName(file)} with {(answers.Labels is null ? "scores" : "labels")}");
+        return new SeedSplit
+        {
+            TrainRows = Enumerable.Range(0, (int)data.Inputs.Rows).ToArray(),
+            ValidationCount = (int)inputs.Rows,
+            ValInputs = inputs,
+            ValTeacher = answers.PredictedClasses(),
+            ValTeacherTargets = answers.Logits ?? answers.Labels!,
+            ValLabels = raw.Labels is null ? null : DistillationData.ToLabelTensor(raw.Labels),
+            ValidationCalls = answers.Calls,
+        };
+    }
+
+    /// <summary>
+    /// <c>--augment N</c>: N teacher-labelled variants of each training row (<see cref="TokenAugmentation"/>) join the
+    /// training rows; validation rows are neither varied nor trained on.
+    /// </summary>
+    static void Augment(DistillationOptions options, SeedModels models, OnnxGraphModule student, SeedData data, SeedSplit split)
+    {
+        string source = options.TrainingData ?? "synthetic data";
+        if (data.Inputs.ByName().Values.Any(t => t.is_floating_point()))
+            throw DistillationErrors.AugmentNeedsTokens(source, "it holds float features, not token ids");
+        var (idsInput, table) = TokenAugmentation.FindEmbedding(models.Teacher.Proto, data.Inputs)
+            ?? throw DistillationErrors.AugmentNeedsTokens(source, $"no word-embedding table of {options.TeacherPath} is gathered from its token-id input ({string.Join(", ", data.Inputs.Names)})");
+        var variants = TokenAugmentation.Generate(data.Inputs, idsInput, table, split.TrainRows, options.Augment, options.Seed, options.DataOptions?.PadId ?? 0);
+        var answers = AskTeacher(options, models, variants);
+        long rows = data.Inputs.Rows;
+        data.Inputs = new TrainingInputs(data.Inputs.Names.Select(n => (n, torch.cat([data.Inputs.ByName()[n], variants.ByName()[n]], 0))));
+        data.TeacherLogits = torch.cat([data.TeacherLogits!, answers.Logits!], 0);
+        // The variants' labels are the teacher's: a replaced word may change the intent.
+        if (data.Labels is not null) data.Labels = torch.cat([data.Labels, answers.PredictedClasses()], 0);
+        if (data.RowLengths is not null)
+            data.RowLengths = [.. data.RowLengths, .. data.Truncation is { } plan ? plan.RowLengths(variants.First) : DynamicSequenceTruncation.TryRowLengths(student, variants, out _)!];
+        split.TrainRows = [.. split.TrainRows, .. Enumerable.Range((int)rows, (int)variants.Rows)];
+        split.AugmentedRows = (int)variants.Rows;
     }
 
     /// <summary>The response loss and, for the feature/relation/layer-wise losses, the teacher as a module and the extra term.</summary>
@@ -511,7 +566,8 @@ public static class StudentDistiller
             ActivationRanges = activationQuantization?.Ranges.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
             FusedOperators = student.FusedOperators,
             TrainTimeBatchNorms = models.TrainNorms.Count,
-            TeacherCalls = data.Answers.Calls,
+            TeacherCalls = TeacherCalls.Sum(data.Answers.Calls, split.ValidationCalls),
+            AugmentedSamples = split.AugmentedRows,
             Initialization = models.Initialization,
             LayerMap = models.LayerMap?.Describe(),
         };
@@ -656,8 +712,10 @@ public static class StudentDistiller
         if (o.Dropout is < 0 or >= 1 || double.IsNaN(o.Dropout)) throw DistillationErrors.InvalidOption("dropout", $"{o.Dropout} must be in [0, 1)");
         if (o.ValidationFraction is < 0 or >= 1 || double.IsNaN(o.ValidationFraction)) throw DistillationErrors.InvalidOption("--validation-split", $"{o.ValidationFraction} must be in [0, 1)");
         if (o.Seeds < 1) throw DistillationErrors.InvalidOption("--seeds", $"{o.Seeds} must be at least 1");
-        if (o.Seeds > 1 && o.ValidationFraction <= 0)
-            throw DistillationErrors.InvalidOption("--seeds", $"choosing the best of {o.Seeds} students needs validation rows; set --validation-split above 0");
+        if (o.ValidationData is not null && o.ValidationFraction > 0) throw DistillationErrors.ValidationTwice(o.ValidationFraction, o.ValidationData);
+        if (o.Seeds > 1 && o.ValidationFraction <= 0 && o.ValidationData is null)
+            throw DistillationErrors.InvalidOption("--seeds", $"choosing the best of {o.Seeds} students needs validation rows; set --validation-split above 0 or give --validation-data");
+        if (o.Augment < 0) throw DistillationErrors.InvalidOption("--augment", $"{o.Augment} must be 0 or more");
         if (o.EarlyStoppingPatience is < 1) throw DistillationErrors.InvalidOption("--patience", $"{o.EarlyStoppingPatience} must be at least 1");
         if (o.StudentPath is null && o.StudentWidth is null && o.StudentDepth is null)
             throw DistillationErrors.InvalidOption("--student", "give a student model (--student) or shrink factors (--student-width/--student-depth)");
@@ -669,6 +727,7 @@ public static class StudentDistiller
             if (o.StudentPath is null) throw EndpointTeacherErrors.InvalidSetting("a student cannot be derived from a teacher that can only be called; pass the student model (--student, or the model argument)");
             if (o.Loss != DistillationLossKind.Response) throw EndpointTeacherErrors.InvalidSetting($"--loss {o.Loss.ToString().ToLowerInvariant()} reads the teacher's hidden tensors, which an endpoint does not give; use --loss response");
             if (o.TrainingData is null) throw EndpointTeacherErrors.InvalidSetting("data-free synthesis (--synthetic without --train-data) inverts the teacher's BatchNorm statistics, which an endpoint does not give; pass --train-data");
+            if (o.Augment > 0) throw EndpointTeacherErrors.InvalidSetting("--augment replaces tokens by their neighbours in the teacher's word-embedding table, which an endpoint does not give; drop --augment");
         }
     }
 
