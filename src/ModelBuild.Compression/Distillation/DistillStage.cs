@@ -49,7 +49,9 @@ public sealed class DistillStage : ICompressionStage
             ["epochsRun"] = result.EpochsRun,
             ["selectedEpoch"] = result.SelectedEpoch,
             ["trainTimeBatchNorms"] = result.TrainTimeBatchNorms,
-            ["validationSplit"] = options.ValidationFraction,
+            ["validationSplit"] = options.ValidationData is null ? options.ValidationFraction : null,
+            ["validationData"] = options.ValidationData is { } vd ? Path.GetFileName(vd) : null,
+            ["augmentedSamples"] = options.Augment > 0 ? result.AugmentedSamples : null,
             ["validationSamples"] = result.ValidationSamples,
             ["validationAgreement"] = Round(result.ValidationAgreement),
             ["validationAccuracy"] = Round(result.ValidationAccuracy),
@@ -129,7 +131,10 @@ public sealed class DistillStage : ICompressionStage
             FeaturePairs = loss == DistillationLossKind.Feature ? pairs : Array.Empty<FeaturePair>(),
             RelationTensors = loss == DistillationLossKind.Relation ? pairs.FirstOrDefault() : null,
             Seed = r.Seed,
-            ValidationFraction = r.ValidationSplit ?? DefaultValidationSplit,
+            // A validation file replaces the default split; both given explicitly is MB0370.
+            ValidationFraction = r.ValidationSplit ?? (r.ValidationData is null ? DefaultValidationSplit : 0),
+            ValidationData = r.ValidationData,
+            Augment = r.Augment ?? 0,
             TrainBatchNorm = r.TrainBatchNorm?.Trim().ToLowerInvariant() switch
             {
                 null or "" or "off" => Students.TrainBatchNormMode.Off,

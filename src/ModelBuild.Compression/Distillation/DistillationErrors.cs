@@ -17,6 +17,14 @@ internal static class DistillationErrors
         $"The distillation loss became NaN or infinite in epoch {epoch} (step {step}) at learning rate {learningRate:G3}; no output was written.",
         $"Lower the learning rate (e.g. --learning-rate {learningRate / 10:G3}), keep gradient clipping on, and check the data for NaN/Inf values.");
 
+    public static ModelBuildException ValidationTwice(double fraction, string file) => new("MB0370",
+        $"Both --validation-split {fraction} and --validation-data {Path.GetFileName(file)} were given: validation rows come from one or the other.",
+        "Drop --validation-split to validate on the file (the training rows are then all trained on), or drop --validation-data to hold out a part of the training rows.", file);
+
+    public static ModelBuildException AugmentNeedsTokens(string data, string detail) => new("MB0371",
+        $"--augment cannot vary the training data {Path.GetFileName(data)}: {detail}.",
+        "Use --augment with token-id or text data (one input of ids, or input_ids beside a mask) and a teacher file whose word embeddings are a Gather from that input; or drop --augment.", data);
+
     public static ModelBuildException NoTransformerLayers(string model) => new("MB0366",
         "--loss layerwise maps the student's transformer encoder layers to the teacher's, but this model has none the structure finder recognizes (a self-attention residual block followed by a feed-forward residual block, repeated identically), or the student has more layers than the teacher.",
         "Use --loss response (or --loss feature with --feature-pairs naming the tensors), or a transformer teacher and a student with at most its number of layers (e.g. derived with --student-width/--student-depth).", model);

@@ -78,6 +78,13 @@ public sealed class DistillationOptions
     /// the last epoch is written (0.1 when only <see cref="EarlyStoppingPatience"/> is set).
     /// </summary>
     public double ValidationFraction { get; init; }
+    /// <summary>
+    /// Validation rows from this file instead of a split of the training rows (read like <see cref="TrainingData"/>; labels,
+    /// if the file carries them, give the validation accuracy beside the agreement). Not with <see cref="ValidationFraction"/> above 0.
+    /// </summary>
+    public string? ValidationData { get; init; }
+    /// <summary>Teacher-labelled variants of each training row, TinyBERT-style (<see cref="TokenAugmentation"/>); 0: none.</summary>
+    public int Augment { get; init; }
     /// <summary>Stop after this many epochs without a better validation score (the best epoch's weights are kept); null: run every epoch.</summary>
     public int? EarlyStoppingPatience { get; init; }
     /// <summary>Train this many students, with seeds <see cref="Seed"/>, Seed+1, ..., one after another, on the same data and split, and keep the best on validation. Needs a validation split.</summary>

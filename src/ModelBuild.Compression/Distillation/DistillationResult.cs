@@ -35,6 +35,8 @@ public sealed record DistillationResult
     public IReadOnlyList<SeedRun>? SeedRuns { get; init; }
     public required long StudentParameters { get; init; }
     public required int TrainingSamples { get; init; }
+    /// <summary>Of <see cref="TrainingSamples"/>, the teacher-labelled variants <c>--augment</c> added.</summary>
+    public int AugmentedSamples { get; init; }
     public required double TrainingSeconds { get; init; }
     /// <summary>Student training throughput (samples per second of optimizer work, excluding teacher precomputation).</summary>
     public double SamplesPerSecond => TrainingSeconds > 0 ? (double)TrainingSamples * EpochsRun / TrainingSeconds : 0;

@@ -67,6 +67,7 @@ public static class StudentDistiller
         agreement > bestAgreement || (agreement == bestAgreement && loss < bestLoss);
 
     /// <summary>One student: data and split from <see cref="DistillationOptions.Seed"/>, initial weights and batch order from <paramref name="trainSeed"/>.</summary>
+    /// <remarks>The steps run in this order because each draws from torch's seeded generator (initializers, data-free synthesis, projections, dropout).</remarks>
     static DistillationResult DistillSeed(DistillationOptions options, int trainSeed, string outputPath, SharedData? shared,
         IProgress<DistillationProgress>? progress, CancellationToken cancellationToken)
     {
@@ -74,6 +75,33 @@ public static class StudentDistiller
         torch.set_num_threads(options.Threads ?? Environment.ProcessorCount);
         torch.manual_seed(trainSeed);
 
+        var models = PrepareModels(options);
+        using var student = ImportStudent(options, models, out var layerPairs, out var activationQuantization);
+        var data = PrepareData(options, models, student, shared, progress);
+        var split = SplitRows(options, models, student, data);
+        if (options.Augment > 0) Augment(options, models, student, data, split);
+        using var losses = PrepareLosses(options, models, student, data, layerPairs);
+        ConfigureStudent(options, student, activationQuantization);
+        var run = Train(options, trainSeed, student, data, split, losses, progress, cancellationToken);
+        return Finish(options, trainSeed, outputPath, models, student, data, split, losses, run, activationQuantization);
+    }
+
+    /// <summary>The teacher and student graphs as they train, and what the report says about the student's start.</summary>
+    sealed class SeedModels
+    {
+        public required OnnxModel Teacher;
+        public required bool TeacherFixedBatch;
+        public required ModelProto Student;
+        public required bool StudentFixedBatch;
+        public required string StudentName;
+        public required bool Reinitialize;
+        public required string Initialization;
+        public TransformerLayerMap? LayerMap;
+        public required IReadOnlyList<string> TrainNorms;
+    }
+
+    static SeedModels PrepareModels(DistillationOptions options)
+    {
         var teacherModel = OnnxModel.Load(options.TeacherPath);
         // Training and teacher labelling run in batches. A graph exported with a fixed batch of 1 (mnist-cnn-pytorch)
         // is generalized to any batch for that (batch 1 computes the same), and the student is written back with the
@@ -105,49 +133,56 @@ public static class StudentDistiller
         // A Conv student from fresh weights trains with BatchNorms after its convolutions, folded back at export.
         var trainNorms = TrainTimeBatchNorm.Applies(options.TrainBatchNorm, reinitialize, options.QuantizationAware)
             ? TrainTimeBatchNorm.Insert(studentProto) : Array.Empty<string>();
+        return new SeedModels
+        {
+            Teacher = teacherModel, TeacherFixedBatch = teacherFixedBatch, Student = studentProto, StudentFixedBatch = studentFixedBatch,
+            StudentName = studentName, Reinitialize = reinitialize, Initialization = initialization, LayerMap = layerMap, TrainNorms = trainNorms,
+        };
+    }
 
+    /// <summary>The student graph as a TorchSharp module, keeping the tensors a loss or fake quantization reads.</summary>
+    static OnnxGraphModule ImportStudent(DistillationOptions options, SeedModels models,
+        out (IReadOnlyList<FeaturePair> Hidden, IReadOnlyList<FeaturePair> Attention)? layerPairs, out ActivationFakeQuantization? activationQuantization)
+    {
         // Decomposed LayerNorm/GELU run as single kernels, except around tensors a feature/relation loss reads.
-        (IReadOnlyList<FeaturePair> Hidden, IReadOnlyList<FeaturePair> Attention)? layerPairs = layerMap is null ? null : LayerPairs(layerMap);
+        layerPairs = models.LayerMap is null ? null : LayerPairs(models.LayerMap);
         var studentTensors = options.FeaturePairs.Select(p => p.Student).Concat(options.RelationTensors is { } rt ? new[] { rt.Student } : Array.Empty<string>())
             .Concat(layerPairs is { } lp ? lp.Hidden.Concat(lp.Attention).Select(p => p.Student) : []).ToHashSet(StringComparer.Ordinal);
-        var activationQuantization = options.QuantizationAware ? ActivationFakeQuantization.ForGraph(studentProto.Graph) : null;
+        activationQuantization = options.QuantizationAware ? ActivationFakeQuantization.ForGraph(models.Student.Graph) : null;
         if (activationQuantization is not null) studentTensors.UnionWith(activationQuantization.Tensors);
-        using var student = OnnxGraphImporter.Import(studentProto, studentName, fuseOperators: options.FuseOperators, preserveTensors: studentTensors);
-        if (reinitialize) PyTorchDefaultInitializer.Apply(student);
+        var student = OnnxGraphImporter.Import(models.Student, models.StudentName, fuseOperators: options.FuseOperators, preserveTensors: studentTensors);
+        if (models.Reinitialize) PyTorchDefaultInitializer.Apply(student);
+        return student;
+    }
 
-        // ---- data ----
+    /// <summary>The training rows, their labels and the teacher's answers on them, checked against the student; the length-cut plan.</summary>
+    sealed class SeedData
+    {
+        public required TrainingInputs Inputs;
+        public Tensor? Labels;
+        public required TeacherAnswers Answers;
+        /// <summary>Exactly one of these is set: soft targets, or a labels-only teacher's classes (hard-label KD).</summary>
+        public Tensor? TeacherLogits, TeacherLabels;
+        public SequenceTruncation? Truncation;
+        public required string TruncationNote;
+        public int[]? RowLengths;
+    }
+
+    static SeedData PrepareData(DistillationOptions options, SeedModels models, OnnxGraphModule student, SharedData? shared, IProgress<DistillationProgress>? progress)
+    {
         // --synthetic N without samples: data-free inputs inverted from the teacher's BatchNorm statistics.
         var (inputs, labels) = shared?.Inputs is { } sharedInputs ? (sharedInputs, shared.Labels)
             : options.TrainingData is null
-            ? (TrainingInputs.Single(student.InputNames[0], DeepInversionSynthesizer.Generate(teacherModel.Proto, options.TeacherPath, options.Synthetic!.Value, options.Seed, options.DeepInversion,
+            ? (TrainingInputs.Single(student.InputNames[0], DeepInversionSynthesizer.Generate(models.Teacher.Proto, options.TeacherPath, options.Synthetic!.Value, options.Seed, options.DeepInversion,
                 // A progress sink that also takes text lines (the pipeline's) is told how the data-free synthesis goes.
                 (progress as IProgress<string>) is { } lines ? lines.Report : null)), (Tensor?)null)
-            : LoadData(options, teacherModel.Proto);
-        CheckStudentInputs(student, inputs, studentName, options.TeacherPath);
-        // The teacher's answers on every training row, once: an ONNX file run with ONNX Runtime, or an endpoint called.
-        TeacherAnswers answers;
-        if (shared?.Answers is { } sharedAnswers) answers = sharedAnswers;
-        else using (var teacher = options.TeacherEndpoint is { } endpoint
-            ? (IDistillationTeacher)new EndpointTeacher(endpoint)
-            : new OnnxFileTeacher(teacherFixedBatch ? new OrtTensorBridge(teacherModel.ToBytes()) : new OrtTensorBridge(options.TeacherPath)))
-        {
-            try
-            {
-                using (torch.no_grad()) answers = teacher.Answer(inputs);
-            }
-            catch (NotSupportedException e)
-            {
-                throw DistillationErrors.UnsupportedByImporter(options.TeacherPath, e);
-            }
-            catch (Exception e) when (e is not ModelBuildException)
-            {
-                throw DistillationErrors.DataDoesNotFitModel(options.TrainingData ?? "", options.TeacherPath, $"the teacher could not run on it ({FirstLine(e.Message)}).", e);
-            }
-        }
+            : LoadData(options, models.Teacher.Proto);
+        CheckStudentInputs(student, inputs, models.StudentName, options.TeacherPath);
+        var answers = shared?.Answers is { } sharedAnswers ? sharedAnswers : AskTeacher(options, models, inputs);
         if (shared is not null) (shared.Inputs, shared.Labels, shared.Answers) = (inputs, labels, answers);
         // A teacher that gives only labels (an endpoint) trains the student on them: hard-label KD.
         Tensor? teacherLogits = answers.Logits, teacherLabels = answers.Labels;
-        long classes = CheckStudentOutput(student, inputs, teacherLogits, studentName, options.TrainingData ?? "");
+        long classes = CheckStudentOutput(student, inputs, teacherLogits, models.StudentName, options.TrainingData ?? "");
         if (teacherLabels is not null && teacherLabels.max().item<long>() is var top && top >= classes)
             throw EndpointTeacherErrors.Malformed(options.TeacherEndpoint!.Url.Split('?')[0], $"it answered class {top}, but the student has {classes} outputs (classes 0..{classes - 1})");
         if (labels is not null)
@@ -160,9 +195,51 @@ public static class StudentDistiller
             // The int8 step calibrates on full-length rows, PAD positions included; the observed ranges must see them too.
             : options.QuantizationAware ? (null, "off: quantization-aware ranges are observed at the full length the int8 step calibrates at", null)
             : PlanTruncation(student, inputs);
+        return new SeedData
+        {
+            Inputs = inputs, Labels = labels, Answers = answers, TeacherLogits = teacherLogits, TeacherLabels = teacherLabels,
+            Truncation = truncation, TruncationNote = truncationNote, RowLengths = rowLengths,
+        };
+    }
 
-        // ---- split ----
-        long rows = inputs.Rows;
+    /// <summary>The teacher's answers on every training row, once: an ONNX file run with ONNX Runtime, or an endpoint called.</summary>
+    static TeacherAnswers AskTeacher(DistillationOptions options, SeedModels models, TrainingInputs inputs)
+    {
+        using var teacher = options.TeacherEndpoint is { } endpoint
+            ? (IDistillationTeacher)new EndpointTeacher(endpoint)
+            : new OnnxFileTeacher(models.TeacherFixedBatch ? new OrtTensorBridge(models.Teacher.ToBytes()) : new OrtTensorBridge(options.TeacherPath));
+        try
+        {
+            using (torch.no_grad()) return teacher.Answer(inputs);
+        }
+        catch (NotSupportedException e)
+        {
+            throw DistillationErrors.UnsupportedByImporter(options.TeacherPath, e);
+        }
+        catch (Exception e) when (e is not ModelBuildException)
+        {
+            throw DistillationErrors.DataDoesNotFitModel(options.TrainingData ?? "", options.TeacherPath, $"the teacher could not run on it ({FirstLine(e.Message)}).", e);
+        }
+    }
+
+    /// <summary>Training and validation rows (a split seeded by <see cref="DistillationOptions.Seed"/>), with the validation targets.</summary>
+    sealed class SeedSplit
+    {
+        public required int[] TrainRows;
+        public int ValidationCount;
+        public TrainingInputs? ValInputs;
+        /// <summary>The teacher's classes (students are selected on agreement with them), its targets for the validation loss, the labels if any.</summary>
+        public Tensor? ValTeacher, ValTeacherTargets, ValLabels;
+        /// <summary>Requests an endpoint teacher was sent for validation rows from their own file.</summary>
+        public TeacherCalls? ValidationCalls;
+        /// <summary>Teacher-labelled variants among <see cref="TrainRows"/> (<c>--augment</c>).</summary>
+        public int AugmentedRows;
+    }
+
+    static SeedSplit SplitRows(DistillationOptions options, SeedModels models, OnnxGraphModule student, SeedData data)
+    {
+        if (options.ValidationData is { } file) return ValidationFromFile(options, models, student, data, file);
+        long rows = data.Inputs.Rows;
         var order = Enumerable.Range(0, (int)rows).ToArray();
         new Random(options.Seed).Shuffle(order);
         double valFraction = options.ValidationFraction > 0 ? options.ValidationFraction : options.EarlyStoppingPatience is null ? 0 : 0.1;
@@ -172,76 +249,162 @@ public static class StudentDistiller
         var trainIdx = valCount > 0 ? order.Skip(valCount).Order().ToArray() : Enumerable.Range(0, (int)rows).ToArray();
         var valIdx = order.Take(valCount).Order().ToArray();
         using var valIndex = torch.tensor(valIdx.Select(i => (long)i).ToArray());
-        TrainingInputs? valInputs = valCount > 0 ? inputs.IndexSelect(valIndex) : null;
         // Students are selected on agreement with the teacher (accuracy is reported beside it when there are labels).
-        Tensor? valTeacher = valCount > 0 ? answers.PredictedClasses().index_select(0, valIndex) : null;
-        Tensor? valTeacherTargets = valCount > 0 ? (answers.Logits ?? answers.Labels!).index_select(0, valIndex) : null;
-        Tensor? valLabels = valCount > 0 ? labels?.index_select(0, valIndex) : null;
+        return new SeedSplit
+        {
+            TrainRows = trainIdx,
+            ValidationCount = valCount,
+            ValInputs = valCount > 0 ? data.Inputs.IndexSelect(valIndex) : null,
+            ValTeacher = valCount > 0 ? data.Answers.PredictedClasses().index_select(0, valIndex) : null,
+            ValTeacherTargets = valCount > 0 ? (data.Answers.Logits ?? data.Answers.Labels!).index_select(0, valIndex) : null,
+            ValLabels = valCount > 0 ? data.Labels?.index_select(0, valIndex) : null,
+        };
+    }
 
-        // ---- losses and optimizer ----
-        var response = new ResponseDistillationLoss(options.Temperature, labels is null ? 1.0 : options.Alpha);
-        OnnxGraphModule? teacherTorch = null;
-        FeatureDistillationLoss? featureLoss = null;
-        RelationDistillationLoss? relationLoss = null;
-        LayerwiseDistillationLoss? layerwiseLoss = null;
-        SequenceTruncation? teacherTruncation = null;
-        var teacherFetch = new List<string>();
-        var studentFetch = new List<string> { student.OutputNames[0] };
-        if (layerPairs is not null)
+    /// <summary>
+    /// Validation rows from their own file (<c>--validation-data</c>): every training row is trained on; the teacher
+    /// answers the validation rows too (an endpoint: more requests, cached like the others).
+    /// </summary>
+    static SeedSplit ValidationFromFile(DistillationOptions options, SeedModels models, OnnxGraphModule student, SeedData data, string file)
+    {
+        var read = (options.DataOptions ?? new DataReadOptions()).ForModel(options.TeacherPath);
+        var raw = DataSource.Read(file, read);
+        var inputs = TrainingInputs.From(raw.Inputs, models.Teacher.Proto, "validation data").WithTexts(raw.Texts);
+        CheckStudentInputs(student, inputs, models.StudentName, options.TeacherPath);
+        var answers = AskTeacher(options, models, inputs);
+        if ((answers.Labels is null) != (data.TeacherLabels is null))
+            throw EndpointTeacherErrors.Malformed(EndpointTeacher.Describe(options.TeacherEndpoint!.Url), $"the training rows were answered with {(data.TeacherLabels is null ? "scores" : "labels")} and the validation rows of {Path.GetFileName(file)} with {(answers.Labels is null ? "scores" : "labels")}");
+        return new SeedSplit
         {
-            teacherTorch = OnnxGraphImporter.Import(teacherModel.Proto, options.TeacherPath);
-            teacherTorch.eval();
-            layerwiseLoss = new LayerwiseDistillationLoss(layerPairs.Value.Hidden, layerPairs.Value.Attention);
-            // Cut batches need the teacher's hidden states at the cut length too: the teacher runs on the cut inputs
-            // (several inputs) or with its own plan (one fixed-length input), and only where that is exact.
-            if (rowLengths is not null)
+            TrainRows = Enumerable.Range(0, (int)data.Inputs.Rows).ToArray(),
+            ValidationCount = (int)inputs.Rows,
+            ValInputs = inputs,
+            ValTeacher = answers.PredictedClasses(),
+            ValTeacherTargets = answers.Logits ?? answers.Labels!,
+            ValLabels = raw.Labels is null ? null : DistillationData.ToLabelTensor(raw.Labels),
+            ValidationCalls = answers.Calls,
+        };
+    }
+
+    /// <summary>
+    /// <c>--augment N</c>: N teacher-labelled variants of each training row (<see cref="TokenAugmentation"/>) join the
+    /// training rows; validation rows are neither varied nor trained on.
+    /// </summary>
+    static void Augment(DistillationOptions options, SeedModels models, OnnxGraphModule student, SeedData data, SeedSplit split)
+    {
+        string source = options.TrainingData ?? "synthetic data";
+        if (data.Inputs.ByName().Values.Any(t => t.is_floating_point()))
+            throw DistillationErrors.AugmentNeedsTokens(source, "it holds float features, not token ids");
+        var (idsInput, table) = TokenAugmentation.FindEmbedding(models.Teacher.Proto, data.Inputs)
+            ?? throw DistillationErrors.AugmentNeedsTokens(source, $"no word-embedding table of {options.TeacherPath} is gathered from its token-id input ({string.Join(", ", data.Inputs.Names)})");
+        var variants = TokenAugmentation.Generate(data.Inputs, idsInput, table, split.TrainRows, options.Augment, options.Seed, options.DataOptions?.PadId ?? 0);
+        var answers = AskTeacher(options, models, variants);
+        long rows = data.Inputs.Rows;
+        data.Inputs = new TrainingInputs(data.Inputs.Names.Select(n => (n, torch.cat([data.Inputs.ByName()[n], variants.ByName()[n]], 0))));
+        data.TeacherLogits = torch.cat([data.TeacherLogits!, answers.Logits!], 0);
+        // The variants' labels are the teacher's: a replaced word may change the intent.
+        if (data.Labels is not null) data.Labels = torch.cat([data.Labels, answers.PredictedClasses()], 0);
+        if (data.RowLengths is not null)
+            data.RowLengths = [.. data.RowLengths, .. data.Truncation is { } plan ? plan.RowLengths(variants.First) : DynamicSequenceTruncation.TryRowLengths(student, variants, out _)!];
+        split.TrainRows = [.. split.TrainRows, .. Enumerable.Range((int)rows, (int)variants.Rows)];
+        split.AugmentedRows = (int)variants.Rows;
+    }
+
+    /// <summary>The response loss and, for the feature/relation/layer-wise losses, the teacher as a module and the extra term.</summary>
+    sealed class SeedLosses : IDisposable
+    {
+        public required ResponseDistillationLoss Response;
+        public OnnxGraphModule? TeacherTorch;
+        public FeatureDistillationLoss? Feature;
+        public RelationDistillationLoss? Relation;
+        public LayerwiseDistillationLoss? Layerwise;
+        public SequenceTruncation? TeacherTruncation;
+        public List<string> TeacherFetch = new();
+        public required List<string> StudentFetch;
+
+        public void Dispose()
+        {
+            TeacherTorch?.Dispose();
+            Feature?.Dispose();
+            Layerwise?.Dispose();
+        }
+    }
+
+    static SeedLosses PrepareLosses(DistillationOptions options, SeedModels models, OnnxGraphModule student, SeedData data,
+        (IReadOnlyList<FeaturePair> Hidden, IReadOnlyList<FeaturePair> Attention)? layerPairs)
+    {
+        var losses = new SeedLosses
+        {
+            Response = new ResponseDistillationLoss(options.Temperature, data.Labels is null ? 1.0 : options.Alpha),
+            StudentFetch = new List<string> { student.OutputNames[0] },
+        };
+        if (layerPairs is not null) PrepareLayerwise(options, models, student, data, layerPairs.Value, losses);
+        else if (options.Loss != DistillationLossKind.Response) PrepareFeatureOrRelation(options, models, student, data, losses);
+        return losses;
+    }
+
+    static void PrepareLayerwise(DistillationOptions options, SeedModels models, OnnxGraphModule student, SeedData data,
+        (IReadOnlyList<FeaturePair> Hidden, IReadOnlyList<FeaturePair> Attention) layerPairs, SeedLosses losses)
+    {
+        long rows = data.Inputs.Rows;
+        var teacherTorch = losses.TeacherTorch = OnnxGraphImporter.Import(models.Teacher.Proto, options.TeacherPath);
+        teacherTorch.eval();
+        var layerwiseLoss = losses.Layerwise = new LayerwiseDistillationLoss(layerPairs.Hidden, layerPairs.Attention);
+        // Cut batches need the teacher's hidden states at the cut length too: the teacher runs on the cut inputs
+        // (several inputs) or with its own plan (one fixed-length input), and only where that is exact.
+        if (data.RowLengths is not null)
+        {
+            string? why = null;
+            if (data.Truncation is not null)
             {
-                string? why = null;
-                if (truncation is not null)
-                {
-                    using var planScope = torch.NewDisposeScope();
-                    teacherTruncation = SequenceTruncation.TryCreate(teacherTorch, inputs.First.slice(0, 0, Math.Min(2, rows), 1), out var reason);
-                    if (teacherTruncation is null) why = reason;
-                    else if (!(teacherTruncation.MaxDeviation(teacherTorch, inputs.First) <= TruncationTolerance)) why = "its truncated outputs differ from full-length ones";
-                }
-                else if (!(DynamicSequenceTruncation.MaxDeviation(teacherTorch, inputs, rowLengths) <= TruncationTolerance)) why = "its truncated outputs differ from full-length ones";
-                if (why is not null)
-                {
-                    (truncation, teacherTruncation, rowLengths) = (null, null, null);
-                    truncationNote = $"off: the layer-wise loss needs the teacher cut too, and the teacher cannot be ({why})";
-                }
+                using var planScope = torch.NewDisposeScope();
+                losses.TeacherTruncation = SequenceTruncation.TryCreate(teacherTorch, data.Inputs.First.slice(0, 0, Math.Min(2, rows), 1), out var reason);
+                if (losses.TeacherTruncation is null) why = reason;
+                else if (!(losses.TeacherTruncation.MaxDeviation(teacherTorch, data.Inputs.First) <= TruncationTolerance)) why = "its truncated outputs differ from full-length ones";
             }
-            teacherFetch.AddRange(layerwiseLoss.TeacherTensors);
-            studentFetch.AddRange(layerwiseLoss.StudentTensors);
+            else if (!(DynamicSequenceTruncation.MaxDeviation(teacherTorch, data.Inputs, data.RowLengths) <= TruncationTolerance)) why = "its truncated outputs differ from full-length ones";
+            if (why is not null)
+            {
+                (data.Truncation, losses.TeacherTruncation, data.RowLengths) = (null, null, null);
+                data.TruncationNote = $"off: the layer-wise loss needs the teacher cut too, and the teacher cannot be ({why})";
+            }
+        }
+        losses.TeacherFetch.AddRange(layerwiseLoss.TeacherTensors);
+        losses.StudentFetch.AddRange(layerwiseLoss.StudentTensors);
+        using var probeScope = torch.NewDisposeScope();
+        var probe = data.Inputs.Slice(0, Math.Min(2, rows));
+        using var noGrad = torch.no_grad();
+        layerwiseLoss.Prepare(teacherTorch.Run(probe.For(teacherTorch), losses.TeacherFetch), student.Run(probe.For(student), losses.StudentFetch));
+    }
+
+    static void PrepareFeatureOrRelation(DistillationOptions options, SeedModels models, OnnxGraphModule student, SeedData data, SeedLosses losses)
+    {
+        var teacherTorch = losses.TeacherTorch = OnnxGraphImporter.Import(models.Teacher.Proto, options.TeacherPath);
+        teacherTorch.eval();
+        var pairs = options.Loss == DistillationLossKind.Feature ? options.FeaturePairs
+            : new[] { options.RelationTensors ?? throw DistillationErrors.InvalidOption("--loss relation", "name the tensor pair (teacher:student) to relate") };
+        if (pairs.Count == 0) throw DistillationErrors.InvalidOption("--feature-pairs", "the feature loss needs at least one teacher:student pair");
+        foreach (var p in pairs)
+        {
+            if (!teacherTorch.HasTensor(p.Teacher)) throw DistillationErrors.UnknownTensor(options.TeacherPath, p.Teacher, "teacher");
+            if (!student.HasTensor(p.Student)) throw DistillationErrors.UnknownTensor(models.StudentName, p.Student, "student");
+            losses.TeacherFetch.Add(p.Teacher);
+            losses.StudentFetch.Add(p.Student);
+        }
+        if (options.Loss == DistillationLossKind.Feature)
+        {
+            var featureLoss = losses.Feature = new FeatureDistillationLoss(pairs);
             using var probeScope = torch.NewDisposeScope();
-            var probe = inputs.Slice(0, Math.Min(2, rows));
+            var probe = data.Inputs.Slice(0, Math.Min(2, data.Inputs.Rows));
             using var noGrad = torch.no_grad();
-            layerwiseLoss.Prepare(teacherTorch.Run(probe.For(teacherTorch), teacherFetch), student.Run(probe.For(student), studentFetch));
+            featureLoss.Prepare(teacherTorch.Run(probe.For(teacherTorch), losses.TeacherFetch), student.Run(probe.For(student), losses.StudentFetch));
         }
-        else if (options.Loss != DistillationLossKind.Response)
-        {
-            teacherTorch = OnnxGraphImporter.Import(teacherModel.Proto, options.TeacherPath);
-            teacherTorch.eval();
-            var pairs = options.Loss == DistillationLossKind.Feature ? options.FeaturePairs
-                : new[] { options.RelationTensors ?? throw DistillationErrors.InvalidOption("--loss relation", "name the tensor pair (teacher:student) to relate") };
-            if (pairs.Count == 0) throw DistillationErrors.InvalidOption("--feature-pairs", "the feature loss needs at least one teacher:student pair");
-            foreach (var p in pairs)
-            {
-                if (!teacherTorch.HasTensor(p.Teacher)) throw DistillationErrors.UnknownTensor(options.TeacherPath, p.Teacher, "teacher");
-                if (!student.HasTensor(p.Student)) throw DistillationErrors.UnknownTensor(studentName, p.Student, "student");
-                teacherFetch.Add(p.Teacher);
-                studentFetch.Add(p.Student);
-            }
-            if (options.Loss == DistillationLossKind.Feature)
-            {
-                featureLoss = new FeatureDistillationLoss(pairs);
-                using var probeScope = torch.NewDisposeScope();
-                var probe = inputs.Slice(0, Math.Min(2, rows));
-                using var noGrad = torch.no_grad();
-                featureLoss.Prepare(teacherTorch.Run(probe.For(teacherTorch), teacherFetch), student.Run(probe.For(student), studentFetch));
-            }
-            else relationLoss = new RelationDistillationLoss(options.RelationKind);
-        }
+        else losses.Relation = new RelationDistillationLoss(options.RelationKind);
+    }
+
+    /// <summary>Training-time behaviour of the student: dropout, and for quantization-aware training fake-quantized weights and activations.</summary>
+    static void ConfigureStudent(DistillationOptions options, OnnxGraphModule student, ActivationFakeQuantization? activationQuantization)
+    {
         student.TrainingDropout = options.Dropout;
         if (options.QuantizationAware)
         {
@@ -249,80 +412,46 @@ public static class StudentDistiller
             student.ValueTransform = activationQuantization!.Apply;
             student.TransformedValues = activationQuantization.Tensors;
         }
+    }
 
+    /// <summary>What training did: epochs run, the epoch kept (with validation rows), the last epoch's mean loss, the time.</summary>
+    sealed record TrainingRun(int EpochsRun, int SelectedEpoch, double LastLoss, double Seconds);
+
+    /// <summary>AdamW under the warm-up + cosine schedule, epoch by epoch; with validation rows the best epoch is kept and patience may stop early.</summary>
+    static TrainingRun Train(DistillationOptions options, int trainSeed, OnnxGraphModule student, SeedData data, SeedSplit split, SeedLosses losses,
+        IProgress<DistillationProgress>? progress, CancellationToken cancellationToken)
+    {
         var parameters = student.parameters().ToList();
-        if (featureLoss is not null) parameters.AddRange(featureLoss.parameters());
-        if (layerwiseLoss is not null) parameters.AddRange(layerwiseLoss.parameters());
+        if (losses.Feature is not null) parameters.AddRange(losses.Feature.parameters());
+        if (losses.Layerwise is not null) parameters.AddRange(losses.Layerwise.parameters());
         using var optimizer = torch.optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay);
 
-        int stepsPerEpoch = (trainIdx.Length + options.BatchSize - 1) / options.BatchSize;
-        long totalSteps = (long)stepsPerEpoch * options.Epochs;
-        long warmupSteps = (long)Math.Round(totalSteps * options.WarmupFraction);
+        int stepsPerEpoch = (split.TrainRows.Length + options.BatchSize - 1) / options.BatchSize;
+        var schedule = new StepSchedule((long)stepsPerEpoch * options.Epochs, options);
         var shuffler = new Random(trainSeed + 1);
         var stopwatch = Stopwatch.StartNew();
         double bestScore = double.NegativeInfinity, bestLoss = double.PositiveInfinity;
         int bestEpoch = 0, epochsRun = 0, sinceBest = 0;
-        double lastLoss = double.NaN, lr = options.LearningRate;
+        double lastLoss = double.NaN;
         Dictionary<string, Tensor>? bestState = null;
-        long step = 0;
 
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             student.train();
-            featureLoss?.train();
-            layerwiseLoss?.train();
-            var perm = (int[])trainIdx.Clone();
-            shuffler.Shuffle(perm);
-            var batches = EpochBatches(perm, options.BatchSize, rowLengths, shuffler);
-            double lossSum = 0;
-            int seen = 0;
-            for (int b = 0; b < batches.Count; b++)
-            {
-                using var scope = torch.NewDisposeScope();
-                var rowsOfBatch = batches[b];
-                var batchIdx = torch.tensor(rowsOfBatch.Select(i => (long)i).ToArray());
-                var x = inputs.IndexSelect(batchIdx);
-                if (rowLengths is not null) x = x.Narrow(rowsOfBatch.Max(i => rowLengths[i]));
-                var t = (teacherLogits ?? teacherLabels!).index_select(0, batchIdx);
-                var y = labels?.index_select(0, batchIdx);
-
-                lr = ScheduledLearningRate(options.LearningRate, step, warmupSteps, totalSteps);
-                foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
-
-                var outs = student.Run(x.For(student), studentFetch, truncation);
-                var loss = teacherLabels is null ? response.Compute(outs[student.OutputNames[0]], t, y) : response.ComputeHard(outs[student.OutputNames[0]], t, y);
-                if (teacherTorch is not null)
-                {
-                    Dictionary<string, Tensor> tf;
-                    using (torch.no_grad()) tf = teacherTorch.Run(x.For(teacherTorch), teacherFetch, teacherTruncation);
-                    var aux = layerwiseLoss is not null ? layerwiseLoss.Compute(tf, outs)
-                        : featureLoss is not null
-                        ? featureLoss.Compute(tf, outs)
-                        : relationLoss!.Compute(tf[teacherFetch[0]], outs[studentFetch[1]]);
-                    loss = loss.add(aux.mul(options.AuxiliaryWeight));
-                }
-                double value = loss.item<float>();
-                if (!double.IsFinite(value)) throw DistillationErrors.NonFiniteLoss(epoch, b + 1, lr);
-                optimizer.zero_grad();
-                loss.backward();
-                if (options.GradientClipNorm is { } clip) torch.nn.utils.clip_grad_norm_(parameters, clip);
-                optimizer.step();
-                lossSum += value * x.Rows;
-                seen += (int)x.Rows;
-                step++;
-            }
+            losses.Feature?.train();
+            losses.Layerwise?.train();
+            lastLoss = TrainEpoch(options, epoch, student, data, split, losses, parameters, optimizer, schedule, shuffler);
             epochsRun = epoch;
-            lastLoss = lossSum / Math.Max(1, seen);
-            double? score = valInputs is not null ? Score(student, valInputs, valTeacher!) : null;
+            double? score = split.ValInputs is not null ? Score(student, split.ValInputs, split.ValTeacher!) : null;
             var elapsed = stopwatch.Elapsed;
-            progress?.Report(new DistillationProgress(epoch, options.Epochs, lastLoss, score, lr, elapsed,
+            progress?.Report(new DistillationProgress(epoch, options.Epochs, lastLoss, score, schedule.LearningRate, elapsed,
                 TimeSpan.FromTicks(elapsed.Ticks / epoch * (options.Epochs - epoch))) { Seed = options.Seeds > 1 ? trainSeed : null });
 
             // With validation rows the best epoch (agreement, then validation loss) is kept; patience stops training early.
             if (score is { } s)
             {
-                double valLoss = ValidationLoss(student, response, valInputs!, valTeacherTargets!, teacherLabels is not null);
+                double valLoss = ValidationLoss(student, losses.Response, split.ValInputs!, split.ValTeacherTargets!, data.TeacherLabels is not null);
                 if (IsBetter(s, valLoss, bestScore, bestLoss))
                 {
                     bestScore = s; bestLoss = valLoss; bestEpoch = epoch; sinceBest = 0;
@@ -335,45 +464,112 @@ public static class StudentDistiller
         double trainSeconds = stopwatch.Elapsed.TotalSeconds;
         if (bestState is not null) Restore(student, bestState);
         DisposeState(bestState);
+        return new TrainingRun(epochsRun, bestState is not null ? bestEpoch : epochsRun, lastLoss, trainSeconds);
+    }
 
+    /// <summary>The optimizer step count across epochs and the learning rate of the latest step.</summary>
+    sealed class StepSchedule(long totalSteps, DistillationOptions options)
+    {
+        readonly long _warmupSteps = (long)Math.Round(totalSteps * options.WarmupFraction);
+        public long Step;
+        public double LearningRate = options.LearningRate;
+
+        /// <summary>Sets and returns the scheduled rate of the next step.</summary>
+        public double Next() => LearningRate = ScheduledLearningRate(options.LearningRate, Step, _warmupSteps, totalSteps);
+    }
+
+    /// <summary>One epoch over shuffled (and, with row lengths, length-bucketed) batches. Returns the mean training loss per row.</summary>
+    static double TrainEpoch(DistillationOptions options, int epoch, OnnxGraphModule student, SeedData data, SeedSplit split, SeedLosses losses,
+        List<Parameter> parameters, AdamW optimizer, StepSchedule schedule, Random shuffler)
+    {
+        var perm = (int[])split.TrainRows.Clone();
+        shuffler.Shuffle(perm);
+        var batches = EpochBatches(perm, options.BatchSize, data.RowLengths, shuffler);
+        double lossSum = 0;
+        int seen = 0;
+        for (int b = 0; b < batches.Count; b++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var rowsOfBatch = batches[b];
+            var batchIdx = torch.tensor(rowsOfBatch.Select(i => (long)i).ToArray());
+            var x = data.Inputs.IndexSelect(batchIdx);
+            if (data.RowLengths is { } lengths) x = x.Narrow(rowsOfBatch.Max(i => lengths[i]));
+            var t = (data.TeacherLogits ?? data.TeacherLabels!).index_select(0, batchIdx);
+            var y = data.Labels?.index_select(0, batchIdx);
+
+            double lr = schedule.Next();
+            foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+
+            var loss = BatchLoss(options, student, data, losses, x, t, y);
+            double value = loss.item<float>();
+            if (!double.IsFinite(value)) throw DistillationErrors.NonFiniteLoss(epoch, b + 1, lr);
+            optimizer.zero_grad();
+            loss.backward();
+            if (options.GradientClipNorm is { } clip) torch.nn.utils.clip_grad_norm_(parameters, clip);
+            optimizer.step();
+            lossSum += value * x.Rows;
+            seen += (int)x.Rows;
+            schedule.Step++;
+        }
+        return lossSum / Math.Max(1, seen);
+    }
+
+    /// <summary>The response loss on one batch (soft targets, or hard labels from a labels-only teacher), plus the weighted feature/relation/layer-wise term.</summary>
+    static Tensor BatchLoss(DistillationOptions options, OnnxGraphModule student, SeedData data, SeedLosses losses, TrainingInputs x, Tensor t, Tensor? y)
+    {
+        var outs = student.Run(x.For(student), losses.StudentFetch, data.Truncation);
+        var loss = data.TeacherLabels is null ? losses.Response.Compute(outs[student.OutputNames[0]], t, y) : losses.Response.ComputeHard(outs[student.OutputNames[0]], t, y);
+        if (losses.TeacherTorch is not { } teacherTorch) return loss;
+        Dictionary<string, Tensor> tf;
+        using (torch.no_grad()) tf = teacherTorch.Run(x.For(teacherTorch), losses.TeacherFetch, losses.TeacherTruncation);
+        var aux = losses.Layerwise is not null ? losses.Layerwise.Compute(tf, outs)
+            : losses.Feature is not null
+            ? losses.Feature.Compute(tf, outs)
+            : losses.Relation!.Compute(tf[losses.TeacherFetch[0]], outs[losses.StudentFetch[1]]);
+        return loss.add(aux.mul(options.AuxiliaryWeight));
+    }
+
+    /// <summary>Final validation figures, the student written as ONNX (BatchNorms folded, batch-1 interface restored), and the result.</summary>
+    static DistillationResult Finish(DistillationOptions options, int trainSeed, string outputPath, SeedModels models, OnnxGraphModule student,
+        SeedData data, SeedSplit split, SeedLosses losses, TrainingRun run, ActivationFakeQuantization? activationQuantization)
+    {
         student.eval();
         // Export the float weights; the quantization engine does the int8 step (and calibrates its own ranges).
         student.ParameterTransform = null;
         student.ValueTransform = null;
-        double? finalScore = valInputs is not null ? Score(student, valInputs, valTeacher!) : null;
-        double? finalAccuracy = valLabels is not null ? Score(student, valInputs!, valLabels) : null;
-        double? finalLoss = valInputs is not null ? ValidationLoss(student, response, valInputs, valTeacherTargets!, teacherLabels is not null) : null;
+        var valInputs = split.ValInputs;
+        double? finalScore = valInputs is not null ? Score(student, valInputs, split.ValTeacher!) : null;
+        double? finalAccuracy = split.ValLabels is not null ? Score(student, valInputs!, split.ValLabels) : null;
+        double? finalLoss = valInputs is not null ? ValidationLoss(student, losses.Response, valInputs, split.ValTeacherTargets!, data.TeacherLabels is not null) : null;
         var exported = OnnxStudentExporter.ToOnnx(student);
-        TrainTimeBatchNorm.Fold(exported.Proto, trainNorms);
-        if (studentFixedBatch) DynamicBatch.RestoreBatchOne(exported.Proto);
+        TrainTimeBatchNorm.Fold(exported.Proto, models.TrainNorms);
+        if (models.StudentFixedBatch) DynamicBatch.RestoreBatchOne(exported.Proto);
         exported.Save(outputPath);
-        teacherTorch?.Dispose();
-        featureLoss?.Dispose();
-        layerwiseLoss?.Dispose();
         return new DistillationResult
         {
             OutputPath = outputPath,
-            EpochsRun = epochsRun,
-            SelectedEpoch = bestState is not null ? bestEpoch : epochsRun,
-            FinalTrainLoss = lastLoss,
+            EpochsRun = run.EpochsRun,
+            SelectedEpoch = run.SelectedEpoch,
+            FinalTrainLoss = run.LastLoss,
             ValidationScore = finalScore,
             ValidationAgreement = finalScore,
             ValidationAccuracy = finalAccuracy,
             ValidationLoss = finalLoss,
-            ValidationSamples = valCount,
+            ValidationSamples = split.ValidationCount,
             SelectedSeed = trainSeed,
-            SeedRuns = [new SeedRun(trainSeed, epochsRun, bestState is not null ? bestEpoch : epochsRun, finalScore, finalAccuracy, finalLoss, trainSeconds)],
+            SeedRuns = [new SeedRun(trainSeed, run.EpochsRun, run.SelectedEpoch, finalScore, finalAccuracy, finalLoss, run.Seconds)],
             StudentParameters = student.OnnxParameters.Values.Sum(p => p.numel()),
-            TrainingSamples = trainIdx.Length,
-            TrainingSeconds = trainSeconds,
+            TrainingSamples = split.TrainRows.Length,
+            TrainingSeconds = run.Seconds,
             NeedsInt8Step = options.QuantizationAware,
-            SequenceTruncation = truncationNote,
+            SequenceTruncation = data.TruncationNote,
             ActivationRanges = activationQuantization?.Ranges.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
             FusedOperators = student.FusedOperators,
-            TrainTimeBatchNorms = trainNorms.Count,
-            TeacherCalls = answers.Calls,
-            Initialization = initialization,
-            LayerMap = layerMap?.Describe(),
+            TrainTimeBatchNorms = models.TrainNorms.Count,
+            TeacherCalls = TeacherCalls.Sum(data.Answers.Calls, split.ValidationCalls),
+            AugmentedSamples = split.AugmentedRows,
+            Initialization = models.Initialization,
+            LayerMap = models.LayerMap?.Describe(),
         };
     }
 
@@ -516,8 +712,10 @@ public static class StudentDistiller
         if (o.Dropout is < 0 or >= 1 || double.IsNaN(o.Dropout)) throw DistillationErrors.InvalidOption("dropout", $"{o.Dropout} must be in [0, 1)");
         if (o.ValidationFraction is < 0 or >= 1 || double.IsNaN(o.ValidationFraction)) throw DistillationErrors.InvalidOption("--validation-split", $"{o.ValidationFraction} must be in [0, 1)");
         if (o.Seeds < 1) throw DistillationErrors.InvalidOption("--seeds", $"{o.Seeds} must be at least 1");
-        if (o.Seeds > 1 && o.ValidationFraction <= 0)
-            throw DistillationErrors.InvalidOption("--seeds", $"choosing the best of {o.Seeds} students needs validation rows; set --validation-split above 0");
+        if (o.ValidationData is not null && o.ValidationFraction > 0) throw DistillationErrors.ValidationTwice(o.ValidationFraction, o.ValidationData);
+        if (o.Seeds > 1 && o.ValidationFraction <= 0 && o.ValidationData is null)
+            throw DistillationErrors.InvalidOption("--seeds", $"choosing the best of {o.Seeds} students needs validation rows; set --validation-split above 0 or give --validation-data");
+        if (o.Augment < 0) throw DistillationErrors.InvalidOption("--augment", $"{o.Augment} must be 0 or more");
         if (o.EarlyStoppingPatience is < 1) throw DistillationErrors.InvalidOption("--patience", $"{o.EarlyStoppingPatience} must be at least 1");
         if (o.StudentPath is null && o.StudentWidth is null && o.StudentDepth is null)
             throw DistillationErrors.InvalidOption("--student", "give a student model (--student) or shrink factors (--student-width/--student-depth)");
@@ -529,6 +727,7 @@ public static class StudentDistiller
             if (o.StudentPath is null) throw EndpointTeacherErrors.InvalidSetting("a student cannot be derived from a teacher that can only be called; pass the student model (--student, or the model argument)");
             if (o.Loss != DistillationLossKind.Response) throw EndpointTeacherErrors.InvalidSetting($"--loss {o.Loss.ToString().ToLowerInvariant()} reads the teacher's hidden tensors, which an endpoint does not give; use --loss response");
             if (o.TrainingData is null) throw EndpointTeacherErrors.InvalidSetting("data-free synthesis (--synthetic without --train-data) inverts the teacher's BatchNorm statistics, which an endpoint does not give; pass --train-data");
+            if (o.Augment > 0) throw EndpointTeacherErrors.InvalidSetting("--augment replaces tokens by their neighbours in the teacher's word-embedding table, which an endpoint does not give; drop --augment");
         }
     }
 

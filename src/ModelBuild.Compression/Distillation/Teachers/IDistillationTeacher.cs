@@ -25,4 +25,9 @@ internal sealed record TeacherAnswers(Tensor? Logits, Tensor? Labels, TeacherCal
 }
 
 /// <summary>What answering cost an endpoint teacher: HTTP requests made (retries included), batches answered from the cache, wall time.</summary>
-public sealed record TeacherCalls(string Endpoint, string Answer, int Batches, int CallsMade, int CallsCached, int Retries, double Seconds);
+public sealed record TeacherCalls(string Endpoint, string Answer, int Batches, int CallsMade, int CallsCached, int Retries, double Seconds)
+{
+    /// <summary>Both askings together (training rows, then validation rows from their own file); null when neither was an endpoint's.</summary>
+    public static TeacherCalls? Sum(TeacherCalls? a, TeacherCalls? b) => a is null || b is null ? a ?? b
+        : a with { Batches = a.Batches + b.Batches, CallsMade = a.CallsMade + b.CallsMade, CallsCached = a.CallsCached + b.CallsCached, Retries = a.Retries + b.Retries, Seconds = a.Seconds + b.Seconds };
+}

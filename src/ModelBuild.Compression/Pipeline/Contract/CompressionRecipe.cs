@@ -74,6 +74,10 @@ public sealed class CompressionRecipe
     /// student on: agreement with the teacher, then the validation loss. Null: 0.1; 0 trains on every row and keeps the last epoch.
     /// </summary>
     public double? ValidationSplit { get; set; }
+    /// <summary>Validation rows from this data file instead of a split of the training rows (read as the training data is).</summary>
+    public string? ValidationData { get; set; }
+    /// <summary>Teacher-labelled variants per training row (TinyBERT-style token replacement from the teacher's embeddings, deletion, swaps); null: none.</summary>
+    public int? Augment { get; set; }
     /// <summary>Stop distilling after this many epochs without a better validation score; null: run every epoch (the best is kept either way).</summary>
     public int? Patience { get; set; }
     /// <summary>Train this many students (seeds seed, seed+1, ...) one after another and keep the best on validation; null: 1.</summary>

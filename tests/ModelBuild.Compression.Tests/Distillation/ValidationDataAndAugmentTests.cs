@@ -1,0 +1,169 @@
+using Microsoft.ML.OnnxRuntime;
+using ModelBuild.Compression.Data;
+using ModelBuild.Compression.Distillation;
+using ModelBuild.Compression.Distillation.Import;
+using ModelBuild.Onnx;
+using ModelBuild.Onnx.Diagnostics;
+using TorchSharp;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace ModelBuild.Compression.Tests.Distillation;
+
+/// <summary>
+/// <c>--validation-data</c> (validation rows from their own file instead of a split) and <c>--augment N</c>
+/// (TinyBERT-style teacher-labelled token variants) on the intent-bert teacher and its text data.
+/// </summary>
+[Collection(TorchTrainingCollection.Name)]
+public sealed class ValidationDataAndAugmentTests(ITestOutputHelper output) : IDisposable
+{
+    static string T(string file) => SharedMaterials.Teachers("intent-bert", file);
+    static readonly string[] InputNames = ["input_ids", "attention_mask", "token_type_ids"];
+    readonly string _dir = Directory.CreateTempSubdirectory("mb-valdata-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    static DataReadOptions Text => new() { Tokenizer = T("vocab.txt"), TextColumn = "text", LabelColumn = "intent", ClassNames = T("labels.json") };
+
+    DistillationOptions Options(string name, int epochs = 2) => new()
+    {
+        TeacherPath = T("teacher.onnx"), StudentPath = T("student_scratch.onnx"), Reinitialize = true,
+        OutputPath = Path.Combine(_dir, name), TrainingData = T("train.tsv"), DataOptions = Text,
+        Epochs = epochs, BatchSize = 64, LearningRate = 2e-3, Seed = 1, Threads = 1,
+    };
+
+    /// <summary>Arg-max per row of a model on val.npz, in ONNX Runtime.</summary>
+    static long[] OrtClasses(string model)
+    {
+        using var session = new InferenceSession(model);
+        var arrays = InputNames.Select(n => NpyDataReader.ReadArray(T("val.npz") + ":" + n)).ToArray();
+        var values = arrays.Select(a => OrtValue.CreateTensorValueFromMemory(a.ToInt64Array(), a.Shape)).ToArray();
+        try
+        {
+            using var run = new RunOptions();
+            using var outputs = session.Run(run, InputNames, values, new[] { session.OutputNames[0] });
+            var logits = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+            int rows = (int)arrays[0].Shape[0], classes = logits.Length / rows;
+            return Enumerable.Range(0, rows).Select(i => { var s = logits.AsSpan(i * classes, classes).ToArray(); return (long)Array.IndexOf(s, s.Max()); }).ToArray();
+        }
+        finally
+        {
+            foreach (var v in values) v.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Validation_rows_come_from_their_own_file_and_every_training_row_is_trained_on()
+    {
+        var result = StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = T("teacher.onnx"), StudentPath = T("student_scratch.onnx"), Reinitialize = true,
+            OutputPath = Path.Combine(_dir, "val-file.onnx"), TrainingData = T("train.tsv"), DataOptions = Text,
+            ValidationData = T("val.tsv"), Epochs = 3, BatchSize = 64, LearningRate = 2e-3, Seed = 1, Threads = 1,
+        });
+        Assert.Equal(360, result.ValidationSamples);
+        Assert.Equal(3240, result.TrainingSamples);
+        Assert.InRange(result.SelectedEpoch, 1, 3);
+
+        // The reported figures are the written student's on val.tsv (= val.npz, val_y.npy), measured here in ONNX Runtime:
+        // agreement with the teacher file and accuracy against the file's labels (a row or two may flip between torch and ORT).
+        var student = OrtClasses(result.OutputPath);
+        var teacher = OrtClasses(T("teacher.onnx"));
+        var labels = NpyArray.Read(T("val_y.npy")).ToInt64Array();
+        double agreement = student.Zip(teacher).Count(p => p.First == p.Second) / 360.0, accuracy = student.Zip(labels).Count(p => p.First == p.Second) / 360.0;
+        output.WriteLine($"reported agreement {result.ValidationAgreement:P2} accuracy {result.ValidationAccuracy:P2}; ORT {agreement:P2} / {accuracy:P2}");
+        Assert.Equal(agreement, result.ValidationAgreement!.Value, 2.5 / 360);
+        Assert.Equal(accuracy, result.ValidationAccuracy!.Value, 2.5 / 360);
+    }
+
+    [Fact]
+    public void A_validation_file_and_a_validation_split_together_are_MB0370()
+    {
+        var o = Options("never.onnx");
+        var e = Assert.Throws<ModelBuildException>(() => StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = o.TeacherPath, StudentPath = o.StudentPath, OutputPath = o.OutputPath, TrainingData = o.TrainingData,
+            DataOptions = o.DataOptions, ValidationData = T("val.tsv"), ValidationFraction = 0.1,
+        }));
+        Assert.Equal("MB0370", e.Code);
+        Assert.Contains("val.tsv", e.Message);
+        Assert.False(File.Exists(o.OutputPath));
+    }
+
+    /// <summary>The variants of train.npz's rows as <see cref="TokenAugmentation"/> makes them for the teacher.</summary>
+    static (TrainingInputs Rows, TrainingInputs Variants, Tensor Table) Variants(int seed, int rows = 200, int variants = 4)
+    {
+        ModelBuild.Compression.Native.LibTorchLoader.EnsureLoaded();
+        var inputs = new TrainingInputs(InputNames.Select(n =>
+        {
+            var a = NpyDataReader.ReadArray(T("train.npz") + ":" + n);
+            return (n, torch.tensor(a.ToInt64Array(), a.Shape).slice(0, 0, rows, 1));
+        }));
+        var teacher = OnnxModel.Load(T("teacher.onnx")).Proto;
+        var (ids, table) = TokenAugmentation.FindEmbedding(teacher, inputs) ?? throw new InvalidOperationException("no embedding found");
+        Assert.Equal("input_ids", ids);
+        return (inputs, TokenAugmentation.Generate(inputs, ids, table, Enumerable.Range(0, rows).ToArray(), variants, seed, 0), TensorProtoConverter.ToTensor(table));
+    }
+
+    [Fact]
+    public void Augmented_rows_replace_words_by_their_embedding_neighbours_keep_the_frame_and_are_deterministic()
+    {
+        var (rows, variants, table) = Variants(seed: 3);
+        Assert.Equal(800, variants.Rows);
+        var ids = variants.ByName()["input_ids"].reshape(200, 4, 32);
+        var mask = variants.ByName()["attention_mask"].reshape(200, 4, 32);
+        var original = rows.ByName()["input_ids"];
+        // [CLS] first, [SEP] last real token, the mask exactly on the real tokens, padding 0.
+        Assert.True(ids.select(2, 0).eq(2).all().item<bool>());
+        Assert.True(mask.eq(ids.ne(0).to_type(ScalarType.Int64)).all().item<bool>());
+        var lengths = mask.sum(2);
+        Assert.True(ids.gather(2, lengths.sub(1).unsqueeze(2)).eq(3).all().item<bool>());
+
+        // About 40 % of the word pieces are replaced (TinyBERT's p_t), each by a near piece in the teacher's embedding
+        // space: replaced pairs are far more similar than random pairs of the same pieces.
+        var same = original.unsqueeze(1).expand(200, 4, 32);
+        var word = mask.eq(1).logical_and(ids.ne(2)).logical_and(ids.ne(3)).logical_and(lengths.eq(original.ne(0).sum(1).unsqueeze(1)).unsqueeze(2)); // rows without a deletion
+        var replaced = word.logical_and(ids.ne(same));
+        double fraction = replaced.sum().item<long>() / (double)word.sum().item<long>();
+        output.WriteLine($"replaced {fraction:P1} of the word pieces");
+        Assert.InRange(fraction, 0.3, 0.5);
+        var unit = table.div(table.norm(1, keepdim: true));
+        var from = same.masked_select(replaced);
+        var to = ids.masked_select(replaced);
+        double near = unit.index_select(0, from).mul(unit.index_select(0, to)).sum(1).mean().item<float>();
+        var shuffled = to.index_select(0, torch.randperm(to.shape[0], generator: new torch.Generator(1)));
+        double random = unit.index_select(0, from).mul(unit.index_select(0, shuffled)).sum(1).mean().item<float>();
+        output.WriteLine($"cosine of replaced pairs {near:F3}, of shuffled pairs {random:F3}");
+        Assert.True(near > random + 0.2, $"replacements {near:F3} vs random {random:F3}");
+
+        // Deletions and swaps happen (EDA's edits), and the same seed gives the same rows, another seed others.
+        Assert.True(lengths.lt(original.ne(0).sum(1).unsqueeze(1)).any().item<bool>(), "no row had a deletion");
+        Assert.True(Variants(seed: 3).Variants.ByName()["input_ids"].eq(variants.ByName()["input_ids"]).all().item<bool>());
+        Assert.False(Variants(seed: 4).Variants.ByName()["input_ids"].eq(variants.ByName()["input_ids"]).all().item<bool>());
+    }
+
+    [Fact]
+    public void Augment_trains_on_the_teacher_labelled_variants_and_refuses_data_without_token_ids()
+    {
+        var result = StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = T("teacher.onnx"), StudentPath = T("student_scratch.onnx"), Reinitialize = true,
+            OutputPath = Path.Combine(_dir, "augmented.onnx"), TrainingData = T("train.tsv"), DataOptions = Text,
+            Augment = 2, ValidationFraction = 0.1, Epochs = 1, BatchSize = 64, LearningRate = 2e-3, Seed = 1, Threads = 1,
+        });
+        Assert.Equal(2 * 2916, result.AugmentedSamples); // the 2,916 training rows after holding out 324; validation rows are not varied
+        Assert.Equal(3 * 2916, result.TrainingSamples);
+        Assert.Equal(324, result.ValidationSamples);
+        Assert.True(File.Exists(result.OutputPath));
+
+        var wine = new TeacherCase("wine-mlp");
+        var e = Assert.Throws<ModelBuildException>(() => StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = wine.Teacher, StudentPath = wine.StudentScratch, OutputPath = Path.Combine(_dir, "never.onnx"),
+            TrainingData = wine.File("train_x.npy"), Augment = 2, Epochs = 1, Threads = 1,
+        }));
+        Assert.Equal("MB0371", e.Code);
+        Assert.Contains("train_x.npy", e.Message);
+        Assert.False(File.Exists(Path.Combine(_dir, "never.onnx")));
+    }
+}
