@@ -23,8 +23,8 @@ public sealed class ControlFlowQuantizationTests
     /// </summary>
     static double Floor(string form) => form switch { "int4-weight" => 12, "fp16" => 40, _ => 30 };
 
-    /// <summary>A float32 initializer as large as a weight (the branch and body weights have 1024 elements; scales at most 64).</summary>
-    static bool FloatWeight(TensorProto t) => t.DataType == (int)TensorProto.Types.DataType.Float && OnnxModelAccess.ElementCount(t) >= 256;
+    /// <summary>A float32 initializer as large as a weight (the branch and body weights have 1024-4096 elements; scales at most 256).</summary>
+    static bool FloatWeight(TensorProto t) => t.DataType == (int)TensorProto.Types.DataType.Float && OnnxModelAccess.ElementCount(t) > 256;
 
     [Theory]
     [InlineData("int8-dynamic", "MatMulInteger")]
@@ -45,6 +45,25 @@ public sealed class ControlFlowQuantizationTests
         AssertSmaller(teacher, output, form);
         Assert.Null(TestMaterials.QuantizeDetails(report)["leftFloat"]);
         // Both branches run: the sign of sum(x) picks one.
+        foreach (var sign in new[] { 1f, -1f })
+            AssertClose(teacher, output, "x", Rows(8, 16, sign), [8, 16], Floor(form), $"{form}, sign {sign}");
+    }
+
+    [Theory]
+    [InlineData("int8-dynamic", "MatMulInteger")]
+    [InlineData("int8-weights", "Cast")]
+    [InlineData("fp16", "MatMul")]
+    public void A_weight_both_branches_read_from_the_enclosing_graph_is_quantized_too(string form, string branchOp)
+    {
+        var (teacher, output, _) = Compress(BranchyModel(sharedWeight: true), "shared", form);
+        var graph = OnnxModelAccess.Load(output).Graph;
+        Assert.DoesNotContain(graph.Initializer, FloatWeight);
+        foreach (var branch in graph.Node.Single(n => n.OpType == "If").Attribute.Select(a => a.G))
+        {
+            Assert.Contains(branch.Node, n => n.OpType == branchOp);
+            Assert.DoesNotContain(branch.Initializer, FloatWeight);
+        }
+        AssertSmaller(teacher, output, form);
         foreach (var sign in new[] { 1f, -1f })
             AssertClose(teacher, output, "x", Rows(8, 16, sign), [8, 16], Floor(form), $"{form}, sign {sign}");
     }
@@ -153,26 +172,32 @@ public sealed class ControlFlowQuantizationTests
         Enumerable.Range(0, count).Select(i => MathF.Cos(i * 0.07f + phase) * MathF.Sin(i * 0.013f + 1) * scale).ToArray();
 
     /// <summary>x [N,16] -> If(sum(x) > 0) { x @ W_then } else { x @ W_else } -> y [N,64]; the weights live in the branches.</summary>
-    static ModelProto BranchyModel()
+    /// <param name="sharedWeight">One weight in the enclosing graph that both branches read (as exporters hoist shared weights).</param>
+    internal static ModelProto BranchyModel(bool sharedWeight = false)
     {
-        var (model, g) = NewModel("branchy", Value("x", (int)TensorProto.Types.DataType.Float, "N", 16), Value("y", (int)TensorProto.Types.DataType.Float, "N", 64));
+        // The shared weight is wider: two int8 copies and their nodes must still be smaller than it at this toy size.
+        var width = sharedWeight ? 256 : 64;
+        var (model, g) = NewModel("branchy", Value("x", (int)TensorProto.Types.DataType.Float, "N", 16), Value("y", (int)TensorProto.Types.DataType.Float, "N", width));
         g.Initializer.Add(OnnxModelAccess.FloatTensor("zero", [0f]));
         g.Node.Add(OnnxModelAccess.Node("ReduceSum", "energy", ["x"], ["sum"]));
         g.Node[^1].Attribute.Add(NodeAttributes.Int("keepdims", 0));
         g.Node.Add(OnnxModelAccess.Node("Greater", "positive", ["sum", "zero"], ["cond"]));
         var @if = OnnxModelAccess.Node("If", "branch_on_energy", ["cond"], ["y"]);
-        @if.Attribute.Add(new AttributeProto { Name = "then_branch", Type = AttributeProto.Types.AttributeType.Graph, G = Branch("then", 0.5f) });
-        @if.Attribute.Add(new AttributeProto { Name = "else_branch", Type = AttributeProto.Types.AttributeType.Graph, G = Branch("else", -0.25f) });
+        if (sharedWeight) g.Initializer.Add(OnnxModelAccess.FloatTensor("w_shared", Weights(16 * width, 0.5f), 16, width));
+        @if.Attribute.Add(new AttributeProto { Name = "then_branch", Type = AttributeProto.Types.AttributeType.Graph, G = Branch("then", 0.5f, sharedWeight, width) });
+        @if.Attribute.Add(new AttributeProto { Name = "else_branch", Type = AttributeProto.Types.AttributeType.Graph, G = Branch("else", -0.25f, sharedWeight, width) });
         g.Node.Add(@if);
         return model;
     }
 
-    static GraphProto Branch(string name, float phase)
+    static GraphProto Branch(string name, float phase, bool sharedWeight, int width)
     {
         var branch = new GraphProto { Name = name };
-        branch.Initializer.Add(OnnxModelAccess.FloatTensor($"w_{name}", Weights(16 * 64, phase), 16, 64));
-        branch.Node.Add(OnnxModelAccess.Node("MatMul", $"matmul_{name}", ["x", $"w_{name}"], [$"y_{name}"]));
-        branch.Output.Add(Value($"y_{name}", (int)TensorProto.Types.DataType.Float, "N", 64));
+        if (!sharedWeight) branch.Initializer.Add(OnnxModelAccess.FloatTensor($"w_{name}", Weights(16 * 64, phase), 16, 64));
+        branch.Node.Add(OnnxModelAccess.Node("MatMul", $"matmul_{name}", ["x", sharedWeight ? "w_shared" : $"w_{name}"], [$"p_{name}"]));
+        // The branches differ after the product when they share the weight.
+        branch.Node.Add(OnnxModelAccess.Node(name == "then" ? "Identity" : "Neg", $"finish_{name}", [$"p_{name}"], [$"y_{name}"]));
+        branch.Output.Add(Value($"y_{name}", (int)TensorProto.Types.DataType.Float, "N", width));
         return branch;
     }
 
@@ -202,7 +227,7 @@ public sealed class ControlFlowQuantizationTests
     const int Hidden = 24;
 
     /// <summary>x [T=6, N, 16] -> bidirectional LSTM or forward GRU (hidden 24) -> Y [T, D, N, 24].</summary>
-    static ModelProto RecurrentModel(string op, int batch)
+    internal static ModelProto RecurrentModel(string op, int batch)
     {
         var gates = op == "LSTM" ? 4 : 3;
         var directions = op == "LSTM" ? 2 : 1;

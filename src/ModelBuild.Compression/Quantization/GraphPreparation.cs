@@ -55,6 +55,8 @@ public static class GraphPreparation
 
         var optimized = OptimizeWithOnnxRuntime(model, modelPath);
         NameNodes(optimized.Graph);
+        // A weight only one If/Loop/Scan body reads belongs in it: every form then sees it where its MatMul is.
+        SubgraphQuantization.Localize(optimized.Graph, maxCopies: 1);
         return optimized;
     }
 

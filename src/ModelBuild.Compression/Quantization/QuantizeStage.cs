@@ -70,7 +70,7 @@ public sealed class QuantizeStage : ICompressionStage
         }
         // Forms that enter If/Loop/Scan bodies reach the MatMuls there (and int8-dynamic the LSTMs); int8-static does not.
         var entersBodies = requested is null || SubgraphQuantization.EntersBodies(requested.Name);
-        var quantizable = entersBodies ? QuantizableNode.FindWithBodies(prepared.Graph) : QuantizableNode.Find(prepared.Graph);
+        var quantizable = entersBodies ? SubgraphQuantization.Reachable(prepared) : QuantizableNode.Find(prepared.Graph);
         var hasLstm = SubgraphQuantization.HasQuantizableLstm(prepared.Graph);
         List<string> leftFloat = requested is null ? [] : SubgraphQuantization.LeftFloat(requested.Name, prepared.Graph);
         if (leftFloat.Count > 0)

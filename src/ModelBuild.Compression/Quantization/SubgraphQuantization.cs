@@ -30,9 +30,19 @@ public static class SubgraphQuantization
     /// <summary>Whether the form is applied to subgraph bodies here.</summary>
     public static bool EntersBodies(string form) => form is Dynamic or Int8WeightStorage.FormName or Int4WeightQuantizer.FormName;
 
-    /// <summary>The form on the main graph, then on every body (nested ones too), then LSTMs for int8-dynamic.</summary>
+    /// <summary>
+    /// The form on the main graph, then on every body (nested ones too), then LSTMs for int8-dynamic. A weight of the
+    /// main graph that only bodies read (exporters hoist weights shared by both branches of an If) is first copied into
+    /// each body that reads it, up to <see cref="MaxCopies"/>: quantized there, the copies together stay smaller than the
+    /// one float original.
+    /// </summary>
     public static QuantizedModel Quantize(IQuantizationForm form, ModelProto prepared, QuantizeRequest request)
     {
+        if (EntersBodies(form.Name) && Bodies(prepared.Graph).Any())
+        {
+            prepared = prepared.Clone();
+            Localize(prepared.Graph, MaxCopies);
+        }
         var result = form.Quantize(prepared, request);
         if (!EntersBodies(form.Name)) return result;
         var model = result.Model;
@@ -41,6 +51,47 @@ public static class SubgraphQuantization
         if (form.Name == Dynamic) QuantizeLstms(model, model.Graph, request.ExcludedNodes, quantized);
         return new QuantizedModel(model, quantized, result.QuantizedActivations);
     }
+
+    /// <summary>The quantizable nodes a form that enters bodies reaches: the main graph's and, weights localized, the bodies'.</summary>
+    public static List<QuantizableNode> Reachable(ModelProto prepared)
+    {
+        if (!Bodies(prepared.Graph).Any()) return QuantizableNode.Find(prepared.Graph);
+        var localized = prepared.Graph.Clone();
+        Localize(localized, MaxCopies);
+        return QuantizableNode.FindWithBodies(localized);
+    }
+
+    /// <summary>int8 stores a weight in a quarter of its float bytes (int4 an eighth): three copies are still smaller.</summary>
+    public const int MaxCopies = 3;
+
+    /// <summary>
+    /// Moves (or copies, into at most <paramref name="maxCopies"/> bodies) each float initializer of <paramref name="graph"/>
+    /// that no node of the graph itself reads, only nodes of its bodies, into the top-level bodies that read it, so a
+    /// body's MatMul has its weight as a local initializer. Meaning is unchanged: a body sees the same value either way.
+    /// </summary>
+    public static void Localize(GraphProto graph, int maxCopies)
+    {
+        var bodies = Bodies(graph).ToList();
+        if (bodies.Count == 0) return;
+        var readHere = graph.Node.SelectMany(n => n.Input).Concat(graph.Output.Select(o => o.Name)).ToHashSet(StringComparer.Ordinal);
+        var readers = bodies.Select(b => (Body: b, Reads: Reads(b))).ToList();
+        foreach (var weight in graph.Initializer.ToList())
+        {
+            if (!OnnxModelAccess.IsFloat(weight) || OnnxModelAccess.ElementCount(weight) < 16 || readHere.Contains(weight.Name)) continue;
+            var into = readers.Where(r => r.Reads.Contains(weight.Name)).Select(r => r.Body).ToList();
+            // A body that defines the name itself shadows the outer weight: leave such graphs alone.
+            if (into.Count == 0 || into.Count > maxCopies || into.Any(b => b.Initializer.Any(t => t.Name == weight.Name) || b.Input.Any(i => i.Name == weight.Name))) continue;
+            graph.Initializer.Remove(weight);
+            foreach (var body in into) body.Initializer.Add(weight.Clone());
+        }
+    }
+
+    /// <summary>Every name the nodes of a body read, its nested bodies included.</summary>
+    static HashSet<string> Reads(GraphProto body) =>
+        body.Node.SelectMany(n => n.Input).Concat(Bodies(body).SelectMany(Reads)).ToHashSet(StringComparer.Ordinal);
+
+    static IEnumerable<GraphProto> Bodies(GraphProto graph) =>
+        graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Graphs.Prepend(a.G)).OfType<GraphProto>();
 
     static void QuantizeBodies(ModelProto model, GraphProto graph, IQuantizationForm form, QuantizeRequest request, List<string> quantized)
     {
@@ -85,15 +136,17 @@ public static class SubgraphQuantization
     public static List<string> LeftFloat(string form, GraphProto graph)
     {
         var left = new List<string>();
-        Walk(form, graph, null, left);
+        Walk(form, graph, null, left, new HashSet<string>(StringComparer.Ordinal));
         return left;
     }
 
-    static void Walk(string form, GraphProto graph, string? owner, List<string> left)
+    static void Walk(string form, GraphProto graph, string? owner, List<string> left, HashSet<string> enclosingWeights)
     {
         var where = owner is null ? "" : $" in {owner}";
-        var initializers = OnnxModelAccess.Initializers(graph);
-        bool HasWeight(NodeProto n) => n.Input.Any(i => initializers.TryGetValue(i, out var t) && OnnxModelAccess.IsFloat(t) && OnnxModelAccess.ElementCount(t) >= 16);
+        // A body reads weights of its own and of the graphs around it.
+        var weights = graph.Initializer.Where(t => OnnxModelAccess.IsFloat(t) && OnnxModelAccess.ElementCount(t) >= 16).Select(t => t.Name)
+            .Concat(enclosingWeights).ToHashSet(StringComparer.Ordinal);
+        bool HasWeight(NodeProto n) => n.Input.Any(weights.Contains);
         foreach (var node in graph.Node)
         {
             var name = $"{node.OpType} '{node.Name}'{where}";
@@ -105,7 +158,7 @@ public static class SubgraphQuantization
                 left.Add($"{name}{NotCalibrated}");
             foreach (var attribute in node.Attribute)
                 foreach (var body in attribute.Graphs.Prepend(attribute.G).OfType<GraphProto>())
-                    Walk(form, body, $"{node.OpType} '{node.Name}'", left);
+                    Walk(form, body, $"{node.OpType} '{node.Name}'", left, weights);
         }
     }
 }
