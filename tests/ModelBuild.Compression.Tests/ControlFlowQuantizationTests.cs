@@ -1,3 +1,6 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Compression.Quantization;
 using ModelBuild.Onnx.Graph;
@@ -6,73 +9,255 @@ using Onnx;
 namespace ModelBuild.Compression.Tests;
 
 /// <summary>
-/// A streaming-style model whose weights sit in If branches: no form may write a larger file, and the nodes whose
-/// weights stay float are named (before: fp16 wrote 1.4x the input, the int8 forms wrote it unchanged without a word).
+/// Streaming/speech-style models: weights inside If branches and Loop bodies, LSTM and GRU cells. Each quantized
+/// model runs in ONNX Runtime against the float one, has the quantized operators where the weights were, and is
+/// smaller; what stays float is named (before: fp16 wrote a larger file, the int8 forms wrote these models unchanged).
 /// </summary>
 public sealed class ControlFlowQuantizationTests
 {
+    /// <summary>
+    /// Output SQNR floors. int8 (7 bits of magnitude per weight column, 8 per dynamic activation) leaves about 40 dB
+    /// per product; a sum of 16-32 such products and a few chained layers lose a few dB: 30 dB. int4 (3 bits of
+    /// magnitude per 32-block) about 18 dB per product: 12 dB. fp16 (11-bit mantissa) about 60 dB for one rounding,
+    /// but inputs, weights and every intermediate are rounded, through up to three chained layers: 40 dB.
+    /// </summary>
+    static double Floor(string form) => form switch { "int4-weight" => 12, "fp16" => 40, _ => 30 };
+
+    /// <summary>A float32 initializer as large as a weight (the branch and body weights have 1024-4096 elements; scales at most 256).</summary>
+    static bool FloatWeight(TensorProto t) => t.DataType == (int)TensorProto.Types.DataType.Float && OnnxModelAccess.ElementCount(t) > 256;
+
     [Theory]
-    [InlineData("fp16")]
-    [InlineData("int8-dynamic")]
-    [InlineData("int8-static")]
-    [InlineData("int4-weight")]
-    [InlineData("auto")]
-    public void Weights_in_If_branches_stay_float_said_so_and_the_file_never_grows(string form)
+    [InlineData("int8-dynamic", "MatMulInteger")]
+    [InlineData("int8-weights", "Cast")]
+    [InlineData("int4-weight", "MatMulNBits")]
+    [InlineData("fp16", "MatMul")]
+    public void MatMuls_in_If_branches_quantize_like_any_other(string form, string branchOp)
     {
-        var dir = TestMaterials.TempDir();
-        var teacher = Path.Combine(dir, "branchy.onnx");
-        OnnxModelAccess.Save(BranchyModel(), teacher);
-        var rows = Enumerable.Range(0, 32 * 16).Select(i => MathF.Sin(i * 0.13f)).ToArray();
-        var recipe = new CompressionRecipe
+        var (teacher, output, report) = Compress(BranchyModel(), "branchy", form);
+        var branches = OnnxModelAccess.Load(output).Graph.Node.Single(n => n.OpType == "If").Attribute.Select(a => a.G).ToList();
+        Assert.Equal(2, branches.Count);
+        foreach (var branch in branches)
         {
-            Teacher = teacher,
-            Output = Path.Combine(dir, $"out-{form}.onnx"),
-            Quantize = form,
-            CalibrationData = TestMaterials.SaveNpy(dir, "calib.npy", rows, 32, 16),
-        };
-        var report = TestMaterials.Run(recipe);
-        Assert.Contains(report.Warnings, w => w.StartsWith("MB0217") && w.Contains("If 'branch_on_energy'"));
-        Assert.True(new FileInfo(recipe.Output).Length <= new FileInfo(teacher).Length,
-            $"{form}: {new FileInfo(recipe.Output).Length} B written for a {new FileInfo(teacher).Length} B input");
-        // fp16 converts what is outside the branches and adds Casts: larger than the input, so the float model is kept.
-        if (form == "fp16") Assert.Contains(report.Warnings, w => w.StartsWith("MB0216"));
-        var details = TestMaterials.QuantizeDetails(report);
-        Assert.Contains("If 'branch_on_energy'", details["leftFloat"]!.AsArray().Select(n => n!.GetValue<string>()));
+            Assert.Contains(branch.Node, n => n.OpType == branchOp);
+            // No float32 weight is left in a branch: int8/uint8 (int4 packed) or float16.
+            Assert.DoesNotContain(branch.Initializer, FloatWeight);
+        }
+        AssertSmaller(teacher, output, form);
+        Assert.Null(TestMaterials.QuantizeDetails(report)["leftFloat"]);
+        // Both branches run: the sign of sum(x) picks one.
+        foreach (var sign in new[] { 1f, -1f })
+            AssertClose(teacher, output, "x", Rows(8, 16, sign), [8, 16], Floor(form), $"{form}, sign {sign}");
     }
 
-    /// <summary>x [N,16] -> If(sum(x) > 0) { x @ W_then } else { x @ W_else } -> y [N,64]; the weights live in the branches.</summary>
-    private static ModelProto BranchyModel()
+    [Theory]
+    [InlineData("int8-dynamic", "MatMulInteger")]
+    [InlineData("int8-weights", "Cast")]
+    [InlineData("fp16", "MatMul")]
+    public void A_weight_both_branches_read_from_the_enclosing_graph_is_quantized_too(string form, string branchOp)
     {
-        var model = new ModelProto { IrVersion = 8, ProducerName = "test" };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
-        var g = model.Graph = new GraphProto { Name = "branchy" };
-        g.Input.Add(Value("x", "N", 16));
-        g.Output.Add(Value("y", "N", 64));
+        var (teacher, output, _) = Compress(BranchyModel(sharedWeight: true), "shared", form);
+        var graph = OnnxModelAccess.Load(output).Graph;
+        Assert.DoesNotContain(graph.Initializer, FloatWeight);
+        foreach (var branch in graph.Node.Single(n => n.OpType == "If").Attribute.Select(a => a.G))
+        {
+            Assert.Contains(branch.Node, n => n.OpType == branchOp);
+            Assert.DoesNotContain(branch.Initializer, FloatWeight);
+        }
+        AssertSmaller(teacher, output, form);
+        foreach (var sign in new[] { 1f, -1f })
+            AssertClose(teacher, output, "x", Rows(8, 16, sign), [8, 16], Floor(form), $"{form}, sign {sign}");
+    }
+
+    [Fact]
+    public void Static_int8_keeps_branch_weights_float_and_says_which()
+    {
+        var (teacher, output, report) = Compress(BranchyModel(), "branchy", "int8-static");
+        Assert.Contains(report.Warnings, w => w.StartsWith("MB0219") && w.Contains("MatMul 'matmul_then' in If 'branch_on_energy'") && w.Contains("MatMul 'matmul_else'"));
+        Assert.Contains("MatMul 'matmul_then' in If 'branch_on_energy'" + SubgraphQuantization.NotCalibrated,
+            TestMaterials.QuantizeDetails(report)["leftFloat"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.True(!File.Exists(output) || new FileInfo(output).Length <= new FileInfo(teacher).Length);
+    }
+
+    [Theory]
+    [InlineData("int8-dynamic", "MatMulInteger")]
+    [InlineData("fp16", "MatMul")]
+    public void MatMuls_in_a_Loop_body_quantize_and_the_loop_runs(string form, string bodyOp)
+    {
+        var (teacher, output, _) = Compress(LoopModel(), "loop", form);
+        var body = OnnxModelAccess.Load(output).Graph.Node.Single(n => n.OpType == "Loop").Attribute.Single(a => a.G is not null).G;
+        Assert.Contains(body.Node, n => n.OpType == bodyOp);
+        Assert.DoesNotContain(body.Initializer, FloatWeight);
+        AssertSmaller(teacher, output, form);
+        AssertClose(teacher, output, "x", Rows(8, 32, 1f), [8, 32], Floor(form), form);
+    }
+
+    [Fact]
+    public void Lstm_becomes_DynamicQuantizeLSTM_in_int8_dynamic()
+    {
+        var (teacher, output, report) = Compress(RecurrentModel("LSTM", 4), "lstm", "int8-dynamic");
+        var graph = OnnxModelAccess.Load(output).Graph;
+        var lstm = Assert.Single(graph.Node, n => n.OpType == "DynamicQuantizeLSTM");
+        Assert.Equal("com.microsoft", lstm.Domain);
+        Assert.DoesNotContain(graph.Node, n => n.OpType == "LSTM");
+        // ONNX Runtime's layout: W [D, I, 4H], R [D, H, 4H] int8, per-row scales [D, 4H].
+        var initializers = OnnxModelAccess.Initializers(graph);
+        Assert.Equal([2L, 16, 4 * Hidden], OnnxModelAccess.Dims(initializers[lstm.Input[1]]));
+        Assert.Equal([2L, Hidden, 4 * Hidden], OnnxModelAccess.Dims(initializers[lstm.Input[2]]));
+        Assert.Equal((int)TensorProto.Types.DataType.Int8, initializers[lstm.Input[1]].DataType);
+        Assert.Equal([2L, 4 * Hidden], OnnxModelAccess.Dims(initializers[lstm.Input[8]]));
+        Assert.Equal(1, TestMaterials.QuantizeDetails(report)["candidates"]![0]!["quantizedNodes"]!.GetValue<int>());
+        AssertSmaller(teacher, output, "int8-dynamic");
+        AssertClose(teacher, output, "x", Rows(Steps * 4, 16, 1f), [Steps, 4, 16], Floor("int8-dynamic"), "lstm");
+    }
+
+    [Theory]
+    [InlineData("LSTM", "int8-static")]
+    [InlineData("LSTM", "int4-weight")]
+    [InlineData("GRU", "int8-dynamic")]
+    public void Recurrent_cells_a_form_does_not_reach_stay_float_and_are_named(string op, string form)
+    {
+        var (teacher, output, report) = Compress(RecurrentModel(op, 4), op.ToLowerInvariant(), form);
+        Assert.Contains(report.Warnings, w => w.StartsWith("MB0217") && w.Contains($"{op} '{op.ToLowerInvariant()}'"));
+        Assert.Contains(TestMaterials.QuantizeDetails(report)["leftFloat"]!.AsArray(), n => n!.GetValue<string>().StartsWith($"{op} '{op.ToLowerInvariant()}'"));
+        Assert.True(!File.Exists(output) || new FileInfo(output).Length <= new FileInfo(teacher).Length);
+    }
+
+    [Fact]
+    public void Fp16_halves_recurrent_weights_too()
+    {
+        var (teacher, output, _) = Compress(RecurrentModel("GRU", 4), "gru", "fp16");
+        AssertSmaller(teacher, output, "fp16");
+        AssertClose(teacher, output, "x", Rows(Steps * 4, 16, 1f), [Steps, 4, 16], Floor("fp16"), "gru fp16");
+    }
+
+    static (string Teacher, string Output, CompressionReport Report) Compress(ModelProto model, string name, string form)
+    {
+        var dir = TestMaterials.TempDir();
+        var teacher = Path.Combine(dir, name + ".onnx");
+        OnnxModelAccess.Save(model, teacher);
+        var input = model.Graph.Input[0].Type.TensorType.Shape.Dim.Select(d => d.DimValue > 0 ? d.DimValue : 8).ToArray();
+        var count = (int)input.Aggregate(1L, (a, b) => a * b);
+        var recipe = new CompressionRecipe
+        {
+            Teacher = teacher, Output = Path.Combine(dir, $"{name}-{form}.onnx"), Quantize = form, Force = true,
+            CalibrationData = TestMaterials.SaveNpy(dir, "calib.npy", Enumerable.Range(0, count).Select(i => MathF.Sin(i * 0.13f)).ToArray(), input),
+        };
+        return (teacher, recipe.Output, TestMaterials.Run(recipe));
+    }
+
+    static void AssertSmaller(string teacher, string output, string form) =>
+        Assert.True(new FileInfo(output).Length < new FileInfo(teacher).Length,
+            $"{form}: {new FileInfo(output).Length} B written for a {new FileInfo(teacher).Length} B input");
+
+    static void AssertClose(string teacher, string output, string input, float[] x, int[] shape, double floorDb, string what)
+    {
+        var reference = RunFirst(teacher, input, x, shape);
+        var quantized = RunFirst(output, input, x, shape);
+        Assert.Equal(reference.Length, quantized.Length);
+        var sqnr = Metrics.Sqnr(reference, quantized);
+        Assert.True(sqnr >= floorDb, $"{what}: output SQNR {sqnr:0.0} dB < {floorDb} dB");
+    }
+
+    static float[] RunFirst(string model, string input, float[] x, int[] shape)
+    {
+        using var session = new InferenceSession(model);
+        using var results = session.Run([NamedOnnxValue.CreateFromTensor(input, new DenseTensor<float>(x, shape))]);
+        return results.First().AsEnumerable<float>().ToArray();
+    }
+
+    static float[] Rows(int rows, int width, float sign) =>
+        Enumerable.Range(0, rows * width).Select(i => sign * (0.3f + MathF.Abs(MathF.Sin(i * 0.37f)))).ToArray();
+
+    static float[] Weights(int count, float phase, float scale = 0.2f) =>
+        Enumerable.Range(0, count).Select(i => MathF.Cos(i * 0.07f + phase) * MathF.Sin(i * 0.013f + 1) * scale).ToArray();
+
+    /// <summary>x [N,16] -> If(sum(x) > 0) { x @ W_then } else { x @ W_else } -> y [N,64]; the weights live in the branches.</summary>
+    /// <param name="sharedWeight">One weight in the enclosing graph that both branches read (as exporters hoist shared weights).</param>
+    internal static ModelProto BranchyModel(bool sharedWeight = false)
+    {
+        // The shared weight is wider: two int8 copies and their nodes must still be smaller than it at this toy size.
+        var width = sharedWeight ? 256 : 64;
+        var (model, g) = NewModel("branchy", Value("x", (int)TensorProto.Types.DataType.Float, "N", 16), Value("y", (int)TensorProto.Types.DataType.Float, "N", width));
         g.Initializer.Add(OnnxModelAccess.FloatTensor("zero", [0f]));
         g.Node.Add(OnnxModelAccess.Node("ReduceSum", "energy", ["x"], ["sum"]));
         g.Node[^1].Attribute.Add(NodeAttributes.Int("keepdims", 0));
         g.Node.Add(OnnxModelAccess.Node("Greater", "positive", ["sum", "zero"], ["cond"]));
         var @if = OnnxModelAccess.Node("If", "branch_on_energy", ["cond"], ["y"]);
-        @if.Attribute.Add(new AttributeProto { Name = "then_branch", Type = AttributeProto.Types.AttributeType.Graph, G = Branch("then", 0.5f) });
-        @if.Attribute.Add(new AttributeProto { Name = "else_branch", Type = AttributeProto.Types.AttributeType.Graph, G = Branch("else", -0.25f) });
+        if (sharedWeight) g.Initializer.Add(OnnxModelAccess.FloatTensor("w_shared", Weights(16 * width, 0.5f), 16, width));
+        @if.Attribute.Add(new AttributeProto { Name = "then_branch", Type = AttributeProto.Types.AttributeType.Graph, G = Branch("then", 0.5f, sharedWeight, width) });
+        @if.Attribute.Add(new AttributeProto { Name = "else_branch", Type = AttributeProto.Types.AttributeType.Graph, G = Branch("else", -0.25f, sharedWeight, width) });
         g.Node.Add(@if);
         return model;
     }
 
-    private static GraphProto Branch(string name, float phase)
+    static GraphProto Branch(string name, float phase, bool sharedWeight, int width)
     {
         var branch = new GraphProto { Name = name };
-        branch.Initializer.Add(OnnxModelAccess.FloatTensor($"w_{name}", Enumerable.Range(0, 16 * 64).Select(i => MathF.Cos(i * 0.07f + phase) * 0.2f).ToArray(), 16, 64));
-        branch.Node.Add(OnnxModelAccess.Node("MatMul", $"matmul_{name}", ["x", $"w_{name}"], [$"y_{name}"]));
-        branch.Output.Add(Value($"y_{name}", "N", 64));
+        if (!sharedWeight) branch.Initializer.Add(OnnxModelAccess.FloatTensor($"w_{name}", Weights(16 * 64, phase), 16, 64));
+        branch.Node.Add(OnnxModelAccess.Node("MatMul", $"matmul_{name}", ["x", sharedWeight ? "w_shared" : $"w_{name}"], [$"p_{name}"]));
+        // The branches differ after the product when they share the weight.
+        branch.Node.Add(OnnxModelAccess.Node(name == "then" ? "Identity" : "Neg", $"finish_{name}", [$"p_{name}"], [$"y_{name}"]));
+        branch.Output.Add(Value($"y_{name}", (int)TensorProto.Types.DataType.Float, "N", width));
         return branch;
     }
 
-    private static ValueInfoProto Value(string name, string batch, long width)
+    /// <summary>x [N,32] -> Loop 3 times { h = tanh(h @ W) } -> y [N,32]; W lives in the body.</summary>
+    static ModelProto LoopModel()
     {
-        var shape = new TensorShapeProto();
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = batch });
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = width });
-        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } } };
+        var (model, g) = NewModel("loop", Value("x", (int)TensorProto.Types.DataType.Float, "N", 32), Value("y", (int)TensorProto.Types.DataType.Float, "N", 32));
+        g.Initializer.Add(OnnxModelAccess.Int64Tensor("trips", [3]));
+        var body = new GraphProto { Name = "step" };
+        body.Input.Add(Value("i", (int)TensorProto.Types.DataType.Int64));
+        body.Input.Add(Value("keep_going", (int)TensorProto.Types.DataType.Bool));
+        body.Input.Add(Value("h", (int)TensorProto.Types.DataType.Float, "N", 32));
+        // Identity plus a perturbation: the state keeps its size over the steps (a contracting W would shrink it towards 0).
+        body.Initializer.Add(OnnxModelAccess.FloatTensor("w_step", Weights(32 * 32, 0.1f, 0.3f).Select((w, i) => i % 33 == 0 ? w + 1 : w).ToArray(), 32, 32));
+        body.Node.Add(OnnxModelAccess.Node("Identity", "carry_condition", ["keep_going"], ["keep_going_out"]));
+        body.Node.Add(OnnxModelAccess.Node("MatMul", "matmul_step", ["h", "w_step"], ["hw"]));
+        body.Node.Add(OnnxModelAccess.Node("Tanh", "squash", ["hw"], ["h_out"]));
+        body.Output.Add(Value("keep_going_out", (int)TensorProto.Types.DataType.Bool));
+        body.Output.Add(Value("h_out", (int)TensorProto.Types.DataType.Float, "N", 32));
+        var loop = OnnxModelAccess.Node("Loop", "repeat", ["trips", "", "x"], ["y"]);
+        loop.Attribute.Add(new AttributeProto { Name = "body", Type = AttributeProto.Types.AttributeType.Graph, G = body });
+        g.Node.Add(loop);
+        return model;
+    }
+
+    const int Steps = 6;
+    const int Hidden = 24;
+
+    /// <summary>x [T=6, N, 16] -> bidirectional LSTM or forward GRU (hidden 24) -> Y [T, D, N, 24].</summary>
+    internal static ModelProto RecurrentModel(string op, int batch)
+    {
+        var gates = op == "LSTM" ? 4 : 3;
+        var directions = op == "LSTM" ? 2 : 1;
+        var (model, g) = NewModel(op.ToLowerInvariant(), Value("x", (int)TensorProto.Types.DataType.Float, "T", batch, 16), Value("y", (int)TensorProto.Types.DataType.Float));
+        g.Initializer.Add(OnnxModelAccess.FloatTensor("W", Weights(directions * gates * Hidden * 16, 0.3f, 0.5f), directions, gates * Hidden, 16));
+        g.Initializer.Add(OnnxModelAccess.FloatTensor("R", Weights(directions * gates * Hidden * Hidden, -0.7f, 0.4f), directions, gates * Hidden, Hidden));
+        g.Initializer.Add(OnnxModelAccess.FloatTensor("B", Weights(directions * 2 * gates * Hidden, 1.1f, 0.1f), directions, 2 * gates * Hidden));
+        var cell = OnnxModelAccess.Node(op, op.ToLowerInvariant(), ["x", "W", "R", "B"], ["y"]);
+        cell.Attribute.Add(NodeAttributes.Int("hidden_size", Hidden));
+        if (directions == 2) cell.Attribute.Add(new AttributeProto { Name = "direction", Type = AttributeProto.Types.AttributeType.String, S = Google.Protobuf.ByteString.CopyFromUtf8("bidirectional") });
+        g.Node.Add(cell);
+        return model;
+    }
+
+    static (ModelProto, GraphProto) NewModel(string name, ValueInfoProto input, ValueInfoProto output)
+    {
+        var model = new ModelProto { IrVersion = 8, ProducerName = "test" };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        var g = model.Graph = new GraphProto { Name = name };
+        g.Input.Add(input);
+        g.Output.Add(output);
+        return (model, g);
+    }
+
+    static ValueInfoProto Value(string name, int type, params object[] dims)
+    {
+        var tensor = new TypeProto.Types.Tensor { ElemType = type };
+        if (dims.Length > 0 || type != (int)TensorProto.Types.DataType.Float) tensor.Shape = new TensorShapeProto();
+        foreach (var d in dims)
+            tensor.Shape.Dim.Add(d is string s ? new TensorShapeProto.Types.Dimension { DimParam = s } : new TensorShapeProto.Types.Dimension { DimValue = Convert.ToInt64(d) });
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensor } };
     }
 }

@@ -24,6 +24,7 @@ public sealed class PruneStage : ICompressionStage
     {
         var r = context.Recipe;
         var input = OnnxModel.Load(context.CurrentModel);
+        ControlFlowRefusal.Check(input.Proto.Graph, context.CurrentModel);
         var recovery = r.TrainingData is null ? null : new DistillationRecovery(r.Teacher, r.TrainingData, r.TrainingLabels, RecoveryTraining(r, context.Threads));
         if (recovery is null)
             context.Log.Progress("prune: no --train-data, so no recovery training after pruning (accuracy may drop)");

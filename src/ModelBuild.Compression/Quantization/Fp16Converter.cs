@@ -54,12 +54,15 @@ public sealed class Fp16Converter : IQuantizationForm
             }
         }
 
+        converted.AddRange(Fp16Subgraphs.Convert(graph, ToHalf));
+
         var writer = new QdqGraphWriter(graph);
         var prologue = new List<NodeProto>();
         foreach (var input in graph.Input.Where(i => i.Type?.TensorType?.ElemType == Float))
         {
             var half = writer.Unique(input.Name + "_fp16");
             Rename(graph.Node, n => n.Input, input.Name, half);
+            Fp16Subgraphs.RenameOuterReads(graph, input.Name, half);
             prologue.Add(Cast(writer.Unique(input.Name + "_CastToFp16"), input.Name, half, Float16));
         }
         var epilogue = new List<NodeProto>();
@@ -68,6 +71,7 @@ public sealed class Fp16Converter : IQuantizationForm
             var half = writer.Unique(output.Name + "_fp16");
             Rename(graph.Node, n => n.Output, output.Name, half);
             Rename(graph.Node, n => n.Input, output.Name, half);
+            Fp16Subgraphs.RenameOuterReads(graph, output.Name, half);
             epilogue.Add(Cast(writer.Unique(output.Name + "_CastToFp32"), half, output.Name, Float));
         }
         var all = prologue.Concat(graph.Node).Concat(epilogue).ToList();

@@ -55,6 +55,8 @@ public static class GraphPreparation
 
         var optimized = OptimizeWithOnnxRuntime(model, modelPath);
         NameNodes(optimized.Graph);
+        // A weight only one If/Loop/Scan body reads belongs in it: every form then sees it where its MatMul is.
+        SubgraphQuantization.Localize(optimized.Graph, maxCopies: 1);
         return optimized;
     }
 
@@ -113,16 +115,23 @@ public static class GraphPreparation
         graph.Initializer.AddRange(kept);
     }
 
-    /// <summary>Gives unnamed nodes the name <c>OpType_index</c>, and duplicate names a suffix.</summary>
-    public static void NameNodes(GraphProto graph)
+    /// <summary>
+    /// Gives unnamed nodes the name <c>OpType_index</c>, and duplicate names a suffix. Nodes inside If/Loop/Scan bodies
+    /// too (<c>owner/OpType_index</c>), unique across the model: the quantizers derive the names they add from them.
+    /// </summary>
+    public static void NameNodes(GraphProto graph) => NameNodes(graph, "", new HashSet<string>(StringComparer.Ordinal));
+
+    static void NameNodes(GraphProto graph, string prefix, HashSet<string> used)
     {
-        var used = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < graph.Node.Count; i++)
         {
             var node = graph.Node[i];
-            var name = string.IsNullOrEmpty(node.Name) ? $"{node.OpType}_{i}" : node.Name;
+            var name = string.IsNullOrEmpty(node.Name) ? $"{prefix}{node.OpType}_{i}" : node.Name;
             while (!used.Add(name)) name += "_" + i;
             node.Name = name;
         }
+        foreach (var node in graph.Node)
+            foreach (var body in node.Attribute.SelectMany(a => a.Graphs.Prepend(a.G)).OfType<GraphProto>())
+                NameNodes(body, node.Name + "/", used);
     }
 }

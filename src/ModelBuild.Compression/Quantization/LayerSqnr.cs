@@ -15,7 +15,10 @@ public static class LayerSqnr
     public static List<(string Node, string OpType, double Db)> Measure(ModelProto floatModel, ModelProto quantized, IReadOnlyList<string> nodes, InputSet data, int threads = 1)
     {
         var byName = floatModel.Graph.Node.ToDictionary(n => n.Name, StringComparer.Ordinal);
-        var tensors = nodes.Where(byName.ContainsKey).Select(n => (Node: n, byName[n].OpType, Tensor: byName[n].Output[0])).ToList();
+        // Nodes inside subgraphs are not in the main graph's list; an LSTM may leave its first output (Y) unused ("").
+        var tensors = nodes.Where(byName.ContainsKey).Select(n => (Node: n, byName[n].OpType, Tensor: byName[n].Output[0])).Where(t => t.Tensor.Length > 0).ToList();
+        // Only nodes inside subgraphs were quantized: nothing to observe (ONNX Runtime refuses a run without outputs).
+        if (tensors.Count == 0) return [];
         var names = tensors.Select(t => t.Tensor).Distinct().ToList();
         var sample = data.Take(Samples);
         var reference = Run(floatModel, names, sample, threads);

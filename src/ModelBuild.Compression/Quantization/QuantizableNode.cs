@@ -19,6 +19,14 @@ public sealed record QuantizableNode(NodeProto Node, QuantizableKind Kind, int? 
             .Where(n => !excluded.Contains(n.Name) && n.Kind is QuantizableKind.MatMulWeight or QuantizableKind.Gemm or QuantizableKind.GatherEmbedding)
             .ToDictionary(n => (object)n.Node, ReferenceEqualityComparer.Instance);
 
+    /// <summary>
+    /// <see cref="Find"/> on the graph and on every If/Loop/Scan body in it (nested ones too), main graph first: what
+    /// the forms that enter bodies (<see cref="SubgraphQuantization"/>) can rewrite.
+    /// </summary>
+    public static List<QuantizableNode> FindWithBodies(GraphProto graph) =>
+        Find(graph).Concat(graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Graphs.Prepend(a.G)).OfType<GraphProto>()
+            .SelectMany(FindWithBodies)).ToList();
+
     /// <summary>Finds the nodes of the kinds quantization understands, in graph order.</summary>
     public static List<QuantizableNode> Find(GraphProto graph)
     {

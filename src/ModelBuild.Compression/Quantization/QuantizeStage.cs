@@ -37,15 +37,18 @@ public sealed class QuantizeStage : ICompressionStage
         // Data problems are cheaper to find (and more useful to report) than graph ones: check the data first.
         var calibration = ReadCalibration(context);
         var (prepared, perChannel) = PrepareGraph(context, requested, details);
-        var quantizable = QuantizableNode.Find(prepared.Graph);
-        var leftFloat = WeightsOutOfReach(prepared.Graph);
+        // Forms that enter If/Loop/Scan bodies reach the MatMuls there (and int8-dynamic the LSTMs); int8-static does not.
+        var entersBodies = requested is null || SubgraphQuantization.EntersBodies(requested.Name);
+        var quantizable = entersBodies ? SubgraphQuantization.Reachable(prepared) : QuantizableNode.Find(prepared.Graph);
+        List<string> leftFloat = requested is null ? [] : SubgraphQuantization.LeftFloat(requested.Name, prepared.Graph);
         if (leftFloat.Count > 0)
         {
             details["leftFloat"] = new JsonArray(leftFloat.Select(n => (JsonNode)n).ToArray());
-            context.Log.Warning("MB0217", $"'{input}' has weights this quantizer does not reach, which stay float: {string.Join(", ", leftFloat)}.",
-                "Nothing to do for the rest of the model; to quantize these, export the model without control flow (e.g. unrolled) or with MatMul-based cells.");
+            ReportLeftFloat(requested!.Name, leftFloat, input, context.Log);
         }
-        if (WhyUnchanged(context, word, requested, prepared, quantizable) is { } unchanged)
+        // An LSTM counts as a weight matrix for int8-dynamic (DynamicQuantizeLSTM), and so for auto, which tries it.
+        var lstmReached = SubgraphQuantization.HasQuantizableLstm(prepared.Graph) && (requested is null || requested.Name == "int8-dynamic");
+        if (WhyUnchanged(context, word, requested, prepared, quantizable, lstmReached) is { } unchanged)
         {
             details["result"] = unchanged;
             return new StageOutcome(input, details);
@@ -55,7 +58,7 @@ public sealed class QuantizeStage : ICompressionStage
                 "Pass --calibration-data <x.npy> (a few hundred representative inputs), or use --quantize int8-dynamic.", input);
 
         var run = StartRun(context, prepared, calibration, perChannel, auto);
-        var forms = FormsToTry(context, word, requested, calibration is not null, quantizable, details);
+        var forms = FormsToTry(context, word, requested, calibration is not null, quantizable, lstmReached, prepared, details);
         var candidates = BuildCandidates(forms, run, calibration, method);
         details["calibrationMethod"] = forms.Any(f => f.NeedsCalibration) ? method.Name() : null;
         var floatLatency = MeasureLatency(run, candidates, details, auto ? null : word);
@@ -109,10 +112,10 @@ public sealed class QuantizeStage : ICompressionStage
     }
 
     /// <summary>Why no form can improve on the input (warned; the report's "result"), or null when quantizing can go ahead.</summary>
-    private static string? WhyUnchanged(CompressionContext context, string word, IQuantizationForm? requested, ModelProto prepared, IReadOnlyList<QuantizableNode> quantizable)
+    private static string? WhyUnchanged(CompressionContext context, string word, IQuantizationForm? requested, ModelProto prepared, IReadOnlyList<QuantizableNode> quantizable, bool lstmReached)
     {
         var (input, log) = (context.CurrentModel, context.Log);
-        if (quantizable.Count == 0 && requested?.NeedsQuantizableNodes != false)
+        if (quantizable.Count == 0 && !lstmReached && requested?.NeedsQuantizableNodes != false)
         {
             log.Warning("MB0203", $"'{input}' has no operator this quantizer handles (Conv, Gemm, MatMul, Gather of a float table); the output equals the input.",
                 "Nothing to do: quantization needs weight-bearing Conv/Gemm/MatMul nodes; drop --quantize for this model.");
@@ -120,7 +123,7 @@ public sealed class QuantizeStage : ICompressionStage
         }
 
         // int8-dynamic and int4-weight rewrite only MatMul/Gemm (and Gather tables); a convolution-only model keeps its float form.
-        var hasWeightMatrices = quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight or QuantizableKind.GatherEmbedding);
+        var hasWeightMatrices = lstmReached || quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight or QuantizableKind.GatherEmbedding);
         if (requested is { OnlyWeightMatrices: true } && !hasWeightMatrices)
         {
             log.Warning("MB0215", $"{word} quantizes only MatMul/Gemm weights (and Gather tables), and '{input}' has none (its {quantizable.Count} quantizable node(s) are convolutions); the float model is kept.",
@@ -163,21 +166,29 @@ public sealed class QuantizeStage : ICompressionStage
 
     /// <summary>The forms to build: the requested one, or auto's candidates for this model's facts (the registry decides).</summary>
     private static IReadOnlyList<IQuantizationForm> FormsToTry(CompressionContext context, string word, IQuantizationForm? requested, bool hasCalibration,
-        IReadOnlyList<QuantizableNode> quantizable, JsonObject details)
+        IReadOnlyList<QuantizableNode> quantizable, bool lstmReached, ModelProto prepared, JsonObject details)
     {
         var recipe = context.Recipe;
         var preferSize = PreferSize(recipe);
-        var hasMatMul = quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight);
+        var hasMatMul = lstmReached || quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight);
         var facts = new QuantizationFacts(hasCalibration, hasMatMul, quantizable.Any(n => n.Kind == QuantizableKind.Conv), preferSize);
         if (requested is null) details["prefer"] = preferSize ? "size" : "latency";
         else if (recipe.Prefer is not null)
             context.Log.Warning("MB0218", $"--prefer {recipe.Prefer.Trim()} applies only to --quantize auto; {word} is written as asked for '{context.CurrentModel}'.",
                 "Drop --prefer, or use --quantize auto --prefer size to keep the smallest form that passes the gates.");
+        IReadOnlyList<IQuantizationForm> forms = requested is null ? QuantizationForms.AutoCandidates(facts) : [requested];
+        if (requested is null)
+        {
+            // Each candidate says what it leaves float; the report keeps them as "form: node".
+            var perForm = forms.SelectMany(f => SubgraphQuantization.LeftFloat(f.Name, prepared.Graph).Select(n => (f.Name, n))).ToList();
+            foreach (var group in perForm.GroupBy(p => p.Name)) ReportLeftFloat(group.Key, group.Select(p => p.n).ToList(), context.CurrentModel, context.Log);
+            if (perForm.Count > 0) details["leftFloat"] = new JsonArray(perForm.Select(p => (JsonNode)$"{p.Name}: {p.n}").ToArray());
+        }
         if (requested?.Note(facts) is { } note)
             details["note"] = note;
         if (requested is null && !hasCalibration)
             details["note"] = "int8-static was not tried: no --calibration-data.";
-        return requested is null ? QuantizationForms.AutoCandidates(facts) : [requested];
+        return forms;
     }
 
     /// <summary>Builds and measures every form (calibrating once, for the first that needs it); a file larger than the float input fails.</summary>
@@ -270,18 +281,19 @@ public sealed class QuantizeStage : ICompressionStage
     public static bool PreferSize(CompressionRecipe recipe) => string.Equals(recipe.Prefer?.Trim(), "size", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
-    /// Nodes whose weights no form here rewrites: control flow with weights inside its subgraphs (If/Loop/Scan bodies)
-    /// and recurrent cells (LSTM/GRU/RNN), named as "OpType 'node'".
+    /// Says which weighted nodes <paramref name="form"/> leaves float: MB0219 for those inside subgraphs that int8-static
+    /// cannot calibrate, MB0217 for recurrent cells the form has no kernel for.
     /// </summary>
-    private static List<string> WeightsOutOfReach(GraphProto graph)
+    private static void ReportLeftFloat(string form, List<string> leftFloat, string input, IWorkerLog log)
     {
-        static bool HasFloatWeights(GraphProto g) =>
-            g.Initializer.Any(t => t.DataType is (int)TensorProto.Types.DataType.Float && OnnxModelAccess.ElementCount(t) >= 16)
-            || g.Node.Any(n => n.OpType == "Constant" && n.Attribute.Any(a => a.T is { } t && t.DataType == (int)TensorProto.Types.DataType.Float && OnnxModelAccess.ElementCount(t) >= 16))
-            || g.Node.SelectMany(n => n.Attribute).Any(a => (a.G is { } sub && HasFloatWeights(sub)) || a.Graphs.Any(HasFloatWeights));
-        return graph.Node
-            .Where(n => n.OpType is "LSTM" or "GRU" or "RNN" || n.Attribute.Any(a => (a.G is { } sub && HasFloatWeights(sub)) || a.Graphs.Any(HasFloatWeights)))
-            .Select(n => $"{n.OpType} '{n.Name}'").ToList();
+        var inBodies = leftFloat.Where(n => n.EndsWith(SubgraphQuantization.NotCalibrated, StringComparison.Ordinal)).ToList();
+        var cells = leftFloat.Except(inBodies).ToList();
+        if (inBodies.Count > 0)
+            log.Warning("MB0219", $"{form}: the weights inside subgraphs of '{input}' stay float (calibration observes tensors as graph outputs, which a subgraph's are not): {string.Join(", ", inBodies)}.",
+                "Nothing to do for the rest of the model; use int8-dynamic, int8-weights or int4-weight to quantize them too.");
+        if (cells.Count > 0)
+            log.Warning("MB0217", $"{form}: '{input}' has weights this form does not reach, which stay float: {string.Join(", ", cells)}.",
+                "Nothing to do for the rest of the model; int8-dynamic quantizes LSTM weights, fp16 halves every weight; GRU/RNN cells stay float in the int8 forms.");
     }
 
     private static Dictionary<string, (float, float)> Calibrate(ModelProto prepared, Data.InputSet calibration, CalibrationMethod method, CompressionContext context, IWorkerLog log)
@@ -298,7 +310,7 @@ public sealed class QuantizeStage : ICompressionStage
         var (prepared, evaluator, floatResult, gate, sqnrData, context) = (run.Prepared, run.Evaluator, run.FloatResult, run.Gate, run.SqnrData, run.Context);
         var log = context.Log;
         var path = context.WorkPath($"quantize-{form.Name}.onnx");
-        QuantizedModel build(IReadOnlySet<string> excluded) => form.Quantize(prepared, new QuantizeRequest(excluded, run.Ranges, run.PerChannel));
+        QuantizedModel build(IReadOnlySet<string> excluded) => SubgraphQuantization.Quantize(form, prepared, new QuantizeRequest(excluded, run.Ranges, run.PerChannel));
         EvaluationResult Evaluate(QuantizedModel m)
         {
             OnnxModelAccess.Save(m.Model, path);

@@ -22,6 +22,9 @@ public static class StudentDeriver
         double ffn = ffnWidth ?? width;
         if (width is <= 0 or > 1 || depth is <= 0 or > 1 || ffn is <= 0 or > 1 || double.IsNaN(width + depth + ffn))
             throw DistillationErrors.InvalidOption("--student-width/--student-depth/--student-ffn-width", $"width {width}, depth {depth} and FFN width {ffn} must be in (0, 1]");
+        // Control flow and recurrent cells have no derived form: name them, not the first node an MLP cannot hold.
+        if (teacher.Graph.Node.FirstOrDefault(n => n.OpType is "If" or "Loop" or "Scan" or "LSTM" or "GRU" or "RNN") is { } flow)
+            throw DistillationErrors.CannotDeriveStudent(teacherFile, $"node '{flow.Name}' ({flow.OpType}) is control flow or a recurrent cell, which a derived student cannot reproduce");
         bool graphStudent = teacher.Graph.Node.Any(n => n.OpType is "Conv" or "ConvTranspose") || TransformerLayerFinder.Find(teacher) is not null;
         if (graphStudent) return GraphStudentBuilder.Derive(teacher, width, depth, ffn, teacherFile);
         // An MLP's hidden layers are all neurons, so the neuron factor sets their width.
