@@ -20,15 +20,29 @@ public sealed class ZeroAllocationTests
             pool.Predict("wine", inputs[i % inputs.Length], output);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 5_000; i++)
-        {
-            pool.Predict("wine", inputs[i % inputs.Length], output);
-        }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        int call = 0;
+        Assert.Equal(0, FewestBytesAllocated(5_000, () => { pool.Predict("wine", inputs[call % inputs.Length], output); call++; }));
+        Assert.Equal(DirectOnnxRuntime.PredictRows(Path.Combine(TestPaths.WineDirectory, model), [rows[(call - 1) % rows.Length]])[0], output.Scores);
+    }
 
-        Assert.Equal(0, allocated);
-        Assert.Equal(DirectOnnxRuntime.PredictRows(Path.Combine(TestPaths.WineDirectory, model), [rows[4999 % rows.Length]])[0], output.Scores);
+    /// <summary>
+    /// Bytes this thread allocated in the cleanest of up to three windows of <paramref name="calls"/> warm calls (stops at
+    /// the first window with none). Why windows: the runtime itself allocates now and then on the caller's thread (tiered
+    /// JIT's call-counting and method promotion under a loaded machine: one CI run saw 5,720 B in 5,000 calls). A per-call
+    /// allocation in the product allocates in every window, so it still fails.
+    /// </summary>
+    static long FewestBytesAllocated(int calls, Action call) => FewestBytesAllocated(calls, call, out _);
+
+    static long FewestBytesAllocated(int calls, Action call, out int windows)
+    {
+        long fewest = long.MaxValue;
+        for (windows = 1; ; windows++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < calls; i++) call();
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+            if (fewest == 0 || windows == 3) return fewest;
+        }
     }
 
     [Fact]
@@ -44,13 +58,11 @@ public sealed class ZeroAllocationTests
             using var lease = pool.LeaseEngine("wine");
             lease.Predict(input, output);
         }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 2_000; i++)
+        Assert.Equal(0, FewestBytesAllocated(2_000, () =>
         {
             using var lease = pool.LeaseEngine("wine");
             lease.Predict(input, output);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        }));
     }
 
     [Fact]
@@ -79,13 +91,8 @@ public sealed class ZeroAllocationTests
         {
             pool.Predict("wine", input, output);
         }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 2_000; i++)
-        {
-            pool.Predict("wine", input, output);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(2_100, predictions);
+        Assert.Equal(0, FewestBytesAllocated(2_000, () => pool.Predict("wine", input, output), out int windows));
+        Assert.Equal(100 + windows * 2_000, predictions);
         Assert.True(seconds > 0);
     }
 }
