@@ -26,6 +26,16 @@ public sealed class ControlFlowQuantizationTests
     /// <summary>A float32 initializer as large as a weight (the branch and body weights have 1024-4096 elements; scales at most 256).</summary>
     static bool FloatWeight(TensorProto t) => t.DataType == (int)TensorProto.Types.DataType.Float && OnnxModelAccess.ElementCount(t) > 256;
 
+    [Fact]
+    public void Integer_kernels_inside_branches_are_not_taken_for_the_float_graph()
+    {
+        // The latency gate waives a slower measurement only for a graph ONNX Runtime runs with float's own operators
+        // (FloatKernelMatch); MatMulInteger inside If branches is not that, though the main graph's operators are.
+        var (teacher, output, _) = Compress(BranchyModel(), "branchy-kernels", "int8-dynamic");
+        Assert.Equal(OnnxModelAccess.Load(teacher).Graph.Node.Select(n => n.OpType).Order(), OnnxModelAccess.Load(output).Graph.Node.Select(n => n.OpType).Order());
+        Assert.False(FloatKernelMatch.SameOperators(teacher, output));
+    }
+
     [Theory]
     [InlineData("int8-dynamic", "MatMulInteger")]
     [InlineData("int8-weights", "Cast")]

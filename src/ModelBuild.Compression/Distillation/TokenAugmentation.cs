@@ -136,10 +136,20 @@ internal static class TokenAugmentation
         var embedding = TensorProtoConverter.ToTensor(table).to_type(ScalarType.Float32);
         var vectors = embedding.index_select(0, torch.tensor(used));
         var unit = vectors.div(vectors.norm(1, keepdim: true).clamp_min(1e-12));
-        var similarity = unit.matmul(unit.t()).masked_fill(torch.eye(used.Length, dtype: ScalarType.Bool), float.NegativeInfinity);
         int k = Math.Min(Neighbours, used.Length - 1);
-        var top = similarity.topk(k, dim: 1).indexes.contiguous().data<long>().ToArray();
-        for (int i = 0; i < used.Length; i++) result[used[i]] = Enumerable.Range(0, k).Select(j => used[top[i * k + j]]).ToArray();
+        // Rows in chunks: a U x U similarity matrix of a real vocabulary's used pieces (tens of thousands) would take
+        // gigabytes; a chunk of 1,024 rows takes 1,024 x U floats at a time, with the same result.
+        const int Chunk = 1024;
+        for (int start = 0; start < used.Length; start += Chunk)
+        {
+            using var chunkScope = torch.NewDisposeScope();
+            int rows = Math.Min(Chunk, used.Length - start);
+            var similarity = unit.narrow(0, start, rows).matmul(unit.t());
+            // A token is not its own neighbour.
+            similarity.index_put_(float.NegativeInfinity, torch.arange(rows), torch.arange(start, start + rows));
+            var top = similarity.topk(k, dim: 1).indexes.contiguous().data<long>().ToArray();
+            for (int i = 0; i < rows; i++) result[used[start + i]] = Enumerable.Range(0, k).Select(j => used[top[i * k + j]]).ToArray();
+        }
         return result;
     }
 }

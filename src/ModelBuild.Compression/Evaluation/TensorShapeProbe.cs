@@ -13,6 +13,22 @@ namespace ModelBuild.Compression.Evaluation;
 /// </summary>
 public static class TensorShapeProbe
 {
+    /// <summary>
+    /// Every tensor's shape, or null when ONNX Runtime cannot run the graph at the probe's input sizes or the probe
+    /// cannot feed an input (for callers to whom the probe is an optional help, e.g. folding computed Reshape targets).
+    /// </summary>
+    public static Dictionary<string, long[]>? TryRun(ModelProto model)
+    {
+        try
+        {
+            return Run(model);
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or ModelBuildException { Code: CannotFeedCode })
+        {
+            return null;
+        }
+    }
+
     /// <param name="intermediates">Also every node output (false: the graph outputs only, a cheaper run on large graphs).</param>
     public static Dictionary<string, long[]> Run(ModelProto model, bool intermediates = true)
     {

@@ -27,7 +27,7 @@ public static class StructuredPruner
         var shapes = TensorShapeProbe.Run(proto);
         // Head counts in Reshape targets computed at run time (Hugging Face exports) become editable constants.
         // Other exporters' forms (keras2onnx's Tensordot) are folded from runs at two input sizes.
-        if (GraphNormalizer.FoldComputedReshapeTargets(proto, shapes) + ProbedReshapeTargets.Fold(proto, TryProbe) > 0)
+        if (GraphNormalizer.FoldComputedReshapeTargets(proto, shapes) + ProbedReshapeTargets.Fold(proto, TensorShapeProbe.TryRun) > 0)
         {
             working.InvalidateGraph();
             shapes = TensorShapeProbe.Run(proto);
@@ -113,19 +113,6 @@ public static class StructuredPruner
     }
 
     /// <summary>Nothing to prune: the model as it was, with the skipped groups and why.</summary>
-    /// <summary>Every tensor's shape, or null when ONNX Runtime cannot run the graph at the probe's input sizes.</summary>
-    private static IReadOnlyDictionary<string, long[]>? TryProbe(global::Onnx.ModelProto proto)
-    {
-        try
-        {
-            return TensorShapeProbe.Run(proto);
-        }
-        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or NotSupportedException)
-        {
-            return null;
-        }
-    }
-
     private static PruningResult Unchanged(OnnxModel model, long paramsBefore, long flopsBefore, List<SkippedGroupReport> skipped,
         List<string> warnings, DependencyGraph graph, string display)
     {

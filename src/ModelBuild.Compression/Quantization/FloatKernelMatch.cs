@@ -53,7 +53,10 @@ public static class FloatKernelMatch
                 options.OptimizedModelFilePath = optimized;
                 using var session = OrtSessions.Open(model, options);
             }
-            return OnnxModelAccess.Load(optimized).Graph.Node.Select(n => n.Domain + ":" + n.OpType).Order(StringComparer.Ordinal).ToList();
+            // Nodes of If/Loop/Scan bodies count too: a form that quantizes only inside bodies is not float's graph.
+            static IEnumerable<global::Onnx.NodeProto> AllNodes(global::Onnx.GraphProto g) =>
+                g.Node.Concat(g.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Graphs.Prepend(a.G)).OfType<global::Onnx.GraphProto>().SelectMany(AllNodes));
+            return AllNodes(OnnxModelAccess.Load(optimized).Graph).Select(n => n.Domain + ":" + n.OpType).Order(StringComparer.Ordinal).ToList();
         }
         finally
         {

@@ -7,14 +7,16 @@ namespace ModelBuild.Compression.Quantization;
 /// ONNX Runtime's own quantizer writes it (onnxruntime/python/tools/quantization/operators/lstm.py): W [D, 4H, I] and
 /// R [D, 4H, H] int8, symmetric, one scale per gate row and direction ([D, 4H], zero points 0), stored transposed as
 /// [D, I, 4H] and [D, H, 4H]; the input is quantized at run time inside the kernel. Bias, sequence lengths, initial
-/// states, peepholes and every attribute are carried over unchanged.
+/// states, peepholes and every attribute but `layout` (the kernel has none; only layout 0 is taken) are carried over.
 /// </summary>
 internal static class LstmDynamicQuantizer
 {
     /// <summary>Whether <paramref name="node"/> is an LSTM whose W and R are float initializers of this graph.</summary>
     public static bool Fits(NodeProto node, QdqGraphWriter writer) =>
         node.OpType == "LSTM" && node.Domain is ("" or "ai.onnx") && node.Input.Count >= 3
-        && IsFloat3d(node.Input[1], writer) && IsFloat3d(node.Input[2], writer);
+        && IsFloat3d(node.Input[1], writer) && IsFloat3d(node.Input[2], writer)
+        // DynamicQuantizeLSTM has no `layout` attribute (opset 14's batch-first LSTM): only the default layout 0 fits.
+        && !node.Attribute.Any(a => a.Name == "layout" && a.I != 0);
 
     static bool IsFloat3d(string name, QdqGraphWriter writer) =>
         writer.IsInitializer(name) && writer.Initializer(name) is { Dims.Count: 3 } t && OnnxModelAccess.IsFloat(t);
@@ -27,7 +29,7 @@ internal static class LstmDynamicQuantizer
         var lstm = OnnxModelAccess.Node("DynamicQuantizeLSTM", writer.Unique(node.Name + "_quant"),
             [node.Input[0], w, r, Optional(3), Optional(4), Optional(5), Optional(6), Optional(7), wScale, wZero, rScale, rZero],
             node.Output, "com.microsoft");
-        lstm.Attribute.AddRange(node.Attribute.Select(a => a.Clone()));
+        lstm.Attribute.AddRange(node.Attribute.Where(a => a.Name != "layout").Select(a => a.Clone()));
         return lstm;
     }
 

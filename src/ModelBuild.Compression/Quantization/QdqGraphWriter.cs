@@ -83,10 +83,15 @@ internal sealed class QdqGraphWriter
     /// <summary>Drops initializers nothing reads any more (the float weights that were replaced).</summary>
     public static void RemoveUnusedInitializers(GraphProto graph)
     {
-        var used = graph.Node.SelectMany(n => n.Input).Concat(graph.Output.Select(o => o.Name)).ToHashSet(StringComparer.Ordinal);
-        foreach (var node in graph.Node)
-            foreach (var a in node.Attribute.Where(a => a.G is not null))
-                used.UnionWith(a.G.Node.SelectMany(n => n.Input));
+        var used = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        // Bodies at any depth may read an enclosing graph's initializer by name (If/Loop/Scan, nested).
+        void AddReads(GraphProto g)
+        {
+            used.UnionWith(g.Node.SelectMany(n => n.Input));
+            foreach (var body in g.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Graphs.Prepend(a.G)).OfType<GraphProto>())
+                AddReads(body);
+        }
+        AddReads(graph);
         var unused = graph.Initializer.Where(t => !used.Contains(t.Name)).ToList();
         foreach (var t in unused) graph.Initializer.Remove(t);
     }

@@ -30,7 +30,7 @@ public static class GraphStudentBuilder
         {
             int folded = GraphNormalizer.FoldComputedReshapeTargets(model, teacherShapes);
             // Other exporters' forms (keras2onnx's Tensordot) are folded from runs at two input sizes.
-            folded += ProbedReshapeTargets.Fold(model, TryProbe);
+            folded += ProbedReshapeTargets.Fold(model, Evaluation.TensorShapeProbe.TryRun);
             if (folded > 0) teacherShapes = Probe(model, teacherFile, "the teacher", needsAllShapes);
         }
 
@@ -77,19 +77,6 @@ public static class GraphStudentBuilder
         model.Graph.Name = "student";
         model.DocString = $"Student derived from {Path.GetFileName(teacherFile)}: depth x{depth} ({string.Join("; ", depthLines)}), width x{width}, FFN width x{ffnWidth}.";
         return (model, new StudentDerivation(depthLines, widthLines));
-    }
-
-    /// <summary>Every tensor's shape, or null when ONNX Runtime cannot run the graph at the probe's input sizes.</summary>
-    static IReadOnlyDictionary<string, long[]>? TryProbe(ModelProto model)
-    {
-        try
-        {
-            return Evaluation.TensorShapeProbe.Run(model);
-        }
-        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or ModelBuild.Onnx.Diagnostics.ModelBuildException { Code: Evaluation.TensorShapeProbe.CannotFeedCode })
-        {
-            return null;
-        }
     }
 
     static Dictionary<string, long[]> Probe(ModelProto model, string teacherFile, string what, bool intermediates = true)
