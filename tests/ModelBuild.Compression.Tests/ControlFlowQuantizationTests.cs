@@ -27,6 +27,42 @@ public sealed class ControlFlowQuantizationTests
     static bool FloatWeight(TensorProto t) => t.DataType == (int)TensorProto.Types.DataType.Float && OnnxModelAccess.ElementCount(t) > 256;
 
     [Fact]
+    public void Fp16_keeps_the_scales_of_a_Resize_inside_a_branch_float()
+    {
+        // ONNX requires Resize's scales in float32; converting a branch's Constant scales to float16 makes the model invalid.
+        var (teacher, output, _) = Compress(ResizeBranchModel(), "resize-branch", "fp16");
+        var branches = OnnxModelAccess.Load(output).Graph.Node.Single(n => n.OpType == "If").Attribute.Select(a => a.G).ToList();
+        foreach (var branch in branches)
+            Assert.Equal((int)TensorProto.Types.DataType.Float, branch.Initializer.Single(t => t.Name.StartsWith("scales_")).DataType);
+        AssertSmaller(teacher, output, "fp16");
+        foreach (var sign in new[] { 1f, -1f })
+            AssertClose(teacher, output, "x", Rows(4, 4, sign), [1, 1, 4, 4], Floor("fp16"), $"fp16, sign {sign}");
+    }
+
+    /// <summary>x [1,1,4,4] -> If(sum(x) > 0) { Resize(x, x2 nearest) @ W_then } else { ... @ W_else } -> y [1,1,8,256] (weights large enough that fp16 pays for its Casts).</summary>
+    static ModelProto ResizeBranchModel()
+    {
+        var (model, g) = NewModel("resize-branch", Value("x", (int)TensorProto.Types.DataType.Float, 1, 1, 4, 4), Value("y", (int)TensorProto.Types.DataType.Float, 1, 1, 8, 256));
+        g.Initializer.Add(OnnxModelAccess.FloatTensor("zero", [0f]));
+        g.Node.Add(OnnxModelAccess.Node("ReduceSum", "energy", ["x"], ["sum"]));
+        g.Node[^1].Attribute.Add(NodeAttributes.Int("keepdims", 0));
+        g.Node.Add(OnnxModelAccess.Node("Greater", "positive", ["sum", "zero"], ["cond"]));
+        var @if = OnnxModelAccess.Node("If", "branch_on_energy", ["cond"], ["y"]);
+        foreach (var (name, phase) in new[] { ("then", 0.5f), ("else", -0.25f) })
+        {
+            var branch = new GraphProto { Name = name };
+            branch.Initializer.Add(OnnxModelAccess.FloatTensor($"scales_{name}", [1f, 1f, 2f, 2f], 4));
+            branch.Initializer.Add(OnnxModelAccess.FloatTensor($"w_{name}", Weights(8 * 256, phase, 1f), 8, 256));
+            branch.Node.Add(OnnxModelAccess.Node("Resize", $"resize_{name}", ["x", "", $"scales_{name}"], [$"r_{name}"]));
+            branch.Node.Add(OnnxModelAccess.Node("MatMul", $"matmul_{name}", [$"r_{name}", $"w_{name}"], [$"y_{name}"]));
+            branch.Output.Add(Value($"y_{name}", (int)TensorProto.Types.DataType.Float, 1, 1, 8, 256));
+            @if.Attribute.Add(new AttributeProto { Name = name + "_branch", Type = AttributeProto.Types.AttributeType.Graph, G = branch });
+        }
+        g.Node.Add(@if);
+        return model;
+    }
+
+    [Fact]
     public void Integer_kernels_inside_branches_are_not_taken_for_the_float_graph()
     {
         // The latency gate waives a slower measurement only for a graph ONNX Runtime runs with float's own operators

@@ -23,16 +23,18 @@ internal static class Fp16Subgraphs
 
     static void ConvertBody(GraphProto body, Func<TensorProto, TensorProto> toHalf, List<string> converted)
     {
+        // As in the main graph (Fp16Converter): Resize/Upsample scales and roi must stay float32.
+        var keepFloat = body.Node.Where(n => n.OpType is "Resize" or "Upsample").SelectMany(n => n.Input.Skip(1)).ToHashSet(StringComparer.Ordinal);
         for (var i = 0; i < body.Initializer.Count; i++)
         {
-            if (body.Initializer[i].DataType != Float) continue;
+            if (body.Initializer[i].DataType != Float || keepFloat.Contains(body.Initializer[i].Name)) continue;
             converted.Add(body.Initializer[i].Name);
             body.Initializer[i] = toHalf(body.Initializer[i]);
         }
         foreach (var node in body.Node)
             foreach (var a in node.Attribute)
             {
-                if (a.T is { } t && t.DataType == Float) a.T = toHalf(t);
+                if (a.T is { } t && t.DataType == Float && !(node.OpType == "Constant" && node.Output.Any(keepFloat.Contains))) a.T = toHalf(t);
                 if (node.OpType == "Cast" && a.Name == "to" && a.I == Float) a.I = Float16;
             }
         foreach (var value in body.Input.Concat(body.Output))
