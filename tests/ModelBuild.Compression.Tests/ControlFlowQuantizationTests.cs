@@ -26,6 +26,54 @@ public sealed class ControlFlowQuantizationTests
     /// <summary>A float32 initializer as large as a weight (the branch and body weights have 1024-4096 elements; scales at most 256).</summary>
     static bool FloatWeight(TensorProto t) => t.DataType == (int)TensorProto.Types.DataType.Float && OnnxModelAccess.ElementCount(t) > 256;
 
+    [Theory]
+    [InlineData("int8-dynamic")]
+    [InlineData("int8-weights")]
+    [InlineData("fp16")]
+    public void A_weight_only_a_nested_body_reads_survives(string form)
+    {
+        // The enclosing graph's weight is read only by a Loop body inside an If branch (two levels down): whatever a form
+        // moves or drops, the written model must still define it where that body can see it.
+        var (teacher, output, _) = Compress(NestedModel(), "nested", form);
+        foreach (var sign in new[] { 1f, -1f })
+            AssertClose(teacher, output, "x", Rows(8, 32, sign), [8, 32], Floor(form), $"{form}, sign {sign}");
+    }
+
+    /// <summary>x [N,32] -> If(sum(x) > 0) { Loop 2 times { h = tanh(h @ W_deep) } } else { -x } -> y; W_deep is in the main graph.</summary>
+    static ModelProto NestedModel()
+    {
+        var f = (int)TensorProto.Types.DataType.Float;
+        var (model, g) = NewModel("nested", Value("x", f, "N", 32), Value("y", f, "N", 32));
+        g.Initializer.Add(OnnxModelAccess.FloatTensor("zero", [0f]));
+        g.Initializer.Add(OnnxModelAccess.Int64Tensor("trips", [2]));
+        g.Initializer.Add(OnnxModelAccess.FloatTensor("w_deep", Weights(32 * 32, 0.2f, 0.3f).Select((w, i) => i % 33 == 0 ? w + 1 : w).ToArray(), 32, 32));
+        g.Node.Add(OnnxModelAccess.Node("ReduceSum", "energy", ["x"], ["sum"]));
+        g.Node[^1].Attribute.Add(NodeAttributes.Int("keepdims", 0));
+        g.Node.Add(OnnxModelAccess.Node("Greater", "positive", ["sum", "zero"], ["cond"]));
+        var body = new GraphProto { Name = "step" };
+        body.Input.Add(Value("i", (int)TensorProto.Types.DataType.Int64));
+        body.Input.Add(Value("keep_going", (int)TensorProto.Types.DataType.Bool));
+        body.Input.Add(Value("h", f, "N", 32));
+        body.Node.Add(OnnxModelAccess.Node("Identity", "carry_condition", ["keep_going"], ["keep_going_out"]));
+        body.Node.Add(OnnxModelAccess.Node("MatMul", "matmul_deep", ["h", "w_deep"], ["hw"]));
+        body.Node.Add(OnnxModelAccess.Node("Tanh", "squash", ["hw"], ["h_out"]));
+        body.Output.Add(Value("keep_going_out", (int)TensorProto.Types.DataType.Bool));
+        body.Output.Add(Value("h_out", f, "N", 32));
+        var then = new GraphProto { Name = "then" };
+        var loop = OnnxModelAccess.Node("Loop", "repeat", ["trips", "", "x"], ["y_then"]);
+        loop.Attribute.Add(new AttributeProto { Name = "body", Type = AttributeProto.Types.AttributeType.Graph, G = body });
+        then.Node.Add(loop);
+        then.Output.Add(Value("y_then", f, "N", 32));
+        var @else = new GraphProto { Name = "else" };
+        @else.Node.Add(OnnxModelAccess.Node("Neg", "flip", ["x"], ["y_else"]));
+        @else.Output.Add(Value("y_else", f, "N", 32));
+        var @if = OnnxModelAccess.Node("If", "branch_on_energy", ["cond"], ["y"]);
+        @if.Attribute.Add(new AttributeProto { Name = "then_branch", Type = AttributeProto.Types.AttributeType.Graph, G = then });
+        @if.Attribute.Add(new AttributeProto { Name = "else_branch", Type = AttributeProto.Types.AttributeType.Graph, G = @else });
+        g.Node.Add(@if);
+        return model;
+    }
+
     [Fact]
     public void Fp16_keeps_the_scales_of_a_Resize_inside_a_branch_float()
     {
