@@ -119,13 +119,7 @@ public static class GraphNormalizer
             reshape.Input[1] = shape.Name;
             folded++;
         }
-        if (folded > 0)
-        {
-            var before = graph.Initializer.Select(t => t.Name).ToHashSet();
-            new OnnxGraph(graph).RemoveUnusedNodesAndInitializers();
-            before.ExceptWith(graph.Initializer.Select(t => t.Name));
-            SyncInitializerInputs(model, before);
-        }
+        if (folded > 0) RemoveWhatFoldedTargetsLeftUnused(model);
         return folded;
     }
 
@@ -214,6 +208,19 @@ public static class GraphNormalizer
             graph.Initializer.Add(copy);
             node.Input[1] = copy.Name;
         }
+    }
+
+    /// <summary>
+    /// After Reshape targets were replaced by constants: drops the shape arithmetic nothing reads any more, and the graph
+    /// inputs that shadowed the initializers it removed.
+    /// </summary>
+    internal static void RemoveWhatFoldedTargetsLeftUnused(ModelProto model)
+    {
+        var graph = model.Graph;
+        var before = graph.Initializer.Select(t => t.Name).ToHashSet();
+        new OnnxGraph(graph).RemoveUnusedNodesAndInitializers();
+        before.ExceptWith(graph.Initializer.Select(t => t.Name));
+        SyncInitializerInputs(model, before);
     }
 
     /// <summary>

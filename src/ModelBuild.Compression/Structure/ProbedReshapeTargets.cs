@@ -54,13 +54,7 @@ public static class ProbedReshapeTargets
             reshape.Input[1] = shape.Name;
             folded++;
         }
-        if (folded > 0)
-        {
-            var before = graph.Initializer.Select(t => t.Name).ToHashSet();
-            new OnnxGraph(graph).RemoveUnusedNodesAndInitializers();
-            before.ExceptWith(graph.Initializer.Select(t => t.Name));
-            GraphNormalizer.SyncInitializerInputs(model, before);
-        }
+        if (folded > 0) GraphNormalizer.RemoveWhatFoldedTargetsLeftUnused(model);
         return folded;
     }
 
