@@ -76,9 +76,36 @@ public static partial class LibTorchLoader
                     "Restore the solution (dotnet restore) so that TorchSharp-cpu 0.107.0 and libtorch-cpu-linux-x64 2.10.0 are in the NuGet packages folder.",
                     LibTorchSharpFile, e);
             }
+            DisableOneDnnUnlessAsked();
             loaded = true;
         }
     }
+
+    /// <summary>
+    /// Turns off libtorch's oneDNN (mkldnn) kernels, so convolutions and pooling run on libtorch's own CPU code
+    /// (im2col + GEMM). Why: on the AMD EPYC build machines (AVX-512) libtorch 2.10's oneDNN fp32 convolution returns
+    /// wrong values: a 24-to-24-channel 5x5 convolution of the CIFAR-10 CNN was off by 0.095 against the same
+    /// convolution in float64 (ONNX Runtime: 4e-7), and CNN training went to NaN. Capping oneDNN's ISA at AVX2 only
+    /// moved the error to another layer. Setting MODELBUILD_TORCH_ONEDNN=1 keeps oneDNN on. libtorch has no C API for
+    /// the switch, so this calls <c>at::globalContext().setUserEnabledMkldnn(false)</c> by its Itanium-mangled name
+    /// (Linux and macOS builds); where those names are not exported (MSVC builds) nothing changes.
+    /// </summary>
+    private static unsafe void DisableOneDnnUnlessAsked()
+    {
+        var asked = GetNativeEnv("MODELBUILD_TORCH_ONEDNN");
+        if (asked != IntPtr.Zero && Marshal.PtrToStringUTF8(asked) == "1") return;
+        if (!NativeLibrary.TryLoad("torch_cpu", typeof(torch).Assembly, null, out var torchCpu)) return;
+        if (!NativeLibrary.TryGetExport(torchCpu, "_ZN2at13globalContextEv", out var globalContext)
+            || !NativeLibrary.TryGetExport(torchCpu, "_ZN2at7Context20setUserEnabledMkldnnEb", out var setEnabled)
+            || !NativeLibrary.TryGetExport(torchCpu, "_ZNK2at7Context17userEnabledMkldnnEv", out var getEnabled))
+            return;
+        var context = ((delegate* unmanaged<IntPtr>)globalContext)();
+        ((delegate* unmanaged<IntPtr, byte, void>)setEnabled)(context, 0);
+        OneDnnEnabled = ((delegate* unmanaged<IntPtr, byte>)getEnabled)(context) != 0;
+    }
+
+    /// <summary>Whether libtorch's oneDNN kernels are on after loading (see <see cref="DisableOneDnnUnlessAsked"/>).</summary>
+    public static bool OneDnnEnabled { get; private set; } = true;
 
     private static void LoadOnLinux()
     {

@@ -17,6 +17,23 @@ public sealed class LibTorchLoaderTests
     }
 
     [Fact]
+    public void A_float32_convolution_matches_the_same_convolution_in_float64()
+    {
+        // The shape that oneDNN got wrong on the AVX-512 build machines (CIFAR-10 CNN's fourth Conv: 0.095 off);
+        // libtorch never sends float64 to oneDNN, so the float64 run is the reference.
+        LibTorchLoader.EnsureLoaded();
+        Assert.False(LibTorchLoader.OneDnnEnabled && Environment.GetEnvironmentVariable("MODELBUILD_TORCH_ONEDNN") != "1");
+        using var scope = NewDisposeScope();
+        var generator = new Generator(7);
+        var input = rand(new long[] { 2, 24, 12, 12 }, generator: generator);
+        var weight = rand(new long[] { 24, 24, 5, 5 }, generator: generator) * 0.1 - 0.05;
+        var single = nn.functional.conv2d(input, weight, padding: new long[] { 1, 1 });
+        var reference = nn.functional.conv2d(input.to_type(ScalarType.Float64), weight.to_type(ScalarType.Float64), padding: new long[] { 1, 1 });
+        double worst = (single.to_type(ScalarType.Float64) - reference).abs().max().item<double>();
+        Assert.True(worst < 1e-4, $"float32 convolution is off by {worst} against float64");
+    }
+
+    [Fact]
     public void Loads_exactly_one_copy_of_libtorch_cpu()
     {
         LibTorchLoader.EnsureLoaded();
