@@ -29,7 +29,8 @@ public class RepeatedDefinitionTests
         };
         TestMaterials.Run(recipe);
         var written = OnnxModelAccess.Load(recipe.Output).Graph;
-        Assert.NotEqual(model, recipe.Output);
+        // The form did rewrite the model (a copy of the teacher would pass the checks below trivially).
+        Assert.NotEqual(File.ReadAllBytes(model), File.ReadAllBytes(recipe.Output));
         var repeated = written.Initializer.GroupBy(t => t.Name).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         Assert.True(repeated.Count == 0, $"{form}: initializers named twice: {string.Join(", ", repeated)}");
         var produced = written.Node.SelectMany(n => n.Output).Where(o => o.Length > 0).Concat(written.Initializer.Select(t => t.Name));

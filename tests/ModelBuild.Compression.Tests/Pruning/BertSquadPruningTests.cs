@@ -39,12 +39,18 @@ public sealed class BertSquadPruningTests
         var data = DataSource.ReadInputSet("generated:6", new DataReadOptions { ModelPath = teacher });
         using var runner = new ModelRunner(recipe.Output);
         Assert.Equal(["attention_mask", "input_ids", "token_type_ids"], runner.InputNames);
+        float[][]? first = null;
         foreach (int batch in new[] { 1, 3 })
         {
             var outputs = runner.RunAll(data, preferredBatch: batch);
             Assert.Equal(["output_1", "output_2"], outputs.Names);
             Assert.All(outputs.Values, v => Assert.Equal(6 * 7, v.Length));
             Assert.All(outputs.Values, v => Assert.All(v, x => Assert.True(float.IsFinite(x))));
+            // A folded reshape target that kept the probe's batch would mix rows at another batch size.
+            first ??= outputs.Values.Select(v => v.ToArray()).ToArray();
+            for (int o = 0; o < first.Length; o++)
+                for (int i = 0; i < first[o].Length; i++)
+                    Assert.True(Math.Abs(first[o][i] - outputs.Values[o][i]) <= 1e-4f, $"batch {batch}: {outputs.Names[o]}[{i}] {outputs.Values[o][i]} vs {first[o][i]} at batch 1");
         }
     }
 }
