@@ -64,7 +64,7 @@ public static class DepthPruner
                 Model = model.Clone(), ParametersBefore = paramsBefore, ParametersAfter = paramsBefore,
                 FlopsBefore = flopsBefore, FlopsAfter = flopsBefore, Layers = Array.Empty<LayerImportance>(),
             };
-            unchanged.Warnings.Add($"warning {PruningErrors.NothingPrunable}: '{display}' has no residual block or transformer layer to drop; the model is left as is.");
+            unchanged.Warnings.Add(PruningErrors.NothingToDropWarning(display));
             return unchanged;
         }
         var data = options.CalibrationData ?? throw PruningErrors.NeedsData("block-influence (depth pruning)", display);
