@@ -25,9 +25,7 @@ public sealed record ModelInputSignature(string Name, long[] Dimensions, bool Is
     public static ModelInputSignature FromModel(string modelPath)
     {
         var all = AllFromModel(modelPath);
-        return all.Count == 1 ? all[0] : throw new Onnx.Diagnostics.ModelBuildException(InputSetErrors.OneArrayForSeveralInputs,
-            $"'{modelPath}' has {all.Count} inputs ({string.Join(", ", all.Select(i => i.Name))}) where one is read.",
-            "Give the data as a .npz with one array per input name.", modelPath);
+        return all.Count == 1 ? all[0] : throw InputSetErrors.SeveralModelInputs(modelPath, all.Select(i => i.Name).ToList());
     }
 
     /// <summary>

@@ -124,8 +124,7 @@ public sealed class NpyArray
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new Onnx.Diagnostics.ModelBuildException(NpyErrors.FileNotFound, $"Cannot read the data file '{path}': {e.Message}.",
-                "Check that the file is readable by this user and not locked.", path, e);
+            throw NpyErrors.Unreadable(path, e);
         }
         return Parse(bytes, path);
     }

@@ -24,16 +24,11 @@ public sealed class DepthPruningOptions
 /// <summary>A layer and its block influence: 1 - mean cosine similarity of its input and output (low = the layer changes little).</summary>
 public sealed record LayerImportance(string Name, int Nodes, double Influence, bool Removed);
 
-public sealed class DepthPruningResult
+/// <summary>The outcome of one depth pruning pass: the layers by influence, and which were dropped.</summary>
+public sealed class DepthPruningResult : PruningPassResult
 {
-    public required OnnxModel Model { get; init; }
-    public required long ParametersBefore { get; init; }
-    public required long ParametersAfter { get; init; }
-    public required long FlopsBefore { get; init; }
-    public required long FlopsAfter { get; init; }
     public required IReadOnlyList<LayerImportance> Layers { get; init; }
-    public List<string> Warnings { get; } = new();
-    public bool Changed => Layers.Any(l => l.Removed);
+    public override bool Changed => Layers.Any(l => l.Removed);
 }
 
 /// <summary>
@@ -64,7 +59,7 @@ public static class DepthPruner
                 Model = model.Clone(), ParametersBefore = paramsBefore, ParametersAfter = paramsBefore,
                 FlopsBefore = flopsBefore, FlopsAfter = flopsBefore, Layers = Array.Empty<LayerImportance>(),
             };
-            unchanged.Warnings.Add($"warning {PruningErrors.NothingPrunable}: '{display}' has no residual block or transformer layer to drop; the model is left as is.");
+            unchanged.Warnings.Add(PruningErrors.NothingToDropWarning(display));
             return unchanged;
         }
         var data = options.CalibrationData ?? throw PruningErrors.NeedsData("block-influence (depth pruning)", display);
