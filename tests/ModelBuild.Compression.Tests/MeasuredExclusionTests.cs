@@ -11,7 +11,7 @@ namespace ModelBuild.Compression.Tests;
 /// student after the optimize stage's auto fusions, with fixed timings (float faster for the weight MatMuls, int8
 /// faster for the rest) so that what is done with a measurement is checked, not the machine: exactly those MatMuls run
 /// float in ONNX Runtime (no integer kernel, no QuantizeLinear in front of them), their weights are still int8 in the
-/// file, the rest stays quantized, and the logits stay those of the float model.
+/// file, the rest stays quantized (a layer the repair kept float keeps its float weight), and the logits stay those of the float model.
 /// </summary>
 public class MeasuredExclusionTests
 {
@@ -30,16 +30,21 @@ public class MeasuredExclusionTests
             .ToDictionary(h => h.Key, h => HistogramCalibrator.Range(h.Value, CalibrationMethod.MinMax), StringComparer.Ordinal);
         var form = new StaticQdqInt8Quantizer();
         QuantizedModel Build(IReadOnlySet<string> excluded) => form.Quantize(prepared, new QuantizeRequest(excluded, ranges));
-        var start = Build(new HashSet<string>());
-        var matMuls = QuantizableNode.Find(prepared.Graph).Where(n => n.Kind == QuantizableKind.MatMulWeight).Select(n => n.Name).ToList();
-        Assert.True(matMuls.Count >= 3, string.Join(", ", matMuls));
+        var weightMatMuls = QuantizableNode.Find(prepared.Graph).Where(n => n.Kind == QuantizableKind.MatMulWeight).ToList();
+        Assert.True(weightMatMuls.Count >= 3, string.Join(", ", weightMatMuls.Select(n => n.Name)));
+        // A layer the accuracy repair kept float stays float, weight included (a weight large enough for int8 storage).
+        var repaired = weightMatMuls[0];
+        Assert.True(OnnxModelAccess.ElementCount(prepared.Graph.Initializer.Single(t => t.Name == repaired.WeightName)) >= Int8ConstantTables.MinimumElements);
+        var kept = new HashSet<string> { repaired.Name };
+        var start = Build(kept);
+        var matMuls = weightMatMuls.Skip(1).Select(n => n.Name).ToList();
         Assert.All(matMuls, m => Assert.Contains(m, start.QuantizedNodes));
         var asked = new List<string>();
 
         var result = new MeasuredExclusion
         {
             PairedRatio = (node, _, _, _, _) => { asked.Add(node); return matMuls.Contains(node) ? 0.9 : 1.1; },
-        }.Run(start, new HashSet<string>(), Build, data.Take(1), 200, dir);
+        }.Run(start, kept, Build, data.Take(1), 200, dir);
 
         Assert.Equal(start.QuantizedNodes, asked);
         Assert.Equal(matMuls, result.KeptFloatForSpeed);
@@ -60,7 +65,10 @@ public class MeasuredExclusionTests
             // Its activation is read as it is, not through a QuantizeLinear/DequantizeLinear pair.
             Assert.NotEqual("DequantizeLinear", graph.Node.SingleOrDefault(n => n.Output.Contains(node.Input[0]))?.OpType);
         }
-        // What int8 still won: the fused attention and the classifier stay quantized.
+        Assert.DoesNotContain(repaired.Name, asked);
+        Assert.Contains(graph.Initializer, t => t.Name == repaired.WeightName && OnnxModelAccess.IsFloat(t));
+        Assert.Contains(repaired.WeightName, graph.Node.Single(n => n.Name == repaired.Name).Input);
+        // What int8 still won: the fused attention stays quantized.
         Assert.Contains(graph.Node, n => n.OpType == "QAttention");
         Assert.Contains(graph.Node, n => n.OpType == "QuantizeLinear");
         Assert.True(new FileInfo(path).Length < new FileInfo(fused).Length / 3, $"{new FileInfo(path).Length} B");

@@ -16,12 +16,12 @@ internal static class Int8ConstantTables
 
     /// <summary>
     /// Rewrites every qualifying float initializer of <paramref name="graph"/> that main-graph nodes read (never one a
-    /// subgraph body or a graph output reads by name); the Cast + Mul go to <paramref name="prologue"/>. Returns the
-    /// rewritten initializers' names, in graph order.
+    /// subgraph body or a graph output reads by name, nor one in <paramref name="keep"/>); the Cast + Mul go to
+    /// <paramref name="prologue"/>. Returns the rewritten initializers' names, in graph order.
     /// </summary>
-    public static List<string> Store(GraphProto graph, QdqGraphWriter writer, List<NodeProto> prologue)
+    public static List<string> Store(GraphProto graph, QdqGraphWriter writer, List<NodeProto> prologue, IReadOnlySet<string>? keep = null)
     {
-        var readByName = graph.Output.Select(o => o.Name).Concat(BodyReads(graph)).ToHashSet(StringComparer.Ordinal);
+        var readByName = graph.Output.Select(o => o.Name).Concat(BodyReads(graph)).Concat(keep ?? new HashSet<string>()).ToHashSet(StringComparer.Ordinal);
         var readers = graph.Node.SelectMany(n => n.Input.Select((name, i) => (Node: n, Name: name, Index: i)))
             .ToLookup(r => r.Name, StringComparer.Ordinal);
         var stored = new List<string>();
