@@ -22,6 +22,9 @@ args = args.Where((a, i) => a != "--without" && (i == 0 || args[i - 1] != "--wit
 // --trim: the auto set plus SequenceTrim (the padded positions dropped; in --optimize all, not yet in auto).
 var trim = args.Contains("--trim");
 args = args.Where(a => a != "--trim").ToArray();
+// --per-node (with --models): each node's median kernel time too, not only the sum per operator type.
+var perNodeProfile = args.Contains("--per-node");
+args = args.Where(a => a != "--per-node").ToArray();
 var fusions = (every ? FusionRegistry.All() : trim ? [.. FusionRegistry.Auto(), new SequenceTrimFusion()] : FusionRegistry.Auto()).Where(f => !without.Contains(f.Name)).ToList();
 var runs = args.Length > 0 && int.TryParse(args[0], out var r) ? r : 300;
 var cases = args.Skip(1).TakeWhile(a => a != "--models").Select(a => a.Split('=', 2)).Select(p => (p[0], p[1].Split(':')[0], p[1].Split(':')[1])).ToList();
@@ -50,6 +53,13 @@ if (args.Contains("--models"))
     Console.WriteLine("  profile, batch 1 (us per run: each node's median kernel time, summed per operator type; nodes):");
     for (var i = 0; i < models.Count; i++)
         Console.WriteLine($"    {models[i].Label}: " + string.Join(", ", profiles[i].OrderByDescending(x => x.Value).Select(x => $"{x.Key} {x.Value:F1}")) + $"; total {profiles[i].Values.Sum():F1}");
+    if (perNodeProfile)
+        for (var i = 0; i < models.Count; i++)
+        {
+            Console.WriteLine($"  per node, {models[i].Label} (us, median kernel time, graph order of the optimized session):");
+            foreach (var (node, op, us) in ProfileNodes(models[i].Path, data, 1, Math.Max(50, runs / 3), work))
+                Console.WriteLine($"    {op,-26} {us,7:F2}  {node}");
+        }
     Directory.Delete(work, true);
     return;
 }
@@ -136,6 +146,14 @@ static double Median(List<double> values)
 
 static Dictionary<string, double> Profile(string model, InputSet data, int batch, int runs, string work)
 {
+    var totals = new Dictionary<string, double>();
+    foreach (var (_, op, us) in ProfileNodes(model, data, batch, runs, work)) totals[op] = totals.GetValueOrDefault(op) + us;
+    return totals;
+}
+
+// Each node of the optimized session: its operator and median kernel time (us), in the order the profile first saw them.
+static List<(string Node, string Op, double Us)> ProfileNodes(string model, InputSet data, int batch, int runs, string work)
+{
     using var options = ModelRunner.CreateOptions(1);
     options.EnableProfiling = true;
     options.ProfileOutputPathPrefix = Path.Combine(work, "profile");
@@ -159,9 +177,7 @@ static Dictionary<string, double> Profile(string model, InputSet data, int batch
         node.Times.Add(e.GetProperty("dur").GetDouble());
     }
     File.Delete(file);
-    var totals = new Dictionary<string, double>();
-    foreach (var (op, times) in perNode.Values) totals[op] = totals.GetValueOrDefault(op) + Median(times);
-    return totals;
+    return perNode.Select(n => (n.Key[..^"_kernel_time".Length], n.Value.Op, Median(n.Value.Times))).ToList();
 }
 
 static string FindRepoRoot()

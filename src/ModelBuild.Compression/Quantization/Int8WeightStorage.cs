@@ -24,12 +24,16 @@ public sealed class Int8WeightStorage : IQuantizationForm
 
     public QuantizedModel Quantize(ModelProto prepared, QuantizeRequest request) => Quantize(prepared);
 
-    public QuantizedModel Quantize(ModelProto prepared)
+    /// <summary><paramref name="only"/>: just these nodes' weights (the ones static int8 left float for speed), else every weight.</summary>
+    public QuantizedModel Quantize(ModelProto prepared, IReadOnlySet<string>? only = null)
     {
         var model = prepared.Clone();
         var graph = model.Graph;
         var writer = new QdqGraphWriter(graph);
-        var nodes = QuantizableNode.Find(graph).Where(n => n.WeightInput is not null).Concat(FusedAttentionWeights(graph)).ToList();
+        var weighted = QuantizableNode.Find(graph).Where(n => n.WeightInput is not null).Concat(FusedAttentionWeights(graph)).ToList();
+        var nodes = weighted.Where(n => only is null || only.Contains(n.Name)).ToList();
+        // The weights of the nodes not asked for (the accuracy repair's float layers) stay as they are.
+        var untouched = weighted.Except(nodes).Select(n => n.WeightName!).ToHashSet(StringComparer.Ordinal);
         var done = new Dictionary<string, string>(StringComparer.Ordinal);
         var prologue = new List<NodeProto>();
         var quantized = new List<string>();
@@ -57,6 +61,8 @@ public sealed class Int8WeightStorage : IQuantizationForm
             q.Node.Input[q.WeightInput!.Value] = rebuilt;
             quantized.Add(q.Name);
         }
+        // The large constants no weighted node reads (a position table) get the same storage.
+        Int8ConstantTables.Store(graph, writer, prologue, untouched);
         var all = prologue.Concat(graph.Node).ToList();
         graph.Node.Clear();
         graph.Node.AddRange(all);

@@ -16,6 +16,8 @@ public sealed class QuantizationCandidate
     public double? LatencyRatioToFloat { get; set; }
     public IReadOnlyList<string> QuantizedNodes { get; set; } = [];
     public List<string> KeptFloat { get; } = [];
+    /// <summary>Nodes static int8 left float because their float form measured faster (<see cref="MeasuredExclusion"/>).</summary>
+    public List<string> KeptFloatForSpeed { get; } = [];
     public List<(string Node, string OpType, double Db)> LayerSqnr { get; set; } = [];
     public string? AccuracyFailure { get; set; }
     public string? LatencyFailure { get; set; }
@@ -27,7 +29,14 @@ public sealed class QuantizationCandidate
     public string? SizeFailure { get; set; }
     public bool Passed => AccuracyFailure is null && LatencyFailure is null && SizeFailure is null;
 
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
+    {
+        var json = Json();
+        if (KeptFloatForSpeed.Count > 0) json["keptFloatForSpeed"] = new JsonArray(KeptFloatForSpeed.Select(n => (JsonNode)n).ToArray());
+        return json;
+    }
+
+    private JsonObject Json() => new()
     {
         ["form"] = Form,
         ["bytes"] = Bytes,

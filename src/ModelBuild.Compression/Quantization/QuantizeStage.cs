@@ -334,6 +334,18 @@ public sealed class QuantizeStage : ICompressionStage
             result = Evaluate(model);
             candidate.AccuracyFailure = gate.Check(floatResult, result);
         }
+        if (form is StaticQdqInt8Quantizer && candidate.AccuracyFailure is null && context.LatencyRuns >= MeasuredExclusion.MinimumRuns)
+        {
+            // Nodes whose int8 form is slower on this CPU stay float (weights int8-stored), if the gate still holds.
+            var measured = new MeasuredExclusion().Run(model, candidate.KeptFloat.ToHashSet(StringComparer.Ordinal), build,
+                evaluator.Data ?? SyntheticSample.For(context.CurrentModel), context.LatencyRuns, Path.GetDirectoryName(path)!, log.Progress);
+            var measuredResult = measured.KeptFloatForSpeed.Count > 0 ? Evaluate(measured.Model) : null;
+            if (measuredResult is not null && gate.Check(floatResult, measuredResult) is null)
+            {
+                (model, result) = (measured.Model, measuredResult);
+                candidate.KeptFloatForSpeed.AddRange(measured.KeptFloatForSpeed);
+            }
+        }
         OnnxModelAccess.Save(model.Model, path);
         candidate.QuantizedNodes = model.QuantizedNodes;
         candidate.Bytes = new FileInfo(path).Length;
