@@ -424,7 +424,7 @@ public static class StudentDistiller
         var parameters = student.parameters().ToList();
         if (losses.Feature is not null) parameters.AddRange(losses.Feature.parameters());
         if (losses.Layerwise is not null) parameters.AddRange(losses.Layerwise.parameters());
-        using var optimizer = torch.optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay);
+        using var optimizer = new KeptScalarsAdamW(parameters, options.LearningRate, weightDecay: options.WeightDecay);
 
         int stepsPerEpoch = (split.TrainRows.Length + options.BatchSize - 1) / options.BatchSize;
         var schedule = new StepSchedule((long)stepsPerEpoch * options.Epochs, options);
@@ -480,7 +480,7 @@ public static class StudentDistiller
 
     /// <summary>One epoch over shuffled (and, with row lengths, length-bucketed) batches. Returns the mean training loss per row.</summary>
     static double TrainEpoch(DistillationOptions options, int epoch, OnnxGraphModule student, SeedData data, SeedSplit split, SeedLosses losses,
-        List<Parameter> parameters, AdamW optimizer, StepSchedule schedule, Random shuffler)
+        List<Parameter> parameters, KeptScalarsAdamW optimizer, StepSchedule schedule, Random shuffler)
     {
         var perm = (int[])split.TrainRows.Clone();
         shuffler.Shuffle(perm);
@@ -498,15 +498,15 @@ public static class StudentDistiller
             var y = data.Labels?.index_select(0, batchIdx);
 
             double lr = schedule.Next();
-            foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+            optimizer.LearningRate = lr;
 
             var loss = BatchLoss(options, student, data, losses, x, t, y);
             double value = loss.item<float>();
             if (!double.IsFinite(value)) throw DistillationErrors.NonFiniteLoss(epoch, b + 1, lr);
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             loss.backward();
             if (options.GradientClipNorm is { } clip) torch.nn.utils.clip_grad_norm_(parameters, clip);
-            optimizer.step();
+            optimizer.Step();
             lossSum += value * x.Rows;
             seen += (int)x.Rows;
             schedule.Step++;

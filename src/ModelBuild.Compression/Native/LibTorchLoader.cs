@@ -102,6 +102,10 @@ public static partial class LibTorchLoader
         var context = ((delegate* unmanaged<IntPtr>)globalContext)();
         ((delegate* unmanaged<IntPtr, byte, void>)setEnabled)(context, 0);
         OneDnnEnabled = ((delegate* unmanaged<IntPtr, byte>)getEnabled)(context) != 0;
+        // Without oneDNN, libtorch tries NNPACK next for convolutions; on these CPUs it cannot start and prints
+        // "Could not initialize NNPACK! Reason: Unsupported hardware." on every convolution. Its own GEMM path is used either way.
+        if (NativeLibrary.TryGetExport(torchCpu, "_ZN2at7Context20setUserEnabledNNPACKEb", out var setNnpack))
+            ((delegate* unmanaged<IntPtr, byte, void>)setNnpack)(context, 0);
     }
 
     /// <summary>Whether libtorch's oneDNN kernels are on after loading (see <see cref="DisableOneDnnUnlessAsked"/>).</summary>
