@@ -26,14 +26,8 @@ public sealed class SequenceTruncation
     readonly Dictionary<string, int[]> _reshapeEntries;    // shape constant name -> indices of the sequence entries
     readonly Dictionary<long, Dictionary<string, Tensor>> _shapesByLength = new();
 
-    SequenceTruncation(string inputName, long fullLength, long padId, Dictionary<string, int[]> slices, Dictionary<string, int[]> reshapeEntries)
-    {
-        InputName = inputName;
-        FullLength = fullLength;
-        PadId = padId;
-        _slices = slices;
-        _reshapeEntries = reshapeEntries;
-    }
+    SequenceTruncation(string inputName, long fullLength, long padId, SequenceAxisTrace trace) =>
+        (InputName, FullLength, PadId, _slices, _reshapeEntries) = (inputName, fullLength, padId, trace.Slices, trace.ReshapeEntries);
 
     /// <summary>The token-id graph input.</summary>
     public string InputName { get; }
@@ -144,7 +138,7 @@ public sealed class SequenceTruncation
             reason = "no node reads the input";
             return null;
         }
-        return new SequenceTruncation(input, s, padId, trace.Slices, trace.ReshapeEntries);
+        return new SequenceTruncation(input, s, padId, trace);
     }
 
     /// <summary>S of a <c>[batch, S]</c> integer input (S fixed and above 1), or null.</summary>
