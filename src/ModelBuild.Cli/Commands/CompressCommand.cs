@@ -50,17 +50,7 @@ internal static class CompressCommand
         // --json keeps stdout for the JSON document alone, so diagnostics and progress move to stderr.
         command.SetAction(parse => CommandErrors.Run(() =>
         {
-            var r = new CompressionRecipe();
-            if (parse.GetValue(recipe) is { } recipeFile)
-            {
-                if (!File.Exists(recipeFile))
-                    throw new ModelBuildException("MB0513", $"The recipe '{recipeFile}' does not exist.", "Check the --recipe path.", recipeFile);
-                try { r = CompressionRecipe.FromJson(File.ReadAllText(recipeFile)); }
-                catch (System.Text.Json.JsonException e)
-                {
-                    throw new ModelBuildException("MB0513", $"The recipe '{recipeFile}' is not valid recipe JSON: {e.Message}", "Fix the JSON (property names as in CompressionRecipe, camelCase).", recipeFile, e);
-                }
-            }
+            var r = parse.GetValue(recipe) is { } recipeFile ? ReadRecipe(recipeFile) : new CompressionRecipe();
             r.Teacher = parse.GetValue(teacher) ?? r.Teacher;
             r.Output = (parse.GetResult(output) is not null ? parse.GetValue(output) : r.Output) ?? "";
             settings.ApplyTo(parse, r);
@@ -103,6 +93,18 @@ internal static class CompressCommand
             return 0;
         }, parse.GetValue(json) ? Console.Error : Console.Out, Console.Error));
         return command;
+    }
+
+    /// <summary>The --recipe file (MB0513 when it is missing or not recipe JSON).</summary>
+    static CompressionRecipe ReadRecipe(string recipeFile)
+    {
+        if (!File.Exists(recipeFile))
+            throw new ModelBuildException("MB0513", $"The recipe '{recipeFile}' does not exist.", "Check the --recipe path.", recipeFile);
+        try { return CompressionRecipe.FromJson(File.ReadAllText(recipeFile)); }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new ModelBuildException("MB0513", $"The recipe '{recipeFile}' is not valid recipe JSON: {e.Message}", "Fix the JSON (property names as in CompressionRecipe, camelCase).", recipeFile, e);
+        }
     }
 
     /// <summary>

@@ -38,7 +38,7 @@ public sealed class OptimizeStage : ICompressionStage
         // int4 has no form for ONNX Runtime's fused Attention (MatMulNBits needs the separate Q/K/V projections): its
         // packed QKV weights would stay float. The user asked for that form (or for size), so attention stays unfused
         // for it (the optimizer only counts its matches); auto, int8-dynamic and int8-static (QAttention) keep the fusion.
-        var unreached = _fusions is null ? QuantizationForms.LeavingFusedAttentionFloat(context.Recipe.Quantize, QuantizeStage.PreferSize(context.Recipe)) : null;
+        var unreached = _fusions is null ? QuantizationForms.LeavingFusedAttentionFloat(context.Recipe.Quantize, context.Recipe.PrefersSize()) : null;
         var optimizer = new GraphOptimizer(fusions, countOnly: unreached is null ? null : f => f is AttentionFusion);
         var output = context.WorkPath("optimized.onnx");
         var result = optimizer.Optimize(input, data, output, context.WorkPath("optimize-candidates"), context.Log.Progress);

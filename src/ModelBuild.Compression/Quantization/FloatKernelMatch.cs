@@ -1,3 +1,4 @@
+using ModelBuild.Onnx.Graph;
 using ModelBuild.Compression.Data;
 
 namespace ModelBuild.Compression.Quantization;
@@ -54,9 +55,7 @@ public static class FloatKernelMatch
                 using var session = OrtSessions.Open(model, options);
             }
             // Nodes of If/Loop/Scan bodies count too: a form that quantizes only inside bodies is not float's graph.
-            static IEnumerable<global::Onnx.NodeProto> AllNodes(global::Onnx.GraphProto g) =>
-                g.Node.Concat(g.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Graphs.Prepend(a.G)).OfType<global::Onnx.GraphProto>().SelectMany(AllNodes));
-            return AllNodes(OnnxModelAccess.Load(optimized).Graph).Select(n => n.Domain + ":" + n.OpType).Order(StringComparer.Ordinal).ToList();
+            return GraphTraversal.AllNodes(OnnxModelAccess.Load(optimized).Graph).Select(n => n.Domain + ":" + n.OpType).Order(StringComparer.Ordinal).ToList();
         }
         finally
         {

@@ -1,3 +1,4 @@
+using ModelBuild.Onnx.Graph;
 using Onnx;
 
 namespace ModelBuild.Compression.Quantization;
@@ -17,7 +18,7 @@ internal static class Fp16Subgraphs
     public static List<string> Convert(GraphProto graph, Func<TensorProto, TensorProto> toHalf)
     {
         var converted = new List<string>();
-        foreach (var body in Bodies(graph)) ConvertBody(body, toHalf, converted);
+        foreach (var body in GraphTraversal.AllGraphs(graph).Skip(1)) ConvertBody(body, toHalf, converted);
         return converted;
     }
 
@@ -40,13 +41,12 @@ internal static class Fp16Subgraphs
         foreach (var value in body.Input.Concat(body.Output))
             if (value.Type?.TensorType is { } tensor && tensor.ElemType == Float) tensor.ElemType = Float16;
         body.ValueInfo.Clear();
-        foreach (var nested in Bodies(body)) ConvertBody(nested, toHalf, converted);
     }
 
     /// <summary>Points reads of the enclosing scope's <paramref name="from"/> inside bodies at <paramref name="to"/>, unless a body defines its own.</summary>
     public static void RenameOuterReads(GraphProto graph, string from, string to)
     {
-        foreach (var body in Bodies(graph))
+        foreach (var body in GraphTraversal.Bodies(graph))
         {
             if (body.Input.Any(i => i.Name == from) || body.Initializer.Any(t => t.Name == from) || body.Node.Any(n => n.Output.Contains(from))) continue;
             foreach (var node in body.Node)
@@ -61,7 +61,4 @@ internal static class Fp16Subgraphs
             RenameOuterReads(body, from, to);
         }
     }
-
-    static IEnumerable<GraphProto> Bodies(GraphProto graph) =>
-        graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Graphs.Prepend(a.G)).OfType<GraphProto>();
 }

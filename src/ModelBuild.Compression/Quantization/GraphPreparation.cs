@@ -2,6 +2,7 @@ using Microsoft.ML.OnnxRuntime;
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Onnx.Diagnostics;
 using ModelBuild.Onnx.OpsetConversion;
+using ModelBuild.Onnx.Graph;
 using Onnx;
 
 namespace ModelBuild.Compression.Quantization;
@@ -119,19 +120,20 @@ public static class GraphPreparation
     /// Gives unnamed nodes the name <c>OpType_index</c>, and duplicate names a suffix. Nodes inside If/Loop/Scan bodies
     /// too (<c>owner/OpType_index</c>), unique across the model: the quantizers derive the names they add from them.
     /// </summary>
-    public static void NameNodes(GraphProto graph) => NameNodes(graph, "", new HashSet<string>(StringComparer.Ordinal));
-
-    static void NameNodes(GraphProto graph, string prefix, HashSet<string> used)
+    public static void NameNodes(GraphProto graph)
     {
-        for (var i = 0; i < graph.Node.Count; i++)
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        // Outermost first: a body's prefix is its owner's name, given when the enclosing graph was named.
+        foreach (var (g, owner) in GraphTraversal.AllGraphsWithOwners(graph))
         {
-            var node = graph.Node[i];
-            var name = string.IsNullOrEmpty(node.Name) ? $"{prefix}{node.OpType}_{i}" : node.Name;
-            while (!used.Add(name)) name += "_" + i;
-            node.Name = name;
+            var prefix = owner is null ? "" : owner.Name + "/";
+            for (var i = 0; i < g.Node.Count; i++)
+            {
+                var node = g.Node[i];
+                var name = string.IsNullOrEmpty(node.Name) ? $"{prefix}{node.OpType}_{i}" : node.Name;
+                while (!used.Add(name)) name += "_" + i;
+                node.Name = name;
+            }
         }
-        foreach (var node in graph.Node)
-            foreach (var body in node.Attribute.SelectMany(a => a.Graphs.Prepend(a.G)).OfType<GraphProto>())
-                NameNodes(body, node.Name + "/", used);
     }
 }

@@ -1,3 +1,4 @@
+using ModelBuild.Onnx.Graph;
 using Onnx;
 
 namespace ModelBuild.Compression.Quantization;
@@ -85,13 +86,7 @@ internal sealed class QdqGraphWriter
     {
         var used = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
         // Bodies at any depth may read an enclosing graph's initializer by name (If/Loop/Scan, nested).
-        void AddReads(GraphProto g)
-        {
-            used.UnionWith(g.Node.SelectMany(n => n.Input));
-            foreach (var body in g.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Graphs.Prepend(a.G)).OfType<GraphProto>())
-                AddReads(body);
-        }
-        AddReads(graph);
+        used.UnionWith(GraphTraversal.AllNodes(graph).SelectMany(n => n.Input));
         var unused = graph.Initializer.Where(t => !used.Contains(t.Name)).ToList();
         foreach (var t in unused) graph.Initializer.Remove(t);
     }

@@ -1,3 +1,4 @@
+using ModelBuild.Onnx.Graph;
 using Onnx;
 
 namespace ModelBuild.Compression.Quantization;
@@ -24,8 +25,7 @@ public sealed record QuantizableNode(NodeProto Node, QuantizableKind Kind, int? 
     /// the forms that enter bodies (<see cref="SubgraphQuantization"/>) can rewrite.
     /// </summary>
     public static List<QuantizableNode> FindWithBodies(GraphProto graph) =>
-        Find(graph).Concat(graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Graphs.Prepend(a.G)).OfType<GraphProto>()
-            .SelectMany(FindWithBodies)).ToList();
+        GraphTraversal.AllGraphs(graph).SelectMany(Find).ToList();
 
     /// <summary>Finds the nodes of the kinds quantization understands, in graph order.</summary>
     public static List<QuantizableNode> Find(GraphProto graph)

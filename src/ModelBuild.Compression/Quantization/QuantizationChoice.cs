@@ -14,7 +14,7 @@ internal static class QuantizationChoice
     /// <summary>auto's choice among the candidates (every gate measured), or null when none passes.</summary>
     public static QuantizationCandidate? Auto(IReadOnlyList<QuantizationCandidate> candidates, CompressionRecipe recipe, IWorkerLog log)
     {
-        var chosen = AutoQuantizer.Choose(candidates, recipe.Force, preferSize: QuantizeStage.PreferSize(recipe));
+        var chosen = AutoQuantizer.Choose(candidates, recipe.Force, preferSize: recipe.PrefersSize());
         if (chosen?.LatencyFailure is not null)
             log.Warning("MB0205", $"auto: {chosen.Form} is {chosen.LatencyFailure}; written anyway because of --force.", "Drop --force to let auto keep only forms that are faster than float.");
         if (chosen is null)

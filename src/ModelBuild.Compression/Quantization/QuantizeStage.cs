@@ -169,7 +169,7 @@ public sealed class QuantizeStage : ICompressionStage
         IReadOnlyList<QuantizableNode> quantizable, bool lstmReached, ModelProto prepared, JsonObject details)
     {
         var recipe = context.Recipe;
-        var preferSize = PreferSize(recipe);
+        var preferSize = recipe.PrefersSize();
         var hasMatMul = lstmReached || quantizable.Any(n => n.Kind is QuantizableKind.Gemm or QuantizableKind.MatMulWeight);
         var facts = new QuantizationFacts(hasCalibration, hasMatMul, quantizable.Any(n => n.Kind == QuantizableKind.Conv), preferSize);
         if (requested is null) details["prefer"] = preferSize ? "size" : "latency";
@@ -276,9 +276,6 @@ public sealed class QuantizeStage : ICompressionStage
     /// </summary>
     public StageCacheInputs CacheInputs(CompressionContext context) =>
         new(new { context.LatencyRuns, DefaultAutoMaxDrop, DefaultAutoMinAgreement }, []);
-
-    /// <summary>Whether the recipe weighs bytes over latency (<c>--prefer size</c>); latency when unset.</summary>
-    public static bool PreferSize(CompressionRecipe recipe) => string.Equals(recipe.Prefer?.Trim(), "size", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// Says which weighted nodes <paramref name="form"/> leaves float: MB0219 for those inside subgraphs that int8-static

@@ -92,6 +92,21 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
         var graph = model.Graph;
         var (nodes, tensors, sameAs) = Plan(graph);
         var writer = new QdqGraphWriter(graph);
+        var activation = ActivationParams(tensors, sameAs, ranges);
+        var attentions = FusedAttentionsToQuantize(graph, writer, nodes, sameAs, ranges, activation);
+        var quantizedNames = new List<string>();
+        var gatherRewrites = QuantizeWeights(nodes, writer, activation, quantizedNames);
+        RewriteNodes(graph, writer, nodes, activation, attentions, gatherRewrites, ranges, quantizedNames);
+        QdqGraphWriter.RemoveUnusedInitializers(graph);
+        // Per-tensor QuantizeLinear/DequantizeLinear exist from opset 10, so a per-tensor model keeps its opset.
+        OnnxModelAccess.EnsureOpset(model, "", PerChannel ? GraphPreparation.QuantizationOpset : GraphPreparation.PerTensorQuantizationOpset);
+        return new QuantizedModel(model, quantizedNames, activation.Count);
+    }
+
+    /// <summary>The int8 parameters of each planned tensor that has a range (a data-movement output takes its source's).</summary>
+    static Dictionary<string, QuantParams> ActivationParams(List<string> tensors, Dictionary<string, string> sameAs,
+        IReadOnlyDictionary<string, (float Min, float Max)> ranges)
+    {
         var activation = new Dictionary<string, QuantParams>(StringComparer.Ordinal);
         foreach (var t in tensors)
         {
@@ -99,16 +114,32 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
             if (!ranges.TryGetValue(source, out var r)) continue;
             activation[t] = QuantizationMath.Int8Activation(r.Min, r.Max);
         }
+        return activation;
+    }
 
-        // A fused Attention's input that no QDQ node reads gets no Q/DQ pair: its QuantizeLinear (uint8) is QAttention's own.
+    /// <summary>
+    /// The fused Attentions that become QAttention. An input of theirs that no QDQ node reads gets no Q/DQ pair (removed
+    /// from <paramref name="activation"/>): its QuantizeLinear (uint8) is QAttention's own.
+    /// </summary>
+    HashSet<NodeProto> FusedAttentionsToQuantize(GraphProto graph, QdqGraphWriter writer, List<QuantizableNode> nodes, Dictionary<string, string> sameAs,
+        IReadOnlyDictionary<string, (float Min, float Max)> ranges, Dictionary<string, QuantParams> activation)
+    {
         var attentions = new HashSet<NodeProto>(graph.Node.Where(n => DynamicInt8Quantizer.IsFusedAttention(n, writer) && !ExcludedNodes.Contains(n.Name)
             && ranges.ContainsKey(n.Input[0])), ReferenceEqualityComparer.Instance);
         var qdqRead = nodes.Where(n => n.Kind != QuantizableKind.GatherEmbedding).SelectMany(n => n.ActivationInputs.Select(i => n.Node.Input[i]))
             .Concat(sameAs.Values).ToHashSet(StringComparer.Ordinal);
         foreach (var a in attentions)
             if (!qdqRead.Contains(a.Input[0])) activation.Remove(a.Input[0]);
+        return attentions;
+    }
 
-        var quantizedNames = new List<string>();
+    /// <summary>
+    /// Points each node whose activations all have parameters at int8 weights (shared by the nodes that read the same
+    /// weight) and an int32 bias; embedding Gathers get an int8 table, and the DequantizeLinear to put after each is returned.
+    /// </summary>
+    Dictionary<NodeProto, NodeProto> QuantizeWeights(List<QuantizableNode> nodes, QdqGraphWriter writer, Dictionary<string, QuantParams> activation,
+        List<string> quantizedNames)
+    {
         var weightCache = new Dictionary<string, (string Output, QuantParams Params)>(StringComparer.Ordinal);
         var gatherRewrites = new Dictionary<NodeProto, NodeProto>(ReferenceEqualityComparer.Instance);
         foreach (var q in nodes)
@@ -123,31 +154,46 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
             if (q.WeightInput is { } wi)
             {
                 var weightName = q.Node.Input[wi];
-                var axis = PerChannel ? q.ChannelAxis : null;
                 if (!weightCache.TryGetValue(weightName, out var w))
-                {
-                    var tensor = writer.Initializer(weightName);
-                    var dims = OnnxModelAccess.Dims(tensor);
-                    var (values, p) = QuantizationMath.Int8WeightsSymmetric(OnnxModelAccess.ReadFloats(tensor), dims, axis, QuantizationMath.StaticWeightMax);
-                    w = (writer.WeightDq(weightName, values, dims, p, axis), p);
-                    weightCache[weightName] = w;
-                }
+                    weightCache[weightName] = w = WeightDq(writer, weightName, PerChannel ? q.ChannelAxis : null);
                 q.Node.Input[wi] = w.Output;
                 if (q.BiasInput is { } bi)
-                {
-                    var bias = writer.Initializer(q.Node.Input[bi]);
-                    var inputScale = activation[q.Node.Input[q.ActivationInputs[0]]].Scales[0];
-                    var (values, scales) = QuantizationMath.Int32Bias(OnnxModelAccess.ReadFloats(bias), inputScale, w.Params.Scales);
-                    // A [1, N] Gemm bias becomes [N]: same broadcast, and per-axis DequantizeLinear needs the channels on axis 0.
-                    // One weight scale gives one bias scale: a per-tensor DequantizeLinear (no axis, valid before opset 13).
-                    if (w.Params.Scales.Length == 1) scales = [scales[0]];
-                    q.Node.Input[bi] = writer.BiasDq(q.Node.Input[bi], values, scales, [values.Length]);
-                }
+                    q.Node.Input[bi] = BiasDq(writer, q.Node.Input[bi], activation[q.Node.Input[q.ActivationInputs[0]]].Scales[0], w.Params);
             }
             quantizedNames.Add(q.Name);
         }
+        return gatherRewrites;
+    }
 
-        // Activation Q/DQ pairs go right after the producer; every consumer (not graph outputs) reads the DQ output.
+    /// <summary>The weight as symmetric int8 (per channel along <paramref name="axis"/>, or per tensor) behind a DequantizeLinear.</summary>
+    static (string Output, QuantParams Params) WeightDq(QdqGraphWriter writer, string weightName, int? axis)
+    {
+        var tensor = writer.Initializer(weightName);
+        var dims = OnnxModelAccess.Dims(tensor);
+        var (values, p) = QuantizationMath.Int8WeightsSymmetric(OnnxModelAccess.ReadFloats(tensor), dims, axis, QuantizationMath.StaticWeightMax);
+        return (writer.WeightDq(weightName, values, dims, p, axis), p);
+    }
+
+    /// <summary>The bias as int32 with scale input scale x weight scale, behind a DequantizeLinear.</summary>
+    static string BiasDq(QdqGraphWriter writer, string biasName, float inputScale, QuantParams weight)
+    {
+        var bias = writer.Initializer(biasName);
+        var (values, scales) = QuantizationMath.Int32Bias(OnnxModelAccess.ReadFloats(bias), inputScale, weight.Scales);
+        // A [1, N] Gemm bias becomes [N]: same broadcast, and per-axis DequantizeLinear needs the channels on axis 0.
+        // One weight scale gives one bias scale: a per-tensor DequantizeLinear (no axis, valid before opset 13).
+        if (weight.Scales.Length == 1) scales = [scales[0]];
+        return writer.BiasDq(biasName, values, scales, [values.Length]);
+    }
+
+    /// <summary>
+    /// The new node list: the writer's prologue (weight DQs), then each node with an activation Q/DQ pair right after the
+    /// producer of each quantized tensor; only quantized and data-movement nodes read the DQ output. Fused Attentions
+    /// become QuantizeLinear + QAttention, embedding Gathers get their DequantizeLinear.
+    /// </summary>
+    static void RewriteNodes(GraphProto graph, QdqGraphWriter writer, List<QuantizableNode> nodes, Dictionary<string, QuantParams> activation,
+        HashSet<NodeProto> attentions, Dictionary<NodeProto, NodeProto> gatherRewrites, IReadOnlyDictionary<string, (float Min, float Max)> ranges,
+        List<string> quantizedNames)
+    {
         var newNodes = new List<NodeProto>(writer.Prologue);
         var replace = new Dictionary<string, string>(StringComparer.Ordinal);
         var pending = activation.Keys.ToHashSet(StringComparer.Ordinal);
@@ -159,8 +205,7 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
             replace[tensor] = output;
         }
         foreach (var input in graph.Input) Emit(input.Name);
-        // Only quantized and data-movement nodes read the DQ output; other consumers (a residual Add, say) keep the
-        // float tensor, so that path stays exact.
+        // Other consumers (a residual Add, say) keep the float tensor, so that path stays exact.
         var readers = nodes.Where(n => n.Kind != QuantizableKind.GatherEmbedding).Select(n => n.Node)
             .Concat(graph.Node.Where(n => DataMovement.Contains(n.OpType))).ToHashSet(ReferenceEqualityComparer.Instance);
         foreach (var node in graph.Node.ToList())
@@ -188,10 +233,6 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
         }
         graph.Node.Clear();
         graph.Node.AddRange(newNodes);
-        QdqGraphWriter.RemoveUnusedInitializers(graph);
-        // Per-tensor QuantizeLinear/DequantizeLinear exist from opset 10, so a per-tensor model keeps its opset.
-        OnnxModelAccess.EnsureOpset(model, "", PerChannel ? GraphPreparation.QuantizationOpset : GraphPreparation.PerTensorQuantizationOpset);
-        return new QuantizedModel(model, quantizedNames, activation.Count);
     }
 
     /// <summary>

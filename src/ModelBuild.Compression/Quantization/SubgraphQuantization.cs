@@ -1,3 +1,4 @@
+using ModelBuild.Onnx.Graph;
 using Onnx;
 
 namespace ModelBuild.Compression.Quantization;
@@ -20,12 +21,12 @@ public static class SubgraphQuantization
     public const string NotCalibrated = " (int8-static cannot calibrate tensors inside a subgraph)";
 
     /// <summary>Whether the graph or a body in it has an LSTM that int8-dynamic turns into DynamicQuantizeLSTM.</summary>
-    public static bool HasQuantizableLstm(GraphProto graph)
-    {
-        var writer = new QdqGraphWriter(graph);
-        return graph.Node.Any(n => LstmDynamicQuantizer.Fits(n, writer))
-            || graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Graphs.Prepend(a.G)).OfType<GraphProto>().Any(HasQuantizableLstm);
-    }
+    public static bool HasQuantizableLstm(GraphProto graph) =>
+        GraphTraversal.AllGraphs(graph).Any(g =>
+        {
+            var writer = new QdqGraphWriter(g);
+            return g.Node.Any(n => LstmDynamicQuantizer.Fits(n, writer));
+        });
 
     /// <summary>Whether the form is applied to subgraph bodies here.</summary>
     public static bool EntersBodies(string form) => form is Dynamic or Int8WeightStorage.FormName or Int4WeightQuantizer.FormName;
@@ -38,7 +39,7 @@ public static class SubgraphQuantization
     /// </summary>
     public static QuantizedModel Quantize(IQuantizationForm form, ModelProto prepared, QuantizeRequest request)
     {
-        if (EntersBodies(form.Name) && Bodies(prepared.Graph).Any())
+        if (EntersBodies(form.Name) && GraphTraversal.Bodies(prepared.Graph).Any())
         {
             prepared = prepared.Clone();
             Localize(prepared.Graph, MaxCopies);
@@ -55,7 +56,7 @@ public static class SubgraphQuantization
     /// <summary>The quantizable nodes a form that enters bodies reaches: the main graph's and, weights localized, the bodies'.</summary>
     public static List<QuantizableNode> Reachable(ModelProto prepared)
     {
-        if (!Bodies(prepared.Graph).Any()) return QuantizableNode.Find(prepared.Graph);
+        if (!GraphTraversal.Bodies(prepared.Graph).Any()) return QuantizableNode.Find(prepared.Graph);
         var localized = prepared.Graph.Clone();
         Localize(localized, MaxCopies);
         return QuantizableNode.FindWithBodies(localized);
@@ -71,7 +72,7 @@ public static class SubgraphQuantization
     /// </summary>
     public static void Localize(GraphProto graph, int maxCopies)
     {
-        var bodies = Bodies(graph).ToList();
+        var bodies = GraphTraversal.Bodies(graph).ToList();
         if (bodies.Count == 0) return;
         var readHere = graph.Node.SelectMany(n => n.Input).Concat(graph.Output.Select(o => o.Name)).ToHashSet(StringComparer.Ordinal);
         var readers = bodies.Select(b => (Body: b, Reads: Reads(b))).ToList();
@@ -88,11 +89,9 @@ public static class SubgraphQuantization
 
     /// <summary>Every name the nodes of a body read, its nested bodies included.</summary>
     static HashSet<string> Reads(GraphProto body) =>
-        body.Node.SelectMany(n => n.Input).Concat(Bodies(body).SelectMany(Reads)).ToHashSet(StringComparer.Ordinal);
+        GraphTraversal.AllNodes(body).SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
 
-    static IEnumerable<GraphProto> Bodies(GraphProto graph) =>
-        graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Graphs.Prepend(a.G)).OfType<GraphProto>();
-
+    // Walks the graph attributes' slots itself: each body is replaced by the form's quantized copy, then entered.
     static void QuantizeBodies(ModelProto model, GraphProto graph, IQuantizationForm form, QuantizeRequest request, List<string> quantized)
     {
         foreach (var node in graph.Node)
@@ -118,7 +117,7 @@ public static class SubgraphQuantization
         for (var i = 0; i < graph.Node.Count; i++)
         {
             var node = graph.Node[i];
-            foreach (var attribute in node.Attribute.Where(a => a.G is not null)) QuantizeLstms(model, attribute.G, excluded, quantized);
+            foreach (var body in GraphTraversal.Bodies(node)) QuantizeLstms(model, body, excluded, quantized);
             if (excluded.Contains(node.Name) || !LstmDynamicQuantizer.Fits(node, writer)) continue;
             graph.Node[i] = LstmDynamicQuantizer.Quantize(node, writer);
             quantized.Add(node.Name);
@@ -156,9 +155,9 @@ public static class SubgraphQuantization
                 left.Add($"{name} (only int8-dynamic quantizes LSTM weights, as DynamicQuantizeLSTM)");
             else if (owner is not null && form == StaticQdqInt8Quantizer.FormName && HasWeight(node))
                 left.Add($"{name}{NotCalibrated}");
-            foreach (var attribute in node.Attribute)
-                foreach (var body in attribute.Graphs.Prepend(attribute.G).OfType<GraphProto>())
-                    Walk(form, body, $"{node.OpType} '{node.Name}'", left, weights);
+            // Depth first per node (a body's entries right after its owner's), each body seeing the weights around it.
+            foreach (var body in GraphTraversal.Bodies(node))
+                Walk(form, body, $"{node.OpType} '{node.Name}'", left, weights);
         }
     }
 }

@@ -336,16 +336,9 @@ public sealed class OnnxGraph
                 yield return input;
             }
         }
-        foreach (var attribute in node.Attribute)
+        foreach (var body in GraphTraversal.Bodies(node))
         {
-            if (attribute.G is not null)
-            {
-                foreach (var name in OuterScopeReads(attribute.G)) yield return name;
-            }
-            foreach (var g in attribute.Graphs)
-            {
-                foreach (var name in OuterScopeReads(g)) yield return name;
-            }
+            foreach (var name in OuterScopeReads(body)) yield return name;
         }
     }
 

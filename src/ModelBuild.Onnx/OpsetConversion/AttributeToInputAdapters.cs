@@ -10,11 +10,8 @@ namespace ModelBuild.Onnx.OpsetConversion;
 /// Squeeze/Unsqueeze/ReduceSum-13 (<c>axes</c>) and Split-13 (<c>split</c> sizes): the int64 list attribute became an
 /// optional int64 input.
 /// </summary>
-internal sealed class IntsToInputAdapter : OpsetAdapter
+internal sealed class IntsToInputAdapter() : OpsetAdapter(13, ["Squeeze", "Unsqueeze", "ReduceSum", "Split"])
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["Squeeze", "Unsqueeze", "ReduceSum", "Split"];
-    public override int ChangedAt => 13;
-
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         var attribute = node.OpType == "Split" ? "split" : "axes";
@@ -25,11 +22,8 @@ internal sealed class IntsToInputAdapter : OpsetAdapter
 }
 
 /// <summary>Slice-10: <c>starts</c>/<c>ends</c>/<c>axes</c> became int64 inputs.</summary>
-internal sealed class SliceAdapter : OpsetAdapter
+internal sealed class SliceAdapter() : OpsetAdapter(10, ["Slice"])
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["Slice"];
-    public override int ChangedAt => 10;
-
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         if (node.Input.Count > 1) return [node]; // already in the input form
@@ -40,11 +34,8 @@ internal sealed class SliceAdapter : OpsetAdapter
 }
 
 /// <summary>Pad-11: <c>pads</c> (Pad-1: <c>paddings</c>) and <c>value</c> became inputs; <c>mode</c> stays.</summary>
-internal sealed class PadAdapter : OpsetAdapter
+internal sealed class PadAdapter() : OpsetAdapter(11, ["Pad"])
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["Pad"];
-    public override int ChangedAt => 11;
-
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         var pads = node.GetInts("pads") ?? node.GetInts("paddings");
@@ -59,11 +50,8 @@ internal sealed class PadAdapter : OpsetAdapter
 }
 
 /// <summary>TopK-10: <c>k</c> became a 1-element int64 input.</summary>
-internal sealed class TopKAdapter : OpsetAdapter
+internal sealed class TopKAdapter() : OpsetAdapter(10, ["TopK"])
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["TopK"];
-    public override int ChangedAt => 10;
-
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         if (node.Find("k") is not { } k) return context.Refuse(node, "TopK-1 without 'k'");
@@ -74,11 +62,8 @@ internal sealed class TopKAdapter : OpsetAdapter
 }
 
 /// <summary>Dropout-12: <c>ratio</c> became an optional input (at inference Dropout is the identity either way); <c>is_test</c> went at 7.</summary>
-internal sealed class DropoutAdapter : OpsetAdapter
+internal sealed class DropoutAdapter() : OpsetAdapter(12, ["Dropout"])
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["Dropout"];
-    public override int ChangedAt => 12;
-
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         var ratio = node.Find("ratio");

@@ -4,11 +4,8 @@ using Onnx;
 namespace ModelBuild.Onnx.OpsetConversion;
 
 /// <summary>Clip-11: the <c>min</c>/<c>max</c> attributes became optional scalar inputs of the input's type (ONNX adapter clip_10_11).</summary>
-internal sealed class ClipAdapter : OpsetAdapter
+internal sealed class ClipAdapter() : OpsetAdapter(11, ["Clip"])
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["Clip"];
-    public override int ChangedAt => 11;
-
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         var type = context.ElementType(node.Input[0]);

@@ -10,11 +10,8 @@ namespace ModelBuild.Onnx.OpsetConversion;
 /// ImageScaler (y = scale * x + bias[c] on NCHW, bias as [1,C,1,1]) and Affine (y = alpha * x + beta): one affine map,
 /// Mul then Add (just the Mul when ImageScaler has no bias).
 /// </summary>
-internal sealed class ScaleShiftAdapter : OpsetAdapter
+internal sealed class ScaleShiftAdapter() : OpsetAdapter(10, ["ImageScaler", "Affine"])
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["ImageScaler", "Affine"];
-    public override int ChangedAt => 10;
-
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         var type = context.ElementType(node.Input[0]);
@@ -41,11 +38,8 @@ internal sealed class ScaleShiftAdapter : OpsetAdapter
 /// Crop on NCHW: border = [left, top, right, bottom]; with <c>scale</c> = [h, w] the output is h x w from (top, left),
 /// else the image minus the borders -> Slice over axes 2 and 3.
 /// </summary>
-internal sealed class CropAdapter : OpsetAdapter
+internal sealed class CropAdapter() : OpsetAdapter(10, ["Crop"])
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["Crop"];
-    public override int ChangedAt => 10;
-
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         var border = node.GetInts("border");

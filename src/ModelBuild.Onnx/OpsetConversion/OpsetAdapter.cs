@@ -8,12 +8,12 @@ namespace ModelBuild.Onnx.OpsetConversion;
 /// <see cref="ChangedAt"/> and the target is at or above it, and returns the nodes that mean the same at
 /// <see cref="ChangedAt"/> (the node itself, edited, may be among them).
 /// </summary>
-public abstract class OpsetAdapter
+public abstract class OpsetAdapter(int changedAt, IReadOnlyList<string> opTypes)
 {
-    public abstract IReadOnlyList<string> OpTypes { get; }
+    public IReadOnlyList<string> OpTypes { get; } = opTypes;
 
     /// <summary>The first opset at which the old form is no longer valid or no longer means the same.</summary>
-    public abstract int ChangedAt { get; }
+    public int ChangedAt { get; } = changedAt;
 
     /// <summary>The replacement nodes; call <see cref="OpsetRewriteContext.Refuse"/> when the node has no faithful rewrite.</summary>
     public abstract IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context);

@@ -1,3 +1,4 @@
+using ModelBuild.Onnx.Graph;
 using ModelBuild.Onnx.Shapes;
 using Onnx;
 
@@ -56,11 +57,7 @@ public static class OpsetConverter
         var result = new List<NodeProto>(graph.Node.Count);
         foreach (var node in graph.Node)
         {
-            foreach (var attribute in node.Attribute)
-            {
-                if (attribute.G is { } g) ConvertGraph(g, source, target, values, names, refusals, rewritten);
-                foreach (var sub in attribute.Graphs) ConvertGraph(sub, source, target, values, names, refusals, rewritten);
-            }
+            foreach (var body in GraphTraversal.Bodies(node)) ConvertGraph(body, source, target, values, names, refusals, rewritten);
             if (node.Domain is not ("" or "ai.onnx"))
             {
                 result.Add(node);
@@ -97,7 +94,7 @@ public static class OpsetConverter
     private static HashSet<string> AllNames(GraphProto graph)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
-        void Visit(GraphProto g)
+        foreach (var g in GraphTraversal.AllGraphs(graph))
         {
             foreach (var i in g.Input) names.Add(i.Name);
             foreach (var i in g.Initializer) names.Add(i.Name);
@@ -105,14 +102,8 @@ public static class OpsetConverter
             {
                 names.Add(n.Name);
                 foreach (var o in n.Output) names.Add(o);
-                foreach (var a in n.Attribute)
-                {
-                    if (a.G is { } sub) Visit(sub);
-                    foreach (var s in a.Graphs) Visit(s);
-                }
             }
         }
-        Visit(graph);
         return names;
     }
 }

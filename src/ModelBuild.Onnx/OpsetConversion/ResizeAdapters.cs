@@ -4,11 +4,8 @@ using Onnx;
 namespace ModelBuild.Onnx.OpsetConversion;
 
 /// <summary>Upsample was removed at 10; Resize-10 has the same inputs (X, scales) and meaning (ONNX adapter upsample_9_10).</summary>
-internal sealed class UpsampleAdapter : OpsetAdapter
+internal sealed class UpsampleAdapter() : OpsetAdapter(10, ["Upsample"])
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["Upsample"];
-    public override int ChangedAt => 10;
-
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         var mode = node.GetString("mode", "nearest");
@@ -30,11 +27,8 @@ internal sealed class UpsampleAdapter : OpsetAdapter
 /// ONNX Runtime's Resize-10 rounds that coordinate down when upsampling and up when downsampling, per axis. So nearest
 /// needs constant scales all at least 1 (floor) or all at most 1 (ceil); a mix has no single opset-11 nearest_mode.
 /// </summary>
-internal sealed class ResizeAdapter : OpsetAdapter
+internal sealed class ResizeAdapter() : OpsetAdapter(11, ["Resize"])
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["Resize"];
-    public override int ChangedAt => 11;
-
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         if (node.Input.Count != 2) return context.Refuse(node, "Resize-10 needs exactly the inputs X and scales");

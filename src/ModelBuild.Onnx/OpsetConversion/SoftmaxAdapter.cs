@@ -9,11 +9,8 @@ namespace ModelBuild.Onnx.OpsetConversion;
 /// <c>axis</c> is the last dimension both mean the same and only the attribute is made explicit; otherwise the old
 /// meaning is spelt out as Flatten(axis) -> op(axis=1) -> Reshape(Shape(x)) (ONNX adapter softmax_12_13).
 /// </summary>
-internal sealed class SoftmaxAdapter : OpsetAdapter
+internal sealed class SoftmaxAdapter() : OpsetAdapter(13, ["Softmax", "LogSoftmax", "Hardmax"])
 {
-    public override IReadOnlyList<string> OpTypes { get; } = ["Softmax", "LogSoftmax", "Hardmax"];
-    public override int ChangedAt => 13;
-
     public override IReadOnlyList<NodeProto> Rewrite(NodeProto node, OpsetRewriteContext context)
     {
         var axis = node.GetInt("axis", 1);

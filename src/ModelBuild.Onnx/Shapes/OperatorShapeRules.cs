@@ -361,25 +361,22 @@ public static class OperatorShapeRules
         c.SetOutput(1, Int64, output.ToArray());
     }
 
-    private static void GlobalPoolRule(ShapeInferenceContext c)
+    /// <summary>Output 0 has input 0's type and a shape computed from input 0's; unknown when that is.</summary>
+    private static void FromInputShape(ShapeInferenceContext c, Func<D[], D[]> shape)
     {
         var x = c.Input(0)?.Shape;
-        c.SetOutput(0, TypeOf(c, 0), x is null ? null : x.Take(2).Concat(Enumerable.Repeat(D.Known(1), x.Length - 2)).ToArray());
+        c.SetOutput(0, TypeOf(c, 0), x is null ? null : shape(x));
     }
 
-    private static void FlattenRule(ShapeInferenceContext c)
+    private static void GlobalPoolRule(ShapeInferenceContext c) =>
+        FromInputShape(c, x => x.Take(2).Concat(Enumerable.Repeat(D.Known(1), x.Length - 2)).ToArray());
+
+    private static void FlattenRule(ShapeInferenceContext c) => FromInputShape(c, x =>
     {
-        var x = c.Input(0)?.Shape;
-        int type = TypeOf(c, 0);
-        if (x is null)
-        {
-            c.SetOutput(0, type, null);
-            return;
-        }
         long axis = c.Node.GetInt("axis", 1);
         int a = (int)(axis < 0 ? axis + x.Length : axis);
-        c.SetOutput(0, type, [ShapeMath.Product(x.Take(a)), ShapeMath.Product(x.Skip(a))]);
-    }
+        return [ShapeMath.Product(x.Take(a)), ShapeMath.Product(x.Skip(a))];
+    });
 
     private static void ReshapeRule(ShapeInferenceContext c)
     {
@@ -444,18 +441,11 @@ public static class OperatorShapeRules
         return D.Unknown;
     }
 
-    private static void TransposeRule(ShapeInferenceContext c)
+    private static void TransposeRule(ShapeInferenceContext c) => FromInputShape(c, x =>
     {
-        var x = c.Input(0)?.Shape;
-        int type = TypeOf(c, 0);
-        if (x is null)
-        {
-            c.SetOutput(0, type, null);
-            return;
-        }
         long[] perm = c.Node.GetInts("perm") ?? Enumerable.Range(0, x.Length).Reverse().Select(i => (long)i).ToArray();
-        c.SetOutput(0, type, perm.Select(p => x[p]).ToArray());
-    }
+        return perm.Select(p => x[p]).ToArray();
+    });
 
     private static void ConcatRule(ShapeInferenceContext c)
     {

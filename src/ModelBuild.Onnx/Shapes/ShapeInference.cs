@@ -239,13 +239,8 @@ public sealed class ShapeInferenceContext
     private readonly IReadOnlyDictionary<string, TensorProto> _constants;
 
     internal ShapeInferenceContext(NodeProto node, IReadOnlyDictionary<string, InferredValue> env,
-        IReadOnlyDictionary<string, TensorProto> constants, long opset)
-    {
-        Node = node;
-        _env = env;
-        _constants = constants;
-        Opset = opset;
-    }
+        IReadOnlyDictionary<string, TensorProto> constants, long opset) =>
+        (Node, _env, _constants, Opset) = (node, env, constants, opset);
 
     public NodeProto Node { get; }
 

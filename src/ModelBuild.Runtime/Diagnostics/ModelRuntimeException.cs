@@ -5,24 +5,16 @@ namespace ModelBuild.Runtime;
 /// The runtime does not reference the other ModelBuild projects, so it carries its own exception type with the
 /// same shape as ModelBuild.Onnx's ModelBuildException.
 /// </summary>
-public sealed class ModelRuntimeException : Exception
+public sealed class ModelRuntimeException(string code, string cause, string remedy, string? item = null, Exception? inner = null)
+    : Exception($"{code}: {cause} Fix: {remedy}", inner)
 {
-    public ModelRuntimeException(string code, string cause, string remedy, string? item = null, Exception? inner = null)
-        : base($"{code}: {cause} Fix: {remedy}", inner)
-    {
-        Code = code;
-        Cause = cause;
-        Remedy = remedy;
-        Item = item;
-    }
-
     /// <summary>The MB07xx code.</summary>
-    public string Code { get; }
+    public string Code { get; } = code;
 
-    public string Cause { get; }
+    public string Cause { get; } = cause;
 
-    public string Remedy { get; }
+    public string Remedy { get; } = remedy;
 
     /// <summary>The model name, file or URI at fault, when there is one.</summary>
-    public string? Item { get; }
+    public string? Item { get; } = item;
 }

@@ -12,17 +12,18 @@ namespace ModelBuild.Runtime;
 /// ETag, If-Modified-Since when it sent Last-Modified; a 304 means unchanged. When the server sends neither, the
 /// body's SHA-256 decides. Failed requests (network errors, 5xx, 408, 429) are retried with exponential back-off.
 /// </summary>
-public sealed class UriModelLoader : ModelLoader
+public sealed class UriModelLoader(Uri uri, TimeSpan period, Func<HttpClient> clientFactory, int retries, TimeSpan retryDelay, ILogger<UriModelLoader> logger)
+    : ModelLoader
 {
     /// <summary>The IHttpClientFactory client name (configure it with services.AddHttpClient(name, ...)).</summary>
     public const string HttpClientName = "ModelBuild.Runtime";
 
-    private readonly Uri _uri;
-    private readonly TimeSpan _period;
-    private readonly Func<HttpClient> _clientFactory;
-    private readonly int _retries;
-    private readonly TimeSpan _retryDelay;
-    private readonly ILogger _logger;
+    private readonly Uri _uri = uri;
+    private readonly TimeSpan _period = period;
+    private readonly Func<HttpClient> _clientFactory = clientFactory;
+    private readonly int _retries = retries;
+    private readonly TimeSpan _retryDelay = retryDelay;
+    private readonly ILogger _logger = logger;
     private readonly ReloadSignal _signal = new();
     private readonly SemaphoreSlim _pollLock = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
@@ -31,16 +32,6 @@ public sealed class UriModelLoader : ModelLoader
     private EntityTagHeaderValue? _etag;
     private DateTimeOffset? _lastModified;
     private Timer? _timer;
-
-    public UriModelLoader(Uri uri, TimeSpan period, Func<HttpClient> clientFactory, int retries, TimeSpan retryDelay, ILogger<UriModelLoader> logger)
-    {
-        _uri = uri;
-        _period = period;
-        _clientFactory = clientFactory;
-        _retries = retries;
-        _retryDelay = retryDelay;
-        _logger = logger;
-    }
 
     public override string Source => _uri.ToString();
 

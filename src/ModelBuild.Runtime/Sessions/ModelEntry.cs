@@ -13,14 +13,15 @@ namespace ModelBuild.Runtime.Sessions;
 /// a new generation is fully built (session + checked tensor map + a warm context) before it is swapped in with
 /// one atomic exchange, and the previous generation is released (disposed when its last lease returns).
 /// </summary>
-internal sealed class ModelEntry<TIn, TOut> : IDisposable
+internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, PredictionEnginePoolOptions<TIn, TOut> options,
+    PredictionEnginePool<TIn, TOut> pool, ILogger logger) : IDisposable
     where TIn : class
     where TOut : class, new()
 {
-    private readonly ModelLoader _loader;
-    private readonly PredictionEnginePoolOptions<TIn, TOut> _options;
-    private readonly PredictionEnginePool<TIn, TOut> _pool;
-    private readonly ILogger _logger;
+    private readonly ModelLoader _loader = loader;
+    private readonly PredictionEnginePoolOptions<TIn, TOut> _options = options;
+    private readonly PredictionEnginePool<TIn, TOut> _pool = pool;
+    private readonly ILogger _logger = logger;
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly ReloadSignal _reloaded = new();
     private readonly CancellationTokenSource _disposing = new();
@@ -32,16 +33,7 @@ internal sealed class ModelEntry<TIn, TOut> : IDisposable
     private volatile string? _lastError;
     private DateTimeOffset? _lastErrorAt;
 
-    public ModelEntry(string name, ModelLoader loader, PredictionEnginePoolOptions<TIn, TOut> options, PredictionEnginePool<TIn, TOut> pool, ILogger logger)
-    {
-        Name = name;
-        _loader = loader;
-        _options = options;
-        _pool = pool;
-        _logger = logger;
-    }
-
-    public string Name { get; }
+    public string Name { get; } = name;
 
     public ModelGeneration<TIn, TOut> Current => Volatile.Read(ref _current) ?? throw new ObjectDisposedException($"model '{Name}'");
 

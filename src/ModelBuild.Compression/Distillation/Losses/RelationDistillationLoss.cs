@@ -16,18 +16,11 @@ public enum RelationKind
 /// Relation-based distillation on one named tensor per model, flattened per sample: the student matches the teacher's
 /// structure among the samples of a batch rather than the values themselves, so widths may differ.
 /// </summary>
-public sealed class RelationDistillationLoss
+public sealed class RelationDistillationLoss(RelationKind kind = RelationKind.DistanceAndAngle, double distanceWeight = 1.0, double angleWeight = 2.0)
 {
-    public RelationDistillationLoss(RelationKind kind = RelationKind.DistanceAndAngle, double distanceWeight = 1.0, double angleWeight = 2.0)
-    {
-        Kind = kind;
-        DistanceWeight = distanceWeight;
-        AngleWeight = angleWeight;
-    }
-
-    public RelationKind Kind { get; }
-    public double DistanceWeight { get; }
-    public double AngleWeight { get; }
+    public RelationKind Kind { get; } = kind;
+    public double DistanceWeight { get; } = distanceWeight;
+    public double AngleWeight { get; } = angleWeight;
 
     public Tensor Compute(Tensor teacher, Tensor student)
     {

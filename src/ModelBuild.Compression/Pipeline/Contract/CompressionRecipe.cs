@@ -133,6 +133,8 @@ public sealed class CompressionRecipe
     public bool Force { get; set; }
     /// <summary>latency (default, null) | size: what auto weighs first among the forms that pass the gates; size also tries int4-weight.</summary>
     public string? Prefer { get; set; }
+    /// <summary>Whether <see cref="Prefer"/> weighs bytes over latency (<c>--prefer size</c>); latency when unset. Read by the quantize and optimize stages.</summary>
+    public bool PrefersSize() => string.Equals(Prefer?.Trim(), "size", StringComparison.OrdinalIgnoreCase);
 
     public int Seed { get; set; }
     public int? Threads { get; set; }
