@@ -7,11 +7,17 @@ using ModelBuild.Compression.Distillation;
 // PyTorch is not installed on the build machines, so the PyTorch figure is the recorded one, not a side-by-side run.
 // Usage: dotnet run -c Release --project benchmarks/ModelBuild.Distillation.Benchmarks -- [case ...] [--threads N] [--baseline]
 // Other modes: `profile [--threads N]` (one epoch of the transformer student, phase by phase, op by op vs fused, full
-// vs truncated length), `accuracy spec ...` (TransformerAccuracySweep: test accuracy for given settings) and
+// vs truncated length), `profile-mlp [case] [--threads N]` (MlpStepProfile: an MLP student's KD step phase by phase),
+// `accuracy spec ...` (TransformerAccuracySweep: test accuracy for given settings) and
 // `endpoint [case ...]` (TeacherEndpointComparison: labels-only endpoint teacher vs the teacher file, seeds 0-2).
 if (args.FirstOrDefault() == "profile")
 {
     TrainingStepProfile.Run(FindShared(), args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).DefaultIfEmpty(1).First());
+    return;
+}
+if (args.FirstOrDefault() == "profile-mlp")
+{
+    MlpStepProfile.Run(FindShared(), args.Skip(1).FirstOrDefault(a => !a.StartsWith("--")) ?? "wine-mlp", args.SkipWhile(a => a != "--threads").Skip(1).Select(int.Parse).DefaultIfEmpty(1).First());
     return;
 }
 if (args.FirstOrDefault() == "endpoint")
@@ -43,7 +49,7 @@ foreach (var (name, fast) in cases.SelectMany(c => baseline ? new[] { (c, true),
     var result = StudentDistiller.Distill(new DistillationOptions
     {
         TeacherPath = Path.Combine(dir, "teacher.onnx"), StudentPath = Path.Combine(dir, "student_scratch.onnx"), Reinitialize = true,
-        OutputPath = output, TrainingData = Path.Combine(dir, "train_x.npy"), TrainingLabels = Path.Combine(dir, "train_y.npy"),
+        OutputPath = output, TrainingData = TrainingData(dir), TrainingLabels = Path.Combine(dir, "train_y.npy"),
         Epochs = epochs, BatchSize = batch, LearningRate = train.GetProperty("lr").GetDouble(),
         WeightDecay = train.GetProperty("weight_decay").GetDouble(),
         WarmupFraction = train.TryGetProperty("warmup_frac", out var w) ? w.GetDouble() : 0,
@@ -55,6 +61,10 @@ foreach (var (name, fast) in cases.SelectMany(c => baseline ? new[] { (c, true),
     Console.WriteLine($"| {name}{(fast ? "" : " (op by op, full length)")} | {epochs} | {batch} | {result.TrainingSamples} | {result.TrainingSeconds:F1} | {samples / result.TrainingSeconds:F0} | {pytorchSeconds} | {samples / pytorchSeconds:F0} | {pytorchSeconds / result.TrainingSeconds:F2}x |");
     Console.WriteLine($"  (load {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at the end; whole run incl. loading and teacher precomputation: {stopwatch.Elapsed.TotalSeconds:F1}s; fused LayerNorm/GELU subgraphs: {result.FusedOperators}; sequence truncation {result.SequenceTruncation})");
 }
+
+// One array (train_x.npy), or a BERT-style teacher's input_ids/attention_mask/token_type_ids (intent-bert's train.npz),
+// given to the distiller as a user gives it (--train-data).
+static string TrainingData(string dir) => File.Exists(Path.Combine(dir, "train_x.npy")) ? Path.Combine(dir, "train_x.npy") : Path.Combine(dir, "train.npz");
 
 static string FindShared()
 {
