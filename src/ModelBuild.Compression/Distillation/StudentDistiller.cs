@@ -424,7 +424,9 @@ public static class StudentDistiller
         var parameters = student.parameters().ToList();
         if (losses.Feature is not null) parameters.AddRange(losses.Feature.parameters());
         if (losses.Layerwise is not null) parameters.AddRange(losses.Layerwise.parameters());
-        using var optimizer = new KeptScalarsAdamW(parameters, options.LearningRate, weightDecay: options.WeightDecay);
+        using var optimizer = new LeanAdamW(parameters, options.LearningRate, weightDecay: options.WeightDecay);
+        // The teacher's soft targets do not change: their log-probabilities at T are computed once, not per batch.
+        using var teacherTargets = data.TeacherLabels is null ? losses.Response.TeacherLogProbabilities(data.TeacherLogits!) : null;
 
         int stepsPerEpoch = (split.TrainRows.Length + options.BatchSize - 1) / options.BatchSize;
         var schedule = new StepSchedule((long)stepsPerEpoch * options.Epochs, options);
@@ -441,7 +443,7 @@ public static class StudentDistiller
             student.train();
             losses.Feature?.train();
             losses.Layerwise?.train();
-            lastLoss = TrainEpoch(options, epoch, student, data, split, losses, parameters, optimizer, schedule, shuffler);
+            lastLoss = TrainEpoch(options, epoch, student, data, teacherTargets ?? data.TeacherLabels!, split, losses, parameters, optimizer, schedule, shuffler);
             epochsRun = epoch;
             double? score = split.ValInputs is not null ? Score(student, split.ValInputs, split.ValTeacher!) : null;
             var elapsed = stopwatch.Elapsed;
@@ -478,47 +480,77 @@ public static class StudentDistiller
         public double Next() => LearningRate = ScheduledLearningRate(options.LearningRate, Step, _warmupSteps, totalSteps);
     }
 
-    /// <summary>One epoch over shuffled (and, with row lengths, length-bucketed) batches. Returns the mean training loss per row.</summary>
-    static double TrainEpoch(DistillationOptions options, int epoch, OnnxGraphModule student, SeedData data, SeedSplit split, SeedLosses losses,
-        List<Parameter> parameters, KeptScalarsAdamW optimizer, StepSchedule schedule, Random shuffler)
+    /// <summary>
+    /// One epoch over shuffled (and, with row lengths, length-bucketed) batches. Returns the mean training loss per row.
+    /// <paramref name="targets"/>: the teacher's log-probabilities at T (soft targets) or its classes (hard-label KD).
+    /// </summary>
+    /// <remarks>
+    /// The rows of consecutive batches are gathered with one index_select per tensor (a chunk of at most
+    /// <see cref="GatherChunkBytes"/>), each batch then being a slice of that copy: a small student's step costs about
+    /// as much as the calls that make it, and the batches hold the same values either way.
+    /// </remarks>
+    static double TrainEpoch(DistillationOptions options, int epoch, OnnxGraphModule student, SeedData data, Tensor targets, SeedSplit split, SeedLosses losses,
+        List<Parameter> parameters, LeanAdamW optimizer, StepSchedule schedule, Random shuffler)
     {
         var perm = (int[])split.TrainRows.Clone();
         shuffler.Shuffle(perm);
         var batches = EpochBatches(perm, options.BatchSize, data.RowLengths, shuffler);
+        long chunkRows = Math.Max(1, GatherChunkBytes / Math.Max(1, RowBytes(data.Inputs, targets, data.Labels)));
         double lossSum = 0;
         int seen = 0;
-        for (int b = 0; b < batches.Count; b++)
+        for (int b = 0; b < batches.Count;)
         {
-            using var scope = torch.NewDisposeScope();
-            var rowsOfBatch = batches[b];
-            var batchIdx = torch.tensor(rowsOfBatch.Select(i => (long)i).ToArray());
-            var x = data.Inputs.IndexSelect(batchIdx);
-            if (data.RowLengths is { } lengths) x = x.Narrow(rowsOfBatch.Max(i => lengths[i]));
-            var t = (data.TeacherLogits ?? data.TeacherLabels!).index_select(0, batchIdx);
-            var y = data.Labels?.index_select(0, batchIdx);
+            int chunkEnd = b;
+            long rowsInChunk = 0;
+            while (chunkEnd < batches.Count && (chunkEnd == b || rowsInChunk + batches[chunkEnd].Length <= chunkRows)) rowsInChunk += batches[chunkEnd++].Length;
+            using var chunkScope = torch.NewDisposeScope();
+            var chunkIndex = new long[rowsInChunk];
+            for (int c = b, at = 0; c < chunkEnd; c++)
+                foreach (var row in batches[c]) chunkIndex[at++] = row;
+            var rowsTensor = torch.tensor(chunkIndex);
+            var chunkInputs = data.Inputs.IndexSelect(rowsTensor);
+            var chunkTargets = targets.index_select(0, rowsTensor);
+            var chunkLabels = data.Labels?.index_select(0, rowsTensor);
+            for (long offset = 0; b < chunkEnd; b++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var rowsOfBatch = batches[b];
+                long end = offset + rowsOfBatch.Length;
+                var x = chunkInputs.Slice(offset, end);
+                if (data.RowLengths is { } lengths) x = x.Narrow(rowsOfBatch.Max(i => lengths[i]));
+                var t = chunkTargets.slice(0, offset, end, 1);
+                var y = chunkLabels?.slice(0, offset, end, 1);
+                offset = end;
 
-            double lr = schedule.Next();
-            optimizer.LearningRate = lr;
+                double lr = schedule.Next();
+                optimizer.LearningRate = lr;
 
-            var loss = BatchLoss(options, student, data, losses, x, t, y);
-            double value = loss.item<float>();
-            if (!double.IsFinite(value)) throw DistillationErrors.NonFiniteLoss(epoch, b + 1, lr);
-            optimizer.ZeroGrad();
-            loss.backward();
-            if (options.GradientClipNorm is { } clip) torch.nn.utils.clip_grad_norm_(parameters, clip);
-            optimizer.Step();
-            lossSum += value * x.Rows;
-            seen += (int)x.Rows;
-            schedule.Step++;
+                var loss = BatchLoss(options, student, data, losses, x, t, y);
+                double value = loss.item<float>();
+                if (!double.IsFinite(value)) throw DistillationErrors.NonFiniteLoss(epoch, b + 1, lr);
+                optimizer.ZeroGrad();
+                loss.backward();
+                if (options.GradientClipNorm is { } clip) torch.nn.utils.clip_grad_norm_(parameters, clip);
+                optimizer.Step();
+                lossSum += value * x.Rows;
+                seen += (int)x.Rows;
+                schedule.Step++;
+            }
         }
         return lossSum / Math.Max(1, seen);
     }
 
-    /// <summary>The response loss on one batch (soft targets, or hard labels from a labels-only teacher), plus the weighted feature/relation/layer-wise term.</summary>
+    /// <summary>Largest copy of batch rows gathered at once (see <see cref="TrainEpoch"/>): the whole epoch for tabular and text data, a part of it for large images.</summary>
+    const long GatherChunkBytes = 64L << 20;
+
+    static long RowBytes(TrainingInputs inputs, Tensor targets, Tensor? labels) =>
+        inputs.ByName().Values.Append(targets).Concat(labels is null ? [] : [labels]).Sum(t => t.ElementSize * t.numel() / Math.Max(1, t.shape[0]));
+
+    /// <summary>The response loss on one batch (the teacher's log-probabilities at T, or hard labels from a labels-only teacher), plus the weighted feature/relation/layer-wise term.</summary>
     static Tensor BatchLoss(DistillationOptions options, OnnxGraphModule student, SeedData data, SeedLosses losses, TrainingInputs x, Tensor t, Tensor? y)
     {
         var outs = student.Run(x.For(student), losses.StudentFetch, data.Truncation);
-        var loss = data.TeacherLabels is null ? losses.Response.Compute(outs[student.OutputNames[0]], t, y) : losses.Response.ComputeHard(outs[student.OutputNames[0]], t, y);
+        var loss = data.TeacherLabels is null ? losses.Response.ComputeFromTeacherLogProbabilities(outs[student.OutputNames[0]], t, y) : losses.Response.ComputeHard(outs[student.OutputNames[0]], t, y);
         if (losses.TeacherTorch is not { } teacherTorch) return loss;
         Dictionary<string, Tensor> tf;
         using (torch.no_grad()) tf = teacherTorch.Run(x.For(teacherTorch), losses.TeacherFetch, losses.TeacherTruncation);

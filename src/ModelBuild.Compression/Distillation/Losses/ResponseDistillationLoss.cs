@@ -25,13 +25,24 @@ public sealed class ResponseDistillationLoss
     /// <param name="studentLogits">[batch, classes]</param>
     /// <param name="teacherLogits">[batch, classes], no gradient needed</param>
     /// <param name="labels">[batch] int64 class indices, or null for pure KD</param>
-    public Tensor Compute(Tensor studentLogits, Tensor teacherLogits, Tensor? labels)
+    public Tensor Compute(Tensor studentLogits, Tensor teacherLogits, Tensor? labels) =>
+        ComputeFromTeacherLogProbabilities(studentLogits, TeacherLogProbabilities(teacherLogits), labels);
+
+    /// <summary>
+    /// The teacher's side of the soft term, <c>log_softmax(t/T)</c> per row: for targets that stay fixed it is computed
+    /// once for all rows instead of on every batch (row by row, so the values are the same either way).
+    /// </summary>
+    /// <param name="teacherLogits">[rows, classes] or [rows, ...] (flattened per row)</param>
+    public Tensor TeacherLogProbabilities(Tensor teacherLogits) =>
+        F.log_softmax(teacherLogits.reshape(teacherLogits.shape[0], -1).detach().div(Temperature), 1);
+
+    /// <summary><see cref="Compute"/> with the teacher's side given as <see cref="TeacherLogProbabilities"/> of its logits.</summary>
+    public Tensor ComputeFromTeacherLogProbabilities(Tensor studentLogits, Tensor teacherLogProbabilities, Tensor? labels)
     {
         long batch = studentLogits.shape[0];
         var s = studentLogits.reshape(batch, -1);
-        var t = teacherLogits.reshape(batch, -1).detach();
         var logPs = F.log_softmax(s.div(Temperature), 1);
-        var logPt = F.log_softmax(t.div(Temperature), 1);
+        var logPt = teacherLogProbabilities;
         // KL(p_t || p_s) summed over classes, averaged over the batch.
         var kl = logPt.exp().mul(logPt.sub(logPs)).sum().div(batch);
         var soft = kl.mul(Temperature * Temperature);
