@@ -1,18 +1,9 @@
 # K validation folds of a case's TRAINING split (train_x/train_y only; row i goes to fold i % K), for sweep.sh.
-# Plain Python .npy reading and writing (numpy is not needed).
+# .npy reading and writing in plain Python: folds_io.py (numpy is not needed).
 # Usage: folds.py CASE K OUT_DIR [SHARED]
-import ast, struct, sys, os
-def read(p):
-    b = open(p, 'rb').read()
-    hl = struct.unpack('<H', b[8:10])[0]; h = ast.literal_eval(b[10:10+hl].decode('latin1'))
-    shape = h['shape']; data = b[10+hl:]
-    n = shape[0]; row = len(data)//n
-    return h, [data[i*row:(i+1)*row] for i in range(n)]
-def write(p, h, rows):
-    h = dict(h); h['shape'] = (len(rows),) + tuple(h['shape'][1:])
-    s = repr(h).encode('latin1'); pad = 64 - (10 + len(s) + 1) % 64
-    s = s + b' '*pad + b'\n'
-    open(p, 'wb').write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(s)) + s + b''.join(rows))
+import os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from folds_io import read, write
 case, k, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 d = os.path.join(sys.argv[4] if len(sys.argv) > 4 else '../shared', 'teachers', case)
 hx, x = read(f'{d}/train_x.npy'); hy, y = read(f'{d}/train_y.npy')
