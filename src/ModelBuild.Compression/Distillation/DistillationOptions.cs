@@ -51,6 +51,8 @@ public sealed class DistillationOptions
 
     public double Temperature { get; init; } = 4.0;
     public double Alpha { get; init; } = 0.9;
+    /// <summary>Label smoothing of the cross-entropy on the true labels (the hard term); 0: none.</summary>
+    public double LabelSmoothing { get; init; }
     public DistillationLossKind Loss { get; init; } = DistillationLossKind.Response;
     /// <summary>Feature loss: teacher:student tensor names.</summary>
     public IReadOnlyList<FeaturePair> FeaturePairs { get; init; } = Array.Empty<FeaturePair>();
@@ -60,8 +62,11 @@ public sealed class DistillationOptions
     /// <summary>Weight of the feature, relation or layer-wise term added to the response loss.</summary>
     public double AuxiliaryWeight { get; init; } = 1.0;
 
-    /// <summary>Dropout rate while training on hidden linear-layer outputs and attention probabilities (see <see cref="Import.OnnxGraphModule.TrainingDropout"/>).</summary>
-    public double Dropout { get; init; }
+    /// <summary>
+    /// Dropout rate while training on hidden linear-layer outputs and attention probabilities (see
+    /// <see cref="Import.OnnxGraphModule.TrainingDropout"/>); null: by kind of student (<see cref="RegularizationDefaults.Dropout"/>).
+    /// </summary>
+    public double? Dropout { get; init; }
 
     /// <summary>
     /// Train a convolutional student with a BatchNorm after each Conv no normalization follows, folded into the Conv at

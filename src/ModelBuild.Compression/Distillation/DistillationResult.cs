@@ -20,6 +20,8 @@ public sealed record DistillationResult
     /// <summary>The epoch whose weights were written (the best validation epoch with early stopping, else the last).</summary>
     public required int SelectedEpoch { get; init; }
     public required double FinalTrainLoss { get; init; }
+    /// <summary>The dropout rate trained with: the one asked for, or the default for the kind of student.</summary>
+    public double Dropout { get; init; }
     /// <summary>The selection score: top-1 agreement with the teacher on the validation rows; null without a validation split.</summary>
     public double? ValidationScore { get; init; }
     /// <summary>Top-1 agreement with the teacher on the validation rows (= <see cref="ValidationScore"/>).</summary>

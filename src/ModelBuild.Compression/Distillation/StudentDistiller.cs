@@ -81,7 +81,7 @@ public static class StudentDistiller
         var split = SplitRows(options, models, student, data);
         if (options.Augment > 0) Augment(options, models, student, data, split);
         using var losses = PrepareLosses(options, models, student, data, layerPairs);
-        ConfigureStudent(options, student, activationQuantization);
+        ConfigureStudent(options, models, student, activationQuantization);
         var run = Train(options, trainSeed, student, data, split, losses, progress, cancellationToken);
         return Finish(options, trainSeed, outputPath, models, student, data, split, losses, run, activationQuantization);
     }
@@ -335,7 +335,7 @@ public static class StudentDistiller
     {
         var losses = new SeedLosses
         {
-            Response = new ResponseDistillationLoss(options.Temperature, data.Labels is null ? 1.0 : options.Alpha),
+            Response = new ResponseDistillationLoss(options.Temperature, data.Labels is null ? 1.0 : options.Alpha, options.LabelSmoothing),
             StudentFetch = new List<string> { student.OutputNames[0] },
         };
         if (layerPairs is not null) PrepareLayerwise(options, models, student, data, layerPairs.Value, losses);
@@ -403,9 +403,9 @@ public static class StudentDistiller
     }
 
     /// <summary>Training-time behaviour of the student: dropout, and for quantization-aware training fake-quantized weights and activations.</summary>
-    static void ConfigureStudent(DistillationOptions options, OnnxGraphModule student, ActivationFakeQuantization? activationQuantization)
+    static void ConfigureStudent(DistillationOptions options, SeedModels models, OnnxGraphModule student, ActivationFakeQuantization? activationQuantization)
     {
-        student.TrainingDropout = options.Dropout;
+        student.TrainingDropout = options.Dropout ?? RegularizationDefaults.Dropout(models.Student, models.Reinitialize);
         if (options.QuantizationAware)
         {
             student.ParameterTransform = (name, w) => FakeQuantization.Apply(w, WeightChannelAxis(student, name));
@@ -583,6 +583,7 @@ public static class StudentDistiller
             EpochsRun = run.EpochsRun,
             SelectedEpoch = run.SelectedEpoch,
             FinalTrainLoss = run.LastLoss,
+            Dropout = student.TrainingDropout,
             ValidationScore = finalScore,
             ValidationAgreement = finalScore,
             ValidationAccuracy = finalAccuracy,
@@ -741,7 +742,9 @@ public static class StudentDistiller
         if (!(o.LearningRate > 0)) throw DistillationErrors.InvalidOption("--learning-rate", $"{o.LearningRate} must be positive");
         if (!(o.Temperature > 0)) throw DistillationErrors.InvalidOption("--temperature", $"{o.Temperature} must be positive");
         if (o.Alpha is < 0 or > 1 || double.IsNaN(o.Alpha)) throw DistillationErrors.InvalidOption("--alpha", $"{o.Alpha} must be between 0 and 1");
-        if (o.Dropout is < 0 or >= 1 || double.IsNaN(o.Dropout)) throw DistillationErrors.InvalidOption("dropout", $"{o.Dropout} must be in [0, 1)");
+        if (o.Dropout is { } dropout && (dropout is < 0 or >= 1 || double.IsNaN(dropout))) throw DistillationErrors.InvalidOption("dropout", $"{dropout} must be in [0, 1)");
+        if (!(o.WeightDecay >= 0) || double.IsInfinity(o.WeightDecay)) throw DistillationErrors.InvalidOption("--weight-decay", $"{o.WeightDecay} must be 0 or more");
+        if (o.LabelSmoothing is < 0 or >= 1 || double.IsNaN(o.LabelSmoothing)) throw DistillationErrors.InvalidOption("--label-smoothing", $"{o.LabelSmoothing} must be in [0, 1)");
         if (o.ValidationFraction is < 0 or >= 1 || double.IsNaN(o.ValidationFraction)) throw DistillationErrors.InvalidOption("--validation-split", $"{o.ValidationFraction} must be in [0, 1)");
         if (o.Seeds < 1) throw DistillationErrors.InvalidOption("--seeds", $"{o.Seeds} must be at least 1");
         if (o.ValidationData is not null && o.ValidationFraction > 0) throw DistillationErrors.ValidationTwice(o.ValidationFraction, o.ValidationData);

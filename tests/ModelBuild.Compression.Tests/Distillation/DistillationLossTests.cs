@@ -36,6 +36,31 @@ public sealed class DistillationLossTests
         Assert.Equal(0f, new ResponseDistillationLoss(T, alpha).Compute(t, t, null).item<float>(), 6);
     }
 
+    [Fact]
+    public void Label_smoothing_mixes_the_uniform_distribution_into_the_true_labels_only()
+    {
+        var s = torch.tensor(new float[] { 1, 2, 0.5f, -1, 0, 3 }, new long[] { 2, 3 });
+        var t = torch.tensor(new float[] { 2, 1, 0, 0, 1, 2 }, new long[] { 2, 3 });
+        var y = torch.tensor(new long[] { 1, 2 });
+        double T = 4, alpha = 0.9, eps = 0.1;
+        var sv = s.data<float>().ToArray(); var yv = new long[] { 1, 2 };
+        // By hand: the hard term's target is (1 - eps) on the label plus eps / classes on every class.
+        double smoothedCe = 0, plainCe = 0;
+        for (int i = 0; i < 2; i++)
+        {
+            double[] ls = LogSoftmax(sv.Skip(3 * i).Take(3).Select(v => (double)v).ToArray());
+            for (int k = 0; k < 3; k++) smoothedCe -= ((k == yv[i] ? 1 - eps : 0) + eps / 3) * ls[k] / 2;
+            plainCe -= ls[yv[i]] / 2;
+        }
+        double plain = new ResponseDistillationLoss(T, alpha).Compute(s, t, y).item<float>();
+        double smoothed = new ResponseDistillationLoss(T, alpha, eps).Compute(s, t, y).item<float>();
+        Assert.Equal((1 - alpha) * (smoothedCe - plainCe), smoothed - plain, 5);
+        // The teacher's soft targets are not smoothed: without labels the loss is unchanged.
+        Assert.Equal(new ResponseDistillationLoss(T, 1.0).Compute(s, t, null).item<float>(),
+            new ResponseDistillationLoss(T, 1.0, eps).Compute(s, t, null).item<float>(), 6);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ResponseDistillationLoss(T, alpha, 1.0));
+    }
+
     static double[] LogSoftmax(IReadOnlyList<double> v)
     {
         double max = v.Max(), lse = Math.Log(v.Sum(x => Math.Exp(x - max))) + max;

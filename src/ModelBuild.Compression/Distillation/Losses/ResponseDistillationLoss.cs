@@ -8,19 +8,23 @@ namespace ModelBuild.Compression.Distillation.Losses;
 /// Hinton et al.'s soft-target loss: <c>alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(s, y)</c>, with
 /// the KL divergence averaged over the batch (PyTorch's <c>reduction='batchmean'</c>). The T^2 factor keeps the soft
 /// term's gradients on the same scale as the hard term's when T changes. Without labels it is pure KD (alpha = 1).
+/// Label smoothing, when set, applies to the true labels' cross-entropy only (the teacher's targets are soft already).
 /// </summary>
 public sealed class ResponseDistillationLoss
 {
-    public ResponseDistillationLoss(double temperature = 4.0, double alpha = 0.9)
+    public ResponseDistillationLoss(double temperature = 4.0, double alpha = 0.9, double labelSmoothing = 0.0)
     {
         if (temperature <= 0) throw new ArgumentOutOfRangeException(nameof(temperature), "The temperature must be positive.");
         if (alpha is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(alpha), "alpha must be in [0, 1].");
+        if (labelSmoothing is < 0 or >= 1 || double.IsNaN(labelSmoothing)) throw new ArgumentOutOfRangeException(nameof(labelSmoothing), "Label smoothing must be in [0, 1).");
         Temperature = temperature;
         Alpha = alpha;
+        LabelSmoothing = labelSmoothing;
     }
 
     public double Temperature { get; }
     public double Alpha { get; }
+    public double LabelSmoothing { get; }
 
     /// <param name="studentLogits">[batch, classes]</param>
     /// <param name="teacherLogits">[batch, classes], no gradient needed</param>
@@ -47,7 +51,7 @@ public sealed class ResponseDistillationLoss
         var kl = logPt.exp().mul(logPt.sub(logPs)).sum().div(batch);
         var soft = kl.mul(Temperature * Temperature);
         if (labels is null || Alpha >= 1.0) return soft;
-        var hard = F.cross_entropy(s, labels);
+        var hard = F.cross_entropy(s, labels, label_smoothing: LabelSmoothing);
         return soft.mul(Alpha).add(hard.mul(1 - Alpha));
     }
 
@@ -60,6 +64,6 @@ public sealed class ResponseDistillationLoss
         var s = studentLogits.reshape(studentLogits.shape[0], -1);
         var mimic = F.cross_entropy(s, teacherLabels);
         if (labels is null || Alpha >= 1.0) return mimic;
-        return mimic.mul(Alpha).add(F.cross_entropy(s, labels).mul(1 - Alpha));
+        return mimic.mul(Alpha).add(F.cross_entropy(s, labels, label_smoothing: LabelSmoothing).mul(1 - Alpha));
     }
 }

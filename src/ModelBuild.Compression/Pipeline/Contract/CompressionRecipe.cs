@@ -58,8 +58,12 @@ public sealed class CompressionRecipe
     public string? Loss { get; set; }
     public string? FeaturePairs { get; set; }
     public int? Synthetic { get; set; }
-    /// <summary>Dropout rate while training the student (hidden linear outputs, attention probabilities); default 0.</summary>
+    /// <summary>Dropout rate while training the student (hidden linear outputs, attention probabilities); default 0.1 for a transformer student from fresh weights, else 0.</summary>
     public double? Dropout { get; set; }
+    /// <summary>AdamW weight decay while distilling; default 0.01.</summary>
+    public double? WeightDecay { get; set; }
+    /// <summary>Label smoothing of the hard-label cross-entropy term while distilling; default 0.</summary>
+    public double? LabelSmoothing { get; set; }
     /// <summary>
     /// Quantization-aware distillation: the student trains through int8 fake quantization (weights and the activations
     /// the int8-static step quantizes, straight-through gradients), then that step writes the QDQ model.
