@@ -21,7 +21,7 @@ for c in "${cases[@]}"; do
   $MB compress "$model" -o "$W/$name-float.onnx" --quantize none --eval-data "$x" --eval-labels "$y" --tune-session off | grep summary
   $MB compress "$W/$name-float.onnx" -o "$W/$name-static.onnx" --optimize none --quantize int8-static --force --latency-runs 50 \
     --calibration-data "$calib" --eval-data "$x" --eval-labels "$y" --tune-session off | grep summary
-  $MB compress "$W/$name-float.onnx" -o "$W/$name-measured.onnx" --optimize none --quantize int8-static --force \
+  $MB compress "$W/$name-float.onnx" -o "$W/$name-measured.onnx" --optimize none --quantize int8-static --int8-node-timing on --force \
     --calibration-data "$calib" --eval-data "$x" --eval-labels "$y" --tune-session off --report "$W/$name-measured.json" | grep -E "measured|summary"
   dotnet "$B" "$RUNS" --models "$x" float="$W/$name-float.onnx" int8-static="$W/$name-static.onnx" int8-static-measured="$W/$name-measured.onnx"
 done

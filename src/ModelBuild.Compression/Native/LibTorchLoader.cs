@@ -92,6 +92,8 @@ public static partial class LibTorchLoader
     /// </summary>
     private static unsafe void DisableOneDnnUnlessAsked()
     {
+        // The names below are Itanium-mangled (GCC/Clang builds) and GetNativeEnv is libc's: neither exists on Windows.
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return;
         var asked = GetNativeEnv("MODELBUILD_TORCH_ONEDNN");
         if (asked != IntPtr.Zero && Marshal.PtrToStringUTF8(asked) == "1") return;
         if (!NativeLibrary.TryLoad("torch_cpu", typeof(torch).Assembly, null, out var torchCpu)) return;

@@ -21,7 +21,11 @@ internal static class Int8ConstantTables
     /// </summary>
     public static List<string> Store(GraphProto graph, QdqGraphWriter writer, List<NodeProto> prologue, IReadOnlySet<string>? keep = null)
     {
-        var readByName = graph.Output.Select(o => o.Name).Concat(BodyReads(graph)).Concat(keep ?? new HashSet<string>()).ToHashSet(StringComparer.Ordinal);
+        // Left alone: graph outputs, names a body reads, graph inputs (IR < 4 lets an input override an initializer),
+        // the weights of recurrent cells (they stay float when a form does not reach them, and the report says so).
+        var readByName = graph.Output.Select(o => o.Name).Concat(BodyReads(graph)).Concat(graph.Input.Select(i => i.Name))
+            .Concat(graph.Node.Where(n => n.OpType is "LSTM" or "GRU" or "RNN").SelectMany(n => n.Input))
+            .Concat(keep ?? new HashSet<string>()).ToHashSet(StringComparer.Ordinal);
         var readers = graph.Node.SelectMany(n => n.Input.Select((name, i) => (Node: n, Name: name, Index: i)))
             .ToLookup(r => r.Name, StringComparer.Ordinal);
         var stored = new List<string>();
@@ -30,10 +34,13 @@ internal static class Int8ConstantTables
             if (!OnnxModelAccess.IsFloat(tensor) || tensor.Dims.Count < 2 || OnnxModelAccess.ElementCount(tensor) < MinimumElements
                 || readByName.Contains(tensor.Name) || !readers[tensor.Name].Any())
                 continue;
+            var floats = OnnxModelAccess.ReadFloats(tensor);
+            // A table holding inf or NaN (a causal mask's -inf) has no finite scale: int8 would rebuild NaN.
+            if (!floats.All(float.IsFinite)) continue;
             var dims = OnnxModelAccess.Dims(tensor);
             // One scale per row of the last axis: a position's (or a vocabulary entry's) vector keeps its own range.
             var axis = dims.Length - 2;
-            var (values, p) = QuantizationMath.Int8WeightsSymmetric(OnnxModelAccess.ReadFloats(tensor), dims, axis);
+            var (values, p) = QuantizationMath.Int8WeightsSymmetric(floats, dims, axis);
             var scaleDims = dims.Select((d, i) => i == axis ? d : 1L).ToArray();
             var int8 = writer.AddInitializer(OnnxModelAccess.Int8Tensor(tensor.Name + "_quantized", values, dims));
             var scale = writer.AddInitializer(OnnxModelAccess.FloatTensor(tensor.Name + "_scale", p.Scales, scaleDims));
@@ -51,6 +58,5 @@ internal static class Int8ConstantTables
 
     /// <summary>Every name an If/Loop/Scan body (at any depth) reads: such a body may read an outer initializer by name.</summary>
     static IEnumerable<string> BodyReads(GraphProto graph) =>
-        graph.Node.SelectMany(n => n.Attribute).SelectMany(a => a.Graphs.Prepend(a.G)).OfType<GraphProto>()
-            .SelectMany(body => body.Node.SelectMany(n => n.Input).Concat(BodyReads(body)));
+        ModelBuild.Onnx.Graph.GraphTraversal.Bodies(graph).SelectMany(ModelBuild.Onnx.Graph.GraphTraversal.AllNodes).SelectMany(n => n.Input);
 }

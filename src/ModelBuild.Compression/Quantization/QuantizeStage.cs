@@ -331,7 +331,8 @@ public sealed class QuantizeStage : ICompressionStage
             result = Evaluate(model);
             candidate.AccuracyFailure = gate.Check(floatResult, result);
         }
-        if (form is StaticQdqInt8Quantizer && candidate.AccuracyFailure is null && context.LatencyRuns >= MeasuredExclusion.MinimumRuns)
+        if (form is StaticQdqInt8Quantizer && candidate.AccuracyFailure is null && context.LatencyRuns >= MeasuredExclusion.MinimumRuns
+            && string.Equals(context.Recipe.Int8NodeTiming?.Trim(), "on", StringComparison.OrdinalIgnoreCase))
         {
             // Nodes whose int8 form is slower on this CPU stay float (weights int8-stored), if the gate still holds.
             var measured = new MeasuredExclusion().Run(model, candidate.KeptFloat.ToHashSet(StringComparer.Ordinal), build,

@@ -133,6 +133,8 @@ public sealed class CompressionRecipe
     /// <summary>Minimum top-1 agreement with the teacher, in percent (0-100).</summary>
     public double? MinAgreement { get; set; }
     public double? MaxLatencyMicroseconds { get; set; }
+    /// <summary>off (default, null) | on: int8-static keeps nodes float whose int8 form measured slower (Quantization/MeasuredExclusion); the bytes then depend on the CPU's timings.</summary>
+    public string? Int8NodeTiming { get; set; }
     /// <summary>Write the result even when it is slower than the float input.</summary>
     public bool Force { get; set; }
     /// <summary>latency (default, null) | size: what auto weighs first among the forms that pass the gates; size also tries int4-weight.</summary>

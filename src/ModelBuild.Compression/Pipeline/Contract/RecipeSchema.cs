@@ -78,6 +78,8 @@ public static class RecipeSchema
         new("MinAgreement", "--min-agreement", SettingKind.Number, Evaluate, "Quality gate: minimum top-1 agreement with the teacher, percent.") { Min = 0, Max = 100, UsedBy = [Quantize] },
         new("MaxLatencyMicroseconds", "--max-latency-us", SettingKind.Number, Evaluate, "Quality gate: maximum batch-1 latency of the result, microseconds.") { Min = 0, MinInclusive = false },
         new("Prefer", "--prefer", SettingKind.Word, Quantize, "What --quantize auto weighs first among the forms that pass the gates: latency (the fastest) or size (the smallest file; also tries int4-weight).") { Words = ["latency", "size"], Default = "latency", UsedBy = [Quantize], WarnWhenUnused = true },
+        // Opt-in: the choice depends on this CPU's timings at build time, so the bytes of the output do too.
+        new("Int8NodeTiming", "--int8-node-timing", SettingKind.Word, Quantize, "int8-static: time each quantized node against its float form at build time and keep the slower-in-int8 ones float (weights stored int8); the output then depends on this CPU's timings, so it is off unless asked.") { Words = ["off", "on"], Default = "off", UsedBy = [Quantize], WarnWhenUnused = true },
         new("Force", "--force", SettingKind.Bool, Quantize, "Write the quantized model even when it is slower than the float input.") { Default = "false", UsedBy = [Quantize] },
         // Writes <output>.session.json beside the model and never changes the model's bytes: no cache key. The build does
         // not carry that file to bin/ or the cache yet, so an item tunes only when it asks.
