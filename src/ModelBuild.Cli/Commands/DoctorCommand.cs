@@ -44,6 +44,7 @@ internal static class DoctorCommand
             LibTorchLoader.EnsureLoaded();
             output.WriteLine($"TorchSharp:    {typeof(TorchSharp.torch).Assembly.GetName().Version} (libtorch {TorchSharp.torch.__version__})");
             output.WriteLine($"LibTorchSharp: {(LibTorchLoader.LoadedFrom == "original" ? "loaded as shipped" : "patched copy " + LibTorchLoader.LoadedFrom)}");
+            output.WriteLine($"oneDNN:        {(LibTorchLoader.OneDnnEnabled ? "on" : "off (libtorch's own convolutions; MODELBUILD_TORCH_ONEDNN=1 turns it on)")}");
             using var check = TorchSharp.torch.ones(4).sum();
             output.WriteLine($"Tensor check:  ones(4).sum() = {check.item<float>()}");
         }
