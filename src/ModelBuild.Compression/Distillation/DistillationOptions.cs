@@ -64,7 +64,7 @@ public sealed class DistillationOptions
 
     /// <summary>
     /// Dropout rate while training on hidden linear-layer outputs and attention probabilities (see
-    /// <see cref="Import.OnnxGraphModule.TrainingDropout"/>); null: by kind of student (<see cref="RegularizationDefaults.Dropout"/>).
+    /// <see cref="Import.OnnxGraphModule.TrainingDropout"/>); null: 0.
     /// </summary>
     public double? Dropout { get; init; }
 
