@@ -1,5 +1,3 @@
-using ModelBuild.Compression.Data;
-using ModelBuild.Compression.Optimization;
 using ModelBuild.Compression.Quantization;
 using static ModelBuild.Compression.Tests.TestMaterials;
 
@@ -16,13 +14,8 @@ public class FloatKernelMatchTests
     [Fact]
     public void Int8_weights_runs_the_float_operators_and_passes_a_noisy_slower_measurement_while_int8_dynamic_does_not()
     {
-        var dir = TempDir();
-        var student = Path.Combine(Teacher("synthetic-intent-transformer"), "student_kd.onnx");
-        var data = DataSource.ReadInputSet(Path.Combine(Teacher("synthetic-intent-transformer"), "test_x.npy"), new DataReadOptions().ForModel(student));
-        var fused = Path.Combine(dir, "fused.onnx");
-        var optimized = new GraphOptimizer(FusionRegistry.Auto()).Optimize(student, data.Take(16), fused, Path.Combine(dir, "candidates"));
+        var (dir, _, _, _, fused, optimized, prepared) = FusedIntentStudent();
         Assert.Contains(optimized.Fusions, f => f.Name == "Attention" && f.Kept);
-        var prepared = GraphPreparation.Prepare(OnnxModelAccess.Load(fused), fused);
         var weights = Path.Combine(dir, "weights.onnx");
         OnnxModelAccess.Save(new Int8WeightStorage().Quantize(prepared).Model, weights);
         var dynamic = Path.Combine(dir, "dynamic.onnx");

@@ -1,6 +1,5 @@
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
-using ModelBuild.Compression.Optimization;
 using ModelBuild.Compression.Quantization;
 using static ModelBuild.Compression.Tests.TestMaterials;
 
@@ -17,13 +16,7 @@ public class Int8ConstantTablesTests
     [Fact]
     public void Int8_weights_leaves_no_large_float_constant_and_keeps_the_float_kernels_and_predictions()
     {
-        var dir = TempDir();
-        var teacher = Teacher("synthetic-intent-transformer");
-        var student = Path.Combine(teacher, "student_kd.onnx");
-        var data = DataSource.ReadInputSet(Path.Combine(teacher, "test_x.npy"), new DataReadOptions().ForModel(student));
-        var fused = Path.Combine(dir, "fused.onnx");
-        new GraphOptimizer(FusionRegistry.Auto()).Optimize(student, data.Take(16), fused, Path.Combine(dir, "candidates"));
-        var prepared = GraphPreparation.Prepare(OnnxModelAccess.Load(fused), fused);
+        var (dir, teacher, _, data, fused, _, prepared) = FusedIntentStudent();
         static List<string> LargeFloat(global::Onnx.GraphProto g) => g.Initializer
             .Where(t => OnnxModelAccess.IsFloat(t) && t.Dims.Count >= 2 && OnnxModelAccess.ElementCount(t) >= Int8ConstantTables.MinimumElements)
             .Select(t => t.Name).ToList();

@@ -1,6 +1,5 @@
 using ModelBuild.Compression.Data;
 using ModelBuild.Compression.Evaluation;
-using ModelBuild.Compression.Optimization;
 using ModelBuild.Compression.Quantization;
 using static ModelBuild.Compression.Tests.TestMaterials;
 
@@ -18,13 +17,7 @@ public class MeasuredExclusionTests
     [Fact]
     public void Nodes_measured_faster_in_float_run_float_with_int8_stored_weights_and_the_rest_stays_int8()
     {
-        var dir = TempDir();
-        var teacher = Teacher("synthetic-intent-transformer");
-        var student = Path.Combine(teacher, "student_kd.onnx");
-        var data = DataSource.ReadInputSet(Path.Combine(teacher, "test_x.npy"), new DataReadOptions().ForModel(student));
-        var fused = Path.Combine(dir, "fused.onnx");
-        new GraphOptimizer(FusionRegistry.Auto()).Optimize(student, data.Take(16), fused, Path.Combine(dir, "candidates"));
-        var prepared = GraphPreparation.Prepare(OnnxModelAccess.Load(fused), fused);
+        var (dir, teacher, student, data, fused, _, prepared) = FusedIntentStudent();
         var ranges = new CalibrationCollector(1).Collect(prepared, new StaticQdqInt8Quantizer().Plan(prepared.Graph).Tensors,
                 DataSource.ReadInputSet(Path.Combine(teacher, "calib_x.npy"), new DataReadOptions().ForModel(student)), _ => { })
             .ToDictionary(h => h.Key, h => HistogramCalibrator.Range(h.Value, CalibrationMethod.MinMax), StringComparer.Ordinal);

@@ -96,4 +96,25 @@ internal static class TestMaterials
         report.Stages.Single(s => s.Name == "quantize").Details!;
 
     public static DataTensor Load(string path) => DataTensor.Load(path);
+
+    /// <summary>
+    /// The synthetic-intent student_kd after the optimize stage's auto fusions (fused Attention, trimmed sequence),
+    /// written to <c>fused.onnx</c> in a fresh temp folder and prepared for quantization: the input of the quantize
+    /// stage in the sample's pipeline.
+    /// </summary>
+    public static FusedStudent FusedIntentStudent()
+    {
+        var dir = TempDir();
+        var teacher = Teacher("synthetic-intent-transformer");
+        var student = Path.Combine(teacher, "student_kd.onnx");
+        var data = DataSource.ReadInputSet(Path.Combine(teacher, "test_x.npy"), new DataReadOptions().ForModel(student));
+        var fused = Path.Combine(dir, "fused.onnx");
+        var optimized = new ModelBuild.Compression.Optimization.GraphOptimizer(ModelBuild.Compression.Optimization.FusionRegistry.Auto())
+            .Optimize(student, data.Take(16), fused, Path.Combine(dir, "candidates"));
+        var prepared = ModelBuild.Compression.Quantization.GraphPreparation.Prepare(ModelBuild.Compression.Quantization.OnnxModelAccess.Load(fused), fused);
+        return new FusedStudent(dir, teacher, student, data, fused, optimized, prepared);
+    }
+
+    public sealed record FusedStudent(string Dir, string TeacherFolder, string Student, InputSet Data, string Fused,
+        ModelBuild.Compression.Optimization.OptimizationResult Optimized, global::Onnx.ModelProto Prepared);
 }
