@@ -127,7 +127,7 @@ public sealed class DistillStage : ICompressionStage
             LearningRate = r.LearningRate ?? defaults.LearningRate,
             Temperature = r.Temperature ?? defaults.Temperature,
             Alpha = r.Alpha ?? defaults.Alpha,
-            Dropout = r.Dropout,
+            Dropout = r.Dropout ?? defaults.Dropout,
             WeightDecay = r.WeightDecay ?? defaults.WeightDecay,
             LabelSmoothing = r.LabelSmoothing ?? defaults.LabelSmoothing,
             QuantizationAware = r.QuantizationAware,

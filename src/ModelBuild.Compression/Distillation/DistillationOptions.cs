@@ -62,11 +62,8 @@ public sealed class DistillationOptions
     /// <summary>Weight of the feature, relation or layer-wise term added to the response loss.</summary>
     public double AuxiliaryWeight { get; init; } = 1.0;
 
-    /// <summary>
-    /// Dropout rate while training on hidden linear-layer outputs and attention probabilities (see
-    /// <see cref="Import.OnnxGraphModule.TrainingDropout"/>); null: 0.
-    /// </summary>
-    public double? Dropout { get; init; }
+    /// <summary>Dropout rate while training on hidden linear-layer outputs and attention probabilities (see <see cref="Import.OnnxGraphModule.TrainingDropout"/>).</summary>
+    public double Dropout { get; init; }
 
     /// <summary>
     /// Train a convolutional student with a BatchNorm after each Conv no normalization follows, folded into the Conv at

@@ -81,7 +81,7 @@ public static class StudentDistiller
         var split = SplitRows(options, models, student, data);
         if (options.Augment > 0) Augment(options, models, student, data, split);
         using var losses = PrepareLosses(options, models, student, data, layerPairs);
-        ConfigureStudent(options, models, student, activationQuantization);
+        ConfigureStudent(options, student, activationQuantization);
         var run = Train(options, trainSeed, student, data, split, losses, progress, cancellationToken);
         return Finish(options, trainSeed, outputPath, models, student, data, split, losses, run, activationQuantization);
     }
@@ -403,10 +403,9 @@ public static class StudentDistiller
     }
 
     /// <summary>Training-time behaviour of the student: dropout, and for quantization-aware training fake-quantized weights and activations.</summary>
-    static void ConfigureStudent(DistillationOptions options, SeedModels models, OnnxGraphModule student, ActivationFakeQuantization? activationQuantization)
+    static void ConfigureStudent(DistillationOptions options, OnnxGraphModule student, ActivationFakeQuantization? activationQuantization)
     {
-        // 0 unless asked: a validation sweep favoured 0.1 for one fresh transformer student and 0 for the other (benchmarks/RESULTS.md).
-        student.TrainingDropout = options.Dropout ?? 0;
+        student.TrainingDropout = options.Dropout;
         if (options.QuantizationAware)
         {
             student.ParameterTransform = (name, w) => FakeQuantization.Apply(w, WeightChannelAxis(student, name));
@@ -743,7 +742,7 @@ public static class StudentDistiller
         if (!(o.LearningRate > 0)) throw DistillationErrors.InvalidOption("--learning-rate", $"{o.LearningRate} must be positive");
         if (!(o.Temperature > 0)) throw DistillationErrors.InvalidOption("--temperature", $"{o.Temperature} must be positive");
         if (o.Alpha is < 0 or > 1 || double.IsNaN(o.Alpha)) throw DistillationErrors.InvalidOption("--alpha", $"{o.Alpha} must be between 0 and 1");
-        if (o.Dropout is { } dropout && (dropout is < 0 or >= 1 || double.IsNaN(dropout))) throw DistillationErrors.InvalidOption("dropout", $"{dropout} must be in [0, 1)");
+        if (o.Dropout is < 0 or >= 1 || double.IsNaN(o.Dropout)) throw DistillationErrors.InvalidOption("dropout", $"{o.Dropout} must be in [0, 1)");
         if (!(o.WeightDecay >= 0) || double.IsInfinity(o.WeightDecay)) throw DistillationErrors.InvalidOption("--weight-decay", $"{o.WeightDecay} must be 0 or more");
         if (o.LabelSmoothing is < 0 or >= 1 || double.IsNaN(o.LabelSmoothing)) throw DistillationErrors.InvalidOption("--label-smoothing", $"{o.LabelSmoothing} must be in [0, 1)");
         if (o.ValidationFraction is < 0 or >= 1 || double.IsNaN(o.ValidationFraction)) throw DistillationErrors.InvalidOption("--validation-split", $"{o.ValidationFraction} must be in [0, 1)");
