@@ -12,7 +12,31 @@ internal sealed class RecipeOptions
 {
     private readonly List<(RecipeSetting Setting, Option Option, Func<ParseResult, object?> Value)> options;
 
-    public RecipeOptions(IEnumerable<RecipeSetting> settings) => options = settings.Select(s => Create(s)).ToList();
+    public RecipeOptions(IEnumerable<RecipeSetting> settings) => options = settings.Select(s => Checked(Create(s))).ToList();
+
+    /// <summary>
+    /// A setting without a typed recipe property (the newer ones) is checked here against the schema's range and words,
+    /// as the task and the recipe file check it (a parse error, MB0560); the older ones keep their stages' own checks.
+    /// </summary>
+    private static (RecipeSetting, Option, Func<ParseResult, object?>) Checked((RecipeSetting Setting, Option Option, Func<ParseResult, object?> Read) created)
+    {
+        var (setting, option, read) = created;
+        if (setting.HasProperty || setting.Kind is not (SettingKind.Number or SettingKind.Integer or SettingKind.Word or SettingKind.Numbers)) return created;
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count != 1) return;
+            try
+            {
+                setting.Parse(setting.Option, result.Tokens[0].Value);
+            }
+            catch (RecipeValueException e)
+            {
+                result.AddError($"{e.Cause} {e.Remedy}");
+            }
+        });
+        // Words are kept in the schema's spelling, as the task and the recipe file keep them.
+        return setting.Kind == SettingKind.Word ? (setting, option, p => read(p) is string word ? setting.MatchWord(word) : null) : created;
+    }
 
     /// <summary>Every setting of the schema (<c>compress</c>).</summary>
     public static RecipeOptions All() => new(RecipeSchema.Settings);

@@ -8,8 +8,8 @@ namespace ModelBuild.Compression.Pipeline;
 
 /// <summary>
 /// The checked-in files derived from <see cref="RecipeSchema"/>: docs/generated/options.md, docs/recipe.schema.json,
-/// the metadata defaults in build/ModelBuild.props and the file inputs in build/ModelBuild.targets (the last two
-/// between "RecipeSchema: begin/end" markers). RecipeSchemaTests fails when they drift and rewrites them with MODELBUILD_REGENERATE=1.
+/// the property tables of docs/recipe.md, the metadata defaults in build/ModelBuild.props and the file inputs in
+/// build/ModelBuild.targets (the last three between "RecipeSchema: begin/end" markers). RecipeSchemaTests fails when they drift and rewrites them with MODELBUILD_REGENERATE=1.
 /// </summary>
 public static partial class RecipeSchemaFiles
 {
@@ -17,6 +17,7 @@ public static partial class RecipeSchemaFiles
     public const string Props = "build/ModelBuild.props";
     public const string Targets = "build/ModelBuild.targets";
     public const string JsonSchemaFile = "docs/recipe.schema.json";
+    public const string RecipeDoc = "docs/recipe.md";
 
     /// <summary>Each generated file (repository-relative) and its content given the file's current text.</summary>
     public static IEnumerable<(string Path, Func<string, string> Render)> All() =>
@@ -25,7 +26,60 @@ public static partial class RecipeSchemaFiles
         (Props, text => Splice(text, PropsBlock())),
         (Targets, text => Splice(text, TargetsBlock())),
         (JsonSchemaFile, _ => JsonSchema()),
+        (RecipeDoc, text => Splice(text, RecipeTables())),
     ];
+
+    /// <summary>The headings of docs/recipe.md's tables, one per owning stage, in the order the schema first names each.</summary>
+    private static readonly Dictionary<string, string> StageHeadings = new()
+    {
+        [RecipeSchema.Quantize] = "Quantization",
+        [RecipeSchema.Optimize] = "Graph optimization",
+        [RecipeSchema.Prune] = "Pruning",
+        [RecipeSchema.Distill] = "Distillation",
+        [RecipeSchema.Evaluate] = "Evaluation and gates",
+        [RecipeSchema.Run] = "Run settings",
+        [RecipeSchema.Reading] = "Reading data\n\nThese apply to every data file of the recipe (training, evaluation, calibration); see cli.md, \"Data formats\".",
+    };
+
+    /// <summary>docs/recipe.md's property tables: one per owning stage, one row per setting (its <see cref="RecipeSetting.Doc"/>, else its help).</summary>
+    public static string RecipeTables()
+    {
+        var text = new StringBuilder();
+        foreach (var group in RecipeSchema.Settings.GroupBy(s => s.Stage))
+        {
+            text.AppendLine().AppendLine($"### {StageHeadings[group.Key]}").AppendLine()
+                .AppendLine("| property | type | default | meaning |")
+                .AppendLine("| --- | --- | --- | --- |");
+            foreach (var s in group)
+                text.AppendLine($"| `{s.Json}` | {JsonType(s)} | {DefaultText(s)} | {Escape(s.Doc ?? s.Help)} |");
+        }
+        return text.AppendLine().ToString();
+    }
+
+    /// <summary>A value's JSON type as docs/recipe.md writes it.</summary>
+    private static string JsonType(RecipeSetting s) => s.Kind switch
+    {
+        SettingKind.File or SettingKind.Data => "string (path)",
+        SettingKind.Number => "number",
+        SettingKind.Integer => "integer",
+        SettingKind.Bool => "boolean",
+        SettingKind.Numbers => "array of numbers",
+        SettingKind.Names => "array of strings",
+        _ => "string",
+    } + (IsNullable(s) ? " or null" : "");
+
+    private static string DefaultText(RecipeSetting s) => s.Default.Length == 0
+        ? (s.Unset is { } unset ? $"null ({unset})" : "null")
+        : s.Kind switch
+        {
+            SettingKind.Word or SettingKind.Text => $"`\"{s.Default}\"`",
+            SettingKind.Bool => $"`{s.Default}`",
+            _ => s.Default,
+        };
+
+    /// <summary>Quantize is a non-null string with a default; every other reference-typed setting may be null.</summary>
+    private static bool IsNullable(RecipeSetting s) =>
+        (!s.ValueType.IsValueType || Nullable.GetUnderlyingType(s.ValueType) is not null) && s.Metadata != nameof(CompressionRecipe.Quantize);
 
     /// <summary>The JSON Schema of a recipe file, for editors: teacher, output and every setting.</summary>
     public static string JsonSchema()
@@ -50,7 +104,7 @@ public static partial class RecipeSchemaFiles
 
     private static JsonObject JsonProperty(RecipeSetting s)
     {
-        var nullable = !s.ValueType.IsValueType || Nullable.GetUnderlyingType(s.ValueType) is not null;
+        var nullable = IsNullable(s);
         var type = s.Kind switch
         {
             SettingKind.Number => "number",
@@ -59,8 +113,6 @@ public static partial class RecipeSchemaFiles
             SettingKind.Numbers or SettingKind.Names => "array",
             _ => "string",
         };
-        // Quantize is a non-null string with a default; every other reference-typed setting may be null.
-        nullable &= s.Metadata != nameof(CompressionRecipe.Quantize);
         var property = new JsonObject { ["type"] = nullable ? new JsonArray(type, "null") : type };
         if (s.Words.Length > 0) property["enum"] = new JsonArray(s.Words.Select(w => (JsonNode)w).ToArray());
         if (s.Kind == SettingKind.Numbers)

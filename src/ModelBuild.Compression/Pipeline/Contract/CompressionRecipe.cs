@@ -8,11 +8,35 @@ namespace ModelBuild.Compression.Pipeline.Contract;
 /// and the normalized form of the command line options. Values use the command line's words
 /// (<c>int8-static</c>, <c>entropy</c>), case-insensitive. This file is shared, as source, with ModelBuild.Tasks
 /// (see DESIGN.md: Tasks depends on nothing of ours but this contract), so it uses only the BCL.
-/// An unknown property is an error (a misspelt <c>maxAccuracyDrop</c> must not silently drop a quality gate).
+/// An unknown property is an error (a misspelt <c>maxAccuracyDrop</c> must not silently drop a quality gate): <see cref="FromJson"/>
+/// accepts only the schema's names.
+/// The typed properties below are the older settings; a setting added since has only its line in <see cref="RecipeSchema"/>,
+/// its value is in <see cref="Values"/>, and its stage reads it with <see cref="Number"/>, <see cref="Integer"/>, <see cref="Text"/> or <see cref="Flag"/>.
 /// </summary>
-[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed class CompressionRecipe
 {
+    /// <summary>
+    /// The values of the schema's settings that have no typed property, by recipe-file (JSON) name, typed by their kind
+    /// (double, int, bool, string, List&lt;double&gt;, List&lt;string&gt;); unset ones are absent. Written into the recipe
+    /// JSON as ordinary properties (sorted), so a recipe file, the worker's recipe and the content key treat them like
+    /// the typed ones, and a recipe that sets none of them serializes exactly as before they existed.
+    /// </summary>
+    [JsonExtensionData]
+    public SortedDictionary<string, object?>? Values { get; set; }
+
+    /// <summary>A number setting's value, else its schema default (a stage never repeats the default).</summary>
+    public double Number(RecipeSetting setting) => NumberOrNull(setting) ?? setting.DefaultNumber;
+    /// <summary>A number setting's value; null when unset.</summary>
+    public double? NumberOrNull(RecipeSetting setting) => setting.Get(this) is double number ? number : null;
+    /// <summary>A whole-number setting's value, else its schema default.</summary>
+    public int Integer(RecipeSetting setting) => IntegerOrNull(setting) ?? (int)setting.DefaultNumber;
+    /// <summary>A whole-number setting's value; null when unset.</summary>
+    public int? IntegerOrNull(RecipeSetting setting) => setting.Get(this) switch { int i => i, long l => checked((int)l), _ => null };
+    /// <summary>A word, text, file or data setting's value, else its schema default (null when it has none).</summary>
+    public string? Text(RecipeSetting setting) => setting.Get(this) as string ?? (setting.Default.Length > 0 ? setting.Default : null);
+    /// <summary>A true/false setting's value, else its schema default.</summary>
+    public bool Flag(RecipeSetting setting) => setting.Get(this) is bool flag ? flag : setting.Default == "true";
+
     // Model
     public string Teacher { get; set; } = "";
     public string Output { get; set; } = "";
@@ -162,7 +186,18 @@ public sealed class CompressionRecipe
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
-    public static CompressionRecipe FromJson(string json) =>
-        JsonSerializer.Deserialize<CompressionRecipe>(json, JsonOptions)
-        ?? throw new JsonException("The recipe is empty.");
+    /// <summary>Reads a recipe: the typed properties, then every other property must be a setting of the schema (typed and checked by it).</summary>
+    public static CompressionRecipe FromJson(string json)
+    {
+        var recipe = JsonSerializer.Deserialize<CompressionRecipe>(json, JsonOptions) ?? throw new JsonException("The recipe is empty.");
+        if (recipe.Values is not { } read) return recipe;
+        recipe.Values = null;
+        foreach (var (name, value) in read)
+        {
+            var setting = RecipeSchema.Settings.FirstOrDefault(s => !s.HasProperty && string.Equals(s.Json, name, StringComparison.OrdinalIgnoreCase))
+                ?? throw new JsonException($"The JSON property '{name}' could not be mapped to any recipe setting (docs/generated/options.md lists them).");
+            setting.Set(recipe, value is JsonElement element ? setting.FromJson(element) : value);
+        }
+        return recipe;
+    }
 }

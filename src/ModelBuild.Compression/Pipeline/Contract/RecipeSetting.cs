@@ -28,8 +28,9 @@ public enum SettingKind
 }
 
 /// <summary>
-/// One line of <see cref="RecipeSchema"/>: a <see cref="CompressionRecipe"/> property and everything the front ends
-/// derive from it. <see cref="Metadata"/> is both the MSBuild metadata name and the property name.
+/// One line of <see cref="RecipeSchema"/>: a recipe setting and everything the front ends derive from it.
+/// <see cref="Metadata"/> is the MSBuild metadata name (and, for the older settings, the name of their typed
+/// <see cref="CompressionRecipe"/> property); newer settings have no property and live in <see cref="CompressionRecipe.Values"/>.
 /// </summary>
 public sealed record RecipeSetting(string Metadata, string Option, SettingKind Kind, string Stage, string Help)
 {
@@ -49,6 +50,10 @@ public sealed record RecipeSetting(string Metadata, string Option, SettingKind K
     public bool WarnWhenUnused { get; init; }
     /// <summary>The default, as the docs state it; empty: none.</summary>
     public string Default { get; init; } = "";
+    /// <summary>What an unset value means when there is no <see cref="Default"/> (docs/recipe.md), e.g. "no limit"; null: nothing to say.</summary>
+    public string? Unset { get; init; }
+    /// <summary>The longer explanation docs/recipe.md gives (Markdown); null: the <see cref="Help"/> line says it all.</summary>
+    public string? Doc { get; init; }
     /// <summary>
     /// A different default for an item in a build, applied by the task when neither the item nor its recipe file sets
     /// the value (e.g. work whose output the build does not carry yet); a word or text, stored as written; null: the
@@ -66,15 +71,82 @@ public sealed record RecipeSetting(string Metadata, string Option, SettingKind K
 
     public bool NamesFile => Kind is SettingKind.File or SettingKind.Data;
 
-    private PropertyInfo Property => typeof(CompressionRecipe).GetProperty(Metadata)
-        ?? throw new InvalidOperationException($"RecipeSchema names '{Metadata}', which CompressionRecipe does not have.");
+    /// <summary>The typed property of an older setting; null: the value lives in <see cref="CompressionRecipe.Values"/>.</summary>
+    private PropertyInfo? Property => typeof(CompressionRecipe).GetProperty(Metadata);
 
-    /// <summary>The property's CLR type (string, double?, int?, long?, bool, List&lt;double&gt;, ...).</summary>
-    public Type ValueType => Property.PropertyType;
+    /// <summary>Whether the value is a typed property of <see cref="CompressionRecipe"/> rather than in its <see cref="CompressionRecipe.Values"/>.</summary>
+    public bool HasProperty => Property is not null;
 
-    public object? Get(CompressionRecipe recipe) => Property.GetValue(recipe);
+    /// <summary>The value's CLR type (string, double?, int?, long?, bool, List&lt;double&gt;, ...): the property's, else the kind's.</summary>
+    public Type ValueType => Property?.PropertyType ?? Kind switch
+    {
+        SettingKind.Number => typeof(double?),
+        SettingKind.Integer => typeof(int?),
+        SettingKind.Bool => typeof(bool),
+        SettingKind.Numbers => typeof(List<double>),
+        SettingKind.Names => typeof(List<string>),
+        _ => typeof(string),
+    };
 
-    public void Set(CompressionRecipe recipe, object? value) => Property.SetValue(recipe, value);
+    public object? Get(CompressionRecipe recipe) =>
+        Property is { } property ? property.GetValue(recipe)
+        : recipe.Values?.GetValueOrDefault(Json) is JsonElement element ? FromJson(element) // deserialized without FromJson
+        : recipe.Values?.GetValueOrDefault(Json);
+
+    /// <summary>Sets the value (null: unset); a setting without a property is kept in <see cref="CompressionRecipe.Values"/> under its JSON name.</summary>
+    public void Set(CompressionRecipe recipe, object? value)
+    {
+        if (Property is { } property)
+        {
+            property.SetValue(recipe, value);
+        }
+        else if (value is null)
+        {
+            recipe.Values?.Remove(Json);
+        }
+        else
+        {
+            (recipe.Values ??= new(StringComparer.Ordinal))[Json] = value;
+        }
+    }
+
+    /// <summary>The schema's default as a number; a setting without one must be read with <see cref="CompressionRecipe.NumberOrNull"/>.</summary>
+    internal double DefaultNumber => Default.Length > 0 ? double.Parse(Default, CultureInfo.InvariantCulture)
+        : throw new InvalidOperationException($"{Metadata} has no default in RecipeSchema; read it with NumberOrNull.");
+
+    /// <summary>
+    /// A recipe file's (JSON) value of a setting without a property, typed by its kind and checked like item metadata
+    /// (range, words); a value of the wrong type or out of range is a <see cref="JsonException"/>, as for a typed property.
+    /// </summary>
+    internal object? FromJson(JsonElement element)
+    {
+        try
+        {
+            return element.ValueKind switch
+            {
+                JsonValueKind.Null => null,
+                JsonValueKind.Number when Kind is SettingKind.Number => Check(element.GetDouble()),
+                JsonValueKind.Number when Kind is SettingKind.Integer => Parse(Json, element.GetRawText()),
+                JsonValueKind.True or JsonValueKind.False when Kind is SettingKind.Bool => element.GetBoolean(),
+                JsonValueKind.String when Kind is SettingKind.Word => Parse(Json, element.GetString()!),
+                JsonValueKind.String when Kind is SettingKind.File or SettingKind.Data or SettingKind.Text => element.GetString(),
+                JsonValueKind.Array when Kind is SettingKind.Numbers => Parse(Json, string.Join(",", element.EnumerateArray().Select(e => e.GetDouble().ToString("R", CultureInfo.InvariantCulture)))),
+                JsonValueKind.Array when Kind is SettingKind.Names => element.EnumerateArray().Select(e => e.GetString() ?? throw new JsonException()).ToList(),
+                _ => throw new JsonException($"The JSON value of '{Json}' is a {element.ValueKind}, not a {ValueType.Name}."),
+            };
+        }
+        catch (RecipeValueException e)
+        {
+            throw new JsonException(e.Cause + " " + e.Remedy);
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException)
+        {
+            throw new JsonException($"The JSON value of '{Json}' is not a {ValueType.Name}: {e.Message}");
+        }
+    }
+
+    /// <summary>A number of a <see cref="SettingKind.Number"/> setting within its range, else <see cref="RecipeValueException"/>.</summary>
+    public double Check(double number) => ParseNumber(Option, number.ToString("R", CultureInfo.InvariantCulture));
 
     /// <summary>Whether the recipe asks for something with it: a value (a bool: true; a list: not empty).</summary>
     public bool IsSet(CompressionRecipe recipe) => Get(recipe) switch
