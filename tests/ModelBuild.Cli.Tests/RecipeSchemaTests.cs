@@ -21,7 +21,7 @@ public class RecipeSchemaTests
         var declared = RecipeSchema.Settings.Where(s => s.HasProperty).Select(s => s.Metadata).Order().ToList();
         Assert.Equal(properties, declared);
         Assert.Equal(RecipeSchema.Settings.Count, RecipeSchema.Settings.Select(s => s.Metadata).Distinct().Count());
-        Assert.Equal(declared.Count, RecipeSchema.Settings.Select(s => s.Option).Distinct().Count());
+        Assert.Equal(RecipeSchema.Settings.Count, RecipeSchema.Settings.Select(s => s.Option).Distinct().Count());
         foreach (var setting in RecipeSchema.Settings)
         {
             Assert.True(setting.Kind != SettingKind.Word || setting.Words.Length > 0, $"{setting.Metadata}: a word setting without words");

@@ -125,7 +125,7 @@ public sealed record RecipeSetting(string Metadata, string Option, SettingKind K
             return element.ValueKind switch
             {
                 JsonValueKind.Null => null,
-                JsonValueKind.Number when Kind is SettingKind.Number => Check(element.GetDouble()),
+                JsonValueKind.Number when Kind is SettingKind.Number => Parse(Json, element.GetRawText()),
                 JsonValueKind.Number when Kind is SettingKind.Integer => Parse(Json, element.GetRawText()),
                 JsonValueKind.True or JsonValueKind.False when Kind is SettingKind.Bool => element.GetBoolean(),
                 JsonValueKind.String when Kind is SettingKind.Word => Parse(Json, element.GetString()!),
@@ -144,9 +144,6 @@ public sealed record RecipeSetting(string Metadata, string Option, SettingKind K
             throw new JsonException($"The JSON value of '{Json}' is not a {ValueType.Name}: {e.Message}");
         }
     }
-
-    /// <summary>A number of a <see cref="SettingKind.Number"/> setting within its range, else <see cref="RecipeValueException"/>.</summary>
-    public double Check(double number) => ParseNumber(Option, number.ToString("R", CultureInfo.InvariantCulture));
 
     /// <summary>Whether the recipe asks for something with it: a value (a bool: true; a list: not empty).</summary>
     public bool IsSet(CompressionRecipe recipe) => Get(recipe) switch
