@@ -107,6 +107,21 @@ public class RecipeSchemaTests
     }
 
     [Fact]
+    public void A_setting_without_a_property_is_an_option_checked_against_its_range()
+    {
+        var options = RecipeOptions.All();
+        var command = new Command("compress");
+        options.AddTo(command);
+        var parse = command.Parse("--distill --warmup-fraction 0.25");
+        Assert.Empty(parse.Errors);
+        var recipe = new CompressionRecipe();
+        options.ApplyTo(parse, recipe);
+        Assert.Equal(0.25, recipe.Number(RecipeSchema.WarmupFraction));
+        Assert.Contains("\"warmupFraction\": 0.25", recipe.ToJson());
+        Assert.Contains(command.Parse("--warmup-fraction 1.5").Errors, e => e.Message.Contains("not a number in [0, 1]"));
+    }
+
+    [Fact]
     public void Stage_cache_inputs_follow_UsedBy()
     {
         var recipe = new CompressionRecipe { Teacher = "t.onnx", Quantize = "int8-static", Epochs = 3, CalibrationData = "c.npy", TrainingData = "x.npy" };

@@ -46,6 +46,15 @@ public sealed class RecipeFromItemTests : IDisposable
     }
 
     [Fact]
+    public void WarmupFraction_metadata_reaches_the_recipe_checked_by_its_schema_line()
+    {
+        var recipe = RecipeFromItem.Build(Item(("Distill", "true"), ("WarmupFraction", "0.2")), project);
+        Assert.Equal(0.2, recipe.Number(ModelBuild.Compression.Pipeline.Contract.RecipeSchema.WarmupFraction));
+        Assert.Contains("\"warmupFraction\": 0.2", recipe.ToJson()); // what the worker reads
+        Assert.Equal(TaskCodes.BadNumber, Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(Item(("WarmupFraction", "-0.1")), project)).Code);
+    }
+
+    [Fact]
     public void TuneSession_is_off_in_a_build_unless_the_item_asks_and_is_not_part_of_the_cache_key()
     {
         Assert.Equal("off", RecipeFromItem.Build(Item(), project).TuneSession);

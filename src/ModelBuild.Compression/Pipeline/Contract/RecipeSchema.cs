@@ -32,6 +32,9 @@ public static class RecipeSchema
     private static readonly string[] Trainers = [Distill, Prune];
     private static readonly string[] DataReaders = [Distill, Prune, Quantize];
 
+    // Settings without a CompressionRecipe property, named here so their stages can read them (recipe.Number(RecipeSchema.X)).
+    public static readonly RecipeSetting WarmupFraction = new("WarmupFraction", "--warmup-fraction", SettingKind.Number, Distill, "Fraction of the distillation's optimizer steps spent in linear learning-rate warm-up before the cosine decay; 0: no warm-up.") { Min = 0, Max = 1, Default = "0.06", UsedBy = [Distill], WarnWhenUnused = true };
+
     /// <summary>The table, in the order the command line's help and the docs list it.</summary>
     public static readonly IReadOnlyList<RecipeSetting> Settings =
     [
@@ -52,7 +55,8 @@ public static class RecipeSchema
         new("TrainingLabels", "--train-labels", SettingKind.File, Distill, "Class labels for --train-data (.npy, or text with one per line; optional: without them, pure KD on the teacher's outputs).") { UsedBy = Trainers, Doc = "Class ids, one per training sample (`.npy`, or text with one per line), unless the data carries them; without labels the student learns the teacher's outputs only." },
         new("Epochs", "--epochs", SettingKind.Integer, Distill, "Distillation epochs (recovery after each pruning step: 10).") { Min = 1, Default = "20", UsedBy = Trainers, Doc = "Training epochs." },
         new("BatchSize", "--batch-size", SettingKind.Integer, Distill, "Training batch size.") { Min = 1, Default = "32", UsedBy = Trainers },
-        new("LearningRate", "--learning-rate", SettingKind.Number, Distill, "AdamW learning rate, warm-up then cosine decay.") { Min = 0, MinInclusive = false, Default = "0.001", UsedBy = Trainers, Doc = "AdamW learning rate (weight decay 0.01, 6% linear warm-up then cosine decay, gradient norm clipped at 1)." },
+        new("LearningRate", "--learning-rate", SettingKind.Number, Distill, "AdamW learning rate, warm-up then cosine decay.") { Min = 0, MinInclusive = false, Default = "0.001", UsedBy = Trainers, Doc = "AdamW learning rate (weight decay `weightDecay`, linear warm-up over `warmupFraction` of the steps then cosine decay, gradient norm clipped at 1)." },
+        WarmupFraction,
         new("Temperature", "--temperature", SettingKind.Number, Distill, "Softmax temperature of the soft targets.") { Min = 0, MinInclusive = false, Default = "4", UsedBy = Trainers, WarnWhenUnused = true, Doc = "Softmax temperature of the soft targets (the loss is scaled by T^2)." },
         new("Alpha", "--alpha", SettingKind.Number, Distill, "Weight of the soft-target loss against the hard labels.") { Min = 0, Max = 1, Default = "0.9", UsedBy = Trainers, Doc = "Weight of the soft-target loss; `1 - alpha` goes to the hard-label loss (0 to 1)." },
         new("Reinitialize", "--reinitialize", SettingKind.Bool, Distill, "Start the student from fresh initial weights instead of the --student file's (or, for a student derived with --student-width/--student-depth, the teacher's kept layers and units).") { Default = "false", UsedBy = [Distill], WarnWhenUnused = true, Doc = "Start the student from random weights instead of the `student` file's weights (or, for a student derived with `studentWidth`/`studentDepth`, the teacher's kept layers and units)." },
