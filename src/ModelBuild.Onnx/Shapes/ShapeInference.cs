@@ -27,6 +27,17 @@ public static class ShapeInference
     {
         var graph = model.Graph;
         long opset = model.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version ?? 1;
+        var (env, constants) = Seed(model);
+        var pass = InferNodes(graph, env, constants, opset);
+        WriteValueInfo(graph, env, pass.InferredNames);
+        var (withShape, without) = CountNodeOutputs(graph, env);
+        return new ShapeInferenceResult(withShape, without, pass.Unsupported.ToList(), env, pass.Failed);
+    }
+
+    /// <summary>The environment before any node: the graph's annotations and its initializers (the constant ones with their values).</summary>
+    private static (Dictionary<string, InferredValue> Env, Dictionary<string, TensorProto> Constants) Seed(ModelProto model)
+    {
+        var graph = model.Graph;
         var env = new Dictionary<string, InferredValue>(StringComparer.Ordinal);
         var graphInputs = new HashSet<string>(graph.Input.Select(i => i.Name));
         var constants = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
@@ -50,22 +61,27 @@ public static class ShapeInference
                 constants[init.Name] = init;
             }
         }
+        return (env, constants);
+    }
 
-        var unsupported = new SortedSet<string>(StringComparer.Ordinal);
-        var failed = new List<string>();
-        var inferredNames = new List<string>();
-        var ordered = new OnnxGraph(graph).TopologicalOrder();
-        foreach (var node in ordered)
+    /// <summary>What one pass over the nodes found: operators without a rule, rule failures, and the values it inferred (in order).</summary>
+    private sealed record NodePass(SortedSet<string> Unsupported, List<string> Failed, List<string> InferredNames);
+
+    /// <summary>Applies each node's shape rule in topological order, merging its outputs into <paramref name="env"/>.</summary>
+    private static NodePass InferNodes(GraphProto graph, Dictionary<string, InferredValue> env, Dictionary<string, TensorProto> constants, long opset)
+    {
+        var pass = new NodePass(new SortedSet<string>(StringComparer.Ordinal), [], []);
+        foreach (var node in new OnnxGraph(graph).TopologicalOrder())
         {
             var context = new ShapeInferenceContext(node, env, constants, opset);
             bool known = OnnxModel.NormalizeDomain(node.Domain) == "" && OperatorShapeRules.Apply(context);
             if (context.Failure is not null)
             {
-                failed.Add(context.Failure);
+                pass.Failed.Add(context.Failure);
             }
             if (!known)
             {
-                unsupported.Add(string.IsNullOrEmpty(node.Domain) ? node.OpType : $"{node.Domain}.{node.OpType}");
+                pass.Unsupported.Add(string.IsNullOrEmpty(node.Domain) ? node.OpType : $"{node.Domain}.{node.OpType}");
             }
             for (int i = 0; i < node.Output.Count; i++)
             {
@@ -77,7 +93,7 @@ public static class ShapeInference
                 if (context.Outputs.TryGetValue(i, out var value))
                 {
                     env[name] = Merge(env.GetValueOrDefault(name), value);
-                    inferredNames.Add(name);
+                    pass.InferredNames.Add(name);
                 }
             }
             if (node.OpType == "Constant" && node.Output.Count == 1 && node.Find("value") is { T: { } t })
@@ -85,8 +101,12 @@ public static class ShapeInference
                 constants[node.Output[0]] = t;
             }
         }
+        return pass;
+    }
 
-        WriteValueInfo(graph, env, inferredNames);
+    /// <summary>How many node outputs have an element type and a shape, and how many do not.</summary>
+    private static (int WithShape, int Without) CountNodeOutputs(GraphProto graph, Dictionary<string, InferredValue> env)
+    {
         int withShape = 0, without = 0;
         foreach (var node in graph.Node)
         {
@@ -102,7 +122,7 @@ public static class ShapeInference
                 }
             }
         }
-        return new ShapeInferenceResult(withShape, without, unsupported.ToList(), env, failed);
+        return (withShape, without);
     }
 
     /// <summary>Keeps the more specific of an existing annotation and a freshly inferred value, dim by dim.</summary>
