@@ -150,105 +150,171 @@ public sealed class SequenceTrimFusion : IGraphFusion
     /// </summary>
     static bool Propagate(GraphPatterns g, Dictionary<string, Seq> seq, string keep, string maskIndex, out List<(NodeProto Node, int Input, long Axis)> positional)
     {
-        positional = [];
-        var shapes = new Dictionary<string, int>(StringComparer.Ordinal); // Shape(seq value) -> its sequence axis
-        var lengths = new HashSet<string>(StringComparer.Ordinal);          // the sequence length as a value
-        foreach (var node in g.Graph.TopologicalOrder())
+        var walk = new SequenceWalk(g, seq, keep, maskIndex);
+        positional = walk.Positional;
+        return walk.Run();
+    }
+
+    /// <summary>One walk of <see cref="Propagate"/>: what it knows so far about the values that carry the sequence axis or its length.</summary>
+    sealed class SequenceWalk(GraphPatterns g, Dictionary<string, Seq> seq, string keep, string maskIndex)
+    {
+        public List<(NodeProto Node, int Input, long Axis)> Positional { get; } = [];
+        readonly Dictionary<string, int> _shapes = new(StringComparer.Ordinal); // Shape(seq value) -> its sequence axis
+        readonly HashSet<string> _lengths = new(StringComparer.Ordinal);          // the sequence length as a value
+
+        bool ReadsLength(string input) => _shapes.ContainsKey(input) || _lengths.Contains(input);
+
+        public bool Run()
         {
-            if (node.Output.Contains(keep) && !seq.ContainsKey(keep))
+            foreach (var node in g.Graph.TopologicalOrder())
             {
-                // The keep is computed here: it must come out as a masked [B,S] value.
-                if (!ElementwiseNode(g, node, seq, positional, out var keepSeq) || keepSeq is null) return false;
-                seq[keep] = keepSeq with { Masked = true };
-                continue;
+                if (node.Output.Contains(keep) && !seq.ContainsKey(keep))
+                {
+                    // The keep is computed here: it must come out as a masked [B,S] value.
+                    if (!ElementwiseNode(g, node, seq, Positional, out var keepSeq) || keepSeq is null) return false;
+                    seq[keep] = keepSeq with { Masked = true };
+                    continue;
+                }
+                var seqInputs = node.Input.Where(seq.ContainsKey).ToList();
+                if (seqInputs.Count == 0 && !node.Input.Any(ReadsLength)) continue;
+                if (!Step(node, seqInputs)) return false;
             }
-            var seqInputs = node.Input.Where(seq.ContainsKey).ToList();
-            var reads = seqInputs.Count > 0 || node.Input.Any(i => shapes.ContainsKey(i) || lengths.Contains(i));
-            if (!reads) continue;
+            return !g.Graph.Proto.Output.Any(o => seq.ContainsKey(o.Name) || ReadsLength(o.Name));
+        }
+
+        /// <summary>One node that reads a sequence value or the length: false when it could mix positions or depend on the padded length.</summary>
+        bool Step(NodeProto node, List<string> seqInputs)
+        {
             var standard = node.Domain is "" or "ai.onnx";
+            if (standard && LengthNode(node, seqInputs) is { } handled) return handled;
+            if (_shapes.Count > 0 && node.Input.Any(ReadsLength)) return false;
+            return standard ? StandardNode(node, seqInputs) : node.Domain == GraphPatterns.MicrosoftDomain && ContribNode(node);
+        }
+
+        /// <summary>The shape and length of a sequence value (Shape, a Gather of a dimension, Unsqueeze) and position ids sliced to it; null: not such a node.</summary>
+        bool? LengthNode(NodeProto node, List<string> seqInputs)
+        {
             var op = node.OpType;
-            if (standard && op == "Shape" && seqInputs.Count == 1 && !node.HasAttribute("start") && !node.HasAttribute("end"))
-                shapes[node.Output[0]] = seq[node.Input[0]].Axis;
-            else if (standard && op == "Gather" && shapes.TryGetValue(node.Input[0], out var shapeAxis))
+            if (op == "Shape" && seqInputs.Count == 1 && !node.HasAttribute("start") && !node.HasAttribute("end"))
+            {
+                _shapes[node.Output[0]] = seq[node.Input[0]].Axis;
+                return true;
+            }
+            if (op == "Gather" && _shapes.TryGetValue(node.Input[0], out var shapeAxis))
             {
                 // A dimension of a sequence value: the length itself, or another (unchanged) dimension.
                 if (g.Int64s(node.Input[1]) is not { Length: 1 } index) return false;
-                if (index[0] == shapeAxis) lengths.Add(node.Output[0]);
+                if (index[0] == shapeAxis) _lengths.Add(node.Output[0]);
+                return true;
             }
-            else if (standard && op == "Unsqueeze" && lengths.Contains(node.Input[0]))
-                lengths.Add(node.Output[0]);
-            else if (standard && op == "Slice" && node.Input.Count >= 4 && lengths.Contains(node.Input[2]) && g.Constant(node.Input[0]) is { } data)
+            if (op == "Unsqueeze" && _lengths.Contains(node.Input[0]))
+            {
+                _lengths.Add(node.Output[0]);
+                return true;
+            }
+            if (op == "Slice" && node.Input.Count >= 4 && _lengths.Contains(node.Input[2]) && g.Constant(node.Input[0]) is { } data)
             {
                 // Position ids: a constant sliced to the length along one axis, from 0 in steps of 1.
                 if (g.Int64s(node.Input[1]) is not [0] || g.Int64s(node.Input[3]) is not [var axis]) return false;
                 if (node.Input.Count > 4 && node.Input[4].Length > 0 && g.Int64s(node.Input[4]) is not [1]) return false;
                 var rank = data.Dims.Count;
                 seq[node.Output[0]] = new Seq((int)(axis < 0 ? axis + rank : axis), rank, false);
+                return true;
             }
-            else if (shapes.Count > 0 && node.Input.Any(i => shapes.ContainsKey(i) || lengths.Contains(i)))
-                return false;
-            else if (standard && Elementwise.Contains(op) || !standard && node.Domain == GraphPatterns.MicrosoftDomain && ContribPerPosition.Contains(op))
-            {
-                if (!ElementwiseNode(g, node, seq, positional, out var result)) return false;
-                if (result is not null) seq[node.Output[0]] = result;
-            }
-            else if (standard && op == "MatMul" && node.Input[0] is var x && seq.TryGetValue(x, out var xs) && !seq.ContainsKey(node.Input[1])
+            return null;
+        }
+
+        /// <summary>A standard operator reading sequence values: per position (elementwise, MatMul by a constant, embedding Gather, Unsqueeze, LayerNormalization) or a pooling that is exact (CLS Gather, masked ReduceSum).</summary>
+        bool StandardNode(NodeProto node, List<string> seqInputs)
+        {
+            var op = node.OpType;
+            if (Elementwise.Contains(op)) return PerElement(node);
+            if (op == "MatMul" && node.Input[0] is var x && seq.TryGetValue(x, out var xs) && !seq.ContainsKey(node.Input[1])
                 && g.Constant(node.Input[1]) is { Dims.Count: 2 } && xs.Axis < xs.Rank - 1)
+            {
                 seq[node.Output[0]] = xs with { Masked = false };
-            else if (standard && op == "Gather" && node.GetInt("axis", 0) == 0 && g.Constant(node.Input[0]) is { } table && seq.TryGetValue(node.Input[1], out var ids) && !seq.ContainsKey(node.Input[0]))
+                return true;
+            }
+            if (op == "Gather" && node.GetInt("axis", 0) == 0 && g.Constant(node.Input[0]) is { } table && seq.TryGetValue(node.Input[1], out var ids) && !seq.ContainsKey(node.Input[0]))
+            {
                 seq[node.Output[0]] = new Seq(ids.Axis, ids.Rank + table.Dims.Count - 1, false);
-            else if (standard && op == "Gather" && seq.TryGetValue(node.Input[0], out var pooled) && !seq.ContainsKey(node.Input[1]))
+                return true;
+            }
+            if (op == "Gather" && seq.TryGetValue(node.Input[0], out var pooled) && !seq.ContainsKey(node.Input[1]))
             {
                 // The value at position 0 (CLS pooling): there whatever L is.
                 var axis = node.GetInt("axis", 0);
-                if ((axis < 0 ? axis + pooled.Rank : axis) != pooled.Axis || g.Int64s(node.Input[1]) is not [0]) return false;
+                return (axis < 0 ? axis + pooled.Rank : axis) == pooled.Axis && g.Int64s(node.Input[1]) is [0];
             }
-            else if (standard && op == "Unsqueeze" && seq.TryGetValue(node.Input[0], out var u))
-            {
-                var axes = node.GetInts("axes") ?? (node.Input.Count > 1 ? g.Int64s(node.Input[1]) : null);
-                if (axes is null) return false;
-                var rank = u.Rank + axes.Length;
-                var dims = Enumerable.Range(0, u.Rank).Select(d => d == u.Axis).ToList();
-                foreach (var a in axes.Select(a => a < 0 ? a + rank : a).Order())
-                {
-                    if (a < 0 || a > dims.Count) return false;
-                    dims.Insert((int)a, false);
-                }
-                seq[node.Output[0]] = new Seq(dims.IndexOf(true), rank, u.Masked);
-            }
-            else if (standard && op == "ReduceSum" && seqInputs.Count == 1 && seqInputs[0] == node.Input[0])
+            if (op == "Unsqueeze" && seq.TryGetValue(node.Input[0], out var u)) return Unsqueeze(node, u);
+            if (op == "ReduceSum" && seqInputs.Count == 1 && seqInputs[0] == node.Input[0])
             {
                 // A masked sum over the sequence: the dropped positions added 0.
                 var s = seq[node.Input[0]];
-                var axes = g.ReduceAxes(node);
-                if (!s.Masked || axes is not [var a] || (a < 0 ? a + s.Rank : a) != s.Axis) return false;
+                return s.Masked && g.ReduceAxes(node) is [var a] && (a < 0 ? a + s.Rank : a) == s.Axis;
             }
-            else if (standard && op == "LayerNormalization" && seqInputs.Count == 1 && seqInputs[0] == node.Input[0]
+            if (op == "LayerNormalization" && seqInputs.Count == 1 && seqInputs[0] == node.Input[0]
                 && seq[node.Input[0]] is var ln && LastAxis(node.GetInt("axis", -1), ln) && node.Output.Skip(1).All(o => o.Length == 0 || g.Consumers(o).Count == 0))
+            {
                 seq[node.Output[0]] = ln with { Masked = false };
-            else if (!standard && node.Domain == GraphPatterns.MicrosoftDomain && op == "SkipLayerNormalization" && seq.TryGetValue(node.Input[0], out var sk)
+                return true;
+            }
+            return false;
+        }
+
+        bool PerElement(NodeProto node)
+        {
+            if (!ElementwiseNode(g, node, seq, Positional, out var result)) return false;
+            if (result is not null) seq[node.Output[0]] = result;
+            return true;
+        }
+
+        bool Unsqueeze(NodeProto node, Seq u)
+        {
+            var axes = node.GetInts("axes") ?? (node.Input.Count > 1 ? g.Int64s(node.Input[1]) : null);
+            if (axes is null) return false;
+            var rank = u.Rank + axes.Length;
+            var dims = Enumerable.Range(0, u.Rank).Select(d => d == u.Axis).ToList();
+            foreach (var a in axes.Select(a => a < 0 ? a + rank : a).Order())
+            {
+                if (a < 0 || a > dims.Count) return false;
+                dims.Insert((int)a, false);
+            }
+            seq[node.Output[0]] = new Seq(dims.IndexOf(true), rank, u.Masked);
+            return true;
+        }
+
+        /// <summary>ONNX Runtime's contrib operators that keep positions apart: the GELU forms, SkipLayerNormalization, EmbedLayerNormalization, Attention under the one keep mask.</summary>
+        bool ContribNode(NodeProto node)
+        {
+            var op = node.OpType;
+            if (ContribPerPosition.Contains(op)) return PerElement(node);
+            if (op == "SkipLayerNormalization" && seq.TryGetValue(node.Input[0], out var sk)
                 && node.Input.Skip(2).All(i => i.Length == 0 || g.IsConstant(i)) && (node.Input.Count < 2 || seq.ContainsKey(node.Input[1]))
                 && node.Output.Skip(1).Take(2).All(o => o.Length == 0 || g.Consumers(o).Count == 0))
             {
                 seq[node.Output[0]] = sk with { Masked = false };
                 if (node.Output.Count > 3 && node.Output[3].Length > 0) seq[node.Output[3]] = sk with { Masked = false };
+                return true;
             }
-            else if (!standard && node.Domain == GraphPatterns.MicrosoftDomain && op == "EmbedLayerNormalization" && seq.TryGetValue(node.Input[0], out var ids2)
+            if (op == "EmbedLayerNormalization" && seq.TryGetValue(node.Input[0], out var ids2)
                 && ids2 is { Rank: 2, Axis: 1 } && node.Input.Skip(1).Select((v, i) => (v, i: i + 1)).All(p => p.v.Length == 0 || (p.i is 1 or 7 or 8 ? seq.ContainsKey(p.v) : g.IsConstant(p.v))))
             {
                 // Per position (its position table is read from position 0 on); the mask_index output counts the keep's
                 // ones, which the dropped positions did not have.
                 seq[node.Output[0]] = new Seq(1, 3, false);
                 if (node.Output.Count > 2 && node.Output[2].Length > 0) seq[node.Output[2]] = new Seq(1, 3, false);
+                return true;
             }
-            else if (!standard && node.Domain == GraphPatterns.MicrosoftDomain && op == "Attention" && node.Input.Count == 4 && node.Input[3] == maskIndex
+            if (op == "Attention" && node.Input.Count == 4 && node.Input[3] == maskIndex
                 && seq.TryGetValue(node.Input[0], out var xa) && xa is { Rank: 3, Axis: 1 } && !seq.ContainsKey(node.Input[1]) && !seq.ContainsKey(node.Input[2])
                 && node.Output.Skip(1).All(o => o.Length == 0 || g.Consumers(o).Count == 0))
+            {
                 seq[node.Output[0]] = xa with { Masked = false };
-            else
-                return false;
+                return true;
+            }
+            return false;
         }
-        return !g.Graph.Proto.Output.Any(o => seq.ContainsKey(o.Name) || shapes.ContainsKey(o.Name) || lengths.Contains(o.Name));
     }
 
     static bool LastAxis(long axis, Seq s) => axis == -1 || axis == s.Rank - 1;
