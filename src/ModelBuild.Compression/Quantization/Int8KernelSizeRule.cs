@@ -13,16 +13,18 @@ namespace ModelBuild.Compression.Quantization;
 /// front and the integer kernel's packing and requantization cost more than the multiply-adds they save.</item>
 /// </list>
 /// Their weights are still stored int8 (<see cref="Int8WeightStorage"/>, folded at load), so the file stays as small.
-/// Fused Attentions stay QAttention at every size (no slower than Attention at d 64, faster from d 128). The threshold
+/// Fused Attentions stay QAttention at every size (even with Attention at d 64, faster from d 128). The threshold
 /// was measured once, not at build time: benchmarks/RESULTS.md, "Static int8 by rule" (benchmarks/static-exclusion).
 /// </summary>
 internal static class Int8KernelSizeRule
 {
     /// <summary>
-    /// K x N from which a weighted MatMul/Gemm stays int8: 128 x 128 measured a tie with float (1.00-1.01x), 64 x 128
-    /// and 128 x 64 and smaller measured slower (0.97-0.98x), 128 x 512 faster (1.06-1.08x).
+    /// K x N from which a weighted MatMul/Gemm stays int8. Measured per node (int8 against float, batch 1, one thread):
+    /// 64 x 64, 64 x 128, 128 x 64 and the 12-wide classifiers slower (0.97-0.99x), 128 x 128 about even (0.94-1.01x
+    /// over two runs, 0.98x on average), 128 x 512 and 512 x 128 faster (1.06-1.16x). Nothing was measured in between,
+    /// so the threshold sits halfway (in log scale) between the largest that lost and the smallest that won.
     /// </summary>
-    public const long MinWeightElements = 128 * 128;
+    public const long MinWeightElements = 128 * 256;
 
     /// <summary>Names of the quantizable nodes of <paramref name="graph"/> the rule keeps float, in graph order.</summary>
     public static List<string> KeepFloat(GraphProto graph)
