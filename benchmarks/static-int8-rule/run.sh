@@ -12,11 +12,17 @@ MB="dotnet $1"; W="$2"; RUNS="${3:-1000}"; REPEATS="${4:-2}"; BEFORE="${5:-}"
 B="$root/benchmarks/ModelBuild.Optimization.Benchmarks/bin/Release/net10.0/ModelBuild.Optimization.Benchmarks.dll"
 S="$(cd "$root/../shared/teachers/synthetic-intent-transformer" && pwd)"; I="$(cd "$root/../shared/teachers/intent-bert" && pwd)"
 mkdir -p "$W"
+T="$(cd "$root/../shared/teachers" && pwd)"
 cases=("student_kd|$S/student_kd.onnx|$S/calib_x.npy|$S/test_x.npy|$S/test_y.npy"
        "teacher|$S/teacher.onnx|$S/calib_x.npy|$S/test_x.npy|$S/test_y.npy"
-       "intent-bert|$I/teacher.onnx|$I/calib.npz|$I/test.npz|$I/test_y.npy")
+       "intent-bert|$I/teacher.onnx|$I/calib.npz|$I/test.npz|$I/test_y.npy"
+       "wine-mlp|$T/wine-mlp/teacher.onnx|$T/wine-mlp/calib_x.npy|$T/wine-mlp/test_x.npy|$T/wine-mlp/test_y.npy"
+       "breast-cancer-mlp|$T/breast-cancer-mlp/teacher.onnx|$T/breast-cancer-mlp/calib_x.npy|$T/breast-cancer-mlp/test_x.npy|$T/breast-cancer-mlp/test_y.npy")
+# CASES: which of them (default the three transformers of the issue; the MLPs' first and last Gemm fall under the rule too).
+CASES="${CASES:-student_kd teacher intent-bert}"
 for c in "${cases[@]}"; do
   IFS='|' read -r name model calib x y <<< "$c"
+  [[ " $CASES " == *" $name "* ]] || continue
   q=(--optimize none --quantize int8-static --force --calibration-data "$calib" --eval-data "$x" --eval-labels "$y" --tune-session off)
   $MB compress "$model" -o "$W/$name-float.onnx" --quantize none --eval-data "$x" --eval-labels "$y" --tune-session off | grep summary
   files=(float="$W/$name-float.onnx")

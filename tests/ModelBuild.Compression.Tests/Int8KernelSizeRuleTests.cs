@@ -85,6 +85,28 @@ public class Int8KernelSizeRuleTests
         Directory.Delete(dir, true);
     }
 
+    /// <summary>
+    /// The wine MLP (13 -> 256 -> 256 -> 3 Gemms with ReLUs): the small first Gemm stays float, but the small last one
+    /// stays int8 because it reads the 256x256 Gemm's output, which ONNX Runtime otherwise fuses with its ReLU in float
+    /// and dequantizes its weight on every run: no DequantizeLinear is left in the optimized graph.
+    /// </summary>
+    [Fact]
+    public void On_an_mlp_a_small_gemm_reading_an_int8_gemm_stays_int8_so_no_weight_is_dequantized_at_run_time()
+    {
+        var folder = Teacher("wine-mlp");
+        var source = Path.Combine(folder, "teacher.onnx");
+        var prepared = GraphPreparation.Prepare(OnnxModelAccess.Load(source), source);
+        var quantized = Quantize(prepared, folder, source);
+        Assert.Equal(["/0/Gemm"], quantized.KeptFloatForSpeed);
+        Assert.Equal(["/3/Gemm", "/6/Gemm"], quantized.QuantizedNodes);
+        var dir = TempDir();
+        var path = Path.Combine(dir, "static.onnx");
+        OnnxModelAccess.Save(quantized.Model, path);
+        var ops = OptimizedOperators(path);
+        Assert.True(ops.Count(o => o == "com.microsoft:QGemm") == 2 && !ops.Contains(":DequantizeLinear"), string.Join(" ", ops));
+        Directory.Delete(dir, true);
+    }
+
     static QuantizedModel Quantize(ModelProto prepared, string teacherFolder, string model)
     {
         var calibration = DataSource.ReadInputSet(Path.Combine(teacherFolder, "calib_x.npy"), new DataReadOptions().ForModel(model));

@@ -35,7 +35,7 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
     /// </summary>
     public QuantizedModel Quantize(ModelProto prepared, QuantizeRequest request)
     {
-        var forSpeed = Int8KernelSizeRule.KeepFloat(prepared.Graph).Where(n => !request.ExcludedNodes.Contains(n)).ToList();
+        var forSpeed = Int8KernelSizeRule.KeepFloat(prepared.Graph, request.ExcludedNodes).Where(n => !request.ExcludedNodes.Contains(n)).ToList();
         var excluded = new HashSet<string>(request.ExcludedNodes.Concat(forSpeed), StringComparer.Ordinal);
         var result = new StaticQdqInt8Quantizer { ExcludedNodes = excluded, PerChannel = request.PerChannel }.Quantize(prepared, request.Ranges!);
         if (forSpeed.Count == 0) return result;
