@@ -344,6 +344,7 @@ public sealed class QuantizeStage : ICompressionStage
                 candidate.KeptFloatForSpeed.AddRange(measured.KeptFloatForSpeed);
             }
         }
+        candidate.KeptFloatForSpeed.InsertRange(0, model.KeptFloatForSpeed.Where(n => !candidate.KeptFloat.Contains(n)));
         OnnxModelAccess.Save(model.Model, path);
         candidate.QuantizedNodes = model.QuantizedNodes;
         candidate.Bytes = new FileInfo(path).Length;

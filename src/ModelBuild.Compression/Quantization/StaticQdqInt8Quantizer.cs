@@ -29,8 +29,19 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
     public int? AutoRank => 1;
     public bool FitsAuto(QuantizationFacts facts) => facts.HasCalibrationData;
 
-    public QuantizedModel Quantize(ModelProto prepared, QuantizeRequest request) =>
-        new StaticQdqInt8Quantizer { ExcludedNodes = request.ExcludedNodes, PerChannel = request.PerChannel }.Quantize(prepared, request.Ranges!);
+    /// <summary>
+    /// The form's build: the nodes <see cref="Int8KernelSizeRule"/> keeps float for speed are left out of the QDQ rewrite and
+    /// get int8 weight storage instead; the request's excluded nodes (the accuracy repair's) stay float as they are.
+    /// </summary>
+    public QuantizedModel Quantize(ModelProto prepared, QuantizeRequest request)
+    {
+        var forSpeed = Int8KernelSizeRule.KeepFloat(prepared.Graph, request.ExcludedNodes).Where(n => !request.ExcludedNodes.Contains(n)).ToList();
+        var excluded = new HashSet<string>(request.ExcludedNodes.Concat(forSpeed), StringComparer.Ordinal);
+        var result = new StaticQdqInt8Quantizer { ExcludedNodes = excluded, PerChannel = request.PerChannel }.Quantize(prepared, request.Ranges!);
+        if (forSpeed.Count == 0) return result;
+        var stored = new Int8WeightStorage().Quantize(result.Model, forSpeed.ToHashSet(StringComparer.Ordinal)).Model;
+        return result with { Model = stored, KeptFloatForSpeed = forSpeed };
+    }
 
     private static readonly HashSet<string> DataMovement = new(StringComparer.Ordinal)
         { "MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze" };
@@ -284,4 +295,8 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
 }
 
 /// <summary>A quantized model and what was done to it.</summary>
-public sealed record QuantizedModel(ModelProto Model, IReadOnlyList<string> QuantizedNodes, int QuantizedActivations);
+/// <param name="KeptFloatForSpeed">Nodes the form left float because its int8 kernel would be slower (weights int8-stored).</param>
+public sealed record QuantizedModel(ModelProto Model, IReadOnlyList<string> QuantizedNodes, int QuantizedActivations)
+{
+    public IReadOnlyList<string> KeptFloatForSpeed { get; init; } = [];
+}
