@@ -7,6 +7,7 @@ using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Optimization;
 
 // Usage: dotnet run -c Release --project benchmarks/ModelBuild.Optimization.Benchmarks -- [runs] [--all | --trim] [--without A,B] [name=model.onnx:data ...]
+//        ... -- [runs] --session-options data.npy model.onnx   (one model under each session setting, and the pool's call path)
 //        ... -- [runs] --models data.npy label=a.onnx label=b.onnx ...   (given files, e.g. each quantized form, side by side)
 // For each model: optimize it (verified on the data), then time the unfused and fused graphs interleaved (1 intra-op
 // thread, ORT_ENABLE_ALL, batch 1 and 32, median of runs; with the sequence trim also the fused graph without it),
@@ -27,7 +28,7 @@ var perNodeProfile = args.Contains("--per-node");
 args = args.Where(a => a != "--per-node").ToArray();
 var fusions = (every ? FusionRegistry.All() : trim ? [.. FusionRegistry.Auto(), new SequenceTrimFusion()] : FusionRegistry.Auto()).Where(f => !without.Contains(f.Name)).ToList();
 var runs = args.Length > 0 && int.TryParse(args[0], out var r) ? r : 300;
-var cases = args.Skip(1).TakeWhile(a => a != "--models").Select(a => a.Split('=', 2)).Select(p => (p[0], p[1].Split(':')[0], p[1].Split(':')[1])).ToList();
+var cases = args.Skip(1).TakeWhile(a => a is not ("--models" or "--session-options")).Select(a => a.Split('=', 2)).Select(p => (p[0], p[1].Split(':')[0], p[1].Split(':')[1])).ToList();
 if (cases.Count == 0)
 {
     cases =
@@ -38,6 +39,67 @@ if (cases.Count == 0)
     ];
 }
 var work = Directory.CreateTempSubdirectory("mb-optimize-bench").FullName;
+// --session-options data.npy model.onnx: one model at batch 1 under each ONNX Runtime session setting that could pay
+// for a small model on one thread, interleaved (Run with names and pre-allocated outputs, as `modelbuild bench`), plus
+// the runtime pool's call path (RunWithBinding over OrtValues bound once) under the default settings.
+if (args.Contains("--session-options"))
+{
+    var rest = args.SkipWhile(a => a != "--session-options").Skip(1).ToArray();
+    var data = DataSource.ReadInputSet(rest[0], new DataReadOptions().ForModel(rest[1]));
+    Console.WriteLine($"runs per median: {runs}; 1 intra-op thread; model {rest[1]}; data {rest[0]} (batch 1 = its first row)");
+    var settings = new (string Label, Action<SessionOptions> Apply)[]
+    {
+        ("default (ORT_ENABLE_ALL)", _ => { }),
+        ("ORT_ENABLE_EXTENDED", o => o.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_EXTENDED),
+        ("ORT_ENABLE_BASIC", o => o.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_BASIC),
+        ("memory pattern off", o => o.EnableMemoryPattern = false),
+        ("CPU arena off", o => o.EnableCpuMemArena = false),
+        ("session.disable_prepacking=1", o => o.AddSessionConfigEntry("session.disable_prepacking", "1")),
+        ("session.intra_op.allow_spinning=0", o => o.AddSessionConfigEntry("session.intra_op.allow_spinning", "0")),
+        ("default again (a control)", _ => { }),
+        ("default, RunWithBinding (the pool's path)", _ => { }),
+    };
+    var sessions = settings.Select(s =>
+    {
+        var o = ModelRunner.CreateOptions(1);
+        s.Apply(o);
+        return new InferenceSession(rest[1], o);
+    }).ToList();
+    using var probe = new ModelRunner(rest[1], 1);
+    var inputs = probe.CreateInputs(probe.Bind(data, "data"), 0, 1);
+    var outNames = probe.OutputNames.ToArray();
+    using var runOptions = new RunOptions();
+    var outputs = sessions.Select(session =>
+    {
+        using var first = session.Run(runOptions, probe.InputNames, inputs, outNames);
+        return first.Select(v => OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, v.GetTensorTypeAndShape().ElementDataType, v.GetTensorTypeAndShape().Shape)).ToArray();
+    }).ToList();
+    // Each setting has its own session, the binding one too: every timed call follows a call of another session, so
+    // none runs on caches its predecessor warmed.
+    var bound = sessions[^1];
+    using var binding = bound.CreateIoBinding();
+    for (var j = 0; j < inputs.Length; j++) binding.BindInput(probe.InputNames[j], inputs[j]);
+    for (var j = 0; j < outNames.Length; j++) binding.BindOutput(outNames[j], outputs[^1][j]);
+    var calls = sessions.SkipLast(1).Select((session, i) => (Action)(() => session.Run(runOptions, probe.InputNames, inputs, outNames, outputs[i])))
+        .Append(() => bound.RunWithBinding(runOptions, binding)).ToArray();
+    var labels = settings.Select(s => s.Label).ToArray();
+    var times = calls.Select(_ => new List<double>()).ToArray();
+    for (var w = 0; w < 100; w++) foreach (var call in calls) call();
+    var clock = new Stopwatch();
+    for (var i = 0; i < runs; i++)
+        for (var k = 0; k < calls.Length; k++)
+        {
+            var m = (i + k) % calls.Length;
+            clock.Restart();
+            calls[m]();
+            times[m].Add(clock.Elapsed.TotalMicroseconds);
+        }
+    var baseline = Median(times[0]);
+    for (var i = 0; i < calls.Length; i++)
+        Console.WriteLine($"  {labels[i],-42} {Median(times[i]),7:F2} us   vs default {baseline / Median(times[i]):F3}x");
+    foreach (var session in sessions) session.Dispose();
+    return;
+}
 // --models: no optimizing; the files the CLI wrote (float and each form of the same graph) timed interleaved in one
 // process at batch 1 (the latency gate's batch), then profiled per operator type.
 if (args.Contains("--models"))

@@ -59,43 +59,31 @@ public sealed class SequenceTrimFusion : IGraphFusion
         var seq = sequenceInputs.ToDictionary(i => i, i => new Seq(1, 2, i == keep), StringComparer.Ordinal);
         if (!Propagate(g, seq, keep, maskIndices[0], out var positional)) return 0;
 
-        // The graph reads the trimmed inputs; L = max(1, max over rows and positions of (position + 1) * keep) is
-        // computed from the untrimmed ones by a copy of the keep's nodes.
+        if (seq[keep] is not { Axis: 1, Rank: 2 }) return 0;
+        var inChain = chain.ToHashSet();
+        var chainValues = chain.SelectMany(n => n.Output).Where(o => o.Length > 0).ToList();
+        if (!chainValues.All(seq.ContainsKey)) return 0;
+
+        // Everything but the keep's own nodes reads the trimmed inputs. The keep is computed once, on the untrimmed
+        // inputs (it gives L), and its values are sliced for the nodes that read them: one Slice instead of a second
+        // copy of the keep's nodes on the trimmed inputs.
+        var readers = chainValues.ToDictionary(v => v, v => g.Consumers(v).Where(c => !inChain.Contains(c)).ToList(), StringComparer.Ordinal);
         var rename = sequenceInputs.ToDictionary(i => i, i => g.Graph.MakeUniqueName(i + "_trimmed"), StringComparer.Ordinal);
-        foreach (var node in g.Graph.Nodes)
+        foreach (var node in g.Graph.Nodes.Where(n => !inChain.Contains(n)))
             for (var i = 0; i < node.Input.Count; i++)
                 if (rename.TryGetValue(node.Input[i], out var trimmedName)) node.Input[i] = trimmedName;
         g.Graph.Invalidate();
-        var keepRaw = keep;
-        var cloned = rename.ToDictionary(p => p.Value, p => p.Key, StringComparer.Ordinal);
-        foreach (var node in chain)
-        {
-            var copy = node.Clone();
-            copy.Name = "";
-            for (var i = 0; i < copy.Input.Count; i++)
-                if (cloned.TryGetValue(copy.Input[i], out var c)) copy.Input[i] = c;
-            for (var i = 0; i < copy.Output.Count; i++)
-            {
-                var name = g.Graph.MakeUniqueName(copy.Output[i] + "_untrimmed");
-                cloned[copy.Output[i]] = name;
-                copy.Output[i] = name;
-            }
-            g.Graph.AddNode(copy);
-        }
-        if (cloned.TryGetValue(keep, out var k)) keepRaw = k;
         var prefix = "SequenceTrim";
-        var asBool = Add(g, "Cast", [keepRaw], prefix, NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Bool));
-        var keep64 = Add(g, "Cast", [asBool], prefix, NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Int64));
-        var shape = Add(g, "Shape", [keep64], prefix);
-        var length = Add(g, "Gather", [shape, g.AddInitializer(prefix + "_axis", new long[] { 1 })], prefix, NodeAttributes.Int("axis", 0));
-        var one = g.AddInitializer(prefix + "_one", new long[] { 1 });
-        var end = Add(g, "Add", [length, one], prefix);
-        var positions = Add(g, "Range", [one, end, one], prefix);
-        var weighted = Add(g, "Mul", [keep64, positions], prefix);
-        var last = Add(g, "ReduceMax", [weighted], prefix, NodeAttributes.Int("keepdims", 0));
-        var kept = Add(g, "Max", [last, one], prefix);
-        var ends = Add(g, "Reshape", [kept, g.AddInitializer(prefix + "_shape", new long[] { 1 }, 1)], prefix);
         var starts = g.AddInitializer(prefix + "_starts", new long[] { 0 }, 1);
+        var ends = Ends(g, keep, StaticLength(g, sequenceInputs[0]), prefix);
+        foreach (var (value, readersOfValue) in readers.Where(r => r.Value.Count > 0))
+        {
+            var sliced = Add(g, "Slice", [value, starts, ends, g.AddInitializer(prefix + "_axes", new long[] { seq[value].Axis }, 1)], prefix);
+            foreach (var reader in readersOfValue)
+                for (var i = 0; i < reader.Input.Count; i++)
+                    if (reader.Input[i] == value) reader.Input[i] = sliced;
+        }
+        g.Graph.Invalidate();
         foreach (var (raw, trimmed) in rename)
             g.Graph.AddNode("Slice", [raw, starts, ends, g.AddInitializer(prefix + "_axes", new long[] { 1 }, 1)], [trimmed]);
         foreach (var (node, input, axis) in positional)
@@ -105,6 +93,44 @@ public sealed class SequenceTrimFusion : IGraphFusion
         g.Commit();
         return 1;
     }
+
+    /// <summary>
+    /// The Slice end [L] for a [B,S] keep: L = max(1, max over rows of the last kept position + 1), computed as
+    /// ReduceMax(Where(keep, [1..S], 0)) with the positions a constant when S is fixed (a Range over Shape otherwise).
+    /// </summary>
+    static string Ends(GraphPatterns g, string keep, long? staticLength, string prefix)
+    {
+        var one = g.AddInitializer(prefix + "_one", new long[] { 1 }, 1);
+        var asBool = IsBoolean(g, keep) ? keep : Add(g, "Cast", [keep], prefix, NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Bool));
+        string positions;
+        if (staticLength is { } s)
+            positions = g.AddInitializer(prefix + "_positions", Enumerable.Range(1, (int)s).Select(p => (long)p).ToArray(), s);
+        else
+        {
+            var unit = g.AddInitializer(prefix + "_unit", new long[] { 1 });
+            var length = Add(g, "Gather", [Add(g, "Shape", [asBool], prefix), g.AddInitializer(prefix + "_axis", new long[] { 1 })], prefix, NodeAttributes.Int("axis", 0));
+            positions = Add(g, "Range", [unit, Add(g, "Add", [length, unit], prefix), unit], prefix);
+        }
+        var weighted = Add(g, "Where", [asBool, positions, g.AddInitializer(prefix + "_zero", new long[] { 0 })], prefix);
+        var last = Add(g, "ReduceMax", [weighted], prefix, NodeAttributes.Int("keepdims", 0));
+        // Max of the scalar and [1] is the [1] that Slice takes.
+        return Add(g, "Max", [last, one], prefix);
+    }
+
+    static readonly HashSet<string> BooleanResults = ["Equal", "Not", "And", "Or", "Xor", "Greater", "Less", "GreaterOrEqual", "LessOrEqual"];
+
+    /// <summary>Whether a value is a bool tensor: a comparison or logic node's output, a Cast to bool, or a bool graph input.</summary>
+    static bool IsBoolean(GraphPatterns g, string value)
+    {
+        const int boolean = (int)TensorProto.Types.DataType.Bool;
+        if (g.Producer(value) is { } node)
+            return node.Domain is "" or "ai.onnx" && (BooleanResults.Contains(node.OpType) || node.OpType == "Cast" && node.GetInt("to", 0) == boolean);
+        return g.Graph.Proto.Input.FirstOrDefault(i => i.Name == value)?.Type?.TensorType?.ElemType == boolean;
+    }
+
+    /// <summary>S of a [B,S] input when the graph fixes it, else null.</summary>
+    static long? StaticLength(GraphPatterns g, string input) =>
+        g.Graph.RealInputs().First(i => i.Name == input).Type?.TensorType?.Shape is { Dim.Count: 2 } shape && shape.Dim[1].HasDimValue ? shape.Dim[1].DimValue : null;
 
     static string Add(GraphPatterns g, string op, string[] inputs, string prefix, params AttributeProto[] attributes) =>
         g.Graph.AddNode(op, inputs, attributes: attributes, outputPrefix: prefix + "_" + op).Output[0];

@@ -98,6 +98,54 @@ public class SequenceTrimFusionTests
         Assert.Equal([1L, length, shape[2]], shape);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_keep_is_computed_once_and_its_trimmed_values_are_sliced_from_it(bool dynamicLength)
+    {
+        // The synthetic student (the sample's graph) keeps = Not(Equal(ids, pad)). The trim computes it once, on the
+        // untrimmed ids (L = ReduceMax(Where(keep, [1..S], 0))), and slices it for the mask and the pooling, instead of
+        // a copy of the keep's nodes plus Cast/Cast/Shape/Gather/Add/Range/Mul/Reshape; [1..S] is a constant when S is
+        // fixed, a Range over the keep's shape when it is not.
+        var model = Synthetic("student_kd.onnx");
+        if (dynamicLength)
+        {
+            var edited = OnnxModel.Load(model);
+            var dim = edited.GraphProto.Input.Single().Type.TensorType.Shape.Dim[1];
+            dim.ClearDimValue();
+            dim.DimParam = "sequence";
+            model = Path.Combine(TempDir(), "student-dynamic-length.onnx");
+            edited.Save(model);
+        }
+        var dir = TempDir();
+        var output = Path.Combine(dir, "trimmed.onnx");
+        var result = new GraphOptimizer(WithTrim()).Optimize(model, Read(Synthetic("calib_x.npy"), model).Take(64), output, Path.Combine(dir, "work"));
+        var trim = result.Fusions.Single(f => f.Name == "SequenceTrim");
+        Assert.True(trim.Kept, trim.Note);
+
+        var graph = OnnxModel.Load(output).Graph;
+        var input = graph.RealInputs().Single().Name;
+        var equal = Assert.Single(graph.Nodes, n => n.OpType == "Equal");
+        Assert.Equal(input, equal.Input[0]);
+        var not = Assert.Single(graph.Nodes, n => n.OpType == "Not");
+        Assert.Equal(dynamicLength ? ["Shape", "Slice", "Where"] : ["Slice", "Where"], graph.GetConsumers(not.Output[0]).Select(n => n.OpType).Order());
+        var where = graph.GetConsumers(not.Output[0]).Single(n => n.OpType == "Where");
+        Assert.Equal("ReduceMax", Assert.Single(graph.GetConsumers(where.Output[0])).OpType);
+        Assert.DoesNotContain(graph.Nodes, n => n.OpType is "Reshape" or "Mul" && n.Input.Any(i => i.StartsWith("SequenceTrim", StringComparison.Ordinal)));
+        Assert.Equal(dynamicLength ? 1 : 0, graph.Nodes.Count(n => n.OpType is "Range"));
+        // The student's mask and pooling read the sliced keep; only the keep's nodes and one Slice read the raw ids.
+        Assert.Equal(["Equal", "Slice"], graph.GetConsumers(input).Select(n => n.OpType).Order());
+
+        var data = Read(Synthetic("test_x.npy"), model);
+        Assert.True(MaxDifference(model, output, data) <= Tolerance);
+        using var a = new ModelRunner(model);
+        using var b = new ModelRunner(output);
+        var single = data.Take(40);
+        var oa = a.RunAll(single, 1).Values[0];
+        var ob = b.RunAll(single, 1).Values[0];
+        Assert.True(oa.Zip(ob).Max(p => Math.Abs(p.First - p.Second)) <= Tolerance);
+    }
+
     [Fact]
     public void A_sum_over_padded_positions_without_the_mask_is_not_trimmed()
     {
