@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime;
 using System.Text.Json;
 using ModelBuild.Compression.Distillation;
 
@@ -60,7 +61,7 @@ foreach (var (name, fast) in cases.SelectMany(c => baseline ? new[] { (c, true),
     File.Delete(output);
     double samples = (double)result.TrainingSamples * result.EpochsRun;
     Console.WriteLine($"| {name}{(fast ? "" : " (op by op, full length)")} | {epochs} | {batch} | {result.TrainingSamples} | {result.TrainingSeconds:F2} | {samples / result.TrainingSeconds:F0} | {pytorchSeconds} | {samples / pytorchSeconds:F0} | {pytorchSeconds / result.TrainingSeconds:F2}x |");
-    Console.WriteLine($"  (load {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at the end; whole run incl. loading and teacher precomputation: {stopwatch.Elapsed.TotalSeconds:F1}s; fused LayerNorm/GELU subgraphs: {result.FusedOperators}; sequence truncation {result.SequenceTruncation}; process CPU of epochs 2..{result.EpochsRun}: {epochCpu.AfterFirstEpoch:F2}s, of which the training thread {epochCpu.TrainingThreadAfterFirstEpoch:F2}s; busiest threads: {EpochCpu.BusiestThreads()})");
+    Console.WriteLine($"  (load {File.ReadAllText("/proc/loadavg").Split(' ')[0]} at the end; whole run incl. loading and teacher precomputation: {stopwatch.Elapsed.TotalSeconds:F1}s; fused LayerNorm/GELU subgraphs: {result.FusedOperators}; sequence truncation {result.SequenceTruncation}; process CPU of epochs 2..{result.EpochsRun}: {epochCpu.AfterFirstEpoch:F2}s, of which the training thread {epochCpu.TrainingThreadAfterFirstEpoch:F2}s; busiest threads: {EpochCpu.BusiestThreads()}; {epochCpu.Jit})");
 }
 
 // One array (train_x.npy), or a BERT-style teacher's input_ids/attention_mask/token_type_ids (intent-bert's train.npz),
@@ -89,11 +90,20 @@ sealed class EpochCpu : IProgress<DistillationProgress>
     /// <summary>The same span's CPU time of the training thread alone.</summary>
     public double TrainingThreadAfterFirstEpoch => _threadLast - _threadFirst;
 
+    // The JIT's methods and time (all threads) at the distiller's start, the end of epoch 1 and the last epoch.
+    readonly (long Methods, TimeSpan Time) _jitAtStart = (JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime());
+    (long Methods, TimeSpan Time) _jitFirst, _jitLast;
+
+    /// <summary>What the JIT compiled in the process, in the distiller, and in epochs 2..N (the span of the CPU figure).</summary>
+    public string Jit => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"JIT: process {JitInfo.GetCompiledMethodCount()} methods {JitInfo.GetCompilationTime().TotalSeconds:F2}s, distiller {_jitLast.Methods - _jitAtStart.Methods} methods {(_jitLast.Time - _jitAtStart.Time).TotalSeconds:F2}s, epochs 2..N {_jitLast.Methods - _jitFirst.Methods} methods {(_jitLast.Time - _jitFirst.Time).TotalSeconds:F2}s");
+
     public void Report(DistillationProgress value)
     {
         double now = CpuSeconds("self"), thread = CpuSeconds("thread-self");
-        if (value.Epoch == 1) (_first, _threadFirst) = (now, thread);
-        (_last, _threadLast) = (now, thread);
+        var jit = (JitInfo.GetCompiledMethodCount(), JitInfo.GetCompilationTime());
+        if (value.Epoch == 1) (_first, _threadFirst, _jitFirst) = (now, thread, jit);
+        (_last, _threadLast, _jitLast) = (now, thread, jit);
     }
 
     /// <summary>utime + stime of /proc/{self|thread-self}/stat, in seconds (clock ticks of 1/100 s).</summary>
