@@ -107,6 +107,42 @@ public class Int8KernelSizeRuleTests
         Directory.Delete(dir, true);
     }
 
+    [Fact]
+    public void The_speed_rule_is_on_by_default_off_when_asked_and_off_by_default_after_quantization_aware_distillation()
+    {
+        var folder = Teacher("wine-mlp");
+        var dir = TempDir();
+        // The 13-16-3 student: both Gemms are under 128 x 256 and neither reads an int8 output, so the rule keeps both float.
+        (string[] Ops, System.Text.Json.Nodes.JsonObject Candidate) Run(string name, Action<Pipeline.Contract.CompressionRecipe> configure)
+        {
+            var recipe = TeacherRecipe("wine-mlp", Path.Combine(dir, name), "int8-static");
+            recipe.Force = true;
+            configure(recipe);
+            var report = TestMaterials.Run(recipe);
+            var candidate = QuantizeDetails(report)["candidates"]!.AsArray().Single(c => c!["form"]!.GetValue<string>() == "int8-static")!.AsObject();
+            return (OnnxModelAccess.Load(recipe.Output).Graph.Node.Select(n => n.OpType).ToArray(), candidate);
+        }
+        var student = Path.Combine(folder, "student_scratch.onnx");
+
+        var byDefault = Run("default.onnx", r => r.Teacher = student);
+        Assert.DoesNotContain("QuantizeLinear", byDefault.Ops);
+        Assert.Equal(2, byDefault.Candidate["keptFloatForSpeed"]!.AsArray().Count);
+
+        var off = Run("off.onnx", r => { r.Teacher = student; Pipeline.Contract.RecipeSchema.Int8SpeedRule.Set(r, "off"); });
+        Assert.Contains("QuantizeLinear", off.Ops);
+        Assert.Null(off.Candidate["keptFloatForSpeed"]);
+
+        // Distilled through fake quantization of every node's activations: auto quantizes what the student trained for.
+        var qat = Run("qat.onnx", r =>
+        {
+            r.Distill = true; r.Student = student; r.Reinitialize = true; r.QuantizationAware = true; r.Epochs = 2;
+            r.TrainingData = Path.Combine(folder, "train_x.npy"); r.TrainingLabels = Path.Combine(folder, "train_y.npy");
+        });
+        Assert.Contains("QuantizeLinear", qat.Ops);
+        Assert.Null(qat.Candidate["keptFloatForSpeed"]);
+        Directory.Delete(dir, true);
+    }
+
     static QuantizedModel Quantize(ModelProto prepared, string teacherFolder, string model)
     {
         var calibration = DataSource.ReadInputSet(Path.Combine(teacherFolder, "calib_x.npy"), new DataReadOptions().ForModel(model));

@@ -54,9 +54,11 @@ public interface IQuantizationForm
 
 /// <summary>
 /// What a form's <see cref="IQuantizationForm.Quantize"/> gets besides the prepared graph: the nodes to keep float
-/// (the repair's choice), the calibrated ranges of the forms that need them and whether weights get per-channel scales.
+/// (the repair's choice), the calibrated ranges of the forms that need them, whether weights get per-channel scales and
+/// whether int8-static applies <see cref="Int8KernelSizeRule"/> (<c>--int8-speed-rule</c>).
 /// </summary>
-public sealed record QuantizeRequest(IReadOnlySet<string> ExcludedNodes, IReadOnlyDictionary<string, (float Min, float Max)>? Ranges = null, bool PerChannel = true);
+public sealed record QuantizeRequest(IReadOnlySet<string> ExcludedNodes, IReadOnlyDictionary<string, (float Min, float Max)>? Ranges = null, bool PerChannel = true,
+    bool SpeedRule = true);
 
 /// <summary>
 /// What the registry's choices depend on: whether calibration data was given, which kinds of weighted nodes the graph

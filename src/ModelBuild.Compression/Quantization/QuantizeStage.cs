@@ -307,7 +307,13 @@ public sealed class QuantizeStage : ICompressionStage
         var (prepared, evaluator, floatResult, gate, sqnrData, context) = (run.Prepared, run.Evaluator, run.FloatResult, run.Gate, run.SqnrData, run.Context);
         var log = context.Log;
         var path = context.WorkPath($"quantize-{form.Name}.onnx");
-        QuantizedModel build(IReadOnlySet<string> excluded) => SubgraphQuantization.Quantize(form, prepared, new QuantizeRequest(excluded, run.Ranges, run.PerChannel));
+        var speedRule = context.Recipe.Text(RecipeSchema.Int8SpeedRule)?.Trim().ToLowerInvariant() switch
+        {
+            "off" => false,
+            "on" => true,
+            _ => !(context.Recipe.Distill && context.Recipe.QuantizationAware),
+        };
+        QuantizedModel build(IReadOnlySet<string> excluded) => SubgraphQuantization.Quantize(form, prepared, new QuantizeRequest(excluded, run.Ranges, run.PerChannel, speedRule));
         EvaluationResult Evaluate(QuantizedModel m)
         {
             OnnxModelAccess.Save(m.Model, path);

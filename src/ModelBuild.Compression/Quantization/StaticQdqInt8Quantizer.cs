@@ -30,12 +30,14 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
     public bool FitsAuto(QuantizationFacts facts) => facts.HasCalibrationData;
 
     /// <summary>
-    /// The form's build: the nodes <see cref="Int8KernelSizeRule"/> keeps float for speed are left out of the QDQ rewrite and
+    /// The form's build: the nodes <see cref="Int8KernelSizeRule"/> keeps float for speed (unless the request turns it off) are left out of the QDQ rewrite and
     /// get int8 weight storage instead; the request's excluded nodes (the accuracy repair's) stay float as they are.
     /// </summary>
     public QuantizedModel Quantize(ModelProto prepared, QuantizeRequest request)
     {
-        var forSpeed = Int8KernelSizeRule.KeepFloat(prepared.Graph, request.ExcludedNodes).Where(n => !request.ExcludedNodes.Contains(n)).ToList();
+        var forSpeed = request.SpeedRule
+            ? Int8KernelSizeRule.KeepFloat(prepared.Graph, request.ExcludedNodes).Where(n => !request.ExcludedNodes.Contains(n)).ToList()
+            : [];
         var excluded = new HashSet<string>(request.ExcludedNodes.Concat(forSpeed), StringComparer.Ordinal);
         var result = new StaticQdqInt8Quantizer { ExcludedNodes = excluded, PerChannel = request.PerChannel }.Quantize(prepared, request.Ranges!);
         if (forSpeed.Count == 0) return result;
