@@ -86,7 +86,8 @@ public sealed class SequenceTrimFusion : IGraphFusion
         g.Graph.Invalidate();
         foreach (var (raw, trimmed) in rename)
             g.Graph.AddNode("Slice", [raw, starts, ends, g.AddInitializer(prefix + "_axes", new long[] { 1 }, 1)], [trimmed]);
-        foreach (var (node, input, axis) in positional)
+        // The keep's own nodes read the untrimmed inputs, so their sequence-laid constants stay whole too.
+        foreach (var (node, input, axis) in positional.Where(p => !inChain.Contains(p.Node)))
             node.Input[input] = Add(g, "Slice", [node.Input[input], starts, ends, g.AddInitializer(prefix + "_axes", new long[] { axis }, 1)], prefix);
         // Shapes recorded for the padded length would contradict the trimmed one.
         foreach (var info in g.Graph.Proto.ValueInfo.Where(v => seq.ContainsKey(v.Name)).ToList()) g.Graph.Proto.ValueInfo.Remove(info);

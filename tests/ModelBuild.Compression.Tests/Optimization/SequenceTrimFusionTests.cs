@@ -147,6 +147,44 @@ public class SequenceTrimFusionTests
     }
 
     [Fact]
+    public void A_sequence_laid_constant_inside_the_keep_is_not_sliced_since_the_keep_reads_the_untrimmed_inputs()
+    {
+        // keep = And(Not(Equal(ids, pad)), valid[1,S]): the keep is computed on the whole S, so slicing valid to L would
+        // make And broadcast [B,S] against [1,L], which ONNX Runtime rejects whenever 1 < L < S.
+        var model = OnnxModel.Load(Synthetic("student_kd.onnx"));
+        var g = model.Graph;
+        var not = g.Nodes.Single(n => n.OpType == "Not");
+        var s = model.GraphProto.Input.Single().Type.TensorType.Shape.Dim[1].DimValue;
+        var valid = new TensorProto { Name = "valid_positions", DataType = (int)TensorProto.Types.DataType.Bool, Dims = { 1, s } };
+        valid.Int32Data.AddRange(Enumerable.Repeat(1, (int)s));
+        model.GraphProto.Initializer.Add(valid);
+        var readers = g.GetConsumers(not.Output[0]).ToList();
+        var and = new NodeProto { OpType = "And", Name = "keep_and_valid", Input = { not.Output[0], "valid_positions" }, Output = { "keep_and_valid_out" } };
+        foreach (var reader in readers)
+            for (var i = 0; i < reader.Input.Count; i++)
+                if (reader.Input[i] == not.Output[0]) reader.Input[i] = "keep_and_valid_out";
+        model.GraphProto.Node.Insert(model.GraphProto.Node.IndexOf(not) + 1, and);
+        g.Invalidate();
+        var edited = Path.Combine(TempDir(), "keep-with-constant.onnx");
+        model.Save(edited);
+
+        var dir = TempDir();
+        var output = Path.Combine(dir, "out.onnx");
+        var result = new GraphOptimizer(WithTrim()).Optimize(edited, Read(Synthetic("calib_x.npy"), edited).Take(64), output, Path.Combine(dir, "work"));
+        var trim = result.Fusions.Single(f => f.Name == "SequenceTrim");
+        Assert.True(trim.Kept, trim.Note);
+        var andNode = OnnxModel.Load(output).Graph.Nodes.Single(n => n.OpType == "And");
+        Assert.Equal("valid_positions", andNode.Input[1]);
+        // One row at a time: L below S for most rows.
+        using var a = new ModelRunner(edited);
+        using var b = new ModelRunner(output);
+        var single = Read(Synthetic("test_x.npy"), edited).Take(40);
+        var oa = a.RunAll(single, 1).Values[0];
+        var ob = b.RunAll(single, 1).Values[0];
+        Assert.True(oa.Zip(ob).Max(p => Math.Abs(p.First - p.Second)) <= Tolerance);
+    }
+
+    [Fact]
     public void A_sum_over_padded_positions_without_the_mask_is_not_trimmed()
     {
         // The synthetic teacher's mean pooling sums Mul(hidden, keep); summing the hidden states themselves makes the
