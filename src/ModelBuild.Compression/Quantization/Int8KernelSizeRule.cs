@@ -29,7 +29,7 @@ internal static class Int8KernelSizeRule
 
     /// <summary>
     /// Names of the quantizable nodes of <paramref name="graph"/> the rule keeps float, in graph order;
-    /// <paramref name="alreadyFloat"/>: nodes left float anyway (the accuracy repair's).
+    /// <paramref name="alreadyFloat"/>: nodes left float anyway (the accuracy repair's), never listed.
     /// </summary>
     public static List<string> KeepFloat(GraphProto graph, IReadOnlySet<string> alreadyFloat)
     {
@@ -40,7 +40,7 @@ internal static class Int8KernelSizeRule
         var quantizable = QuantizableNode.Find(graph).ToDictionary(n => (object)n.Node, ReferenceEqualityComparer.Instance);
         var keep = new List<string>();
         var keptNodes = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
-        foreach (var n in quantizable.Values)
+        foreach (var n in quantizable.Values.Where(n => !alreadyFloat.Contains(n.Name)))
         {
             var small = n.Kind switch
             {
@@ -64,13 +64,10 @@ internal static class Int8KernelSizeRule
                 if (quantizable.TryGetValue(p, out var q))
                     return q.Kind is QuantizableKind.Conv or QuantizableKind.Gemm or QuantizableKind.MatMulActivations
                            && !keptNodes.Contains(p) && !alreadyFloat.Contains(p.Name);
-                if (p.Input.Count == 0 || !(p.OpType == "Relu" || PassThrough.Contains(p.OpType))) return false;
+                if (p.Input.Count == 0 || !(p.OpType == "Relu" || StaticQdqInt8Quantizer.DataMovement.Contains(p.OpType))) return false;
                 tensor = p.Input[0];
             }
             return false;
         }
     }
-
-    /// <summary>The data-movement nodes int8-static keeps on the quantized path (its DataMovement set).</summary>
-    static readonly HashSet<string> PassThrough = new(StringComparer.Ordinal) { "MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze" };
 }

@@ -36,7 +36,7 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
     public QuantizedModel Quantize(ModelProto prepared, QuantizeRequest request)
     {
         var forSpeed = request.SpeedRule
-            ? Int8KernelSizeRule.KeepFloat(prepared.Graph, request.ExcludedNodes).Where(n => !request.ExcludedNodes.Contains(n)).ToList()
+            ? Int8KernelSizeRule.KeepFloat(prepared.Graph, request.ExcludedNodes)
             : [];
         var excluded = new HashSet<string>(request.ExcludedNodes.Concat(forSpeed), StringComparer.Ordinal);
         var result = new StaticQdqInt8Quantizer { ExcludedNodes = excluded, PerChannel = request.PerChannel }.Quantize(prepared, request.Ranges!);
@@ -45,7 +45,8 @@ public sealed class StaticQdqInt8Quantizer : IQuantizationForm
         return result with { Model = stored, KeptFloatForSpeed = forSpeed };
     }
 
-    private static readonly HashSet<string> DataMovement = new(StringComparer.Ordinal)
+    /// <summary>Data-movement nodes kept on the quantized path (they run on int8 directly); also Int8KernelSizeRule's pass-through.</summary>
+    internal static readonly HashSet<string> DataMovement = new(StringComparer.Ordinal)
         { "MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze" };
 
     /// <summary>Per-output-channel weight scales (opset 13); false: one scale per tensor, which opset 10 can express.</summary>
