@@ -82,30 +82,36 @@ public sealed class PackagedWorkerTests(PackageFixture package)
     }
 
     /// <summary>Every package in the worker's deps.json (meta-packages such as TorchSharp-cpu too): id to version.</summary>
-    static Dictionary<string, string> Libraries(ZipArchive nupkg)
-    {
-        JsonDocument deps;
-        using (var stream = nupkg.GetEntry("tools/worker/modelbuild.deps.json")!.Open()) deps = JsonDocument.Parse(stream);
-        return deps.RootElement.GetProperty("libraries").EnumerateObject()
+    static Dictionary<string, string> Libraries(ZipArchive nupkg) =>
+        WorkerDeps(nupkg).GetProperty("libraries").EnumerateObject()
             .Where(l => l.Value.GetProperty("type").GetString() == "package")
-            .ToDictionary(l => l.Name[..l.Name.IndexOf('/')], l => l.Name[(l.Name.IndexOf('/') + 1)..], StringComparer.OrdinalIgnoreCase);
-    }
+            .Select(l => IdAndVersion(l.Name))
+            .ToDictionary(p => p.Id, p => p.Version, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The managed assemblies of packages in the worker's deps.json: package id, version, path in the package.</summary>
     static List<(string Package, string Version, string Path)> RuntimeAssets(ZipArchive nupkg)
     {
-        JsonDocument deps;
-        using (var stream = nupkg.GetEntry("tools/worker/modelbuild.deps.json")!.Open()) deps = JsonDocument.Parse(stream);
-        var libraries = deps.RootElement.GetProperty("libraries");
+        var deps = WorkerDeps(nupkg);
+        var libraries = deps.GetProperty("libraries");
         var assets = new List<(string, string, string)>();
-        foreach (var target in deps.RootElement.GetProperty("targets").EnumerateObject())
+        foreach (var target in deps.GetProperty("targets").EnumerateObject())
             foreach (var library in target.Value.EnumerateObject())
             {
                 if (libraries.GetProperty(library.Name).GetProperty("type").GetString() != "package" || !library.Value.TryGetProperty("runtime", out var runtime)) continue;
-                var slash = library.Name.IndexOf('/');
+                var (id, version) = IdAndVersion(library.Name);
                 foreach (var asset in runtime.EnumerateObject())
-                    assets.Add((library.Name[..slash], library.Name[(slash + 1)..], asset.Name));
+                    assets.Add((id, version, asset.Name));
             }
         return assets;
     }
+
+    static JsonElement WorkerDeps(ZipArchive nupkg)
+    {
+        using var stream = nupkg.GetEntry("tools/worker/modelbuild.deps.json")!.Open();
+        return JsonDocument.Parse(stream).RootElement;
+    }
+
+    /// <summary>A deps.json library name, "Id/Version".</summary>
+    static (string Id, string Version) IdAndVersion(string library) =>
+        (library[..library.IndexOf('/')], library[(library.IndexOf('/') + 1)..]);
 }
