@@ -13,6 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p "$OUT"
 [ -f "$OUT/folds/fold0_val_y.npy" ] || python3 "$HERE/folds.py" "$CASE" "$K" "$OUT/folds" "${SHARED:-../shared}" > /dev/null
 case "$CASE" in wine-mlp) EPOCHS=200 ;; breast-cancer-mlp) EPOCHS=100 ;; *) EPOCHS=40 ;; esac
+EPOCHS=${SWEEP_EPOCHS:-$EPOCHS}  # e.g. SWEEP_EPOCHS=1000: the same rows trained for longer
 for config in "$@"; do
   read -r -a extra <<< "$config"
   tag=$(echo "${config:-defaults}" | tr -c 'A-Za-z0-9.\n-' '_')

@@ -23,7 +23,7 @@ internal static class DistillationErrors
 
     public static ModelBuildException AugmentNeedsTokens(string data, string detail) => new("MB0371",
         $"--augment cannot vary the training data {Path.GetFileName(data)}: {detail}.",
-        "Use --augment with token-id or text data (one input of ids, or input_ids beside a mask) and a teacher file whose word embeddings are a Gather from that input; or drop --augment.", data);
+        "Use --augment with float features only, or with token-id or text data (one input of ids, or input_ids beside a mask) and a teacher file whose word embeddings are a Gather from that input; or drop --augment.", data);
 
     public static ModelBuildException NoTransformerLayers(string model) => new("MB0366",
         "--loss layerwise maps the student's transformer encoder layers to the teacher's, but this model has none the structure finder recognizes (a self-attention residual block followed by a feed-forward residual block, repeated identically), or the student has more layers than the teacher.",

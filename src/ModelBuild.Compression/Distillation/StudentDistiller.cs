@@ -287,17 +287,24 @@ public static class StudentDistiller
     }
 
     /// <summary>
-    /// <c>--augment N</c>: N teacher-labelled variants of each training row (<see cref="TokenAugmentation"/>) join the
-    /// training rows; validation rows are neither varied nor trained on.
+    /// <c>--augment N</c>: N teacher-labelled variants of each training row join the training rows: token rows varied
+    /// TinyBERT-style (<see cref="TokenAugmentation"/>), float feature rows mixed with another row
+    /// (<see cref="MixupAugmentation"/>); validation rows are neither varied nor trained on.
     /// </summary>
     static void Augment(DistillationOptions options, SeedModels models, OnnxGraphModule student, SeedData data, SeedSplit split)
     {
         string source = options.TrainingData ?? "synthetic data";
-        if (data.Inputs.ByName().Values.Any(t => t.is_floating_point()))
-            throw DistillationErrors.AugmentNeedsTokens(source, "it holds float features, not token ids");
-        var (idsInput, table) = TokenAugmentation.FindEmbedding(models.Teacher.Proto, data.Inputs)
-            ?? throw DistillationErrors.AugmentNeedsTokens(source, $"no word-embedding table of {options.TeacherPath} is gathered from its token-id input ({string.Join(", ", data.Inputs.Names)})");
-        var variants = TokenAugmentation.Generate(data.Inputs, idsInput, table, split.TrainRows, options.Augment, options.Seed, options.DataOptions?.PadId ?? 0);
+        TrainingInputs variants;
+        if (MixupAugmentation.Applies(data.Inputs))
+            variants = MixupAugmentation.Generate(data.Inputs, split.TrainRows, options.Augment, options.Seed);
+        else
+        {
+            if (data.Inputs.ByName().Values.Any(t => t.is_floating_point()))
+                throw DistillationErrors.AugmentNeedsTokens(source, "it holds float features beside token ids, which neither mixing nor word replacement can vary together");
+            var (idsInput, table) = TokenAugmentation.FindEmbedding(models.Teacher.Proto, data.Inputs)
+                ?? throw DistillationErrors.AugmentNeedsTokens(source, $"no word-embedding table of {options.TeacherPath} is gathered from its token-id input ({string.Join(", ", data.Inputs.Names)})");
+            variants = TokenAugmentation.Generate(data.Inputs, idsInput, table, split.TrainRows, options.Augment, options.Seed, options.DataOptions?.PadId ?? 0);
+        }
         var answers = AskTeacher(options, models, variants);
         long rows = data.Inputs.Rows;
         data.Inputs = new TrainingInputs(data.Inputs.Names.Select(n => (n, torch.cat([data.Inputs.ByName()[n], variants.ByName()[n]], 0))));

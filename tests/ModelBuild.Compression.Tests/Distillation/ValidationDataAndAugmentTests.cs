@@ -12,7 +12,7 @@ namespace ModelBuild.Compression.Tests.Distillation;
 
 /// <summary>
 /// <c>--validation-data</c> (validation rows from their own file instead of a split) and <c>--augment N</c>
-/// (TinyBERT-style teacher-labelled token variants) on the intent-bert teacher and its text data.
+/// (TinyBERT-style teacher-labelled token variants on the intent-bert teacher and its text data; mixup of float rows).
 /// </summary>
 [Collection(TorchTrainingCollection.Name)]
 public sealed class ValidationDataAndAugmentTests(ITestOutputHelper output) : IDisposable
@@ -156,14 +156,91 @@ public sealed class ValidationDataAndAugmentTests(ITestOutputHelper output) : ID
         Assert.Equal(324, result.ValidationSamples);
         Assert.True(File.Exists(result.OutputPath));
 
+    }
+
+    [Fact]
+    public void Augment_on_float_features_trains_on_teacher_labelled_mixtures_of_the_training_rows()
+    {
         var wine = new TeacherCase("wine-mlp");
+        var result = StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = wine.Teacher, StudentPath = wine.StudentScratch, Reinitialize = true, OutputPath = Path.Combine(_dir, "wine.onnx"),
+            TrainingData = wine.File("train_x.npy"), Augment = 2, ValidationFraction = 0.1, Epochs = 1, Threads = 1, Seed = 1,
+        });
+        Assert.Equal(2 * 112, result.AugmentedSamples); // 124 rows, 12 held out for validation and not mixed
+        Assert.Equal(3 * 112, result.TrainingSamples);
+        Assert.True(File.Exists(result.OutputPath));
+    }
+
+    [Fact]
+    public void Mixtures_lie_between_training_rows_only_and_are_deterministic()
+    {
+        // Rows 0-5 are trained on; rows 6-7 (held out) are far away, so a variant that used them would leave the box.
+        var values = new float[8 * 3];
+        for (int r = 0; r < 8; r++)
+            for (int f = 0; f < 3; f++) values[r * 3 + f] = r < 6 ? r + 10 * f : 1000;
+        var inputs = TrainingInputs.Single("x", torch.tensor(values).reshape(8, 3));
+        int[] rows = [0, 1, 2, 3, 4, 5];
+        var variants = MixupAugmentation.Generate(inputs, rows, 5, seed: 7);
+        Assert.Equal(30, variants.Rows);
+        var v = variants.First.data<float>().ToArray();
+        for (int i = 0; i < 30; i++)
+            for (int f = 0; f < 3; f++)
+                Assert.InRange(v[i * 3 + f], 0 + 10 * f - 1e-4f, 5 + 10 * f + 1e-4f);
+        // Each row's features move together (one lambda and one partner per variant): feature f - feature 0 stays 10 f.
+        for (int i = 0; i < 30; i++) Assert.Equal(20f, v[i * 3 + 2] - v[i * 3], 3);
+        // Variant k*5+v comes from row k: between row k and another, so not every variant of row 0 is row 0 itself.
+        Assert.Contains(Enumerable.Range(0, 5), i => v[i * 3] > 1e-3f);
+        Assert.Equal(v, MixupAugmentation.Generate(inputs, rows, 5, seed: 7).First.data<float>().ToArray());
+        Assert.NotEqual(v, MixupAugmentation.Generate(inputs, rows, 5, seed: 8).First.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void Augment_refuses_float_features_beside_token_ids()
+    {
+        // x (float) + Cast(ids) -> MatMul: a model with both kinds of input, which neither augmentation can vary.
+        var model = new global::Onnx.ModelProto { IrVersion = 8, ProducerName = "ModelBuild.Tests" };
+        model.OpsetImport.Add(new global::Onnx.OperatorSetIdProto { Domain = "", Version = 13 });
+        var g = model.Graph = new global::Onnx.GraphProto { Name = "mixed" };
+        g.Input.Add(Value("x", global::Onnx.TensorProto.Types.DataType.Float));
+        g.Input.Add(Value("ids", global::Onnx.TensorProto.Types.DataType.Int64));
+        g.Initializer.Add(ModelBuild.Onnx.Tensors.TensorData.Create("w", Enumerable.Range(0, 12).Select(i => i / 12f - 0.5f).ToArray(), 4, 3));
+        g.Node.Add(Node("Cast", ["ids"], "idsf", ("to", (long)global::Onnx.TensorProto.Types.DataType.Float)));
+        g.Node.Add(Node("Add", ["x", "idsf"], "sum"));
+        g.Node.Add(Node("MatMul", ["sum", "w"], "logits"));
+        g.Output.Add(Value("logits", global::Onnx.TensorProto.Types.DataType.Float, 3));
+        var teacher = Path.Combine(_dir, "mixed.onnx");
+        ModelBuild.Compression.Quantization.OnnxModelAccess.Save(model, teacher);
+        var data = Path.Combine(_dir, "mixed.npz");
+        NpzArchive.Write(data, new Dictionary<string, NpyArray>
+        {
+            ["x"] = NpyArray.Create(Enumerable.Range(0, 40).Select(i => (float)Math.Sin(i)).ToArray(), 10, 4),
+            ["ids"] = NpyArray.Create(Enumerable.Range(0, 40).Select(i => (long)(i % 5)).ToArray(), 10, 4),
+        });
         var e = Assert.Throws<ModelBuildException>(() => StudentDistiller.Distill(new DistillationOptions
         {
-            TeacherPath = wine.Teacher, StudentPath = wine.StudentScratch, OutputPath = Path.Combine(_dir, "never.onnx"),
-            TrainingData = wine.File("train_x.npy"), Augment = 2, Epochs = 1, Threads = 1,
+            TeacherPath = teacher, StudentPath = teacher, OutputPath = Path.Combine(_dir, "never.onnx"),
+            TrainingData = data, Augment = 2, Epochs = 1, Threads = 1,
         }));
         Assert.Equal("MB0371", e.Code);
-        Assert.Contains("train_x.npy", e.Message);
+        Assert.Contains("mixed.npz", e.Message);
         Assert.False(File.Exists(Path.Combine(_dir, "never.onnx")));
+    }
+
+    static global::Onnx.NodeProto Node(string op, string[] inputs, string output, params (string Name, long Value)[] ints)
+    {
+        var node = new global::Onnx.NodeProto { OpType = op, Name = output + "_node" };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        foreach (var (name, value) in ints) node.Attribute.Add(new global::Onnx.AttributeProto { Name = name, Type = global::Onnx.AttributeProto.Types.AttributeType.Int, I = value });
+        return node;
+    }
+
+    static global::Onnx.ValueInfoProto Value(string name, global::Onnx.TensorProto.Types.DataType type, long width = 4)
+    {
+        var shape = new global::Onnx.TensorShapeProto();
+        shape.Dim.Add(new global::Onnx.TensorShapeProto.Types.Dimension { DimParam = "N" });
+        shape.Dim.Add(new global::Onnx.TensorShapeProto.Types.Dimension { DimValue = width });
+        return new global::Onnx.ValueInfoProto { Name = name, Type = new global::Onnx.TypeProto { TensorType = new global::Onnx.TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } } };
     }
 }
