@@ -3,7 +3,10 @@
 default initialization, distilled from the teacher (run here from its ONNX weights) with the usual KD loss
 (alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(labels)), Adam, the epoch kept by agreement with the
 teacher on a 10% validation split of the training rows; prints the test accuracy of the kept epoch.
-Usage: pytorch_student.py DATA_DIR TEACHER.onnx SEED EPOCHS"""
+With "revive": what ModelBuild does (Students/DeadOutputRepair.cs): before every epoch, an fc2 class score that is <= 0
+on all of the first 512 training rows (train mode, BatchNorm running statistics untouched) has its weights imprinted
+from the features of the rows the teacher puts in that class, so that the Relu passes it gradient again.
+Usage: pytorch_student.py DATA_DIR TEACHER.onnx SEED EPOCHS [revive]"""
 import sys
 import numpy as np
 import onnx
@@ -13,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 data, teacher_path, seed, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+revive = len(sys.argv) > 5 and sys.argv[5] == "revive"
 batch, lr, T, alpha = 64, 1e-3, 4.0, 0.9
 torch.set_num_threads(1)
 torch.manual_seed(seed)
@@ -74,9 +78,44 @@ order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
 held = len(x) // 10
 val, train = order[:held], order[held:]
 student = Student()
+revived = []
+
+
+def revive_dead_scores(epoch):
+    """ModelBuild's DeadOutputRepair, before every epoch: a dead class's fc2 weights are imprinted from the mean fc1
+    features of the sampled rows the teacher puts in it (minus the mean over all sampled rows, at the old weights'
+    length), its bias puts the threshold half-way between the two means."""
+    rows = train[:512]
+    saved = {k: v.clone() for k, v in student.state_dict().items()}
+    student.train()
+    with torch.no_grad():
+        h = x[rows]
+        h = F.relu(F.max_pool2d(student.bn1(student.conv1(h)), 2))
+        h = F.relu(F.max_pool2d(student.bn2(student.conv2(h)), 2))
+        h = F.relu(student.fc1(h.flatten(1)))
+        z = student.fc2(h)
+    student.load_state_dict(saved)  # BatchNorm's running statistics as they were
+    classes = teacher[rows].argmax(1)
+    with torch.no_grad():
+        mean = h.mean(0)
+        for c in range(z.shape[1]):
+            if not bool((z[:, c] <= 0).all()):
+                continue
+            own = h[classes == c]
+            if len(own) > 0 and (own.mean(0) - mean).norm() > 1e-12:
+                d = own.mean(0) - mean
+                student.fc2.weight[c] = d * (student.fc2.weight[c].norm() / d.norm())
+                student.fc2.bias[c] = -(((own.mean(0) + mean) / 2) * student.fc2.weight[c]).sum()
+            else:
+                student.fc2.bias[c] -= z[:, c].sort().values[z.shape[0] // 2]
+            revived.append((epoch, c))
+
+
 optimizer = torch.optim.Adam(student.parameters(), lr=lr)
 best, best_state = -1.0, None
 for epoch in range(epochs):
+    if revive:
+        revive_dead_scores(epoch + 1)
     student.train()
     perm = train[torch.randperm(len(train))]
     for start in range(0, len(perm), batch):
@@ -98,4 +137,4 @@ with torch.no_grad():
     predicted = student(test_x).argmax(1)
     accuracy = (predicted == test_y).float().mean().item() * 100
 never = sorted(set(range(10)) - set(predicted.tolist()))
-print(f"pytorch seed {seed}: validation agreement {best * 100:.2f}%, test accuracy {accuracy:.2f}%, classes never predicted on test: {never}")
+print(f"pytorch{' revive (epoch, class) ' + str(revived) if revive else ''} seed {seed}: validation agreement {best * 100:.2f}%, test accuracy {accuracy:.2f}%, classes never predicted on test: {never}")

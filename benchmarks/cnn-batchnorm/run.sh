@@ -5,7 +5,8 @@
 # python3-torch; the benchmark only, the tests never need torch). Both sides: batch 64, lr 1e-3, T 4, alpha 0.9, the
 # same epochs, the epoch kept by agreement with the teacher on a 10% validation split, one thread. ModelBuild runs
 # with --train-batchnorm on and off (its other settings are its defaults: AdamW with weight decay 0.01, warm-up and
-# cosine decay, gradient clipping 1.0).
+# cosine decay, gradient clipping 1.0). PyTorch runs twice: from its default initialization, and with "revive", the
+# start ModelBuild makes for class scores a Relu keeps dead (pytorch_student.py).
 # Usage: bash benchmarks/cnn-batchnorm/run.sh [EPOCHS] [SEEDS]   (default 10, "0 1 2")
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -23,6 +24,7 @@ trap 'rm -rf "$work"' EXIT
 echo "start: $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg), torch $("$py" -c 'import torch; print(torch.__version__)'), $EPOCHS epochs"
 for seed in $SEEDS; do
   OMP_NUM_THREADS=1 "$py" "$root/benchmarks/cnn-batchnorm/pytorch_student.py" "$work" "$teacher" "$seed" "$EPOCHS"
+  OMP_NUM_THREADS=1 "$py" "$root/benchmarks/cnn-batchnorm/pytorch_student.py" "$work" "$teacher" "$seed" "$EPOCHS" revive
   for bn in on off; do
     out="$work/mb-$bn-$seed.onnx"
     dotnet "$cli" compress "$teacher" -o "$out" --distill --student-width 0.5 --reinitialize --train-batchnorm $bn \
@@ -30,7 +32,8 @@ for seed in $SEEDS; do
       --seed "$seed" --threads 1 --latency-runs 0 --report "$work/mb-$bn-$seed.json" > "$work/mb-$bn-$seed.log" 2>&1 \
       || { echo "modelbuild --train-batchnorm $bn seed $seed failed:"; tail -5 "$work/mb-$bn-$seed.log"; continue; }
     acc=$(dotnet "$cli" eval "$out" --data "$work/test_x.npy" --labels "$work/test_y.npy" --latency-runs 0 2>&1 | awk '/^accuracy/ {print $2}')
-    echo "modelbuild --train-batchnorm $bn seed $seed: test accuracy $acc | $(grep -o 'summary.*' "$work/mb-$bn-$seed.log" | head -1)"
+    revived=$("$py" -c "import json,sys; d=json.load(open(sys.argv[1]))['stages'][0]['details']; print('validation agreement %.2f%%' % d['validationAgreement'], '|', d.get('revivedOutputs') or 'none revived')" "$work/mb-$bn-$seed.json")
+    echo "modelbuild --train-batchnorm $bn seed $seed: test accuracy $acc | $revived"
   done
 done
 echo "end: $(date -u '+%H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -49,6 +49,7 @@ public sealed class DistillStage : ICompressionStage
             ["epochsRun"] = result.EpochsRun,
             ["selectedEpoch"] = result.SelectedEpoch,
             ["trainTimeBatchNorms"] = result.TrainTimeBatchNorms,
+            ["revivedOutputs"] = result.RevivedOutputs.Count > 0 ? new JsonArray(result.RevivedOutputs.Select(r => (JsonNode)r).ToArray()) : null,
             ["validationSplit"] = options.ValidationData is null ? options.ValidationFraction : null,
             ["validationData"] = options.ValidationData is { } vd ? Path.GetFileName(vd) : null,
             ["augmentedSamples"] = options.Augment > 0 ? result.AugmentedSamples : null,
@@ -143,8 +144,8 @@ public sealed class DistillStage : ICompressionStage
             Augment = r.Augment ?? 0,
             TrainBatchNorm = r.TrainBatchNorm?.Trim().ToLowerInvariant() switch
             {
-                null or "" or "off" => Students.TrainBatchNormMode.Off,
-                "auto" => Students.TrainBatchNormMode.Auto,
+                "off" => Students.TrainBatchNormMode.Off,
+                null or "" or "auto" => Students.TrainBatchNormMode.Auto,
                 "on" => Students.TrainBatchNormMode.On,
                 _ => throw new InvalidOperationException($"Unknown --train-batchnorm '{r.TrainBatchNorm}' (the pipeline validates it first)."),
             },

@@ -69,7 +69,7 @@ public sealed class DistillationOptions
     /// Train a convolutional student with a BatchNorm after each Conv no normalization follows, folded into the Conv at
     /// export (<see cref="Students.TrainTimeBatchNorm"/>). Off by default (not yet shown to help; see docs/distillation.md).
     /// </summary>
-    public Students.TrainBatchNormMode TrainBatchNorm { get; init; } = Students.TrainBatchNormMode.Off;
+    public Students.TrainBatchNormMode TrainBatchNorm { get; init; } = Students.TrainBatchNormMode.Auto;
 
     /// <summary>Quantization-aware distillation: int8 fake quantization (STE) of the student's weights while training.</summary>
     public bool QuantizationAware { get; init; }

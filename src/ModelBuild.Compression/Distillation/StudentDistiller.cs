@@ -422,7 +422,7 @@ public static class StudentDistiller
     }
 
     /// <summary>What training did: epochs run, the epoch kept (with validation rows), the last epoch's mean loss, the time.</summary>
-    sealed record TrainingRun(int EpochsRun, int SelectedEpoch, double LastLoss, double Seconds);
+    sealed record TrainingRun(int EpochsRun, int SelectedEpoch, double LastLoss, double Seconds, IReadOnlyList<string> Revived);
 
     /// <summary>AdamW under the warm-up + cosine schedule, epoch by epoch; with validation rows the best epoch is kept and patience may stop early.</summary>
     static TrainingRun Train(DistillationOptions options, int trainSeed, OnnxGraphModule student, SeedData data, SeedSplit split, SeedLosses losses,
@@ -444,9 +444,16 @@ public static class StudentDistiller
         double lastLoss = double.NaN;
         Dictionary<string, Tensor>? bestState = null;
 
+        // Class scores a Relu before the output keeps at 0 for every row get no gradient; checked before every epoch.
+        using var reviveRows = torch.tensor(split.TrainRows.Take(DeadOutputRepair.SampleRows).Select(r => (long)r).ToArray());
+        var reviveSample = DeadOutputRepair.Applies(student) ? data.Inputs.IndexSelect(reviveRows) : null;
+        using var reviveClasses = reviveSample is null ? null : data.Answers.PredictedClasses().index_select(0, reviveRows);
+        var revived = new List<string>();
+
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (reviveSample is not null && DeadOutputRepair.Apply(student, reviveSample, reviveClasses!) is { } note) revived.Add($"before epoch {epoch}: {note}");
             student.train();
             losses.Feature?.train();
             losses.Layerwise?.train();
@@ -473,7 +480,7 @@ public static class StudentDistiller
         double trainSeconds = stopwatch.Elapsed.TotalSeconds;
         if (bestState is not null) Restore(student, bestState);
         DisposeState(bestState);
-        return new TrainingRun(epochsRun, bestState is not null ? bestEpoch : epochsRun, lastLoss, trainSeconds);
+        return new TrainingRun(epochsRun, bestState is not null ? bestEpoch : epochsRun, lastLoss, trainSeconds, revived);
     }
 
     /// <summary>The optimizer step count across epochs and the learning rate of the latest step.</summary>
@@ -606,6 +613,7 @@ public static class StudentDistiller
             ActivationRanges = activationQuantization?.Ranges.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
             FusedOperators = student.FusedOperators,
             TrainTimeBatchNorms = models.TrainNorms.Count,
+            RevivedOutputs = run.Revived,
             TeacherCalls = TeacherCalls.Sum(data.Answers.Calls, split.ValidationCalls),
             AugmentedSamples = split.AugmentedRows,
             Initialization = models.Initialization,

@@ -1,0 +1,128 @@
+using ModelBuild.Compression.Distillation;
+using ModelBuild.Compression.Distillation.Import;
+using ModelBuild.Compression.Distillation.Students;
+using ModelBuild.Onnx.Tensors;
+using Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ModelBuild.Compression.Tests.Distillation;
+
+/// <summary>
+/// Class scores that a Relu before the output holds at 0 on every row (mnist-cnn-pytorch's fc2 -> Relu -> LogSoftmax)
+/// get no gradient; <see cref="DeadOutputRepair"/> imprints exactly those classes from their rows' features (or raises
+/// the bias when no row of the class was sampled), and its check in train mode leaves BatchNorm's running statistics.
+/// </summary>
+[Collection(TorchTrainingCollection.Name)]
+public sealed class DeadOutputRepairTests
+{
+    static NodeProto Node(string op, string[] inputs, string output, params (string Name, long Value)[] ints)
+    {
+        var node = new NodeProto { OpType = op, Name = output + "_node" };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        foreach (var (name, value) in ints) node.Attribute.Add(new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value });
+        return node;
+    }
+
+    static ValueInfoProto Value(string name, long width)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "N" });
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = width });
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } } };
+    }
+
+    /// <summary>x[N,4] -> BatchNormalization -> Gemm (3 classes, class 2's bias -100) -> Relu -> LogSoftmax; or without the Relu.</summary>
+    static ModelProto Model(bool relu)
+    {
+        var model = new ModelProto { IrVersion = 8, ProducerName = "ModelBuild.Tests" };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        var g = model.Graph = new GraphProto { Name = "dead-class" };
+        g.Input.Add(Value("x", 4));
+        g.Initializer.Add(TensorData.Create("scale", new[] { 1f, 1f, 1f, 1f }, 4));
+        g.Initializer.Add(TensorData.Create("shift", new[] { 0f, 0f, 0f, 0f }, 4));
+        g.Initializer.Add(TensorData.Create("mean", new[] { 0.5f, 0.5f, 0.5f, 0.5f }, 4));
+        g.Initializer.Add(TensorData.Create("var", new[] { 2f, 2f, 2f, 2f }, 4));
+        g.Initializer.Add(TensorData.Create("w", TestMaterials.Random(12, 5, -1, 1), 3, 4));
+        g.Initializer.Add(TensorData.Create("b", new[] { 0.1f, -0.2f, -100f }, 3));
+        g.Node.Add(Node("BatchNormalization", ["x", "scale", "shift", "mean", "var"], "normed"));
+        g.Node.Add(Node("Gemm", ["normed", "w", "b"], "scores", ("transB", 1)));
+        if (relu) g.Node.Add(Node("Relu", ["scores"], "kept"));
+        g.Node.Add(Node("LogSoftmax", [relu ? "kept" : "scores"], "y", ("axis", 1)));
+        g.Output.Add(Value("y", 3));
+        return model;
+    }
+
+    static TrainingInputs Sample() => TrainingInputs.Single("x", torch.tensor(TestMaterials.Random(64 * 4, 9, -3, 3)).reshape(64, 4));
+
+    /// <summary>The "teacher's" class of each sample row: class 2 where feature 0 is above 1, else 0 or 1 by feature 1's sign.</summary>
+    static Tensor Classes(TrainingInputs sample)
+    {
+        var x = sample.First;
+        return torch.where(x.select(1, 0).gt(1), torch.tensor(2L), torch.where(x.select(1, 1).gt(0), torch.tensor(1L), torch.tensor(0L)));
+    }
+
+    [Fact]
+    public void Only_the_class_no_row_reaches_is_imprinted_from_its_rows_and_BatchNorm_statistics_stay()
+    {
+        using var student = OnnxGraphImporter.Import(Model(relu: true));
+        var sample = Sample();
+        var classes = Classes(sample);
+        var mean = student.InitializerBuffers.Single(kv => kv.Key == "mean").Value.data<float>().ToArray();
+        var variance = student.InitializerBuffers.Single(kv => kv.Key == "var").Value.data<float>().ToArray();
+        var bias = student.OnnxParameters["b"].data<float>().ToArray();
+        var weight = student.OnnxParameters["w"].data<float>().ToArray();
+        student.eval();
+
+        var note = DeadOutputRepair.Apply(student, sample, classes);
+
+        Assert.NotNull(note);
+        Assert.Contains("class 2:", note);
+        Assert.Contains("w imprinted", note);
+        var newBias = student.OnnxParameters["b"].data<float>().ToArray();
+        var newWeight = student.OnnxParameters["w"].data<float>().ToArray();
+        // Classes 0 and 1 untouched (weights [3,4] row-major, transB), class 2's row and bias changed.
+        Assert.Equal(bias[..2], newBias[..2]);
+        Assert.Equal(weight[..8], newWeight[..8]);
+        Assert.NotEqual(weight[8..], newWeight[8..]);
+        Assert.Equal(mean, student.InitializerBuffers.Single(kv => kv.Key == "mean").Value.data<float>().ToArray());
+        Assert.Equal(variance, student.InitializerBuffers.Single(kv => kv.Key == "var").Value.data<float>().ToArray());
+        Assert.False(student.training);
+
+        // Class 2's score now passes the Relu on most of its own rows and on few of the others (train mode, as the check ran).
+        student.train();
+        using (torch.no_grad())
+        {
+            var live = student.Run(sample.For(student), ["scores"])["scores"].select(1, 2).gt(0);
+            var own = classes.eq(2);
+            double onOwn = live.logical_and(own).sum().item<long>() / (double)own.sum().item<long>();
+            double onOthers = live.logical_and(own.logical_not()).sum().item<long>() / (double)own.logical_not().sum().item<long>();
+            Assert.True(onOwn >= 0.75 && onOthers <= 0.25, $"class 2's score is positive on {onOwn:P0} of its rows and {onOthers:P0} of the others");
+        }
+        student.eval();
+        // A second check finds nothing dead.
+        Assert.Null(DeadOutputRepair.Apply(student, sample, classes));
+    }
+
+    [Fact]
+    public void Without_a_sampled_row_of_the_class_only_its_bias_moves()
+    {
+        using var student = OnnxGraphImporter.Import(Model(relu: true));
+        var sample = Sample();
+        var weight = student.OnnxParameters["w"].data<float>().ToArray();
+        var note = DeadOutputRepair.Apply(student, sample, torch.zeros(64, ScalarType.Int64));
+        Assert.Contains("b raised to the median row for class 2", note);
+        Assert.Equal(weight, student.OnnxParameters["w"].data<float>().ToArray());
+        Assert.True(student.OnnxParameters["b"].data<float>()[2] > -100f);
+    }
+
+    [Fact]
+    public void Scores_that_reach_the_output_without_a_Relu_are_left_alone()
+    {
+        using var student = OnnxGraphImporter.Import(Model(relu: false));
+        Assert.False(DeadOutputRepair.Applies(student));
+        Assert.Null(DeadOutputRepair.Apply(student, Sample(), torch.zeros(64, ScalarType.Int64)));
+        Assert.Equal(-100f, student.OnnxParameters["b"].data<float>()[2]);
+    }
+}
