@@ -12,6 +12,20 @@ public class ContentKeyTests
     private static readonly ToolVersions Versions = new("0.1.0", "1.22.0", "0.105.0");
 
     [Fact]
+    public void Keeping_libtorchs_oneDNN_on_is_part_of_the_tool_versions()
+    {
+        // The worker's deps file as the task reads it; MODELBUILD_TORCH_ONEDNN=1 changes how convolutions train.
+        var deps = Path.Combine(TestMaterials.TempDir(), "modelbuild.deps.json");
+        File.WriteAllText(deps, """{ "libraries": { "TorchSharp/0.107.0": {}, "Microsoft.ML.OnnxRuntime/1.32.0": {} } }""");
+        var off = ToolVersions.FromDepsFile(deps, oneDnn: false);
+        var on = ToolVersions.FromDepsFile(deps, oneDnn: true);
+        Assert.Equal("0.107.0", off.TorchSharp);
+        Assert.Equal("0.107.0+onednn", on.TorchSharp);
+        var recipe = new CompressionRecipe { Teacher = deps, Output = "out.onnx", Distill = true };
+        Assert.NotEqual(ContentKey.OfResult(recipe, off), ContentKey.OfResult(recipe, on));
+    }
+
+    [Fact]
     public void The_result_key_covers_npz_members_folder_contents_and_every_tool_version_but_not_paths()
     {
         var dir = TestMaterials.TempDir();

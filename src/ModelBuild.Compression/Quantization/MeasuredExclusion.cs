@@ -51,23 +51,30 @@ internal sealed class MeasuredExclusion
         var current = start;
         var currentPath = Path.Combine(workDirectory, "measured-current.onnx");
         var variantPath = Path.Combine(workDirectory, "measured-variant.onnx");
-        OnnxModelAccess.Save(current.Model, currentPath);
-        foreach (var node in start.QuantizedNodes.ToList())
+        try
         {
-            var variant = build(new HashSet<string>(excluded.Append(node), StringComparer.Ordinal));
-            OnnxModelAccess.Save(variant.Model, variantPath);
-            var ratio = PairedRatio(node, currentPath, variantPath, sample, runs);
-            var floatWins = ratio < 1 - Margin;
-            decisions.Add(string.Create(CultureInfo.InvariantCulture, $"{node}: float/int8 {ratio:0.000}{(floatWins ? ", kept float" : "")}"));
-            progress?.Invoke("quantize: measured " + decisions[^1]);
-            if (!floatWins) continue;
-            excluded.Add(node);
-            forSpeed.Add(node);
-            current = variant;
-            File.Copy(variantPath, currentPath, overwrite: true);
+            OnnxModelAccess.Save(current.Model, currentPath);
+            foreach (var node in start.QuantizedNodes.ToList())
+            {
+                var variant = build(new HashSet<string>(excluded.Append(node), StringComparer.Ordinal));
+                OnnxModelAccess.Save(variant.Model, variantPath);
+                var ratio = PairedRatio(node, currentPath, variantPath, sample, runs);
+                var floatWins = ratio < 1 - Margin;
+                decisions.Add(string.Create(CultureInfo.InvariantCulture, $"{node}: float/int8 {ratio:0.000}{(floatWins ? ", kept float" : "")}"));
+                progress?.Invoke("quantize: measured " + decisions[^1]);
+                if (!floatWins) continue;
+                excluded.Add(node);
+                forSpeed.Add(node);
+                current = variant;
+                File.Copy(variantPath, currentPath, overwrite: true);
+            }
         }
-        File.Delete(currentPath);
-        File.Delete(variantPath);
+        finally
+        {
+            // A failed build or timing must not leave its candidates in the work folder either.
+            File.Delete(currentPath);
+            File.Delete(variantPath);
+        }
         if (forSpeed.Count == 0) return new Result(start, forSpeed, decisions);
         var stored = new Int8WeightStorage().Quantize(current.Model, forSpeed.ToHashSet(StringComparer.Ordinal)).Model;
         return new Result(current with { Model = stored }, forSpeed, decisions);

@@ -140,8 +140,13 @@ public sealed record ToolVersions(string ModelBuild, string OnnxRuntime, string 
         return depsFile is not null && File.Exists(depsFile) ? FromDepsFile(depsFile) : new ToolVersions(OwnVersion(), "none", "none");
     }
 
-    /// <summary>ModelBuild's version from this assembly, the engines' from the package entries of <paramref name="depsFile"/>.</summary>
-    public static ToolVersions FromDepsFile(string depsFile)
+    /// <summary>
+    /// ModelBuild's version from this assembly, the engines' from the package entries of <paramref name="depsFile"/>.
+    /// TorchSharp's carries "+onednn" when MODELBUILD_TORCH_ONEDNN=1 keeps libtorch's oneDNN kernels on (the worker
+    /// inherits the build's environment): they compute convolutions differently, so trained bytes differ
+    /// (<c>LibTorchLoader</c>). <paramref name="oneDnn"/> overrides the environment (tests).
+    /// </summary>
+    public static ToolVersions FromDepsFile(string depsFile, bool? oneDnn = null)
     {
         string onnxRuntime = "none", torchSharp = "none";
         using var document = JsonDocument.Parse(File.ReadAllBytes(depsFile));
@@ -157,6 +162,7 @@ public sealed record ToolVersions(string ModelBuild, string OnnxRuntime, string 
                 else if (id.Equals("TorchSharp", StringComparison.OrdinalIgnoreCase)) torchSharp = version;
             }
         }
+        if (oneDnn ?? Environment.GetEnvironmentVariable("MODELBUILD_TORCH_ONEDNN") == "1") torchSharp += "+onednn";
         return new ToolVersions(OwnVersion(), onnxRuntime, torchSharp);
     }
 
