@@ -4,7 +4,7 @@ default initialization, distilled from the teacher (run here from its ONNX weigh
 (alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(labels)), Adam, the epoch kept by agreement with the
 teacher on a 10% validation split of the training rows; prints the test accuracy of the kept epoch.
 With "revive": what ModelBuild does (Students/DeadOutputRepair.cs): before every epoch, an fc2 class score that is <= 0
-on all of the first 512 training rows (train mode, BatchNorm running statistics untouched) has its weights imprinted
+on all of the rows the teacher puts in that class among 512 random training rows (train mode, BatchNorm running statistics untouched) has its weights imprinted
 from the features of the rows the teacher puts in that class, so that the Relu passes it gradient again.
 Usage: pytorch_student.py DATA_DIR TEACHER.onnx SEED EPOCHS [revive]"""
 import sys
@@ -84,7 +84,8 @@ revived = []
 def revive_dead_scores(epoch):
     """ModelBuild's DeadOutputRepair, before every epoch: a dead class's fc2 weights are imprinted from the mean fc1
     features of the sampled rows the teacher puts in it (minus the mean over all sampled rows, at the old weights'
-    length), its bias puts the threshold half-way between the two means."""
+    length), its bias puts the threshold half-way between the two means. The sample: 512 of the training rows in a
+    seeded random order (train is already one), as ModelBuild draws it."""
     rows = train[:512]
     saved = {k: v.clone() for k, v in student.state_dict().items()}
     student.train()
@@ -99,15 +100,15 @@ def revive_dead_scores(epoch):
     with torch.no_grad():
         mean = h.mean(0)
         for c in range(z.shape[1]):
-            if not bool((z[:, c] <= 0).all()):
+            # dead: none of the sampled rows the teacher puts in the class passes the Relu
+            if not bool((classes == c).any()) or not bool((z[classes == c, c] <= 0).all()):
                 continue
             own = h[classes == c]
-            if len(own) > 0 and (own.mean(0) - mean).norm() > 1e-12:
-                d = own.mean(0) - mean
-                student.fc2.weight[c] = d * (student.fc2.weight[c].norm() / d.norm())
-                student.fc2.bias[c] = -(((own.mean(0) + mean) / 2) * student.fc2.weight[c]).sum()
-            else:
-                student.fc2.bias[c] -= z[:, c].sort().values[z.shape[0] // 2]
+            if len(own) == 0 or not (own.mean(0) - mean).norm() > 1e-12:
+                continue  # no sampled row of the class: left alone
+            d = own.mean(0) - mean
+            student.fc2.weight[c] = d * (student.fc2.weight[c].norm() / d.norm())
+            student.fc2.bias[c] = -(((own.mean(0) + mean) / 2) * student.fc2.weight[c]).sum()
             revived.append((epoch, c))
 
 

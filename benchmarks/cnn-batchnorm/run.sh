@@ -32,7 +32,7 @@ for seed in $SEEDS; do
       --seed "$seed" --threads 1 --latency-runs 0 --report "$work/mb-$bn-$seed.json" > "$work/mb-$bn-$seed.log" 2>&1 \
       || { echo "modelbuild --train-batchnorm $bn seed $seed failed:"; tail -5 "$work/mb-$bn-$seed.log"; continue; }
     acc=$(dotnet "$cli" eval "$out" --data "$work/test_x.npy" --labels "$work/test_y.npy" --latency-runs 0 2>&1 | awk '/^accuracy/ {print $2}')
-    revived=$("$py" -c "import json,sys; d=json.load(open(sys.argv[1]))['stages'][0]['details']; print('validation agreement %.2f%%' % d['validationAgreement'], '|', d.get('revivedOutputs') or 'none revived')" "$work/mb-$bn-$seed.json")
+    revived=$("$py" -c "import json,sys; d=json.load(open(sys.argv[1]))['stages'][0]['details']; print('validation agreement %.2f%% of %d rows, epoch %d kept' % (d['validationAgreement'], d['validationSamples'], d['selectedEpoch']), '|', d.get('revivedOutputs') or 'none revived')" "$work/mb-$bn-$seed.json")
     echo "modelbuild --train-batchnorm $bn seed $seed: test accuracy $acc | $revived"
   done
 done

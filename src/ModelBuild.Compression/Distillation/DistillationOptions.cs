@@ -67,7 +67,7 @@ public sealed class DistillationOptions
 
     /// <summary>
     /// Train a convolutional student with a BatchNorm after each Conv no normalization follows, folded into the Conv at
-    /// export (<see cref="Students.TrainTimeBatchNorm"/>). Off by default (not yet shown to help; see docs/distillation.md).
+    /// export (<see cref="Students.TrainTimeBatchNorm"/>). Auto by default: a convolutional student from fresh weights (see docs/distillation.md).
     /// </summary>
     public Students.TrainBatchNormMode TrainBatchNorm { get; init; } = Students.TrainBatchNormMode.Auto;
 

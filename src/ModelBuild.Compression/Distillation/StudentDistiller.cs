@@ -444,11 +444,22 @@ public static class StudentDistiller
         double lastLoss = double.NaN;
         Dictionary<string, Tensor>? bestState = null;
 
-        // Class scores a Relu before the output keeps at 0 for every row get no gradient; checked before every epoch.
-        using var reviveRows = torch.tensor(split.TrainRows.Take(DeadOutputRepair.SampleRows).Select(r => (long)r).ToArray());
-        var reviveSample = DeadOutputRepair.Applies(student) ? data.Inputs.IndexSelect(reviveRows) : null;
-        using var reviveClasses = reviveSample is null ? null : data.Answers.PredictedClasses().index_select(0, reviveRows);
+        // Class scores a Relu before the output keeps at 0 for every row get no gradient; checked before every epoch on
+        // a seeded random sample of the training rows (the first rows of data read class by class would be one class).
         var revived = new List<string>();
+        TrainingInputs? reviveSample = null;
+        Tensor? reviveClasses = null;
+        if (DeadOutputRepair.Applies(student))
+        {
+            var rows = (int[])split.TrainRows.Clone();
+            new Random(trainSeed + 2).Shuffle(rows);
+            using var reviveRows = torch.tensor(rows.Take(DeadOutputRepair.SampleRows).Select(r => (long)r).ToArray());
+            reviveSample = data.Inputs.IndexSelect(reviveRows);
+            // The teacher's classes from the targets training uses: they also cover --augment's variants.
+            using var classes = data.TeacherLabels is { } labels ? labels.alias() : data.TeacherLogits!.reshape(data.TeacherLogits.shape[0], -1).argmax(-1);
+            reviveClasses = classes.index_select(0, reviveRows);
+        }
+        using var reviveClassesScope = reviveClasses;
 
         for (int epoch = 1; epoch <= options.Epochs; epoch++)
         {
@@ -777,7 +788,7 @@ public static class StudentDistiller
             if (o.StudentPath is null) throw EndpointTeacherErrors.InvalidSetting("a student cannot be derived from a teacher that can only be called; pass the student model (--student, or the model argument)");
             if (o.Loss != DistillationLossKind.Response) throw EndpointTeacherErrors.InvalidSetting($"--loss {o.Loss.ToString().ToLowerInvariant()} reads the teacher's hidden tensors, which an endpoint does not give; use --loss response");
             if (o.TrainingData is null) throw EndpointTeacherErrors.InvalidSetting("data-free synthesis (--synthetic without --train-data) inverts the teacher's BatchNorm statistics, which an endpoint does not give; pass --train-data");
-            if (o.Augment > 0) throw EndpointTeacherErrors.InvalidSetting("--augment replaces tokens by their neighbours in the teacher's word-embedding table, which an endpoint does not give; drop --augment");
+            if (o.Augment > 0) throw EndpointTeacherErrors.InvalidSetting("--augment's token variants need the teacher's word-embedding table, which an endpoint does not give, and its variants would each be another call; drop --augment");
         }
     }
 

@@ -1,3 +1,4 @@
+using ModelBuild.Compression.Distillation.Students;
 using ModelBuild.Compression.Distillation;
 using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
@@ -23,6 +24,18 @@ public sealed class WarmupFractionSettingTests(ITestOutputHelper output) : IDisp
         Teacher = Wine.Teacher, Output = Path.Combine(_dir, name), Distill = true, Student = Wine.StudentScratch, Reinitialize = true,
         TrainingData = Wine.File("train_x.npy"), TrainingLabels = Wine.File("train_y.npy"), Epochs = 3, Seed = 1,
     };
+
+    [Fact]
+    public void Train_time_batchnorm_is_auto_when_the_recipe_leaves_it_unset()
+    {
+        // Not a warm-up setting, but the same path from recipe to distiller: unset means auto (a convolutional student
+        // from fresh weights trains with BatchNorm), "off" turns it off.
+        Assert.Equal(TrainBatchNormMode.Auto, DistillStage.Options(Recipe("a.onnx"), Wine.Teacher, "o.onnx", 1).TrainBatchNorm);
+        Assert.Equal(TrainBatchNormMode.Auto, new DistillationOptions { TeacherPath = "t.onnx", OutputPath = "o.onnx" }.TrainBatchNorm);
+        var off = Recipe("b.onnx");
+        off.TrainBatchNorm = "off";
+        Assert.Equal(TrainBatchNormMode.Off, DistillStage.Options(off, Wine.Teacher, "o.onnx", 1).TrainBatchNorm);
+    }
 
     [Fact]
     public void The_recipe_json_carries_it_checked_and_an_unset_value_leaves_the_json_and_keys_as_before()

@@ -7,17 +7,17 @@ namespace ModelBuild.Compression.Distillation.Students;
 
 /// <summary>
 /// A student whose class scores pass through a Relu on their way to the output (mnist-cnn-pytorch's
-/// <c>fc2 -&gt; Relu -&gt; LogSoftmax</c>) can have a class whose Relu input is negative on every training row, from its
-/// fresh weights or pushed there by training (the losses lower every wrong class's score). The Relu then passes no
+/// <c>fc2 -&gt; Relu -&gt; LogSoftmax</c>) can have a class whose Relu input is negative on every row of that class, from
+/// its fresh weights or pushed there by training (the losses lower every wrong class's score). The Relu then passes no
 /// gradient to it from any loss, so the class is never learned again nor predicted: PyTorch's own runs of that
 /// architecture lost one or two of ten classes this way on every seed (benchmarks/RESULTS.md "Train-time BatchNorm").
 /// Before every epoch such a class's weights are imprinted from the hidden features of the rows the teacher assigns
-/// to it (see <see cref="Apply"/>), so that its score is positive on its own rows again; classes any row reaches are
-/// left alone. Deterministic (no random draw), and nothing changes for a student without such a Relu or a dead class.
+/// to it (see <see cref="Apply"/>), so that its score is positive on its own rows again; classes any sampled row
+/// of its own reaches, and classes no sampled row belongs to, are left alone. Deterministic (no random draw), and nothing changes for a student without such a Relu or a dead class.
 /// </summary>
 internal static class DeadOutputRepair
 {
-    /// <summary>Rows of the training data the check runs on (the first ones, in their order).</summary>
+    /// <summary>Rows of the training data the check runs on (a seeded random sample).</summary>
     public const int SampleRows = 512;
 
     /// <summary>Whether the student's class scores pass through a Relu before the output (with a bias to repair them by).</summary>
@@ -34,6 +34,11 @@ internal static class DeadOutputRepair
         var weight = student.OnnxParameters[found.Weight];
         var buffers = student.InitializerBuffers.Select(kv => (kv.Value, Saved: kv.Value.clone())).ToList();
         bool wasTraining = student.training;
+        // Train mode for BatchNorm's batch statistics only: no dropout (it would draw from torch's generator and shift
+        // every later draw) and no quantization-aware observers (they would take this sample as a batch).
+        var (dropout, valueTransform) = (student.TrainingDropout, student.ValueTransform);
+        student.TrainingDropout = 0;
+        student.ValueTransform = null;
         try
         {
             using var scope = torch.NewDisposeScope();
@@ -44,8 +49,14 @@ internal static class DeadOutputRepair
             var z = run[found.Scores];
             var h = run[found.Hidden];
             if (z.dim() != 2 || h.dim() != 2 || z.shape[1] != bias.shape[0]) return null;
-            var dead = z.le(0).all(0);
-            var deadClasses = Enumerable.Range(0, (int)dead.shape[0]).Where(c => dead[c].item<bool>()).ToArray();
+            // Dead: none of the sampled rows the teacher puts in the class passes the Relu. Those rows are the ones that
+            // would raise its score; the others only lower it (a class alive on a few other classes' rows still dies).
+            // A class the sample holds no row of (e.g. most of 1,000 classes in 512 rows) is left alone.
+            var deadClasses = Enumerable.Range(0, (int)z.shape[1]).Where(c =>
+            {
+                var own = classes.eq(c);
+                return own.any().item<bool>() && z.select(1, c).masked_select(own).le(0).all().item<bool>();
+            }).ToArray();
             if (deadClasses.Length == 0) return null;
             var mean = h.mean([0]);
             var imprinted = new List<int>();
@@ -54,25 +65,19 @@ internal static class DeadOutputRepair
                 // Weight imprinting (Qi et al., 2018): the class's weights point from the rows' mean hidden features to
                 // the mean of the rows the teacher puts in the class, at the weights' old length, and its bias puts the
                 // threshold half-way, so the revived score is positive where the class is and the other rows do not
-                // push it back under at once. Without a row of the class in the sample only the bias moves.
-                var rows = classes.eq(c).nonzero().flatten();
-                var direction = rows.shape[0] > 0 ? h.index_select(0, rows).mean([0]) - mean : null;
+                // push it back under at once (raising the bias alone let them: benchmarks/RESULTS.md).
+                var own = h.index_select(0, classes.eq(c).nonzero().flatten()).mean([0]);
+                var direction = own - mean;
+                var n = direction.norm().item<float>();
+                if (!(n > 1e-12f)) continue; // the class's rows look like all rows: nothing to point at
                 var w = found.TransposedWeight ? weight[c] : weight.select(1, c);
-                if (direction is not null && direction.norm().item<float>() is var n && n > 1e-12f)
-                {
-                    w.copy_(direction * (w.norm() / n));
-                    var middle = (h.index_select(0, rows).mean([0]) + mean) / 2;
-                    bias[c].copy_(-(middle * w).sum());
-                    imprinted.Add(c);
-                }
-                else bias[c].sub_(z.select(1, c).sort().Values[z.shape[0] / 2]);
+                w.copy_(direction * (w.norm() / n));
+                bias[c].copy_(-((own + mean) / 2 * w).sum());
+                imprinted.Add(c);
             }
-            string Classes(IEnumerable<int> cs) => string.Join(", ", cs);
-            var rest = deadClasses.Except(imprinted).ToArray();
-            return $"class{(deadClasses.Length == 1 ? "" : "es")} {Classes(deadClasses)}: no training row reached {(deadClasses.Length == 1 ? "its score" : "their scores")} through the Relu before the output; "
-                + (imprinted.Count > 0 ? $"{found.Weight} imprinted from the teacher's rows of class{(imprinted.Count == 1 ? "" : "es")} {Classes(imprinted)}" : "")
-                + (imprinted.Count > 0 && rest.Length > 0 ? ", " : "")
-                + (rest.Length > 0 ? $"{found.Bias} raised to the median row for class{(rest.Length == 1 ? "" : "es")} {Classes(rest)} (no sampled row of {(rest.Length == 1 ? "it" : "them")})" : "");
+            if (imprinted.Count == 0) return null;
+            return $"class{(imprinted.Count == 1 ? "" : "es")} {string.Join(", ", imprinted)}: none of {(imprinted.Count == 1 ? "its" : "their")} sampled training rows reached {(imprinted.Count == 1 ? "its score" : "their scores")} through the Relu before the output; "
+                + $"{found.Weight} imprinted from the teacher's rows of {(imprinted.Count == 1 ? "it" : "them")}";
         }
         finally
         {
@@ -83,6 +88,7 @@ internal static class DeadOutputRepair
                 saved.Dispose();
             }
             student.train(wasTraining);
+            (student.TrainingDropout, student.ValueTransform) = (dropout, valueTransform);
         }
     }
 
@@ -104,7 +110,8 @@ internal static class DeadOutputRepair
         if (!producers.TryGetValue(scores, out var linear) || !student.HasTensor(scores)) return null;
         bool Trainable(string name, int rank) => student.OnnxParameters.TryGetValue(name, out var t) && t.dim() == rank;
         ScoreLayer? found = null;
-        if (linear.OpType == "Gemm" && linear.Input.Count > 2 && linear.Attribute.All(a => a.Name != "transA" || a.I == 0))
+        // alpha = beta = 1 only: the imprinted weights and the half-way bias are worked out for scores = h W + b.
+        if (linear.OpType == "Gemm" && linear.Input.Count > 2 && linear.Attribute.All(a => a.Name switch { "transA" => a.I == 0, "alpha" or "beta" => a.F == 1f, _ => true }))
         {
             bool transB = linear.Attribute.Any(a => a.Name == "transB" && a.I != 0);
             found = new ScoreLayer(scores, linear.Input[0], linear.Input[1], transB, linear.Input[2]);
