@@ -6,7 +6,8 @@ teacher on a 10% validation split of the training rows; prints the test accuracy
 With "revive": what ModelBuild does (Students/DeadOutputRepair.cs): before every epoch, an fc2 class score that is <= 0
 on all of the rows the teacher puts in that class among 512 random training rows (train mode, BatchNorm running statistics untouched) has its weights imprinted
 from the features of the rows the teacher puts in that class, so that the Relu passes it gradient again.
-Usage: pytorch_student.py DATA_DIR TEACHER.onnx SEED EPOCHS [revive]"""
+With "mb-optimizer": ModelBuild's optimizer defaults (see below).
+Usage: pytorch_student.py DATA_DIR TEACHER.onnx SEED EPOCHS [revive] [mb-optimizer]"""
 import sys
 import numpy as np
 import onnx
@@ -16,7 +17,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 data, teacher_path, seed, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-revive = len(sys.argv) > 5 and sys.argv[5] == "revive"
+revive = "revive" in sys.argv[5:]
+# "mb-optimizer": ModelBuild's training defaults instead of the script's (AdamW, weight decay 0.01, 6% linear warm-up
+# then cosine decay to 0 per step, gradient norm clipped at 1.0), to see what the optimizer accounts for.
+mb_optimizer = "mb-optimizer" in sys.argv[5:]
 batch, lr, T, alpha = 64, 1e-3, 4.0, 0.9
 torch.set_num_threads(1)
 torch.manual_seed(seed)
@@ -112,7 +116,15 @@ def revive_dead_scores(epoch):
             revived.append((epoch, c))
 
 
-optimizer = torch.optim.Adam(student.parameters(), lr=lr)
+import math
+if mb_optimizer:
+    optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.01)
+    total = epochs * ((len(train) + batch - 1) // batch)
+    warmup = round(total * 0.06)
+    schedule = lambda step: (step + 1) / warmup if step < warmup else 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+else:
+    optimizer = torch.optim.Adam(student.parameters(), lr=lr)
 best, best_state = -1.0, None
 for epoch in range(epochs):
     if revive:
@@ -126,7 +138,11 @@ for epoch in range(epochs):
         loss = alpha * T * T * soft + (1 - alpha) * F.cross_entropy(s, y[b])
         optimizer.zero_grad()
         loss.backward()
+        if mb_optimizer:
+            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
         optimizer.step()
+        if mb_optimizer:
+            scheduler.step()
     student.eval()
     with torch.no_grad():
         agreement = (student(x[val]).argmax(1) == teacher[val].argmax(1)).float().mean().item()
@@ -138,4 +154,4 @@ with torch.no_grad():
     predicted = student(test_x).argmax(1)
     accuracy = (predicted == test_y).float().mean().item() * 100
 never = sorted(set(range(10)) - set(predicted.tolist()))
-print(f"pytorch{' revive (epoch, class) ' + str(revived) if revive else ''} seed {seed}: validation agreement {best * 100:.2f}%, test accuracy {accuracy:.2f}%, classes never predicted on test: {never}")
+print(f"pytorch{' mb-optimizer' if mb_optimizer else ''}{' revive (epoch, class) ' + str(revived) if revive else ''} seed {seed}: validation agreement {best * 100:.2f}%, test accuracy {accuracy:.2f}%, classes never predicted on test: {never}")

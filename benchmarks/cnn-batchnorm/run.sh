@@ -5,8 +5,8 @@
 # python3-torch; the benchmark only, the tests never need torch). Both sides: batch 64, lr 1e-3, T 4, alpha 0.9, the
 # same epochs, the epoch kept by agreement with the teacher on a 10% validation split, one thread. ModelBuild runs
 # with --train-batchnorm on and off (its other settings are its defaults: AdamW with weight decay 0.01, warm-up and
-# cosine decay, gradient clipping 1.0). PyTorch runs twice: from its default initialization, and with "revive", the
-# start ModelBuild makes for class scores a Relu keeps dead (pytorch_student.py).
+# cosine decay, gradient clipping 1.0). PyTorch runs three times: as the script is, with "revive" (the repair ModelBuild
+# makes for class scores a Relu keeps dead), and with "revive mb-optimizer" (also ModelBuild's optimizer defaults).
 # Usage: bash benchmarks/cnn-batchnorm/run.sh [EPOCHS] [SEEDS]   (default 10, "0 1 2")
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -25,6 +25,7 @@ echo "start: $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/load
 for seed in $SEEDS; do
   OMP_NUM_THREADS=1 "$py" "$root/benchmarks/cnn-batchnorm/pytorch_student.py" "$work" "$teacher" "$seed" "$EPOCHS"
   OMP_NUM_THREADS=1 "$py" "$root/benchmarks/cnn-batchnorm/pytorch_student.py" "$work" "$teacher" "$seed" "$EPOCHS" revive
+  OMP_NUM_THREADS=1 "$py" "$root/benchmarks/cnn-batchnorm/pytorch_student.py" "$work" "$teacher" "$seed" "$EPOCHS" revive mb-optimizer
   for bn in on off; do
     out="$work/mb-$bn-$seed.onnx"
     dotnet "$cli" compress "$teacher" -o "$out" --distill --student-width 0.5 --reinitialize --train-batchnorm $bn \
