@@ -8,6 +8,7 @@ on all of the rows the teacher puts in that class among 512 random training rows
 from the features of the rows the teacher puts in that class, so that the Relu passes it gradient again.
 With "mb-optimizer": ModelBuild's optimizer defaults (see below).
 Usage: pytorch_student.py DATA_DIR TEACHER.onnx SEED EPOCHS [revive] [mb-optimizer]"""
+import math
 import sys
 import numpy as np
 import onnx
@@ -116,7 +117,6 @@ def revive_dead_scores(epoch):
             revived.append((epoch, c))
 
 
-import math
 if mb_optimizer:
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.01)
     total = epochs * ((len(train) + batch - 1) // batch)

@@ -54,7 +54,7 @@ public sealed record DistillationResult
     /// <summary>BatchNorms trained after the student's convolutions and folded into them at export (<see cref="DistillationOptions.TrainBatchNorm"/>).</summary>
     public int TrainTimeBatchNorms { get; init; }
 
-    /// <summary>What <see cref="Students.DeadOutputRepair"/> did, one line per epoch it changed a bias before; empty when no class score was dead.</summary>
+    /// <summary>What <see cref="Students.DeadOutputRepair"/> did, one line per epoch before which it revived classes; empty when no class score was dead.</summary>
     public IReadOnlyList<string> RevivedOutputs { get; init; } = [];
     /// <summary>An endpoint teacher: requests made, batches answered from the answers cache, time; null for a teacher file.</summary>
     public Teachers.TeacherCalls? TeacherCalls { get; init; }

@@ -34,9 +34,10 @@ internal static class MixupAugmentation
         using var scope = torch.NewDisposeScope();
         var a = torch.tensor(first);
         var b = torch.tensor(second);
+        var byName = inputs.ByName();
         var mixed = inputs.Names.Select(name =>
         {
-            var x = inputs.ByName()[name];
+            var x = byName[name];
             // lambda as [n, 1, 1, ...] so that it scales whole rows of any rank.
             var lambda = torch.tensor(lambdas).to_type(x.dtype).reshape([lambdas.Length, .. Enumerable.Repeat(1L, (int)x.dim() - 1)]);
             var row = x.index_select(0, a);

@@ -455,9 +455,10 @@ public static class StudentDistiller
             new Random(trainSeed + 2).Shuffle(rows);
             using var reviveRows = torch.tensor(rows.Take(DeadOutputRepair.SampleRows).Select(r => (long)r).ToArray());
             reviveSample = data.Inputs.IndexSelect(reviveRows);
-            // The teacher's classes from the targets training uses: they also cover --augment's variants.
-            using var classes = data.TeacherLabels is { } labels ? labels.alias() : data.TeacherLogits!.reshape(data.TeacherLogits.shape[0], -1).argmax(-1);
-            reviveClasses = classes.index_select(0, reviveRows);
+            // The teacher's classes from the targets training uses (data.Answers holds the rows before --augment's
+            // variants); the scope frees the arg-max, never the labels tensor itself.
+            using (torch.NewDisposeScope())
+                reviveClasses = new TeacherAnswers(data.TeacherLogits, data.TeacherLabels).PredictedClasses().index_select(0, reviveRows).MoveToOuterDisposeScope();
         }
         using var reviveClassesScope = reviveClasses;
 

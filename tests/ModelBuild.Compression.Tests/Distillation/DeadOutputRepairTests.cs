@@ -5,34 +5,18 @@ using ModelBuild.Onnx.Tensors;
 using Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
+using static ModelBuild.Compression.Tests.Distillation.RowGraphs;
 
 namespace ModelBuild.Compression.Tests.Distillation;
 
 /// <summary>
 /// Class scores that a Relu before the output holds at 0 on every row (mnist-cnn-pytorch's fc2 -> Relu -> LogSoftmax)
-/// get no gradient; <see cref="DeadOutputRepair"/> imprints exactly those classes from their rows' features (or raises
-/// the bias when no row of the class was sampled), and its check in train mode leaves BatchNorm's running statistics.
+/// get no gradient; <see cref="DeadOutputRepair"/> imprints exactly those classes from their rows' features (a class no
+/// sampled row belongs to is left alone), and its check in train mode leaves BatchNorm's running statistics.
 /// </summary>
 [Collection(TorchTrainingCollection.Name)]
 public sealed class DeadOutputRepairTests
 {
-    static NodeProto Node(string op, string[] inputs, string output, params (string Name, long Value)[] ints)
-    {
-        var node = new NodeProto { OpType = op, Name = output + "_node" };
-        node.Input.AddRange(inputs);
-        node.Output.Add(output);
-        foreach (var (name, value) in ints) node.Attribute.Add(new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value });
-        return node;
-    }
-
-    static ValueInfoProto Value(string name, long width)
-    {
-        var shape = new TensorShapeProto();
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "N" });
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = width });
-        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } } };
-    }
-
     /// <summary>x[N,4] -> BatchNormalization -> Gemm (3 classes, class 2's bias -100) -> Relu -> LogSoftmax; or without the Relu.</summary>
     static ModelProto Model(bool relu)
     {
@@ -161,13 +145,15 @@ public sealed class DeadOutputRepairTests
         ModelBuild.Compression.Quantization.OnnxModelAccess.Save(teacherModel, teacher);
         var data = TestMaterials.SaveNpy(dir, "x.npy", TestMaterials.Random(400 * 4, 11, -3, 3), 400, 4);
 
-        DistillationResult Distill(string name) => StudentDistiller.Distill(new DistillationOptions
+        DistillationResult Distill(string name, int augment = 0) => StudentDistiller.Distill(new DistillationOptions
         {
             TeacherPath = teacher, StudentPath = student, OutputPath = Path.Combine(dir, name), TrainingData = data,
-            Epochs = 3, BatchSize = 32, LearningRate = 1e-2, Threads = 1, Seed = 3,
+            Epochs = 3, BatchSize = 32, LearningRate = 1e-2, Threads = 1, Seed = 3, Augment = augment,
         });
         var first = Distill("a.onnx");
         var second = Distill("b.onnx");
+        // With --augment the sample also holds variant rows, whose classes are the teacher's answers on the variants.
+        Assert.Contains(Distill("augmented.onnx", augment: 2).RevivedOutputs, r => r.StartsWith("before epoch 1: class 2:", StringComparison.Ordinal));
 
         Assert.Contains(first.RevivedOutputs, r => r.StartsWith("before epoch 1: class 2:", StringComparison.Ordinal));
         Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "a.onnx")), File.ReadAllBytes(Path.Combine(dir, "b.onnx")));

@@ -7,6 +7,7 @@ using ModelBuild.Onnx.Diagnostics;
 using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using static ModelBuild.Compression.Tests.Distillation.RowGraphs;
 
 namespace ModelBuild.Compression.Tests.Distillation;
 
@@ -202,13 +203,13 @@ public sealed class ValidationDataAndAugmentTests(ITestOutputHelper output) : ID
         var model = new global::Onnx.ModelProto { IrVersion = 8, ProducerName = "ModelBuild.Tests" };
         model.OpsetImport.Add(new global::Onnx.OperatorSetIdProto { Domain = "", Version = 13 });
         var g = model.Graph = new global::Onnx.GraphProto { Name = "mixed" };
-        g.Input.Add(Value("x", global::Onnx.TensorProto.Types.DataType.Float));
-        g.Input.Add(Value("ids", global::Onnx.TensorProto.Types.DataType.Int64));
+        g.Input.Add(Value("x", 4));
+        g.Input.Add(Value("ids", 4, global::Onnx.TensorProto.Types.DataType.Int64));
         g.Initializer.Add(ModelBuild.Onnx.Tensors.TensorData.Create("w", Enumerable.Range(0, 12).Select(i => i / 12f - 0.5f).ToArray(), 4, 3));
         g.Node.Add(Node("Cast", ["ids"], "idsf", ("to", (long)global::Onnx.TensorProto.Types.DataType.Float)));
         g.Node.Add(Node("Add", ["x", "idsf"], "sum"));
         g.Node.Add(Node("MatMul", ["sum", "w"], "logits"));
-        g.Output.Add(Value("logits", global::Onnx.TensorProto.Types.DataType.Float, 3));
+        g.Output.Add(Value("logits", 3));
         var teacher = Path.Combine(_dir, "mixed.onnx");
         ModelBuild.Compression.Quantization.OnnxModelAccess.Save(model, teacher);
         var data = Path.Combine(_dir, "mixed.npz");
@@ -225,22 +226,5 @@ public sealed class ValidationDataAndAugmentTests(ITestOutputHelper output) : ID
         Assert.Equal("MB0371", e.Code);
         Assert.Contains("mixed.npz", e.Message);
         Assert.False(File.Exists(Path.Combine(_dir, "never.onnx")));
-    }
-
-    static global::Onnx.NodeProto Node(string op, string[] inputs, string output, params (string Name, long Value)[] ints)
-    {
-        var node = new global::Onnx.NodeProto { OpType = op, Name = output + "_node" };
-        node.Input.AddRange(inputs);
-        node.Output.Add(output);
-        foreach (var (name, value) in ints) node.Attribute.Add(new global::Onnx.AttributeProto { Name = name, Type = global::Onnx.AttributeProto.Types.AttributeType.Int, I = value });
-        return node;
-    }
-
-    static global::Onnx.ValueInfoProto Value(string name, global::Onnx.TensorProto.Types.DataType type, long width = 4)
-    {
-        var shape = new global::Onnx.TensorShapeProto();
-        shape.Dim.Add(new global::Onnx.TensorShapeProto.Types.Dimension { DimParam = "N" });
-        shape.Dim.Add(new global::Onnx.TensorShapeProto.Types.Dimension { DimValue = width });
-        return new global::Onnx.ValueInfoProto { Name = name, Type = new global::Onnx.TypeProto { TensorType = new global::Onnx.TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } } };
     }
 }

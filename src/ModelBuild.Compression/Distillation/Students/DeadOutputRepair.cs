@@ -12,8 +12,9 @@ namespace ModelBuild.Compression.Distillation.Students;
 /// gradient to it from any loss, so the class is never learned again nor predicted: PyTorch's own runs of that
 /// architecture lost one or two of ten classes this way on every seed (benchmarks/RESULTS.md "Train-time BatchNorm").
 /// Before every epoch such a class's weights are imprinted from the hidden features of the rows the teacher assigns
-/// to it (see <see cref="Apply"/>), so that its score is positive on its own rows again; classes any sampled row
-/// of its own reaches, and classes no sampled row belongs to, are left alone. Deterministic (no random draw), and nothing changes for a student without such a Relu or a dead class.
+/// to it (see <see cref="Apply"/>), so that its score is positive on its own rows again; classes any sampled row of
+/// their own reaches, and classes no sampled row belongs to, are left alone. Deterministic (no random draw), and
+/// nothing changes for a student without such a Relu or a dead class.
 /// </summary>
 internal static class DeadOutputRepair
 {
