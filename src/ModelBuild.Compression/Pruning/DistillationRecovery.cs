@@ -30,6 +30,8 @@ public sealed class DistillationRecovery : IPruningRecovery
 
     public DistillationResult? LastRun { get; private set; }
 
+    public IReadOnlyList<string> LastRevivedOutputs => LastRun?.RevivedOutputs ?? [];
+
     public OnnxModel Recover(OnnxModel pruned, int step)
     {
         string folder = Path.Combine(Path.GetTempPath(), "modelbuild-prune-" + Guid.NewGuid().ToString("N"));

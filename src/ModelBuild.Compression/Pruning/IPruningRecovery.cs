@@ -11,4 +11,7 @@ public interface IPruningRecovery
     string Description { get; }
 
     OnnxModel Recover(OnnxModel pruned, int step);
+
+    /// <summary>Class scores the last <see cref="Recover"/> call revived on the way (one line per epoch), for the step's report.</summary>
+    IReadOnlyList<string> LastRevivedOutputs => [];
 }

@@ -98,6 +98,7 @@ public static class PruningReportWriter
                 ["accuracyBeforeRecovery"] = r.AccuracyBeforeRecovery,
                 ["accuracy"] = r.Accuracy,
                 ["recoverySeconds"] = r.RecoverySeconds,
+                ["revivedOutputs"] = r.RevivedOutputs.Count > 0 ? new JsonArray(r.RevivedOutputs.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray()) : null,
                 ["groups"] = groups,
             });
         }

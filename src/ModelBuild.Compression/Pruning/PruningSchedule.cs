@@ -122,18 +122,20 @@ public static class PruningSchedule
             }
             double? before = options.Recovery is not null ? Accuracy(current, options) : null;
             double seconds = 0;
+            IReadOnlyList<string> revived = [];
             if (options.Recovery is { } recovery)
             {
                 var clock = Stopwatch.StartNew();
                 current = recovery.Recover(current, step);
                 seconds = clock.Elapsed.TotalSeconds;
+                revived = recovery.LastRevivedOutputs;
                 if (options.Mode == PruningMode.Unstructured)
                 {
                     // Training moves the zeros; re-apply the mask so the step's sparsity holds.
                     current = UnstructuredMagnitudePruner.Prune(current, reached, options.Pruning.Exclude).Model;
                 }
             }
-            result.Steps.Add(Measure(current, step, reached, options, before, seconds, groups));
+            result.Steps.Add(Measure(current, step, reached, options, before, seconds, groups) with { RevivedOutputs = revived });
         }
         return new PruningScheduleResult { Model = current, Mode = result.Mode, Recovery = result.Recovery }.CopyReports(result);
     }

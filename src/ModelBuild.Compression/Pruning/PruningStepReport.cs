@@ -20,5 +20,7 @@ public sealed record PruningStepReport
     public double? AccuracyBeforeRecovery { get; init; }
     public double? Accuracy { get; init; }
     public double RecoverySeconds { get; init; }
+    /// <summary>Class scores the recovery run revived (<see cref="Distillation.Students.DeadOutputRepair"/>); empty when none was dead.</summary>
+    public IReadOnlyList<string> RevivedOutputs { get; init; } = [];
     public IReadOnlyList<PrunedGroupReport> Groups { get; init; } = Array.Empty<PrunedGroupReport>();
 }

@@ -257,6 +257,33 @@ public class UnstructuredPruningTests
         Assert.Equal(last.NonZeroParameters, (long)json["steps"]![2]!["nonZeroParameters"]!);
     }
 
+    /// <summary>A recovery that changes nothing and says it revived a class on steps 1 and 2.</summary>
+    private sealed class RevivingRecovery : IPruningRecovery
+    {
+        public string Description => "test";
+        public IReadOnlyList<string> LastRevivedOutputs { get; private set; } = [];
+        public OnnxModel Recover(OnnxModel pruned, int step)
+        {
+            LastRevivedOutputs = [$"before epoch 1: class {step} (step {step})"];
+            return pruned;
+        }
+    }
+
+    [Fact]
+    public void Each_step_reports_the_classes_its_recovery_revived()
+    {
+        var result = PruningSchedule.Run(PruningMaterials.Teacher("wine-mlp"), new PruningScheduleOptions
+        {
+            Pruning = new PruningOptions { Fraction = 0.5 },
+            Steps = 2,
+            Recovery = new RevivingRecovery(),
+        });
+        var steps = result.ToJson()["steps"]!.AsArray();
+        Assert.Null(steps[0]!["revivedOutputs"]);
+        Assert.Equal("before epoch 1: class 1 (step 1)", (string?)steps[1]!["revivedOutputs"]![0]);
+        Assert.Equal("before epoch 1: class 2 (step 2)", (string?)steps[2]!["revivedOutputs"]![0]);
+    }
+
     [Fact]
     public void Steps_outside_range_are_MB0406()
     {
