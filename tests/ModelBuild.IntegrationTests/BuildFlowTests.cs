@@ -97,6 +97,17 @@ public sealed partial class BuildFlowTests(PackageFixture package)
         Assert.True(changed.Succeeded, changed.ToString());
         Assert.Contains(ThrowAwayProject.WorkerStarted, changed.Output);
 
+        // New bytes under an older time (what cp -p, tar or rsync -a leave): "newer than the outputs" alone misses it.
+        BitConverter.GetBytes(last + 0.5f).CopyTo(bytes, bytes.Length - 4);
+        File.WriteAllBytes(calibration, bytes);
+        File.SetLastWriteTimeUtc(calibration, new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        var older = project.Build();
+        Assert.True(older.Succeeded, older.ToString());
+        Assert.Contains(ThrowAwayProject.WorkerStarted, older.Output);
+        var afterOlder = project.Build();
+        Assert.True(afterOlder.Succeeded, afterOlder.ToString());
+        Assert.Contains("Skipping target \"_ModelBuildCompress\" because all output files are up-to-date", afterOlder.Output);
+
         var clean = DotnetCommand.Run(project.Directory, "clean");
         Assert.True(clean.Succeeded, clean.ToString());
         Assert.False(File.Exists(inBin), "dotnet clean left the model in bin/");
