@@ -1,0 +1,72 @@
+using Microsoft.Build.Utilities;
+using ModelBuild.Tasks.Diagnostics;
+using ModelBuild.Tasks.Recipe;
+
+namespace ModelBuild.Tasks.Tests;
+
+/// <summary>
+/// Defects a new-user trial found on the build side: misspelt metadata that silently dropped a setting (MB0613).
+/// Each runs the real task with the stand-in worker, so the codes are produced the way a build produces them.
+/// </summary>
+public sealed class BuildSideDefectTests : IDisposable
+{
+    private readonly FakeWorkerProject project = new();
+
+    public void Dispose() => project.Dispose();
+
+    [Fact]
+    public void Misspelt_metadata_is_MB0613_naming_each_name_and_the_one_meant_and_no_worker_runs()
+    {
+        File.WriteAllBytes(Path.Combine(project.Project, "test_x.npy"), [1]);
+        var item = project.Item();
+        item.RemoveMetadata("Quantize");
+        item.SetMetadata("EvaluationData", "test_x.npy");
+        // The trial's item: every gate and the technique misspelt; it built with exit 0 and shipped the float model.
+        item.SetMetadata("MaxAccuraccyDrop", "0");
+        item.SetMetadata("MinAgreemnt", "100");
+        item.SetMetadata("Quantise", "int8-static");
+        item.SetMetadata("CalibraionData", "calib.npy");
+        var engine = new RecordingBuildEngine();
+
+        Assert.False(project.Task(engine, project.Worker(FakeWorkerProject.Succeeds), null, item).Execute(), engine.AllText);
+
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal(TaskCodes.MisspeltMetadata, error.Code);
+        Assert.Equal("teacher.onnx", error.File);
+        Assert.Contains("CompressModel 'teacher.onnx'", error.Message);
+        Assert.Contains("'Quantise' (did you mean 'Quantize'?)", error.Message);
+        Assert.Contains("'MaxAccuraccyDrop' (did you mean 'MaxAccuracyDrop'?)", error.Message);
+        Assert.Contains("'MinAgreemnt' (did you mean 'MinAgreement'?)", error.Message);
+        Assert.Contains("'CalibraionData' (did you mean 'CalibrationData'?)", error.Message);
+        Assert.Contains(" Fix: ", error.Message);
+        Assert.Equal(0, project.WorkerRuns);
+    }
+
+    [Theory]
+    [InlineData("Max_Accuracy_Drop", "MaxAccuracyDrop")] // equal ignoring '_' (more than 2 edits)
+    [InlineData("max-latency-microseconds", "MaxLatencyMicroseconds")]
+    [InlineData("Quantzie", "Quantize")]
+    [InlineData("OutputNmae", "OutputName")]
+    [InlineData("Recipes", "Recipe")]
+    public void A_near_miss_names_the_metadata_meant(string written, string meant)
+    {
+        var item = new TaskItem("teacher.onnx");
+        item.SetMetadata(written, "1");
+        var e = Assert.Throws<TaskDiagnosticException>(() => RecipeFromItem.Build(item, project.Project));
+        Assert.Equal(TaskCodes.MisspeltMetadata, e.Code);
+        Assert.Contains($"'{written}' (did you mean '{meant}'?)", e.Cause);
+    }
+
+    [Fact]
+    public void Other_tools_metadata_targets_metadata_other_case_and_empty_values_stay_allowed()
+    {
+        var item = project.Item(); // TargetPath, IntermediatePath, StampFile, InputsFile, ReportFile, as the targets add them
+        foreach (var name in new[] { "Link", "Visible", "CopyToOutputDirectory", "CopyToPublishDirectory", "Pack", "PackagePath", "Private",
+                     "DependentUpon", "SubType", "Generator", "LastGenOutput", "DesignTime", "AutoGen", "ExcludeFromSingleFile", "Owner", "TeamNotes" })
+            item.SetMetadata(name, "x");
+        item.SetMetadata("quantize", "int8-static"); // MSBuild metadata names ignore case: this is Quantize
+        item.SetMetadata("Quantise", ""); // an ItemDefinitionGroup's empty declaration sets nothing
+        var recipe = RecipeFromItem.Build(item, project.Project);
+        Assert.Equal("int8-static", recipe.Quantize);
+    }
+}
