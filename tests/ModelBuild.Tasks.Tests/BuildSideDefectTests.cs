@@ -5,7 +5,8 @@ using ModelBuild.Tasks.Recipe;
 namespace ModelBuild.Tasks.Tests;
 
 /// <summary>
-/// Defects a new-user trial found on the build side: misspelt metadata that silently dropped a setting (MB0613).
+/// Defects a new-user trial found on the build side: misspelt metadata that silently dropped a setting (MB0613);
+/// input errors pointing at a report the run never wrote.
 /// Each runs the real task with the stand-in worker, so the codes are produced the way a build produces them.
 /// </summary>
 public sealed class BuildSideDefectTests : IDisposable
@@ -68,5 +69,65 @@ public sealed class BuildSideDefectTests : IDisposable
         item.SetMetadata("Quantise", ""); // an ItemDefinitionGroup's empty declaration sets nothing
         var recipe = RecipeFromItem.Build(item, project.Project);
         Assert.Equal("int8-static", recipe.Quantize);
+    }
+
+    private string ObjReport => Path.Combine(project.Project, "obj", "modelbuild-out", "wine.onnx.report.json");
+
+    [Theory]
+    [InlineData("MB0503", "'test_x.npy' holds NaN at flat index 3 (sample 0)")]
+    [InlineData("MB0507", "ONNX Runtime cannot load the model: protobuf parsing failed")]
+    [InlineData("MB0510", "The data has shape [4,3] but the model input expects [N,13]")]
+    public void An_input_error_names_no_report_when_the_run_wrote_none_even_if_an_earlier_build_left_one(string code, string cause)
+    {
+        // An earlier successful build left its report in obj/; then an input changes and the worker rejects it.
+        var item = project.Item();
+        Assert.True(project.Task(new RecordingBuildEngine(), project.Worker(FakeWorkerProject.Succeeds), null, item).Execute());
+        Assert.True(File.Exists(ObjReport));
+        File.WriteAllBytes(Path.Combine(project.Project, "calib.npy"), [9, 9, 9]);
+        var engine = new RecordingBuildEngine();
+
+        Assert.False(project.Task(engine, project.Worker($"""echo "##modelbuild[error {code}] {cause} | fix the input"; exit 2""", "dotnet2"), null, item).Execute());
+
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal(code, error.Code);
+        Assert.EndsWith("Fix: fix the input", error.Message);
+        Assert.DoesNotContain("Report:", error.Message);
+        Assert.DoesNotContain(ObjReport, error.Message);
+    }
+
+    [Fact]
+    public void A_gate_error_keeps_the_report_it_wrote_and_the_report_is_in_obj()
+    {
+        var worker = project.Worker("""
+            echo '{"teacher":{"bytes":10,"latencyMicroseconds":6.2},"result":{"bytes":5,"latencyMicroseconds":9.9},"gate":"latency 6.2 us -> 9.9 us (allowed 8.0)"}' > "$report"
+            echo "##modelbuild[error MB0522] The compressed model takes 9.9 us at batch 1, over the allowed 8.0 us. | Raise MaxLatencyMicroseconds"
+            exit 1
+            """);
+        var engine = new RecordingBuildEngine();
+
+        Assert.False(project.Task(engine, worker).Execute());
+
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal("MB0522", error.Code);
+        Assert.EndsWith($"Report: {ObjReport}", error.Message);
+        Assert.Contains("9.9 us", File.ReadAllText(ObjReport));
+    }
+
+    [Fact]
+    public void A_gate_error_that_names_its_report_gets_no_second_suffix()
+    {
+        var worker = project.Worker("""
+            echo '{"teacher":{"bytes":10,"accuracy":98},"result":{"bytes":5,"accuracy":90},"gate":"accuracy 98% -> 90%"}' > "$report"
+            echo "##modelbuild[error MB0520] The compressed model loses 8.00 accuracy points. See $report. | Raise MaxAccuracyDrop"
+            exit 1
+            """);
+        var engine = new RecordingBuildEngine();
+
+        Assert.False(project.Task(engine, worker).Execute());
+
+        var error = Assert.Single(engine.Errors);
+        Assert.Contains($"See {ObjReport}.", error.Message);
+        Assert.DoesNotContain("Report:", error.Message);
+        Assert.True(File.Exists(ObjReport));
     }
 }

@@ -8,7 +8,11 @@ namespace ModelBuild.Tasks.Worker;
 /// Forwards the compress worker's protocol lines (<see cref="WorkerProtocol"/>) to MSBuild: progress and stage lines
 /// as messages, warnings and errors with their MB codes on the item, other output at low importance. Counts errors.
 /// </summary>
-internal sealed class WorkerLineForwarder(TaskLoggingHelper log, string itemSpec, string name, string reportPath)
+/// <remarks>
+/// <paramref name="workerReport"/> is where this run's worker writes its report (a fresh staging folder), so the file
+/// exists only once this run wrote it; <paramref name="reportPath"/> is the copy in obj/ that errors point at.
+/// </remarks>
+internal sealed class WorkerLineForwarder(TaskLoggingHelper log, string itemSpec, string name, string reportPath, string workerReport)
 {
     public int Errors { get; private set; }
 
@@ -32,7 +36,9 @@ internal sealed class WorkerLineForwarder(TaskLoggingHelper log, string itemSpec
                 log.LogWarning("ModelBuild", code, null, itemSpec, 0, 0, 0, 0, $"{name}: {message}");
                 break;
             case "error":
-                var gate = code is not null && code.StartsWith("MB05", StringComparison.Ordinal) && !message.Contains(reportPath) ? $" Report: {reportPath}" : "";
+                // Only a report this run wrote (a gate's verdict): an input error (MB0503, MB0507...) comes before any
+                // report, and the one in obj/ may be a stale one from an earlier build.
+                var gate = File.Exists(workerReport) && !message.Contains(reportPath) ? $" Report: {reportPath}" : "";
                 log.LogError("ModelBuild", code, null, itemSpec, 0, 0, 0, 0, $"{name}: {message}{gate}");
                 Errors++;
                 break;
