@@ -6,7 +6,7 @@ namespace ModelBuild.Tasks.Tests;
 
 /// <summary>
 /// Defects a new-user trial found on the build side: misspelt metadata that silently dropped a setting (MB0613);
-/// input errors pointing at a report the run never wrote.
+/// input errors pointing at a report the run never wrote; an OutputName that wrote outside bin/ and obj/ (MB0614).
 /// Each runs the real task with the stand-in worker, so the codes are produced the way a build produces them.
 /// </summary>
 public sealed class BuildSideDefectTests : IDisposable
@@ -129,5 +129,53 @@ public sealed class BuildSideDefectTests : IDisposable
         Assert.Contains($"See {ObjReport}.", error.Message);
         Assert.DoesNotContain("Report:", error.Message);
         Assert.True(File.Exists(ObjReport));
+    }
+
+    /// <summary>The item as ModelBuild.targets hands it over: TargetPath is the OutputName, the obj/ paths are built on it.</summary>
+    private Microsoft.Build.Utilities.TaskItem ItemWithOutputName(string outputName)
+    {
+        var item = project.Item(outputName);
+        var obj = Path.Combine(project.Project, "obj", "modelbuild-out") + "/";
+        item.SetMetadata("OutputName", outputName);
+        foreach (var (metadata, suffix) in new[] { ("IntermediatePath", ""), ("StampFile", ".stamp"), ("InputsFile", ".inputs"), ("ReportFile", ".report.json") })
+            item.SetMetadata(metadata, obj + outputName + suffix); // string concatenation, as the targets do
+        return item;
+    }
+
+    [Theory]
+    [InlineData("../../escape.onnx", "leads outside")]
+    [InlineData("models/../../escape.onnx", "leads outside")]
+    [InlineData("models\\..\\..\\escape.onnx", "leads outside")]
+    [InlineData("/tmp/mb-escape.onnx", "leads outside")]
+    [InlineData("models/..", "names the output folder itself")]
+    public void An_OutputName_outside_the_output_folder_is_MB0614_and_nothing_is_written(string outputName, string why)
+    {
+        var engine = new RecordingBuildEngine();
+        var worker = project.Worker(FakeWorkerProject.Succeeds);
+        var before = Directory.GetFileSystemEntries(project.Root, "*", SearchOption.AllDirectories).ToHashSet();
+
+        Assert.False(project.Task(engine, worker, null, ItemWithOutputName(outputName)).Execute());
+
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal(TaskCodes.OutputOutsideFolder, error.Code);
+        Assert.Contains($"CompressModel 'teacher.onnx': OutputName '{outputName}' {why}", error.Message);
+        Assert.Contains(" Fix: Give OutputName a relative path", error.Message);
+        Assert.Equal(0, project.WorkerRuns);
+        Assert.False(File.Exists("/tmp/mb-escape.onnx"));
+        // Nothing new anywhere in the project, obj/ included, and nothing beside it.
+        var modelbuild = Path.Combine(project.Project, "obj", "modelbuild"); // the task's own cache and logs
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(project.Root, "*", SearchOption.AllDirectories),
+            p => !before.Contains(p) && p != modelbuild && !p.StartsWith(modelbuild + "/", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("models/wine.onnx")]
+    [InlineData("models/../wine.onnx")]
+    [InlineData("./wine.onnx")]
+    public void An_OutputName_inside_the_output_folder_builds(string outputName)
+    {
+        var engine = new RecordingBuildEngine();
+        Assert.True(project.Task(engine, project.Worker(FakeWorkerProject.Succeeds), null, ItemWithOutputName(outputName)).Execute(), engine.AllText);
+        Assert.True(File.Exists(Path.Combine(project.Project, "obj", "modelbuild-out", outputName)));
     }
 }
