@@ -6,7 +6,8 @@ namespace ModelBuild.Tasks.Tests;
 
 /// <summary>
 /// Defects a new-user trial found on the build side: misspelt metadata that silently dropped a setting (MB0613);
-/// input errors pointing at a report the run never wrote; an OutputName that wrote outside bin/ and obj/ (MB0614).
+/// input errors pointing at a report the run never wrote; an OutputName that wrote outside bin/ and obj/ (MB0614);
+/// fixes worded with command-line options instead of the item's metadata.
 /// Each runs the real task with the stand-in worker, so the codes are produced the way a build produces them.
 /// </summary>
 public sealed class BuildSideDefectTests : IDisposable
@@ -177,5 +178,48 @@ public sealed class BuildSideDefectTests : IDisposable
         var engine = new RecordingBuildEngine();
         Assert.True(project.Task(engine, project.Worker(FakeWorkerProject.Succeeds), null, ItemWithOutputName(outputName)).Execute(), engine.AllText);
         Assert.True(File.Exists(Path.Combine(project.Project, "obj", "modelbuild-out", outputName)));
+    }
+
+    [Theory]
+    // The worker's own messages (QuantizeStage, QuantizationChoice, DistillationErrors, CompressionPipeline), as it prints them.
+    [InlineData("Static int8 quantization needs calibration data and none was given. | Pass --calibration-data <x.npy> (a few hundred representative inputs), or use --quantize int8-dynamic.",
+        "Static int8 quantization needs calibration data and none was given. Fix: Pass CalibrationData=\"<x.npy>\" (a few hundred representative inputs), or use Quantize=\"int8-dynamic\".")]
+    [InlineData("int8-static is slower than float; writing int8-weights instead. | Pass --force to write the slower quantized model anyway.",
+        "int8-static is slower than float; writing int8-weights instead. Fix: Pass Force=\"true\" to write the slower quantized model anyway.")]
+    [InlineData("Invalid distillation setting --student-width: 0 must be above 0. | Fix the value of --student-width (see `modelbuild compress --help`).",
+        "Invalid distillation setting StudentWidth: 0 must be above 0. Fix: Fix the value of StudentWidth (see `modelbuild compress --help`).")]
+    [InlineData("Invalid distillation setting --loss relation: name the tensor pair. | Fix the value of --loss relation (see `modelbuild compress --help`).",
+        "Invalid distillation setting Loss=\"relation\": name the tensor pair. Fix: Fix the value of Loss=\"relation\" (see `modelbuild compress --help`).")]
+    [InlineData("--max-accuracy-drop (MaxAccuracyDrop) is set but the evaluation data has no labels. | Pass --eval-labels <y.npy> (EvaluationLabels on the item), or gate on --min-agreement instead.",
+        "MaxAccuracyDrop is set but the evaluation data has no labels. Fix: Pass EvaluationLabels=\"<y.npy>\", or gate on MinAgreement instead.")]
+    [InlineData("Loses 3 points. | Raise MaxAccuracyDrop (--max-accuracy-drop), or remove --max-accuracy-drop/--min-agreement.",
+        "Loses 3 points. Fix: Raise MaxAccuracyDrop, or remove MaxAccuracyDrop/MinAgreement.")]
+    [InlineData("--student-depth 0.5 asks for fewer layers. | Add --quantize int8-static with --calibration-data (Quantize=\"int8-static\" and CalibrationData on the item), or drop --quantization-aware.",
+        "StudentDepth=\"0.5\" asks for fewer layers. Fix: Add Quantize=\"int8-static\" with CalibrationData, or drop QuantizationAware=\"true\".")]
+    // Options with no metadata stay as they are.
+    [InlineData("Timing was skipped. | Let ModelBuild time the model (drop --latency-runs 0); `modelbuild cache list --remote-cache ...` reproduces it.",
+        "Timing was skipped. Fix: Let ModelBuild time the model (drop --latency-runs 0); `modelbuild cache list --remote-cache ...` reproduces it.")]
+    public void A_fix_names_the_item_metadata_not_the_command_line_option(string workerText, string shown) =>
+        Assert.Equal(shown, Worker.WorkerLineForwarder.Message(workerText));
+
+    [Fact]
+    public void Worker_errors_and_warnings_in_a_build_name_item_metadata()
+    {
+        var engine = new RecordingBuildEngine();
+        var worker = project.Worker("""
+            echo "##modelbuild[warning MB0205] int8-static is slower than float; writing int8-weights instead. | Pass --force to write the slower quantized model anyway."
+            echo "##modelbuild[error MB0204] Static int8 quantization needs calibration data and none was given. | Pass --calibration-data <x.npy> (a few hundred representative inputs), or use --quantize int8-dynamic."
+            exit 2
+            """);
+
+        Assert.False(project.Task(engine, worker).Execute());
+
+        var warning = Assert.Single(engine.Warnings);
+        Assert.Equal("MB0205", warning.Code);
+        Assert.EndsWith("Fix: Pass Force=\"true\" to write the slower quantized model anyway.", warning.Message);
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal("MB0204", error.Code);
+        Assert.EndsWith("Fix: Pass CalibrationData=\"<x.npy>\" (a few hundred representative inputs), or use Quantize=\"int8-dynamic\".", error.Message);
+        Assert.DoesNotContain("--", warning.Message + error.Message);
     }
 }
