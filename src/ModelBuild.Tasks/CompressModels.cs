@@ -127,6 +127,7 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
     private string BringUpToDate(ITaskItem model, ToolVersions versions, ModelCache cache)
     {
         var name = model.GetMetadata("TargetPath");
+        RefuseOutputOutsideFolder(model, name);
         var output = Path.GetFullPath(model.GetMetadata("IntermediatePath"));
         var stampPath = Path.GetFullPath(model.GetMetadata("StampFile"));
         var reportPath = Path.GetFullPath(model.GetMetadata("ReportFile"));
@@ -149,6 +150,33 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
                 $"ModelBuild cannot write the cache ({cache.PrimaryDirectory}) or the output of '{model.ItemSpec}': {e.Message}",
                 "Free space on that disk and check that obj/ (and ModelBuildCacheDir, when set) are writable by the build's user.", model.ItemSpec);
         }
+    }
+
+    /// <summary>
+    /// The targets put the output at obj/.../modelbuild/&lt;TargetPath&gt; and bin/&lt;TargetPath&gt;, and register only
+    /// those folders for dotnet clean: a rooted TargetPath or one whose ".." lead out of the folder would write (and
+    /// leave) files elsewhere. Checked before anything is written.
+    /// </summary>
+    private static void RefuseOutputOutsideFolder(ITaskItem model, string targetPath)
+    {
+        var depth = 0;
+        var outside = Path.IsPathRooted(targetPath) || targetPath.StartsWith('/') || targetPath.StartsWith('\\')
+            || (targetPath.Length >= 2 && targetPath[1] == ':'); // C:x on any OS: the targets may run on Windows
+        foreach (var segment in targetPath.Split('/', '\\'))
+        {
+            if (outside) break;
+            if (segment is "" or ".") continue;
+            depth += segment == ".." ? -1 : 1;
+            outside = depth < 0;
+        }
+        if (!outside && depth > 0) return;
+        var (metadata, value) = model.GetMetadata("OutputName") is { Length: > 0 } outputName ? ("OutputName", outputName)
+            : model.GetMetadata("Link") is { Length: > 0 } link ? ("Link", link) : ("TargetPath", targetPath);
+        var file = targetPath.Split('/', '\\').LastOrDefault(segment => segment is not ("" or "." or "..")) ?? "model.onnx";
+        throw new TaskDiagnosticException(TaskCodes.OutputOutsideFolder,
+            $"CompressModel '{model.ItemSpec}': {metadata} '{value}' {(outside ? "leads outside the output folder" : "names the output folder itself, not a file in it")} (bin/ and obj/.../modelbuild/).",
+            $"Give {metadata} a relative path that stays inside the output folder (no root, no '..' climbing out of it), e.g. 'models/{file}'.",
+            model.ItemSpec);
     }
 
     /// <summary>An input file could not be read while hashing (kept apart from cache write errors, which are MB0612).</summary>

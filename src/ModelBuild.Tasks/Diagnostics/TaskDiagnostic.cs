@@ -40,6 +40,10 @@ internal static class TaskCodes
     public const string InputUnreadable = "MB0611";
     /// <summary>The cache (or output) folder cannot be written: read-only, full, or not a folder.</summary>
     public const string CacheUnusable = "MB0612";
+    /// <summary>A custom metadata name on the item is a near miss of a ModelBuild metadata name (a typo that would drop its setting).</summary>
+    public const string MisspeltMetadata = "MB0613";
+    /// <summary>OutputName (or the TargetPath it gives) is rooted or leads outside the output folder.</summary>
+    public const string OutputOutsideFolder = "MB0614";
     /// <summary>The remote cache did not answer, or a lookup ran past its time limit (the worker uses the same code).</summary>
     public const string RemoteUnreachable = "MB0621";
     /// <summary>A local cache entry's files no longer match its manifest.</summary>

@@ -16,6 +16,13 @@ internal sealed class RecipeFromItem
     /// <summary>Metadata that name files: checked for existence and hashed into the cache key (the schema's file settings and Recipe).</summary>
     public static readonly string[] FileMetadata = [.. RecipeSchema.Files.Select(s => s.Metadata), "Recipe"];
 
+    /// <summary>
+    /// The metadata a user sets on the item (docs/msbuild.md): the schema's settings, Recipe, and those
+    /// ModelBuild.targets reads itself. A custom name that is a near miss of one of these is refused (MB0613).
+    /// </summary>
+    public static readonly string[] ItemMetadata =
+        [.. RecipeSchema.Settings.Select(s => s.Metadata), "Recipe", "OutputName", "CopyToOutputDirectory", "CopyToPublishDirectory"];
+
     private readonly ITaskItem item;
     private readonly string projectDirectory;
 
@@ -32,6 +39,7 @@ internal sealed class RecipeFromItem
 
     private CompressionRecipe Build()
     {
+        RefuseMisspeltMetadata();
         var recipe = LoadRecipeFile() ?? new CompressionRecipe();
         recipe.Teacher = RequireFile(item.ItemSpec, null, projectDirectory);
 
@@ -48,6 +56,54 @@ internal sealed class RecipeFromItem
                 "Add EvaluationData (and EvaluationLabels for accuracy) to the item, or remove the gate.", item.ItemSpec);
         }
         return recipe;
+    }
+
+    /// <summary>
+    /// Build() reads only the names it knows, so a misspelt one (<c>Quantise</c>, <c>MaxAccuraccyDrop</c>) would drop
+    /// its setting, or a gate, without a word. Other tools' metadata (Link, Pack, ...) stay allowed: only a near miss
+    /// of a ModelBuild name is an error. Empty values are skipped: they set nothing (and ItemDefinitionGroups declare them).
+    /// </summary>
+    private void RefuseMisspeltMetadata()
+    {
+        var misses = new List<string>();
+        // Custom metadata only: MSBuild's well-known ones (FullPath, Identity, ...) are not in this dictionary.
+        foreach (var name in item.CloneCustomMetadata().Keys.Cast<string>().Order(StringComparer.Ordinal))
+        {
+            if (string.IsNullOrWhiteSpace(item.GetMetadata(name))) continue;
+            if (ItemMetadata.Contains(name, StringComparer.OrdinalIgnoreCase)) continue; // MSBuild metadata names ignore case
+            if (NearestKnown(name) is { } known) misses.Add($"'{name}' (did you mean '{known}'?)");
+        }
+        if (misses.Count == 0) return;
+        throw new TaskDiagnosticException(TaskCodes.MisspeltMetadata,
+            $"CompressModel '{Name}': metadata {string.Join(", ", misses)} {(misses.Count == 1 ? "is" : "are")} not ModelBuild metadata, so {(misses.Count == 1 ? "its setting" : "their settings")} would be ignored.",
+            "Rename the metadata to the name suggested (docs/msbuild.md lists every one), or give a name not close to a ModelBuild one if it is meant for another tool.", item.ItemSpec);
+    }
+
+    /// <summary>The known name <paramref name="name"/> is a near miss of: equal ignoring case, '-' and '_', or within 2 edits (ignoring case).</summary>
+    internal static string? NearestKnown(string name)
+    {
+        static string Fold(string s) => s.Replace("-", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal).ToLowerInvariant();
+        var folded = Fold(name);
+        if (ItemMetadata.FirstOrDefault(k => Fold(k) == folded) is { } same) return same;
+        var best = ItemMetadata.Select(k => (Known: k, Distance: EditDistance(name.ToLowerInvariant(), k.ToLowerInvariant())))
+            .Where(c => c.Distance <= 2).OrderBy(c => c.Distance).FirstOrDefault();
+        return best.Known;
+    }
+
+    /// <summary>Levenshtein distance (insertions, deletions, substitutions).</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++) previous[j] = j;
+        for (var i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
+            (previous, current) = (current, previous);
+        }
+        return previous[b.Length];
     }
 
     private string? Meta(string name)

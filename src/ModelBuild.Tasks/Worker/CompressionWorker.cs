@@ -38,7 +38,7 @@ internal sealed class CompressionWorker(WorkerHost host, RemoteCacheConfiguratio
                 () => log.LogMessage(MessageImportance.Normal, $"ModelBuild: {name}: cache miss (key {WorkerHost.Short(key)}); starting worker, log {logFile}"));
             log.LogMessage(MessageImportance.Low, $"ModelBuild: {worker.FileName} {string.Join(" ", worker.Arguments)}");
 
-            var lines = new WorkerLineForwarder(log, model.ItemSpec, name, reportPath);
+            var lines = new WorkerLineForwarder(log, model.ItemSpec, name, reportPath, workerReport);
             int? exitCode;
             try
             {
@@ -64,6 +64,8 @@ internal sealed class CompressionWorker(WorkerHost host, RemoteCacheConfiguratio
     private string? Outcome(ITaskItem model, string name, int exitCode, int workerErrors, string staging, string key, ModelCache cache,
         string output, string workerReport, string reportPath, string logFile)
     {
+        // A failed run that wrote its report (a gate) leaves it in obj/, where its errors point.
+        if (exitCode != 0 && File.Exists(workerReport)) BuildReport.CopyFrom(staging, reportPath);
         switch (exitCode)
         {
             case 0 when File.Exists(output) && File.Exists(workerReport):
@@ -73,7 +75,6 @@ internal sealed class CompressionWorker(WorkerHost host, RemoteCacheConfiguratio
                     $"CompressModel '{model.ItemSpec}': the worker exited 0 but wrote no {(File.Exists(output) ? "report" : "model")}. Its output is in {logFile}.",
                     "Read the log; run the same command by hand (first line of the log) to reproduce.", model.ItemSpec);
             case 1 when File.Exists(workerReport):
-                BuildReport.CopyFrom(staging, reportPath);
                 if (workerErrors == 0)
                 {
                     throw new TaskDiagnosticException(TaskCodes.QualityGate,
