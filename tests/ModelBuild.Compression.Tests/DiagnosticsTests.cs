@@ -56,6 +56,28 @@ public class DiagnosticsTests
         Assert.Contains("sample 2", e.Cause);
     }
 
+    /// <summary>NaN in distillation rows is the data's fault, named with its file and sample (it was MB0305, "lower the learning rate").</summary>
+    [Theory]
+    [InlineData("training")]
+    [InlineData("validation")]
+    public void NaN_in_distillation_training_or_validation_data_is_refused_naming_the_file(string which)
+    {
+        var (recipe, dir) = Wine("none");
+        var wine = TestMaterials.Teacher("wine-mlp");
+        var values = TestMaterials.Random(20 * 13, 3);
+        values[13 * 4 + 5] = float.NaN;
+        var bad = TestMaterials.SaveNpy(dir, "nan_x.npy", values, 20, 13);
+        recipe.Distill = true;
+        recipe.StudentWidth = 0.1;
+        recipe.Epochs = 2;
+        recipe.TrainingData = which == "training" ? bad : Path.Combine(wine, "train_x.npy");
+        recipe.TrainingLabels = which == "training" ? null : Path.Combine(wine, "train_y.npy");
+        if (which == "validation") recipe.ValidationData = bad;
+        var e = Fails(recipe, "MB0503");
+        Assert.Contains("sample 4", e.Cause);
+        Assert.Equal(bad, e.File);
+    }
+
     [Fact]
     public void An_empty_calibration_file_is_refused()
     {

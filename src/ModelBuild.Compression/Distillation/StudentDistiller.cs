@@ -269,6 +269,7 @@ public static class StudentDistiller
     {
         var read = (options.DataOptions ?? new DataReadOptions()).ForModel(options.TeacherPath);
         var raw = DataSource.Read(file, read);
+        raw.Inputs.EnsureFinite();
         var inputs = TrainingInputs.From(raw.Inputs, models.Teacher.Proto, "validation data").WithTexts(raw.Texts);
         CheckStudentInputs(student, inputs, models.StudentName, options.TeacherPath);
         var answers = AskTeacher(options, models, inputs);
@@ -798,6 +799,8 @@ public static class StudentDistiller
         // Synthetic training is output mimicry: labels, if any, are not used.
         var read = (o.DataOptions ?? new DataReadOptions()).ForModel(o.TeacherPath);
         var data = DataSource.Read(o.TrainingData!, read, o.Synthetic is null ? o.TrainingLabels : null);
+        // A NaN in the rows is the data's fault, named as such (MB0503), not a loss that "became NaN" at some step (MB0305).
+        data.Inputs.EnsureFinite();
         if (o.Synthetic is int n)
         {
             var x = data.Inputs.Single("training data");
