@@ -78,6 +78,25 @@ public class DiagnosticsTests
         Assert.Equal(bad, e.File);
     }
 
+    /// <summary>A label that is no class of the model never matches a prediction: it lowered accuracy without a word.</summary>
+    [Theory]
+    [InlineData(7L, "entry 5 is 7, but 'logits' scores 3 classes (0..2)")]
+    [InlineData(-1L, "entry 5 is -1, not a class id >= 0")]
+    public void An_evaluation_label_outside_the_models_classes_is_MB0122(long label, string expected)
+    {
+        var (recipe, dir) = Wine("none");
+        var wine = TestMaterials.Teacher("wine-mlp");
+        var labels = NpyLabels(Path.Combine(wine, "test_y.npy"));
+        labels[5] = label;
+        recipe.EvaluationData = Path.Combine(wine, "test_x.npy");
+        recipe.EvaluationLabels = TestMaterials.SaveNpy(dir, "bad_y.npy", labels, labels.Length);
+        var e = Fails(recipe, "MB0122");
+        Assert.Contains(expected, e.Cause);
+        Assert.Equal(recipe.EvaluationLabels, e.File);
+    }
+
+    private static long[] NpyLabels(string path) => ModelBuild.Compression.Data.DataSource.ReadLabels(path);
+
     [Fact]
     public void An_empty_calibration_file_is_refused()
     {

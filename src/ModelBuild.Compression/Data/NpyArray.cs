@@ -59,38 +59,38 @@ public sealed class NpyArray
         float[] a => (float[])a.Clone(),
         double[] a => Array.ConvertAll(a, v => (float)v),
         Half[] a => Array.ConvertAll(a, v => (float)v),
-        // Unsigned before signed: the CLR lets byte[] pass an sbyte[] type test (and ushort[]/short[], uint[]/int[],
-        // ulong[]/long[]), so the signed arm first would read 255 as -1.
-        byte[] a => Array.ConvertAll(a, v => (float)v),
-        ushort[] a => Array.ConvertAll(a, v => (float)v),
-        uint[] a => Array.ConvertAll(a, v => (float)v),
-        ulong[] a => Array.ConvertAll(a, v => (float)v),
-        sbyte[] a => Array.ConvertAll(a, v => (float)v),
-        short[] a => Array.ConvertAll(a, v => (float)v),
-        int[] a => Array.ConvertAll(a, v => (float)v),
-        long[] a => Array.ConvertAll(a, v => (float)v),
         bool[] a => Array.ConvertAll(a, v => v ? 1f : 0f),
-        _ => throw new InvalidOperationException($"Unexpected element array {Data.GetType()}."),
+        _ => Array.ConvertAll(IntegersAsInt64(), v => (float)v),
     };
 
     /// <summary>All elements converted to int64 (labels, token ids). Floating-point values must be whole numbers.</summary>
     public long[] ToInt64Array() => Data switch
     {
-        // Unsigned first, as in ToSingleArray (array covariance between same-size integer types).
-        byte[] a => Array.ConvertAll(a, v => (long)v),
-        ushort[] a => Array.ConvertAll(a, v => (long)v),
-        uint[] a => Array.ConvertAll(a, v => (long)v),
-        ulong[] a => Array.ConvertAll(a, v => checked((long)v)),
-        long[] a => (long[])a.Clone(),
-        int[] a => Array.ConvertAll(a, v => (long)v),
-        short[] a => Array.ConvertAll(a, v => (long)v),
-        sbyte[] a => Array.ConvertAll(a, v => (long)v),
-        bool[] a => Array.ConvertAll(a, v => v ? 1L : 0L),
         float[] a => Array.ConvertAll(a, v => WholeNumber(v)),
         double[] a => Array.ConvertAll(a, WholeNumber),
         Half[] a => Array.ConvertAll(a, v => WholeNumber((double)v)),
-        _ => throw new InvalidOperationException($"Unexpected element array {Data.GetType()}."),
+        bool[] a => Array.ConvertAll(a, v => v ? 1L : 0L),
+        _ => IntegersAsInt64(),
     };
+
+    /// <summary>
+    /// An integer array as int64, by its exact element type: the CLR lets a same-size signed and unsigned array pass each
+    /// other's type test (<c>new sbyte[1] is byte[]</c> is true), so a type-pattern switch read int8 -1 as 255 or
+    /// int64 -1 as ulong.MaxValue, whichever arm came first. uint64 values above long.MaxValue overflow (checked).
+    /// </summary>
+    private long[] IntegersAsInt64()
+    {
+        var type = Data.GetType();
+        if (type == typeof(byte[])) return Array.ConvertAll((byte[])Data, v => (long)v);
+        if (type == typeof(sbyte[])) return Array.ConvertAll((sbyte[])Data, v => (long)v);
+        if (type == typeof(ushort[])) return Array.ConvertAll((ushort[])Data, v => (long)v);
+        if (type == typeof(short[])) return Array.ConvertAll((short[])Data, v => (long)v);
+        if (type == typeof(uint[])) return Array.ConvertAll((uint[])Data, v => (long)v);
+        if (type == typeof(int[])) return Array.ConvertAll((int[])Data, v => (long)v);
+        if (type == typeof(ulong[])) return Array.ConvertAll((ulong[])Data, v => checked((long)v));
+        if (type == typeof(long[])) return (long[])((long[])Data).Clone();
+        throw new InvalidOperationException($"Unexpected element array {type}.");
+    }
 
     /// <summary>The elements as little-endian bytes (the .npy data section).</summary>
     public byte[] ToBytes() => Data switch

@@ -110,12 +110,27 @@ public sealed class ModelEvaluator
             : _reference is not null && outputs.Names.Length == _reference.Names.Length ? Math.Max(0, Array.IndexOf(_reference.Names, Output))
             : 0;
         var predictions = outputs.Predictions(output);
+        CheckLabelsAreClasses(outputs, output);
         var referencePredictions = _reference?.Predictions(ReferenceIndex(outputs, output));
         double? accuracy = _labels is null || predictions is null ? null : Metrics.Accuracy(predictions, _labels);
         double? agreement = referencePredictions is null || predictions is null ? null : Metrics.Agreement(predictions, referencePredictions);
         var sqnr = _reference is null ? [] : outputs.Names.Select((n, i) =>
             (n, Metrics.Sqnr(_reference.Values[ReferenceIndex(outputs, i)], outputs.Values[i]))).ToArray();
         return new EvaluationResult(accuracy, agreement, predictions, sqnr);
+    }
+
+    /// <summary>
+    /// MB0122 when a label is not one of the scores' classes (0..K-1): it could never match a prediction, so accuracy
+    /// would be lowered without a word. Not checked for an integer label output (a converted classifier), whose
+    /// number of classes the output does not show.
+    /// </summary>
+    private void CheckLabelsAreClasses(ModelOutputs outputs, int output)
+    {
+        if (_labels is null || outputs.PerSample.Length <= output || outputs.PerSample[output] < 2) return;
+        if (outputs.Integer is { } integer && integer.Length > output && integer[output]) return;
+        var classes = outputs.PerSample[output];
+        if (Array.FindIndex(_labels, l => l >= classes) is var at and >= 0)
+            throw DataErrors.LabelValue(LabelData?.Path ?? "the labels", $"entry {at} is {_labels[at]}, but '{outputs.Names[output]}' scores {classes} classes (0..{classes - 1})");
     }
 
     /// <summary>

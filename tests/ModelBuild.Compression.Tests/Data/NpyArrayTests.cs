@@ -107,6 +107,26 @@ public sealed class NpyArrayTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// Signed and unsigned arrays of one size pass each other's type test in the CLR (<c>new sbyte[1] is byte[]</c>), so
+    /// the conversions go by exact type: int8 -1 read as 255, and int64 -1 overflowed as a uint64, before.
+    /// </summary>
+    [Fact]
+    public void Negative_integers_convert_as_signed_and_large_unsigned_as_unsigned()
+    {
+        Assert.Equal([-1f, 2f], NpyArray.Create(new sbyte[] { -1, 2 }, 2).ToSingleArray());
+        Assert.Equal([255f, 2f], NpyArray.Create(new byte[] { 255, 2 }, 2).ToSingleArray());
+        Assert.Equal([-1f, 7f], NpyArray.Create(new int[] { -1, 7 }, 2).ToSingleArray());
+        Assert.Equal([4294967295f], NpyArray.Create(new uint[] { uint.MaxValue }, 1).ToSingleArray());
+        Assert.Equal([-1L, 3L], NpyArray.Create(new long[] { -1, 3 }, 2).ToInt64Array());
+        Assert.Equal([-1L], NpyArray.Create(new short[] { -1 }, 1).ToInt64Array());
+        Assert.Equal([65535L], NpyArray.Create(new ushort[] { 65535 }, 1).ToInt64Array());
+        Assert.Throws<OverflowException>(() => NpyArray.Create(new ulong[] { ulong.MaxValue }, 1).ToInt64Array());
+        var path = Path.Combine(_temp, "neg.npy");
+        NpyArray.Create(new long[] { -5, 1 }, 2).Save(path);
+        Assert.Equal([-5L, 1L], NpyDataReader.Read(path).Int64s!);
+    }
+
     [Fact]
     public void Reads_version_2_and_3_headers()
     {
