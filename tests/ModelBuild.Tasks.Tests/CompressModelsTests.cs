@@ -11,6 +11,23 @@ public sealed class CompressModelsTests : IDisposable
 
     public void Dispose() => project.Dispose();
 
+    /// <summary>A build stopped hard mid-run leaves its staging folder in the cache; the next worker run removes it (its process is gone).</summary>
+    [Fact]
+    public void A_dead_builds_staging_folder_is_removed_when_the_next_worker_runs_and_a_live_ones_is_kept()
+    {
+        Directory.CreateDirectory(project.LocalCache);
+        // 2^22 + 1 is above Linux's pid_max default and any pid this machine has: no such process.
+        var dead = Path.Combine(project.LocalCache, $"abc.{Environment.MachineName}.{(1 << 22) + 1}.{Guid.NewGuid():N}.tmp");
+        var live = Path.Combine(project.LocalCache, $"abc.{Environment.MachineName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        Directory.CreateDirectory(dead);
+        Directory.CreateDirectory(live);
+        var engine = new RecordingBuildEngine();
+        Assert.True(project.Task(engine, project.Worker(FakeWorkerProject.Succeeds)).Execute(), engine.AllText);
+        Assert.Equal(1, project.WorkerRuns);
+        Assert.False(Directory.Exists(dead), "the dead build's staging folder was left");
+        Assert.True(Directory.Exists(live), "a running process's staging folder was removed");
+    }
+
     [Fact]
     public void Miss_runs_the_worker_once_maps_its_lines_and_installs_the_result()
     {

@@ -46,8 +46,15 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
         return null;
     }
 
-    /// <summary>A fresh folder for the worker to write an entry into; <see cref="Commit"/> publishes it.</summary>
-    public string NewStagingDirectory(string key) => AtomicFile.NewStagingDirectory(PrimaryDirectory, key);
+    /// <summary>
+    /// A fresh folder for the worker to write an entry into; <see cref="Commit"/> publishes it. Staging folders that a
+    /// build stopped hard (SIGTERM, kill -9) left here are removed first, once their process is gone.
+    /// </summary>
+    public string NewStagingDirectory(string key)
+    {
+        AtomicFile.RemoveAbandonedStaging(PrimaryDirectory);
+        return AtomicFile.NewStagingDirectory(PrimaryDirectory, key);
+    }
 
     /// <summary>Renames a finished staging folder to its key. Returns the entry folder.</summary>
     public string Commit(string staging, string key)
