@@ -29,8 +29,9 @@ internal static class DistillationErrors
         "--loss layerwise maps the student's transformer encoder layers to the teacher's, but this model has none the structure finder recognizes (a self-attention residual block followed by a feed-forward residual block, repeated identically), or the student has more layers than the teacher.",
         "Use --loss response (or --loss feature with --feature-pairs naming the tensors), or a transformer teacher and a student with at most its number of layers (e.g. derived with --student-width/--student-depth).", model);
 
-    public static ModelBuildException LabelOutOfRange(string labels, long label, long classes) => new("MB0306",
-        $"The training labels contain class {label}, but the teacher has {classes} outputs (classes 0..{classes - 1}).",
+    /// <summary><paramref name="role"/>: "training" or "validation"; <paramref name="labels"/>: the labels file, or the data file whose label column (class folders) they came from.</summary>
+    public static ModelBuildException LabelOutOfRange(string role, string labels, long entry, long label, long classes) => new("MB0306",
+        $"The {role} labels in '{labels}' hold class {label} at entry {entry}, but the teacher has {classes} outputs (classes 0..{classes - 1}).",
         "Pass 0-based int64 class indices that match the teacher's output order.", labels);
 
     public static ModelBuildException DataDoesNotFitModel(string data, string model, string detail, Exception? inner) => new("MB0307",

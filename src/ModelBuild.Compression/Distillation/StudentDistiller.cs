@@ -166,6 +166,15 @@ public static class StudentDistiller
         public SequenceTruncation? Truncation;
         public required string TruncationNote;
         public int[]? RowLengths;
+        /// <summary>The student's (and teacher's) number of classes: labels must be 0..Classes-1.</summary>
+        public long Classes;
+    }
+
+    /// <summary>MB0306 naming the file and first entry when a label is no class of the teacher (it could never be predicted).</summary>
+    static void CheckLabelsAreClasses(long[] labels, long classes, string role, string file)
+    {
+        if (Array.FindIndex(labels, l => l < 0 || l >= classes) is var at and >= 0)
+            throw DistillationErrors.LabelOutOfRange(role, file, at, labels[at], classes);
     }
 
     static SeedData PrepareData(DistillationOptions options, SeedModels models, OnnxGraphModule student, SharedData? shared, IProgress<DistillationProgress>? progress)
@@ -185,11 +194,8 @@ public static class StudentDistiller
         long classes = CheckStudentOutput(student, inputs, teacherLogits, models.StudentName, options.TrainingData ?? "");
         if (teacherLabels is not null && teacherLabels.max().item<long>() is var top && top >= classes)
             throw EndpointTeacherErrors.Malformed(options.TeacherEndpoint!.Url.Split('?')[0], $"it answered class {top}, but the student has {classes} outputs (classes 0..{classes - 1})");
-        if (labels is not null)
-        {
-            long max = labels.max().item<long>(), min = labels.min().item<long>();
-            if (min < 0 || max >= classes) throw DistillationErrors.LabelOutOfRange(options.TrainingLabels!, min < 0 ? min : max, classes);
-        }
+        // Labels from a label column or class folders have no --train-labels file: the data file is named instead.
+        if (labels is not null) CheckLabelsAreClasses(labels.data<long>().ToArray(), classes, "training", options.TrainingLabels ?? options.TrainingData!);
         var (truncation, truncationNote, rowLengths) = !options.TruncateSequences ? (null, "off", null)
             : options.Loss is DistillationLossKind.Feature or DistillationLossKind.Relation ? (null, "off: not with a feature or relation loss (the teacher's hidden tensors have the full length)", (int[]?)null)
             // The int8 step calibrates on full-length rows, PAD positions included; the observed ranges must see them too.
@@ -197,7 +203,7 @@ public static class StudentDistiller
             : PlanTruncation(student, inputs);
         return new SeedData
         {
-            Inputs = inputs, Labels = labels, Answers = answers, TeacherLogits = teacherLogits, TeacherLabels = teacherLabels,
+            Inputs = inputs, Labels = labels, Answers = answers, TeacherLogits = teacherLogits, TeacherLabels = teacherLabels, Classes = classes,
             Truncation = truncation, TruncationNote = truncationNote, RowLengths = rowLengths,
         };
     }
@@ -272,6 +278,8 @@ public static class StudentDistiller
         raw.Inputs.EnsureFinite();
         var inputs = TrainingInputs.From(raw.Inputs, models.Teacher.Proto, "validation data").WithTexts(raw.Texts);
         CheckStudentInputs(student, inputs, models.StudentName, options.TeacherPath);
+        // A validation label column (or class folders) outside the classes lowered the validation accuracy without a word.
+        if (raw.Labels is not null) CheckLabelsAreClasses(raw.Labels, data.Classes, "validation", file);
         var answers = AskTeacher(options, models, inputs);
         if ((answers.Labels is null) != (data.TeacherLabels is null))
             throw EndpointTeacherErrors.Malformed(EndpointTeacher.Describe(options.TeacherEndpoint!.Url), $"the training rows were answered with {(data.TeacherLabels is null ? "scores" : "labels")} and the validation rows of {Path.GetFileName(file)} with {(answers.Labels is null ? "scores" : "labels")}");
