@@ -145,6 +145,47 @@ public sealed class UserErrorCatalogueTests : IDisposable
         AssertUserError("MB0104", run);
     }
 
+    /// <summary>
+    /// The new-user trial's bad data, as typed: a NaN training row surfaced as MB0305 "lower the learning rate", an
+    /// evaluation label of 7 on a 3-class model gave exit 0 and a lowered accuracy, a -1 label was printed as
+    /// 18446744073709551615. Each is now the data code naming the file and the sample or entry, and nothing is written.
+    /// </summary>
+    [Theory]
+    [InlineData("nan-training-row", "MB0503", "(sample 3)")]
+    [InlineData("evaluation-label-7", "MB0122", "entry 4 is 7, but 'logits' scores 3 classes (0..2)")]
+    [InlineData("evaluation-label-minus-1", "MB0122", "entry 0 is -1, not a class id >= 0")]
+    [InlineData("training-label-7", "MB0306", "hold class 7 at entry 6")]
+    public void The_trials_bad_data_is_a_data_error_naming_the_file_and_entry(string defect, string code, string expected)
+    {
+        string output = PathOf("out.onnx"), bad;
+        string[] args;
+        if (defect == "nan-training-row")
+        {
+            var x = NpyArray.Read(TestPaths.Wine("train_x.npy"));
+            var values = x.ToSingleArray();
+            values[3 * 13 + 2] = float.NaN;
+            NpyArray.Create(values, x.Shape).Save(bad = PathOf("nan.npy"));
+            args = ["--distill", "--student-width", "0.1", "--train-data", bad, "--train-labels", TestPaths.Wine("train_y.npy"), "--epochs", "3"];
+        }
+        else
+        {
+            bool training = defect.StartsWith("training", StringComparison.Ordinal);
+            var labels = NpyArray.Read(TestPaths.Wine(training ? "train_y.npy" : "test_y.npy")).ToInt64Array();
+            if (defect.EndsWith("-1", StringComparison.Ordinal)) labels[0] = -1;
+            else labels[training ? 6 : 4] = 7;
+            NpyArray.Create(labels, labels.Length).Save(bad = PathOf("bad_y.npy"));
+            args = training
+                ? ["--distill", "--student-width", "0.1", "--train-data", TestPaths.Wine("train_x.npy"), "--train-labels", bad, "--epochs", "1"]
+                : ["--eval-data", TestPaths.Wine("test_x.npy"), "--eval-labels", bad];
+        }
+        var run = CliProcess.Run(["compress", TestPaths.Wine("teacher.onnx"), "-o", output, .. args]);
+        AssertUserError(code, run);
+        Assert.Contains($"'{bad}'", run.Stdout);
+        Assert.Contains(expected, run.Stdout);
+        Assert.Contains($"{bad}: error {code}: ", run.Stderr);
+        Assert.False(File.Exists(output), "nothing may be written on a data error");
+    }
+
     [Fact]
     public void Uint64_data_beyond_int64_is_MB0107_not_an_overflow()
     {
