@@ -107,13 +107,15 @@ public static class AtomicFile
 
     /// <summary>
     /// A writer killed (kill -9, a crash) while staging leaves its folder: removes those in <paramref name="parent"/> of
-    /// this machine whose process is gone. At worst (a same-named host sharing the folder) another writer's publish
-    /// fails, which never loses a result that was already published.
+    /// this machine whose process is gone (only those of <paramref name="name"/> when given). "This machine" is the host
+    /// name, which containers with their own process ids can share: a caller that holds a lock on
+    /// <paramref name="name"/> (the model cache's per-key lock) passes it, so no other live writer can own such a folder.
+    /// Without one, at worst another writer's publish fails, which never loses a result that was already published.
     /// </summary>
-    public static void RemoveAbandonedStaging(string parent)
+    public static void RemoveAbandonedStaging(string parent, string? name = null)
     {
         if (!Directory.Exists(parent)) return;
-        foreach (var staging in Directory.EnumerateDirectories(parent, $"*.{Environment.MachineName}.*.tmp"))
+        foreach (var staging in Directory.EnumerateDirectories(parent, $"{name ?? "*"}.{Environment.MachineName}.*.tmp"))
         {
             var parts = Path.GetFileName(staging).Split('.');
             if (parts.Length < 4 || !int.TryParse(parts[^3], out var pid) || IsRunning(pid)) continue;
@@ -132,6 +134,11 @@ public static class AtomicFile
         catch (ArgumentException)
         {
             return false;
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or NotSupportedException)
+        {
+            // Another user's process (access denied), or one that cannot be asked: it may be alive, so keep its folder.
+            return true;
         }
     }
 

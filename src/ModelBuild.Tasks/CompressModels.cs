@@ -236,7 +236,13 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
             if (found is null)
             {
                 var entry = worker.Compress(model, name, recipe, key, cache, reportPath);
-                if (entry is null) return "failed";
+                if (entry is null)
+                {
+                    // The failed run's report replaced the last good one in obj/; without its stamp the next build does
+                    // not call the old output "up to date" beside that report, but brings it back from the cache.
+                    if (File.Exists(stampPath)) File.Delete(stampPath);
+                    return "failed";
+                }
                 found = (entry, "new");
                 outcome = "compressed";
             }

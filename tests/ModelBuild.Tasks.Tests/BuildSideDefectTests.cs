@@ -50,6 +50,10 @@ public sealed class BuildSideDefectTests : IDisposable
     [InlineData("Quantzie", "Quantize")]
     [InlineData("OutputNmae", "OutputName")]
     [InlineData("Recipes", "Recipe")]
+    [InlineData("TrainData", "TrainingData")] // the command line's --train-data, 3 edits away
+    [InlineData("eval-labels", "EvaluationLabels")]
+    [InlineData("MaxLatencyUs", "MaxLatencyMicroseconds")]
+    [InlineData("Prun", "Prune")] // one edit of a short name
     public void A_near_miss_names_the_metadata_meant(string written, string meant)
     {
         var item = new TaskItem("teacher.onnx");
@@ -64,7 +68,9 @@ public sealed class BuildSideDefectTests : IDisposable
     {
         var item = project.Item(); // TargetPath, IntermediatePath, StampFile, InputsFile, ReportFile, as the targets add them
         foreach (var name in new[] { "Link", "Visible", "CopyToOutputDirectory", "CopyToPublishDirectory", "Pack", "PackagePath", "Private",
-                     "DependentUpon", "SubType", "Generator", "LastGenOutput", "DesignTime", "AutoGen", "ExcludeFromSingleFile", "Owner", "TeamNotes" })
+                     "DependentUpon", "SubType", "Generator", "LastGenOutput", "DesignTime", "AutoGen", "ExcludeFromSingleFile", "Owner", "TeamNotes",
+                     // two edits from the short names Force, Loss, Labels, Seeds, Seed, Prune, Prefer: other tools' words
+                     "Source", "Class", "Layers", "Heads", "Head", "Step", "Tune", "Prefix", "Slots" })
             item.SetMetadata(name, "x");
         item.SetMetadata("quantize", "int8-static"); // MSBuild metadata names ignore case: this is Quantize
         item.SetMetadata("Quantise", ""); // an ItemDefinitionGroup's empty declaration sets nothing
@@ -112,6 +118,34 @@ public sealed class BuildSideDefectTests : IDisposable
         Assert.Equal("MB0522", error.Code);
         Assert.EndsWith($"Report: {ObjReport}", error.Message);
         Assert.Contains("9.9 us", File.ReadAllText(ObjReport));
+    }
+
+    /// <summary>
+    /// A failed run's report replaces the good one in obj/; with the inputs put back, the next build must bring the good
+    /// report back from the cache, not call the old output "up to date" beside the failed verdict.
+    /// </summary>
+    [Fact]
+    public void After_a_failed_gate_putting_the_inputs_back_restores_the_good_report()
+    {
+        var item = project.Item();
+        var calibration = Path.Combine(project.Project, "calib.npy");
+        var good = File.ReadAllBytes(calibration);
+        Assert.True(project.Task(new RecordingBuildEngine(), project.Worker(FakeWorkerProject.Succeeds), null, item).Execute());
+        var goodReport = File.ReadAllText(ObjReport);
+
+        File.WriteAllBytes(calibration, [9, 9, 9]);
+        var failing = project.Worker("""
+            echo '{"teacher":{"bytes":10},"result":{"bytes":5,"latencyMicroseconds":9.9},"gate":"failed"}' > "$report"
+            echo "##modelbuild[error MB0522] Too slow. | Raise MaxLatencyMicroseconds"
+            exit 1
+            """, "dotnet2");
+        Assert.False(project.Task(new RecordingBuildEngine(), failing, null, item).Execute());
+        Assert.Contains("9.9", File.ReadAllText(ObjReport));
+
+        File.WriteAllBytes(calibration, good);
+        var engine = new RecordingBuildEngine();
+        Assert.True(project.Task(engine, failing, null, item).Execute(), engine.AllText);
+        Assert.Equal(goodReport, File.ReadAllText(ObjReport));
     }
 
     [Fact]

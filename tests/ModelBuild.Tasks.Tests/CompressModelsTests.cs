@@ -11,21 +11,28 @@ public sealed class CompressModelsTests : IDisposable
 
     public void Dispose() => project.Dispose();
 
-    /// <summary>A build stopped hard mid-run leaves its staging folder in the cache; the next worker run removes it (its process is gone).</summary>
+    /// <summary>
+    /// A build stopped hard mid-run leaves its staging folder in the cache; the next worker run for that key (under the
+    /// key's lock) removes it once its process is gone. A live process's folder and another key's are kept (a container
+    /// sharing the host name and the cache may be writing that one).
+    /// </summary>
     [Fact]
-    public void A_dead_builds_staging_folder_is_removed_when_the_next_worker_runs_and_a_live_ones_is_kept()
+    public void A_dead_builds_staging_folder_of_the_key_is_removed_when_the_next_worker_runs()
     {
         Directory.CreateDirectory(project.LocalCache);
+        var recipe = Recipe.RecipeFromItem.Build(project.Item(), project.Project);
+        var key = ContentKey.OfResult(recipe, ToolVersions.FromDepsFile(Path.Combine(project.WorkerDirectory, "modelbuild.deps.json")));
         // 2^22 + 1 is above Linux's pid_max default and any pid this machine has: no such process.
-        var dead = Path.Combine(project.LocalCache, $"abc.{Environment.MachineName}.{(1 << 22) + 1}.{Guid.NewGuid():N}.tmp");
-        var live = Path.Combine(project.LocalCache, $"abc.{Environment.MachineName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        Directory.CreateDirectory(dead);
-        Directory.CreateDirectory(live);
+        const int gone = (1 << 22) + 1;
+        string Staging(string name, int pid) => Path.Combine(project.LocalCache, $"{name}.{Environment.MachineName}.{pid}.{Guid.NewGuid():N}.tmp");
+        var (dead, live, otherKey) = (Staging(key, gone), Staging(key, Environment.ProcessId), Staging("0123abcd", gone));
+        foreach (var folder in new[] { dead, live, otherKey }) Directory.CreateDirectory(folder);
         var engine = new RecordingBuildEngine();
         Assert.True(project.Task(engine, project.Worker(FakeWorkerProject.Succeeds)).Execute(), engine.AllText);
         Assert.Equal(1, project.WorkerRuns);
         Assert.False(Directory.Exists(dead), "the dead build's staging folder was left");
         Assert.True(Directory.Exists(live), "a running process's staging folder was removed");
+        Assert.True(Directory.Exists(otherKey), "another key's staging folder was removed without its lock");
     }
 
     [Fact]

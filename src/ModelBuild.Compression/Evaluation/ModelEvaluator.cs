@@ -99,7 +99,7 @@ public sealed class ModelEvaluator
         if (requested is null) return outputs[0];
         return outputs.Contains(requested) ? requested : throw new ModelBuildException("MB0583",
             $"The output '{requested}' is not an output of '{modelPath}' (it has {string.Join(", ", outputs)}).",
-            "Pass --output with one of the model's output names (Output on the item, \"output\" in a recipe); `modelbuild inspect` lists them.", modelPath);
+            "Pass --metric-output with one of the model's output names (MetricOutput on the item, \"metricOutput\" in a recipe); `modelbuild inspect` lists them.", modelPath);
     }
 
     public EvaluationResult Compare(ModelOutputs outputs)
@@ -130,7 +130,11 @@ public sealed class ModelEvaluator
         if (outputs.Integer is { } integer && integer.Length > output && integer[output]) return;
         var classes = outputs.PerSample[output];
         if (Array.FindIndex(_labels, l => l >= classes) is var at and >= 0)
-            throw DataErrors.LabelValue(LabelData?.Path ?? "the labels", $"entry {at} is {_labels[at]}, but '{outputs.Names[output]}' scores {classes} classes (0..{classes - 1})");
+        {
+            var path = LabelData?.Path ?? "the labels";
+            throw new ModelBuildException("MB0122", $"The labels in '{path}' are not class ids of the model: entry {at} is {_labels[at]}, but '{outputs.Names[output]}' scores {classes} classes (0..{classes - 1}).",
+                "Save class ids 0..K-1 in the model's class order; or, if another output holds the class scores, name it with --metric-output.", path);
+        }
     }
 
     /// <summary>

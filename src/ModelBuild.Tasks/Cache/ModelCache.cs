@@ -47,12 +47,13 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
     }
 
     /// <summary>
-    /// A fresh folder for the worker to write an entry into; <see cref="Commit"/> publishes it. Staging folders that a
-    /// build stopped hard (SIGTERM, kill -9) left here are removed first, once their process is gone.
+    /// A fresh folder for the worker to write an entry into; <see cref="Commit"/> publishes it. Called under the key's
+    /// lock, so the key's staging folders that a build stopped hard (SIGTERM, kill -9) left are removed first, once their
+    /// process is gone: no live build can be writing one.
     /// </summary>
     public string NewStagingDirectory(string key)
     {
-        AtomicFile.RemoveAbandonedStaging(PrimaryDirectory);
+        AtomicFile.RemoveAbandonedStaging(PrimaryDirectory, key);
         return AtomicFile.NewStagingDirectory(PrimaryDirectory, key);
     }
 

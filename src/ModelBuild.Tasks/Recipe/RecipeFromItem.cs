@@ -79,14 +79,30 @@ internal sealed class RecipeFromItem
             "Rename the metadata to the name suggested (docs/msbuild.md lists every one), or give a name not close to a ModelBuild one if it is meant for another tool.", item.ItemSpec);
     }
 
-    /// <summary>The known name <paramref name="name"/> is a near miss of: equal ignoring case, '-' and '_', or within 2 edits (ignoring case).</summary>
+    /// <summary>
+    /// The command line's spellings of each setting, folded ("traindata" for --train-data, "evallabels" for
+    /// --eval-labels): a user who copies them from docs/cli.md onto the item is told the metadata name, however far it is.
+    /// </summary>
+    private static readonly Dictionary<string, string> OptionSpellings = RecipeSchema.Settings
+        .SelectMany(s => s.Aliases.Prepend(s.Option).Select(o => (Folded: Fold(o), s.Metadata)))
+        .Where(p => p.Folded.Length > 0)
+        .DistinctBy(p => p.Folded)
+        .ToDictionary(p => p.Folded, p => p.Metadata);
+
+    private static string Fold(string s) => s.Replace("-", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal).ToLowerInvariant();
+
+    /// <summary>
+    /// The known name <paramref name="name"/> is a near miss of: equal ignoring case, '-' and '_'; a command-line
+    /// spelling of it; or within 1 edit of a name of at most 6 letters, 2 of a longer one (ignoring case). Short names
+    /// allow one edit only: "Source" is two from "Force", "Heads" two from "Seeds", and such metadata belong to others.
+    /// </summary>
     internal static string? NearestKnown(string name)
     {
-        static string Fold(string s) => s.Replace("-", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal).ToLowerInvariant();
         var folded = Fold(name);
         if (ItemMetadata.FirstOrDefault(k => Fold(k) == folded) is { } same) return same;
+        if (OptionSpellings.TryGetValue(folded, out var metadata)) return metadata;
         var best = ItemMetadata.Select(k => (Known: k, Distance: EditDistance(name.ToLowerInvariant(), k.ToLowerInvariant())))
-            .Where(c => c.Distance <= 2).OrderBy(c => c.Distance).FirstOrDefault();
+            .Where(c => c.Distance <= (Math.Min(name.Length, c.Known.Length) <= 6 ? 1 : 2)).OrderBy(c => c.Distance).FirstOrDefault();
         return best.Known;
     }
 
