@@ -313,6 +313,8 @@ public sealed class PredictionEnginePool<TIn, TOut> : IDisposable
 
     private ModelEntry<TIn, TOut> GetEntry(string modelName)
     {
+        // Disposing empties the registry: without this a call after it would say "not registered" (MB0706).
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
         if (_models.TryGetValue(modelName, out var entry))
         {
             return entry;

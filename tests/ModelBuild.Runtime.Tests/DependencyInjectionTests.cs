@@ -52,4 +52,49 @@ public sealed class DependencyInjectionTests
         Assert.Equal(["teacher"], other.ModelNames);
         Assert.Same(provider.GetRequiredService<RuntimeMetrics>(), provider.GetRequiredService<RuntimeMetrics>());
     }
+
+    /// <summary>A missing model file (or a folder given as one) was a bare FileNotFoundException / UnauthorizedAccessException.</summary>
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("folder")]
+    public void A_model_file_that_cannot_be_read_is_MB0701_naming_it(string what)
+    {
+        var path = what == "missing" ? Path.Combine(Path.GetTempPath(), $"mb-no-such-{Guid.NewGuid():N}.onnx") : Path.GetTempPath();
+        var services = new ServiceCollection();
+        services.AddPredictionEnginePool<WineInput, WineScores>().FromFile("wine", path, false);
+        using var provider = services.BuildServiceProvider();
+        var error = Assert.Throws<ModelRuntimeException>(() => provider.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>());
+        Assert.Equal(RuntimeErrorCodes.ModelLoadFailed, error.Code);
+        Assert.Contains(Path.GetFullPath(path), error.Cause);
+        Assert.Contains(what == "missing" ? "does not exist" : "is a folder", error.Cause);
+    }
+
+    /// <summary>After disposal a call said "no model named 'wine' is registered" (MB0706), which sends the user the wrong way.</summary>
+    [Fact]
+    public void A_call_after_the_provider_is_disposed_is_ObjectDisposedException()
+    {
+        var services = new ServiceCollection();
+        services.AddPredictionEnginePool<WineInput, WineScores>().FromFile("wine", TestPaths.WineStudent, false);
+        var provider = services.BuildServiceProvider();
+        var pool = provider.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>();
+        var row = NpyReader.ReadFloat32Matrix(TestPaths.WineTestX)[0];
+        Assert.NotEmpty(pool.Predict("wine", new WineInput { Features = row }).Scores);
+        provider.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => pool.Predict("wine", new WineInput { Features = row }));
+    }
+
+    /// <summary>Microsoft.Extensions.ML's overloads compile here too: FromFile(modelName, filePath) watches, as there.</summary>
+    [Fact]
+    public void Microsoft_Extensions_ML_overloads_register_the_named_model()
+    {
+        var services = new ServiceCollection();
+        services.AddPredictionEnginePool<WineInput, WineScores>()
+            .FromFile("wine", TestPaths.WineStudent)
+            .FromUri("canary", new Uri("http://127.0.0.1:9/wine.onnx"));
+        var options = services.BuildServiceProvider().GetRequiredService<IOptions<PredictionEnginePoolOptions<WineInput, WineScores>>>().Value;
+        Assert.Equal(["wine", "canary"], options.Models.Select(m => m.Name).ToArray());
+        // The FromUri(uri, period) forms: checked by the compiler.
+        Action<PredictionEnginePoolBuilder<WineInput, WineScores>> compiles = b => b.FromUri("https://x/wine.onnx", TimeSpan.FromMinutes(1)).FromUri(new Uri("https://x/wine.onnx"), TimeSpan.FromMinutes(1));
+        Assert.NotNull(compiles);
+    }
 }

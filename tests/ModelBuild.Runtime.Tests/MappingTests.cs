@@ -92,7 +92,7 @@ public sealed class MappingTests : IDisposable
     }
 
     [Fact]
-    public void Missing_or_corrupt_file_is_MB0701_or_a_file_error()
+    public void Missing_or_corrupt_file_is_MB0701()
     {
         string corrupt = _dir.File("corrupt.onnx");
         File.WriteAllBytes(corrupt, [1, 2, 3, 4, 5, 6, 7, 8]);
@@ -100,7 +100,9 @@ public sealed class MappingTests : IDisposable
         Assert.Equal("MB0701", e.Code);
         Assert.Contains("corrupt.onnx", e.Message);
         using var pool = new PredictionEnginePool<WineInput, WineScores>(new PredictionEnginePoolOptions<WineInput, WineScores>());
-        Assert.Throws<FileNotFoundException>(() => pool.AddModelFromFile("m", _dir.File("absent.onnx")));
+        var missing = Assert.Throws<ModelRuntimeException>(() => pool.AddModelFromFile("m", _dir.File("absent.onnx")));
+        Assert.Equal("MB0701", missing.Code);
+        Assert.Contains("absent.onnx' cannot be read: it does not exist", missing.Cause);
     }
 
     [Fact]

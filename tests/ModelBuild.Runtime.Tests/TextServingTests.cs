@@ -85,6 +85,24 @@ public sealed class TextServingTests
         Assert.Equal(12, pool.Predict("intents", new Utterance { Text = "cancel my 3pm" }).Scores.Length);
     }
 
+    /// <summary>
+    /// A text longer than the model's position table (64 here; the sequence axis is dynamic, so the default cut is 512)
+    /// failed with a bare OnnxRuntimeException from the embedding's Add. It is MB0714 naming the model, and the pool
+    /// still serves the next call.
+    /// </summary>
+    [Fact]
+    public void A_text_longer_than_the_models_positions_is_MB0714_and_the_pool_keeps_serving()
+    {
+        var pool = Pool(b => b.FromFile("intents", Bert("teacher.onnx"), false).WithTokenizer(Bert("vocab.txt")), out var provider);
+        using var _ = provider;
+        var e = Assert.Throws<ModelRuntimeException>(() => pool.Predict("intents", new Utterance { Text = string.Join(" ", Enumerable.Repeat("delete my meeting", 400)) }));
+        Assert.Equal(RuntimeErrorCodes.RunFailed, e.Code);
+        Assert.Contains("Model 'intents'", e.Cause);
+        Assert.Contains("maxLength", e.Remedy);
+        Assert.IsType<OnnxRuntimeException>(e.InnerException);
+        Assert.Equal(12, pool.Predict("intents", new Utterance { Text = "cancel my 3pm" }).Scores.Length);
+    }
+
     [Fact]
     public void A_warm_text_prediction_allocates_little()
     {

@@ -15,8 +15,11 @@ public sealed class PredictionEnginePoolBuilder<TIn, TOut>
 
     public IServiceCollection Services { get; }
 
-    /// <summary>The default model (name ""), not watched.</summary>
-    public PredictionEnginePoolBuilder<TIn, TOut> FromFile(string filePath) => FromFile(PredictionEnginePool<TIn, TOut>.DefaultModelName, filePath, false);
+    /// <summary>The default model (name ""), watched for changes as Microsoft.Extensions.ML's FromFile(filePath) is.</summary>
+    public PredictionEnginePoolBuilder<TIn, TOut> FromFile(string filePath) => FromFile(PredictionEnginePool<TIn, TOut>.DefaultModelName, filePath, true);
+
+    /// <summary>A named model, watched for changes (Microsoft.Extensions.ML's default for this overload).</summary>
+    public PredictionEnginePoolBuilder<TIn, TOut> FromFile(string modelName, string filePath) => FromFile(modelName, filePath, true);
 
     public PredictionEnginePoolBuilder<TIn, TOut> FromFile(string filePath, bool watchForChanges) =>
         FromFile(PredictionEnginePool<TIn, TOut>.DefaultModelName, filePath, watchForChanges);
@@ -28,6 +31,12 @@ public sealed class PredictionEnginePoolBuilder<TIn, TOut>
     public PredictionEnginePoolBuilder<TIn, TOut> FromUri(string uri) => FromUri(PredictionEnginePool<TIn, TOut>.DefaultModelName, new Uri(uri), DefaultUriPeriod);
 
     public PredictionEnginePoolBuilder<TIn, TOut> FromUri(Uri uri) => FromUri(PredictionEnginePool<TIn, TOut>.DefaultModelName, uri, DefaultUriPeriod);
+
+    public PredictionEnginePoolBuilder<TIn, TOut> FromUri(string uri, TimeSpan period) => FromUri(PredictionEnginePool<TIn, TOut>.DefaultModelName, new Uri(uri), period);
+
+    public PredictionEnginePoolBuilder<TIn, TOut> FromUri(Uri uri, TimeSpan period) => FromUri(PredictionEnginePool<TIn, TOut>.DefaultModelName, uri, period);
+
+    public PredictionEnginePoolBuilder<TIn, TOut> FromUri(string modelName, Uri uri) => FromUri(modelName, uri, DefaultUriPeriod);
 
     public PredictionEnginePoolBuilder<TIn, TOut> FromUri(string modelName, string uri) => FromUri(modelName, new Uri(uri), DefaultUriPeriod);
 

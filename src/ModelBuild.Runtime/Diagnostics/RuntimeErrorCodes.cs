@@ -29,6 +29,8 @@ public static class RuntimeErrorCodes
     public const string DuplicateModel = "MB0712";
     /// <summary>The configured execution provider is not available in this ONNX Runtime build.</summary>
     public const string ExecutionProviderUnavailable = "MB0713";
+    /// <summary>ONNX Runtime failed while running the model on an input (e.g. a text longer than its position table).</summary>
+    public const string RunFailed = "MB0714";
     /// <summary>The background poll of a FromUri model failed with an unexpected exception (logged as an error).</summary>
     public const string PollFailedUnexpectedly = "MB0720";
     /// <summary>The tokenizer file configured for a model cannot be read (WithTokenizer / ModelTokenizerOptions).</summary>

@@ -37,11 +37,27 @@ public sealed class FileModelLoader : ModelLoader
     {
         // Share ReadWrite|Delete: a deploy may be rewriting or replacing the file right now; a torn read fails to
         // load and is retried by the pool.
-        await using var stream = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
-            bufferSize: 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        var buffer = new MemoryStream(stream.CanSeek ? (int)stream.Length : 0);
-        await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return buffer.ToArray();
+        try
+        {
+            await using var stream = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete,
+                bufferSize: 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            var buffer = new MemoryStream(stream.CanSeek ? (int)stream.Length : 0);
+            await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return buffer.ToArray();
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException)
+        {
+            // A missing file (a wrong path, a deploy that has not copied it yet), a folder, no permission: MB0701 naming
+            // the file, as a corrupt one is; on reload the previous generation keeps serving.
+            var why = e switch
+            {
+                FileNotFoundException or DirectoryNotFoundException => "it does not exist",
+                UnauthorizedAccessException when Directory.Exists(_path) => "it is a folder, not a file",
+                _ => e.Message,
+            };
+            throw new ModelRuntimeException(RuntimeErrorCodes.ModelLoadFailed, $"The model file '{_path}' cannot be read: {why}.",
+                "Check the path (relative paths are resolved against the app's working folder; AppContext.BaseDirectory finds a model copied to bin/) and that the app's user can read it.", _path, e);
+        }
     }
 
     public override ValueTask<RecordedSessionSettings?> ReadSessionSettingsAsync(CancellationToken cancellationToken) =>

@@ -102,7 +102,8 @@ public sealed class UriModelLoader(Uri uri, TimeSpan period, Func<HttpClient> cl
                 catch (Exception ex) when (ex is HttpRequestException || IsTransient(ex, cancellationToken))
                 {
                     throw new ModelRuntimeException(RuntimeErrorCodes.DownloadFailed,
-                        $"Model '{_uri}' could not be downloaded after {_retries + 1} attempts: {ex.Message}",
+                        // attempt + 1, not _retries + 1: a 404 is not retried, so one attempt was made.
+                        $"Model '{_uri}' could not be downloaded after {attempt + 1} attempt{(attempt == 0 ? "" : "s")}: {ex.Message}",
                         "Check that the URI is reachable from this host and returns the ONNX file with status 200.",
                         _uri.ToString(), ex);
                 }

@@ -86,8 +86,31 @@ internal sealed class InferenceContext<TIn, TOut> : IDisposable
             Encode(input, 0);
             _text.Fill(_binding);
         }
-        _session.RunWithBinding(_runOptions, _binding);
+        RunSession();
         ReadRow(output, 0);
+    }
+
+    /// <summary>
+    /// The bound run. ONNX Runtime rejects some inputs only while running (a text longer than the model's position table,
+    /// a token id beyond the vocabulary): MB0714 names the model and gives ONNX Runtime's reason, not a bare
+    /// OnnxRuntimeException. The context stays usable; the next call binds its own input.
+    /// </summary>
+    private void RunSession()
+    {
+        try
+        {
+            _session.RunWithBinding(_runOptions, _binding);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            var reason = e.Message.Split('\n')[0].Trim();
+            throw new ModelRuntimeException(RuntimeErrorCodes.RunFailed,
+                $"Model '{Generation.ModelName}' ({Generation.Info.Source}): ONNX Runtime could not run it on this input: {reason}",
+                _text is not null
+                    ? "Keep the text within what the model was exported for: set WithTokenizer(..., maxLength: N) to its position table's length (a longer text fails in the position embedding's Add)."
+                    : "Check the input's values against what the model was exported for (token ids within the vocabulary, indices within range).",
+                Generation.ModelName, e);
+        }
     }
 
     /// <summary>Runs <see cref="Rows"/> inputs as one batch (one ONNX Runtime call) and fills the outputs.</summary>
@@ -106,7 +129,7 @@ internal sealed class InferenceContext<TIn, TOut> : IDisposable
             }
         }
         _text?.Fill(_binding);
-        _session.RunWithBinding(_runOptions, _binding);
+        RunSession();
         if (_outputs is not null)
         {
             for (int row = 0; row < Rows; row++)
