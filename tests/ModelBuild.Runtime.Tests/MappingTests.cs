@@ -86,6 +86,9 @@ public sealed class MappingTests : IDisposable
         var missing = LoadError<NoInputMapped, WineScores>(TestPaths.WineTeacher);
         Assert.Equal("MB0707", missing.Code);
         Assert.Contains("'input'", missing.Message);
+        // The skipped unattributed property is named: it is usually the one meant for the tensor.
+        Assert.Contains("ignored, their names are no input: Something", missing.Cause);
+        Assert.Contains("rename one of the ignored properties to 'input'", missing.Remedy);
         var unsupported = LoadError<DecimalInput, WineScores>(TestPaths.WineTeacher);
         Assert.Equal("MB0705", unsupported.Code);
         Assert.Contains("DecimalInput.Features", unsupported.Message);

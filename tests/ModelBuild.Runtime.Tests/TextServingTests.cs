@@ -103,6 +103,18 @@ public sealed class TextServingTests
         Assert.Equal(12, pool.Predict("intents", new Utterance { Text = "cancel my 3pm" }).Scores.Length);
     }
 
+    /// <summary>A text input class on a token-id model without WithTokenizer: the remedy points at the tokenizer.</summary>
+    [Fact]
+    public void A_string_input_without_a_tokenizer_is_MB0707_pointing_at_WithTokenizer()
+    {
+        var services = new ServiceCollection();
+        services.AddPredictionEnginePool<Utterance, IntentScores>().FromFile("intents", Bert("teacher.onnx"), false);
+        using var provider = services.BuildServiceProvider();
+        var e = Assert.Throws<ModelRuntimeException>(() => provider.GetRequiredService<PredictionEnginePool<Utterance, IntentScores>>());
+        Assert.Equal(RuntimeErrorCodes.MissingInput, e.Code);
+        Assert.Contains("WithTokenizer", e.Remedy);
+    }
+
     [Fact]
     public void A_warm_text_prediction_allocates_little()
     {

@@ -50,9 +50,18 @@ internal sealed class TensorMap<TIn, TOut>
         if (missing.Count > 0)
         {
             var name = missing[0];
+            // Unattributed properties whose name is no tensor are skipped (as ML.NET does); name them, since one of them
+            // is usually the property meant for this tensor.
+            var ignored = MemberAccessors.MappableMembers(typeof(TIn), needSetter: false)
+                .Where(m => !ColumnAttributeReader.IsExcluded(m) && ColumnAttributeReader.ExplicitColumnName(m) is null && !session.InputMetadata.ContainsKey(m.Name))
+                .Select(m => m.Name).ToList();
+            // A string property and token-id inputs: the text path (WithTokenizer) is what the user most likely wants.
+            var hasText = MemberAccessors.MappableMembers(typeof(TIn), needSetter: false).Any(m => MemberAccessors.MemberType(m) == typeof(string));
             throw new ModelRuntimeException(RuntimeErrorCodes.MissingInput,
-                $"Model '{modelName}' needs input tensor '{name}' {TensorShapeResolver.Describe(session.InputMetadata[name].Dimensions)} but no property of '{typeof(TIn).Name}' maps to it (mapped: {string.Join(", ", inputs.Select(i => $"{i.PropertyName}->{i.TensorName}"))}).",
-                $"Add a property with [ColumnName(\"{name}\")] to '{typeof(TIn).Name}'.", modelName);
+                $"Model '{modelName}' needs input tensor '{name}' {TensorShapeResolver.Describe(session.InputMetadata[name].Dimensions)} but no property of '{typeof(TIn).Name}' maps to it (mapped: {string.Join(", ", inputs.Select(i => $"{i.PropertyName}->{i.TensorName}"))}{(ignored.Count > 0 ? $"; ignored, their names are no input: {string.Join(", ", ignored)}" : "")}).",
+                hasText && name is "input_ids" or "attention_mask" or "token_type_ids"
+                    ? $"Configure the model's tokenizer (.FromFile(...).WithTokenizer(\"vocab.txt\")) so the string property fills '{name}', or add a property with [ColumnName(\"{name}\")] to '{typeof(TIn).Name}'."
+                    : $"Add a property with [ColumnName(\"{name}\")] to '{typeof(TIn).Name}'{(ignored.Count > 0 ? $" (or rename one of the ignored properties to '{name}')" : "")}.", modelName);
         }
 
         var outputs = new List<OutputColumn<TOut>>();
