@@ -138,10 +138,8 @@ public static class DataSource
                 if (bad >= 0) throw DataErrors.LabelValue(spec, $"entry {bad} is {values[bad]}, not a whole number >= 0 (soft labels are not read; the teacher supplies soft targets)");
                 return Array.ConvertAll(values, v => (long)v);
             }
-            // By dtype, not `is ulong[]`: the CLR lets a long[] pass as ulong[] (same-size integer array covariance), which
-            // printed an int64 -1 as 18446744073709551615.
-            if (array.DType == NpyDType.UInt64 && (ulong[])array.Data is var big && Array.FindIndex(big, v => v > long.MaxValue) is var at and >= 0)
-                throw DataErrors.LabelValue(spec, $"entry {at} is {big[at]}, far beyond any class id");
+            if (array.FirstBeyondInt64() is (var at, var big))
+                throw DataErrors.LabelValue(spec, $"entry {at} is {big}, far beyond any class id");
             var ids = array.ToInt64Array();
             if (Array.FindIndex(ids, v => v < 0) is var negative and >= 0)
                 throw DataErrors.LabelValue(spec, $"entry {negative} is {ids[negative]}, not a class id >= 0");

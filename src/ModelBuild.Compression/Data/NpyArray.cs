@@ -74,6 +74,19 @@ public sealed class NpyArray
     };
 
     /// <summary>
+    /// The first uint64 value that int64 cannot hold (its index and value), or null: <see cref="ToInt64Array"/> would
+    /// overflow on it, so readers report it with their own code first. By dtype, not <c>is ulong[]</c>, which an int64
+    /// array also passes (see <see cref="IntegersAsInt64"/>): its negatives looked out of range.
+    /// </summary>
+    public (int Index, ulong Value)? FirstBeyondInt64()
+    {
+        if (DType != NpyDType.UInt64) return null;
+        var values = (ulong[])Data;
+        var at = Array.FindIndex(values, v => v > long.MaxValue);
+        return at < 0 ? null : (at, values[at]);
+    }
+
+    /// <summary>
     /// An integer array as int64, by its exact element type: the CLR lets a same-size signed and unsigned array pass each
     /// other's type test (<c>new sbyte[1] is byte[]</c> is true), so a type-pattern switch read int8 -1 as 255 or
     /// int64 -1 as ulong.MaxValue, whichever arm came first. uint64 values above long.MaxValue overflow (checked).

@@ -33,9 +33,8 @@ public static class NpyDataReader
     {
         var isFloat = array.Data is float[] or double[] or Half[];
         // Integers are kept as int64: a uint64 value above long.MaxValue has no such form (found by the bad-input campaign).
-        // By dtype: an int64 array passes `is ulong[]` (same-size array covariance), and its negatives looked out of range.
-        if (array.DType == NpyDType.UInt64 && (ulong[])array.Data is var big && Array.FindIndex(big, v => v > long.MaxValue) is var at and >= 0)
-            throw NpyErrors.DType(path, $"<u8 (entry {at} is {big[at]}, above int64's range)");
+        if (array.FirstBeyondInt64() is (var at, var big))
+            throw NpyErrors.DType(path, $"<u8 (entry {at} is {big}, above int64's range)");
         return new DataTensor(path, array.Shape, isFloat ? array.ToSingleArray() : null, isFloat ? null : array.ToInt64Array(), array.DType.ToString());
     }
 }

@@ -125,6 +125,13 @@ public sealed class NpyArrayTests : IDisposable
         var path = Path.Combine(_temp, "neg.npy");
         NpyArray.Create(new long[] { -5, 1 }, 2).Save(path);
         Assert.Equal([-5L, 1L], NpyDataReader.Read(path).Int64s!);
+        // A uint64 beyond int64 is each reader's coded error, an int64 -1 none.
+        Assert.Null(NpyArray.Create(new long[] { -1 }, 1).FirstBeyondInt64());
+        Assert.Equal((1, ulong.MaxValue), NpyArray.Create(new ulong[] { 1, ulong.MaxValue }, 2).FirstBeyondInt64());
+        var big = Path.Combine(_temp, "big.npy");
+        NpyArray.Create(new ulong[] { 1, ulong.MaxValue }, 2).Save(big);
+        Assert.Contains("entry 1 is 18446744073709551615, above int64's range", Assert.Throws<ModelBuildException>(() => NpyDataReader.Read(big)).Message);
+        Assert.Contains("entry 1 is 18446744073709551615, far beyond any class id", Assert.Throws<ModelBuildException>(() => DataSource.ReadLabels(big)).Message);
     }
 
     [Fact]
