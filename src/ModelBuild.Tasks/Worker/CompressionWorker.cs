@@ -64,8 +64,9 @@ internal sealed class CompressionWorker(WorkerHost host, RemoteCacheConfiguratio
     private string? Outcome(ITaskItem model, string name, int exitCode, int workerErrors, string staging, string key, ModelCache cache,
         string output, string workerReport, string reportPath, string logFile)
     {
-        // A failed run that wrote its report (a gate) leaves it in obj/, where its errors point.
-        if (exitCode != 0 && File.Exists(workerReport)) BuildReport.CopyFrom(staging, reportPath);
+        // A run that failed with its own verdict (1: a gate, 2: bad input) and wrote its report leaves it in obj/, where
+        // its errors point. Not a crash or a kill: its report may be half-written (and WorkerKillTests wants none left).
+        if (exitCode is 1 or 2 && File.Exists(workerReport)) BuildReport.CopyFrom(staging, reportPath);
         switch (exitCode)
         {
             case 0 when File.Exists(output) && File.Exists(workerReport):
