@@ -1,5 +1,6 @@
 using ModelBuild.Compression.Distillation.Import;
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Compression.Distillation;
@@ -36,8 +37,8 @@ public static class DynamicSequenceTruncation
         using var scope = torch.NewDisposeScope();
         var mask = inputs.ByName()[MaskInput];
         long s = mask.shape[1];
-        var last = mask.ne(0).to_type(ScalarType.Int64).mul(torch.arange(1, s + 1, ScalarType.Int64)).amax(new long[] { 1 });
-        return last.clamp_min(1).to_type(ScalarType.Int32).data<int>().ToArray();
+        var last = mask.ne(Kept.Of(0)).to_type(ScalarType.Int64).mul(Kept.Arange(1, s + 1, ScalarType.Int64)).amax(new long[] { 1 });
+        return last.clamp_min(Kept.Of(1)).to_type(ScalarType.Int32).data<int>().ToArray();
     }
 
     /// <summary>
@@ -62,7 +63,7 @@ public static class DynamicSequenceTruncation
                 var x = inputs.IndexSelect(torch.tensor(rows.Select(r => (long)r).ToArray()));
                 var full = module.Run(x.For(module), new[] { output })[output];
                 var cut = module.Run(x.Narrow(rows.Max(r => lengths[r])).For(module), new[] { output })[output];
-                worst = Math.Max(worst, cut.sub(full).abs().div(full.abs().add(1)).max().item<float>());
+                worst = Math.Max(worst, cut.sub(full).abs().div(full.abs().add(Kept.Of(1), Kept.One)).max().item<float>());
             }
             return worst;
         }

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -14,9 +15,9 @@ namespace ModelBuild.Compression.Distillation;
 /// <para>
 /// It also removes a crash: TorchSharp's step passes doubles as implicit <see cref="Scalar"/> temporaries and hands only
 /// their native handle to libtorch, so a garbage collection during the native call can finalize (free) a scalar that
-/// libtorch is reading. The build saw it now and then under load as MB0599 "Expected false to be true" from
-/// c10::Scalar::toFloat inside AdamW.step (the sample's pruning recovery, a CI run of the IntentRouter build). Here
-/// every scalar is a field or a <c>using</c> local, reachable until after its last call. Not reproduced on demand.
+/// libtorch is reading (MB0599 "Expected false to be true" from c10::Scalar::toFloat inside AdamW.step, once in CI).
+/// Here every scalar is a field or a <c>using</c> local, reachable until after its last call; the rest of the engine
+/// follows the same rule (<see cref="Native.KeptScalar"/>, enforced by ScalarLifetimeTests).
 /// </para>
 /// </summary>
 public sealed class LeanAdamW : IDisposable
@@ -36,7 +37,7 @@ public sealed class LeanAdamW : IDisposable
         _expAvgSq = _parameters.Select(p => torch.zeros_like(p).DetachFromDisposeScope()).ToArray();
         _steps = new long[_parameters.Length];
         (LearningRate, _beta1, _beta2, _weightDecay) = (learningRate, beta1, beta2, weightDecay);
-        (_beta1Scalar, _oneMinusBeta1, _beta2Scalar, _oneMinusBeta2, _eps) = (beta1, 1 - beta1, beta2, 1 - beta2, eps);
+        (_beta1Scalar, _oneMinusBeta1, _beta2Scalar, _oneMinusBeta2, _eps) = (beta1.ToScalar(), (1 - beta1).ToScalar(), beta2.ToScalar(), (1 - beta2).ToScalar(), eps.ToScalar());
     }
 
     /// <summary>The rate of the next <see cref="Step"/> (a schedule sets it before each step).</summary>
@@ -54,7 +55,7 @@ public sealed class LeanAdamW : IDisposable
     {
         using var noGrad = torch.no_grad();
         double lr = LearningRate;
-        using Scalar decay = 1 - lr * _weightDecay;
+        using Scalar decay = (1 - lr * _weightDecay).ToScalar();
         for (int i = 0; i < _parameters.Length; i++)
         {
             if (Grad(i) is not { } grad) continue;
@@ -65,10 +66,10 @@ public sealed class LeanAdamW : IDisposable
             double biasCorrection1 = 1 - Math.Pow(_beta1, step), biasCorrection2 = 1 - Math.Pow(_beta2, step);
             _expAvg[i].mul_(_beta1Scalar).add_(grad, alpha: _oneMinusBeta1);
             _expAvgSq[i].mul_(_beta2Scalar).addcmul_(grad, grad, value: _oneMinusBeta2);
-            using Scalar sqrtBiasCorrection2 = Math.Sqrt(biasCorrection2), stepSize = -(lr / biasCorrection1);
+            using Scalar sqrtBiasCorrection2 = Math.Sqrt(biasCorrection2).ToScalar(), stepSize = (-(lr / biasCorrection1)).ToScalar();
             using var root = _expAvgSq[i].sqrt();
             using var denom = root.div(sqrtBiasCorrection2);
-            denom.add_(_eps);
+            denom.add_(_eps, Kept.One);
             param.addcdiv_(_expAvg[i], denom, value: stepSize);
         }
     }

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Compression.Distillation;
@@ -42,7 +43,7 @@ internal static class MixupAugmentation
             var lambda = torch.tensor(lambdas).to_type(x.dtype).reshape([lambdas.Length, .. Enumerable.Repeat(1L, (int)x.dim() - 1)]);
             var row = x.index_select(0, a);
             var other = x.index_select(0, b);
-            return (name, (other + lambda * (row - other)).MoveToOuterDisposeScope());
+            return (name, other.add(lambda * (row - other), Kept.One).MoveToOuterDisposeScope());
         }).ToList();
         return new TrainingInputs(mixed);
     }

@@ -10,6 +10,7 @@ using ModelBuild.Onnx;
 using ModelBuild.Onnx.Diagnostics;
 using Onnx;
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -593,7 +594,7 @@ public static class StudentDistiller
             : losses.Feature is not null
             ? losses.Feature.Compute(tf, outs)
             : losses.Relation!.Compute(tf[losses.TeacherFetch[0]], outs[losses.StudentFetch[1]]);
-        return loss.add(aux.mul(options.AuxiliaryWeight));
+        return loss.add(aux.mul(Kept.Of(options.AuxiliaryWeight)), Kept.One);
     }
 
     /// <summary>Final validation figures, the student written as ONNX (BatchNorms folded, batch-1 interface restored), and the result.</summary>

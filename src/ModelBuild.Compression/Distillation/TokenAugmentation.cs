@@ -2,6 +2,7 @@ using ModelBuild.Compression.Distillation.Import;
 using ModelBuild.Compression.Structure;
 using Onnx;
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Compression.Distillation;
@@ -135,7 +136,7 @@ internal static class TokenAugmentation
         using var noGrad = torch.no_grad();
         var embedding = TensorProtoConverter.ToTensor(table).to_type(ScalarType.Float32);
         var vectors = embedding.index_select(0, torch.tensor(used));
-        var unit = vectors.div(vectors.norm(1, keepdim: true).clamp_min(1e-12));
+        var unit = vectors.div(vectors.norm(1, keepdim: true).clamp_min(Kept.Of(1e-12)));
         int k = Math.Min(Neighbours, used.Length - 1);
         // Rows in chunks: a U x U similarity matrix of a real vocabulary's used pieces (tens of thousands) would take
         // gigabytes; a chunk of 1,024 rows takes 1,024 x U floats at a time, with the same result.
@@ -146,7 +147,7 @@ internal static class TokenAugmentation
             int rows = Math.Min(Chunk, used.Length - start);
             var similarity = unit.narrow(0, start, rows).matmul(unit.t());
             // A token is not its own neighbour.
-            similarity.index_put_(float.NegativeInfinity, torch.arange(rows), torch.arange(start, start + rows));
+            similarity.index_put_(Kept.Of(float.NegativeInfinity), Kept.Arange(0, rows, ScalarType.Int64), Kept.Arange(start, start + rows, ScalarType.Int64));
             var top = similarity.topk(k, dim: 1).indexes.contiguous().data<long>().ToArray();
             for (int i = 0; i < rows; i++) result[used[start + i]] = Enumerable.Range(0, k).Select(j => used[top[i * k + j]]).ToArray();
         }

@@ -53,6 +53,39 @@ internal static class TypeReferences
 
     private static IEnumerable<Type> IlTokens(MethodBase method, byte[] il)
     {
+        foreach (var member in Members(method, il))
+        {
+            switch (member)
+            {
+                case Type t: yield return t; break;
+                case FieldInfo f: if (f.DeclaringType is { } fd) yield return fd; yield return f.FieldType; break;
+                case MethodBase m:
+                    if (m.DeclaringType is { } md) yield return md;
+                    if (m is MethodInfo mi) { yield return mi.ReturnType; foreach (var g in mi.IsGenericMethod ? mi.GetGenericArguments() : []) yield return g; }
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The methods and constructors a method's body calls (call, callvirt, newobj, ldftn: every method token).</summary>
+    public static IEnumerable<MethodBase> CalledMethods(MethodBase method)
+    {
+        MethodBody? body;
+        try { body = method.GetMethodBody(); } catch (Exception) { yield break; }
+        if (body is null) yield break;
+        foreach (var member in Members(method, body.GetILAsByteArray() ?? []))
+        {
+            if (member is MethodBase m) yield return m;
+        }
+    }
+
+    /// <summary>Every method of a type (instance, static, any visibility, constructors included), declared there.</summary>
+    public static IEnumerable<MethodBase> MethodsOf(Type type) =>
+        type.GetMethods(Everything).Cast<MethodBase>().Concat(type.GetConstructors(Everything));
+
+    /// <summary>The members named by the tokens of a method body's IL, read opcode by opcode (never guessing at bytes).</summary>
+    private static IEnumerable<MemberInfo> Members(MethodBase method, byte[] il)
+    {
         var module = method.Module;
         var typeArgs = method.DeclaringType is { IsGenericType: true } d ? d.GetGenericArguments() : null;
         var methodArgs = method.IsGenericMethod ? method.GetGenericArguments() : null;
@@ -75,15 +108,7 @@ internal static class TypeReferences
                     at += 4;
                     MemberInfo? member = null;
                     try { member = module.ResolveMember(token, typeArgs, methodArgs); } catch (Exception) { }
-                    switch (member)
-                    {
-                        case Type t: yield return t; break;
-                        case FieldInfo f: if (f.DeclaringType is { } fd) yield return fd; yield return f.FieldType; break;
-                        case MethodBase m:
-                            if (m.DeclaringType is { } md) yield return md;
-                            if (m is MethodInfo mi) { yield return mi.ReturnType; foreach (var g in mi.IsGenericMethod ? mi.GetGenericArguments() : []) yield return g; }
-                            break;
-                    }
+                    if (member is not null) yield return member;
                     break;
                 }
                 default: at += 4; break;

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -9,7 +10,7 @@ public static partial class OnnxOperators
 {
     static void RegisterElementwise(Dictionary<string, OnnxKernel> r)
     {
-        r["Add"] = c => One(c.Input(0).add(c.Input(1)));
+        r["Add"] = c => One(c.Input(0).add(c.Input(1), Kept.One));
         r["Sub"] = c => One(c.Input(0).sub(c.Input(1)));
         r["Mul"] = c => One(c.Input(0).mul(c.Input(1)));
         r["Div"] = c =>
@@ -24,7 +25,7 @@ public static partial class OnnxOperators
         r["Log"] = c => One(c.Input(0).log());
         r["Erf"] = c => One(c.Input(0).erf());
         r["Relu"] = c => One(F.relu(c.Input(0)));
-        r["LeakyRelu"] = c => One(F.leaky_relu(c.Input(0), c.Float("alpha", 0.01f)));
+        r["LeakyRelu"] = c => One(c.Input(0).leaky_relu(Kept.Of((double)c.Float("alpha", 0.01f))));
         r["Sigmoid"] = c => One(c.Input(0).sigmoid());
         r["Tanh"] = c => One(c.Input(0).tanh());
         r["Gelu"] = Gelu;
@@ -42,7 +43,7 @@ public static partial class OnnxOperators
         r["Ceil"] = c => One(c.Input(0).ceil());
         r["Size"] = c => One(torch.tensor(c.Input(0).numel(), ScalarType.Int64));
         r["CastLike"] = c => One(c.Input(0).to_type(c.Input(1).dtype));
-        r["Sum"] = c => One(c.Inputs.Select(t => t!).Aggregate((a, b) => a.add(b)));
+        r["Sum"] = c => One(c.Inputs.Select(t => t!).Aggregate((a, b) => a.add(b, Kept.One)));
         r["Max"] = c => One(c.Inputs.Select(t => t!).Aggregate((a, b) => a.maximum(b)));
     }
 
@@ -64,8 +65,8 @@ public static partial class OnnxOperators
         if (c.String("approximate", "none") == "tanh")
         {
             // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-            var inner = x.add(x.pow(3).mul(0.044715)).mul(Math.Sqrt(2.0 / Math.PI));
-            return One(x.mul(0.5).mul(inner.tanh().add(1.0)));
+            var inner = x.add(x.pow(Kept.Of(3)).mul(Kept.Of(0.044715)), Kept.One).mul(Kept.Of(Math.Sqrt(2.0 / Math.PI)));
+            return One(x.mul(Kept.Of(0.5)).mul(inner.tanh().add(Kept.Of(1.0), Kept.One)));
         }
         // torch's exact GELU, 0.5 x (1 + erf(x / sqrt 2)), in one kernel (and one autograd node).
         return One(torch.nn.functional.gelu(x));
@@ -79,12 +80,12 @@ public static partial class OnnxOperators
         {
             // Opset 6: min and max are attributes with +-float.max defaults.
             float min = c.Float("min", float.MinValue), max = c.Float("max", float.MaxValue);
-            return One(x.clamp(min, max));
+            return One(x.clamp(Kept.Of(min), Kept.Of(max)));
         }
         var min11 = c.OptionalInput(1);
         var max11 = c.OptionalInput(2);
-        if (min11 is not null) result = IsFloating(x) ? result.clamp_min(OnnxNodeContext.ToDouble(min11)) : result.clamp_min(OnnxNodeContext.ToLongs(min11)[0]);
-        if (max11 is not null) result = IsFloating(x) ? result.clamp_max(OnnxNodeContext.ToDouble(max11)) : result.clamp_max(OnnxNodeContext.ToLongs(max11)[0]);
+        if (min11 is not null) result = IsFloating(x) ? result.clamp_min(Kept.Of(OnnxNodeContext.ToDouble(min11))) : result.clamp_min(Kept.Of(OnnxNodeContext.ToLongs(min11)[0]));
+        if (max11 is not null) result = IsFloating(x) ? result.clamp_max(Kept.Of(OnnxNodeContext.ToDouble(max11))) : result.clamp_max(Kept.Of(OnnxNodeContext.ToLongs(max11)[0]));
         return One(ReferenceEquals(result, x) ? x.alias() : result);
     }
 
@@ -106,8 +107,8 @@ public static partial class OnnxOperators
         if (!drop)
             return c.WantsOutput(1) ? new[] { x.alias(), torch.ones_like(x, dtype: ScalarType.Bool) } : One(x.alias());
         // The kept-element mask is drawn explicitly so that the Mask output is exact even where x is 0.
-        var mask = torch.rand_like(x, dtype: ScalarType.Float32).ge(ratio);
-        var y = x.mul(mask).div(1 - ratio);
+        var mask = torch.rand_like(x, dtype: ScalarType.Float32).ge(Kept.Of(ratio));
+        var y = x.mul(mask).div(Kept.Of(1 - ratio));
         if (!c.WantsOutput(1)) return One(y);
         return new[] { y, mask };
     }

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -34,7 +35,7 @@ public static partial class OnnxOperators
         double alpha = c.Float("alpha", 1f), beta = c.Float("beta", 1f);
         if (c.Int("transA", 0) != 0) a = a.t();
         if (c.Int("transB", 0) != 0) b = b.t();
-        if (bias is null || beta == 0) return One(alpha == 1 ? a.mm(b) : a.mm(b).mul(alpha));
+        if (bias is null || beta == 0) return One(alpha == 1 ? a.mm(b) : a.mm(b).mul(Kept.Of(alpha)));
         // addmm broadcasts C to [M, N] and fuses the add, which is also what nn.Linear runs.
         return One(torch.addmm(bias, a, b, (float)beta, (float)alpha));
     }
@@ -137,7 +138,7 @@ public static partial class OnnxOperators
         // Negative torch pads crop; output_padding adds zeros at the end before cropping.
         var tp = TorchPad(begin.Select(v => -v).ToArray(), end.Select((v, i) => outputPadding[i] - v).ToArray());
         var y = tp.Any(v => v != 0) ? F.pad(full, tp) : full;
-        if (b is not null) y = y.add(b.reshape(new long[] { 1, -1 }.Concat(Repeat(1, n)).ToArray()));
+        if (b is not null) y = y.add(b.reshape(new long[] { 1, -1 }.Concat(Repeat(1, n)).ToArray()), Kept.One);
         return One(y);
     }
 
@@ -176,12 +177,12 @@ public static partial class OnnxOperators
                 var (values, idx) = F.max_pool2d_with_indices(padded, kernel, strides, Repeat(0, n), dilations, false);
                 // torch indexes the padded plane; ONNX flattens over the whole unpadded tensor (storage_order 0, row-major).
                 long wp = padded.shape[3];
-                var row = idx.div(wp, RoundingMode.floor).sub(begin[0]);
-                var col = idx.remainder(wp).sub(begin[1]);
+                var row = idx.div(Kept.Of(wp), RoundingMode.floor).sub(Kept.Of(begin[0]));
+                var col = idx.remainder(Kept.Of(wp)).sub(Kept.Of(begin[1]));
                 long h = inSize[0], w = inSize[1];
-                var plane = torch.arange(x.shape[0] * x.shape[1], ScalarType.Int64).reshape(x.shape[0], x.shape[1], 1, 1).mul(h * w);
-                Tensor flat = c.Int("storage_order", 0) == 0 ? row.mul(w).add(col) : col.mul(h).add(row);
-                return new[] { values, flat.add(plane) };
+                var plane = Kept.Arange(0, x.shape[0] * x.shape[1], ScalarType.Int64).reshape(x.shape[0], x.shape[1], 1, 1).mul(Kept.Of(h * w));
+                Tensor flat = c.Int("storage_order", 0) == 0 ? row.mul(Kept.Of(w)).add(col, Kept.One) : col.mul(Kept.Of(h)).add(row, Kept.One);
+                return new[] { values, flat.add(plane, Kept.One) };
             }
             if (floating && n is >= 1 and <= 3)
             {
@@ -237,10 +238,10 @@ public static partial class OnnxOperators
             var shape = x.shape.Select((d, i) => i == 1 ? d : 1L).ToArray();
             var batchMean = x.mean(axes, false);
             var batchVar = x.var(axes, false, false);
-            var y = x.sub(batchMean.reshape(shape)).div(batchVar.reshape(shape).add(eps).sqrt()).mul(scale.reshape(shape)).add(bias.reshape(shape));
+            var y = x.sub(batchMean.reshape(shape)).div(batchVar.reshape(shape).add(Kept.Of(eps), Kept.One).sqrt()).mul(scale.reshape(shape)).add(bias.reshape(shape), Kept.One);
             var outputs = new List<Tensor> { y };
-            if (c.WantsOutput(1)) outputs.Add(mean.mul(momentum).add(batchMean.mul(1 - momentum)));
-            if (c.WantsOutput(2)) outputs.Add(variance.mul(momentum).add(batchVar.mul(1 - momentum)));
+            if (c.WantsOutput(1)) outputs.Add(mean.mul(Kept.Of(momentum)).add(batchMean.mul(Kept.Of(1 - momentum)), Kept.One));
+            if (c.WantsOutput(2)) outputs.Add(variance.mul(Kept.Of(momentum)).add(batchVar.mul(Kept.Of(1 - momentum)), Kept.One));
             return outputs.ToArray();
         }
         // While the student trains, BatchNorm uses batch statistics and updates its running buffers in place, as
@@ -256,8 +257,8 @@ public static partial class OnnxOperators
         var shape = x.shape.Select((d, i) => i == 1 ? d : 1L).ToArray();
         var mean = x.mean(axes, true);
         var d = x.sub(mean);
-        var y = d.mul(d.mul(d).mean(axes, true).add(eps).rsqrt());
-        return One(y.mul(scale.reshape(shape)).add(bias.reshape(shape)));
+        var y = d.mul(d.mul(d).mean(axes, true).add(Kept.Of(eps), Kept.One).rsqrt());
+        return One(y.mul(scale.reshape(shape)).add(bias.reshape(shape), Kept.One));
     }
 
     static Tensor[] LocalResponseNormalization(OnnxNodeContext c)
@@ -271,7 +272,7 @@ public static partial class OnnxOperators
         padSpec[^2] = before; padSpec[^1] = after; // channel axis is the first padded axis counted from the end
         var squares = F.pad(x.mul(x), padSpec);
         var sums = squares.unfold(1, size, 1).sum(new long[] { -1 }, false, x.dtype);
-        return One(x.div(sums.mul(alpha / size).add(bias).pow(beta)));
+        return One(x.div(sums.mul(Kept.Of(alpha / size)).add(Kept.Of(bias), Kept.One).pow(Kept.Of(beta))));
     }
 
     static Tensor[] LayerNormalization(OnnxNodeContext c)
@@ -286,9 +287,9 @@ public static partial class OnnxOperators
         var axes = Enumerable.Range((int)axis, (int)(x.dim() - axis)).Select(i => (long)i).ToArray();
         var mean = x.mean(axes, true);
         var d = x.sub(mean);
-        var invStd = d.mul(d).mean(axes, true).add(eps).rsqrt();
+        var invStd = d.mul(d).mean(axes, true).add(Kept.Of(eps), Kept.One).rsqrt();
         var y = d.mul(invStd).mul(scale);
-        if (bias is not null) y = y.add(bias);
+        if (bias is not null) y = y.add(bias, Kept.One);
         var outputs = new List<Tensor> { y };
         if (c.WantsOutput(1)) outputs.Add(mean);
         if (c.WantsOutput(2)) outputs.Add(invStd);

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Compression.Distillation.Import;
@@ -41,8 +42,8 @@ public static partial class OnnxOperators
             {
                 ReduceKind.Sum => torch.zeros(outShape, x.dtype),
                 ReduceKind.Prod => torch.ones(outShape, x.dtype),
-                ReduceKind.Max => IsFloating(x) ? torch.full(outShape, double.NegativeInfinity, x.dtype) : torch.full(outShape, MinValue(x.dtype), x.dtype),
-                _ => torch.full(outShape, double.NaN, x.dtype),
+                ReduceKind.Max => IsFloating(x) ? torch.full(outShape, Kept.Of(double.NegativeInfinity), x.dtype) : torch.full(outShape, Kept.Of(MinValue(x.dtype)), x.dtype),
+                _ => torch.full(outShape, Kept.Of(double.NaN), x.dtype),
             };
             return One(keep ? filled : filled.reshape(x.shape.Where((d, i) => !axes.Contains(i)).ToArray()));
         }

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -128,7 +129,7 @@ public static partial class OnnxOperators
             {
                 start = Math.Clamp(start, 0, dim - 1);
                 end = Math.Clamp(end, -1, dim - 1);
-                var idx = end >= start ? torch.empty(0, ScalarType.Int64) : torch.arange(start, end, step, ScalarType.Int64);
+                var idx = end >= start ? torch.empty(0, ScalarType.Int64) : Kept.Arange(start, end, ScalarType.Int64, step);
                 y = y.index_select(axis, idx);
             }
         }
@@ -172,7 +173,7 @@ public static partial class OnnxOperators
         long axis = c.Axis(c.Int("axis", 0), x.dim());
         long dim = x.shape[axis];
         var idx = indices.to_type(ScalarType.Int64);
-        idx = torch.where(idx.lt(0), idx.add(dim), idx);
+        idx = torch.where(idx.lt(Kept.Of(0)), idx.add(Kept.Of(dim), Kept.One), idx);
         var picked = x.index_select(axis, idx.flatten());
         var shape = x.shape.Take((int)axis).Concat(indices.shape).Concat(x.shape.Skip((int)axis + 1)).ToArray();
         return One(picked.reshape(shape));
@@ -209,11 +210,11 @@ public static partial class OnnxOperators
             double s = OnnxNodeContext.ToDouble(start), l = OnnxNodeContext.ToDouble(c.Input(1)), d = OnnxNodeContext.ToDouble(c.Input(2));
             long n = Math.Max((long)Math.Ceiling((l - s) / d), 0);
             // start + i * delta, as the ONNX definition computes it (repeated addition would drift differently).
-            return One(torch.arange(n, ScalarType.Float64).mul(d).add(s).to_type(type));
+            return One(Kept.Arange(0, n, ScalarType.Float64).mul(Kept.Of(d)).add(Kept.Of(s), Kept.One).to_type(type));
         }
         long si = OnnxNodeContext.ToLongs(start)[0], li = OnnxNodeContext.ToLongs(c.Input(1))[0], di = OnnxNodeContext.ToLongs(c.Input(2))[0];
         long count = Math.Max((long)Math.Ceiling((double)(li - si) / di), 0);
-        return One(torch.arange(count, ScalarType.Int64).mul(di).add(si).to_type(type));
+        return One(Kept.Arange(0, count, ScalarType.Int64).mul(Kept.Of(di)).add(Kept.Of(si), Kept.One).to_type(type));
     }
 
     static Tensor[] Pad(OnnxNodeContext c)

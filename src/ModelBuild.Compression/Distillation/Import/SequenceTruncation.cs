@@ -1,5 +1,6 @@
 using Onnx;
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Compression.Distillation.Import;
@@ -45,10 +46,10 @@ public sealed class SequenceTruncation
     {
         using var scope = torch.NewDisposeScope();
         long s = ids.shape[1];
-        var notPad = ids.ne(PadId).to_type(ScalarType.Int64);
+        var notPad = ids.ne(Kept.Of(PadId)).to_type(ScalarType.Int64);
         // position + 1 where not PAD, else 0; the max per row is the row's length.
-        var last = notPad.mul(torch.arange(1, s + 1, ScalarType.Int64)).amax(new long[] { 1 });
-        return last.clamp_min(1).to_type(ScalarType.Int32).data<int>().ToArray();
+        var last = notPad.mul(Kept.Arange(1, s + 1, ScalarType.Int64)).amax(new long[] { 1 });
+        return last.clamp_min(Kept.Of(1)).to_type(ScalarType.Int32).data<int>().ToArray();
     }
 
     /// <summary>Replaces, in a forward pass's value table, the length-dependent tensors for length <paramref name="length"/>.</summary>
@@ -100,7 +101,7 @@ public sealed class SequenceTruncation
                 long length = rows.Max(r => lengths[r]);
                 var full = module.Run(new Dictionary<string, Tensor> { [InputName] = x }, new[] { output })[output];
                 var cut = module.Run(new Dictionary<string, Tensor> { [InputName] = x.narrow(1, 0, length) }, new[] { output }, this)[output];
-                double d = cut.sub(full).abs().div(full.abs().add(1)).max().item<float>();
+                double d = cut.sub(full).abs().div(full.abs().add(Kept.Of(1), Kept.One)).max().item<float>();
                 worst = Math.Max(worst, d);
             }
             return worst;

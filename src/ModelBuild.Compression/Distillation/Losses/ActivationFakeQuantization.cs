@@ -1,6 +1,7 @@
 using ModelBuild.Compression.Quantization;
 using Onnx;
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Compression.Distillation.Losses;
@@ -75,9 +76,9 @@ public sealed class ActivationFakeQuantization
     public static Tensor FakeQuantize(Tensor x, float scale, int zeroPoint)
     {
         double lo = (-128 - zeroPoint) * (double)scale, hi = (127 - zeroPoint) * (double)scale;
-        var clipped = x.clamp(lo, hi);
+        var clipped = x.clamp(Kept.Of(lo), Kept.Of(hi));
         Tensor q;
-        using (torch.no_grad()) q = x.div(scale).round().add(zeroPoint).clamp(-128, 127).sub(zeroPoint).mul(scale);
-        return clipped.add(q.sub(clipped.detach()));
+        using (torch.no_grad()) q = x.div(Kept.Of(scale)).round().add(Kept.Of(zeroPoint), Kept.One).clamp(Kept.Of(-128), Kept.Of(127)).sub(Kept.Of(zeroPoint)).mul(Kept.Of(scale));
+        return clipped.add(q.sub(clipped.detach()), Kept.One);
     }
 }

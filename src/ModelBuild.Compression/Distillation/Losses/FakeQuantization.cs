@@ -1,4 +1,5 @@
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Compression.Distillation.Losses;
@@ -29,8 +30,8 @@ public static class FakeQuantization
         {
             maxAbs = w.detach().abs().max();
         }
-        var scale = maxAbs.clamp_min(1e-8).div(QuantMax);
-        var q = w.div(scale).round().clamp(-QuantMax, QuantMax).mul(scale);
-        return w.add(q.sub(w).detach());
+        var scale = maxAbs.clamp_min(Kept.Of(1e-8)).div(Kept.Of(QuantMax));
+        var q = w.div(scale).round().clamp(Kept.Of(-QuantMax), Kept.Of(QuantMax)).mul(scale);
+        return w.add(q.sub(w).detach(), Kept.One);
     }
 }

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -56,8 +57,8 @@ public sealed class FeatureDistillationLoss : nn.Module
             if (!t.shape.SequenceEqual(s.shape))
                 throw new InvalidOperationException($"Feature pair {_pairs[i].Teacher}:{_pairs[i].Student}: shapes [{string.Join(",", t.shape)}] and [{string.Join(",", s.shape)}] differ beyond the feature width.");
             var term = F.mse_loss(s, t);
-            total = total is null ? term : total.add(term);
+            total = total is null ? term : total.add(term, Kept.One);
         }
-        return total!.div(_pairs.Count);
+        return total!.div(Kept.Of(_pairs.Count));
     }
 }

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Compression.Distillation.Losses;
@@ -40,9 +41,9 @@ public sealed class LayerwiseDistillationLoss : nn.Module
         foreach (var pair in _attention)
         {
             var term = AttentionKl(teacher[pair.Teacher].detach(), student[pair.Student]);
-            attention = attention is null ? term : attention.add(term);
+            attention = attention is null ? term : attention.add(term, Kept.One);
         }
-        return total.add(attention!.div(_attention.Count));
+        return total.add(attention!.div(Kept.Of(_attention.Count)), Kept.One);
     }
 
     /// <summary>KL(teacher || student) of the attention rows, summed over keys, averaged over batch, heads and queries.</summary>
@@ -56,7 +57,7 @@ public sealed class LayerwiseDistillationLoss : nn.Module
         if (!teacher.shape.SequenceEqual(student.shape))
             throw new InvalidOperationException($"Attention shapes [{string.Join(",", teacher.shape)}] and [{string.Join(",", student.shape)}] differ beyond the number of heads.");
         // Masked keys have probability 0 in both: the clamp keeps 0 * log 0 at 0 instead of NaN.
-        var kl = teacher.mul(teacher.clamp_min(1e-12).log().sub(student.clamp_min(1e-12).log())).sum(-1);
+        var kl = teacher.mul(teacher.clamp_min(Kept.Of(1e-12)).log().sub(student.clamp_min(Kept.Of(1e-12)).log())).sum(-1);
         return kl.mean();
     }
 }

@@ -1,4 +1,5 @@
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -35,7 +36,7 @@ public sealed class RelationDistillationLoss(RelationKind kind = RelationKind.Di
         var gt = F.normalize(t.matmul(t.t()), p: 2, dim: 1);
         var gs = F.normalize(s.matmul(s.t()), p: 2, dim: 1);
         var d = gt.sub(gs);
-        return d.mul(d).sum().div(batch * batch);
+        return d.mul(d).sum().div(Kept.Of(batch * batch));
     }
 
     Tensor DistanceAngle(Tensor t, Tensor s)
@@ -43,21 +44,21 @@ public sealed class RelationDistillationLoss(RelationKind kind = RelationKind.Di
         // Distances normalized by their mean, as in the RKD paper, so the two spaces' scales do not matter.
         var td = PairwiseDistances(t);
         var sd = PairwiseDistances(s);
-        var tdn = td.div(td.gt(0).any().item<bool>() ? td.sum().div(td.gt(0).sum()) : torch.ones(1));
-        var sdn = sd.div(sd.gt(0).any().item<bool>() ? sd.sum().div(sd.gt(0).sum()) : torch.ones(1));
+        var tdn = td.div(td.gt(Kept.Of(0)).any().item<bool>() ? td.sum().div(td.gt(Kept.Of(0)).sum()) : torch.ones(1));
+        var sdn = sd.div(sd.gt(Kept.Of(0)).any().item<bool>() ? sd.sum().div(sd.gt(Kept.Of(0)).sum()) : torch.ones(1));
         var distance = F.smooth_l1_loss(sdn, tdn.detach());
 
         var ta = Angles(t);
         var sa = Angles(s);
         var angle = F.smooth_l1_loss(sa, ta.detach());
-        return distance.mul(DistanceWeight).add(angle.mul(AngleWeight));
+        return distance.mul(Kept.Of(DistanceWeight)).add(angle.mul(Kept.Of(AngleWeight)), Kept.One);
     }
 
     static Tensor PairwiseDistances(Tensor x)
     {
-        var sq = x.pow(2).sum(1);
+        var sq = x.pow(Kept.Of(2)).sum(1);
         var prod = x.matmul(x.t());
-        var d = sq.unsqueeze(0).add(sq.unsqueeze(1)).sub(prod.mul(2)).clamp_min(1e-12).sqrt();
+        var d = sq.unsqueeze(0).add(sq.unsqueeze(1), Kept.One).sub(prod.mul(Kept.Of(2))).clamp_min(Kept.Of(1e-12)).sqrt();
         // Zero the diagonal without an in-place op on a tensor autograd needs.
         return d.mul(torch.ones_like(d).sub(torch.eye(x.shape[0], dtype: d.dtype)));
     }

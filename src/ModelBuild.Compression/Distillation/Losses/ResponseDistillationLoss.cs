@@ -1,4 +1,5 @@
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -38,21 +39,21 @@ public sealed class ResponseDistillationLoss
     /// </summary>
     /// <param name="teacherLogits">[rows, classes] or [rows, ...] (flattened per row)</param>
     public Tensor TeacherLogProbabilities(Tensor teacherLogits) =>
-        F.log_softmax(teacherLogits.reshape(teacherLogits.shape[0], -1).detach().div(Temperature), 1);
+        F.log_softmax(teacherLogits.reshape(teacherLogits.shape[0], -1).detach().div(Kept.Of(Temperature)), 1);
 
     /// <summary><see cref="Compute"/> with the teacher's side given as <see cref="TeacherLogProbabilities"/> of its logits.</summary>
     public Tensor ComputeFromTeacherLogProbabilities(Tensor studentLogits, Tensor teacherLogProbabilities, Tensor? labels)
     {
         long batch = studentLogits.shape[0];
         var s = studentLogits.reshape(batch, -1);
-        var logPs = F.log_softmax(s.div(Temperature), 1);
+        var logPs = F.log_softmax(s.div(Kept.Of(Temperature)), 1);
         var logPt = teacherLogProbabilities;
         // KL(p_t || p_s) summed over classes, averaged over the batch.
-        var kl = logPt.exp().mul(logPt.sub(logPs)).sum().div(batch);
-        var soft = kl.mul(Temperature * Temperature);
+        var kl = logPt.exp().mul(logPt.sub(logPs)).sum().div(Kept.Of(batch));
+        var soft = kl.mul(Kept.Of(Temperature * Temperature));
         if (labels is null || Alpha >= 1.0) return soft;
         var hard = F.cross_entropy(s, labels, label_smoothing: LabelSmoothing);
-        return soft.mul(Alpha).add(hard.mul(1 - Alpha));
+        return soft.mul(Kept.Of(Alpha)).add(hard.mul(Kept.Of(1 - Alpha)), Kept.One);
     }
 
     /// <summary>
@@ -64,6 +65,6 @@ public sealed class ResponseDistillationLoss
         var s = studentLogits.reshape(studentLogits.shape[0], -1);
         var mimic = F.cross_entropy(s, teacherLabels);
         if (labels is null || Alpha >= 1.0) return mimic;
-        return mimic.mul(Alpha).add(F.cross_entropy(s, labels, label_smoothing: LabelSmoothing).mul(1 - Alpha));
+        return mimic.mul(Kept.Of(Alpha)).add(F.cross_entropy(s, labels, label_smoothing: LabelSmoothing).mul(Kept.Of(1 - Alpha)), Kept.One);
     }
 }

@@ -1,6 +1,7 @@
 using ModelBuild.Compression.Distillation.Import;
 using Onnx;
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Compression.Distillation.Students;
@@ -55,8 +56,8 @@ internal static class DeadOutputRepair
             // A class the sample holds no row of (e.g. most of 1,000 classes in 512 rows) is left alone.
             var deadClasses = Enumerable.Range(0, (int)z.shape[1]).Where(c =>
             {
-                var own = classes.eq(c);
-                return own.any().item<bool>() && z.select(1, c).masked_select(own).le(0).all().item<bool>();
+                var own = classes.eq(Kept.Of(c));
+                return own.any().item<bool>() && z.select(1, c).masked_select(own).le(Kept.Of(0)).all().item<bool>();
             }).ToArray();
             if (deadClasses.Length == 0) return null;
             var mean = h.mean([0]);
@@ -67,13 +68,13 @@ internal static class DeadOutputRepair
                 // the mean of the rows the teacher puts in the class, at the weights' old length, and its bias puts the
                 // threshold half-way, so the revived score is positive where the class is and the other rows do not
                 // push it back under at once (raising the bias alone let them: benchmarks/RESULTS.md).
-                var own = h.index_select(0, classes.eq(c).nonzero().flatten()).mean([0]);
+                var own = h.index_select(0, classes.eq(Kept.Of(c)).nonzero().flatten()).mean([0]);
                 var direction = own - mean;
                 var n = direction.norm().item<float>();
                 if (!(n > 1e-12f)) continue; // the class's rows look like all rows: nothing to point at
                 var w = found.TransposedWeight ? weight[c] : weight.select(1, c);
-                w.copy_(direction * (w.norm() / n));
-                bias[c].copy_(-((own + mean) / 2 * w).sum());
+                w.copy_(direction * w.norm().div(Kept.Of(n)));
+                bias[c].copy_(-own.add(mean, Kept.One).div(Kept.Of(2)).mul(w).sum());
                 imprinted.Add(c);
             }
             if (imprinted.Count == 0) return null;

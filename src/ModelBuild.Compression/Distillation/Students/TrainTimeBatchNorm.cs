@@ -1,6 +1,7 @@
 using ModelBuild.Compression.Distillation.Import;
 using Onnx;
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 using DataType = Onnx.TensorProto.Types.DataType;
 
@@ -65,7 +66,7 @@ public static class TrainTimeBatchNorm
             foreach (var (role, value) in new[] { ("scale", 1f), ("bias", 0f), ("mean", 0f), ("var", 1f) })
             {
                 var name = Unique($"{prefix}.{role}");
-                using var t = torch.full(new[] { channels }, value, ScalarType.Float32);
+                using var t = torch.full(new[] { channels }, Kept.Of(value), ScalarType.Float32);
                 graph.Initializer.Add(TensorProtoConverter.ToProto(t, name));
                 bn.Input.Add(name);
             }
@@ -94,14 +95,14 @@ public static class TrainTimeBatchNorm
             var conv = graph.Node.Single(n => n.Output.Count > 0 && n.Output[0] == bn.Input[0]);
             Tensor Value(string n) => TensorProtoConverter.ToTensor(initializers[n]).to_type(ScalarType.Float32);
             var scale = Value(bn.Input[1]); var shift = Value(bn.Input[2]); var mean = Value(bn.Input[3]); var variance = Value(bn.Input[4]);
-            var s = scale.div(variance.add(Epsilon).sqrt());
+            var s = scale.div(variance.add(Kept.Of(Epsilon), Kept.One).sqrt());
             var weight = initializers[conv.Input[1]];
             var w = Value(conv.Input[1]);
             var shape = w.shape.Select((d, i) => i == 0 ? d : 1L).ToArray();
             TensorProtoConverter.OverwriteValues(weight, w.mul(s.reshape(shape)));
             bool hasBias = conv.Input.Count > 2 && conv.Input[2].Length > 0;
             var b = hasBias ? Value(conv.Input[2]) : torch.zeros(s.shape[0]);
-            var folded = b.sub(mean).mul(s).add(shift);
+            var folded = b.sub(mean).mul(s).add(shift, Kept.One);
             if (hasBias) TensorProtoConverter.OverwriteValues(initializers[conv.Input[2]], folded);
             else
             {

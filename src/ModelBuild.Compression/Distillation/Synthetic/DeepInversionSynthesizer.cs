@@ -1,6 +1,7 @@
 using ModelBuild.Compression.Distillation.Import;
 using Onnx;
 using TorchSharp;
+using Kept = ModelBuild.Compression.Native.KeptScalar;
 using static TorchSharp.torch;
 
 namespace ModelBuild.Compression.Distillation.Synthetic;
@@ -89,7 +90,7 @@ public static class DeepInversionSynthesizer
                 if (targets is null)
                 {
                     classes = logits.shape[1];
-                    targets = torch.arange(start, start + n, dtype: ScalarType.Int64).remainder(classes).MoveToOuterDisposeScope();
+                    targets = Kept.Arange(start, start + n, ScalarType.Int64).remainder(Kept.Of(classes)).MoveToOuterDisposeScope();
                 }
                 var loss = nn.functional.cross_entropy(logits, targets);
                 var bn = torch.tensor(0f);
@@ -97,10 +98,10 @@ public static class DeepInversionSynthesizer
                 {
                     var a = values[name];
                     var axes = Enumerable.Range(0, (int)a.dim()).Where(i => i != 1).Select(i => (long)i).ToArray();
-                    bn = bn.add(a.mean(axes).sub(mean).norm()).add(a.var(axes, false).sub(variance).norm());
+                    bn = bn.add(a.mean(axes).sub(mean).norm(), Kept.One).add(a.var(axes, false).sub(variance).norm(), Kept.One);
                 }
-                loss = loss.add(bn.mul(o.BatchNormWeight)).add(x.pow(2).mean().mul(o.L2Weight));
-                if (image) loss = loss.add(TotalVariation(x).mul(o.TotalVariationWeight));
+                loss = loss.add(bn.mul(Kept.Of(o.BatchNormWeight)), Kept.One).add(x.pow(Kept.Of(2)).mean().mul(Kept.Of(o.L2Weight)), Kept.One);
+                if (image) loss = loss.add(TotalVariation(x).mul(Kept.Of(o.TotalVariationWeight)), Kept.One);
                 loss.backward();
                 optimizer.step();
             }
@@ -124,6 +125,6 @@ public static class DeepInversionSynthesizer
         long h = x.shape[2], w = x.shape[3];
         var dy = x.slice(2, 1, h, 1).sub(x.slice(2, 0, h - 1, 1)).abs().mean();
         var dx = x.slice(3, 1, w, 1).sub(x.slice(3, 0, w - 1, 1)).abs().mean();
-        return dy.add(dx);
+        return dy.add(dx, Kept.One);
     }
 }
