@@ -25,6 +25,12 @@ public enum ModelState
     Serving,
     /// <summary>Still serving the previous generation because the last reload failed.</summary>
     ServingStale,
+    /// <summary>
+    /// Not loaded: its source could not be read when the pool was created (a URI that did not answer, a file not there
+    /// yet). Calls to it throw that error (same code); it loads when its source changes (a watched file, a URI poll),
+    /// on <c>ReloadAsync</c>, or on a call at most once a second. The other models serve meanwhile.
+    /// </summary>
+    WaitingForSource,
 }
 
 /// <summary>A model's state and last reload error.</summary>

@@ -43,7 +43,8 @@ public sealed class PredictionEnginePool<TIn, TOut> : IDisposable
         {
             foreach (var registration in options.Models)
             {
-                AddModel(registration.Name, registration.CreateLoader(services ?? EmptyServiceProvider.Instance, LoaderContext));
+                // A configured model whose source cannot be read yet waits for it; the others serve meanwhile.
+                AddModel(registration.Name, registration.CreateLoader(services ?? EmptyServiceProvider.Instance, LoaderContext), waitForSource: true);
             }
         }
         catch
@@ -228,8 +229,10 @@ public sealed class PredictionEnginePool<TIn, TOut> : IDisposable
 
     // ---- Models -----------------------------------------------------------------------------------------------
 
-    /// <summary>Loads a model now and serves it under <paramref name="modelName"/>; the pool owns the loader.</summary>
-    public void AddModel(string modelName, ModelLoader loader)
+    /// <summary>Loads a model now and serves it under <paramref name="modelName"/>; the pool owns the loader. Throws (MB07xx) if it does not load.</summary>
+    public void AddModel(string modelName, ModelLoader loader) => AddModel(modelName, loader, waitForSource: false);
+
+    private void AddModel(string modelName, ModelLoader loader, bool waitForSource)
     {
         ArgumentNullException.ThrowIfNull(modelName);
         ArgumentNullException.ThrowIfNull(loader);
@@ -243,10 +246,10 @@ public sealed class PredictionEnginePool<TIn, TOut> : IDisposable
                     $"A model named '{modelName}' is already registered in the pool for {typeof(TIn).Name} -> {typeof(TOut).Name}.",
                     "Use another name, or RemoveModel it first (ReloadAsync swaps a new version in place).", modelName);
             }
-            var entry = new ModelEntry<TIn, TOut>(modelName, loader, _options, this, _loggerFactory.CreateLogger($"ModelBuild.Runtime.Model.{modelName}"));
+            var entry = new ModelEntry<TIn, TOut>(modelName, loader, _options, this, _loggerFactory.CreateLogger(modelName.Length == 0 ? "ModelBuild.Runtime.Model" : $"ModelBuild.Runtime.Model.{modelName}"));
             try
             {
-                entry.LoadInitial();
+                entry.LoadInitial(waitForSource);
             }
             catch
             {
@@ -277,7 +280,7 @@ public sealed class PredictionEnginePool<TIn, TOut> : IDisposable
                 return false;
             }
             entry.Dispose();
-            _logger.LogInformation("Removed model {Model}", modelName);
+            _logger.LogInformation("Removed model {Model}", modelName.Length == 0 ? "(default)" : modelName);
             return true;
         }
     }

@@ -53,7 +53,11 @@ public sealed class DependencyInjectionTests
         Assert.Same(provider.GetRequiredService<RuntimeMetrics>(), provider.GetRequiredService<RuntimeMetrics>());
     }
 
-    /// <summary>A missing model file (or a folder given as one) was a bare FileNotFoundException / UnauthorizedAccessException.</summary>
+    /// <summary>
+    /// A missing model file (or a folder given as one) was a bare FileNotFoundException / UnauthorizedAccessException.
+    /// It is MB0701 naming the file, on each call to that model; the pool itself is created (the file may come later,
+    /// WaitingForSourceTests), so the other models of the pool would serve.
+    /// </summary>
     [Theory]
     [InlineData("missing")]
     [InlineData("folder")]
@@ -63,10 +67,12 @@ public sealed class DependencyInjectionTests
         var services = new ServiceCollection();
         services.AddPredictionEnginePool<WineInput, WineScores>().FromFile("wine", path, false);
         using var provider = services.BuildServiceProvider();
-        var error = Assert.Throws<ModelRuntimeException>(() => provider.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>());
+        var pool = provider.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>();
+        var error = Assert.Throws<ModelRuntimeException>(() => pool.Predict("wine", new WineInput()));
         Assert.Equal(RuntimeErrorCodes.ModelLoadFailed, error.Code);
         Assert.Contains(Path.GetFullPath(path), error.Cause);
         Assert.Contains(what == "missing" ? "does not exist" : "is a folder", error.Cause);
+        Assert.Equal(ModelState.WaitingForSource, Assert.Single(pool.GetModelStatuses()).State);
     }
 
     /// <summary>After disposal a call said "no model named 'wine' is registered" (MB0706), which sends the user the wrong way.</summary>

@@ -11,8 +11,9 @@ public static class PredictionEnginePoolServiceCollectionExtensions
 {
     /// <summary>
     /// Registers a singleton <see cref="PredictionEnginePool{TIn,TOut}"/>; add models with the returned builder's
-    /// FromFile/FromUri. Models load when the pool is first resolved, so a missing file or a class/model mismatch
-    /// fails there with an MB07xx error.
+    /// FromFile/FromUri. Models load when the pool is first resolved, so a class/model mismatch fails there with an
+    /// MB07xx error; a model whose source cannot be read yet (a URI that does not answer, a missing file) waits for
+    /// it instead, and the other models serve (<see cref="ModelState.WaitingForSource"/>).
     /// </summary>
     public static PredictionEnginePoolBuilder<TIn, TOut> AddPredictionEnginePool<TIn, TOut>(this IServiceCollection services)
         where TIn : class

@@ -5,7 +5,8 @@ namespace ModelBuild.Runtime;
 
 /// <summary>
 /// Reports each model of a pool: Healthy when every model serves its latest source, Degraded when a reload failed
-/// and an older generation keeps serving, Unhealthy when the pool could not be created (e.g. a model did not load).
+/// and an older generation keeps serving, Unhealthy (the registration's failure status) when a model waits for a
+/// source it could not read or the pool could not be created (a model that is wrong for its classes).
 /// </summary>
 public sealed class PredictionEnginePoolHealthCheck<TIn, TOut>(IServiceProvider services) : IHealthCheck
     where TIn : class
@@ -29,14 +30,21 @@ public sealed class PredictionEnginePoolHealthCheck<TIn, TOut>(IServiceProvider 
         var data = new Dictionary<string, object>(StringComparer.Ordinal);
         foreach (var status in statuses)
         {
-            data[status.Name.Length == 0 ? "(default)" : status.Name] = status.State == ModelState.Serving
-                ? $"serving generation {status.Generation} loaded {status.LoadedAt:O}"
-                : $"serving stale generation {status.Generation}; last reload failed at {status.LastErrorAt:O}: {status.LastError}";
+            data[status.Name.Length == 0 ? "(default)" : status.Name] = status.State switch
+            {
+                ModelState.Serving => $"serving generation {status.Generation} loaded {status.LoadedAt:O}",
+                ModelState.ServingStale => $"serving stale generation {status.Generation}; last reload failed at {status.LastErrorAt:O}: {status.LastError}",
+                _ => $"not loaded: its source could not be read (last tried {status.LastErrorAt:O}): {status.LastError}",
+            };
         }
-        var stale = statuses.Where(s => s.State == ModelState.ServingStale).Select(s => s.Name).ToList();
-        var result = stale.Count == 0
-            ? HealthCheckResult.Healthy($"{statuses.Count} model(s) serving.", data)
-            : HealthCheckResult.Degraded($"Reload failed for {string.Join(", ", stale.Select(s => $"'{s}'"))}; previous generation(s) serving.", data: data);
+        static string Names(IEnumerable<ModelStatus> s) => string.Join(", ", s.Select(m => m.Name.Length == 0 ? "(default)" : $"'{m.Name}'"));
+        var waiting = statuses.Where(s => s.State == ModelState.WaitingForSource).ToList();
+        var stale = statuses.Where(s => s.State == ModelState.ServingStale).ToList();
+        var result = waiting.Count > 0
+            ? new HealthCheckResult(context.Registration.FailureStatus, $"Not loaded: {Names(waiting)} (source could not be read); {statuses.Count - waiting.Count} model(s) serving.", data: data)
+            : stale.Count == 0
+                ? HealthCheckResult.Healthy($"{statuses.Count} model(s) serving.", data)
+                : HealthCheckResult.Degraded($"Reload failed for {Names(stale)}; previous generation(s) serving.", data: data);
         return Task.FromResult(result);
     }
 }

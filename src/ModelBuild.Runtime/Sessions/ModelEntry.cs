@@ -32,10 +32,19 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     private int _changedDuringInitialLoad;
     private volatile string? _lastError;
     private DateTimeOffset? _lastErrorAt;
+    // Set while a configured model waits for its source (its first read failed); null once it has loaded.
+    private volatile Exception? _waitingForSource;
+    private long _nextCallTriggeredLoad;
+
+    /// <summary>How often calls to a model that waits for its source may start another attempt to read it.</summary>
+    internal static readonly TimeSpan CallTriggeredLoadInterval = TimeSpan.FromSeconds(1);
 
     public string Name { get; } = name;
 
-    public ModelGeneration<TIn, TOut> Current => Volatile.Read(ref _current) ?? throw new ObjectDisposedException($"model '{Name}'");
+    /// <summary>The name in log lines: the default model's empty name shows as "(default)" (as in the health check).</summary>
+    private string LogName => Name.Length == 0 ? "(default)" : Name;
+
+    public ModelGeneration<TIn, TOut> Current => Volatile.Read(ref _current) ?? throw NotServing();
 
     /// <summary>Fires after every successful swap (like Microsoft.Extensions.ML's reload token).</summary>
     public IChangeToken ReloadedToken => _reloaded.Token;
@@ -44,26 +53,55 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     {
         get
         {
-            var info = Current.Info;
+            if (Volatile.Read(ref _current) is not { } current)
+            {
+                return new ModelStatus(Name, ModelState.WaitingForSource, 0, default, _lastError, _lastErrorAt);
+            }
+            var info = current.Info;
             return new ModelStatus(Name, _lastError is null ? ModelState.Serving : ModelState.ServingStale, info.Generation, info.LoadedAt, _lastError, _lastErrorAt);
         }
     }
 
-    /// <summary>The first load: synchronous, single attempt, so configuration errors surface when the pool is created.</summary>
-    public void LoadInitial()
+    /// <summary>
+    /// The first load: synchronous, single attempt, so configuration errors surface when the pool is created. With
+    /// <paramref name="waitForSource"/>, a source that cannot be read (a URI that does not answer, a file not there
+    /// yet) does not throw: the model waits for it (see <see cref="ModelState.WaitingForSource"/>) and false is
+    /// returned. A model that is read but wrong (not ONNX, not fitting the classes, a bad sidecar) always throws.
+    /// </summary>
+    public bool LoadInitial(bool waitForSource = false)
     {
         // Watch before reading, so a deploy that lands during the first load is not missed.
         _changeRegistration = ChangeToken.OnChange(_loader.GetReloadToken, OnSourceChanged);
-        _loader.Start();
-        var bytes = _loader.ReadModelAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        byte[] bytes;
+        try
+        {
+            _loader.Start();
+            bytes = _loader.ReadModelAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        }
+        catch (Exception ex) when (waitForSource)
+        {
+            _waitingForSource = ex;
+            (_lastError, _lastErrorAt) = (ex.Message, DateTimeOffset.UtcNow);
+            Volatile.Write(ref _nextCallTriggeredLoad, Stopwatch.GetTimestamp() + (long)(CallTriggeredLoadInterval.TotalSeconds * Stopwatch.Frequency));
+            var code = (ex as ModelRuntimeException)?.Code ?? RuntimeErrorCodes.ModelLoadFailed;
+            _logger.LogError(new EventId(2701, code), ex,
+                "{Code}: model {Model} could not be read from {Source} ({Error}); the other models serve, calls to this one fail with this error, and it loads when its source can be read.",
+                code, LogName, _loader.Source, ex.Message);
+            if (Interlocked.Exchange(ref _changedDuringInitialLoad, 0) == 1)
+            {
+                _ = LoadFirstFromSourceAsync();
+            }
+            return false;
+        }
         var first = CreateGeneration(bytes, _loader.ReadSessionSettingsAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult());
         Volatile.Write(ref _current, first);
         _logger.LogInformation("Loaded model {Model} from {Source} (generation {Generation}, sha256 {Sha256})",
-            Name, _loader.Source, first.Number, first.Info.Sha256);
+            LogName, _loader.Source, first.Number, first.Info.Sha256);
         if (Interlocked.Exchange(ref _changedDuringInitialLoad, 0) == 1)
         {
             _ = ReloadFromSourceAsync();
         }
+        return true;
     }
 
     private void OnSourceChanged()
@@ -72,6 +110,98 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
         if (Volatile.Read(ref _current) is not null)
         {
             _ = ReloadFromSourceAsync();
+        }
+        else if (_waitingForSource is not null)
+        {
+            _ = LoadFirstFromSourceAsync();
+        }
+    }
+
+    /// <summary>
+    /// Why there is no generation to serve: the model waits for its source (its error, with the same code, and at
+    /// most once per <see cref="CallTriggeredLoadInterval"/> a new attempt in the background), or it was disposed.
+    /// </summary>
+    private Exception NotServing()
+    {
+        if (_disposing.IsCancellationRequested || _waitingForSource is not { } error)
+        {
+            return new ObjectDisposedException($"model '{Name}'");
+        }
+        long now = Stopwatch.GetTimestamp(), next = Volatile.Read(ref _nextCallTriggeredLoad);
+        if (now >= next && Interlocked.CompareExchange(ref _nextCallTriggeredLoad, now + (long)(CallTriggeredLoadInterval.TotalSeconds * Stopwatch.Frequency), next) == next)
+        {
+            _ = LoadFirstFromSourceAsync();
+        }
+        return error is ModelRuntimeException m
+            ? new ModelRuntimeException(m.Code, $"Model '{Name}' is not loaded yet: {m.Cause}", $"{m.Remedy} It loads as soon as its source can be read (ModelReloaded is raised).", m.Item, error)
+            : new ModelRuntimeException(RuntimeErrorCodes.ModelLoadFailed, $"Model '{Name}' is not loaded yet: its source '{_loader.Source}' could not be read: {error.Message}",
+                "Check that the source is reachable from this host; the model loads as soon as it can be read (ModelReloaded is raised).", _loader.Source, error);
+    }
+
+    private async Task LoadFirstFromSourceAsync()
+    {
+        try
+        {
+            await LoadFirstAsync(_disposing.Token).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Kept as the model's error (calls and the health check show it); the next change or call tries again.
+        }
+    }
+
+    /// <summary>One attempt to read and load a model that waits for its source; throws its error when it fails.</summary>
+    private async Task<bool> LoadFirstAsync(CancellationToken cancellationToken)
+    {
+        await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Volatile.Read(ref _current) is not null || _waitingForSource is null)
+            {
+                return false; // another attempt loaded it, or it was disposed
+            }
+            ModelGeneration<TIn, TOut> first;
+            try
+            {
+                var bytes = await _loader.ReadModelAsync(cancellationToken).ConfigureAwait(false);
+                first = CreateGeneration(bytes, await _loader.ReadSessionSettingsAsync(cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && !_disposing.IsCancellationRequested)
+            {
+                _waitingForSource = ex;
+                (_lastError, _lastErrorAt) = (ex.Message, DateTimeOffset.UtcNow);
+                _logger.LogDebug("Model {Model} still cannot be loaded from {Source} ({Error})", LogName, _loader.Source, ex.Message);
+                throw;
+            }
+            lock (_swapLock)
+            {
+                if (_disposing.IsCancellationRequested)
+                {
+                    first.Release();
+                    return false;
+                }
+                Volatile.Write(ref _current, first);
+            }
+            _waitingForSource = null;
+            _lastError = null;
+            try
+            {
+                _loader.Start(); // a file watcher that could not start on a missing folder starts now
+            }
+            catch (Exception ex)
+            {
+                _logger.LogWarning(ex, "Model {Model} loaded, but watching {Source} for changes did not start", LogName, _loader.Source);
+            }
+            _pool.Metrics.RecordReload(Name);
+            _logger.LogInformation("Loaded model {Model} from {Source} (generation {Generation}, sha256 {Sha256}) after waiting for its source",
+                LogName, _loader.Source, first.Number, first.Info.Sha256);
+            _pool.RaiseReloaded(new ModelReloadedEventArgs(Name, first.Info, 0));
+            _reloaded.Fire();
+            return true;
+        }
+        finally
+        {
+            _reloadLock.Release();
         }
     }
 
@@ -110,6 +240,10 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     /// </summary>
     public async Task<bool> ReloadAsync(CancellationToken cancellationToken)
     {
+        if (Volatile.Read(ref _current) is null && _waitingForSource is not null)
+        {
+            return await LoadFirstAsync(cancellationToken).ConfigureAwait(false);
+        }
         await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -140,16 +274,16 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
                     _lastError = null;
                     _pool.Metrics.RecordReload(Name);
                     _logger.LogInformation("Reloaded model {Model} from {Source}: generation {Previous} -> {Generation} (sha256 {Sha256})",
-                        Name, _loader.Source, previous.Number, next.Number, next.Info.Sha256);
+                        LogName, _loader.Source, previous.Number, next.Number, next.Info.Sha256);
                     _pool.RaiseReloaded(new ModelReloadedEventArgs(Name, next.Info, previous.Number));
                     _reloaded.Fire();
                     return true;
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException && !_disposing.IsCancellationRequested)
                 {
-                    if (Stopwatch.GetElapsedTime(started) < _options.ReloadTimeout)
+                    if (MayBeTornWrite(ex) && Stopwatch.GetElapsedTime(started) < _options.ReloadTimeout)
                     {
-                        _logger.LogDebug("Model {Model} from {Source} does not load yet ({Error}); retrying", Name, _loader.Source, ex.Message);
+                        _logger.LogDebug("Model {Model} from {Source} does not load yet ({Error}); retrying", LogName, _loader.Source, ex.Message);
                         await Task.Delay(_options.ReloadRetryInterval, cancellationToken).ConfigureAwait(false);
                         continue;
                     }
@@ -157,7 +291,7 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
                     _lastErrorAt = DateTimeOffset.UtcNow;
                     _pool.Metrics.RecordReloadFailure(Name);
                     _logger.LogWarning(ex, "Reload of model {Model} from {Source} failed; generation {Generation} keeps serving",
-                        Name, _loader.Source, Current.Number);
+                        LogName, _loader.Source, Current.Number);
                     _pool.RaiseReloadFailed(new ModelReloadFailedEventArgs(Name, ex, Current.Number));
                     throw;
                 }
@@ -221,6 +355,15 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
             throw;
         }
     }
+
+    /// <summary>
+    /// A failure that a source still being written (a torn file, a sidecar half copied) or a network hiccup explains,
+    /// so retrying can end it. A model that was read and loaded but does not fit the classes or the tokenizer
+    /// (MB0702-MB0708, MB0711, MB0731-MB0733) fails the same way on every attempt: it is reported at once, not retried
+    /// for the whole ReloadTimeout.
+    /// </summary>
+    private static bool MayBeTornWrite(Exception ex) => ex is not ModelRuntimeException m
+        || m.Code is RuntimeErrorCodes.ModelLoadFailed or RuntimeErrorCodes.DownloadFailed or RuntimeErrorCodes.SessionSettingsMalformed;
 
     private static string Hash(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 

@@ -55,6 +55,15 @@ internal sealed class LoopbackModelServer : IDisposable
         }
     }
 
+    /// <summary>Ends the failures asked for with failFirstRequests: the server answers from now on.</summary>
+    public void StopFailing()
+    {
+        lock (_gate)
+        {
+            _failuresLeft = 0;
+        }
+    }
+
     private async Task LoopAsync()
     {
         while (_listener.IsListening)
