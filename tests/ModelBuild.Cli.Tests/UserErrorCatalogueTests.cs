@@ -136,6 +136,19 @@ public sealed class UserErrorCatalogueTests : IDisposable
         Assert.False(File.Exists(output));
     }
 
+    /// <summary>bench timed a NaN row without a word (eval refused the same file with MB0503).</summary>
+    [Fact]
+    public void Bench_data_with_NaN_is_MB0503()
+    {
+        var x = NpyArray.Read(TestPaths.Wine("test_x.npy"));
+        var values = x.ToSingleArray();
+        values[3] = float.NaN;
+        NpyArray.Create(values, x.Shape).Save(PathOf("nan-bench.npy"));
+        var run = CliProcess.Run("bench", TestPaths.Wine("teacher.onnx"), "--data", PathOf("nan-bench.npy"), "--runs", "10");
+        AssertUserError("MB0503", run);
+        Assert.Contains("(sample 0)", run.Stdout);
+    }
+
     [Fact]
     public void A_npy_header_whose_element_count_overflows_is_MB0104()
     {

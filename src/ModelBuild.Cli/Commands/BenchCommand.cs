@@ -36,6 +36,8 @@ internal static class BenchCommand
             var path = parse.GetValue(model)!;
             var b = parse.GetValue(batch) ?? 1;
             var sample = parse.GetValue(data) is { } d ? DataSource.ReadInputSet(d, reading.For(parse, path)) : SyntheticSample.For(path, b);
+            // NaN or Inf would time the kernels on values no real input has (and, with denormals, at another speed): MB0503 as in eval.
+            sample.EnsureFinite();
             if (sample.Count < b)
             {
                 using var runner = new ModelRunner(path);

@@ -779,7 +779,7 @@ public static class StudentDistiller
         if (!(o.LearningRate > 0)) throw DistillationErrors.InvalidOption("--learning-rate", $"{o.LearningRate} must be positive");
         if (!(o.Temperature > 0)) throw DistillationErrors.InvalidOption("--temperature", $"{o.Temperature} must be positive");
         if (o.Alpha is < 0 or > 1 || double.IsNaN(o.Alpha)) throw DistillationErrors.InvalidOption("--alpha", $"{o.Alpha} must be between 0 and 1");
-        if (o.Dropout is < 0 or >= 1 || double.IsNaN(o.Dropout)) throw DistillationErrors.InvalidOption("dropout", $"{o.Dropout} must be in [0, 1)");
+        if (o.Dropout is < 0 or >= 1 || double.IsNaN(o.Dropout)) throw DistillationErrors.InvalidOption("--dropout", $"{o.Dropout} must be in [0, 1)");
         if (!(o.WeightDecay >= 0) || double.IsInfinity(o.WeightDecay)) throw DistillationErrors.InvalidOption("--weight-decay", $"{o.WeightDecay} must be 0 or more");
         if (o.LabelSmoothing is < 0 or >= 1 || double.IsNaN(o.LabelSmoothing)) throw DistillationErrors.InvalidOption("--label-smoothing", $"{o.LabelSmoothing} must be in [0, 1)");
         if (o.ValidationFraction is < 0 or >= 1 || double.IsNaN(o.ValidationFraction)) throw DistillationErrors.InvalidOption("--validation-split", $"{o.ValidationFraction} must be in [0, 1)");

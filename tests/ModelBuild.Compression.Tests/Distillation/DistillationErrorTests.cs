@@ -152,6 +152,7 @@ public sealed class DistillationErrorTests : IDisposable
         Fails(new DistillationOptions { TeacherPath = Wine.Teacher, StudentPath = Wine.StudentScratch, OutputPath = Output, TrainingData = Wine.File("train_x.npy"), Alpha = 1.5 }, "MB0308");
         Assert.Contains("--weight-decay", Fails(new DistillationOptions { TeacherPath = Wine.Teacher, StudentPath = Wine.StudentScratch, OutputPath = Output, TrainingData = Wine.File("train_x.npy"), WeightDecay = -0.01 }, "MB0308").Cause);
         Assert.Contains("--label-smoothing", Fails(new DistillationOptions { TeacherPath = Wine.Teacher, StudentPath = Wine.StudentScratch, OutputPath = Output, TrainingData = Wine.File("train_x.npy"), LabelSmoothing = 1 }, "MB0308").Cause);
+        Assert.Contains("--dropout", Fails(new DistillationOptions { TeacherPath = Wine.Teacher, StudentPath = Wine.StudentScratch, OutputPath = Output, TrainingData = Wine.File("train_x.npy"), Dropout = 2 }, "MB0308").Cause);
         Fails(new DistillationOptions { TeacherPath = Wine.Teacher, OutputPath = Output, TrainingData = Wine.File("train_x.npy") }, "MB0308");
     }
 
