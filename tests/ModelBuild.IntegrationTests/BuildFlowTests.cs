@@ -64,6 +64,42 @@ public sealed partial class BuildFlowTests(PackageFixture package)
         Assert.True(before >= 0 && worker > before && after > worker, build.Output);
     }
 
+    /// <summary>
+    /// A data spec that is not a plain path (<c>calib.npz:x</c>, <c>generated:8</c>) was an input MSBuild could not find,
+    /// so the target ran on every build. The .npz itself is the input now, and a generated spec none.
+    /// </summary>
+    [Fact]
+    public void An_npz_member_and_generated_data_are_up_to_date_on_the_second_build_and_new_npz_bytes_rerun()
+    {
+        using var project = new ThrowAwayProject(package,
+            """<CompressModel Include="teacher.onnx" OutputName="models/wine.onnx" Quantize="int8-static" CalibrationData="calib.npz:x" EvaluationData="generated:8" Force="true" />""");
+        void WriteNpz(byte[] member)
+        {
+            var path = project.PathOf("calib.npz");
+            File.Delete(path);
+            using var zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Create);
+            using var entry = zip.CreateEntry("x.npy").Open();
+            entry.Write(member);
+        }
+        var calibration = File.ReadAllBytes(project.PathOf("calib_x.npy"));
+        WriteNpz(calibration);
+        var first = project.Build();
+        Assert.True(first.Succeeded, first.ToString());
+        Assert.Contains(ThrowAwayProject.WorkerStarted, first.Output);
+
+        var second = project.Build();
+        Assert.True(second.Succeeded, second.ToString());
+        Assert.DoesNotContain(ThrowAwayProject.WorkerStarted, second.Output);
+        Assert.Contains("Skipping target \"_ModelBuildCompress\" because all output files are up-to-date", second.Output);
+
+        var last = BitConverter.ToSingle(calibration, calibration.Length - 4);
+        BitConverter.GetBytes(last + 0.25f).CopyTo(calibration, calibration.Length - 4);
+        WriteNpz(calibration);
+        var changed = project.Build();
+        Assert.True(changed.Succeeded, changed.ToString());
+        Assert.Contains(ThrowAwayProject.WorkerStarted, changed.Output);
+    }
+
     [Fact]
     public void Incremental_builds_start_no_worker_touch_does_not_recompress_new_bytes_do_and_clean_removes_the_output()
     {

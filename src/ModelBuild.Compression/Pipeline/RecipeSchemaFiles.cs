@@ -180,10 +180,15 @@ public static partial class RecipeSchemaFiles
     public static string PropsBlock() =>
         string.Concat(RecipeSchema.Settings.Select(s => $"      <{s.Metadata}></{s.Metadata}>\n"));
 
-    /// <summary>Every metadata that names a file is an input of the compress target.</summary>
+    /// <summary>
+    /// Every metadata that names a file is an input of the compress target. A data setting's value is a data spec, not
+    /// always a path: <c>file.npz:name</c> is the file <c>file.npz</c>, and <c>generated[:N]</c> names no file. Given
+    /// as is, MSBuild found no such input and ran the target on every build.
+    /// </summary>
     public static string TargetsBlock() =>
-        string.Concat(RecipeSchema.Files.Select(s =>
-            $"      <_ModelBuildInput Include=\"%(CompressModel.{s.Metadata})\" Condition=\"'%(CompressModel.{s.Metadata})' != ''\" />\n"));
+        string.Concat(RecipeSchema.Files.Select(s => s.Kind == SettingKind.Data
+            ? $"      <_ModelBuildInput Include=\"$([System.Text.RegularExpressions.Regex]::Replace('%(CompressModel.{s.Metadata})', '(?i)(\\.npz):[^/\\\\]+$', '$1'))\" Condition=\"'%(CompressModel.{s.Metadata})' != '' and !$([System.Text.RegularExpressions.Regex]::IsMatch('%(CompressModel.{s.Metadata})', '(?i)^generated(:.*)?$'))\" />\n"
+            : $"      <_ModelBuildInput Include=\"%(CompressModel.{s.Metadata})\" Condition=\"'%(CompressModel.{s.Metadata})' != ''\" />\n"));
 
     /// <summary>Replaces what stands between the begin and end markers' lines.</summary>
     public static string Splice(string text, string block)
