@@ -84,8 +84,17 @@ public static partial class OnnxOperators
         }
         var min11 = c.OptionalInput(1);
         var max11 = c.OptionalInput(2);
-        if (min11 is not null) result = IsFloating(x) ? result.clamp_min(Kept.Of(OnnxNodeContext.ToDouble(min11))) : result.clamp_min(Kept.Of(OnnxNodeContext.ToLongs(min11)[0]));
-        if (max11 is not null) result = IsFloating(x) ? result.clamp_max(Kept.Of(OnnxNodeContext.ToDouble(max11))) : result.clamp_max(Kept.Of(OnnxNodeContext.ToLongs(max11)[0]));
+        // The bounds are tensors the graph may compute from the data: scalars alive until the call returns, not kept.
+        if (min11 is not null)
+        {
+            using var min = IsFloating(x) ? OnnxNodeContext.ToDouble(min11).ToScalar() : OnnxNodeContext.ToLongs(min11)[0].ToScalar();
+            result = result.clamp_min(min);
+        }
+        if (max11 is not null)
+        {
+            using var max = IsFloating(x) ? OnnxNodeContext.ToDouble(max11).ToScalar() : OnnxNodeContext.ToLongs(max11)[0].ToScalar();
+            result = result.clamp_max(max);
+        }
         return One(ReferenceEquals(result, x) ? x.alias() : result);
     }
 
@@ -100,7 +109,7 @@ public static partial class OnnxOperators
     static Tensor[] Dropout(OnnxNodeContext c)
     {
         var x = c.Input(0);
-        double ratio = c.Opset >= 12 && c.OptionalInput(1) is { } r ? OnnxNodeContext.ToDouble(r) : c.Float("ratio", 0.5f);
+        double ratio = c.Opset >= 12 && c.OptionalInput(1) is { } r ? OnnxNodeContext.ToDouble(r) : c.Float("ratio", 0.5f); // a graph constant in practice
         bool trainingInput = c.Opset >= 12 && c.OptionalInput(2) is { } tm && OnnxNodeContext.ToLongs(tm)[0] != 0;
         // An exported (inference) graph's Dropout is the identity; while the student trains it drops, as in PyTorch.
         bool drop = (trainingInput || c.Training) && ratio > 0;

@@ -210,11 +210,13 @@ public static partial class OnnxOperators
             double s = OnnxNodeContext.ToDouble(start), l = OnnxNodeContext.ToDouble(c.Input(1)), d = OnnxNodeContext.ToDouble(c.Input(2));
             long n = Math.Max((long)Math.Ceiling((l - s) / d), 0);
             // start + i * delta, as the ONNX definition computes it (repeated addition would drift differently).
-            return One(Kept.Arange(0, n, ScalarType.Float64).mul(Kept.Of(d)).add(Kept.Of(s), Kept.One).to_type(type));
+            using Scalar delta = d.ToScalar(), first = s.ToScalar(); // inputs the graph may compute: not kept
+            return One(Kept.Arange(0, n, ScalarType.Float64).mul(delta).add(first, Kept.One).to_type(type));
         }
         long si = OnnxNodeContext.ToLongs(start)[0], li = OnnxNodeContext.ToLongs(c.Input(1))[0], di = OnnxNodeContext.ToLongs(c.Input(2))[0];
         long count = Math.Max((long)Math.Ceiling((double)(li - si) / di), 0);
-        return One(Kept.Arange(0, count, ScalarType.Int64).mul(Kept.Of(di)).add(Kept.Of(si), Kept.One).to_type(type));
+        using Scalar by = di.ToScalar(), from = si.ToScalar();
+        return One(Kept.Arange(0, count, ScalarType.Int64).mul(by).add(from, Kept.One).to_type(type));
     }
 
     static Tensor[] Pad(OnnxNodeContext c)

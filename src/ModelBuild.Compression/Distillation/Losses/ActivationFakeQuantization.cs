@@ -76,9 +76,11 @@ public sealed class ActivationFakeQuantization
     public static Tensor FakeQuantize(Tensor x, float scale, int zeroPoint)
     {
         double lo = (-128 - zeroPoint) * (double)scale, hi = (127 - zeroPoint) * (double)scale;
-        var clipped = x.clamp(Kept.Of(lo), Kept.Of(hi));
+        // The range moves every training step: these scalars live until the calls below return, not in KeptScalar.
+        using Scalar low = lo.ToScalar(), high = hi.ToScalar(), step = scale.ToScalar(), zero = zeroPoint.ToScalar();
+        var clipped = x.clamp(low, high);
         Tensor q;
-        using (torch.no_grad()) q = x.div(Kept.Of(scale)).round().add(Kept.Of(zeroPoint), Kept.One).clamp(Kept.Of(-128), Kept.Of(127)).sub(Kept.Of(zeroPoint)).mul(Kept.Of(scale));
+        using (torch.no_grad()) q = x.div(step).round().add(zero, Kept.One).clamp(Kept.Of(-128), Kept.Of(127)).sub(zero).mul(step);
         return clipped.add(q.sub(clipped.detach()), Kept.One);
     }
 }

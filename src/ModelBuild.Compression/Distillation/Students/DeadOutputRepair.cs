@@ -73,7 +73,7 @@ internal static class DeadOutputRepair
                 var n = direction.norm().item<float>();
                 if (!(n > 1e-12f)) continue; // the class's rows look like all rows: nothing to point at
                 var w = found.TransposedWeight ? weight[c] : weight.select(1, c);
-                w.copy_(direction * w.norm().div(Kept.Of(n)));
+                using (Scalar length = n.ToScalar()) w.copy_(direction * w.norm().div(length)); // n depends on the data: not kept
                 bias[c].copy_(-own.add(mean, Kept.One).div(Kept.Of(2)).mul(w).sum());
                 imprinted.Add(c);
             }

@@ -73,12 +73,14 @@ public static class DeepInversionSynthesizer
             int n = Math.Min(o.BatchSize, count - start);
             using var scope = torch.NewDisposeScope();
             var x = new TorchSharp.Modules.Parameter(torch.randn(new long[] { n }.Concat(dims).ToArray()), requires_grad: true);
-            using var optimizer = torch.optim.Adam(new[] { x }, o.LearningRate, beta1: 0.5, beta2: 0.9);
+            // Adam: LeanAdamW without weight decay computes TorchSharp's Adam step operation for operation (the same bits),
+            // without the temporary Scalars TorchSharp's step makes (KeptScalar).
+            using var optimizer = new LeanAdamW(new[] { x }, o.LearningRate, beta1: 0.5, beta2: 0.9, weightDecay: 0);
             Tensor? targets = null;
             for (int step = 0; step < o.Steps; step++)
             {
                 using var stepScope = torch.NewDisposeScope();
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 Tensor shifted = x;
                 if (image && o.Jitter > 0)
                 {
@@ -103,7 +105,7 @@ public static class DeepInversionSynthesizer
                 loss = loss.add(bn.mul(Kept.Of(o.BatchNormWeight)), Kept.One).add(x.pow(Kept.Of(2)).mean().mul(Kept.Of(o.L2Weight)), Kept.One);
                 if (image) loss = loss.add(TotalVariation(x).mul(Kept.Of(o.TotalVariationWeight)), Kept.One);
                 loss.backward();
-                optimizer.step();
+                optimizer.Step();
             }
             batches.Add(x.detach().clone().MoveToOuterDisposeScope());
             targets?.Dispose();
