@@ -28,7 +28,8 @@ public enum ModelState
     /// <summary>
     /// Not loaded: its source could not be read when the pool was created (a URI that did not answer, a file not there
     /// yet). Calls to it throw that error (same code); it loads when its source changes (a watched file, a URI poll),
-    /// on <c>ReloadAsync</c>, or on a call at most once a second. The other models serve meanwhile.
+    /// on <c>ReloadAsync</c>, or on a call or a status read (the health check) at most once a second. A model read
+    /// later that does not fit the classes waits for the next source change. The other models serve meanwhile.
     /// </summary>
     WaitingForSource,
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Primitives;
 using ModelBuild.Runtime.Tests.Support;
 
 namespace ModelBuild.Runtime.Tests;
@@ -99,5 +100,128 @@ public sealed class WaitingForSourceTests
         File.Copy(TestPaths.WineStudent, path);
         Assert.True(await pool.ReloadAsync("late"));
         Assert.Equal(1, pool.GetModelInfo("late").Generation);
+    }
+
+    /// <summary>A loader the test drives: each read calls <see cref="Read"/> with the read's number (1, 2, ...).</summary>
+    private sealed class ScriptedLoader(Func<int, byte[]> read) : ModelLoader
+    {
+        private CancellationTokenSource _changed = new();
+        private int _reads;
+        public int Reads => Volatile.Read(ref _reads);
+        public override string Source => "scripted";
+        public override ValueTask<byte[]> ReadModelAsync(CancellationToken cancellationToken) =>
+            ValueTask.FromResult(read(Interlocked.Increment(ref _reads)));
+        public override IChangeToken GetReloadToken() => new CancellationChangeToken(_changed.Token);
+        public void Fire() => Interlocked.Exchange(ref _changed, new CancellationTokenSource()).Cancel();
+    }
+
+    private static PredictionEnginePool<WineInput, WineScores> PoolOf(ModelLoader loader)
+    {
+        var options = new PredictionEnginePoolOptions<WineInput, WineScores>();
+        options.Models.Add(new ModelRegistration("m", (_, _) => loader));
+        return new PredictionEnginePool<WineInput, WineScores>(options);
+    }
+
+    private static async Task Eventually(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60); // a bound on "never"
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>
+    /// A change that lands while a first load is reading the old bytes: the attempt it starts found the model loaded and
+    /// stopped, so the model stayed on the old bytes (found in review). It now reads the source again.
+    /// </summary>
+    [Fact]
+    public async Task A_change_during_a_first_load_is_not_lost()
+    {
+        byte[] v1 = File.ReadAllBytes(TestPaths.WineTeacher), v2 = File.ReadAllBytes(TestPaths.WineStudent);
+        using var inRead = new ManualResetEventSlim();
+        using var proceed = new ManualResetEventSlim();
+        ScriptedLoader? loader = null;
+        loader = new ScriptedLoader(n =>
+        {
+            if (n == 1) throw new IOException("not there yet");
+            if (n == 2)
+            {
+                inRead.Set();
+                proceed.Wait();
+                return v1;
+            }
+            return v2;
+        });
+        using var pool = PoolOf(loader);
+        var first = Task.Run(() => pool.ReloadAsync("m")); // the second read: blocks in the loader
+        Assert.True(inRead.Wait(TimeSpan.FromSeconds(60)));
+        loader.Fire(); // the source changes while the old bytes are being read
+        proceed.Set();
+        Assert.True(await first);
+        var expected = DirectOnnxRuntime.PredictRows(TestPaths.WineStudent, _rows[..1])[0];
+        await Eventually(() => pool.GetModelInfo("m").Generation == 2);
+        Assert.Equal(expected, pool.Predict("m", new WineInput { Features = _rows[0] }).Scores);
+    }
+
+    /// <summary>
+    /// A model that turns up but does not fit the classes fails the same way every time: calls stopped retrying it
+    /// only never (a session built per attempt); now they stop, and the next source change tries again.
+    /// </summary>
+    [Fact]
+    public async Task A_model_that_turns_up_wrong_is_not_retried_by_calls_but_by_the_next_change()
+    {
+        var wrong = File.ReadAllBytes(Path.Combine(TestPaths.Shared, "teachers", "breast-cancer-mlp", "teacher.onnx"));
+        var right = File.ReadAllBytes(TestPaths.WineStudent);
+        var current = wrong;
+        var loader = new ScriptedLoader(n => n == 1 ? throw new IOException("not there yet") : Volatile.Read(ref current));
+        using var pool = PoolOf(loader);
+        var input = new WineInput { Features = _rows[0] };
+        await Eventually(() =>
+        {
+            try { pool.Predict("m", input); } catch (ModelRuntimeException) { }
+            return loader.Reads >= 2;
+        });
+        await Eventually(() => Assert.Throws<ModelRuntimeException>(() => pool.Predict("m", input)).Code == RuntimeErrorCodes.ShapeMismatch);
+        var reads = loader.Reads;
+        var until = DateTime.UtcNow + 3 * ModelBuild.Runtime.Sessions.ModelEntry<WineInput, WineScores>.CallTriggeredLoadInterval;
+        while (DateTime.UtcNow < until)
+        {
+            Assert.Contains("when its source changes", Assert.Throws<ModelRuntimeException>(() => pool.Predict("m", input)).Remedy);
+            await Task.Delay(50);
+        }
+        Assert.Equal(reads, loader.Reads);
+
+        Volatile.Write(ref current, right);
+        loader.Fire();
+        await Eventually(() => pool.GetModelStatuses()[0].State == ModelState.Serving);
+        Assert.Equal(DirectOnnxRuntime.PredictRows(TestPaths.WineStudent, _rows[..1])[0], pool.Predict("m", input).Scores);
+    }
+
+    /// <summary>
+    /// Behind a readiness probe no call arrives until the check is Healthy: an unwatched file that appears later has to
+    /// be loaded by the health check itself.
+    /// </summary>
+    [Fact]
+    public async Task The_health_check_alone_loads_a_file_that_appears_later()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("late.onnx");
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddPredictionEnginePool<WineInput, WineScores>().FromFile("late", path, watchForChanges: false).AddHealthCheck();
+        await using var provider = services.BuildServiceProvider();
+        provider.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>();
+        var health = provider.GetRequiredService<HealthCheckService>();
+        Assert.Equal(HealthStatus.Unhealthy, (await health.CheckHealthAsync()).Status);
+
+        File.Copy(TestPaths.WineStudent, path);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60); // a bound on "never"
+        while ((await health.CheckHealthAsync()).Status != HealthStatus.Healthy)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the health check never saw the model load");
+            await Task.Delay(100);
+        }
     }
 }

@@ -34,14 +34,14 @@ public sealed class PredictionEnginePoolHealthCheck<TIn, TOut>(IServiceProvider 
             {
                 ModelState.Serving => $"serving generation {status.Generation} loaded {status.LoadedAt:O}",
                 ModelState.ServingStale => $"serving stale generation {status.Generation}; last reload failed at {status.LastErrorAt:O}: {status.LastError}",
-                _ => $"not loaded: its source could not be read (last tried {status.LastErrorAt:O}): {status.LastError}",
+                _ => $"not loaded (last tried {status.LastErrorAt:O}): {status.LastError}",
             };
         }
         static string Names(IEnumerable<ModelStatus> s) => string.Join(", ", s.Select(m => m.Name.Length == 0 ? "(default)" : $"'{m.Name}'"));
         var waiting = statuses.Where(s => s.State == ModelState.WaitingForSource).ToList();
         var stale = statuses.Where(s => s.State == ModelState.ServingStale).ToList();
         var result = waiting.Count > 0
-            ? new HealthCheckResult(context.Registration.FailureStatus, $"Not loaded: {Names(waiting)} (source could not be read); {statuses.Count - waiting.Count} model(s) serving.", data: data)
+            ? new HealthCheckResult(context.Registration.FailureStatus, $"Not loaded: {Names(waiting)}; {statuses.Count - waiting.Count} model(s) serving.", data: data)
             : stale.Count == 0
                 ? HealthCheckResult.Healthy($"{statuses.Count} model(s) serving.", data)
                 : HealthCheckResult.Degraded($"Reload failed for {Names(stale)}; previous generation(s) serving.", data: data);

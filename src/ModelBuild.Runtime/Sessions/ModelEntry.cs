@@ -34,6 +34,8 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     private DateTimeOffset? _lastErrorAt;
     // Set while a configured model waits for its source (its first read failed); null once it has loaded.
     private volatile Exception? _waitingForSource;
+    // The last attempt read the source and the model did not fit (a mapping error): only a source change tries again.
+    private volatile bool _waitingForAnotherModel;
     private long _nextCallTriggeredLoad;
 
     /// <summary>How often calls to a model that waits for its source may start another attempt to read it.</summary>
@@ -55,6 +57,9 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
         {
             if (Volatile.Read(ref _current) is not { } current)
             {
+                // A health probe counts as a call: a model that only loads on calls would otherwise never load behind a
+                // readiness check that keeps the calls away.
+                TryLoadFirstSoon();
                 return new ModelStatus(Name, ModelState.WaitingForSource, 0, default, _lastError, _lastErrorAt);
             }
             var info = current.Info;
@@ -107,13 +112,27 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     private void OnSourceChanged()
     {
         Volatile.Write(ref _changedDuringInitialLoad, 1);
-        if (Volatile.Read(ref _current) is not null)
+        if (Volatile.Read(ref _current) is not null || _waitingForSource is not null)
         {
+            _waitingForAnotherModel = false;
+            // ReloadAsync loads a waiting model, and if another attempt loaded it meanwhile (from bytes read before this
+            // change, perhaps), reads the source again as any reload does.
             _ = ReloadFromSourceAsync();
         }
-        else if (_waitingForSource is not null)
+    }
+
+    /// <summary>At most once per <see cref="CallTriggeredLoadInterval"/>, an attempt on the thread pool to load a waiting model.</summary>
+    private void TryLoadFirstSoon()
+    {
+        if (_disposing.IsCancellationRequested || _waitingForSource is null || _waitingForAnotherModel)
         {
-            _ = LoadFirstFromSourceAsync();
+            return;
+        }
+        long now = Stopwatch.GetTimestamp(), next = Volatile.Read(ref _nextCallTriggeredLoad);
+        if (now >= next && Interlocked.CompareExchange(ref _nextCallTriggeredLoad, now + (long)(CallTriggeredLoadInterval.TotalSeconds * Stopwatch.Frequency), next) == next)
+        {
+            // Not on the caller's thread: a loader that answers synchronously would build the session on the request.
+            _ = Task.Run(LoadFirstFromSourceAsync);
         }
     }
 
@@ -127,13 +146,10 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
         {
             return new ObjectDisposedException($"model '{Name}'");
         }
-        long now = Stopwatch.GetTimestamp(), next = Volatile.Read(ref _nextCallTriggeredLoad);
-        if (now >= next && Interlocked.CompareExchange(ref _nextCallTriggeredLoad, now + (long)(CallTriggeredLoadInterval.TotalSeconds * Stopwatch.Frequency), next) == next)
-        {
-            _ = LoadFirstFromSourceAsync();
-        }
+        TryLoadFirstSoon();
+        var when = _waitingForAnotherModel ? "when its source changes" : "as soon as its source can be read";
         return error is ModelRuntimeException m
-            ? new ModelRuntimeException(m.Code, $"Model '{Name}' is not loaded yet: {m.Cause}", $"{m.Remedy} It loads as soon as its source can be read (ModelReloaded is raised).", m.Item, error)
+            ? new ModelRuntimeException(m.Code, $"Model '{Name}' is not loaded yet: {m.Cause}", $"{m.Remedy} It loads {when} (ModelReloaded is raised).", m.Item, error)
             : new ModelRuntimeException(RuntimeErrorCodes.ModelLoadFailed, $"Model '{Name}' is not loaded yet: its source '{_loader.Source}' could not be read: {error.Message}",
                 "Check that the source is reachable from this host; the model loads as soon as it can be read (ModelReloaded is raised).", _loader.Source, error);
     }
@@ -168,6 +184,8 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
             }
             catch (Exception ex) when (ex is not OperationCanceledException && !_disposing.IsCancellationRequested)
             {
+                // Read but not fitting the classes: the same bytes fail the same way, so calls stop retrying.
+                _waitingForAnotherModel = !MayBeTornWrite(ex);
                 _waitingForSource = ex;
                 (_lastError, _lastErrorAt) = (ex.Message, DateTimeOffset.UtcNow);
                 _logger.LogDebug("Model {Model} still cannot be loaded from {Source} ({Error})", LogName, _loader.Source, ex.Message);
@@ -181,16 +199,18 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
                     return false;
                 }
                 Volatile.Write(ref _current, first);
-            }
-            _waitingForSource = null;
-            _lastError = null;
-            try
-            {
-                _loader.Start(); // a file watcher that could not start on a missing folder starts now
-            }
-            catch (Exception ex)
-            {
-                _logger.LogWarning(ex, "Model {Model} loaded, but watching {Source} for changes did not start", LogName, _loader.Source);
+                _waitingForSource = null;
+                _lastError = null;
+                // A file watcher that could not start on a missing folder starts now; under the lock, so that Dispose
+                // (which cancels under it, then disposes the loader) cannot come between and leave it running.
+                try
+                {
+                    _loader.Start();
+                }
+                catch (Exception ex)
+                {
+                    _logger.LogWarning(ex, "Model {Model} loaded, but watching {Source} for changes did not start", LogName, _loader.Source);
+                }
             }
             _pool.Metrics.RecordReload(Name);
             _logger.LogInformation("Loaded model {Model} from {Source} (generation {Generation}, sha256 {Sha256}) after waiting for its source",
@@ -242,7 +262,15 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     {
         if (Volatile.Read(ref _current) is null && _waitingForSource is not null)
         {
-            return await LoadFirstAsync(cancellationToken).ConfigureAwait(false);
+            if (await LoadFirstAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return true;
+            }
+            if (Volatile.Read(ref _current) is null)
+            {
+                return false; // disposed meanwhile
+            }
+            // Another attempt loaded it meanwhile, maybe from bytes read before the change that called this: read again.
         }
         await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
