@@ -66,19 +66,21 @@ public sealed partial class BuildFlowTests(PackageFixture package)
 
     /// <summary>
     /// A data spec that is not a plain path (<c>calib.npz:x</c>, <c>generated:8</c>) was an input MSBuild could not find,
-    /// so the target ran on every build. The .npz itself is the input now, and a generated spec none.
+    /// so the target ran on every build. The .npz itself is the input now, and a generated spec none. The folder has an
+    /// apostrophe and the member a slash: the first version of the fix failed such a build (MSB4100) or missed the file.
     /// </summary>
     [Fact]
     public void An_npz_member_and_generated_data_are_up_to_date_on_the_second_build_and_new_npz_bytes_rerun()
     {
         using var project = new ThrowAwayProject(package,
-            """<CompressModel Include="teacher.onnx" OutputName="models/wine.onnx" Quantize="int8-static" CalibrationData="calib.npz:x" EvaluationData="generated:8" Force="true" />""");
+            """<CompressModel Include="teacher.onnx" OutputName="models/wine.onnx" Quantize="int8-static" CalibrationData="o'brien data/calib.npz:enc/x" EvaluationData="generated:8" Force="true" />""");
         void WriteNpz(byte[] member)
         {
-            var path = project.PathOf("calib.npz");
+            var path = project.PathOf("o'brien data/calib.npz");
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             File.Delete(path);
             using var zip = System.IO.Compression.ZipFile.Open(path, System.IO.Compression.ZipArchiveMode.Create);
-            using var entry = zip.CreateEntry("x.npy").Open();
+            using var entry = zip.CreateEntry("enc/x.npy").Open();
             entry.Write(member);
         }
         var calibration = File.ReadAllBytes(project.PathOf("calib_x.npy"));

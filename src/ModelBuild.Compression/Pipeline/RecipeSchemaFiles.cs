@@ -182,12 +182,14 @@ public static partial class RecipeSchemaFiles
 
     /// <summary>
     /// Every metadata that names a file is an input of the compress target. A data setting's value is a data spec, not
-    /// always a path: <c>file.npz:name</c> is the file <c>file.npz</c>, and <c>generated[:N]</c> names no file. Given
-    /// as is, MSBuild found no such input and ran the target on every build.
+    /// always a path: <c>file.npz:name</c> is the file <c>file.npz</c> (the member is what follows the last colon, as
+    /// the readers split it), and <c>generated[:N]</c> names no file. Given as is, MSBuild found no such input and ran
+    /// the target on every build. The value is quoted with backticks in the property functions: MSBuild puts it into
+    /// the expression as text, and an apostrophe (/home/o'brien/...) would end a '...' argument and fail the build.
     /// </summary>
     public static string TargetsBlock() =>
         string.Concat(RecipeSchema.Files.Select(s => s.Kind == SettingKind.Data
-            ? $"      <_ModelBuildInput Include=\"$([System.Text.RegularExpressions.Regex]::Replace('%(CompressModel.{s.Metadata})', '(?i)(\\.npz):[^/\\\\]+$', '$1'))\" Condition=\"'%(CompressModel.{s.Metadata})' != '' and !$([System.Text.RegularExpressions.Regex]::IsMatch('%(CompressModel.{s.Metadata})', '(?i)^generated(:.*)?$'))\" />\n"
+            ? $"      <_ModelBuildInput Include=\"$([System.Text.RegularExpressions.Regex]::Replace(`%(CompressModel.{s.Metadata})`, `(?i)^(.*\\.npz):[^:]+$`, `$1`))\" Condition=\"'%(CompressModel.{s.Metadata})' != '' and !$([System.Text.RegularExpressions.Regex]::IsMatch(`%(CompressModel.{s.Metadata})`, `(?i)^generated(:.*)?$`))\" />\n"
             : $"      <_ModelBuildInput Include=\"%(CompressModel.{s.Metadata})\" Condition=\"'%(CompressModel.{s.Metadata})' != ''\" />\n"));
 
     /// <summary>Replaces what stands between the begin and end markers' lines.</summary>
