@@ -280,7 +280,7 @@ public sealed class PredictionEnginePool<TIn, TOut> : IDisposable
                 return false;
             }
             entry.Dispose();
-            _logger.LogInformation("Removed model {Model}", modelName.Length == 0 ? "(default)" : modelName);
+            _logger.LogInformation("Removed model {Model}", ModelDisplayName.Of(modelName));
             return true;
         }
     }

@@ -33,7 +33,7 @@ public sealed class UriLoaderTests
         Assert.All(first, r => Assert.Equal((null, null), (r.IfNoneMatch, r.IfModifiedSince)));
 
         // Let a few polls happen while nothing changes.
-        await WaitUntil(() => server.Requests.Count >= 5, TimeSpan.FromSeconds(60)); // a bound on "never"
+        await Poll.Until(() => server.Requests.Count >= 5);
         var polls = server.Requests.Skip(2).ToArray();
         switch (validator)
         {
@@ -52,7 +52,7 @@ public sealed class UriLoaderTests
         Assert.False(reloaded.Task.IsCompleted);
 
         server.Publish(File.ReadAllBytes(TestPaths.WineStudent));
-        var e = await reloaded.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        var e = await reloaded.Task.WaitAsync(Poll.Never);
         Assert.Equal(2, e.Info.Generation);
         Assert.Equal(student, pool.Predict("wine", new WineInput { Features = _rows[0] }).Scores);
         Assert.Equal(1, pool.LiveSessionCount);
@@ -67,15 +67,5 @@ public sealed class UriLoaderTests
         Assert.Equal("MB0709", e.Code);
         Assert.Contains("404", e.Message);
         Assert.Empty(pool.ModelNames);
-    }
-
-    private static async Task WaitUntil(Func<bool> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
-            await Task.Delay(20);
-        }
     }
 }

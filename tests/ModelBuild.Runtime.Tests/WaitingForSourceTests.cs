@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Primitives;
 using ModelBuild.Runtime.Tests.Support;
 
 namespace ModelBuild.Runtime.Tests;
@@ -45,7 +44,7 @@ public sealed class WaitingForSourceTests
         var loaded = new TaskCompletionSource<ModelReloadedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
         pool.ModelReloaded += (_, e) => loaded.TrySetResult(e);
         server.StopFailing();
-        var reloaded = await loaded.Task.WaitAsync(TimeSpan.FromSeconds(60)); // a bound on "never": the poll is every 100 ms
+        var reloaded = await loaded.Task.WaitAsync(Poll.Never); // the poll is every 100 ms
         Assert.Equal(("canary", 0L, 1L), (reloaded.ModelName, reloaded.PreviousGeneration, reloaded.Info.Generation));
         Assert.Equal(DirectOnnxRuntime.PredictRows(TestPaths.WineStudent, _rows[..1])[0], pool.Predict("canary", input).Scores);
         Assert.All(pool.GetModelStatuses(), s => Assert.Equal(ModelState.Serving, s.State));
@@ -59,28 +58,24 @@ public sealed class WaitingForSourceTests
     {
         using var dir = new TempDirectory();
         var path = dir.File("late.onnx");
-        var services = new ServiceCollection();
-        services.AddPredictionEnginePool<WineInput, WineScores>().FromFile("late", path, watchForChanges: false);
-        await using var provider = services.BuildServiceProvider();
+        await using var provider = LateFile(path);
         var pool = provider.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>();
         var input = new WineInput { Features = _rows[0] };
         Assert.Equal(RuntimeErrorCodes.ModelLoadFailed, Assert.Throws<ModelRuntimeException>(() => pool.Predict("late", input)).Code);
 
         File.Copy(TestPaths.WineStudent, path);
         var expected = DirectOnnxRuntime.PredictRows(TestPaths.WineStudent, _rows[..1])[0];
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60); // a bound on "never"
-        while (true)
+        await Poll.Until(() =>
         {
             try
             {
-                Assert.Equal(expected, pool.Predict("late", input).Scores);
-                break;
+                return pool.Predict("late", input).Scores.SequenceEqual(expected);
             }
-            catch (ModelRuntimeException e) when (e.Code == RuntimeErrorCodes.ModelLoadFailed && DateTime.UtcNow < deadline)
+            catch (ModelRuntimeException e) when (e.Code == RuntimeErrorCodes.ModelLoadFailed)
             {
-                await Task.Delay(50);
+                return false; // not loaded yet
             }
-        }
+        });
         Assert.Equal((ModelState.Serving, 1L), (pool.GetModelStatuses()[0].State, pool.GetModelInfo("late").Generation));
     }
 
@@ -90,9 +85,7 @@ public sealed class WaitingForSourceTests
     {
         using var dir = new TempDirectory();
         var path = dir.File("late.onnx");
-        var services = new ServiceCollection();
-        services.AddPredictionEnginePool<WineInput, WineScores>().FromFile("late", path, watchForChanges: false);
-        await using var provider = services.BuildServiceProvider();
+        await using var provider = LateFile(path);
         var pool = provider.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>();
 
         var error = await Assert.ThrowsAsync<ModelRuntimeException>(() => pool.ReloadAsync("late"));
@@ -102,17 +95,13 @@ public sealed class WaitingForSourceTests
         Assert.Equal(1, pool.GetModelInfo("late").Generation);
     }
 
-    /// <summary>A loader the test drives: each read calls <see cref="Read"/> with the read's number (1, 2, ...).</summary>
-    private sealed class ScriptedLoader(Func<int, byte[]> read) : ModelLoader
+    /// <summary>A pool (with logging and the health check) whose one model "late" is an unwatched file that is not there yet.</summary>
+    private static ServiceProvider LateFile(string path)
     {
-        private CancellationTokenSource _changed = new();
-        private int _reads;
-        public int Reads => Volatile.Read(ref _reads);
-        public override string Source => "scripted";
-        public override ValueTask<byte[]> ReadModelAsync(CancellationToken cancellationToken) =>
-            ValueTask.FromResult(read(Interlocked.Increment(ref _reads)));
-        public override IChangeToken GetReloadToken() => new CancellationChangeToken(_changed.Token);
-        public void Fire() => Interlocked.Exchange(ref _changed, new CancellationTokenSource()).Cancel();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddPredictionEnginePool<WineInput, WineScores>().FromFile("late", path, watchForChanges: false).AddHealthCheck();
+        return services.BuildServiceProvider();
     }
 
     private static PredictionEnginePool<WineInput, WineScores> PoolOf(ModelLoader loader)
@@ -120,16 +109,6 @@ public sealed class WaitingForSourceTests
         var options = new PredictionEnginePoolOptions<WineInput, WineScores>();
         options.Models.Add(new ModelRegistration("m", (_, _) => loader));
         return new PredictionEnginePool<WineInput, WineScores>(options);
-    }
-
-    private static async Task Eventually(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60); // a bound on "never"
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
-            await Task.Delay(20);
-        }
     }
 
     /// <summary>
@@ -161,7 +140,7 @@ public sealed class WaitingForSourceTests
         proceed.Set();
         Assert.True(await first);
         var expected = DirectOnnxRuntime.PredictRows(TestPaths.WineStudent, _rows[..1])[0];
-        await Eventually(() => pool.GetModelInfo("m").Generation == 2);
+        await Poll.Until(() => pool.GetModelInfo("m").Generation == 2);
         Assert.Equal(expected, pool.Predict("m", new WineInput { Features = _rows[0] }).Scores);
     }
 
@@ -178,12 +157,12 @@ public sealed class WaitingForSourceTests
         var loader = new ScriptedLoader(n => n == 1 ? throw new IOException("not there yet") : Volatile.Read(ref current));
         using var pool = PoolOf(loader);
         var input = new WineInput { Features = _rows[0] };
-        await Eventually(() =>
+        await Poll.Until(() =>
         {
             try { pool.Predict("m", input); } catch (ModelRuntimeException) { }
             return loader.Reads >= 2;
         });
-        await Eventually(() => Assert.Throws<ModelRuntimeException>(() => pool.Predict("m", input)).Code == RuntimeErrorCodes.ShapeMismatch);
+        await Poll.Until(() => Assert.Throws<ModelRuntimeException>(() => pool.Predict("m", input)).Code == RuntimeErrorCodes.ShapeMismatch);
         var reads = loader.Reads;
         var until = DateTime.UtcNow + 3 * ModelBuild.Runtime.Sessions.ModelEntry<WineInput, WineScores>.CallTriggeredLoadInterval;
         while (DateTime.UtcNow < until)
@@ -195,7 +174,7 @@ public sealed class WaitingForSourceTests
 
         Volatile.Write(ref current, right);
         loader.Fire();
-        await Eventually(() => pool.GetModelStatuses()[0].State == ModelState.Serving);
+        await Poll.Until(() => pool.GetModelStatuses()[0].State == ModelState.Serving);
         Assert.Equal(DirectOnnxRuntime.PredictRows(TestPaths.WineStudent, _rows[..1])[0], pool.Predict("m", input).Scores);
     }
 
@@ -208,20 +187,12 @@ public sealed class WaitingForSourceTests
     {
         using var dir = new TempDirectory();
         var path = dir.File("late.onnx");
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddPredictionEnginePool<WineInput, WineScores>().FromFile("late", path, watchForChanges: false).AddHealthCheck();
-        await using var provider = services.BuildServiceProvider();
+        await using var provider = LateFile(path);
         provider.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>();
         var health = provider.GetRequiredService<HealthCheckService>();
         Assert.Equal(HealthStatus.Unhealthy, (await health.CheckHealthAsync()).Status);
 
         File.Copy(TestPaths.WineStudent, path);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60); // a bound on "never"
-        while ((await health.CheckHealthAsync()).Status != HealthStatus.Healthy)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the health check never saw the model load");
-            await Task.Delay(100);
-        }
+        await Poll.Until(async () => (await health.CheckHealthAsync()).Status == HealthStatus.Healthy);
     }
 }

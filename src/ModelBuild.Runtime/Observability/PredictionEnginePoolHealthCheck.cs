@@ -30,14 +30,14 @@ public sealed class PredictionEnginePoolHealthCheck<TIn, TOut>(IServiceProvider 
         var data = new Dictionary<string, object>(StringComparer.Ordinal);
         foreach (var status in statuses)
         {
-            data[status.Name.Length == 0 ? "(default)" : status.Name] = status.State switch
+            data[ModelDisplayName.Of(status.Name)] = status.State switch
             {
                 ModelState.Serving => $"serving generation {status.Generation} loaded {status.LoadedAt:O}",
                 ModelState.ServingStale => $"serving stale generation {status.Generation}; last reload failed at {status.LastErrorAt:O}: {status.LastError}",
                 _ => $"not loaded (last tried {status.LastErrorAt:O}): {status.LastError}",
             };
         }
-        static string Names(IEnumerable<ModelStatus> s) => string.Join(", ", s.Select(m => m.Name.Length == 0 ? "(default)" : $"'{m.Name}'"));
+        static string Names(IEnumerable<ModelStatus> s) => string.Join(", ", s.Select(m => m.Name.Length == 0 ? ModelDisplayName.Of(m.Name) : $"'{m.Name}'"));
         var waiting = statuses.Where(s => s.State == ModelState.WaitingForSource).ToList();
         var stale = statuses.Where(s => s.State == ModelState.ServingStale).ToList();
         var result = waiting.Count > 0

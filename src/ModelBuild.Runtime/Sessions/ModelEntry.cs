@@ -43,8 +43,7 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
 
     public string Name { get; } = name;
 
-    /// <summary>The name in log lines: the default model's empty name shows as "(default)" (as in the health check).</summary>
-    private string LogName => Name.Length == 0 ? "(default)" : Name;
+    private string LogName => ModelDisplayName.Of(Name);
 
     public ModelGeneration<TIn, TOut> Current => Volatile.Read(ref _current) ?? throw NotServing();
 
@@ -87,7 +86,7 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
         {
             _waitingForSource = ex;
             (_lastError, _lastErrorAt) = (ex.Message, DateTimeOffset.UtcNow);
-            Volatile.Write(ref _nextCallTriggeredLoad, Stopwatch.GetTimestamp() + (long)(CallTriggeredLoadInterval.TotalSeconds * Stopwatch.Frequency));
+            Volatile.Write(ref _nextCallTriggeredLoad, CallTriggeredLoadAfter(Stopwatch.GetTimestamp()));
             var code = (ex as ModelRuntimeException)?.Code ?? RuntimeErrorCodes.ModelLoadFailed;
             _logger.LogError(new EventId(2701, code), ex,
                 "{Code}: model {Model} could not be read from {Source} ({Error}); the other models serve, calls to this one fail with this error, and it loads when its source can be read.",
@@ -121,6 +120,9 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
         }
     }
 
+    /// <summary>The Stopwatch timestamp before which calls start no new attempt, after one at <paramref name="now"/>.</summary>
+    private static long CallTriggeredLoadAfter(long now) => now + (long)(CallTriggeredLoadInterval.TotalSeconds * Stopwatch.Frequency);
+
     /// <summary>At most once per <see cref="CallTriggeredLoadInterval"/>, an attempt on the thread pool to load a waiting model.</summary>
     private void TryLoadFirstSoon()
     {
@@ -129,7 +131,7 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
             return;
         }
         long now = Stopwatch.GetTimestamp(), next = Volatile.Read(ref _nextCallTriggeredLoad);
-        if (now >= next && Interlocked.CompareExchange(ref _nextCallTriggeredLoad, now + (long)(CallTriggeredLoadInterval.TotalSeconds * Stopwatch.Frequency), next) == next)
+        if (now >= next && Interlocked.CompareExchange(ref _nextCallTriggeredLoad, CallTriggeredLoadAfter(now), next) == next)
         {
             // Not on the caller's thread: a loader that answers synchronously would build the session on the request.
             _ = Task.Run(LoadFirstFromSourceAsync);
