@@ -154,7 +154,7 @@ public static partial class RecipeSchemaFiles
             .AppendLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (var s in RecipeSchema.Settings)
         {
-            var option = string.Join(", ", new[] { s.Option }.Concat(s.Aliases).Select(o => $"`{o}`"));
+            var option = string.Join(", ", s.Spellings.Select(o => $"`{o}`"));
             var fallback = s.Default.Length > 0 ? $"`{s.Default}`" : "";
             text.AppendLine($"| `{s.Metadata}` | {option} | `{s.Json}` | {Kind(s)} | {s.Stage} | {string.Join(", ", s.UsedBy)} | {fallback} | {Escape(s.Help)} |");
         }

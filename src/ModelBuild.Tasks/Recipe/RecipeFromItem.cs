@@ -84,7 +84,7 @@ internal sealed class RecipeFromItem
     /// --eval-labels): a user who copies them from docs/cli.md onto the item is told the metadata name, however far it is.
     /// </summary>
     private static readonly Dictionary<string, string> OptionSpellings = RecipeSchema.Settings
-        .SelectMany(s => s.Aliases.Prepend(s.Option).Select(o => (Folded: Fold(o), s.Metadata)))
+        .SelectMany(s => s.Spellings.Select(o => (Folded: Fold(o), s.Metadata)))
         .Where(p => p.Folded.Length > 0)
         .DistinctBy(p => p.Folded)
         .ToDictionary(p => p.Folded, p => p.Metadata);

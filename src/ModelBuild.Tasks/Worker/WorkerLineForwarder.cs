@@ -79,7 +79,7 @@ internal sealed class WorkerLineForwarder(TaskLoggingHelper log, string itemSpec
         var translated = Option.Replace(text, m =>
         {
             var option = "--" + m.Groups["name"].Value;
-            if (RecipeSchema.Settings.FirstOrDefault(s => s.Option == option || s.Aliases.Contains(option)) is not { } setting) return m.Value;
+            if (RecipeSchema.ByOption(option) is not { } setting) return m.Value;
             var value = m.Groups["value"];
             var takesValue = value.Success && setting.Kind switch
             {

@@ -111,6 +111,12 @@ public static class RecipeSchema
         new("Labels", "--labels", SettingKind.File, Reading, "Class names, index = class id: a JSON list (labels.json) or a Hugging Face config.json with id2label; labels in text files may then be names.") { UsedBy = DataReaders, Doc = "Class names, index = class id: a JSON list (`labels.json`) or a Hugging Face `config.json` with `id2label`; labels in text files may then be names (MB0141 for one that is not listed)." },
     ];
 
+    private static readonly Dictionary<string, RecipeSetting> SettingsByOption = Settings
+        .SelectMany(s => s.Spellings.Select(o => (Option: o, Setting: s))).ToDictionary(p => p.Option, p => p.Setting, StringComparer.Ordinal);
+
+    /// <summary>The setting a command-line spelling (<c>--train-data</c> or one of its aliases) sets, or null.</summary>
+    public static RecipeSetting? ByOption(string option) => SettingsByOption.GetValueOrDefault(option);
+
     /// <summary>The setting whose metadata (property) name is <paramref name="metadata"/>.</summary>
     public static RecipeSetting Get(string metadata) => Settings.First(s => s.Metadata == metadata);
 

@@ -36,6 +36,9 @@ public sealed record RecipeSetting(string Metadata, string Option, SettingKind K
 {
     /// <summary>Other spellings of <see cref="Option"/> on the command line.</summary>
     public string[] Aliases { get; init; } = [];
+
+    /// <summary>The command line's spellings: <see cref="Option"/>, then the <see cref="Aliases"/>.</summary>
+    public IEnumerable<string> Spellings => Aliases.Prepend(Option);
     /// <summary>The allowed words of a <see cref="SettingKind.Word"/> setting, in the spelling the recipe keeps.</summary>
     public string[] Words { get; init; } = [];
     public double Min { get; init; } = double.MinValue;
