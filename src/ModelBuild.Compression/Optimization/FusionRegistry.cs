@@ -2,8 +2,10 @@ namespace ModelBuild.Compression.Optimization;
 
 /// <summary>
 /// The fusions the optimize stage tries, in order: normalizations first (so that residual Adds meet a
-/// LayerNormalization), then GELU (so that its bias can fold), then attention, then the sequence trim (which needs the
-/// fused Attention's mask to prove the padded positions are never read). Each one is verified on its own.
+/// LayerNormalization), then GELU (so that its bias can fold), then attention and the fold of a one-head attention's
+/// output projection, then the sequence trim (which needs the fused Attention's mask to prove the padded positions are
+/// never read), then mean pooling as a MatMul (after the trim, whose proof reads the ReduceSum form). Each one is
+/// verified on its own.
 /// </summary>
 public static class FusionRegistry
 {
@@ -17,7 +19,9 @@ public static class FusionRegistry
         new FastGeluFusion(),
         new BiasGeluFusion(),
         new AttentionFusion(),
+        new AttentionOutputFold(),
         new SequenceTrimFusion(),
+        new MeanPoolingMatMul(),
     ];
 
     /// <summary>

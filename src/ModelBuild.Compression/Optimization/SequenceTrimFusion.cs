@@ -97,7 +97,7 @@ public sealed class SequenceTrimFusion : IGraphFusion
 
     /// <summary>
     /// The Slice end [L] for a [B,S] keep: L = max(1, max over rows of the last kept position + 1), computed as
-    /// ReduceMax(Where(keep, [1..S], 0)) with the positions a constant when S is fixed (a Range over Shape otherwise).
+    /// ReduceMax(Cast(keep, int64) * [1..S]) with the positions a constant when S is fixed (a Range over Shape otherwise).
     /// </summary>
     static string Ends(GraphPatterns g, string keep, long? staticLength, string prefix)
     {
@@ -112,7 +112,10 @@ public sealed class SequenceTrimFusion : IGraphFusion
             var length = Add(g, "Gather", [Add(g, "Shape", [asBool], prefix), g.AddInitializer(prefix + "_axis", new long[] { 1 })], prefix, NodeAttributes.Int("axis", 0));
             positions = Add(g, "Range", [unit, Add(g, "Add", [length, unit], prefix), unit], prefix);
         }
-        var weighted = Add(g, "Where", [asBool, positions, g.AddInitializer(prefix + "_zero", new long[] { 0 })], prefix);
+        // keep * [1..S] as Cast + Mul, not Where(keep, [1..S], 0): ONNX Runtime's Where kernel cost more than both
+        // together at batch 1 (benchmarks/RESULTS.md "Fewer and cheaper nodes for the sample's student").
+        var asInt = Add(g, "Cast", [asBool], prefix, NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Int64));
+        var weighted = Add(g, "Mul", [asInt, positions], prefix);
         var last = Add(g, "ReduceMax", [weighted], prefix, NodeAttributes.Int("keepdims", 0));
         // Max of the scalar and [1] is the [1] that Slice takes.
         return Add(g, "Max", [last, one], prefix);
