@@ -10,7 +10,10 @@ namespace ModelBuild.Compression.Quantization;
 /// <item>embedding Gathers: the int8 lookup needs a DequantizeLinear after it, one node more than the float lookup,
 /// which does no arithmetic to save;</item>
 /// <item>MatMul/Gemm whose weight has fewer than <see cref="MinWeightElements"/> values (K x N): the QuantizeLinear in
-/// front and the integer kernel's packing and requantization cost more than the multiply-adds they save.</item>
+/// front and the integer kernel's packing and requantization cost more than the multiply-adds they save;</item>
+/// <item>a MatMul of two activations where one is a single row per sample (an Unsqueeze at axis -2, as
+/// MeanPoolingMatMul writes the pooling weights): quantizing the [B,L,d] operand costs as much as the one row of
+/// multiply-adds it saves (measured 0.94x on the sample's student with <c>--int8-node-timing on</c>).</item>
 /// </list>
 /// A small node that reads the output of a Conv/Gemm staying int8 stays int8 too (see <c>ReadsQuantizedOutput</c>).
 /// Their weights are still stored int8 (<see cref="Int8WeightStorage"/>, folded at load), so the file stays as small.
@@ -46,13 +49,20 @@ internal static class Int8KernelSizeRule
             {
                 QuantizableKind.GatherEmbedding => true,
                 QuantizableKind.MatMulWeight or QuantizableKind.Gemm => OnnxModelAccess.ElementCount(initializers[n.WeightName!]) < MinWeightElements,
+                QuantizableKind.MatMulActivations => n.Node.Input.Any(IsRowPerSample),
                 _ => false,
             };
-            if (!small || (n.Kind != QuantizableKind.GatherEmbedding && ReadsQuantizedOutput(n.Node.Input[n.ActivationInputs[0]]))) continue;
+            if (!small || (n.Kind is QuantizableKind.MatMulWeight or QuantizableKind.Gemm && ReadsQuantizedOutput(n.Node.Input[n.ActivationInputs[0]]))) continue;
             keep.Add(n.Name);
             keptNodes.Add(n.Node);
         }
         return keep;
+
+        // An Unsqueeze at axis -2 (as an attribute before opset 13, an input after): one row per sample.
+        bool IsRowPerSample(string tensor) =>
+            producers.TryGetValue(tensor, out var p) && p.OpType == "Unsqueeze" && p.Domain is "" or "ai.onnx"
+            && (p.Attribute.FirstOrDefault(a => a.Name == "axes")?.Ints.ToArray()
+                ?? (p.Input.Count > 1 && initializers.TryGetValue(p.Input[1], out var axes) ? OnnxModelAccess.ReadInt64s(axes) : null)) is [-2];
 
         // Whether the activation comes (through a Relu or data movement) from a Conv/Gemm/activation MatMul that stays int8:
         // its output is then quantized only while this node is, and with a float reader ONNX Runtime fuses it with the
