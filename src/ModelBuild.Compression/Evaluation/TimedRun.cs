@@ -6,9 +6,10 @@ using ModelBuild.Onnx.Diagnostics;
 namespace ModelBuild.Compression.Evaluation;
 
 /// <summary>
-/// A model ready to be timed as a serving app calls it: one batch of the data bound once, input and output OrtValues
-/// allocated once (one run discovers the output shapes), so a timed run is the model's work plus ONNX Runtime's fixed
-/// per-call cost, not managed allocations. Owns the runner.
+/// A model ready to be timed as a serving app calls it (ModelBuild.Runtime's InferenceContext): one batch of the data
+/// bound once, input and output OrtValues allocated once (one run discovers the output shapes) and bound to an
+/// OrtIoBinding, so a timed run is RunWithBinding: the model's work plus ONNX Runtime's fixed per-call cost, without
+/// marshalling input and output names on every call or managed allocations. Owns the runner.
 /// </summary>
 public sealed class TimedRun : IDisposable
 {
@@ -18,6 +19,7 @@ public sealed class TimedRun : IDisposable
     private readonly OrtValue[] _outputs;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
+    private readonly OrtIoBinding _binding;
 
     /// <param name="batch">Samples per run (the model's fixed batch when it has one), at most the data's.</param>
     public TimedRun(ModelRunner runner, InputSet data, int batch = 1)
@@ -39,6 +41,9 @@ public sealed class TimedRun : IDisposable
             var info = v.GetTensorTypeAndShape();
             return OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, info.ElementDataType, info.Shape);
         }).ToArray();
+        _binding = session.CreateIoBinding();
+        for (var i = 0; i < _inputs.Length; i++) _binding.BindInput(_inputNames[i], _inputs[i]);
+        for (var i = 0; i < _outputs.Length; i++) _binding.BindOutput(_outputNames[i], _outputs[i]);
     }
 
     public void Warmup(int runs)
@@ -65,10 +70,11 @@ public sealed class TimedRun : IDisposable
         return times.ToArray();
     }
 
-    private void Run() => _runner.Session.Run(_runOptions, _inputNames, _inputs, _outputNames, _outputs);
+    private void Run() => _runner.Session.RunWithBinding(_runOptions, _binding);
 
     public void Dispose()
     {
+        _binding.Dispose();
         foreach (var v in _inputs) v.Dispose();
         foreach (var v in _outputs) v.Dispose();
         _runOptions.Dispose();
