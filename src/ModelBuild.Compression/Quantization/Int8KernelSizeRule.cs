@@ -13,7 +13,8 @@ namespace ModelBuild.Compression.Quantization;
 /// front and the integer kernel's packing and requantization cost more than the multiply-adds they save;</item>
 /// <item>a MatMul of two activations where one is a single row per sample (an Unsqueeze at axis -2, as
 /// MeanPoolingMatMul writes the pooling weights): quantizing the [B,L,d] operand costs as much as the one row of
-/// multiply-adds it saves (measured 0.94x on the sample's student with <c>--int8-node-timing on</c>).</item>
+/// multiply-adds it saves (0.94x as int8 on the sample's student with <c>--int8-node-timing on</c>, benchmarks/RESULTS.md
+/// "Fewer and cheaper nodes for the sample's student").</item>
 /// </list>
 /// A small node that reads the output of a Conv/Gemm staying int8 stays int8 too (see <c>ReadsQuantizedOutput</c>).
 /// Their weights are still stored int8 (<see cref="Int8WeightStorage"/>, folded at load), so the file stays as small.
