@@ -13,8 +13,8 @@ namespace ModelBuild.Compression.Optimization;
 /// <para>
 /// Only with one head: with several, the projection mixes the heads after their separate products and cannot move.
 /// Only when the folded value projection costs no more arithmetic than the two it replaces (d·d_out at most
-/// d·v + v·d_out), so a wide model with a narrow head keeps its MatMul. The quantizers give QAttention, which has no
-/// qkv_hidden_sizes, equal widths by zero columns (DynamicInt8Quantizer.QAttention).
+/// d·v + v·d_out), so a wide model with a narrow head keeps its MatMul, and only when d_out is at least q's width: the
+/// quantizers give QAttention, which has no qkv_hidden_sizes, equal widths by zero columns (Quantization/AttentionWidths).
 /// </para>
 /// </summary>
 public sealed class AttentionOutputFold : IGraphFusion
@@ -48,8 +48,9 @@ public sealed class AttentionOutputFold : IGraphFusion
         var matMul = g.OnlyConsumer(attention.Output[0], "MatMul");
         if (matMul is null || matMul.Input[0] != attention.Output[0] || g.Constant(matMul.Input[1]) is not { Dims.Count: 2 } wo || wo.Dims[0] != sizes[2]) return null;
         var outWidth = wo.Dims[1];
-        // No more arithmetic than before (see the class comment).
-        if (width * outWidth > width * sizes[2] + sizes[2] * outWidth) return null;
+        // No more arithmetic than before (see the class comment), and a value at least as wide as the query, so that
+        // the int8 forms can still give QAttention equal widths (Quantization/AttentionWidths).
+        if (width * outWidth > width * sizes[2] + sizes[2] * outWidth || outWidth < sizes[0]) return null;
         var add = g.OnlyConsumer(matMul.Output[0], "Add");
         string? biasName = null;
         if (add is not null && g.SplitConstant(add, out var variable, out var constant) && variable == matMul.Output[0]
@@ -89,7 +90,7 @@ public sealed class AttentionOutputFold : IGraphFusion
             newBias[qk + c] = (float)s;
         }
         var attributes = m.Attention.Attribute.Where(a => a.Name != "qkv_hidden_sizes").Select(a => a.Clone()).ToList();
-        attributes.Add(NodeAttributes.Ints("qkv_hidden_sizes", m.Q, m.K, m.Out));
+        if (m.Q != m.Out || m.K != m.Out) attributes.Add(NodeAttributes.Ints("qkv_hidden_sizes", m.Q, m.K, m.Out));
         var inputs = m.Attention.Input.ToArray();
         inputs[1] = g.AddInitializer("AttentionOutputFold_qkv_weight", newWeight, m.Width, newTotal);
         inputs[2] = g.AddInitializer("AttentionOutputFold_qkv_bias", newBias, newTotal);

@@ -27,6 +27,13 @@ public sealed class MeanPoolingMatMul : IGraphFusion
         var matches = new List<Match>();
         foreach (var div in g.Graph.Nodes.Where(n => GraphPatterns.Is(n, "Div")).ToList())
             if (Find(g, div) is { } match) matches.Add(match);
+        if (matches.Count == 0) return 0;
+        // The product is a pooling only for h [B,L,d] and m [B,L] over the same positions: shapes from one run, since
+        // the graph's own shape information is often missing after the trim (a wrong match would fail the whole fusion).
+        var shapes = Evaluation.TensorShapeProbe.TryRun(model.Proto);
+        if (shapes is null) return 0;
+        matches.RemoveAll(m => !(shapes.TryGetValue(m.Hidden, out var h) && shapes.TryGetValue(m.Mask, out var k)
+                                 && h.Length == 3 && k.Length == 2 && h[0] == k[0] && h[1] == k[1]));
         foreach (var m in matches)
         {
             var weights = Add(g, "Div", [m.Mask, m.Count]);
@@ -56,7 +63,7 @@ public sealed class MeanPoolingMatMul : IGraphFusion
             if (!GraphPatterns.Is(unsqueeze, "Unsqueeze") || unsqueeze!.Input.Count != 2 || g.Int64s(unsqueeze.Input[1]) is not ([-1] or [2])) continue;
             var mask = unsqueeze.Input[0];
             // The count must be per row ([B,1]) and of the same mask, so m / count divides each row by its own count.
-            return CountOf(g, div.Input[1], mask) ? new Match(div, sum, mul, unsqueeze, hidden, mask, div.Input[1]) : null;
+            if (CountOf(g, div.Input[1], mask)) return new Match(div, sum, mul, unsqueeze, hidden, mask, div.Input[1]);
         }
         return null;
     }

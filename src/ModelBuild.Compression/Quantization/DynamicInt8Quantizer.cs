@@ -89,42 +89,31 @@ public sealed class DynamicInt8Quantizer : IQuantizationForm
         return newNodes;
     }
 
-    /// <summary>ONNX Runtime's fused Attention (from the optimize stage) with a constant float packed QKV weight.</summary>
+    /// <summary>
+    /// ONNX Runtime's fused Attention (from the optimize stage) with a constant float packed QKV weight, and widths
+    /// QAttention can take (equal, or made equal by <see cref="AttentionWidths"/>).
+    /// </summary>
     internal static bool IsFusedAttention(NodeProto node, QdqGraphWriter writer) =>
         node.OpType == "Attention" && node.Domain == "com.microsoft" && node.Input.Count >= 3
         && writer.IsInitializer(node.Input[1]) && writer.Initializer(node.Input[1]) is { Dims.Count: 2 } w && OnnxModelAccess.IsFloat(w)
-        && (UnequalWidths(node) is not { } sizes || sizes[0] == sizes[1] && sizes[0] <= sizes[2] && writer.IsInitializer(node.Input[2]));
+        && (UnequalWidths(node) is not { } sizes || AttentionWidths.CanEqualize(sizes, node.GetInt("num_heads", 1)) && writer.IsInitializer(node.Input[2]));
 
     /// <summary>An Attention's q/k/v widths when they differ (qkv_hidden_sizes, written by AttentionOutputFold), else null.</summary>
     static long[]? UnequalWidths(NodeProto node) =>
         node.GetInts("qkv_hidden_sizes") is { Length: 3 } s && (s[0] != s[1] || s[1] != s[2]) ? s : null;
 
-    /// <summary>
-    /// QAttention has no qkv_hidden_sizes: q and k (of equal width, at most v's) get zero columns up to v's width, which
-    /// leaves every score q.k as it was; the scale is written out, since its default would follow the new head size.
-    /// </summary>
+    /// <summary>The weight, bias and attributes QAttention gets: the node's own, or with equal widths (<see cref="AttentionWidths"/>).</summary>
     static (string Weight, string Bias, List<AttributeProto> Attributes) EqualWidths(NodeProto node, QdqGraphWriter writer)
     {
         var attributes = node.Attribute.Where(a => a.Name != "qkv_hidden_sizes").Select(a => a.Clone()).ToList();
         if (UnequalWidths(node) is not { } sizes) return (node.Input[1], node.Input[2], attributes);
-        var (qk, v) = ((int)sizes[0], (int)sizes[2]);
+        var heads = (int)node.GetInt("num_heads", 1);
         var weight = writer.Initializer(node.Input[1]);
         var rows = (int)OnnxModelAccess.Dims(weight)[0];
-        var w = OnnxModelAccess.ReadFloats(weight);
-        var b = OnnxModelAccess.ReadFloats(writer.Initializer(node.Input[2]));
-        var (total, padded) = (2 * qk + v, 3 * v);
-        var pw = new float[rows * padded];
-        var pb = new float[padded];
-        for (var part = 0; part < 3; part++)
-        {
-            var (from, width) = (part * qk, part < 2 ? qk : v);
-            for (var r = 0; r < rows; r++) Array.Copy(w, r * total + from, pw, r * padded + part * v, width);
-            Array.Copy(b, from, pb, part * v, width);
-        }
-        if (!attributes.Any(a => a.Name == "scale"))
-            attributes.Add(NodeAttributes.Float("scale", 1f / MathF.Sqrt(qk / (float)node.GetInt("num_heads", 1))));
-        var weightName = writer.AddInitializer(OnnxModelAccess.FloatTensor(writer.Unique(node.Input[1] + "_equal_widths"), pw, rows, padded));
-        var biasName = writer.AddInitializer(OnnxModelAccess.FloatTensor(writer.Unique(node.Input[2] + "_equal_widths"), pb, padded));
+        var (w, b) = AttentionWidths.Equalize(OnnxModelAccess.ReadFloats(weight), OnnxModelAccess.ReadFloats(writer.Initializer(node.Input[2])), rows, sizes, heads);
+        if (!attributes.Any(a => a.Name == "scale")) attributes.Add(NodeAttributes.Float("scale", AttentionWidths.DefaultScale(sizes[0], heads)));
+        var weightName = writer.AddInitializer(OnnxModelAccess.FloatTensor(node.Input[1] + "_equal_widths", w, rows, w.Length / rows));
+        var biasName = writer.AddInitializer(OnnxModelAccess.FloatTensor(node.Input[2] + "_equal_widths", b, b.Length));
         return (weightName, biasName, attributes);
     }
 
