@@ -4,8 +4,9 @@
 # int8-weights), and each rewrite applied alone to the earlier build's float student (variants.py, needs python3-onnx),
 # then timed side by side in one process (ModelBuild.Optimization.Benchmarks --models: interleaved, batch 1, one
 # intra-op thread, twice; the first model is a throw-away warm-up, since the first student measured 5-8 us slow
-# whichever file it was, and so did a student timed right after the teacher), then `modelbuild bench` of each build's sample against the teacher, three
-# times each, alternating. Both builds share one stage cache, so distill and prune run once when their keys agree.
+# whichever file it was, and so did a student timed right after the teacher), then `modelbuild bench` of the "after"
+# build (one instrument for both) on each build's sample against the teacher, three times each, alternating. Both
+# builds share one stage cache, so distill and prune run once when their keys agree.
 # Usage: bash benchmarks/sample-rewrites/run.sh <modelbuild.dll after> <modelbuild.dll before> <work folder> [runs]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -30,10 +31,10 @@ for i in 1 2; do
     float-after="$W/float-after.onnx" sample-before="$W/sample-before.onnx" sample-after="$W/sample-after.onnx" teacher="$T/teacher.onnx" | grep "batch  1"
 done
 uptime
+# One instrument for both files: the "after" build's bench (its timing is the call an app makes, an OrtIoBinding).
 for i in 1 2 3; do
   for side in before after; do
-    dll="$AFTER"; [ "$side" = before ] && dll="$BEFORE"
-    echo "$side: $(dotnet "$dll" bench "$W/sample-$side.onnx" --baseline "$T/teacher.onnx" --data "$T/test_x.npy" --runs 3000 | grep -E '^(model|baseline)' | awk '{print $2, $3}' | tr '\n' ' ')"
+    echo "$side: $(dotnet "$AFTER" bench "$W/sample-$side.onnx" --baseline "$T/teacher.onnx" --data "$T/test_x.npy" --runs 3000 | grep -E '^(model|baseline)' | awk '{print $2, $3}' | tr '\n' ' ')"
   done
 done
 uptime

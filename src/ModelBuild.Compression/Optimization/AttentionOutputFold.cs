@@ -9,7 +9,7 @@ namespace ModelBuild.Compression.Optimization;
 /// into its value projection: softmax rows sum to 1, so P(X W_v + b_v) W_o + b_o = P X (W_v W_o) + (b_v W_o + b_o).
 /// The Attention then gives value and query/key different widths (qkv_hidden_sizes), and the MatMul and the Add go:
 /// two nodes fewer per layer. On a pruned student, where ONNX Runtime's per-node cost is most of the time, the fold
-/// alone was 2.3-3.9 us faster at batch 1 (benchmarks/RESULTS.md "Fewer and cheaper nodes for the sample's student").
+/// alone took 1.5-1.9 us off 26 at batch 1 (benchmarks/RESULTS.md "Fewer and cheaper nodes for the sample's student").
 /// <para>
 /// Only with one head: with several, the projection mixes the heads after their separate products and cannot move.
 /// Only when the folded value projection costs no more arithmetic than the two it replaces (d·d_out at most

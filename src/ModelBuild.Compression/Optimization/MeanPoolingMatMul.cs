@@ -9,7 +9,7 @@ namespace ModelBuild.Compression.Optimization;
 /// (ReduceSum(Mul(h, Unsqueeze(m, -1)), [1]) / count, the count a ReduceSum of m over axis 1 kept [B,1], optionally
 /// clamped by Clip or Max), becomes one batched product: Flatten(MatMul(Unsqueeze(m / count, -2), h)). The weights
 /// m / count are [B,L], computed on the mask rather than on the pooled [B,d]; the Mul and the ReduceSum over [B,L,d]
-/// become one MatMul. Same node count, cheaper kernels: 1.7-3.5 us faster at batch 1 on the sample's student
+/// become one MatMul. Same node count, cheaper kernels: 1.3-1.4 us off 26 at batch 1 on the sample's student
 /// (benchmarks/RESULTS.md "Fewer and cheaper nodes for the sample's student"). Runs after the sequence trim, whose
 /// proof reads the ReduceSum form.
 /// </summary>
