@@ -129,6 +129,10 @@ public sealed class GraphPatterns
         return name;
     }
 
+    /// <summary>Adds a standard-domain node with one output, named from <paramref name="prefix"/> and the op type; returns that output.</summary>
+    public string AddNodeOutput(string op, string[] inputs, string prefix, params AttributeProto[] attributes) =>
+        Graph.AddNode(op, inputs, attributes: attributes, outputPrefix: prefix + "_" + op).Output[0];
+
     /// <summary>Marks matched nodes for removal by <see cref="Commit"/> (after every match of a pass was found).</summary>
     public void Remove(IEnumerable<NodeProto> nodes) => _removed.AddRange(nodes);
 

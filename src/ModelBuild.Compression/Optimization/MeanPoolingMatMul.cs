@@ -36,9 +36,9 @@ public sealed class MeanPoolingMatMul : IGraphFusion
                                  && h.Length == 3 && k.Length == 2 && h[0] == k[0] && h[1] == k[1]));
         foreach (var m in matches)
         {
-            var weights = Add(g, "Div", [m.Mask, m.Count]);
+            var weights = g.AddNodeOutput("Div", [m.Mask, m.Count], Name);
             // [B,1,L]: axis -2 marks it as one row per sample for the int8 rule (Int8KernelSizeRule).
-            var rows = Add(g, "Unsqueeze", [weights, g.AddInitializer("MeanPoolingMatMul_axes", new long[] { -2 }, 1)]);
+            var rows = g.AddNodeOutput("Unsqueeze", [weights, g.AddInitializer("MeanPoolingMatMul_axes", new long[] { -2 }, 1)], Name);
             var pooled = g.Graph.AddNode("MatMul", [rows, m.Hidden], name: "MeanPoolingMatMul", outputPrefix: "MeanPoolingMatMul_MatMul").Output[0];
             g.Graph.AddNode("Flatten", [pooled], [m.Div.Output[0]], attributes: [NodeAttributes.Int("axis", 1)], outputPrefix: "MeanPoolingMatMul_Flatten");
             g.Remove(g.IsPrivateTo(m.Unsqueeze.Output[0], m.Mul) ? [m.Div, m.Sum, m.Mul, m.Unsqueeze] : [m.Div, m.Sum, m.Mul]);
@@ -46,9 +46,6 @@ public sealed class MeanPoolingMatMul : IGraphFusion
         if (matches.Count > 0) g.Commit();
         return matches.Count;
     }
-
-    static string Add(GraphPatterns g, string op, string[] inputs) =>
-        g.Graph.AddNode(op, inputs, outputPrefix: "MeanPoolingMatMul_" + op).Output[0];
 
     static Match? Find(GraphPatterns g, NodeProto div)
     {

@@ -78,7 +78,7 @@ public sealed class SequenceTrimFusion : IGraphFusion
         var ends = Ends(g, keep, StaticLength(g, sequenceInputs[0]), prefix);
         foreach (var (value, readersOfValue) in readers.Where(r => r.Value.Count > 0))
         {
-            var sliced = Add(g, "Slice", [value, starts, ends, g.AddInitializer(prefix + "_axes", new long[] { seq[value].Axis }, 1)], prefix);
+            var sliced = g.AddNodeOutput("Slice", [value, starts, ends, g.AddInitializer(prefix + "_axes", new long[] { seq[value].Axis }, 1)], prefix);
             foreach (var reader in readersOfValue)
                 for (var i = 0; i < reader.Input.Count; i++)
                     if (reader.Input[i] == value) reader.Input[i] = sliced;
@@ -88,7 +88,7 @@ public sealed class SequenceTrimFusion : IGraphFusion
             g.Graph.AddNode("Slice", [raw, starts, ends, g.AddInitializer(prefix + "_axes", new long[] { 1 }, 1)], [trimmed]);
         // The keep's own nodes read the untrimmed inputs, so their sequence-laid constants stay whole too.
         foreach (var (node, input, axis) in positional.Where(p => !inChain.Contains(p.Node)))
-            node.Input[input] = Add(g, "Slice", [node.Input[input], starts, ends, g.AddInitializer(prefix + "_axes", new long[] { axis }, 1)], prefix);
+            node.Input[input] = g.AddNodeOutput("Slice", [node.Input[input], starts, ends, g.AddInitializer(prefix + "_axes", new long[] { axis }, 1)], prefix);
         // Shapes recorded for the padded length would contradict the trimmed one.
         foreach (var info in g.Graph.Proto.ValueInfo.Where(v => seq.ContainsKey(v.Name)).ToList()) g.Graph.Proto.ValueInfo.Remove(info);
         g.Commit();
@@ -102,23 +102,23 @@ public sealed class SequenceTrimFusion : IGraphFusion
     static string Ends(GraphPatterns g, string keep, long? staticLength, string prefix)
     {
         var one = g.AddInitializer(prefix + "_one", new long[] { 1 }, 1);
-        var asBool = IsBoolean(g, keep) ? keep : Add(g, "Cast", [keep], prefix, NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Bool));
+        var asBool = IsBoolean(g, keep) ? keep : g.AddNodeOutput("Cast", [keep], prefix, NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Bool));
         string positions;
         if (staticLength is { } s)
             positions = g.AddInitializer(prefix + "_positions", Enumerable.Range(1, (int)s).Select(p => (long)p).ToArray(), s);
         else
         {
             var unit = g.AddInitializer(prefix + "_unit", new long[] { 1 });
-            var length = Add(g, "Gather", [Add(g, "Shape", [asBool], prefix), g.AddInitializer(prefix + "_axis", new long[] { 1 })], prefix, NodeAttributes.Int("axis", 0));
-            positions = Add(g, "Range", [unit, Add(g, "Add", [length, unit], prefix), unit], prefix);
+            var length = g.AddNodeOutput("Gather", [g.AddNodeOutput("Shape", [asBool], prefix), g.AddInitializer(prefix + "_axis", new long[] { 1 })], prefix, NodeAttributes.Int("axis", 0));
+            positions = g.AddNodeOutput("Range", [unit, g.AddNodeOutput("Add", [length, unit], prefix), unit], prefix);
         }
         // keep * [1..S] as Cast + Mul, not Where(keep, [1..S], 0): ONNX Runtime's Where kernel cost more than both
         // together at batch 1 (benchmarks/RESULTS.md "Fewer and cheaper nodes for the sample's student").
-        var asInt = Add(g, "Cast", [asBool], prefix, NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Int64));
-        var weighted = Add(g, "Mul", [asInt, positions], prefix);
-        var last = Add(g, "ReduceMax", [weighted], prefix, NodeAttributes.Int("keepdims", 0));
+        var asInt = g.AddNodeOutput("Cast", [asBool], prefix, NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Int64));
+        var weighted = g.AddNodeOutput("Mul", [asInt, positions], prefix);
+        var last = g.AddNodeOutput("ReduceMax", [weighted], prefix, NodeAttributes.Int("keepdims", 0));
         // Max of the scalar and [1] is the [1] that Slice takes.
-        return Add(g, "Max", [last, one], prefix);
+        return g.AddNodeOutput("Max", [last, one], prefix);
     }
 
     static readonly HashSet<string> BooleanResults = ["Equal", "Not", "And", "Or", "Xor", "Greater", "Less", "GreaterOrEqual", "LessOrEqual"];
@@ -135,9 +135,6 @@ public sealed class SequenceTrimFusion : IGraphFusion
     /// <summary>S of a [B,S] input when the graph fixes it, else null.</summary>
     static long? StaticLength(GraphPatterns g, string input) =>
         g.Graph.RealInputs().First(i => i.Name == input).Type?.TensorType?.Shape is { Dim.Count: 2 } shape && shape.Dim[1].HasDimValue ? shape.Dim[1].DimValue : null;
-
-    static string Add(GraphPatterns g, string op, string[] inputs, string prefix, params AttributeProto[] attributes) =>
-        g.Graph.AddNode(op, inputs, attributes: attributes, outputPrefix: prefix + "_" + op).Output[0];
 
     /// <summary>The nodes computing the keep from graph inputs (elementwise with constants only) and those inputs.</summary>
     static (List<NodeProto> Chain, HashSet<string> Sources)? KeepChain(GraphPatterns g, string keep)
