@@ -12,9 +12,7 @@ MB="dotnet $1"; W="$2"; RUNS="${3:-300}"
 T="$(cd "$root/../shared/teachers/synthetic-intent-transformer" && pwd)"
 B="$root/benchmarks/ModelBuild.Optimization.Benchmarks/bin/Release/net10.0/ModelBuild.Optimization.Benchmarks.dll"
 mkdir -p "$W"
-common=(--distill --student "$T/student_scratch.onnx" --reinitialize --train-data "$T/train_x.npy" --train-labels "$T/train_y.npy"
-  --epochs 40 --validation-split 0 --prune 0.5 --eval-data "$T/test_x.npy" --eval-labels "$T/test_y.npy"
-  --max-accuracy-drop 1.0 --threads 1 --seed 0 --stage-cache "$W/cache")
+source "$root/benchmarks/sample-forms/pipeline.sh"
 uptime
 # The sample as shipped (int8-dynamic), with auto, and without quantization (the float student after optimize auto:
 # the quantize stage's input); distill, prune and optimize are cached after the first.

@@ -14,9 +14,7 @@ AFTER="$1"; BEFORE="$2"; W="$3"; RUNS="${4:-2000}"
 T="$(cd "$root/../shared/teachers/synthetic-intent-transformer" && pwd)"
 B="$root/benchmarks/ModelBuild.Optimization.Benchmarks/bin/Release/net10.0/ModelBuild.Optimization.Benchmarks.dll"
 mkdir -p "$W"
-common=(--distill --student "$T/student_scratch.onnx" --reinitialize --train-data "$T/train_x.npy" --train-labels "$T/train_y.npy"
-  --epochs 40 --validation-split 0 --prune 0.5 --eval-data "$T/test_x.npy" --eval-labels "$T/test_y.npy"
-  --max-accuracy-drop 1.0 --threads 1 --seed 0 --stage-cache "$W/cache")
+source "$root/benchmarks/sample-forms/pipeline.sh"
 uptime
 for side in before after; do
   dll="$AFTER"; [ "$side" = before ] && dll="$BEFORE"
