@@ -42,6 +42,20 @@ public class SmallStudentRewriteTests
         return result.Changed ? output : model;
     }
 
+    /// <summary>
+    /// <paramref name="model"/> optimized up to <paramref name="fusion"/> and through it, after checking that the
+    /// fusion matched once and was kept; both files and their graphs.
+    /// </summary>
+    static (string Before, string After, OnnxGraph G0, OnnxGraph G1) KeptOnce(string model, string fusion)
+    {
+        var before = Optimize(model, Through(fusion, including: false), out _);
+        var after = Optimize(model, Through(fusion, including: true), out var result);
+        var outcome = result.Fusions.Single(f => f.Name == fusion);
+        Assert.True(outcome.Kept, outcome.Note);
+        Assert.Equal(1, outcome.Matches);
+        return (before, after, OnnxModel.Load(before).Graph, OnnxModel.Load(after).Graph);
+    }
+
     /// <summary>The synthetic student with half its heads and FFN neurons pruned (as the sample's prune stage leaves it): one head.</summary>
     static string OneHeadStudent()
     {
@@ -55,14 +69,7 @@ public class SmallStudentRewriteTests
     public void A_one_head_attention_takes_its_output_projection_into_its_value_projection()
     {
         var student = OneHeadStudent();
-        var before = Optimize(student, Through("AttentionOutputFold", including: false), out _);
-        var after = Optimize(student, Through("AttentionOutputFold", including: true), out var result);
-
-        var fold = result.Fusions.Single(f => f.Name == "AttentionOutputFold");
-        Assert.True(fold.Kept, fold.Note);
-        Assert.Equal(1, fold.Matches);
-        var g0 = OnnxModel.Load(before).Graph;
-        var g1 = OnnxModel.Load(after).Graph;
+        var (before, after, g0, g1) = KeptOnce(student, "AttentionOutputFold");
         var a0 = Assert.Single(g0.Nodes, n => n.OpType == "Attention");
         Assert.Equal(1, a0.GetInt("num_heads", 0));
         Assert.Equal("MatMul", Assert.Single(g0.GetConsumers(a0.Output[0])).OpType);
@@ -125,14 +132,7 @@ public class SmallStudentRewriteTests
     public void Masked_mean_pooling_becomes_one_MatMul_with_the_same_outputs(string file)
     {
         var model = Synthetic(file);
-        var before = Optimize(model, Through("MeanPoolingMatMul", including: false), out _);
-        var after = Optimize(model, Through("MeanPoolingMatMul", including: true), out var result);
-
-        var pooling = result.Fusions.Single(f => f.Name == "MeanPoolingMatMul");
-        Assert.True(pooling.Kept, pooling.Note);
-        Assert.Equal(1, pooling.Matches);
-        var g0 = OnnxModel.Load(before).Graph;
-        var g1 = OnnxModel.Load(after).Graph;
+        var (before, after, g0, g1) = KeptOnce(model, "MeanPoolingMatMul");
         // Before: a ReduceSum of a Mul (the masked sum); after: none, and a Flatten of a MatMul feeds the classifier.
         Assert.Contains(g0.Nodes, n => n.OpType == "ReduceSum" && g0.GetProducer(n.Input[0])?.OpType == "Mul");
         Assert.DoesNotContain(g1.Nodes, n => n.OpType == "ReduceSum" && g1.GetProducer(n.Input[0])?.OpType == "Mul");
