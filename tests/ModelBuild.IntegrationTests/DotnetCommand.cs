@@ -64,14 +64,20 @@ internal static class DotnetCommand
             process.BeginErrorReadLine();
         }
 
-        /// <summary>Waits until the output contains <paramref name="text"/>; false if the process ended or time ran out first.</summary>
+        /// <summary>Waits until the output contains <paramref name="text"/>; false if the process ended without printing it or time ran out first.</summary>
         public bool WaitForOutput(string text, TimeSpan timeout)
         {
             var deadline = Stopwatch.StartNew();
             while (deadline.Elapsed < timeout)
             {
                 lock (output) if (output.ToString().Contains(text, StringComparison.Ordinal)) return true;
-                if (process.HasExited) return false;
+                if (process.HasExited)
+                {
+                    // Lines still in the pipe when the process ended arrive after HasExited; the parameterless
+                    // WaitForExit waits for them (a loaded machine once delivered "starting worker" only after exit).
+                    process.WaitForExit();
+                    lock (output) return output.ToString().Contains(text, StringComparison.Ordinal);
+                }
                 Thread.Sleep(50);
             }
             return false;
