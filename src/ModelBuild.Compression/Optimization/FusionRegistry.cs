@@ -4,8 +4,8 @@ namespace ModelBuild.Compression.Optimization;
 /// The fusions the optimize stage tries, in order: normalizations first (so that residual Adds meet a
 /// LayerNormalization), then GELU (so that its bias can fold), then attention and the fold of a one-head attention's
 /// output projection, then the sequence trim (which needs the fused Attention's mask to prove the padded positions are
-/// never read), then mean pooling as a MatMul (after the trim, whose proof reads the ReduceSum form). Each one is
-/// verified on its own.
+/// never read), then mean pooling as a MatMul (after the trim, whose proof reads the ReduceSum form), then x != 0 as
+/// one Cast (last: the trim and the pooling read the mask as exported). Each one is verified on its own.
 /// </summary>
 public static class FusionRegistry
 {
@@ -22,6 +22,7 @@ public static class FusionRegistry
         new AttentionOutputFold(),
         new SequenceTrimFusion(),
         new MeanPoolingMatMul(),
+        new NotEqualZeroAsCast(),
     ];
 
     /// <summary>

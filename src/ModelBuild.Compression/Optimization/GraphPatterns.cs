@@ -102,6 +102,28 @@ public sealed class GraphPatterns
         return reduce.Input.Count > 1 && reduce.Input[1].Length > 0 ? Int64s(reduce.Input[1]) : null;
     }
 
+    static readonly HashSet<string> BooleanResults = ["Equal", "Not", "And", "Or", "Xor", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "IsNaN", "IsInf"];
+
+    /// <summary>Operators whose output has the element type of their first input (they move or repeat elements).</summary>
+    static readonly HashSet<string> SameElementType = ["Slice", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Transpose", "Expand", "Identity"];
+
+    /// <summary>
+    /// Whether a value is a bool tensor: a comparison or logic node's output, a Cast to bool, or a bool graph input,
+    /// possibly moved by shape-only operators (Slice, Unsqueeze, Reshape, ...).
+    /// </summary>
+    public bool IsBoolean(string value)
+    {
+        const int boolean = (int)TensorProto.Types.DataType.Bool;
+        for (var node = Producer(value); node is not null; node = Producer(node.Input[0]))
+        {
+            if (node.Domain is not ("" or "ai.onnx")) return false;
+            if (BooleanResults.Contains(node.OpType) || node.OpType == "Cast" && node.GetInt("to", 0) == boolean) return true;
+            if (!SameElementType.Contains(node.OpType) || node.Input.Count == 0) return false;
+            value = node.Input[0];
+        }
+        return Graph.Proto.Input.FirstOrDefault(i => i.Name == value)?.Type?.TensorType?.ElemType == boolean;
+    }
+
     /// <summary>For a two-input node, the input that is not <paramref name="known"/>; null when neither or both are.</summary>
     public static string? Other(NodeProto binary, string known) =>
         binary.Input.Count != 2 ? null

@@ -10,7 +10,8 @@ namespace ModelBuild.Compression.Optimization;
 /// clamped by Clip or Max), becomes one batched product: Flatten(MatMul(Unsqueeze(m / count, -2), h)). The weights
 /// m / count are [B,L], computed on the mask rather than on the pooled [B,d]; the Mul and the ReduceSum over [B,L,d]
 /// become one MatMul. Same node count, cheaper kernels: 1.3-1.4 us off 26 at batch 1 on the sample's student
-/// (benchmarks/RESULTS.md "Fewer and cheaper nodes for the sample's student"). Runs after the sequence trim, whose
+/// (benchmarks/RESULTS.md "Fewer and cheaper nodes for the sample's student"). When the mask is 0/1 and the count
+/// clamped, m / count is LpNormalization(m, p 1) (<see cref="IsNormalizedMask"/>). Runs after the sequence trim, whose
 /// proof reads the ReduceSum form.
 /// </summary>
 public sealed class MeanPoolingMatMul : IGraphFusion
@@ -36,7 +37,10 @@ public sealed class MeanPoolingMatMul : IGraphFusion
                                  && h.Length == 3 && k.Length == 2 && h[0] == k[0] && h[1] == k[1]));
         foreach (var m in matches)
         {
-            var weights = g.AddNodeOutput("Div", [m.Mask, m.Count], Name);
+            // The count's ReduceSum and clamp go at Commit when nothing else reads them.
+            var weights = IsNormalizedMask(g, m)
+                ? g.AddNodeOutput("LpNormalization", [m.Mask], Name, NodeAttributes.Int("axis", -1), NodeAttributes.Int("p", 1))
+                : g.AddNodeOutput("Div", [m.Mask, m.Count], Name);
             // [B,1,L]: axis -2 marks it as one row per sample for the int8 rule (Int8KernelSizeRule).
             var rows = g.AddNodeOutput("Unsqueeze", [weights, g.AddInitializer("MeanPoolingMatMul_axes", new long[] { -2 }, 1)], Name);
             var pooled = g.Graph.AddNode("MatMul", [rows, m.Hidden], name: "MeanPoolingMatMul", outputPrefix: "MeanPoolingMatMul_MatMul").Output[0];
@@ -63,6 +67,38 @@ public sealed class MeanPoolingMatMul : IGraphFusion
             if (CountOf(g, div.Input[1], mask)) return new Match(div, sum, mul, unsqueeze, hidden, mask, div.Input[1]);
         }
         return null;
+    }
+
+    /// <summary>
+    /// Whether m / count is exactly LpNormalization(m, p 1) on the last axis. It is when m is a Cast of a bool tensor to
+    /// float (every element 0 or 1, so the L1 norm is the count, summed exactly) and the count is clamped below by a
+    /// constant c in (0, 1]: a row with ones has a count of at least 1, which the clamp leaves alone, and a row of zeros
+    /// gives 0 / c = 0, as ONNX Runtime's LpNormalization gives 0 for a zero norm. One node instead of ReduceSum, Clip
+    /// and Div when nothing else reads the count (benchmarks/RESULTS.md "Fewer and cheaper nodes for the sample's
+    /// student").
+    /// </summary>
+    static bool IsNormalizedMask(GraphPatterns g, Match m)
+    {
+        var cast = g.Producer(m.Mask);
+        if (!GraphPatterns.Is(cast, "Cast") || cast!.GetInt("to", 0) != (long)TensorProto.Types.DataType.Float || !g.IsBoolean(cast.Input[0])) return false;
+        // CountOf proved the count a clamp of ReduceSum(m, [1], keepdims 1) or the ReduceSum itself (no clamp: 0 / 0).
+        return Clamped(g, g.Producer(m.Count)) is ({ } counted, > 0f and <= 1f) && GraphPatterns.Is(g.Producer(counted), "ReduceSum");
+    }
+
+    /// <summary>What a Clip with no upper bound, or a Max with a constant, clamps and its lower bound; nulls for anything else.</summary>
+    static (string? Value, float? Minimum) Clamped(GraphPatterns g, NodeProto? node)
+    {
+        if (GraphPatterns.Is(node, "Clip"))
+        {
+            if (node!.HasAttribute("min") || node.HasAttribute("max")) // before opset 11
+                return node.HasAttribute("max") ? default : (node.Input[0], node.GetFloat("min", float.NegativeInfinity));
+            var hasMax = node.Input.Count > 2 && node.Input[2].Length > 0;
+            return !hasMax && node.Input.Count > 1 && g.TryScalar(node.Input[1], out var min) ? (node.Input[0], min) : default;
+        }
+        if (GraphPatterns.Is(node, "Max") && node!.Input.Count == 2)
+            foreach (var (value, bound) in new[] { (node.Input[0], node.Input[1]), (node.Input[1], node.Input[0]) })
+                if (!g.IsConstant(value) && g.TryScalar(bound, out var c)) return (value, c);
+        return default;
     }
 
     /// <summary>True when <paramref name="count"/> is ReduceSum(mask, [1], keepdims 1), optionally through Clip or Max with constants.</summary>

@@ -102,7 +102,7 @@ public sealed class SequenceTrimFusion : IGraphFusion
     static string Ends(GraphPatterns g, string keep, long? staticLength, string prefix)
     {
         var one = g.AddInitializer(prefix + "_one", new long[] { 1 }, 1);
-        var asBool = IsBoolean(g, keep) ? keep : g.AddNodeOutput("Cast", [keep], prefix, NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Bool));
+        var asBool = g.IsBoolean(keep) ? keep : g.AddNodeOutput("Cast", [keep], prefix, NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Bool));
         string positions;
         if (staticLength is { } s)
             positions = g.AddInitializer(prefix + "_positions", Enumerable.Range(1, (int)s).Select(p => (long)p).ToArray(), s);
@@ -119,17 +119,6 @@ public sealed class SequenceTrimFusion : IGraphFusion
         var last = g.AddNodeOutput("ReduceMax", [weighted], prefix, NodeAttributes.Int("keepdims", 0));
         // Max of the scalar and [1] is the [1] that Slice takes.
         return g.AddNodeOutput("Max", [last, one], prefix);
-    }
-
-    static readonly HashSet<string> BooleanResults = ["Equal", "Not", "And", "Or", "Xor", "Greater", "Less", "GreaterOrEqual", "LessOrEqual"];
-
-    /// <summary>Whether a value is a bool tensor: a comparison or logic node's output, a Cast to bool, or a bool graph input.</summary>
-    static bool IsBoolean(GraphPatterns g, string value)
-    {
-        const int boolean = (int)TensorProto.Types.DataType.Bool;
-        if (g.Producer(value) is { } node)
-            return node.Domain is "" or "ai.onnx" && (BooleanResults.Contains(node.OpType) || node.OpType == "Cast" && node.GetInt("to", 0) == boolean);
-        return g.Graph.Proto.Input.FirstOrDefault(i => i.Name == value)?.Type?.TensorType?.ElemType == boolean;
     }
 
     /// <summary>S of a [B,S] input when the graph fixes it, else null.</summary>

@@ -137,9 +137,14 @@ public class SmallStudentRewriteTests
         Assert.Contains(g0.Nodes, n => n.OpType == "ReduceSum" && g0.GetProducer(n.Input[0])?.OpType == "Mul");
         Assert.DoesNotContain(g1.Nodes, n => n.OpType == "ReduceSum" && g1.GetProducer(n.Input[0])?.OpType == "Mul");
         var flatten = Assert.Single(g1.Nodes, n => n.OpType == "Flatten");
-        Assert.Equal("MatMul", g1.GetProducer(flatten.Input[0])!.OpType);
-        // Div, Unsqueeze, MatMul, Flatten for Unsqueeze, Mul, ReduceSum, Div (and the old Unsqueeze's axes, when a Constant node held them).
-        Assert.InRange(g1.Nodes.Count, g0.Nodes.Count - 1, g0.Nodes.Count);
+        var matMul = g1.GetProducer(flatten.Input[0])!;
+        Assert.Equal("MatMul", matMul.OpType);
+        // The mask is Cast(Not(Equal(ids, pad))) and its count clamped at 1e-9: the weights are its L1 normalization.
+        Assert.Equal("LpNormalization", g1.GetProducer(g1.GetProducer(matMul.Input[0])!.Input[0])!.OpType);
+        Assert.DoesNotContain(g1.Nodes, n => n.OpType is "Clip" or "Div");
+        // LpNormalization, Unsqueeze, MatMul, Flatten for Unsqueeze, Mul, ReduceSum, the count's ReduceSum and Clip, Div
+        // (and the Constant nodes that held the Unsqueeze's axes, the count's axes and the clamp's minimum, if any).
+        Assert.InRange(g1.Nodes.Count, g0.Nodes.Count - 5, g0.Nodes.Count - 2);
 
         var data = Read(Synthetic("test_x.npy"), model);
         Assert.True(OutputDifference.Max(before, after, data) <= Tolerance);
