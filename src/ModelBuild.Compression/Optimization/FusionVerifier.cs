@@ -15,12 +15,13 @@ public sealed class FusionVerifier
 
     readonly InputSet _data;
     readonly ModelOutputs _reference;
+    readonly long[][] _referenceShapes;
 
     public FusionVerifier(string originalPath, InputSet data, double tolerance = DefaultTolerance)
     {
         _data = data;
         Tolerance = tolerance;
-        _reference = Run(originalPath);
+        (_reference, _referenceShapes) = Run(originalPath);
     }
 
     public double Tolerance { get; }
@@ -32,7 +33,8 @@ public sealed class FusionVerifier
     public (double? MaxDifference, string? Failure) Check(string candidatePath)
     {
         ModelOutputs outputs;
-        try { outputs = Run(candidatePath); }
+        long[][] shapes;
+        try { (outputs, shapes) = Run(candidatePath); }
         catch (Exception e) when (e is OnnxRuntimeException or ModelBuild.Onnx.Diagnostics.ModelBuildException)
         {
             return (null, "ONNX Runtime cannot run the fused graph: " + ModelRunner.FirstLine(e.Message));
@@ -45,6 +47,9 @@ public sealed class FusionVerifier
             var a = _reference.Values[o];
             var b = outputs.Values[o];
             if (a.Length != b.Length) return (null, $"output '{outputs.Names[o]}' has {b.Length} values instead of {a.Length}");
+            // The same values in another shape ([1,B,d] for [B,d]) are not the same output to a caller.
+            if (!shapes[o].SequenceEqual(_referenceShapes[o]))
+                return (null, $"output '{outputs.Names[o]}' has shape [{string.Join(",", shapes[o])}] instead of [{string.Join(",", _referenceShapes[o])}]");
             for (var i = 0; i < a.Length; i++)
             {
                 var d = Math.Abs((double)a[i] - b[i]);
@@ -55,9 +60,13 @@ public sealed class FusionVerifier
         return (max, null);
     }
 
-    ModelOutputs Run(string path)
+    /// <summary>Every output over the data, and each output's shape on the first batch.</summary>
+    (ModelOutputs Outputs, long[][] Shapes) Run(string path)
     {
         using var runner = new ModelRunner(path, 1);
-        return runner.RunAll(_data, 32);
+        var outputs = runner.RunAll(_data, 32);
+        var bound = runner.Bind(_data, "data");
+        var first = runner.RunTensors(bound, 0, Math.Min(runner.BatchSize(32), bound.Count), outputs.Names);
+        return (outputs, first.Select(t => t.Shape).ToArray());
     }
 }

@@ -101,11 +101,16 @@ public sealed class MeanPoolingMatMul : IGraphFusion
         return default;
     }
 
-    /// <summary>True when <paramref name="count"/> is ReduceSum(mask, [1], keepdims 1), optionally through Clip or Max with constants.</summary>
+    /// <summary>
+    /// True when <paramref name="count"/> is ReduceSum(mask, [1], keepdims 1), optionally through Clip or Max with
+    /// one-element constants of rank 2 at most (a [1,1,1] bound would make the [B,1] count [1,B,1], and the mean's shape
+    /// with it, which the rewrite does not keep).
+    /// </summary>
     static bool CountOf(GraphPatterns g, string count, string mask)
     {
         var node = g.Producer(count);
-        if ((GraphPatterns.Is(node, "Clip") || GraphPatterns.Is(node, "Max")) && node!.Input.Skip(1).All(i => i.Length == 0 || g.TryScalar(i, out _)))
+        if ((GraphPatterns.Is(node, "Clip") || GraphPatterns.Is(node, "Max"))
+            && node!.Input.Skip(1).All(i => i.Length == 0 || g.TryScalar(i, out _) && g.Constant(i)!.Dims.Count <= 2))
             node = g.Producer(node.Input[0]);
         return GraphPatterns.Is(node, "ReduceSum") && node!.Input[0] == mask && node.GetInt("keepdims", 1) == 1 && g.ReduceAxes(node) is [1];
     }

@@ -24,8 +24,7 @@ public sealed class NotEqualZeroAsCast : IGraphFusion
         {
             var equal = g.Producer(not.Input[0]);
             if (!GraphPatterns.Is(equal, "Equal") || !g.IsPrivateTo(equal!.Output[0], not) || !g.SplitConstant(equal, out var value, out var zero)) continue;
-            // A rank-0 zero: a [1] one would broadcast a scalar x to [1], which the Cast would not.
-            if (g.Constant(zero) is { Dims.Count: 0 } && g.TryScalar(zero, out var z) && z == 0f) matches.Add((equal, not, value));
+            if (IsScalarZero(g, zero)) matches.Add((equal, not, value));
         }
         foreach (var (equal, not, value) in matches)
         {
@@ -34,5 +33,16 @@ public sealed class NotEqualZeroAsCast : IGraphFusion
         }
         if (matches.Count > 0) g.Commit();
         return matches.Count;
+    }
+
+    /// <summary>
+    /// A rank-0 constant equal to zero in its own element type (as a float, a double 1e-300 would be 0 too). Rank 0: a
+    /// [1] zero would broadcast a scalar x to [1], which the Cast would not.
+    /// </summary>
+    static bool IsScalarZero(GraphPatterns g, string value)
+    {
+        if (g.Constant(value) is not { Dims.Count: 0 } t) return false;
+        try { return ModelBuild.Onnx.Tensors.TensorData.ToDoubleArray(t, g.Model.ExternalData)[0] == 0.0; }
+        catch (ModelBuild.Onnx.Diagnostics.ModelBuildException) { return false; } // strings and other non-numbers
     }
 }

@@ -27,6 +27,7 @@ public class MaskRewriteTests
     [InlineData("clip", 1f, "LpNormalization")]
     [InlineData("max", 1e-6f, "LpNormalization")]
     [InlineData("clip", 2f, "Div")]   // a count of 1 becomes 2: not an L1 norm
+    [InlineData("clip", 0f, "Div")]   // a row of padding is 0 / 0 (NaN) there, 0 in LpNormalization (its rows are left out here)
     [InlineData("none", 0f, "Div")]   // a row of padding is 0 / 0 (NaN) there, 0 in LpNormalization (its rows are left out here)
     [InlineData("float", 1e-9f, "Div")] // a float mask from the caller may hold 0.5: its sum is no count
     [InlineData("int-mask", 1e-9f, "Div")] // Cast of an int64 attention_mask: 0/1 by convention only, it may hold 2
@@ -35,7 +36,7 @@ public class MaskRewriteTests
         var model = PoolingModel(count, minimum);
         var dir = TempDir();
         var output = Path.Combine(dir, "out.onnx");
-        var rows = count == "none" ? 2 : 3;
+        var rows = count == "none" || minimum == 0 ? 2 : 3;
         var ids = Ids.Take(rows * Sequence).ToArray();
         var hidden = new DataTensor("h", [rows, Sequence, Width], Enumerable.Range(0, rows * Sequence * Width).Select(i => MathF.Sin(i * 0.37f + 0.1f)).ToArray(), null, "float32");
         var data = count == "float"
@@ -52,6 +53,37 @@ public class MaskRewriteTests
         if (weights == "LpNormalization") Assert.DoesNotContain(graph.Nodes, n => n.OpType is "ReduceSum" or "Clip" or "Max" or "Div");
         Assert.True(OutputDifference.Max(model, output, data) <= 1e-6);
         Assert.True(OutputDifference.Max(model, output, data, batch: 1) <= 1e-6);
+    }
+
+    [Fact]
+    public void A_bound_of_rank_3_would_change_the_means_shape_and_is_not_matched()
+    {
+        // Max(count [B,1], [1,1,1]) is [1,B,1], and the mean [1,B,d]: the MatMul form would give [B,d].
+        var model = PoolingModel("max", 1e-6f, boundDims: [1, 1, 1]);
+        var data = InputSet.Of([("h", new DataTensor("h", [2, Sequence, Width], Enumerable.Range(0, 2 * Sequence * Width).Select(i => MathF.Cos(i * 0.3f)).ToArray(), null, "float32")),
+            ("x", new DataTensor("x", [2, Sequence], null, Ids.Take(2 * Sequence).ToArray(), "int64"))]);
+        var dir = TempDir();
+        var result = new GraphOptimizer([new MeanPoolingMatMul()]).Optimize(model, data, Path.Combine(dir, "out.onnx"), Path.Combine(dir, "work"));
+        Assert.Equal(0, Assert.Single(result.Fusions).Matches);
+    }
+
+    [Fact]
+    public void The_verifier_refuses_the_same_values_in_another_shape()
+    {
+        // y = x [B,6] against y = Reshape(x, [1,-1]) [1,6B]: every value equal, the output not.
+        string Graph(bool reshaped) => Model(reshaped ? "reshaped" : "same", g =>
+        {
+            g.Input.Add(Value("x", TensorProto.Types.DataType.Float, [-1, Sequence]));
+            g.Output.Add(Value("y", TensorProto.Types.DataType.Float, null));
+            g.Initializer.Add(OnnxModelAccess.Int64Tensor("flat", [1L, -1L], 2));
+            g.Node.Add(reshaped ? OnnxModelAccess.Node("Reshape", "reshape", ["x", "flat"], ["y"]) : OnnxModelAccess.Node("Identity", "same", ["x"], ["y"]));
+        });
+        var data = InputSet.Of(new DataTensor("x", [3, Sequence], Enumerable.Range(0, 3 * Sequence).Select(i => i * 0.5f).ToArray(), null, "float32"));
+        var verifier = new FusionVerifier(Graph(false), data);
+        Assert.Equal((0.0, (string?)null), verifier.Check(Graph(false)));
+        var (difference, failure) = verifier.Check(Graph(true));
+        Assert.Null(difference);
+        Assert.Contains("shape [1,18] instead of [3,6]", failure);
     }
 
     [Theory]
@@ -88,6 +120,29 @@ public class MaskRewriteTests
     }
 
     [Fact]
+    public void A_double_too_small_for_a_float_is_no_zero()
+    {
+        // As a float, 1e-300 is 0; as the double it is, x = 0 is not equal to it, so x != 1e-300 is true there while
+        // Cast(0, bool) is false. The constant is checked in its own element type (found in review).
+        var model = NotEqualModel(TensorProto.Types.DataType.Double, ModelBuild.Onnx.Tensors.TensorData.CreateScalar("zero", 1e-300));
+        Assert.Equal(0, new NotEqualZeroAsCast().Apply(OnnxModel.Load(model)));
+        var exactZero = NotEqualModel(TensorProto.Types.DataType.Double, ModelBuild.Onnx.Tensors.TensorData.CreateScalar("zero", -0.0));
+        Assert.Equal(1, new NotEqualZeroAsCast().Apply(OnnxModel.Load(exactZero)));
+    }
+
+    [Fact]
+    public void A_zero_held_by_a_Constant_node_is_matched()
+    {
+        var model = NotEqualModel(TensorProto.Types.DataType.Int64, null);
+        var data = InputSet.Of(new DataTensor("x", [3, Sequence], null, Ids, "int64"));
+        var (result, output) = Optimize(model, data);
+        var rewrite = Assert.Single(result.Fusions);
+        Assert.Equal(1, rewrite.Matches);
+        Assert.True(rewrite.Kept, rewrite.Note);
+        Assert.Equal(0.0, OutputDifference.Max(model, output, data));
+    }
+
+    [Fact]
     public void An_Equal_read_elsewhere_stays()
     {
         var model = NotEqualModel(TensorProto.Types.DataType.Int64, OnnxModelAccess.Int64Tensor("zero", [0L]), equalIsOutput: true);
@@ -104,12 +159,19 @@ public class MaskRewriteTests
     }
 
     /// <summary>y = float(Not(Equal(x, zero))) (and the Equal as a second output when asked): what PyTorch writes for x != 0.</summary>
-    static string NotEqualModel(TensorProto.Types.DataType type, TensorProto zero, bool equalIsOutput = false) => Model("not-equal", g =>
+    /// <param name="zero">The compared constant as an initializer; null: an int64 0 from a Constant node.</param>
+    static string NotEqualModel(TensorProto.Types.DataType type, TensorProto? zero, bool equalIsOutput = false) => Model("not-equal", g =>
     {
         g.Input.Add(Value("x", type, [-1, Sequence]));
         g.Output.Add(Value("y", TensorProto.Types.DataType.Float, null));
         if (equalIsOutput) g.Output.Add(Value("e", TensorProto.Types.DataType.Bool, null));
-        g.Initializer.Add(zero);
+        if (zero is not null) g.Initializer.Add(zero);
+        else
+        {
+            var constant = OnnxModelAccess.Node("Constant", "zero_constant", [], ["zero"]);
+            constant.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = ModelBuild.Onnx.Tensors.TensorData.CreateScalar("zero", 0L) });
+            g.Node.Add(constant);
+        }
         g.Node.Add(OnnxModelAccess.Node("Equal", "equal", ["x", "zero"], ["e"]));
         g.Node.Add(OnnxModelAccess.Node("Not", "not", ["e"], ["keep"]));
         var cast = OnnxModelAccess.Node("Cast", "to_float", ["keep"], ["y"]);
@@ -122,13 +184,13 @@ public class MaskRewriteTests
     /// mask x for "int-mask"), the count
     /// clamp(sum(m)) by Clip or Max at <paramref name="minimum"/>, or unclamped ("none").
     /// </summary>
-    static string PoolingModel(string count, float minimum) => Model("pool", g =>
+    static string PoolingModel(string count, float minimum, long[]? boundDims = null) => Model("pool", g =>
     {
         g.Input.Add(Value("h", TensorProto.Types.DataType.Float, [-1, Sequence, Width]));
         g.Output.Add(Value("y", TensorProto.Types.DataType.Float, null));
         g.Initializer.Add(OnnxModelAccess.Int64Tensor("last", [-1], 1));
         g.Initializer.Add(OnnxModelAccess.Int64Tensor("positions", [1], 1));
-        g.Initializer.Add(OnnxModelAccess.FloatTensor("minimum", [minimum]));
+        g.Initializer.Add(OnnxModelAccess.FloatTensor("minimum", [minimum], boundDims ?? []));
         if (count == "float") g.Input.Add(Value("m", TensorProto.Types.DataType.Float, [-1, Sequence]));
         else if (count == "int-mask")
         {
