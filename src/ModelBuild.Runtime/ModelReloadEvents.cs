@@ -8,7 +8,10 @@ public sealed class ModelReloadedEventArgs(string modelName, ModelInfo info, lon
     public long PreviousGeneration { get; } = previousGeneration;
 }
 
-/// <summary>A reload failed; the previous generation keeps serving.</summary>
+/// <summary>
+/// A reload failed; the previous generation keeps serving (<see cref="ServingGeneration"/>), or, for a model that
+/// still waits for its source (it never loaded), nothing does and <see cref="ServingGeneration"/> is 0.
+/// </summary>
 public sealed class ModelReloadFailedEventArgs(string modelName, Exception error, long servingGeneration) : EventArgs
 {
     public string ModelName { get; } = modelName;

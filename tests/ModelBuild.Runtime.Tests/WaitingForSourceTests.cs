@@ -79,28 +79,79 @@ public sealed class WaitingForSourceTests
         Assert.Equal((ModelState.Serving, 1L), (pool.GetModelStatuses()[0].State, pool.GetModelInfo("late").Generation));
     }
 
-    /// <summary>ReloadAsync on a model that waits tries once now: it throws the source's error, then loads once the source is there.</summary>
+    /// <summary>
+    /// ReloadAsync on a model that waits tries now, as a reload does (until ReloadTimeout): it throws the source's error
+    /// and raises ModelReloadFailed with serving generation 0 (it was silent before), then loads once the source is there.
+    /// </summary>
     [Fact]
-    public async Task ReloadAsync_on_a_waiting_model_throws_its_error_then_loads()
+    public async Task ReloadAsync_on_a_waiting_model_throws_its_error_raises_ModelReloadFailed_then_loads()
     {
         using var dir = new TempDirectory();
         var path = dir.File("late.onnx");
-        await using var provider = LateFile(path);
+        await using var provider = LateFile(path, reloadTimeout: TimeSpan.FromMilliseconds(300));
         var pool = provider.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>();
+        var failures = new List<ModelReloadFailedEventArgs>();
+        pool.ModelReloadFailed += (_, e) => { lock (failures) failures.Add(e); };
 
         var error = await Assert.ThrowsAsync<ModelRuntimeException>(() => pool.ReloadAsync("late"));
         Assert.Equal(RuntimeErrorCodes.ModelLoadFailed, error.Code);
+        var failure = Assert.Single(failures);
+        Assert.Equal(("late", 0L), (failure.ModelName, failure.ServingGeneration));
+        Assert.Same(error, failure.Error);
         File.Copy(TestPaths.WineStudent, path);
         Assert.True(await pool.ReloadAsync("late"));
         Assert.Equal(1, pool.GetModelInfo("late").Generation);
+        Assert.Single(failures);
     }
 
-    /// <summary>A pool (with logging and the health check) whose one model "late" is an unwatched file that is not there yet.</summary>
-    private static ServiceProvider LateFile(string path)
+    /// <summary>
+    /// A watched file deployed to a model that waits: written in two halves, the first read fails to load and is
+    /// retried until the rest is there, with no ModelReloadFailed; a file that is not a model raises ModelReloadFailed
+    /// (serving generation 0) once the reload timeout has passed, and the model keeps waiting.
+    /// </summary>
+    [Fact]
+    public async Task A_deploy_to_a_waiting_watched_file_is_retried_while_written_and_a_bad_one_is_reported()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("late.onnx");
+        await using var provider = LateFile(path, reloadTimeout: TimeSpan.FromSeconds(5), watch: true);
+        var pool = provider.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>();
+        var failed = new TaskCompletionSource<ModelReloadFailedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loaded = new TaskCompletionSource<ModelReloadedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pool.ModelReloadFailed += (_, e) => failed.TrySetResult(e);
+        pool.ModelReloaded += (_, e) => loaded.TrySetResult(e);
+
+        var bytes = File.ReadAllBytes(TestPaths.WineStudent);
+        await using (var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite))
+        {
+            await stream.WriteAsync(bytes.AsMemory(0, bytes.Length / 2));
+            await stream.FlushAsync();
+            await Task.Delay(1000); // the change is seen (200 ms debounce) and the half file read and retried meanwhile
+            await stream.WriteAsync(bytes.AsMemory(bytes.Length / 2));
+        }
+        var reloaded = await loaded.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(("late", 0L, 1L), (reloaded.ModelName, reloaded.PreviousGeneration, reloaded.Info.Generation));
+        Assert.False(failed.Task.IsCompleted);
+
+        using var dir2 = new TempDirectory();
+        var badPath = dir2.File("bad.onnx");
+        await using var provider2 = LateFile(badPath, reloadTimeout: TimeSpan.FromMilliseconds(300), watch: true);
+        var pool2 = provider2.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>();
+        var failed2 = new TaskCompletionSource<ModelReloadFailedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        pool2.ModelReloadFailed += (_, e) => failed2.TrySetResult(e);
+        File.WriteAllText(badPath, "not an onnx model");
+        var failure = await failed2.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(("late", 0L), (failure.ModelName, failure.ServingGeneration));
+        Assert.Equal(ModelState.WaitingForSource, pool2.GetModelStatuses()[0].State);
+    }
+
+    /// <summary>A pool (with logging and the health check) whose one model "late" is a file that is not there yet (unwatched unless asked).</summary>
+    private static ServiceProvider LateFile(string path, TimeSpan? reloadTimeout = null, bool watch = false)
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddPredictionEnginePool<WineInput, WineScores>().FromFile("late", path, watchForChanges: false).AddHealthCheck();
+        var builder = services.AddPredictionEnginePool<WineInput, WineScores>().FromFile("late", path, watchForChanges: watch).AddHealthCheck();
+        if (reloadTimeout is { } timeout) builder.Configure(o => o.ReloadTimeout = timeout);
         return services.BuildServiceProvider();
     }
 

@@ -256,6 +256,37 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     }
 
     /// <summary>
+    /// ReloadAsync (by hand, or on a source change) of a model that waits for its source: like a reload, a source that
+    /// does not load yet (a file still being copied) is retried until the reload timeout; then the failure is logged,
+    /// counted and raised as ModelReloadFailed (serving generation 0: nothing serves it) and thrown. The attempts that
+    /// calls and health checks start (<see cref="TryLoadFirstSoon"/>) stay single and quiet.
+    /// </summary>
+    private async Task<bool> LoadWaitingAsync(CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                return await LoadFirstAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && !_disposing.IsCancellationRequested)
+            {
+                if (MayBeTornWrite(ex) && Stopwatch.GetElapsedTime(started) < _options.ReloadTimeout)
+                {
+                    await Task.Delay(_options.ReloadRetryInterval, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                _pool.Metrics.RecordReloadFailure(Name);
+                _logger.LogWarning(ex, "Loading model {Model} from {Source} failed; it still waits for its source, and calls to it fail with this error",
+                    LogName, _loader.Source);
+                _pool.RaiseReloadFailed(new ModelReloadFailedEventArgs(Name, ex, 0));
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
     /// Reads the source and swaps in a new generation if its bytes differ from the current one. A source that does
     /// not load (partially written file, bad model, class mismatch) is retried until the reload timeout, then the
     /// failure is reported and thrown while the previous generation keeps serving.
@@ -264,7 +295,7 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     {
         if (Volatile.Read(ref _current) is null && _waitingForSource is not null)
         {
-            if (await LoadFirstAsync(cancellationToken).ConfigureAwait(false))
+            if (await LoadWaitingAsync(cancellationToken).ConfigureAwait(false))
             {
                 return true;
             }
