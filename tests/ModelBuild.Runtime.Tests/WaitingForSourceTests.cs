@@ -145,6 +145,32 @@ public sealed class WaitingForSourceTests
         Assert.Equal(ModelState.WaitingForSource, pool2.GetModelStatuses()[0].State);
     }
 
+    /// <summary>
+    /// ReloadAsync on a URI model whose server is down: the loader's poll has retried already, so the reload reports at
+    /// once (one poll's requests, one ModelReloadFailed) instead of polling again until ReloadTimeout (found in review:
+    /// 28 requests over 10 s).
+    /// </summary>
+    [Fact]
+    public async Task ReloadAsync_on_a_waiting_uri_model_whose_server_is_down_polls_once()
+    {
+        using var server = new LoopbackModelServer(File.ReadAllBytes(TestPaths.WineStudent), CacheValidator.ETag, failFirstRequests: int.MaxValue);
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddPredictionEnginePool<WineInput, WineScores>()
+            .FromUri("canary", server.ModelUri, TimeSpan.FromHours(1))
+            .Configure(o => { o.DownloadRetries = 1; o.ReloadTimeout = TimeSpan.FromSeconds(30); });
+        await using var provider = services.BuildServiceProvider();
+        var pool = provider.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>();
+        var failures = 0;
+        pool.ModelReloadFailed += (_, e) => Interlocked.Increment(ref failures);
+        var before = server.Requests.Count;
+
+        var error = await Assert.ThrowsAsync<ModelRuntimeException>(() => pool.ReloadAsync("canary"));
+        Assert.Equal(RuntimeErrorCodes.DownloadFailed, error.Code);
+        Assert.Equal(1, failures);
+        Assert.Equal(2, server.Requests.Count - before); // one poll: the request and its one retry
+    }
+
     /// <summary>A pool (with logging and the health check) whose one model "late" is a file that is not there yet (unwatched unless asked).</summary>
     private static ServiceProvider LateFile(string path, TimeSpan? reloadTimeout = null, bool watch = false)
     {

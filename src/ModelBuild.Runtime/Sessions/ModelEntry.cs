@@ -37,6 +37,8 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     // The last attempt read the source and the model did not fit (a mapping error): only a source change tries again.
     private volatile bool _waitingForAnotherModel;
     private long _nextCallTriggeredLoad;
+    // The SHA-256 of the bytes the last first-load attempt read (null: it could not read the source); under _reloadLock.
+    private string? _lastAttemptRead;
 
     /// <summary>How often calls to a model that waits for its source may start another attempt to read it.</summary>
     internal static readonly TimeSpan CallTriggeredLoadInterval = TimeSpan.FromSeconds(1);
@@ -93,7 +95,7 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
                 code, LogName, _loader.Source, ex.Message);
             if (Interlocked.Exchange(ref _changedDuringInitialLoad, 0) == 1)
             {
-                _ = LoadFirstFromSourceAsync();
+                _ = ReloadFromSourceAsync(); // a source change, as OnSourceChanged handles it
             }
             return false;
         }
@@ -174,57 +176,72 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
         await _reloadLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (Volatile.Read(ref _current) is not null || _waitingForSource is null)
-            {
-                return false; // another attempt loaded it, or it was disposed
-            }
-            ModelGeneration<TIn, TOut> first;
-            try
-            {
-                var bytes = await _loader.ReadModelAsync(cancellationToken).ConfigureAwait(false);
-                first = CreateGeneration(bytes, await _loader.ReadSessionSettingsAsync(cancellationToken).ConfigureAwait(false));
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException && !_disposing.IsCancellationRequested)
-            {
-                // Read but not fitting the classes: the same bytes fail the same way, so calls stop retrying.
-                _waitingForAnotherModel = !MayBeTornWrite(ex);
-                _waitingForSource = ex;
-                (_lastError, _lastErrorAt) = (ex.Message, DateTimeOffset.UtcNow);
-                _logger.LogDebug("Model {Model} still cannot be loaded from {Source} ({Error})", LogName, _loader.Source, ex.Message);
-                throw;
-            }
-            lock (_swapLock)
-            {
-                if (_disposing.IsCancellationRequested)
-                {
-                    first.Release();
-                    return false;
-                }
-                Volatile.Write(ref _current, first);
-                _waitingForSource = null;
-                _lastError = null;
-                // A file watcher that could not start on a missing folder starts now; under the lock, so that Dispose
-                // (which cancels under it, then disposes the loader) cannot come between and leave it running.
-                try
-                {
-                    _loader.Start();
-                }
-                catch (Exception ex)
-                {
-                    _logger.LogWarning(ex, "Model {Model} loaded, but watching {Source} for changes did not start", LogName, _loader.Source);
-                }
-            }
-            _pool.Metrics.RecordReload(Name);
-            _logger.LogInformation("Loaded model {Model} from {Source} (generation {Generation}, sha256 {Sha256}) after waiting for its source",
-                LogName, _loader.Source, first.Number, first.Info.Sha256);
-            _pool.RaiseReloaded(new ModelReloadedEventArgs(Name, first.Info, 0));
-            _reloaded.Fire();
-            return true;
+            return await LoadFirstLockedAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             _reloadLock.Release();
         }
+    }
+
+    /// <summary>
+    /// <see cref="LoadFirstAsync"/> with <see cref="_reloadLock"/> held by the caller. Bytes whose SHA-256 is
+    /// <paramref name="failedHash"/> fail with <paramref name="failedError"/> again without building a session.
+    /// </summary>
+    private async Task<bool> LoadFirstLockedAsync(CancellationToken cancellationToken, string? failedHash = null, Exception? failedError = null)
+    {
+        if (Volatile.Read(ref _current) is not null || _waitingForSource is null)
+        {
+            return false; // another attempt loaded it, or it was disposed
+        }
+        ModelGeneration<TIn, TOut> first;
+        _lastAttemptRead = null;
+        try
+        {
+            var bytes = await _loader.ReadModelAsync(cancellationToken).ConfigureAwait(false);
+            _lastAttemptRead = Hash(bytes);
+            if (_lastAttemptRead == failedHash && failedError is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failedError);
+            }
+            first = CreateGeneration(bytes, await _loader.ReadSessionSettingsAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && !_disposing.IsCancellationRequested)
+        {
+            // Read but not fitting the classes: the same bytes fail the same way, so calls stop retrying.
+            _waitingForAnotherModel = !MayBeTornWrite(ex);
+            _waitingForSource = ex;
+            (_lastError, _lastErrorAt) = (ex.Message, DateTimeOffset.UtcNow);
+            _logger.LogDebug("Model {Model} still cannot be loaded from {Source} ({Error})", LogName, _loader.Source, ex.Message);
+            throw;
+        }
+        lock (_swapLock)
+        {
+            if (_disposing.IsCancellationRequested)
+            {
+                first.Release();
+                return false;
+            }
+            Volatile.Write(ref _current, first);
+            _waitingForSource = null;
+            _lastError = null;
+            // A file watcher that could not start on a missing folder starts now; under the lock, so that Dispose
+            // (which cancels under it, then disposes the loader) cannot come between and leave it running.
+            try
+            {
+                _loader.Start();
+            }
+            catch (Exception ex)
+            {
+                _logger.LogWarning(ex, "Model {Model} loaded, but watching {Source} for changes did not start", LogName, _loader.Source);
+            }
+        }
+        _pool.Metrics.RecordReload(Name);
+        _logger.LogInformation("Loaded model {Model} from {Source} (generation {Generation}, sha256 {Sha256}) after waiting for its source",
+            LogName, _loader.Source, first.Number, first.Info.Sha256);
+        _pool.RaiseReloaded(new ModelReloadedEventArgs(Name, first.Info, 0));
+        _reloaded.Fire();
+        return true;
     }
 
     /// <summary>Takes a reference on the current generation; retries if it was swapped out and drained meanwhile.</summary>
@@ -256,33 +273,67 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     }
 
     /// <summary>
-    /// ReloadAsync (by hand, or on a source change) of a model that waits for its source: like a reload, a source that
-    /// does not load yet (a file still being copied) is retried until the reload timeout; then the failure is logged,
-    /// counted and raised as ModelReloadFailed (serving generation 0: nothing serves it) and thrown. The attempts that
-    /// calls and health checks start (<see cref="TryLoadFirstSoon"/>) stay single and quiet.
+    /// ReloadAsync (by hand, or on a source change) of a model that waits for its source. Bytes that were read but do
+    /// not load (maybe a file still being written) are read again every ReloadRetryInterval until ReloadTimeout, as a
+    /// reload does, under the reload lock so one loop runs at a time, and the same bytes again build no second session.
+    /// Then, or when the source cannot be read at all (its loader has retried already), the failure is logged, counted
+    /// and raised as ModelReloadFailed (serving generation 0: nothing serves it), and thrown. The attempts that calls and
+    /// health checks start (<see cref="TryLoadFirstSoon"/>) stay single and quiet. False when the model was loaded by
+    /// another attempt meanwhile, or removed.
     /// </summary>
     private async Task<bool> LoadWaitingAsync(CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
-        while (true)
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+        var token = linked.Token;
+        try
         {
-            try
+            await _reloadLock.WaitAsync(token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return false; // removed meanwhile
+        }
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            (string? Hash, Exception? Error) failed = default;
+            while (true)
             {
-                return await LoadFirstAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException && !_disposing.IsCancellationRequested)
-            {
-                if (MayBeTornWrite(ex) && Stopwatch.GetElapsedTime(started) < _options.ReloadTimeout)
+                try
                 {
-                    await Task.Delay(_options.ReloadRetryInterval, cancellationToken).ConfigureAwait(false);
-                    continue;
+                    return await LoadFirstLockedAsync(token, failed.Hash, failed.Error).ConfigureAwait(false);
                 }
-                _pool.Metrics.RecordReloadFailure(Name);
-                _logger.LogWarning(ex, "Loading model {Model} from {Source} failed; it still waits for its source, and calls to it fail with this error",
-                    LogName, _loader.Source);
-                _pool.RaiseReloadFailed(new ModelReloadFailedEventArgs(Name, ex, 0));
-                throw;
+                catch (Exception) when (_disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    return false; // removed meanwhile
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Read but not loading: maybe a file still being written. Not read: the loader has retried already.
+                    if (_lastAttemptRead is { } read && MayBeTornWrite(ex) && Stopwatch.GetElapsedTime(started) < _options.ReloadTimeout)
+                    {
+                        failed = (read, ex);
+                        try
+                        {
+                            await Task.Delay(_options.ReloadRetryInterval, token).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException) when (_disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                        {
+                            return false; // removed meanwhile
+                        }
+                        continue;
+                    }
+                    _pool.Metrics.RecordReloadFailure(Name);
+                    _logger.LogWarning(ex, "Loading model {Model} from {Source} failed; it still waits for its source, and calls to it fail with this error",
+                        LogName, _loader.Source);
+                    _pool.RaiseReloadFailed(new ModelReloadFailedEventArgs(Name, ex, 0));
+                    throw;
+                }
             }
+        }
+        finally
+        {
+            _reloadLock.Release();
         }
     }
 
