@@ -71,7 +71,7 @@ public class MaskRewriteTests
     public void The_verifier_refuses_the_same_values_in_another_shape()
     {
         // y = x [B,6] against y = Reshape(x, [1,-1]) [1,6B]: every value equal, the output not.
-        string Graph(bool reshaped) => Model(reshaped ? "reshaped" : "same", g =>
+        string Graph(bool reshaped) => SmallGraph.Save(reshaped ? "reshaped" : "same", g =>
         {
             g.Input.Add(Value("x", TensorProto.Types.DataType.Float, [-1, Sequence]));
             g.Output.Add(Value("y", TensorProto.Types.DataType.Float, null));
@@ -160,7 +160,7 @@ public class MaskRewriteTests
 
     /// <summary>y = float(Not(Equal(x, zero))) (and the Equal as a second output when asked): what PyTorch writes for x != 0.</summary>
     /// <param name="zero">The compared constant as an initializer; null: an int64 0 from a Constant node.</param>
-    static string NotEqualModel(TensorProto.Types.DataType type, TensorProto? zero, bool equalIsOutput = false) => Model("not-equal", g =>
+    static string NotEqualModel(TensorProto.Types.DataType type, TensorProto? zero, bool equalIsOutput = false) => SmallGraph.Save("not-equal", g =>
     {
         g.Input.Add(Value("x", type, [-1, Sequence]));
         g.Output.Add(Value("y", TensorProto.Types.DataType.Float, null));
@@ -184,7 +184,7 @@ public class MaskRewriteTests
     /// mask x for "int-mask"), the count
     /// clamp(sum(m)) by Clip or Max at <paramref name="minimum"/>, or unclamped ("none").
     /// </summary>
-    static string PoolingModel(string count, float minimum, long[]? boundDims = null) => Model("pool", g =>
+    static string PoolingModel(string count, float minimum, long[]? boundDims = null) => SmallGraph.Save("pool", g =>
     {
         g.Input.Add(Value("h", TensorProto.Types.DataType.Float, [-1, Sequence, Width]));
         g.Output.Add(Value("y", TensorProto.Types.DataType.Float, null));
@@ -225,17 +225,6 @@ public class MaskRewriteTests
             });
         g.Node.Add(OnnxModelAccess.Node("Div", "mean", ["s", count == "none" ? "c" : "cc"], ["y"]));
     });
-
-    static string Model(string name, Action<GraphProto> build)
-    {
-        var model = new ModelProto { IrVersion = 8, ProducerName = "test" };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 17 });
-        model.Graph = new GraphProto { Name = name };
-        build(model.Graph);
-        var path = Path.Combine(TempDir(), name + ".onnx");
-        OnnxModelAccess.Save(model, path);
-        return path;
-    }
 
     static ValueInfoProto Value(string name, TensorProto.Types.DataType type, long[]? dims)
     {

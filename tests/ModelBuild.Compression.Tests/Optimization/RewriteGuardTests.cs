@@ -24,7 +24,7 @@ public class RewriteGuardTests
     public void An_output_projection_narrower_than_the_query_is_not_folded(int outWidth, int expected)
     {
         const int qkv = 12;
-        var model = Model("fold", g =>
+        var model = SmallGraph.Save("fold", g =>
         {
             g.Input.Add(Value("x", TensorProto.Types.DataType.Float, Width));
             g.Output.Add(Value("y", TensorProto.Types.DataType.Float, null));
@@ -50,7 +50,7 @@ public class RewriteGuardTests
     [InlineData(Sequence, 1)] // h [B,S,d]: a pooling
     public void A_hidden_value_broadcast_along_the_positions_is_not_pooled_by_MatMul(int hiddenPositions, int expected)
     {
-        var model = Model("pool", g =>
+        var model = SmallGraph.Save("pool", g =>
         {
             g.Input.Add(Value("h", TensorProto.Types.DataType.Float, Width, hiddenPositions));
             g.Input.Add(Value("m", TensorProto.Types.DataType.Float, null));
@@ -87,18 +87,6 @@ public class RewriteGuardTests
     }
 
     static float[] Wave(int count, float step, float amplitude) => Enumerable.Range(0, count).Select(i => MathF.Sin(i * step + 0.1f) * amplitude).ToArray();
-
-    static string Model(string name, Action<GraphProto> build)
-    {
-        var model = new ModelProto { IrVersion = 8, ProducerName = "test" };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 17 });
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
-        model.Graph = new GraphProto { Name = name };
-        build(model.Graph);
-        var path = Path.Combine(TempDir(), name + ".onnx");
-        OnnxModelAccess.Save(model, path);
-        return path;
-    }
 
     /// <summary>[B, positions, width] when a width is given, else [B, S] (the mask) or fully dynamic (an output).</summary>
     static ValueInfoProto Value(string name, TensorProto.Types.DataType type, long? width, long positions = Sequence)
