@@ -37,7 +37,7 @@ s="$root/samples/IntentRouter"
 cat > "$work/intent-router.json" <<JSON
 { "teacher": "$s/Models/intent-teacher.onnx", "distill": true, "student": "$s/Models/intent-student.onnx",
   "reinitialize": true, "trainingData": "$s/Data/train_x.npy", "trainingLabels": "$s/Data/train_y.npy",
-  "epochs": ${INTENT_EPOCHS:-40}, "prune": 0.5, "quantize": "int8-dynamic",
+  "epochs": ${INTENT_EPOCHS:-40}, "prune": 0.875, "validationSplit": 0, "quantize": "int8-dynamic",
   "evaluationData": "$s/Data/test_x.npy", "evaluationLabels": "$s/Data/test_y.npy", "maxAccuracyDrop": 1.0 }
 JSON
 run "intent-router" --recipe "$work/intent-router.json"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The IntentRouter sample's pipeline (samples/IntentRouter/IntentRouter.csproj: distill 40 epochs from fresh weights,
-# validation split 0 -> prune 0.5 with recovery -> optimize auto -> int8-dynamic, max drop 1.0, seed 0) as CLI
+# validation split 0 -> prune 0.875 with recovery -> optimize auto -> int8-dynamic, max drop 1.0, seed 0) as CLI
 # commands, then every quantized form of its pruned student, then the teacher, the float student and each form timed
 # side by side in one process (benchmarks/ModelBuild.Optimization.Benchmarks --models: interleaved, batch 1, one
 # intra-op thread, plus ONNX Runtime's profile per operator type), then `modelbuild bench` of the sample's result
