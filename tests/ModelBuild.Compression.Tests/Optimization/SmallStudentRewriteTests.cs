@@ -56,7 +56,7 @@ public class SmallStudentRewriteTests
         return (before, after, OnnxModel.Load(before).Graph, OnnxModel.Load(after).Graph);
     }
 
-    /// <summary>The synthetic student with half its heads and FFN neurons pruned (as the sample's prune stage leaves it): one head.</summary>
+    /// <summary>The synthetic student with half its heads and FFN neurons pruned: one head, as the sample's prune stage also leaves it.</summary>
     static string OneHeadStudent()
     {
         var pruned = StructuredPruner.Prune(OnnxModel.Load(Synthetic("student_kd.onnx")), new PruningOptions { Fraction = 0.5 }).Model;
