@@ -1,24 +1,21 @@
 # The sample's float student with the sequence trim taken out (the same graph run on all S positions instead of the
-# kept ones): every Slice whose end is the trim's length reads its untrimmed input, and the length's nodes (Cast,
-# Mul, ReduceMax, Max) go. Measurement only: it tells how much of the student's time is per-position arithmetic.
+# kept ones): every Slice whose end is the trim's length reads its untrimmed input, and the length's nodes
+# (Cast(keep, int64), Mul, ReduceMax, Max) go. Measurement only: it tells how much of the student's time is
+# per-position arithmetic.
 # Usage: python3 untrimmed.py <float student.onnx> <out.onnx>
 import sys, onnx
 m = onnx.load(sys.argv[1]); g = m.graph
-P = {o: n for n in g.node for o in n.output}
-mx = next(n for n in g.node if n.op_type == 'Max')
-rm = []
-for n in list(g.node):
-    if n.op_type == 'Slice' and n.input[2] == mx.output[0]:
-        src, dst = n.input[0], n.output[0]
-        for r in g.node:
-            for k, i in enumerate(r.input):
-                if i == dst: r.input[k] = src
-        rm.append(n)
-x = mx
-while x is not None and x.op_type in ('Max', 'ReduceMax', 'Mul', 'Cast') and x.output[0] and x not in rm:
-    rm.append(x)
-    if x.op_type == 'Cast' and x.input[0] in P and P[x.input[0]].op_type == 'Cast' and x.name == 'Cast_1': break
-    x = P.get(x.input[0])
-for n in rm: g.node.remove(n)
-print([n.op_type for n in rm]); print(len(g.node))
+producer = {o: n for n in g.node for o in n.output}
+# The length: Max(ReduceMax(Mul(Cast(keep), [1..S])), 1), each node's first computed input leading to the next.
+chain = [next(n for n in g.node if n.op_type == 'Max')]
+while len(chain) < 4:
+    chain.append(next(producer[i] for i in chain[-1].input if i in producer))
+assert [n.op_type for n in chain] == ['Max', 'ReduceMax', 'Mul', 'Cast'], [n.op_type for n in chain]
+slices = [n for n in g.node if n.op_type == 'Slice' and n.input[2] == chain[0].output[0]]
+for s in slices:
+    for reader in g.node:
+        for k, i in enumerate(reader.input):
+            if i == s.output[0]: reader.input[k] = s.input[0]
+for n in slices + chain: g.node.remove(n)
+print('removed', [n.op_type for n in slices + chain], '->', len(g.node), 'nodes')
 onnx.save(m, sys.argv[2])
