@@ -171,6 +171,35 @@ public sealed class WaitingForSourceTests
         Assert.Equal(2, server.Requests.Count - before); // one poll: the request and its one retry
     }
 
+    /// <summary>
+    /// A deploy whose model file is complete but whose session sidecar is still half copied: the reload retries the
+    /// sidecar until it is whole and loads, with no ModelReloadFailed. (The retry used to skip bytes it had seen fail,
+    /// whatever failed, so the finished sidecar was never read again and the reload failed at ReloadTimeout.)
+    /// </summary>
+    [Fact]
+    public async Task ReloadAsync_on_a_waiting_model_reads_a_half_copied_sidecar_again_until_it_is_whole()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("late.onnx");
+        await using var provider = LateFile(path, reloadTimeout: TimeSpan.FromSeconds(20));
+        var pool = provider.GetRequiredService<PredictionEnginePool<WineInput, WineScores>>();
+        var failures = 0;
+        pool.ModelReloadFailed += (_, e) => Interlocked.Increment(ref failures);
+        const string sidecar = """{ "format": "modelbuild.session/1", "intraOpThreads": 2, "interOpThreads": 1, "graphOptimizationLevel": "extended", "executionMode": "sequential" }""";
+        File.Copy(TestPaths.WineStudent, path);
+        File.WriteAllText(RecordedSessionSettings.SidecarPath(path), sidecar[..(sidecar.Length / 2)]);
+
+        var reload = pool.ReloadAsync("late");
+        await Task.Delay(500); // the half sidecar is read and retried meanwhile
+        Assert.False(reload.IsCompleted);
+        File.WriteAllText(RecordedSessionSettings.SidecarPath(path), sidecar);
+
+        Assert.True(await reload.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(0, failures);
+        Assert.Equal(1, pool.GetModelInfo("late").Generation);
+        Assert.Equal(2, pool.GetModelInfo("late").Session!.IntraOpNumThreads);
+    }
+
     /// <summary>A pool (with logging and the health check) whose one model "late" is a file that is not there yet (unwatched unless asked).</summary>
     private static ServiceProvider LateFile(string path, TimeSpan? reloadTimeout = null, bool watch = false)
     {

@@ -37,8 +37,11 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     // The last attempt read the source and the model did not fit (a mapping error): only a source change tries again.
     private volatile bool _waitingForAnotherModel;
     private long _nextCallTriggeredLoad;
-    // The SHA-256 of the bytes the last first-load attempt read (null: it could not read the source); under _reloadLock.
+    // The SHA-256 of the bytes the last first-load attempt read (null: it could not read the source), and those bytes
+    // with the session settings read beside them (null: the sidecar could not be read either), which is what a
+    // session is built from; under _reloadLock.
     private string? _lastAttemptRead;
+    private string? _lastAttemptBuiltFrom;
 
     /// <summary>How often calls to a model that waits for its source may start another attempt to read it.</summary>
     internal static readonly TimeSpan CallTriggeredLoadInterval = TimeSpan.FromSeconds(1);
@@ -185,26 +188,30 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     }
 
     /// <summary>
-    /// <see cref="LoadFirstAsync"/> with <see cref="_reloadLock"/> held by the caller. Bytes whose SHA-256 is
-    /// <paramref name="failedHash"/> fail with <paramref name="failedError"/> again without building a session.
+    /// <see cref="LoadFirstAsync"/> with <see cref="_reloadLock"/> held by the caller. The same bytes with the same
+    /// session settings as <paramref name="failedBuiltFrom"/> (a <see cref="_lastAttemptBuiltFrom"/>) fail with
+    /// <paramref name="failedError"/> again without building a session.
     /// </summary>
-    private async Task<bool> LoadFirstLockedAsync(CancellationToken cancellationToken, string? failedHash = null, Exception? failedError = null)
+    private async Task<bool> LoadFirstLockedAsync(CancellationToken cancellationToken, string? failedBuiltFrom = null, Exception? failedError = null)
     {
         if (Volatile.Read(ref _current) is not null || _waitingForSource is null)
         {
             return false; // another attempt loaded it, or it was disposed
         }
         ModelGeneration<TIn, TOut> first;
-        _lastAttemptRead = null;
+        (_lastAttemptRead, _lastAttemptBuiltFrom) = (null, null);
         try
         {
             var bytes = await _loader.ReadModelAsync(cancellationToken).ConfigureAwait(false);
             _lastAttemptRead = Hash(bytes);
-            if (_lastAttemptRead == failedHash && failedError is not null)
+            // Read before the shortcut: a sidecar still being copied fails here, and is read again on the next attempt.
+            var settings = await _loader.ReadSessionSettingsAsync(cancellationToken).ConfigureAwait(false);
+            _lastAttemptBuiltFrom = $"{_lastAttemptRead} {settings}";
+            if (_lastAttemptBuiltFrom == failedBuiltFrom && failedError is not null)
             {
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failedError);
             }
-            first = CreateGeneration(bytes, await _loader.ReadSessionSettingsAsync(cancellationToken).ConfigureAwait(false));
+            first = CreateGeneration(bytes, settings);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && !_disposing.IsCancellationRequested)
         {
@@ -296,12 +303,12 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
         try
         {
             var started = Stopwatch.GetTimestamp();
-            (string? Hash, Exception? Error) failed = default;
+            (string? BuiltFrom, Exception? Error) failed = default;
             while (true)
             {
                 try
                 {
-                    return await LoadFirstLockedAsync(token, failed.Hash, failed.Error).ConfigureAwait(false);
+                    return await LoadFirstLockedAsync(token, failed.BuiltFrom, failed.Error).ConfigureAwait(false);
                 }
                 catch (Exception) when (_disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                 {
@@ -310,9 +317,9 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     // Read but not loading: maybe a file still being written. Not read: the loader has retried already.
-                    if (_lastAttemptRead is { } read && MayBeTornWrite(ex) && Stopwatch.GetElapsedTime(started) < _options.ReloadTimeout)
+                    if (_lastAttemptRead is not null && MayBeTornWrite(ex) && Stopwatch.GetElapsedTime(started) < _options.ReloadTimeout)
                     {
-                        failed = (read, ex);
+                        failed = (_lastAttemptBuiltFrom, ex);
                         try
                         {
                             await Task.Delay(_options.ReloadRetryInterval, token).ConfigureAwait(false);
