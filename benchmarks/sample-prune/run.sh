@@ -21,17 +21,11 @@ source "$root/benchmarks/sample-forms/pipeline.sh"
 # compress <out> <fraction> <seed> <validation|test>: the sample's options with those three changed; prints the summary.
 compress() {
   local out="$1" f="$2" s="$3" part="$4" args=()
+  local -A value=([--prune]="$f" [--seed]="$s" [--max-accuracy-drop]=100)
+  [ "$part" = validation ] && value+=([--train-data]="$W/data/fit_x.npy" [--train-labels]="$W/data/fit_y.npy"
+    [--eval-data]="$W/data/val_x.npy" [--eval-labels]="$W/data/val_y.npy")
   for ((i = 0; i < ${#common[@]}; i++)); do
-    case "${common[$i]}" in
-      --train-data) [ "$part" = validation ] && args+=(--train-data "$W/data/fit_x.npy") || args+=("${common[$i]}" "${common[$((i + 1))]}"); i=$((i + 1)) ;;
-      --train-labels) [ "$part" = validation ] && args+=(--train-labels "$W/data/fit_y.npy") || args+=("${common[$i]}" "${common[$((i + 1))]}"); i=$((i + 1)) ;;
-      --eval-data) [ "$part" = validation ] && args+=(--eval-data "$W/data/val_x.npy") || args+=("${common[$i]}" "${common[$((i + 1))]}"); i=$((i + 1)) ;;
-      --eval-labels) [ "$part" = validation ] && args+=(--eval-labels "$W/data/val_y.npy") || args+=("${common[$i]}" "${common[$((i + 1))]}"); i=$((i + 1)) ;;
-      --prune) args+=(--prune "$f"); i=$((i + 1)) ;;
-      --seed) args+=(--seed "$s"); i=$((i + 1)) ;;
-      --max-accuracy-drop) args+=(--max-accuracy-drop 100); i=$((i + 1)) ;;
-      *) args+=("${common[$i]}") ;;
-    esac
+    if [ -n "${value[${common[$i]}]+set}" ]; then args+=("${common[$i]}" "${value[${common[$i]}]}"); i=$((i + 1)); else args+=("${common[$i]}"); fi
   done
   local log; log="$(dotnet "$CLI" compress "$T/teacher.onnx" -o "$out" "${args[@]}" --quantize int8-dynamic --report "${out%.onnx}.json" 2>&1)" \
     || { echo "FAILED: $out" >&2; echo "$log" >&2; exit 1; }
