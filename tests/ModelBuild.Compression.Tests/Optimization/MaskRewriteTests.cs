@@ -73,8 +73,8 @@ public class MaskRewriteTests
         // y = x [B,6] against y = Reshape(x, [1,-1]) [1,6B]: every value equal, the output not.
         string Graph(bool reshaped) => SmallGraph.Save(reshaped ? "reshaped" : "same", g =>
         {
-            g.Input.Add(Value("x", TensorProto.Types.DataType.Float, [-1, Sequence]));
-            g.Output.Add(Value("y", TensorProto.Types.DataType.Float, null));
+            g.Input.Add(SmallGraph.Value("x", TensorProto.Types.DataType.Float, [-1, Sequence]));
+            g.Output.Add(SmallGraph.Value("y", TensorProto.Types.DataType.Float, null));
             g.Initializer.Add(OnnxModelAccess.Int64Tensor("flat", [1L, -1L], 2));
             g.Node.Add(reshaped ? OnnxModelAccess.Node("Reshape", "reshape", ["x", "flat"], ["y"]) : OnnxModelAccess.Node("Identity", "same", ["x"], ["y"]));
         });
@@ -162,9 +162,9 @@ public class MaskRewriteTests
     /// <param name="zero">The compared constant as an initializer; null: an int64 0 from a Constant node.</param>
     static string NotEqualModel(TensorProto.Types.DataType type, TensorProto? zero, bool equalIsOutput = false) => SmallGraph.Save("not-equal", g =>
     {
-        g.Input.Add(Value("x", type, [-1, Sequence]));
-        g.Output.Add(Value("y", TensorProto.Types.DataType.Float, null));
-        if (equalIsOutput) g.Output.Add(Value("e", TensorProto.Types.DataType.Bool, null));
+        g.Input.Add(SmallGraph.Value("x", type, [-1, Sequence]));
+        g.Output.Add(SmallGraph.Value("y", TensorProto.Types.DataType.Float, null));
+        if (equalIsOutput) g.Output.Add(SmallGraph.Value("e", TensorProto.Types.DataType.Bool, null));
         if (zero is not null) g.Initializer.Add(zero);
         else
         {
@@ -186,22 +186,22 @@ public class MaskRewriteTests
     /// </summary>
     static string PoolingModel(string count, float minimum, long[]? boundDims = null) => SmallGraph.Save("pool", g =>
     {
-        g.Input.Add(Value("h", TensorProto.Types.DataType.Float, [-1, Sequence, Width]));
-        g.Output.Add(Value("y", TensorProto.Types.DataType.Float, null));
+        g.Input.Add(SmallGraph.Value("h", TensorProto.Types.DataType.Float, [-1, Sequence, Width]));
+        g.Output.Add(SmallGraph.Value("y", TensorProto.Types.DataType.Float, null));
         g.Initializer.Add(OnnxModelAccess.Int64Tensor("last", [-1], 1));
         g.Initializer.Add(OnnxModelAccess.Int64Tensor("positions", [1], 1));
         g.Initializer.Add(OnnxModelAccess.FloatTensor("minimum", [minimum], boundDims ?? []));
-        if (count == "float") g.Input.Add(Value("m", TensorProto.Types.DataType.Float, [-1, Sequence]));
+        if (count == "float") g.Input.Add(SmallGraph.Value("m", TensorProto.Types.DataType.Float, [-1, Sequence]));
         else if (count == "int-mask")
         {
-            g.Input.Add(Value("x", TensorProto.Types.DataType.Int64, [-1, Sequence]));
+            g.Input.Add(SmallGraph.Value("x", TensorProto.Types.DataType.Int64, [-1, Sequence]));
             var cast = OnnxModelAccess.Node("Cast", "to_float", ["x"], ["m"]);
             cast.Attribute.Add(NodeAttributes.Int("to", (long)TensorProto.Types.DataType.Float));
             g.Node.Add(cast);
         }
         else
         {
-            g.Input.Add(Value("x", TensorProto.Types.DataType.Int64, [-1, Sequence]));
+            g.Input.Add(SmallGraph.Value("x", TensorProto.Types.DataType.Int64, [-1, Sequence]));
             g.Initializer.Add(OnnxModelAccess.Int64Tensor("zero", [0L]));
             g.Node.Add(OnnxModelAccess.Node("Equal", "equal", ["x", "zero"], ["pad"]));
             g.Node.Add(OnnxModelAccess.Node("Not", "not", ["pad"], ["keep"]));
@@ -225,16 +225,4 @@ public class MaskRewriteTests
             });
         g.Node.Add(OnnxModelAccess.Node("Div", "mean", ["s", count == "none" ? "c" : "cc"], ["y"]));
     });
-
-    static ValueInfoProto Value(string name, TensorProto.Types.DataType type, long[]? dims)
-    {
-        var tensor = new TypeProto.Types.Tensor { ElemType = (int)type };
-        if (dims is not null)
-        {
-            tensor.Shape = new TensorShapeProto();
-            foreach (var d in dims)
-                tensor.Shape.Dim.Add(d < 0 ? new TensorShapeProto.Types.Dimension { DimParam = "B" } : new TensorShapeProto.Types.Dimension { DimValue = d });
-        }
-        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensor } };
-    }
 }

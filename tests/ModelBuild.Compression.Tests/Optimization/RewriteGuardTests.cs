@@ -89,18 +89,6 @@ public class RewriteGuardTests
     static float[] Wave(int count, float step, float amplitude) => Enumerable.Range(0, count).Select(i => MathF.Sin(i * step + 0.1f) * amplitude).ToArray();
 
     /// <summary>[B, positions, width] when a width is given, else [B, S] (the mask) or fully dynamic (an output).</summary>
-    static ValueInfoProto Value(string name, TensorProto.Types.DataType type, long? width, long positions = Sequence)
-    {
-        var shape = new TensorShapeProto();
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "B" });
-        if (width is { } w)
-        {
-            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = positions });
-            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = w });
-        }
-        else if (name == "m") shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = Sequence });
-        var tensor = new TypeProto.Types.Tensor { ElemType = (int)type };
-        if (name != "y") tensor.Shape = shape;
-        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensor } };
-    }
+    static ValueInfoProto Value(string name, TensorProto.Types.DataType type, long? width, long positions = Sequence) =>
+        SmallGraph.Value(name, type, name == "y" ? null : width is { } w ? [-1, positions, w] : name == "m" ? [-1, Sequence] : [-1]);
 }

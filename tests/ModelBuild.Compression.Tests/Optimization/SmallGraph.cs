@@ -19,4 +19,17 @@ internal static class SmallGraph
         OnnxModelAccess.Save(model, path);
         return path;
     }
+
+    /// <summary>A graph input or output: <paramref name="dims"/> with -1 as the batch dimension "B"; no shape when null.</summary>
+    public static ValueInfoProto Value(string name, TensorProto.Types.DataType type, long[]? dims)
+    {
+        var tensor = new TypeProto.Types.Tensor { ElemType = (int)type };
+        if (dims is not null)
+        {
+            tensor.Shape = new TensorShapeProto();
+            foreach (var d in dims)
+                tensor.Shape.Dim.Add(d < 0 ? new TensorShapeProto.Types.Dimension { DimParam = "B" } : new TensorShapeProto.Types.Dimension { DimValue = d });
+        }
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensor } };
+    }
 }
