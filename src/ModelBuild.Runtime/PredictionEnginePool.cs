@@ -69,6 +69,13 @@ public sealed class PredictionEnginePool<TIn, TOut> : IDisposable
     /// <summary>Sessions not yet disposed, over all models and generations (test hook for reload leak checks).</summary>
     internal int LiveSessionCount => LiveSessions.Count;
 
+    private int _sessionBuilds;
+
+    /// <summary>Sessions ONNX Runtime was asked to build, loaded or not (test hook: a retry of the same bytes builds none).</summary>
+    internal int SessionBuilds => Volatile.Read(ref _sessionBuilds);
+
+    internal void CountSessionBuild() => Interlocked.Increment(ref _sessionBuilds);
+
     internal ModelLoaderContext LoaderContext => new(_options.FileChangeDebounce, _options.DownloadRetries, _options.DownloadRetryDelay, _loggerFactory);
 
     // ---- Predict ----------------------------------------------------------------------------------------------

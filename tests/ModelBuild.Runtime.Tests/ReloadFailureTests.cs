@@ -51,6 +51,35 @@ public sealed class ReloadFailureTests
         Assert.True(loader.Reads >= 3);
     }
 
+    /// <summary>
+    /// A torn model that stays torn is read again every retry interval until ReloadTimeout, but the same bytes are
+    /// parsed by ONNX Runtime once: each retry used to build a session from them again.
+    /// </summary>
+    [Fact]
+    public async Task A_torn_model_read_again_unchanged_builds_no_second_session()
+    {
+        var whole = File.ReadAllBytes(TestPaths.WineStudent);
+        var bytes = File.ReadAllBytes(TestPaths.WineTeacher);
+        var loader = new ScriptedLoader(_ => Volatile.Read(ref bytes));
+        using var pool = new PredictionEnginePool<WineInput, WineScores>(new PredictionEnginePoolOptions<WineInput, WineScores>
+        {
+            ReloadTimeout = TimeSpan.FromMilliseconds(500),
+            ReloadRetryInterval = TimeSpan.FromMilliseconds(10),
+        });
+        pool.AddModel("wine", loader);
+        var builtBefore = pool.SessionBuilds;
+        Volatile.Write(ref bytes, whole[..1000]);
+
+        var error = await Assert.ThrowsAsync<ModelRuntimeException>(() => pool.ReloadAsync("wine"));
+        Assert.Equal(RuntimeErrorCodes.ModelLoadFailed, error.Code);
+        Assert.True(loader.Reads >= 4, $"{loader.Reads} reads"); // the first load, then retries until the timeout
+        Assert.Equal(1, pool.SessionBuilds - builtBefore);
+
+        Volatile.Write(ref bytes, whole); // other bytes are built
+        Assert.True(await pool.ReloadAsync("wine"));
+        Assert.Equal(2, pool.SessionBuilds - builtBefore);
+    }
+
     /// <summary>The default model's name is empty: log lines said "Loaded model  from ...".</summary>
     [Fact]
     public void The_default_model_is_named_in_logs()

@@ -367,18 +367,30 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
         try
         {
             var started = Stopwatch.GetTimestamp();
+            // What the last failed attempt built its session from (the bytes' hash and the settings read beside them),
+            // and its error: the same again fails the same way, so it is not parsed again while a deploy finishes.
+            (string? BuiltFrom, Exception? Error) failed = default;
             while (true)
             {
+                string? builtFrom = null;
                 try
                 {
                     var bytes = await _loader.ReadModelAsync(cancellationToken).ConfigureAwait(false);
                     var current = Current;
-                    if (Hash(bytes) == current.Info.Sha256)
+                    var hash = Hash(bytes);
+                    if (hash == current.Info.Sha256)
                     {
                         _lastError = null;
                         return false;
                     }
-                    var next = CreateGeneration(bytes, await _loader.ReadSessionSettingsAsync(cancellationToken).ConfigureAwait(false));
+                    // Read before the shortcut: a sidecar still being copied fails here, and is read again next time.
+                    var settings = await _loader.ReadSessionSettingsAsync(cancellationToken).ConfigureAwait(false);
+                    builtFrom = $"{hash} {settings}";
+                    if (builtFrom == failed.BuiltFrom && failed.Error is not null)
+                    {
+                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed.Error);
+                    }
+                    var next = CreateGeneration(bytes, settings);
                     ModelGeneration<TIn, TOut>? previous;
                     lock (_swapLock)
                     {
@@ -402,6 +414,10 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
                 {
                     if (MayBeTornWrite(ex) && Stopwatch.GetElapsedTime(started) < _options.ReloadTimeout)
                     {
+                        if (builtFrom is not null)
+                        {
+                            failed = (builtFrom, ex);
+                        }
                         _logger.LogDebug("Model {Model} from {Source} does not load yet ({Error}); retrying", LogName, _loader.Source, ex.Message);
                         await Task.Delay(_options.ReloadRetryInterval, cancellationToken).ConfigureAwait(false);
                         continue;
@@ -441,6 +457,7 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
         {
             try
             {
+                _pool.CountSessionBuild();
                 session = new InferenceSession(bytes, sessionOptions);
                 solo = soloOptions is null ? null : new InferenceSession(bytes, soloOptions);
             }
