@@ -52,7 +52,8 @@ public sealed class DistillStage : ICompressionStage
             ["revivedOutputs"] = result.RevivedOutputs.Count > 0 ? new JsonArray(result.RevivedOutputs.Select(r => (JsonNode)r).ToArray()) : null,
             ["validationSplit"] = options.ValidationData is null ? options.ValidationFraction : null,
             ["validationData"] = options.ValidationData is { } vd ? Path.GetFileName(vd) : null,
-            ["augmentedSamples"] = options.Augment > 0 ? result.AugmentedSamples : null,
+            ["augment"] = result.Augment,
+            ["augmentedSamples"] = result.Augment > 0 ? result.AugmentedSamples : null,
             ["validationSamples"] = result.ValidationSamples,
             ["validationAgreement"] = Round(result.ValidationAgreement),
             ["validationAccuracy"] = Round(result.ValidationAccuracy),
@@ -141,7 +142,7 @@ public sealed class DistillStage : ICompressionStage
             // A validation file replaces the default split; both given explicitly is MB0370.
             ValidationFraction = r.ValidationSplit ?? (r.ValidationData is null ? DefaultValidationSplit : 0),
             ValidationData = r.ValidationData,
-            Augment = r.Augment ?? 0,
+            Augment = r.Augment,
             TrainBatchNorm = r.TrainBatchNorm?.Trim().ToLowerInvariant() switch
             {
                 "off" => Students.TrainBatchNormMode.Off,

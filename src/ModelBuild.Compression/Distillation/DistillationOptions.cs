@@ -85,8 +85,11 @@ public sealed class DistillationOptions
     /// if the file carries them, give the validation accuracy beside the agreement). Not with <see cref="ValidationFraction"/> above 0.
     /// </summary>
     public string? ValidationData { get; init; }
-    /// <summary>Teacher-labelled variants of each training row, TinyBERT-style (<see cref="TokenAugmentation"/>); 0: none.</summary>
-    public int Augment { get; init; }
+    /// <summary>
+    /// Teacher-labelled variants of each training row, TinyBERT-style (<see cref="TokenAugmentation"/>); 0: none; null:
+    /// by kind of student (<see cref="AugmentationDefaults"/>).
+    /// </summary>
+    public int? Augment { get; init; }
     /// <summary>Stop after this many epochs without a better validation score (the best epoch's weights are kept); null: run every epoch.</summary>
     public int? EarlyStoppingPatience { get; init; }
     /// <summary>Train this many students, with seeds <see cref="Seed"/>, Seed+1, ..., one after another, on the same data and split, and keep the best on validation. Needs a validation split.</summary>

@@ -37,6 +37,8 @@ public sealed record DistillationResult
     public IReadOnlyList<SeedRun>? SeedRuns { get; init; }
     public required long StudentParameters { get; init; }
     public required int TrainingSamples { get; init; }
+    /// <summary>Teacher-labelled variants per training row: the number asked for, or the default for the kind of student.</summary>
+    public int Augment { get; init; }
     /// <summary>Of <see cref="TrainingSamples"/>, the teacher-labelled variants <c>--augment</c> added.</summary>
     public int AugmentedSamples { get; init; }
     public required double TrainingSeconds { get; init; }

@@ -80,7 +80,8 @@ public static class StudentDistiller
         using var student = ImportStudent(options, models, out var layerPairs, out var activationQuantization);
         var data = PrepareData(options, models, student, shared, progress);
         var split = SplitRows(options, models, student, data);
-        if (options.Augment > 0) Augment(options, models, student, data, split);
+        split.Augment = options.Augment ?? AugmentationDefaults.For(options, models.Reinitialize, models.Teacher.Proto, data.Inputs);
+        if (split.Augment > 0) Augment(options, models, student, data, split);
         using var losses = PrepareLosses(options, models, student, data, layerPairs);
         ConfigureStudent(options, student, activationQuantization);
         var run = Train(options, trainSeed, student, data, split, losses, progress, cancellationToken);
@@ -239,8 +240,8 @@ public static class StudentDistiller
         public Tensor? ValTeacher, ValTeacherTargets, ValLabels;
         /// <summary>Requests an endpoint teacher was sent for validation rows from their own file.</summary>
         public TeacherCalls? ValidationCalls;
-        /// <summary>Teacher-labelled variants among <see cref="TrainRows"/> (<c>--augment</c>).</summary>
-        public int AugmentedRows;
+        /// <summary>Variants per training row (<c>--augment</c>, or its default), and how many of <see cref="TrainRows"/> they are.</summary>
+        public int Augment, AugmentedRows;
     }
 
     static SeedSplit SplitRows(DistillationOptions options, SeedModels models, OnnxGraphModule student, SeedData data)
@@ -306,14 +307,14 @@ public static class StudentDistiller
         string source = options.TrainingData ?? "synthetic data";
         TrainingInputs variants;
         if (MixupAugmentation.Applies(data.Inputs))
-            variants = MixupAugmentation.Generate(data.Inputs, split.TrainRows, options.Augment, options.Seed);
+            variants = MixupAugmentation.Generate(data.Inputs, split.TrainRows, split.Augment, options.Seed);
         else
         {
             if (data.Inputs.ByName().Values.Any(t => t.is_floating_point()))
                 throw DistillationErrors.AugmentNeedsTokens(source, "it holds float features beside token ids, which neither mixing nor word replacement can vary together");
             var (idsInput, table) = TokenAugmentation.FindEmbedding(models.Teacher.Proto, data.Inputs)
                 ?? throw DistillationErrors.AugmentNeedsTokens(source, $"no word-embedding table of {options.TeacherPath} is gathered from its token-id input ({string.Join(", ", data.Inputs.Names)})");
-            variants = TokenAugmentation.Generate(data.Inputs, idsInput, table, split.TrainRows, options.Augment, options.Seed, options.DataOptions?.PadId ?? 0);
+            variants = TokenAugmentation.Generate(data.Inputs, idsInput, table, split.TrainRows, split.Augment, options.Seed, options.DataOptions?.PadId ?? 0);
         }
         var answers = AskTeacher(options, models, variants);
         long rows = data.Inputs.Rows;
@@ -637,6 +638,7 @@ public static class StudentDistiller
             TrainTimeBatchNorms = models.TrainNorms.Count,
             RevivedOutputs = run.Revived,
             TeacherCalls = TeacherCalls.Sum(data.Answers.Calls, split.ValidationCalls),
+            Augment = split.Augment,
             AugmentedSamples = split.AugmentedRows,
             Initialization = models.Initialization,
             LayerMap = models.LayerMap?.Describe(),

@@ -63,7 +63,7 @@ public sealed class ValidationDataAndAugmentTests(ITestOutputHelper output) : ID
             ValidationData = T("val.tsv"), Epochs = 3, BatchSize = 64, LearningRate = 2e-3, Seed = 1, Threads = 1,
         });
         Assert.Equal(360, result.ValidationSamples);
-        Assert.Equal(3240, result.TrainingSamples);
+        Assert.Equal(3240, result.TrainingSamples - result.AugmentedSamples); // and the default variants of each of them
         Assert.InRange(result.SelectedEpoch, 1, 3);
 
         // The reported figures are the written student's on val.tsv (= val.npz, val_y.npy), measured here in ONNX Runtime:
@@ -157,6 +157,35 @@ public sealed class ValidationDataAndAugmentTests(ITestOutputHelper output) : ID
         Assert.Equal(324, result.ValidationSamples);
         Assert.True(File.Exists(result.OutputPath));
 
+    }
+
+    /// <summary>
+    /// Unset, a student from fresh weights on token ids gets AugmentationDefaults.FreshTokenStudent variants per row; one
+    /// that starts from its file's (or the teacher's) weights, float features, and an explicit 0 get none.
+    /// </summary>
+    [Fact]
+    public void Augment_defaults_by_kind_of_student()
+    {
+        DistillationResult Run(string name, bool reinitialize, int? augment) => StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = T("teacher.onnx"), StudentPath = T("student_scratch.onnx"), Reinitialize = reinitialize, Augment = augment,
+            OutputPath = Path.Combine(_dir, name), TrainingData = T("train.tsv"), DataOptions = Text,
+            ValidationFraction = 0.1, Epochs = 1, BatchSize = 64, LearningRate = 2e-3, Seed = 1, Threads = 1,
+        });
+        var fresh = Run("fresh.onnx", reinitialize: true, augment: null);
+        Assert.Equal((2, 2 * 2916, 3 * 2916), (fresh.Augment, fresh.AugmentedSamples, fresh.TrainingSamples));
+        var fromFile = Run("from-file.onnx", reinitialize: false, augment: null);
+        Assert.Equal((0, 0, 2916), (fromFile.Augment, fromFile.AugmentedSamples, fromFile.TrainingSamples));
+        var off = Run("off.onnx", reinitialize: true, augment: 0);
+        Assert.Equal((0, 2916), (off.Augment, off.TrainingSamples));
+
+        var wine = new TeacherCase("wine-mlp");
+        var mlp = StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = wine.Teacher, StudentPath = wine.StudentScratch, Reinitialize = true, OutputPath = Path.Combine(_dir, "wine-default.onnx"),
+            TrainingData = wine.File("train_x.npy"), ValidationFraction = 0.1, Epochs = 1, Threads = 1, Seed = 1,
+        });
+        Assert.Equal((0, 112), (mlp.Augment, mlp.TrainingSamples));
     }
 
     [Fact]
