@@ -52,8 +52,9 @@ public sealed class ReloadFailureTests
     }
 
     /// <summary>
-    /// A torn model that stays torn is read again every retry interval until ReloadTimeout, but the same bytes are
-    /// parsed by ONNX Runtime once: each retry used to build a session from them again.
+    /// A torn model is read again every retry interval until it loads, but the same torn bytes are parsed by ONNX Runtime
+    /// once (each retry used to build a session from them again); other bytes, or the same bytes with other session
+    /// settings, are built, within the same reload.
     /// </summary>
     [Fact]
     public async Task A_torn_model_read_again_unchanged_builds_no_second_session()
@@ -63,21 +64,53 @@ public sealed class ReloadFailureTests
         var loader = new ScriptedLoader(_ => Volatile.Read(ref bytes));
         using var pool = new PredictionEnginePool<WineInput, WineScores>(new PredictionEnginePoolOptions<WineInput, WineScores>
         {
-            ReloadTimeout = TimeSpan.FromMilliseconds(500),
+            ReloadTimeout = TimeSpan.FromSeconds(60), // a bound on "never"
             ReloadRetryInterval = TimeSpan.FromMilliseconds(10),
         });
         pool.AddModel("wine", loader);
         var builtBefore = pool.SessionBuilds;
         Volatile.Write(ref bytes, whole[..1000]);
+        var reload = pool.ReloadAsync("wine");
+        await Poll.Until(() => loader.Reads >= 10);
+        Assert.Equal(1, pool.SessionBuilds - builtBefore);
+        Volatile.Write(ref bytes, whole);
+
+        Assert.True(await reload);
+        Assert.Equal(2, pool.SessionBuilds - builtBefore);
+    }
+
+    /// <summary>The same torn bytes with other session settings beside them are built again; then the reload times out.</summary>
+    [Fact]
+    public async Task Torn_bytes_with_new_session_settings_are_built_again()
+    {
+        var torn = File.ReadAllBytes(TestPaths.WineStudent)[..1000];
+        var bytes = File.ReadAllBytes(TestPaths.WineTeacher);
+        var recorded = new RecordedSessionSettings(1, 1, Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL,
+            Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_SEQUENTIAL, null, "scripted.session.json");
+        var loader = new ScriptedLoader(_ => Volatile.Read(ref bytes), read => read >= 6 ? recorded : null);
+        using var pool = new PredictionEnginePool<WineInput, WineScores>(new PredictionEnginePoolOptions<WineInput, WineScores>
+        {
+            ReloadTimeout = TimeSpan.FromMilliseconds(500),
+            ReloadRetryInterval = TimeSpan.FromMilliseconds(10),
+        });
+        pool.AddModel("wine", loader);
+        var builtBefore = pool.SessionBuilds;
+        Volatile.Write(ref bytes, torn);
 
         var error = await Assert.ThrowsAsync<ModelRuntimeException>(() => pool.ReloadAsync("wine"));
         Assert.Equal(RuntimeErrorCodes.ModelLoadFailed, error.Code);
-        Assert.True(loader.Reads >= 4, $"{loader.Reads} reads"); // the first load, then retries until the timeout
-        Assert.Equal(1, pool.SessionBuilds - builtBefore);
+        Assert.True(loader.Reads >= 8, $"{loader.Reads} reads");
+        Assert.Equal(2, pool.SessionBuilds - builtBefore); // without settings, then with them
+        // The error is thrown again on every retry; its stack trace holds one rethrow, not one per retry (it had a
+        // ReloadAsync line per retry, about 40 here, when the exception object itself was rethrown).
+        Assert.True(CountOccurrences(error.StackTrace ?? "", "ReloadAsync") <= 4, error.StackTrace);
+    }
 
-        Volatile.Write(ref bytes, whole); // other bytes are built
-        Assert.True(await pool.ReloadAsync("wine"));
-        Assert.Equal(2, pool.SessionBuilds - builtBefore);
+    static int CountOccurrences(string text, string part)
+    {
+        int n = 0;
+        for (int i = text.IndexOf(part, StringComparison.Ordinal); i >= 0; i = text.IndexOf(part, i + 1, StringComparison.Ordinal)) n++;
+        return n;
     }
 
     /// <summary>The default model's name is empty: log lines said "Loaded model  from ...".</summary>

@@ -41,7 +41,7 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     // with the session settings read beside them (null: the sidecar could not be read either), which is what a
     // session is built from; under _reloadLock.
     private string? _lastAttemptRead;
-    private string? _lastAttemptBuiltFrom;
+    private BuiltFrom? _lastAttemptBuiltFrom;
 
     /// <summary>How often calls to a model that waits for its source may start another attempt to read it.</summary>
     internal static readonly TimeSpan CallTriggeredLoadInterval = TimeSpan.FromSeconds(1);
@@ -189,10 +189,9 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
 
     /// <summary>
     /// <see cref="LoadFirstAsync"/> with <see cref="_reloadLock"/> held by the caller. The same bytes with the same
-    /// session settings as <paramref name="failedBuiltFrom"/> (a <see cref="_lastAttemptBuiltFrom"/>) fail with
-    /// <paramref name="failedError"/> again without building a session.
+    /// session settings as <paramref name="failed"/> fail with its error again without building a session.
     /// </summary>
-    private async Task<bool> LoadFirstLockedAsync(CancellationToken cancellationToken, string? failedBuiltFrom = null, Exception? failedError = null)
+    private async Task<bool> LoadFirstLockedAsync(CancellationToken cancellationToken, FailedBuild? failed = null)
     {
         if (Volatile.Read(ref _current) is not null || _waitingForSource is null)
         {
@@ -206,10 +205,10 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
             _lastAttemptRead = Hash(bytes);
             // Read before the shortcut: a sidecar still being copied fails here, and is read again on the next attempt.
             var settings = await _loader.ReadSessionSettingsAsync(cancellationToken).ConfigureAwait(false);
-            _lastAttemptBuiltFrom = $"{_lastAttemptRead} {settings}";
-            if (_lastAttemptBuiltFrom == failedBuiltFrom && failedError is not null)
+            _lastAttemptBuiltFrom = new BuiltFrom(_lastAttemptRead, settings);
+            if (failed is not null && _lastAttemptBuiltFrom == failed.Key)
             {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failedError);
+                failed.Error.Throw();
             }
             first = CreateGeneration(bytes, settings);
         }
@@ -303,12 +302,12 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
         try
         {
             var started = Stopwatch.GetTimestamp();
-            (string? BuiltFrom, Exception? Error) failed = default;
+            FailedBuild? failed = null;
             while (true)
             {
                 try
                 {
-                    return await LoadFirstLockedAsync(token, failed.BuiltFrom, failed.Error).ConfigureAwait(false);
+                    return await LoadFirstLockedAsync(token, failed).ConfigureAwait(false);
                 }
                 catch (Exception) when (_disposing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                 {
@@ -319,7 +318,7 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
                     // Read but not loading: maybe a file still being written. Not read: the loader has retried already.
                     if (_lastAttemptRead is not null && MayBeTornWrite(ex) && Stopwatch.GetElapsedTime(started) < _options.ReloadTimeout)
                     {
-                        failed = (_lastAttemptBuiltFrom, ex);
+                        failed = FailedBuild.After(failed, _lastAttemptBuiltFrom, ex);
                         try
                         {
                             await Task.Delay(_options.ReloadRetryInterval, token).ConfigureAwait(false);
@@ -369,10 +368,10 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
             var started = Stopwatch.GetTimestamp();
             // What the last failed attempt built its session from (the bytes' hash and the settings read beside them),
             // and its error: the same again fails the same way, so it is not parsed again while a deploy finishes.
-            (string? BuiltFrom, Exception? Error) failed = default;
+            FailedBuild? failed = null;
             while (true)
             {
-                string? builtFrom = null;
+                BuiltFrom? builtFrom = null;
                 try
                 {
                     var bytes = await _loader.ReadModelAsync(cancellationToken).ConfigureAwait(false);
@@ -385,10 +384,10 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
                     }
                     // Read before the shortcut: a sidecar still being copied fails here, and is read again next time.
                     var settings = await _loader.ReadSessionSettingsAsync(cancellationToken).ConfigureAwait(false);
-                    builtFrom = $"{hash} {settings}";
-                    if (builtFrom == failed.BuiltFrom && failed.Error is not null)
+                    builtFrom = new BuiltFrom(hash, settings);
+                    if (failed is not null && builtFrom == failed.Key)
                     {
-                        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed.Error);
+                        failed.Error.Throw();
                     }
                     var next = CreateGeneration(bytes, settings);
                     ModelGeneration<TIn, TOut>? previous;
@@ -414,10 +413,7 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
                 {
                     if (MayBeTornWrite(ex) && Stopwatch.GetElapsedTime(started) < _options.ReloadTimeout)
                     {
-                        if (builtFrom is not null)
-                        {
-                            failed = (builtFrom, ex);
-                        }
+                        failed = FailedBuild.After(failed, builtFrom, ex);
                         _logger.LogDebug("Model {Model} from {Source} does not load yet ({Error}); retrying", LogName, _loader.Source, ex.Message);
                         await Task.Delay(_options.ReloadRetryInterval, cancellationToken).ConfigureAwait(false);
                         continue;
@@ -498,6 +494,28 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
     /// (MB0702-MB0708, MB0711, MB0731-MB0733) fails the same way on every attempt: it is reported at once, not retried
     /// for the whole ReloadTimeout.
     /// </summary>
+    /// <summary>What a session is built from: the model bytes' SHA-256 and the session settings read beside them.</summary>
+    private sealed record BuiltFrom(string Sha256, RecordedSessionSettings? Settings);
+
+    /// <summary>
+    /// A session that ONNX Runtime could not build from <see cref="Key"/>, and its error, captured once: thrown again for
+    /// the same key, it keeps one stack trace (rethrowing the exception object itself would append one per retry).
+    /// </summary>
+    private sealed record FailedBuild(BuiltFrom Key, System.Runtime.ExceptionServices.ExceptionDispatchInfo Error)
+    {
+        /// <summary>
+        /// The failure to remember after an attempt on <paramref name="key"/> (null: the source was not read) failed with
+        /// <paramref name="ex"/>: the previous one when it was the same key again; a new one when ONNX Runtime refused
+        /// these bytes (the same bytes are refused the same way); none for any other error, which may not recur.
+        /// </summary>
+        public static FailedBuild? After(FailedBuild? previous, BuiltFrom? key, Exception ex) =>
+            key is null ? previous
+            : previous is not null && previous.Key == key ? previous
+            : ex is ModelRuntimeException { Code: RuntimeErrorCodes.ModelLoadFailed, InnerException: OnnxRuntimeException }
+                ? new FailedBuild(key, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex))
+                : null;
+    }
+
     private static bool MayBeTornWrite(Exception ex) => ex is not ModelRuntimeException m
         || m.Code is RuntimeErrorCodes.ModelLoadFailed or RuntimeErrorCodes.DownloadFailed or RuntimeErrorCodes.SessionSettingsMalformed;
 

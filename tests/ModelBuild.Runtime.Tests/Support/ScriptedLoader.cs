@@ -2,8 +2,11 @@ using Microsoft.Extensions.Primitives;
 
 namespace ModelBuild.Runtime.Tests.Support;
 
-/// <summary>A model source the test drives: each read returns (or throws) what the script gives for its number (1, 2, ...).</summary>
-internal sealed class ScriptedLoader(Func<int, byte[]> read) : ModelLoader
+/// <summary>
+/// A model source the test drives: each read returns (or throws) what the script gives for its number (1, 2, ...), and
+/// the session settings beside it what <paramref name="settings"/> gives for the number of the read before (none by default).
+/// </summary>
+internal sealed class ScriptedLoader(Func<int, byte[]> read, Func<int, RecordedSessionSettings?>? settings = null) : ModelLoader
 {
     private CancellationTokenSource _changed = new();
     private int _reads;
@@ -14,6 +17,9 @@ internal sealed class ScriptedLoader(Func<int, byte[]> read) : ModelLoader
 
     public override ValueTask<byte[]> ReadModelAsync(CancellationToken cancellationToken) =>
         ValueTask.FromResult(read(Interlocked.Increment(ref _reads)));
+
+    public override ValueTask<RecordedSessionSettings?> ReadSessionSettingsAsync(CancellationToken cancellationToken) =>
+        ValueTask.FromResult(settings?.Invoke(Reads));
 
     public override IChangeToken GetReloadToken() => new CancellationChangeToken(_changed.Token);
 
