@@ -48,6 +48,9 @@ static class TeacherEndpointComparison
                     WarmupFraction = train.TryGetProperty("warmup_frac", out var w) ? w.GetDouble() : 0,
                     GradientClipNorm = train.TryGetProperty("grad_clip", out var g) ? g.GetDouble() : null,
                     Temperature = 4, Alpha = 0.9, Seed = seed, Threads = 1,
+                    // The same rows on both sides: the file teacher's default variants (2 for this fresh student) would
+                    // each be a call to the endpoint, which gets none.
+                    Augment = 0,
                 };
                 StudentDistiller.Distill(Options(null));
                 double fromFile = Accuracy(dir, output);

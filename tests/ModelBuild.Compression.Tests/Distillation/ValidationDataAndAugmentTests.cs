@@ -63,7 +63,7 @@ public sealed class ValidationDataAndAugmentTests(ITestOutputHelper output) : ID
             ValidationData = T("val.tsv"), Epochs = 3, BatchSize = 64, LearningRate = 2e-3, Seed = 1, Threads = 1,
         });
         Assert.Equal(360, result.ValidationSamples);
-        Assert.Equal(3240, result.TrainingSamples - result.AugmentedSamples); // and the default variants of each of them
+        Assert.Equal((2, 2 * 3240, 3 * 3240), (result.Augment, result.AugmentedSamples, result.TrainingSamples)); // every row, with the default variants
         Assert.InRange(result.SelectedEpoch, 1, 3);
 
         // The reported figures are the written student's on val.tsv (= val.npz, val_y.npy), measured here in ONNX Runtime:
@@ -178,6 +178,25 @@ public sealed class ValidationDataAndAugmentTests(ITestOutputHelper output) : ID
         Assert.Equal((0, 0, 2916), (fromFile.Augment, fromFile.AugmentedSamples, fromFile.TrainingSamples));
         var off = Run("off.onnx", reinitialize: true, augment: 0);
         Assert.Equal((0, 2916), (off.Augment, off.TrainingSamples));
+        var derived = StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = T("teacher.onnx"), StudentWidth = 0.5, StudentDepth = 0.5, OutputPath = Path.Combine(_dir, "derived.onnx"),
+            TrainingData = T("train.tsv"), DataOptions = Text, ValidationFraction = 0.1, Epochs = 1, BatchSize = 64, Seed = 1, Threads = 1,
+        });
+        Assert.Equal((0, 2916), (derived.Augment, derived.TrainingSamples)); // from the teacher's weights
+
+        // Token sequences grown by --synthetic are new rows already: no variants.
+        var ids = new TeacherCase("synthetic-intent-transformer");
+        var synthetic = StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = ids.Teacher, StudentPath = ids.StudentScratch, Reinitialize = true, OutputPath = Path.Combine(_dir, "synthetic.onnx"),
+            TrainingData = ids.File("train_x.npy"), Synthetic = 200, ValidationFraction = 0, Epochs = 1, Seed = 1, Threads = 1,
+        });
+        Assert.Equal((0, 0), (synthetic.Augment, synthetic.AugmentedSamples));
+
+        // The recipe path: Augment unset stays unset (the default by kind of student), 0 stays 0.
+        Assert.Null(DistillStage.Options(new ModelBuild.Compression.Pipeline.Contract.CompressionRecipe { Distill = true }, "t.onnx", "o.onnx", 1).Augment);
+        Assert.Equal(0, DistillStage.Options(new ModelBuild.Compression.Pipeline.Contract.CompressionRecipe { Distill = true, Augment = 0 }, "t.onnx", "o.onnx", 1).Augment);
 
         var wine = new TeacherCase("wine-mlp");
         var mlp = StudentDistiller.Distill(new DistillationOptions
