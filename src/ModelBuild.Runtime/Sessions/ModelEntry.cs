@@ -206,10 +206,7 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
             // Read before the shortcut: a sidecar still being copied fails here, and is read again on the next attempt.
             var settings = await _loader.ReadSessionSettingsAsync(cancellationToken).ConfigureAwait(false);
             _lastAttemptBuiltFrom = new BuiltFrom(_lastAttemptRead, settings);
-            if (failed is not null && _lastAttemptBuiltFrom == failed.Key)
-            {
-                failed.Error.Throw();
-            }
+            FailedBuild.ThrowIfSame(failed, _lastAttemptBuiltFrom);
             first = CreateGeneration(bytes, settings);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && !_disposing.IsCancellationRequested)
@@ -385,10 +382,7 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
                     // Read before the shortcut: a sidecar still being copied fails here, and is read again next time.
                     var settings = await _loader.ReadSessionSettingsAsync(cancellationToken).ConfigureAwait(false);
                     builtFrom = new BuiltFrom(hash, settings);
-                    if (failed is not null && builtFrom == failed.Key)
-                    {
-                        failed.Error.Throw();
-                    }
+                    FailedBuild.ThrowIfSame(failed, builtFrom);
                     var next = CreateGeneration(bytes, settings);
                     ModelGeneration<TIn, TOut>? previous;
                     lock (_swapLock)
@@ -488,12 +482,6 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
         }
     }
 
-    /// <summary>
-    /// A failure that a source still being written (a torn file, a sidecar half copied) or a network hiccup explains,
-    /// so retrying can end it. A model that was read and loaded but does not fit the classes or the tokenizer
-    /// (MB0702-MB0708, MB0711, MB0731-MB0733) fails the same way on every attempt: it is reported at once, not retried
-    /// for the whole ReloadTimeout.
-    /// </summary>
     /// <summary>What a session is built from: the model bytes' SHA-256 and the session settings read beside them.</summary>
     private sealed record BuiltFrom(string Sha256, RecordedSessionSettings? Settings);
 
@@ -514,8 +502,20 @@ internal sealed class ModelEntry<TIn, TOut>(string name, ModelLoader loader, Pre
             : ex is ModelRuntimeException { Code: RuntimeErrorCodes.ModelLoadFailed, InnerException: OnnxRuntimeException }
                 ? new FailedBuild(key, System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex))
                 : null;
+
+        /// <summary>Throws <paramref name="failed"/>'s error again when <paramref name="key"/> is what it failed on.</summary>
+        public static void ThrowIfSame(FailedBuild? failed, BuiltFrom key)
+        {
+            if (failed is not null && failed.Key == key) failed.Error.Throw();
+        }
     }
 
+    /// <summary>
+    /// A failure that a source still being written (a torn file, a sidecar half copied) or a network hiccup explains,
+    /// so retrying can end it. A model that was read and loaded but does not fit the classes or the tokenizer
+    /// (MB0702-MB0708, MB0711, MB0731-MB0733) fails the same way on every attempt: it is reported at once, not retried
+    /// for the whole ReloadTimeout.
+    /// </summary>
     private static bool MayBeTornWrite(Exception ex) => ex is not ModelRuntimeException m
         || m.Code is RuntimeErrorCodes.ModelLoadFailed or RuntimeErrorCodes.DownloadFailed or RuntimeErrorCodes.SessionSettingsMalformed;
 
