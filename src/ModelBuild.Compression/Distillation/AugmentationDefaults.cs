@@ -26,7 +26,6 @@ internal static class AugmentationDefaults
         // An endpoint gives no embedding table and each variant would be a call; --synthetic rows (data-free, or token
         // sequences grown from the training rows) are new rows already and were not part of the choice.
         if (!reinitialized || options.TeacherEndpoint is not null || options.TrainingData is null || options.Synthetic is not null) return 0;
-        if (inputs.ByName().Values.Any(t => t.is_floating_point())) return 0;
-        return TokenAugmentation.FindEmbedding(teacher, inputs) is null ? 0 : FreshTokenStudent;
+        return TokenAugmentation.Applies(teacher, inputs) ? FreshTokenStudent : 0;
     }
 }

@@ -22,6 +22,10 @@ internal static class TokenAugmentation
     public const int Neighbours = 15;
     public const double EditProbability = 0.1;
 
+    /// <summary>Whether these variants fit the data (as <see cref="MixupAugmentation.Applies"/> for float rows): token ids only, embedded by the teacher.</summary>
+    public static bool Applies(ModelProto teacher, TrainingInputs inputs) =>
+        !inputs.ByName().Values.Any(t => t.is_floating_point()) && FindEmbedding(teacher, inputs) is not null;
+
     /// <summary>The token-id input (the single one, or <c>input_ids</c>) and the teacher's word-embedding table it is gathered from.</summary>
     public static (string IdsInput, TensorProto Table)? FindEmbedding(ModelProto teacher, TrainingInputs inputs)
     {
