@@ -91,16 +91,16 @@ public class RecipeSchemaTests
     public void Typed_accessors_read_the_value_else_the_schema_default()
     {
         var recipe = new CompressionRecipe();
-        Assert.Equal(0.001, recipe.Number(RecipeSchema.Get("LearningRate")));
+        Assert.Equal(4, recipe.Number(RecipeSchema.Get("Temperature")));
         Assert.Equal(20, recipe.Integer(RecipeSchema.Get("Epochs")));
         Assert.Equal("none", recipe.Text(RecipeSchema.Get("Quantize")));
         Assert.Null(recipe.Text(RecipeSchema.Get("Student")));
         Assert.Null(recipe.NumberOrNull(RecipeSchema.Get("Prune")));
         Assert.False(recipe.Flag(RecipeSchema.Get("Distill")));
-        recipe.LearningRate = 0.5;
+        recipe.Temperature = 0.5;
         recipe.Epochs = 3;
         recipe.PadId = 7;
-        Assert.Equal(0.5, recipe.Number(RecipeSchema.Get("LearningRate")));
+        Assert.Equal(0.5, recipe.Number(RecipeSchema.Get("Temperature")));
         Assert.Equal(3, recipe.Integer(RecipeSchema.Get("Epochs")));
         Assert.Equal(7, recipe.Integer(RecipeSchema.Get("PadId")));
         Assert.Throws<InvalidOperationException>(() => recipe.Number(RecipeSchema.Get("Prune"))); // no default: NumberOrNull

@@ -42,7 +42,8 @@ public sealed class DistillationOptions
 
     public int Epochs { get; init; } = 20;
     public int BatchSize { get; init; } = 32;
-    public double LearningRate { get; init; } = 1e-3;
+    /// <summary>AdamW's peak learning rate; null: by kind of student (<see cref="LearningRateDefaults"/>).</summary>
+    public double? LearningRate { get; init; }
     public double WeightDecay { get; init; } = 0.01;
     /// <summary>Fraction of all optimizer steps spent in linear warm-up before the cosine decay.</summary>
     public double WarmupFraction { get; init; } = 0.06;

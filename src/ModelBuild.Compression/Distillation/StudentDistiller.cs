@@ -84,7 +84,7 @@ public static class StudentDistiller
         if (split.Augment > 0) Augment(options, models, student, data, split);
         using var losses = PrepareLosses(options, models, student, data, layerPairs);
         ConfigureStudent(options, student, activationQuantization);
-        var run = Train(options, trainSeed, student, data, split, losses, progress, cancellationToken);
+        var run = Train(options, models.LearningRate, trainSeed, student, data, split, losses, progress, cancellationToken);
         return Finish(options, trainSeed, outputPath, models, student, data, split, losses, run, activationQuantization);
     }
 
@@ -100,6 +100,8 @@ public static class StudentDistiller
         public required string Initialization;
         public TransformerLayerMap? LayerMap;
         public required IReadOnlyList<string> TrainNorms;
+        /// <summary><c>--learning-rate</c>, or its default for this kind of student.</summary>
+        public required double LearningRate;
     }
 
     static SeedModels PrepareModels(DistillationOptions options)
@@ -139,6 +141,7 @@ public static class StudentDistiller
         {
             Teacher = teacherModel, TeacherFixedBatch = teacherFixedBatch, Student = studentProto, StudentFixedBatch = studentFixedBatch,
             StudentName = studentName, Reinitialize = reinitialize, Initialization = initialization, LayerMap = layerMap, TrainNorms = trainNorms,
+            LearningRate = options.LearningRate ?? LearningRateDefaults.For(options, reinitialize, studentProto),
         };
     }
 
@@ -436,18 +439,18 @@ public static class StudentDistiller
     sealed record TrainingRun(int EpochsRun, int SelectedEpoch, double LastLoss, double Seconds, IReadOnlyList<string> Revived);
 
     /// <summary>AdamW under the warm-up + cosine schedule, epoch by epoch; with validation rows the best epoch is kept and patience may stop early.</summary>
-    static TrainingRun Train(DistillationOptions options, int trainSeed, OnnxGraphModule student, SeedData data, SeedSplit split, SeedLosses losses,
+    static TrainingRun Train(DistillationOptions options, double learningRate, int trainSeed, OnnxGraphModule student, SeedData data, SeedSplit split, SeedLosses losses,
         IProgress<DistillationProgress>? progress, CancellationToken cancellationToken)
     {
         var parameters = student.parameters().ToList();
         if (losses.Feature is not null) parameters.AddRange(losses.Feature.parameters());
         if (losses.Layerwise is not null) parameters.AddRange(losses.Layerwise.parameters());
-        using var optimizer = new LeanAdamW(parameters, options.LearningRate, weightDecay: options.WeightDecay);
+        using var optimizer = new LeanAdamW(parameters, learningRate, weightDecay: options.WeightDecay);
         // The teacher's soft targets do not change: their log-probabilities at T are computed once, not per batch.
         using var teacherTargets = data.TeacherLabels is null ? losses.Response.TeacherLogProbabilities(data.TeacherLogits!) : null;
 
         int stepsPerEpoch = (split.TrainRows.Length + options.BatchSize - 1) / options.BatchSize;
-        var schedule = new StepSchedule((long)stepsPerEpoch * options.Epochs, options);
+        var schedule = new StepSchedule((long)stepsPerEpoch * options.Epochs, learningRate, options.WarmupFraction);
         var shuffler = new Random(trainSeed + 1);
         var stopwatch = Stopwatch.StartNew();
         double bestScore = double.NegativeInfinity, bestLoss = double.PositiveInfinity;
@@ -507,14 +510,15 @@ public static class StudentDistiller
     }
 
     /// <summary>The optimizer step count across epochs and the learning rate of the latest step.</summary>
-    sealed class StepSchedule(long totalSteps, DistillationOptions options)
+    sealed class StepSchedule(long totalSteps, double peakRate, double warmupFraction)
     {
-        readonly long _warmupSteps = (long)Math.Round(totalSteps * options.WarmupFraction);
+        readonly long _warmupSteps = (long)Math.Round(totalSteps * warmupFraction);
+        readonly double _peakRate = peakRate;
         public long Step;
-        public double LearningRate = options.LearningRate;
+        public double LearningRate = peakRate;
 
         /// <summary>Sets and returns the scheduled rate of the next step.</summary>
-        public double Next() => LearningRate = ScheduledLearningRate(options.LearningRate, Step, _warmupSteps, totalSteps);
+        public double Next() => LearningRate = ScheduledLearningRate(_peakRate, Step, _warmupSteps, totalSteps);
     }
 
     /// <summary>
@@ -639,6 +643,7 @@ public static class StudentDistiller
             RevivedOutputs = run.Revived,
             TeacherCalls = TeacherCalls.Sum(data.Answers.Calls, split.ValidationCalls),
             Augment = split.Augment,
+            LearningRate = models.LearningRate,
             AugmentedSamples = split.AugmentedRows,
             Initialization = models.Initialization,
             LayerMap = models.LayerMap?.Describe(),
@@ -778,7 +783,7 @@ public static class StudentDistiller
     {
         if (o.Epochs < 1) throw DistillationErrors.InvalidOption("--epochs", $"{o.Epochs} must be at least 1");
         if (o.BatchSize < 1) throw DistillationErrors.InvalidOption("--batch-size", $"{o.BatchSize} must be at least 1");
-        if (!(o.LearningRate > 0)) throw DistillationErrors.InvalidOption("--learning-rate", $"{o.LearningRate} must be positive");
+        if (o.LearningRate is { } lr && !(lr > 0)) throw DistillationErrors.InvalidOption("--learning-rate", $"{o.LearningRate} must be positive");
         if (!(o.Temperature > 0)) throw DistillationErrors.InvalidOption("--temperature", $"{o.Temperature} must be positive");
         if (o.Alpha is < 0 or > 1 || double.IsNaN(o.Alpha)) throw DistillationErrors.InvalidOption("--alpha", $"{o.Alpha} must be between 0 and 1");
         if (o.Dropout is < 0 or >= 1 || double.IsNaN(o.Dropout)) throw DistillationErrors.InvalidOption("--dropout", $"{o.Dropout} must be in [0, 1)");

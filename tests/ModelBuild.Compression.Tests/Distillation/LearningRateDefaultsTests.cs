@@ -1,0 +1,68 @@
+using ModelBuild.Compression.Distillation;
+using ModelBuild.Compression.Pipeline.Contract;
+using ModelBuild.Onnx;
+
+namespace ModelBuild.Compression.Tests.Distillation;
+
+/// <summary>
+/// The learning rate when none is given (<see cref="LearningRateDefaults"/>): 0.01 for an MLP student from fresh
+/// weights (a derived MLP student always is), 0.001 for every other student, and the rate reported is the rate trained with.
+/// </summary>
+[Collection(TorchTrainingCollection.Name)]
+public sealed class LearningRateDefaultsTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("mb-lrdefault-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    static readonly TeacherCase Wine = new("wine-mlp");
+
+    DistillationResult DistillWine(string name, double? learningRate = null, bool reinitialize = true, bool derived = false, bool quantizationAware = false) =>
+        StudentDistiller.Distill(new DistillationOptions
+        {
+            TeacherPath = Wine.Teacher, StudentPath = derived ? null : Wine.StudentScratch, StudentWidth = derived ? 0.5 : null,
+            Reinitialize = reinitialize, QuantizationAware = quantizationAware, LearningRate = learningRate,
+            OutputPath = Path.Combine(_dir, name), TrainingData = Wine.File("train_x.npy"), TrainingLabels = Wine.File("train_y.npy"),
+            ValidationFraction = 0.1, Epochs = 3, BatchSize = 32, Seed = 1, Threads = 1,
+        });
+
+    [Fact]
+    public void An_mlp_student_from_fresh_weights_trains_at_0_01_unless_told()
+    {
+        var fresh = DistillWine("fresh.onnx");
+        Assert.Equal(0.01, fresh.LearningRate);
+        // The rate is the one trained with, not only the one reported: the same bytes as asking for 0.01, others than 0.001.
+        var asked = DistillWine("asked.onnx", learningRate: 0.01);
+        var old = DistillWine("old.onnx", learningRate: 0.001);
+        Assert.Equal(File.ReadAllBytes(asked.OutputPath), File.ReadAllBytes(fresh.OutputPath));
+        Assert.NotEqual(File.ReadAllBytes(old.OutputPath), File.ReadAllBytes(fresh.OutputPath));
+
+        Assert.Equal(0.01, DistillWine("derived.onnx", derived: true, reinitialize: false).LearningRate);
+        Assert.Equal(0.002, DistillWine("given.onnx", learningRate: 0.002).LearningRate);
+        // A student file's own weights and quantization-aware training start from trained weights: the usual rate.
+        Assert.Equal(0.001, DistillWine("file-weights.onnx", reinitialize: false).LearningRate);
+        Assert.Equal(0.001, DistillWine("qat.onnx", quantizationAware: true).LearningRate);
+    }
+
+    [Fact]
+    public void Only_fully_connected_graphs_count_as_mlps()
+    {
+        static bool Mlp(string path) => LearningRateDefaults.IsFullyConnected(OnnxModel.Load(path).Proto.Graph);
+        Assert.True(Mlp(Wine.StudentScratch));
+        Assert.True(Mlp(new TeacherCase("breast-cancer-mlp").Teacher));
+        Assert.True(Mlp(SharedMaterials.Path_("models", "iris-mlp-pytorch", "model.onnx")));
+        // Attention multiplies activations by activations; embeddings gather; convolutions convolve.
+        Assert.False(Mlp(new TeacherCase("synthetic-intent-transformer").StudentScratch));
+        Assert.False(Mlp(SharedMaterials.Teachers("intent-bert", "student_scratch.onnx")));
+        Assert.False(Mlp(SharedMaterials.Path_("models", "mnist-cnn-pytorch", "model.onnx")));
+    }
+
+    [Fact]
+    public void The_recipe_leaves_the_rate_unset_for_the_distiller_to_choose()
+    {
+        Assert.Null(DistillStage.Options(new CompressionRecipe { Distill = true }, "t.onnx", "o.onnx", 1).LearningRate);
+        Assert.Equal(0.003, DistillStage.Options(new CompressionRecipe { Distill = true, LearningRate = 0.003 }, "t.onnx", "o.onnx", 1).LearningRate);
+        // Pruning recovery keeps its own rate.
+        Assert.Equal(0.001, ModelBuild.Compression.Pruning.PruneStage.RecoveryTraining(new CompressionRecipe(), 1).LearningRate);
+    }
+}
