@@ -40,7 +40,7 @@ public sealed record DistillationResult
     /// <summary>Teacher-labelled variants per training row: the number asked for, or the default for the kind of student.</summary>
     public int Augment { get; init; }
     /// <summary>The peak learning rate trained with: <c>--learning-rate</c>, or its default for this kind of student (<see cref="LearningRateDefaults"/>).</summary>
-    public double LearningRate { get; init; }
+    public required double LearningRate { get; init; }
     /// <summary>Of <see cref="TrainingSamples"/>, the teacher-labelled variants <c>--augment</c> added.</summary>
     public int AugmentedSamples { get; init; }
     public required double TrainingSeconds { get; init; }

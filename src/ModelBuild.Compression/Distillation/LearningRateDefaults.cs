@@ -5,8 +5,8 @@ namespace ModelBuild.Compression.Distillation;
 /// <summary>
 /// The learning rate a student trains with when <c>--learning-rate</c> is not given: <see cref="FullyConnectedStudent"/>
 /// for an MLP on float features (every layer fully connected) that starts from fresh weights (<c>--reinitialize</c>, or
-/// a derived MLP student, which is always rebuilt fresh), without quantization-aware training; <see cref="Other"/> for
-/// every other student.
+/// a derived MLP student, which is always rebuilt fresh) on training rows (not <c>--synthetic</c>), without
+/// quantization-aware training; <see cref="Other"/> for every other student.
 /// </summary>
 /// <remarks>
 /// Why, and why only these: on validation folds of the training splits (benchmarks/distill-init/sweep.sh; the test
@@ -16,7 +16,8 @@ namespace ModelBuild.Compression.Distillation;
 /// MLP is still learning when the schedule ends (the same folds gained as much from five times the epochs); 0.01 gets
 /// there in the same steps, so the distill stage takes no longer. Convolutional and transformer students were not swept
 /// and keep Adam's usual rate; a student file's own weights (fine-tuning) and quantization-aware training start from
-/// trained weights that a large step can undo, and were not swept either.
+/// trained weights that a large step can undo, and were not swept either, nor were synthetic or DeepInversion inputs.
+/// The sweep's rows had labels; unlabelled rows (pure KD) get the same rate, untested apart.
 /// </remarks>
 internal static class LearningRateDefaults
 {
@@ -24,33 +25,41 @@ internal static class LearningRateDefaults
     public const double Other = 1e-3;
 
     public static double For(DistillationOptions options, bool reinitialized, ModelProto student) =>
-        reinitialized && !options.QuantizationAware && IsFullyConnected(student.Graph) ? FullyConnectedStudent : Other;
+        reinitialized && !options.QuantizationAware && options.Synthetic is null && IsFullyConnected(student.Graph) ? FullyConnectedStudent : Other;
 
     /// <summary>
-    /// An MLP: its weights are read only by Gemm/MatMul (and their bias Adds), every MatMul multiplies by a weight (no
+    /// An MLP: its weights (initializers, constants, and what Identity/Cast/Transpose/Reshape/Squeeze/Unsqueeze make of
+    /// them) are read only by Gemm/MatMul (and their bias Adds), every Gemm/MatMul multiplies by a weight (no
     /// activation-by-activation product, which attention has), and nothing else but element-wise activations and shape
-    /// changes. Convolutions, embedding lookups and normalizations are other kinds of student.
+    /// changes. Convolutions, embedding lookups and normalizations are other kinds of student; an op this does not
+    /// know makes the graph "other" (the usual rate), never an MLP.
     /// </summary>
     internal static bool IsFullyConnected(GraphProto graph)
     {
         var weights = graph.Initializer.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var c in graph.Node.Where(n => n.OpType == "Constant")) weights.UnionWith(c.Output);
         bool anyLayer = false;
-        foreach (var node in graph.Node)
+        foreach (var node in graph.Node) // topological order: a weight's Cast or Transpose comes before its reader
         {
             if (!string.IsNullOrEmpty(node.Domain) && node.Domain != "ai.onnx") return false;
             switch (node.OpType)
             {
+                case "Constant":
+                    weights.UnionWith(node.Output);
+                    break;
+                case "Identity" or "Cast" or "Transpose" or "Reshape" or "Squeeze" or "Unsqueeze" when node.Input.Count > 0 && weights.Contains(node.Input[0]):
+                    weights.UnionWith(node.Output);
+                    break;
                 case "Gemm":
-                    anyLayer |= node.Input.Count > 1 && weights.Contains(node.Input[1]);
+                    if (node.Input.Count < 2 || !weights.Contains(node.Input[1])) return false;
+                    anyLayer = true;
                     break;
                 case "MatMul":
                     if (!node.Input.Any(weights.Contains)) return false;
                     anyLayer = true;
                     break;
                 case "Add" or "Sub" or "Mul" or "Div" or "Relu" or "LeakyRelu" or "PRelu" or "Sigmoid" or "Tanh" or "Elu" or "Selu"
-                    or "Softplus" or "Gelu" or "Clip" or "HardSigmoid" or "HardSwish" or "Softmax" or "LogSoftmax" or "Flatten"
-                    or "Reshape" or "Identity" or "Dropout" or "Cast" or "Constant" or "Squeeze" or "Unsqueeze":
+                    or "Softplus" or "Gelu" or "Erf" or "Clip" or "HardSigmoid" or "HardSwish" or "Softmax" or "LogSoftmax" or "Flatten"
+                    or "Reshape" or "Identity" or "Dropout" or "Cast" or "Squeeze" or "Unsqueeze":
                     break;
                 default:
                     return false;

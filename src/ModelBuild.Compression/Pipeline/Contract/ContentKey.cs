@@ -17,13 +17,14 @@ public static class ContentKey
 {
     /// <summary>
     /// Bumped when the item cache layout or what its key covers changes, or when an unchanged recipe starts to mean
-    /// something else (v2: `--train-batchnorm` unset became `auto`, and the distiller revives dead class scores). A
-    /// build from git also has the commit in ModelBuild's version; this covers one without.
+    /// something else (v2: `--train-batchnorm` unset became `auto`, and the distiller revives dead class scores; v3:
+    /// `--augment` unset gives fresh token students 2 variants, `--learning-rate` unset gives fresh MLP students 0.01).
+    /// A build from git also has the commit in ModelBuild's version; this covers one without.
     /// </summary>
-    private const string ResultScheme = "modelbuild-cache-v2";
+    private const string ResultScheme = "modelbuild-cache-v3";
 
-    /// <summary>Bumped like <see cref="ResultScheme"/> (v3: the same change).</summary>
-    private const string StageScheme = "modelbuild-stage-cache-v3";
+    /// <summary>Bumped like <see cref="ResultScheme"/> (v3 and v4: the same changes).</summary>
+    private const string StageScheme = "modelbuild-stage-cache-v4";
 
     /// <summary>
     /// The key of a whole compression: the recipe with each path (the teacher and every file or data setting of
