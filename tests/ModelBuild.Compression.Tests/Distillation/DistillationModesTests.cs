@@ -24,8 +24,8 @@ public sealed class DistillationModesTests : IDisposable
             TeacherPath = Wine.Teacher, StudentPath = width is null ? student ?? Wine.StudentScratch : null, Reinitialize = true,
             StudentWidth = width, StudentDepth = depth, OutputPath = Path.Combine(_dir, file),
             TrainingData = Wine.File("train_x.npy"), TrainingLabels = Wine.File("train_y.npy"),
-            // One rate for every mode, so each is held against response KD of the same recipe (unset, this fresh MLP would
-            // train at 0.01 without and 0.001 with quantization-aware training: LearningRateDefaults).
+            // One rate for every mode, the rate these checks were made at, so each is held against response KD of the same
+            // recipe (unset, this fresh MLP trains at 0.01: LearningRateDefaults).
             Epochs = epochs, LearningRate = 1e-3, WeightDecay = 0, WarmupFraction = 0, Loss = loss, QuantizationAware = qat,
             FeaturePairs = loss == DistillationLossKind.Feature ? new[] { pair } : Array.Empty<FeaturePair>(),
             RelationTensors = loss == DistillationLossKind.Relation ? pair : null,

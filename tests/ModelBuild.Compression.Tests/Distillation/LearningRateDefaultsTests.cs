@@ -41,10 +41,9 @@ public sealed class LearningRateDefaultsTests : IDisposable
 
         Assert.Equal(0.01, DistillWine("derived.onnx", derived: true, reinitialize: false).LearningRate);
         Assert.Equal(0.002, DistillWine("given.onnx", learningRate: 0.002).LearningRate);
-        // A student file's own weights and quantization-aware training start from trained weights, synthetic rows were
-        // not swept: the usual rate.
+        Assert.Equal(0.01, DistillWine("qat.onnx", quantizationAware: true).LearningRate); // fresh weights too
+        // A student file's own weights start from trained weights, and synthetic rows were not swept: the usual rate.
         Assert.Equal(0.001, DistillWine("file-weights.onnx", reinitialize: false).LearningRate);
-        Assert.Equal(0.001, DistillWine("qat.onnx", quantizationAware: true).LearningRate);
         Assert.Equal(0.001, DistillWine("synthetic.onnx", synthetic: 200).LearningRate);
     }
 
