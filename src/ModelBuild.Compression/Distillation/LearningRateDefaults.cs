@@ -14,8 +14,8 @@ namespace ModelBuild.Compression.Distillation;
 /// breast-cancer MLP students from fresh weights held out as well or better on the mean at 0.01 than at 0.001 in every
 /// fold set tried: the stated students on 4 and 5 folds (on 4 also with quantization-aware training, scored as the
 /// int8-static model it trains for) and the half-width derived students on 4. At 0.001 the small
-/// MLP is still learning when the schedule ends (the same folds gained as much from five times the epochs); 0.01 gets
-/// there in the same steps, so the distill stage takes no longer. Convolutional and transformer students were not swept
+/// MLP is still learning when the schedule ends (on wine, five times the epochs gained most of what 0.01 gains); 0.01
+/// gets there in the same steps, so the distill stage takes no longer. Convolutional and transformer students were not swept
 /// and keep Adam's usual rate; a student file's own weights (fine-tuning) start from trained weights that a large step
 /// can undo, and were not swept either, nor were synthetic or DeepInversion inputs.
 /// The sweep's rows had labels; unlabelled rows (pure KD) get the same rate, untested apart.
@@ -25,11 +25,14 @@ internal static class LearningRateDefaults
     public const double FullyConnectedStudent = 1e-2;
     public const double Other = 1e-3;
 
+    /// <summary>TensorProto element types FLOAT, FLOAT16, DOUBLE, BFLOAT16.</summary>
+    static readonly HashSet<int> FloatElementTypes = [1, 10, 11, 16];
+
     public static double For(DistillationOptions options, bool reinitialized, ModelProto student) =>
         reinitialized && options.Synthetic is null && IsFullyConnected(student.Graph) ? FullyConnectedStudent : Other;
 
     /// <summary>
-    /// An MLP: its weights (initializers, constants, and what Identity/Cast/Transpose/Reshape/Squeeze/Unsqueeze make of
+    /// An MLP: float inputs, its weights (initializers, constants, and what Identity/Cast/Transpose/Reshape/Squeeze/Unsqueeze make of
     /// them) are read only by Gemm/MatMul (and their bias Adds), every Gemm/MatMul multiplies by a weight (no
     /// activation-by-activation product, which attention has), and nothing else but element-wise activations and shape
     /// changes. Convolutions, embedding lookups and normalizations are other kinds of student; an op this does not
@@ -38,6 +41,8 @@ internal static class LearningRateDefaults
     internal static bool IsFullyConnected(GraphProto graph)
     {
         var weights = graph.Initializer.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
+        // Float features: ids or other integer inputs (even cast to float) are another kind of data.
+        if (graph.Input.Any(i => !weights.Contains(i.Name) && i.Type?.TensorType is { } t && !FloatElementTypes.Contains(t.ElemType))) return false;
         bool anyLayer = false;
         foreach (var node in graph.Node) // topological order: a weight's Cast or Transpose comes before its reader
         {

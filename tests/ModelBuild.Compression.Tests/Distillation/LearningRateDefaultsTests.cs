@@ -75,6 +75,11 @@ public sealed class LearningRateDefaultsTests : IDisposable
         Assert.False(LearningRateDefaults.IsFullyConnected(Graph(Node("MatMul", "h", "x", "w"), Node("MatMul", "y", "h", "x"))));
         Assert.False(LearningRateDefaults.IsFullyConnected(Graph(Node("MatMul", "h", "x", "w"), Node("Gemm", "y", "x", "h"))));
         Assert.False(LearningRateDefaults.IsFullyConnected(Graph(Node("Relu", "y", "x")))); // no layer at all
+        var ids = Graph(Node("Cast", "xf", "x"), Node("MatMul", "y", "xf", "w")); // integer features, cast to float
+        ids.Input.Add(new ValueInfoProto { Name = "x", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Int64 } } });
+        Assert.False(LearningRateDefaults.IsFullyConnected(ids));
+        ids.Input[0].Type.TensorType.ElemType = (int)TensorProto.Types.DataType.Float;
+        Assert.True(LearningRateDefaults.IsFullyConnected(ids));
     }
 
     [Fact]
