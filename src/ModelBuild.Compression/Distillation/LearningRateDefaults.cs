@@ -1,3 +1,4 @@
+using ModelBuild.Onnx.Tensors;
 using Onnx;
 
 namespace ModelBuild.Compression.Distillation;
@@ -25,9 +26,6 @@ internal static class LearningRateDefaults
     public const double FullyConnectedStudent = 1e-2;
     public const double Other = 1e-3;
 
-    /// <summary>TensorProto element types FLOAT, FLOAT16, DOUBLE, BFLOAT16.</summary>
-    static readonly HashSet<int> FloatElementTypes = [1, 10, 11, 16];
-
     public static double For(DistillationOptions options, bool reinitialized, ModelProto student) =>
         reinitialized && options.Synthetic is null && IsFullyConnected(student.Graph) ? FullyConnectedStudent : Other;
 
@@ -42,7 +40,7 @@ internal static class LearningRateDefaults
     {
         var weights = graph.Initializer.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         // Float features: ids or other integer inputs (even cast to float) are another kind of data.
-        if (graph.Input.Any(i => !weights.Contains(i.Name) && i.Type?.TensorType is { } t && !FloatElementTypes.Contains(t.ElemType))) return false;
+        if (graph.Input.Any(i => !weights.Contains(i.Name) && i.Type?.TensorType is { } t && !TensorElementTypes.IsFloatingPoint(t.ElemType))) return false;
         bool anyLayer = false;
         foreach (var node in graph.Node) // topological order: a weight's Cast or Transpose comes before its reader
         {

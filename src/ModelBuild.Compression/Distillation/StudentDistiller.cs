@@ -783,7 +783,7 @@ public static class StudentDistiller
     {
         if (o.Epochs < 1) throw DistillationErrors.InvalidOption("--epochs", $"{o.Epochs} must be at least 1");
         if (o.BatchSize < 1) throw DistillationErrors.InvalidOption("--batch-size", $"{o.BatchSize} must be at least 1");
-        if (o.LearningRate is { } lr && !(lr > 0)) throw DistillationErrors.InvalidOption("--learning-rate", $"{o.LearningRate} must be positive");
+        if (o.LearningRate is { } lr && !(lr > 0)) throw DistillationErrors.InvalidOption("--learning-rate", $"{lr} must be positive");
         if (!(o.Temperature > 0)) throw DistillationErrors.InvalidOption("--temperature", $"{o.Temperature} must be positive");
         if (o.Alpha is < 0 or > 1 || double.IsNaN(o.Alpha)) throw DistillationErrors.InvalidOption("--alpha", $"{o.Alpha} must be between 0 and 1");
         if (o.Dropout is < 0 or >= 1 || double.IsNaN(o.Dropout)) throw DistillationErrors.InvalidOption("--dropout", $"{o.Dropout} must be in [0, 1)");
