@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using ModelBuild.Onnx;
+using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Tasks.Cache;
 using ModelBuild.Tasks.Diagnostics;
@@ -52,6 +53,8 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
     public string? ContinuousIntegration { get; set; }
     /// <summary>Upper bound for one remote lookup process, on top of the storage SDK's own time-outs and retries.</summary>
     public int RemoteCacheTimeoutSeconds { get; set; } = 660;
+    /// <summary><c>$(ModelBuildCacheRetentionDays)</c>: cache entries not used for this many days are removed (once a day); 0 keeps all.</summary>
+    public int CacheRetentionDays { get; set; } = CacheRetention.DefaultDays;
 
     private RemoteCacheConfiguration remote = null!;
     private CompressionWorker worker = null!;
@@ -105,6 +108,10 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
                     LogDiagnostic(e, model);
                 }
             }
+            // Only a build that added an entry grew the cache (the stage entries of a failed run are trimmed by the next one).
+            if (!cancellation.IsCancellationRequested && (counts.ContainsKey("compressed") || counts.ContainsKey("remote hit")))
+                foreach (var (folder, removed) in cache.Trim(CacheRetentionDays))
+                    Log.LogMessage(MessageImportance.Normal, $"ModelBuild: removed {removed} cache entr{(removed == 1 ? "y" : "ies")} not used for {CacheRetentionDays} days from {folder}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
         {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Tasks.Cache;
 using ModelBuild.Tasks.Diagnostics;
@@ -94,6 +95,66 @@ public sealed class CompressModelsTests : IDisposable
         Assert.Contains("cache hit (local", engine.AllText);
         Assert.Equal(1, project.WorkerRuns);
         Assert.True(File.Exists(project.Output));
+    }
+
+    /// <summary>
+    /// A build that adds an entry trims the caches it owns: an entry nobody used for longer than
+    /// ModelBuildCacheRetentionDays goes (from the result cache, the stage cache and the teacher answers), while an old
+    /// entry that this build hit stays, since a hit marks it used. 0 days keeps everything.
+    /// </summary>
+    [Fact]
+    public void A_build_removes_cache_entries_unused_past_the_retention_and_keeps_the_one_it_hit()
+    {
+        var worker = project.Worker(FakeWorkerProject.Succeeds);
+        Assert.True(project.Task(new RecordingBuildEngine(), worker).Execute());
+        var hitEntry = Directory.GetDirectories(project.LocalCache).Single(d => Path.GetFileName(d).Length == 64);
+        var stages = Path.Combine(project.LocalCache, ModelCache.StageFolder);
+        var answers = Path.Combine(stages, ModelCache.TeacherAnswersFolder);
+        Directory.CreateDirectory(answers);
+        var longAgo = DateTime.UtcNow.AddDays(-45);
+        string Stale(string folder, char c)
+        {
+            var entry = Path.Combine(folder, new string(c, 64));
+            Directory.CreateDirectory(entry);
+            File.WriteAllBytes(Path.Combine(entry, "model.onnx"), [1]);
+            Directory.SetLastWriteTimeUtc(entry, longAgo);
+            return entry;
+        }
+        var (staleResult, staleStage) = (Stale(project.LocalCache, 'a'), Stale(stages, 'b'));
+        var staleAnswer = Path.Combine(answers, new string('c', 64) + ".json");
+        File.WriteAllText(staleAnswer, "{}");
+        File.SetLastWriteTimeUtc(staleAnswer, longAgo);
+        Directory.SetLastWriteTimeUtc(hitEntry, longAgo);
+        // The first build looked the folder through a moment ago; a day later it is due again.
+        File.SetLastWriteTimeUtc(Path.Combine(project.LocalCache, CacheRetention.MarkerFile), DateTime.UtcNow.AddDays(-2));
+        foreach (var folder in new[] { stages, answers })
+            if (File.Exists(Path.Combine(folder, CacheRetention.MarkerFile))) File.Delete(Path.Combine(folder, CacheRetention.MarkerFile));
+        File.Delete(project.Output);
+        // Each build below takes the first item from the cache and compresses a new one (another Quantize).
+        Microsoft.Build.Utilities.TaskItem New(string quantize)
+        {
+            var item = project.Item(quantize + ".onnx");
+            item.SetMetadata("Quantize", quantize);
+            return item;
+        }
+
+        var keepAll = project.Task(new RecordingBuildEngine(), worker, null, project.Item(), New("int8-dynamic"));
+        keepAll.CacheRetentionDays = 0;
+        Assert.True(keepAll.Execute());
+        Assert.Equal(2, project.WorkerRuns);
+        Assert.True(Directory.Exists(staleResult) && Directory.Exists(staleStage) && File.Exists(staleAnswer), "0 days removed an entry");
+        File.Delete(project.Output);
+        Directory.SetLastWriteTimeUtc(hitEntry, longAgo);
+
+        var engine = new RecordingBuildEngine();
+        Assert.True(project.Task(engine, worker, null, project.Item(), New("int8-weights")).Execute(), engine.AllText);
+        Assert.Contains("cache hit (local", engine.AllText);
+        Assert.Equal(3, project.WorkerRuns);
+        Assert.True(Directory.Exists(hitEntry), "the entry the build hit was removed");
+        Assert.False(Directory.Exists(staleResult), "the unused result entry was kept");
+        Assert.False(Directory.Exists(staleStage), "the unused stage entry was kept");
+        Assert.False(File.Exists(staleAnswer), "the unused teacher answer was kept");
+        Assert.Contains($"removed 1 cache entry not used for {CacheRetention.DefaultDays} days from {project.LocalCache}", engine.AllText);
     }
 
     [Fact]

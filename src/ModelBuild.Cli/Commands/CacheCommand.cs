@@ -73,7 +73,7 @@ internal static class CacheCommand
 
     private static Command Prune()
     {
-        var olderThan = new Option<string>("--older-than") { Description = "Remove entries last written before this age: 30d, 12h, 90m.", Required = true };
+        var olderThan = new Option<string>("--older-than") { Description = "Remove entries not used within this age (a local hit renews an entry): 30d, 12h, 90m.", Required = true };
         return OverCaches("prune", "Remove entries older than --older-than (and, remotely, the blobs no remaining entry names).", [olderThan], (parse, targets) =>
         {
             var age = ParseAge(parse.GetValue(olderThan)!);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ModelBuild.Compression.Distillation;
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
@@ -64,7 +65,8 @@ internal static class CompressCommand
                 try { remoteCache = remote.Client(parse, log); }
                 catch (RemoteCacheException e) { log.Warning(e.Code, e.Cause + " The remote cache is not used.", e.Remedy); } // never fails a compression
                 var stageCacheDirectory = parse.GetValue(stageCache);
-                if (remoteCache is not null && stageCacheDirectory is null)
+                var ownStageCache = remoteCache is not null && stageCacheDirectory is null;
+                if (ownStageCache)
                 {
                     // Stage entries need a local home before they are uploaded or after they are downloaded.
                     stageCacheDirectory = Path.Combine(Path.GetTempPath(), "modelbuild-stage-cache");
@@ -72,6 +74,12 @@ internal static class CompressCommand
                 var pipeline = new CompressionPipeline(StageCatalog.All()) { LatencyRuns = runs, StageCacheDirectory = stageCacheDirectory, RemoteCache = remoteCache, ResultKey = parse.GetValue(cacheKey) };
                 var result = pipeline.Run(r, log, reportPath);
                 if (remoteCache is { CanWrite: true }) PublishEntry(remoteCache, result.CacheKey!, r.Output, reportPath);
+                if (ownStageCache)
+                {
+                    // The folder this command chose is its to keep tidy; a --stage-cache folder (the build's) is its owner's.
+                    CacheRetention.TrimIfDue(stageCacheDirectory!, CacheRetention.DefaultDays);
+                    CacheRetention.TrimIfDue(Path.Combine(stageCacheDirectory!, DistillStage.TeacherAnswersFolder), CacheRetention.DefaultDays);
+                }
                 return result;
             }
             if (parse.GetValue(json))

@@ -13,6 +13,9 @@ namespace ModelBuild.Compression.Distillation;
 /// </summary>
 public sealed class DistillStage : ICompressionStage
 {
+    /// <summary>The stage cache's sub-folder of a teacher endpoint's answers (one file per request).</summary>
+    public const string TeacherAnswersFolder = "teacher-answers";
+
     public string Name => "distill";
     public int Order => 100;
 
@@ -115,7 +118,7 @@ public sealed class DistillStage : ICompressionStage
                 MaxCalls = r.TeacherMaxCalls,
                 BatchSize = r.TeacherBatchSize ?? 64,
                 Timeout = r.TeacherTimeout is { } seconds && seconds > 0 && double.IsFinite(seconds) ? TimeSpan.FromSeconds(Math.Min(seconds, 86400)) : TimeSpan.FromSeconds(60),
-                AnswerCacheDirectory = stageCacheDirectory is null ? null : Path.Combine(stageCacheDirectory, "teacher-answers"),
+                AnswerCacheDirectory = stageCacheDirectory is null ? null : Path.Combine(stageCacheDirectory, TeacherAnswersFolder),
             },
             StudentWidth = r.StudentWidth,
             StudentDepth = r.StudentDepth,

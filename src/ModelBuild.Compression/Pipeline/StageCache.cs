@@ -9,7 +9,7 @@ namespace ModelBuild.Compression.Pipeline;
 /// (say <c>Quantize</c>) re-runs only that stage. An entry is a folder
 /// <c>&lt;key&gt;/</c> with <c>model.onnx</c> and <c>stage.json</c>, written under a temporary name and renamed into
 /// place, so an entry that exists is complete. Concurrent writers of one key both produce a valid entry; the first
-/// rename wins.
+/// rename wins. A hit marks the entry used (<see cref="CacheRetention"/>); the folder's owner trims it.
 /// </summary>
 public sealed class StageCache(string directory)
 {
@@ -32,6 +32,7 @@ public sealed class StageCache(string directory)
         {
             var json = JsonNode.Parse(File.ReadAllText(stage))!.AsObject();
             File.Copy(model, modelPath, overwrite: true);
+            CacheRetention.MarkUsed(entry);
             return new CachedStage(json["details"] as JsonObject is { } d ? (JsonObject)d.DeepClone() : null, json["seconds"]?.GetValue<double>() ?? 0);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException)

@@ -1,3 +1,4 @@
+using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.RemoteCache;
 using ModelBuild.Onnx;
 
@@ -18,12 +19,29 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
     public const string HtmlReportFile = "report.html";
     /// <summary>The worker's per-stage cache (<c>--stage-cache</c>), a sub-folder of the primary cache.</summary>
     public const string StageFolder = "stages";
+    /// <summary>A teacher endpoint's answers inside the stage cache (the worker's DistillStage.TeacherAnswersFolder; the task links no stage code).</summary>
+    public const string TeacherAnswersFolder = "teacher-answers";
 
     public string LocalDirectory { get; } = Path.GetFullPath(localDirectory);
     public string? SharedDirectory { get; } = string.IsNullOrWhiteSpace(sharedDirectory) ? null : Path.GetFullPath(sharedDirectory);
 
     /// <summary>Where new entries and the locks go.</summary>
     public string PrimaryDirectory => SharedDirectory ?? LocalDirectory;
+
+    /// <summary>
+    /// Removes, at most once a day per folder, the entries not used for <paramref name="retentionDays"/> days from both
+    /// caches, their stage caches and the teacher answers kept there (<see cref="CacheRetention"/>). Returns each folder
+    /// looked through with the number of entries removed.
+    /// </summary>
+    public IReadOnlyList<(string Directory, int Removed)> Trim(int retentionDays)
+    {
+        var trimmed = new List<(string, int)>();
+        foreach (var root in new[] { LocalDirectory, SharedDirectory }.OfType<string>().Distinct(StringComparer.Ordinal))
+            foreach (var folder in new[] { root, Path.Combine(root, StageFolder), Path.Combine(root, StageFolder, TeacherAnswersFolder) })
+                if (CacheRetention.TrimIfDue(folder, retentionDays) is { } removed)
+                    trimmed.Add((folder, removed));
+        return trimmed;
+    }
 
     /// <summary>
     /// The complete, intact entry for <paramref name="key"/> and which cache it is in, or null. An entry whose files
@@ -39,7 +57,11 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
             if (!File.Exists(Path.Combine(entry, ModelFile))) continue;
             var manifest = CacheManifest.TryRead(entry);
             var problem = manifest is null ? "it has no readable manifest" : manifest.Key != key ? "its manifest names another key" : manifest.Verify(entry);
-            if (problem is null) return (entry, where);
+            if (problem is null)
+            {
+                CacheRetention.MarkUsed(entry);
+                return (entry, where);
+            }
             onDamaged?.Invoke(entry, problem);
             AtomicFile.DiscardDirectory(entry);
         }

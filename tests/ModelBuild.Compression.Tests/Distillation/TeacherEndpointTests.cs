@@ -119,8 +119,13 @@ public sealed class TeacherEndpointTests(ITestOutputHelper output) : IDisposable
             Assert.True(again.Stages[0].CacheHit);
             Assert.Equal(3, server.Requests);
 
-            // Other training settings (another student): the stage runs, every answer comes from the answers cache.
+            // Other training settings (another student): the stage runs, every answer comes from the answers cache, and
+            // reading an answer marks it used (CacheRetention), so a build's trim keeps the answers still asked for.
+            var answers = Directory.GetFiles(Path.Combine(stageCache, DistillStage.TeacherAnswersFolder), "*.json");
+            Assert.Equal(3, answers.Length);
+            foreach (var answer in answers) File.SetLastWriteTimeUtc(answer, DateTime.UtcNow.AddDays(-60));
             var other = pipeline.Run(Recipe(31), new WorkerProtocolLog(logText));
+            Assert.All(answers, a => Assert.True(File.GetLastWriteTimeUtc(a) > DateTime.UtcNow.AddDays(-1), $"{a} was read but not marked used"));
             Assert.False(other.Stages[0].CacheHit);
             Assert.Equal(3, server.Requests);
             Assert.Equal(3, other.Stages[0].Details!["teacherCalls"]!["callsCached"]!.GetValue<int>());

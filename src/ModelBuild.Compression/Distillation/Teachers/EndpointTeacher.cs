@@ -195,7 +195,12 @@ internal sealed class EndpointTeacher : IDistillationTeacher
     ParsedAnswer? ReadCached(string key, int rows)
     {
         if (CachePath(key) is not { } path || !File.Exists(path)) return null;
-        try { return Parse(File.ReadAllText(path), rows); }
+        try
+        {
+            var answer = Parse(File.ReadAllText(path), rows);
+            Pipeline.CacheRetention.MarkUsed(path);
+            return answer;
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ModelBuildException) { return null; } // a bad entry is a miss
     }
 
