@@ -3,7 +3,6 @@ using System.Globalization;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using ModelBuild.Onnx;
-using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Tasks.Cache;
 using ModelBuild.Tasks.Diagnostics;
@@ -110,7 +109,7 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
             }
             // Only a build that added an entry grew the cache (the stage entries of a failed run are trimmed by the next one).
             if (!cancellation.IsCancellationRequested && (counts.ContainsKey("compressed") || counts.ContainsKey("remote hit")))
-                foreach (var (folder, removed) in cache.Trim(CacheRetentionDays))
+                foreach (var (folder, removed) in cache.Trim(CacheRetentionDays, cancellation.Token).Where(t => t.Removed > 0))
                     Log.LogMessage(MessageImportance.Normal, $"ModelBuild: removed {removed} cache entr{(removed == 1 ? "y" : "ies")} not used for {CacheRetentionDays} days from {folder}");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
@@ -196,7 +195,7 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
     }
 
     private string BringUpToDate(ITaskItem model, ToolVersions versions, ModelCache cache, string name, CompressionRecipe recipe,
-        string output, string stampPath, string reportPath, string inputsPath)
+        string output, string stampPath, string reportPath, string inputsPath, bool firstLook = true)
     {
         var fingerprint = ReadingInputs(() => ContentKey.Fingerprint(recipe, versions));
         var stamp = StampFile.TryRead(stampPath);
@@ -256,8 +255,15 @@ public sealed class CompressModels : Microsoft.Build.Utilities.Task, ICancelable
         }
 
         var (entryDirectory, where) = found.Value;
-        AtomicFile.Copy(Path.Combine(entryDirectory, ModelCache.ModelFile), output);
-        BuildReport.CopyFrom(entryDirectory, reportPath);
+        try
+        {
+            AtomicFile.Copy(Path.Combine(entryDirectory, ModelCache.ModelFile), output);
+            BuildReport.CopyFrom(entryDirectory, reportPath);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException && firstLook && !Directory.Exists(entryDirectory)) { }
+        // Another build's trim (CacheRetention) took the entry away while it was copied out: look again, as a miss.
+        if (firstLook && !Directory.Exists(entryDirectory))
+            return BringUpToDate(model, versions, cache, name, recipe, output, stampPath, reportPath, inputsPath, firstLook: false);
         new StampFile { Key = key, Fingerprint = fingerprint, Inputs = inputs }.Write(stampPath);
         AtomicFile.WriteAllLines(inputsPath, inputs);
         if (outcome is "cache hit" or "remote hit")

@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
 using ModelBuild.Compression.Pipeline;
+using ModelBuild.Compression.RemoteCache;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Compression.Tests;
 
@@ -38,7 +40,7 @@ public class CacheRetentionTests
         File.SetLastWriteTimeUtc(recentAnswer, Now.AddDays(-1));
         File.SetLastWriteTimeUtc(lockFile, Now.AddDays(-90));
 
-        Assert.Equal(2, CacheRetention.TrimIfDue(root, 30, Now));
+        Assert.Equal(2, CacheRetention.TrimIfDue(root, 30, answerFiles: true, utcNow: Now));
 
         Assert.False(Directory.Exists(old));
         Assert.False(File.Exists(oldAnswer));
@@ -55,17 +57,60 @@ public class CacheRetentionTests
     {
         var root = TestMaterials.TempDir();
         Entry(root, Key('a'), Now.AddDays(-100));
-        Assert.Null(CacheRetention.TrimIfDue(root, 0, Now));
-        Assert.Null(CacheRetention.TrimIfDue(root, -1, Now));
+        Assert.Null(CacheRetention.TrimIfDue(root, 0, utcNow: Now));
+        Assert.Null(CacheRetention.TrimIfDue(root, -1, utcNow: Now));
         Assert.True(Directory.Exists(Path.Combine(root, Key('a'))));
 
-        Assert.Equal(1, CacheRetention.TrimIfDue(root, 30, Now));
+        Assert.Equal(1, CacheRetention.TrimIfDue(root, 30, utcNow: Now));
         var later = Entry(root, Key('b'), Now.AddDays(-100));
-        Assert.Null(CacheRetention.TrimIfDue(root, 30, Now.AddHours(23)));
+        Assert.Null(CacheRetention.TrimIfDue(root, 30, utcNow: Now.AddHours(23)));
         Assert.True(Directory.Exists(later));
-        Assert.Equal(1, CacheRetention.TrimIfDue(root, 30, Now.AddHours(25)));
+        Assert.Equal(1, CacheRetention.TrimIfDue(root, 30, utcNow: Now.AddHours(25)));
         Assert.False(Directory.Exists(later));
-        Assert.Null(CacheRetention.TrimIfDue(Path.Combine(root, "missing"), 30, Now));
+        Assert.Null(CacheRetention.TrimIfDue(Path.Combine(root, "missing"), 30, utcNow: Now));
+    }
+
+    [Fact]
+    public void Answer_files_are_entries_only_where_asked_and_what_a_discard_left_is_swept()
+    {
+        var root = TestMaterials.TempDir();
+        var answer = Path.Combine(root, Key('d') + ".json");
+        File.WriteAllText(answer, "{}");
+        File.SetLastWriteTimeUtc(answer, Now.AddDays(-40));
+        var leftover = Entry(root, Key('e') + ".123.abc.discarded.tmp", Now);
+        Assert.Equal(0, CacheRetention.TrimIfDue(root, 30, utcNow: Now));
+        Assert.True(File.Exists(answer), "a .json file outside an answers folder was taken for an entry");
+        Assert.False(Directory.Exists(leftover), "a discarded folder was left");
+    }
+
+    [Fact]
+    public void A_retention_beyond_100_years_keeps_everything_and_a_marker_from_the_future_does_not_stop_trims()
+    {
+        var root = TestMaterials.TempDir();
+        var old = Entry(root, Key('a'), Now.AddDays(-400));
+        Assert.Null(CacheRetention.TrimIfDue(root, 999999, utcNow: Now));
+        Assert.Null(CacheRetention.TrimIfDue(root, int.MaxValue, utcNow: Now));
+        Assert.True(Directory.Exists(old));
+        var longest = TestMaterials.TempDir();
+        Entry(longest, Key('b'), Now.AddDays(-400));
+        Assert.Equal(0, CacheRetention.TrimIfDue(longest, CacheRetention.MaxDays, utcNow: Now));
+
+        var marker = Path.Combine(root, CacheRetention.MarkerFile);
+        File.WriteAllBytes(marker, []);
+        File.SetLastWriteTimeUtc(marker, Now.AddDays(3));
+        Assert.Equal(1, CacheRetention.TrimIfDue(root, 365, utcNow: Now));
+        Assert.False(Directory.Exists(old));
+    }
+
+    [Fact]
+    public void The_file_a_hit_may_add_to_an_entry_is_not_part_of_its_manifest()
+    {
+        var entry = Entry(TestMaterials.TempDir(), Key('f'), Now);
+        var touch = Path.Combine(entry, ".used.1.abc.tmp");
+        File.WriteAllText(touch, "");
+        Assert.True(CacheRetention.IsTouchFile(Path.GetFileName(touch)));
+        var manifest = CacheManifest.ForDirectory("stage", Key('f'), entry);
+        Assert.Equal(["model.onnx"], manifest.Files.Select(f => f.Name));
     }
 
     [Fact]

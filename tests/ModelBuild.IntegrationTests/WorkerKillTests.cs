@@ -105,7 +105,7 @@ public sealed class WorkerKillTests(PackageFixture package, ITestOutputHelper ou
         if (Directory.Exists(modelbuildObj))
             Assert.Empty(Directory.EnumerateFiles(modelbuildObj, "*.report.*", SearchOption.AllDirectories));
         // The key's entry is not there: only lock files, the worker's per-stage cache (complete stages are reusable) and
-        // the retention's marker, which an earlier recovery build that compressed left (CacheRetention.MarkerFile).
+        // the retention's marker, which any earlier build here that compressed left (CacheRetention.MarkerFile).
         Assert.All(Directory.GetFileSystemEntries(project.PathOf("obj/modelbuild/cache")),
             entry => Assert.True(entry.EndsWith(".lock", StringComparison.Ordinal) || Path.GetFileName(entry) is "stages" or ".modelbuild-trimmed", $"{entry} was left in the cache"));
     }

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using ModelBuild.Compression.Pipeline;
+using ModelBuild.Onnx;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Tasks.Cache;
 using ModelBuild.Tasks.Diagnostics;
@@ -130,6 +130,12 @@ public sealed class CompressModelsTests : IDisposable
         foreach (var folder in new[] { stages, answers })
             if (File.Exists(Path.Combine(folder, CacheRetention.MarkerFile))) File.Delete(Path.Combine(folder, CacheRetention.MarkerFile));
         File.Delete(project.Output);
+        // A build that only hits adds nothing, so it trims nothing.
+        var hitsOnly = new RecordingBuildEngine();
+        Assert.True(project.Task(hitsOnly, worker).Execute());
+        Assert.Contains("cache hit (local", hitsOnly.AllText);
+        Assert.True(Directory.Exists(staleResult) && Directory.Exists(staleStage) && File.Exists(staleAnswer), "a build with only hits trimmed");
+        File.Delete(project.Output);
         // Each build below takes the first item from the cache and compresses a new one (another Quantize).
         Microsoft.Build.Utilities.TaskItem New(string quantize)
         {
@@ -154,7 +160,8 @@ public sealed class CompressModelsTests : IDisposable
         Assert.False(Directory.Exists(staleResult), "the unused result entry was kept");
         Assert.False(Directory.Exists(staleStage), "the unused stage entry was kept");
         Assert.False(File.Exists(staleAnswer), "the unused teacher answer was kept");
-        Assert.Contains($"removed 1 cache entry not used for {CacheRetention.DefaultDays} days from {project.LocalCache}", engine.AllText);
+        var removals = engine.Messages.Select(m => m.Message ?? "").Where(m => m.Contains("cache entr")).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(new[] { project.LocalCache, stages, answers }.Select(f => $"ModelBuild: removed 1 cache entry not used for {CacheRetention.DefaultDays} days from {f}").Order(StringComparer.Ordinal), removals);
     }
 
     [Fact]

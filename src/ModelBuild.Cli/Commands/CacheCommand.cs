@@ -73,8 +73,8 @@ internal static class CacheCommand
 
     private static Command Prune()
     {
-        var olderThan = new Option<string>("--older-than") { Description = "Remove entries not used within this age (a local hit renews an entry): 30d, 12h, 90m.", Required = true };
-        return OverCaches("prune", "Remove entries older than --older-than (and, remotely, the blobs no remaining entry names).", [olderThan], (parse, targets) =>
+        var olderThan = new Option<string>("--older-than") { Description = "Remove local entries not used within this age (a hit renews one) and remote ones uploaded before it: 30d, 12h, 90m.", Required = true };
+        return OverCaches("prune", "Remove entries older than --older-than: locally not used within it, remotely uploaded before it (and the blobs no remaining entry names).", [olderThan], (parse, targets) =>
         {
             var age = ParseAge(parse.GetValue(olderThan)!);
             var cutoff = DateTimeOffset.UtcNow - age;

@@ -5,6 +5,7 @@ using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Compression.RemoteCache;
 using ModelBuild.Compression.StageContract;
+using ModelBuild.Onnx;
 using ModelBuild.Onnx.Diagnostics;
 
 namespace ModelBuild.Cli.Commands;
@@ -78,7 +79,7 @@ internal static class CompressCommand
                 {
                     // The folder this command chose is its to keep tidy; a --stage-cache folder (the build's) is its owner's.
                     CacheRetention.TrimIfDue(stageCacheDirectory!, CacheRetention.DefaultDays);
-                    CacheRetention.TrimIfDue(Path.Combine(stageCacheDirectory!, DistillStage.TeacherAnswersFolder), CacheRetention.DefaultDays);
+                    CacheRetention.TrimIfDue(Path.Combine(stageCacheDirectory!, DistillStage.TeacherAnswersFolder), CacheRetention.DefaultDays, answerFiles: true);
                 }
                 return result;
             }

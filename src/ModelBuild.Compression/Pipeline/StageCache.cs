@@ -28,11 +28,11 @@ public sealed class StageCache(string directory)
         var model = Path.Combine(entry, ModelFile);
         var stage = Path.Combine(entry, StageFile);
         if (!File.Exists(model) || !File.Exists(stage)) return null;
+        CacheRetention.MarkUsed(entry); // before reading: another build's trim reads the time first
         try
         {
             var json = JsonNode.Parse(File.ReadAllText(stage))!.AsObject();
             File.Copy(model, modelPath, overwrite: true);
-            CacheRetention.MarkUsed(entry);
             return new CachedStage(json["details"] as JsonObject is { } d ? (JsonObject)d.DeepClone() : null, json["seconds"]?.GetValue<double>() ?? 0);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException)

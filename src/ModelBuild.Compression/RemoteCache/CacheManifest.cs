@@ -35,7 +35,9 @@ public sealed class CacheManifest
     public static CacheManifest ForDirectory(string kind, string key, string directory)
     {
         var manifest = new CacheManifest { Kind = kind, Key = key };
-        foreach (var path in Directory.GetFiles(directory).Where(f => Path.GetFileName(f) != FileName).OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal))
+        // Not the manifest itself, nor the file a hit by another user creates and deletes at once (CacheRetention.MarkUsed).
+        foreach (var path in Directory.GetFiles(directory).Where(f => Path.GetFileName(f) != FileName && !ModelBuild.Onnx.CacheRetention.IsTouchFile(Path.GetFileName(f)))
+                     .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal))
         {
             manifest.Files.Add(new CacheManifestFile { Name = Path.GetFileName(path), Bytes = new FileInfo(path).Length, Sha256 = HashFile(path) });
         }

@@ -1,4 +1,3 @@
-using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.RemoteCache;
 using ModelBuild.Onnx;
 
@@ -33,12 +32,12 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
     /// caches, their stage caches and the teacher answers kept there (<see cref="CacheRetention"/>). Returns each folder
     /// looked through with the number of entries removed.
     /// </summary>
-    public IReadOnlyList<(string Directory, int Removed)> Trim(int retentionDays)
+    public IReadOnlyList<(string Directory, int Removed)> Trim(int retentionDays, CancellationToken cancel = default)
     {
         var trimmed = new List<(string, int)>();
         foreach (var root in new[] { LocalDirectory, SharedDirectory }.OfType<string>().Distinct(StringComparer.Ordinal))
-            foreach (var folder in new[] { root, Path.Combine(root, StageFolder), Path.Combine(root, StageFolder, TeacherAnswersFolder) })
-                if (CacheRetention.TrimIfDue(folder, retentionDays) is { } removed)
+            foreach (var (folder, answers) in new[] { (root, false), (Path.Combine(root, StageFolder), false), (Path.Combine(root, StageFolder, TeacherAnswersFolder), true) })
+                if (CacheRetention.TrimIfDue(folder, retentionDays, answers, cancel: cancel) is { } removed)
                     trimmed.Add((folder, removed));
         return trimmed;
     }
@@ -55,13 +54,12 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
             if (root is null) continue;
             var entry = Path.Combine(root, key);
             if (!File.Exists(Path.Combine(entry, ModelFile))) continue;
+            CacheRetention.MarkUsed(entry); // before reading: another build's trim reads the time first
             var manifest = CacheManifest.TryRead(entry);
             var problem = manifest is null ? "it has no readable manifest" : manifest.Key != key ? "its manifest names another key" : manifest.Verify(entry);
-            if (problem is null)
-            {
-                CacheRetention.MarkUsed(entry);
-                return (entry, where);
-            }
+            if (problem is null) return (entry, where);
+            // Gone while being checked: another build's trim (or a damaged-entry discard) took it; a miss, not damage.
+            if (!Directory.Exists(entry)) continue;
             onDamaged?.Invoke(entry, problem);
             AtomicFile.DiscardDirectory(entry);
         }

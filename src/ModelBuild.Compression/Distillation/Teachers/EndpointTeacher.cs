@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using ModelBuild.Onnx;
 using ModelBuild.Onnx.Diagnostics;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -197,9 +198,8 @@ internal sealed class EndpointTeacher : IDistillationTeacher
         if (CachePath(key) is not { } path || !File.Exists(path)) return null;
         try
         {
-            var answer = Parse(File.ReadAllText(path), rows);
-            Pipeline.CacheRetention.MarkUsed(path);
-            return answer;
+            CacheRetention.MarkUsed(path);
+            return Parse(File.ReadAllText(path), rows);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ModelBuildException) { return null; } // a bad entry is a miss
     }
