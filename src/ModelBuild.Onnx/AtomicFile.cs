@@ -90,18 +90,23 @@ public static class AtomicFile
         }
     }
 
-    /// <summary>Removes a published folder: renamed away first, so no reader picks it up half-deleted.</summary>
-    public static void DiscardDirectory(string directory)
+    /// <summary>
+    /// Removes a published folder: renamed away first, so no reader picks it up half-deleted. True when this call
+    /// removed it whole; false when another process removed or replaced it first, or its renamed remains could not be
+    /// deleted (a file held open, a permission: CacheRetention sweeps those later). Either way it is no longer used.
+    /// </summary>
+    public static bool DiscardDirectory(string directory)
     {
         var doomed = $"{directory}.{Environment.ProcessId}.{Guid.NewGuid():N}.discarded.tmp";
         try
         {
             Directory.Move(directory, doomed);
             Directory.Delete(doomed, recursive: true);
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Another process removed or replaced it; either way it is not used.
+            return false;
         }
     }
 

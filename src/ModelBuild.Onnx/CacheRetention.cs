@@ -15,6 +15,8 @@ public static class CacheRetention
     public const int MaxDays = 36500;
     /// <summary>How often a folder is looked through.</summary>
     public static readonly TimeSpan TrimInterval = TimeSpan.FromDays(1);
+    /// <summary>The stage cache's sub-folder of a teacher endpoint's answers, whose entries are files (the worker writes it, the task trims it).</summary>
+    public const string TeacherAnswersFolder = "teacher-answers";
     /// <summary>The file whose last-write time says when the folder was last looked through.</summary>
     public const string MarkerFile = ".modelbuild-trimmed";
     /// <summary>The file name a hit creates and deletes in an entry folder it may not set the time of (see <see cref="MarkUsed"/>).</summary>
@@ -24,7 +26,8 @@ public static class CacheRetention
     /// Marks an entry used now. Called before the entry is read, so that a trim running at the same time in another
     /// build (which reads the time first) is less likely to take it away mid-read. On Unix only a file's owner may set
     /// its time; in a cache shared by several users a folder entry is then renewed by adding and removing a file in it,
-    /// which needs only write access. A cache this process cannot write (a read-only share) is left as it is.
+    /// and a file entry by a fresh copy renamed over it, which need only write access to the folder. A cache this
+    /// process cannot write (a read-only share) is left as it is.
     /// </summary>
     public static void MarkUsed(string entry)
     {
@@ -40,7 +43,11 @@ public static class CacheRetention
                     File.Delete(touch);
                 }
             }
-            else if (File.Exists(entry)) File.SetLastWriteTimeUtc(entry, DateTime.UtcNow);
+            else if (File.Exists(entry))
+            {
+                try { File.SetLastWriteTimeUtc(entry, DateTime.UtcNow); }
+                catch (UnauthorizedAccessException) { AtomicFile.Copy(entry, entry); } // a fresh copy renamed over it: needs only the folder's write access
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
@@ -83,8 +90,7 @@ public static class CacheRetention
             {
                 if (cancel.IsCancellationRequested) break;
                 if (Directory.GetLastWriteTimeUtc(folder) >= cutoff) continue;
-                AtomicFile.DiscardDirectory(folder);
-                if (!Directory.Exists(folder)) removed++;
+                if (AtomicFile.DiscardDirectory(folder)) removed++;
             }
             if (answerFiles)
                 foreach (var file in Directory.EnumerateFiles(directory, "*.json").Where(f => IsKey(Path.GetFileNameWithoutExtension(f))).ToList())

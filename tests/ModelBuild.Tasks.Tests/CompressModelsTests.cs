@@ -109,7 +109,7 @@ public sealed class CompressModelsTests : IDisposable
         Assert.True(project.Task(new RecordingBuildEngine(), worker).Execute());
         var hitEntry = Directory.GetDirectories(project.LocalCache).Single(d => Path.GetFileName(d).Length == 64);
         var stages = Path.Combine(project.LocalCache, ModelCache.StageFolder);
-        var answers = Path.Combine(stages, ModelCache.TeacherAnswersFolder);
+        var answers = Path.Combine(stages, CacheRetention.TeacherAnswersFolder);
         Directory.CreateDirectory(answers);
         var longAgo = DateTime.UtcNow.AddDays(-45);
         string Stale(string folder, char c)

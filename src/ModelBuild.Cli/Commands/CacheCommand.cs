@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.RemoteCache;
+using ModelBuild.Onnx;
 using ModelBuild.Onnx.Diagnostics;
 
 namespace ModelBuild.Cli.Commands;
@@ -83,10 +84,7 @@ internal static class CacheCommand
             {
                 var removed = 0;
                 foreach (var e in LocalEntries(localDir).Where(e => e.LastModified < cutoff))
-                {
-                    Directory.Delete(e.Directory, recursive: true);
-                    removed++;
-                }
+                    if (AtomicFile.DiscardDirectory(e.Directory)) removed++; // renamed away first: a build reading it sees it whole or not at all
                 Console.WriteLine($"local: removed {removed} entr{(removed == 1 ? "y" : "ies")} older than {parse.GetValue(olderThan)}");
             }
             if (settings is not null)
@@ -191,6 +189,21 @@ internal static class CacheCommand
 
     private sealed record LocalEntry(string Kind, string Key, string Directory, long Bytes, DateTimeOffset LastModified);
 
+    /// <summary>The entry at <paramref name="directory"/>; null when a build's trim (CacheRetention) took it away meanwhile.</summary>
+    private static LocalEntry? Describe(string kind, string directory)
+    {
+        try
+        {
+            // The short-lived file another user's hit may add is not part of the entry (CacheRetention.MarkUsed).
+            var bytes = Directory.GetFiles(directory).Where(f => !CacheRetention.IsTouchFile(Path.GetFileName(f))).Sum(f => new FileInfo(f).Length);
+            return new LocalEntry(kind, Path.GetFileName(directory), directory, bytes, Directory.GetLastWriteTimeUtc(directory));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Complete entries only: staging folders (*.tmp) and lock files are not entries.</summary>
     private static IEnumerable<LocalEntry> LocalEntries(string root)
     {
@@ -198,7 +211,7 @@ internal static class CacheCommand
             !Directory.Exists(folder) ? [] : Directory.GetDirectories(folder)
                 .Where(d => Path.GetFileName(d) is { Length: 64 } name && name.All(Uri.IsHexDigit))
                 .OrderBy(d => d, StringComparer.Ordinal)
-                .Select(d => new LocalEntry(kind, Path.GetFileName(d), d, Directory.GetFiles(d).Sum(f => new FileInfo(f).Length), Directory.GetLastWriteTimeUtc(d)));
+                .Select(d => Describe(kind, d)).OfType<LocalEntry>();
         return In(root, RemoteCacheLayout.EntryKind).Concat(In(Path.Combine(root, LocalStageFolder), RemoteCacheLayout.StageKind));
     }
 

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using ModelBuild.Compression.Distillation;
 using ModelBuild.Compression.Evaluation;
 using ModelBuild.Compression.Pipeline;
 using ModelBuild.Compression.Pipeline.Contract;
@@ -79,7 +78,7 @@ internal static class CompressCommand
                 {
                     // The folder this command chose is its to keep tidy; a --stage-cache folder (the build's) is its owner's.
                     CacheRetention.TrimIfDue(stageCacheDirectory!, CacheRetention.DefaultDays);
-                    CacheRetention.TrimIfDue(Path.Combine(stageCacheDirectory!, DistillStage.TeacherAnswersFolder), CacheRetention.DefaultDays, answerFiles: true);
+                    CacheRetention.TrimIfDue(Path.Combine(stageCacheDirectory!, CacheRetention.TeacherAnswersFolder), CacheRetention.DefaultDays, answerFiles: true);
                 }
                 return result;
             }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using ModelBuild.Compression.Distillation.Losses;
 using ModelBuild.Compression.Pipeline.Contract;
 using ModelBuild.Compression.StageContract;
+using ModelBuild.Onnx;
 
 namespace ModelBuild.Compression.Distillation;
 
@@ -13,9 +14,6 @@ namespace ModelBuild.Compression.Distillation;
 /// </summary>
 public sealed class DistillStage : ICompressionStage
 {
-    /// <summary>The stage cache's sub-folder of a teacher endpoint's answers (one file per request).</summary>
-    public const string TeacherAnswersFolder = "teacher-answers";
-
     public string Name => "distill";
     public int Order => 100;
 
@@ -118,7 +116,7 @@ public sealed class DistillStage : ICompressionStage
                 MaxCalls = r.TeacherMaxCalls,
                 BatchSize = r.TeacherBatchSize ?? 64,
                 Timeout = r.TeacherTimeout is { } seconds && seconds > 0 && double.IsFinite(seconds) ? TimeSpan.FromSeconds(Math.Min(seconds, 86400)) : TimeSpan.FromSeconds(60),
-                AnswerCacheDirectory = stageCacheDirectory is null ? null : Path.Combine(stageCacheDirectory, TeacherAnswersFolder),
+                AnswerCacheDirectory = stageCacheDirectory is null ? null : Path.Combine(stageCacheDirectory, CacheRetention.TeacherAnswersFolder),
             },
             StudentWidth = r.StudentWidth,
             StudentDepth = r.StudentDepth,

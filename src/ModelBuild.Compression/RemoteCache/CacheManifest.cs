@@ -9,7 +9,7 @@ namespace ModelBuild.Compression.RemoteCache;
 /// What a cache entry holds: each file's name, size and SHA-256, and optionally an HMAC-SHA256 signature over that
 /// list. The same manifest guards a local entry (<c>manifest.json</c> in its folder: bytes altered on disk are
 /// detected, issue 13) and a remote one (the entry's only mutable-looking object, written last, so an entry without
-/// it is invisible). BCL only: shared as source with ModelBuild.Tasks, which checks local entries itself.
+/// it is invisible). BCL and CacheRetention only: shared as source with ModelBuild.Tasks, which checks local entries itself.
 /// </summary>
 public sealed class CacheManifest
 {

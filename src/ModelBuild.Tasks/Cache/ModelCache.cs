@@ -18,8 +18,6 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
     public const string HtmlReportFile = "report.html";
     /// <summary>The worker's per-stage cache (<c>--stage-cache</c>), a sub-folder of the primary cache.</summary>
     public const string StageFolder = "stages";
-    /// <summary>A teacher endpoint's answers inside the stage cache (the worker's DistillStage.TeacherAnswersFolder; the task links no stage code).</summary>
-    public const string TeacherAnswersFolder = "teacher-answers";
 
     public string LocalDirectory { get; } = Path.GetFullPath(localDirectory);
     public string? SharedDirectory { get; } = string.IsNullOrWhiteSpace(sharedDirectory) ? null : Path.GetFullPath(sharedDirectory);
@@ -36,7 +34,7 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
     {
         var trimmed = new List<(string, int)>();
         foreach (var root in new[] { LocalDirectory, SharedDirectory }.OfType<string>().Distinct(StringComparer.Ordinal))
-            foreach (var (folder, answers) in new[] { (root, false), (Path.Combine(root, StageFolder), false), (Path.Combine(root, StageFolder, TeacherAnswersFolder), true) })
+            foreach (var (folder, answers) in new[] { (root, false), (Path.Combine(root, StageFolder), false), (Path.Combine(root, StageFolder, CacheRetention.TeacherAnswersFolder), true) })
                 if (CacheRetention.TrimIfDue(folder, retentionDays, answers, cancel: cancel) is { } removed)
                     trimmed.Add((folder, removed));
         return trimmed;
@@ -55,8 +53,16 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
             var entry = Path.Combine(root, key);
             if (!File.Exists(Path.Combine(entry, ModelFile))) continue;
             CacheRetention.MarkUsed(entry); // before reading: another build's trim reads the time first
-            var manifest = CacheManifest.TryRead(entry);
-            var problem = manifest is null ? "it has no readable manifest" : manifest.Key != key ? "its manifest names another key" : manifest.Verify(entry);
+            string? problem;
+            try
+            {
+                var manifest = CacheManifest.TryRead(entry);
+                problem = manifest is null ? "it has no readable manifest" : manifest.Key != key ? "its manifest names another key" : manifest.Verify(entry);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException && !Directory.Exists(entry))
+            {
+                continue; // taken away while being checked (below)
+            }
             if (problem is null) return (entry, where);
             // Gone while being checked: another build's trim (or a damaged-entry discard) took it; a miss, not damage.
             if (!Directory.Exists(entry)) continue;

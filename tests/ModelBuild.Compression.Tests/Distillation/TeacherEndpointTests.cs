@@ -121,7 +121,7 @@ public sealed class TeacherEndpointTests(ITestOutputHelper output) : IDisposable
 
             // Other training settings (another student): the stage runs, every answer comes from the answers cache, and
             // reading an answer marks it used (CacheRetention), so a build's trim keeps the answers still asked for.
-            var answers = Directory.GetFiles(Path.Combine(stageCache, DistillStage.TeacherAnswersFolder), "*.json");
+            var answers = Directory.GetFiles(Path.Combine(stageCache, ModelBuild.Onnx.CacheRetention.TeacherAnswersFolder), "*.json");
             Assert.Equal(3, answers.Length);
             foreach (var answer in answers) File.SetLastWriteTimeUtc(answer, DateTime.UtcNow.AddDays(-60));
             var other = pipeline.Run(Recipe(31), new WorkerProtocolLog(logText));
