@@ -71,6 +71,10 @@ public sealed class CacheCommandTests : IDisposable
         var (exit, stdout, _) = CliProcess.Run("cache", "prune", "--older-than", "soon", "--local", cache);
         Assert.Equal(2, exit);
         Assert.Contains("MB0631", stdout);
+        (exit, stdout, _) = CliProcess.Run("cache", "prune", "--older-than", "99999999d", "--local", cache);
+        Assert.Equal(2, exit);
+        Assert.Contains("MB0631", stdout);
+        Assert.Contains("more than 100 years", stdout);
         (exit, stdout, _) = CliProcess.Run(new Dictionary<string, string> { ["ModelBuildRemoteCache"] = "" }, "cache", "list");
         Assert.Equal(2, exit);
         Assert.Contains("MB0620", stdout);

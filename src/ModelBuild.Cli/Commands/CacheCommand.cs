@@ -252,12 +252,11 @@ internal static class CacheCommand
         var t = text.Trim().ToLowerInvariant();
         if (t.Length >= 2 && double.TryParse(t[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0)
         {
-            switch (t[^1])
-            {
-                case 'd': return TimeSpan.FromDays(n);
-                case 'h': return TimeSpan.FromHours(n);
-                case 'm': return TimeSpan.FromMinutes(n);
-            }
+            double? days = t[^1] switch { 'd' => n, 'h' => n / 24, 'm' => n / (24 * 60), _ => null };
+            // Beyond 100 years the cutoff date would not compute (and no entry is that old): refused, not crashed on.
+            if (days is { } d && d <= CacheRetention.MaxDays) return TimeSpan.FromDays(d);
+            if (days is not null)
+                throw new ModelBuildException("MB0631", $"--older-than '{text}' is more than 100 years.", $"Give at most {CacheRetention.MaxDays}d; to keep everything, do not prune.");
         }
         throw new ModelBuildException("MB0631", $"--older-than '{text}' is not an age.", "Write a number followed by d, h or m: 30d, 12h, 90m.");
     }
