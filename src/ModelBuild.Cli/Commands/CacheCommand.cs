@@ -209,7 +209,7 @@ internal static class CacheCommand
     {
         IEnumerable<LocalEntry> In(string folder, string kind) =>
             !Directory.Exists(folder) ? [] : Directory.GetDirectories(folder)
-                .Where(d => Path.GetFileName(d) is { Length: 64 } name && name.All(Uri.IsHexDigit))
+                .Where(d => CacheRetention.IsKey(Path.GetFileName(d)))
                 .OrderBy(d => d, StringComparer.Ordinal)
                 .Select(d => Describe(kind, d)).OfType<LocalEntry>();
         return In(root, RemoteCacheLayout.EntryKind).Concat(In(Path.Combine(root, LocalStageFolder), RemoteCacheLayout.StageKind));
