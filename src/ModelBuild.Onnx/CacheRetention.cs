@@ -112,6 +112,19 @@ public static class CacheRetention
         return removed;
     }
 
+    /// <summary>
+    /// <see cref="TrimIfDue"/> for a stage cache (<c>--stage-cache</c>) and the teacher answers kept inside it; returns
+    /// each folder looked through with the number of entries removed.
+    /// </summary>
+    public static IReadOnlyList<(string Directory, int Removed)> TrimStageCacheIfDue(string stageDirectory, int retentionDays, CancellationToken cancel = default)
+    {
+        var trimmed = new List<(string, int)>();
+        foreach (var (folder, answers) in new[] { (stageDirectory, false), (Path.Combine(stageDirectory, TeacherAnswersFolder), true) })
+            if (TrimIfDue(folder, retentionDays, answers, cancel: cancel) is { } removed)
+                trimmed.Add((folder, removed));
+        return trimmed;
+    }
+
     /// <summary>A content key as the caches name entries: 64 hexadecimal digits (SHA-256).</summary>
     public static bool IsKey(string name) => name.Length == 64 && name.All(Uri.IsHexDigit);
 }

@@ -77,8 +77,7 @@ internal static class CompressCommand
                 if (ownStageCache)
                 {
                     // The folder this command chose is its to keep tidy; a --stage-cache folder (the build's) is its owner's.
-                    CacheRetention.TrimIfDue(stageCacheDirectory!, CacheRetention.DefaultDays);
-                    CacheRetention.TrimIfDue(Path.Combine(stageCacheDirectory!, CacheRetention.TeacherAnswersFolder), CacheRetention.DefaultDays, answerFiles: true);
+                    CacheRetention.TrimStageCacheIfDue(stageCacheDirectory!, CacheRetention.DefaultDays);
                 }
                 return result;
             }

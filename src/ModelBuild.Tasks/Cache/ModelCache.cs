@@ -34,9 +34,10 @@ internal sealed class ModelCache(string localDirectory, string? sharedDirectory)
     {
         var trimmed = new List<(string, int)>();
         foreach (var root in new[] { LocalDirectory, SharedDirectory }.OfType<string>().Distinct(StringComparer.Ordinal))
-            foreach (var (folder, answers) in new[] { (root, false), (Path.Combine(root, StageFolder), false), (Path.Combine(root, StageFolder, CacheRetention.TeacherAnswersFolder), true) })
-                if (CacheRetention.TrimIfDue(folder, retentionDays, answers, cancel: cancel) is { } removed)
-                    trimmed.Add((folder, removed));
+        {
+            if (CacheRetention.TrimIfDue(root, retentionDays, cancel: cancel) is { } removed) trimmed.Add((root, removed));
+            trimmed.AddRange(CacheRetention.TrimStageCacheIfDue(Path.Combine(root, StageFolder), retentionDays, cancel));
+        }
         return trimmed;
     }
 
